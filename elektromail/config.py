@@ -1,0 +1,242 @@
+"""Settings: one frozen object built from tap options, env vars and defaults (CLI > env > default).
+
+Pure code. Every setting has exactly one row in SETTINGS: its option name, its env var, its
+default and its parser. A later setting is `--kebab-name` / `ELEKTROMAIL_SNAKE_NAME`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_USERS = "user:pass"
+
+
+class ConfigError(Exception):
+    """An invalid setting: the message names the setting and the value."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpec:
+    """A configured user; `email` routes mail by address before the local part is tried."""
+
+    name: str
+    password: str | None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    bind: str = "127.0.0.1"
+    smtp_port: int | None = 2525  # None: listener off
+    imap_port: int | None = 1143
+    http_port: int | None = None
+    users: tuple[UserSpec, ...] = (UserSpec("user", "pass"),)
+    auth_disabled: bool = False
+    db: str | None = None  # None: in-memory SQLite
+    http_token: str | None = None
+    preload_dir: str | None = None
+    dsn_rules: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
+    not_implemented: tuple[str, ...] = field(default=())
+
+    @property
+    def storage(self) -> str:
+        return "sqlite" if self.db else "memory"
+
+
+# --- value parsers: each raises ValueError with a short reason -------------------------------
+
+
+def parse_port(text: str) -> int | None:
+    value = text.strip().lower()
+    if value == "off":
+        return None
+    if not value.isdigit():
+        raise ValueError("expected a port number 0-65535 or 'off'")
+    port = int(value)
+    if port > 65535:
+        raise ValueError("port out of range 0-65535")
+    return port
+
+
+def parse_optional_port(text: str) -> int | None:
+    return None if text.strip() == "" else parse_port(text)
+
+
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError("expected 1/true/yes or 0/false/no")
+
+
+def parse_bind(text: str) -> str:
+    value = text.strip()
+    if value == "localhost":
+        return "127.0.0.1"
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("expected an IP address such as 127.0.0.1 or 0.0.0.0") from None
+    return value
+
+
+def parse_users(text: str) -> tuple[UserSpec, ...]:
+    """`name:pass` or `name:email:pass`, comma separated; names are unique, case-insensitively."""
+    users: list[UserSpec] = []
+    seen: set[str] = set()
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        user = _parse_user(entry)
+        if user.name.lower() in seen:
+            raise ValueError(f"duplicate user {user.name!r}")
+        seen.add(user.name.lower())
+        users.append(user)
+    if not users:
+        raise ValueError("no user given")
+    return tuple(users)
+
+
+def _parse_user(entry: str) -> UserSpec:
+    pieces = entry.split(":")
+    if len(pieces) == 2:
+        name, password, email = pieces[0], pieces[1], None
+    elif len(pieces) == 3:
+        name, email, password = pieces
+    else:
+        raise ValueError(f"user spec {entry!r} is not name:pass or name:email:pass")
+    name = name.strip()
+    if not name or any(c in name for c in " @/\\\"'") or not name.isprintable():
+        raise ValueError(f"user spec {entry!r} has an invalid user name")
+    if email is not None:
+        email = email.strip()
+        local, at, domain = email.rpartition("@")
+        if not at or not local or not domain:
+            raise ValueError(f"user spec {entry!r} has an invalid email address")
+    if password == "":
+        raise ValueError(f"user spec {entry!r} has an empty password")
+    return UserSpec(name, password, email)
+
+
+def parse_text(text: str) -> str | None:
+    return text if text != "" else None
+
+
+def parse_db(text: str) -> str | None:
+    return None if text.strip() in ("", ":memory:") else text
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    attr: str  # Settings attribute
+    option: str  # tap option, without the leading "--"
+    env: str | None  # env var name
+    parse: Callable[[str], object]
+    help: str
+    flag: bool = False  # a switch option (no value)
+    implemented: bool = True
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("smtp_port", "smtp-port", "SMTP_PORT", parse_port, "SMTP port (0: any, off: none)"),
+    Setting("imap_port", "imap-port", "IMAP_PORT", parse_port, "IMAP port (0: any, off: none)"),
+    Setting(
+        "http_port",
+        "http-port",
+        "HTTP_PORT",
+        parse_optional_port,
+        "HTTP API port (off)",
+        implemented=False,
+    ),
+    Setting("bind", "bind", "BIND_ADDR", parse_bind, "address to listen on"),
+    Setting("users", "users", "ELEKTROMAIL_USERS", parse_users, "name:pass or name:email:pass,..."),
+    Setting(
+        "auth_disabled",
+        "auth-disabled",
+        "ELEKTROMAIL_AUTH_DISABLED",
+        parse_bool,
+        "accept any credentials",
+        flag=True,
+    ),
+    Setting("db", "db", "ELEKTROMAIL_DB", parse_db, "SQLite file (default: in memory)"),
+    Setting(
+        "http_token",
+        "http-token",
+        "ELEKTROMAIL_HTTP_TOKEN",
+        parse_text,
+        "bearer token for the HTTP API",
+        implemented=False,
+    ),
+    Setting(
+        "preload_dir",
+        "preload-dir",
+        "ELEKTROMAIL_PRELOAD_DIR",
+        parse_text,
+        "directory of .eml fixtures",
+        implemented=False,
+    ),
+    Setting(
+        "dsn_rules",
+        "dsn-rules",
+        "ELEKTROMAIL_DSN_RULES",
+        parse_text,
+        "delivery rules (JSON or file)",
+        implemented=False,
+    ),
+    Setting("tls_cert", "tls-cert", "ELEKTROMAIL_TLS_CERT", parse_text, "PEM certificate file"),
+    Setting("tls_key", "tls-key", "ELEKTROMAIL_TLS_KEY", parse_text, "PEM private key file"),
+)
+
+
+def resolve(cli: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from CLI values (option name -> str, or True for a given switch),
+    then env vars, then defaults. Raises ConfigError naming the first bad setting."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    not_implemented: list[str] = []
+    for setting in SETTINGS:
+        given = cli.get(setting.option)
+        if given is not None and given is not False:
+            source, raw = f"--{setting.option}", "1" if given is True else str(given)
+        elif setting.env and setting.env in env:
+            source, raw = setting.env, env[setting.env]
+        else:
+            continue
+        try:
+            values[setting.attr] = setting.parse(raw)
+        except ValueError as e:
+            shown = "***" if setting.attr in ("users", "http_token") else raw
+            raise ConfigError(f"invalid {source}={shown!r}: {e}") from None
+        if not setting.implemented and values[setting.attr] is not None:
+            not_implemented.append(f"--{setting.option}")
+    settings = Settings(**values, not_implemented=tuple(not_implemented))
+    _check_together(settings)
+    return settings
+
+
+def _check_together(settings: Settings) -> None:
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ConfigError("invalid --tls-cert/--tls-key: give both or neither")
+    for path, name in ((settings.tls_cert, "--tls-cert"), (settings.tls_key, "--tls-key")):
+        if path and not os.access(path, os.R_OK):
+            raise ConfigError(f"invalid {name}={path!r}: file not readable")
+    if settings.db:
+        directory = os.path.dirname(os.path.abspath(settings.db))
+        if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+            raise ConfigError(
+                f"invalid ELEKTROMAIL_DB/--db={settings.db!r}: directory not writable"
+            )
+        if os.path.exists(settings.db) and not os.access(settings.db, os.R_OK | os.W_OK):
+            raise ConfigError(f"invalid ELEKTROMAIL_DB/--db={settings.db!r}: file not writable")

@@ -1,0 +1,99 @@
+"""Settings: CLI > env var > default, every invalid value refused with the setting's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from elektromail.config import ConfigError, Settings, UserSpec, parse_users, resolve
+
+
+def test_defaults_match_the_original_except_the_bind_address():
+    settings = resolve({}, {})
+    assert settings == Settings()
+    assert (settings.smtp_port, settings.imap_port, settings.http_port) == (2525, 1143, None)
+    assert settings.bind == "127.0.0.1"
+    assert settings.users == (UserSpec("user", "pass"),)
+    assert settings.storage == "memory"
+    assert not settings.auth_disabled
+
+
+def test_env_vars_are_read():
+    env = {
+        "SMTP_PORT": "3025",
+        "IMAP_PORT": "3143",
+        "HTTP_PORT": "8080",
+        "BIND_ADDR": "0.0.0.0",
+        "ELEKTROMAIL_USERS": "a:1,b:b@example.com:2",
+        "ELEKTROMAIL_AUTH_DISABLED": "yes",
+        "ELEKTROMAIL_DB": "/tmp/x.db",
+    }
+    s = resolve({}, env)
+    assert (s.smtp_port, s.imap_port, s.http_port, s.bind) == (3025, 3143, 8080, "0.0.0.0")
+    assert s.users == (UserSpec("a", "1"), UserSpec("b", "2", "b@example.com"))
+    assert s.auth_disabled
+    assert s.db == "/tmp/x.db" and s.storage == "sqlite"
+
+
+def test_cli_wins_over_env():
+    s = resolve(
+        {"smtp-port": "4025", "users": "x:y"}, {"SMTP_PORT": "3025", "ELEKTROMAIL_USERS": "a:b"}
+    )
+    assert s.smtp_port == 4025
+    assert s.users == (UserSpec("x", "y"),)
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "TRUE", "Yes"])
+def test_auth_disabled_accepts_the_originals_spellings(value):
+    assert resolve({}, {"ELEKTROMAIL_AUTH_DISABLED": value}).auth_disabled
+
+
+def test_auth_disabled_switch_on_the_command_line():
+    assert resolve({"auth-disabled": True}, {}).auth_disabled
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("0", 0), ("off", None), ("OFF", None), ("65535", 65535)]
+)
+def test_port_zero_means_any_and_off_disables(value, expected):
+    assert resolve({}, {"IMAP_PORT": value}).imap_port == expected
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "named"),
+    [
+        ({}, {"SMTP_PORT": "abc"}, "SMTP_PORT='abc'"),
+        ({}, {"IMAP_PORT": "70000"}, "IMAP_PORT='70000'"),
+        ({"smtp-port": "-1"}, {}, "--smtp-port='-1'"),
+        ({}, {"HTTP_PORT": "http"}, "HTTP_PORT='http'"),
+        ({}, {"BIND_ADDR": "not an address"}, "BIND_ADDR='not an address'"),
+        ({}, {"ELEKTROMAIL_AUTH_DISABLED": "maybe"}, "ELEKTROMAIL_AUTH_DISABLED='maybe'"),
+        ({}, {"ELEKTROMAIL_USERS": "nopassword"}, "ELEKTROMAIL_USERS"),
+        ({}, {"ELEKTROMAIL_USERS": "a:b,a:c"}, "duplicate user 'a'"),
+        ({}, {"ELEKTROMAIL_USERS": "A:b,a:c"}, "duplicate user"),
+        ({}, {"ELEKTROMAIL_USERS": "a:not-an-email:c"}, "invalid email"),
+        ({}, {"ELEKTROMAIL_USERS": "a:"}, "empty password"),
+        ({}, {"ELEKTROMAIL_USERS": "a:b:c:d"}, "not name:pass"),
+        ({}, {"ELEKTROMAIL_DB": "/nonexistent/dir/mail.db"}, "ELEKTROMAIL_DB"),
+        ({"tls-cert": "/nonexistent.pem"}, {}, "--tls-cert"),
+    ],
+)
+def test_invalid_settings_name_the_setting(cli, env, named):
+    with pytest.raises(ConfigError) as info:
+        resolve(cli, env)
+    assert named in str(info.value)
+
+
+def test_user_passwords_are_not_echoed_in_errors():
+    with pytest.raises(ConfigError) as info:
+        resolve({}, {"ELEKTROMAIL_USERS": "secret:pw1,secret:pw2"})
+    assert "pw1" not in str(info.value) and "pw2" not in str(info.value)
+
+
+def test_user_specs_with_and_without_email():
+    users = parse_users(" alice:alice@example.org:wonder , bob:builder ")
+    assert users == (UserSpec("alice", "wonder", "alice@example.org"), UserSpec("bob", "builder"))
+
+
+def test_features_not_built_yet_are_listed():
+    s = resolve({}, {"ELEKTROMAIL_DSN_RULES": "[]", "ELEKTROMAIL_PRELOAD_DIR": "/tmp"})
+    assert set(s.not_implemented) == {"--dsn-rules", "--preload-dir"}
