@@ -1,0 +1,66 @@
+"""In-process notifications: what changed in which mailbox, for IMAP sessions, IDLE and HTTP
+waiters. Publishing is synchronous and never fails because a subscriber did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twisted.logger import Logger
+
+log = Logger()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAdded:
+    user: str
+    mailbox: str
+    mailbox_id: int
+    uid: int
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FlagsChanged:
+    user: str
+    mailbox: str
+    mailbox_id: int
+    changes: tuple[tuple[int, tuple[str, ...]], ...]  # (uid, new flags)
+    origin: object = None  # the session that made the change, which reports it itself
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesExpunged:
+    user: str
+    mailbox: str
+    mailbox_id: int
+    uids: tuple[int, ...]
+    origin: object = None
+
+
+Event = MessageAdded | FlagsChanged | MessagesExpunged
+Subscriber = Callable[[Event], None]
+
+
+class Events:
+    """A plain publish/subscribe hub; subscribers filter for what they care about."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add `subscriber`; the returned function removes it again."""
+        self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        for subscriber in tuple(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception:
+                log.failure("event subscriber failed on {event!r}", event=event)

@@ -1,0 +1,145 @@
+"""What the server does with mail: seed users, route an address to a user, deliver, log in.
+
+Every path that delivers (SMTP now; bounces, the HTTP API and fixtures later) goes through
+`PostOffice.deliver`, so routing and "acknowledged means stored" hold in one place.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.logger import Logger
+
+from elektromail import mime
+from elektromail.config import Settings, UserSpec
+from elektromail.events import Events, MessageAdded
+from elektromail.store import Store, UserExists, UserRow
+
+log = Logger()
+
+INBOX = "INBOX"
+# Created for every user: real clients look for these special-use mailboxes (RFC 6154).
+DEFAULT_MAILBOXES: tuple[tuple[str, str | None], ...] = (
+    (INBOX, None),
+    ("Sent", "\\Sent"),
+    ("Drafts", "\\Drafts"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One stored copy: which recipient address reached which user's mailbox under which UID."""
+
+    recipient: str
+    user: str
+    mailbox: str
+    uid: int
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """`<Bob+tag@Example.COM>` -> ("Bob+tag", "Example.COM"); no domain gives ""."""
+    address = address.strip()
+    if address.startswith("<") and address.endswith(">"):
+        address = address[1:-1].strip()
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address, ""
+    if len(local) >= 2 and local[0] == local[-1] == '"':
+        local = local[1:-1]
+    return local, domain
+
+
+def strip_tag(local: str) -> str:
+    """Plus-addressing: `bob+tag` reaches bob (a leading `+` is part of the name)."""
+    base, plus, _tag = local.partition("+")
+    return base if plus and base else local
+
+
+class PostOffice:
+    """Users, routing and delivery on top of the store; publishes what changed to `events`."""
+
+    def __init__(self, store: Store, events: Events, settings: Settings) -> None:
+        self.store = store
+        self.events = events
+        self.settings = settings
+
+    @inlineCallbacks
+    def start(self):
+        """Seed the configured users (kept up to date in a persistent database)."""
+        for spec in self.settings.users:
+            yield self._seed(spec)
+
+    @inlineCallbacks
+    def _seed(self, spec: UserSpec):
+        existing = yield self.store.get_user(spec.name)
+        if existing is None:
+            try:
+                user = yield self.store.add_user(spec.name, spec.password, spec.email, seeded=True)
+            except UserExists:
+                return
+        else:
+            user = existing
+            if (existing.password, existing.email) != (spec.password, spec.email):
+                yield self.store.update_user(existing.id, spec.password, spec.email)
+        yield self.store.ensure_mailboxes(user.id, DEFAULT_MAILBOXES)
+
+    # --- routing ----------------------------------------------------------------------------
+
+    @inlineCallbacks
+    def route(self, address: str):
+        """The user an address reaches: configured email first (with and without a +tag),
+        else the local part; an unknown local part becomes a user with no password."""
+        local, domain = split_address(address)
+        base = strip_tag(local)
+        if domain:
+            for candidate in dict.fromkeys((f"{local}@{domain}", f"{base}@{domain}")):
+                user = yield self.store.find_user_by_email(candidate)
+                if user is not None:
+                    return user
+        user, created = yield self.store.ensure_user(base.lower(), DEFAULT_MAILBOXES)
+        if created:
+            log.info("created user {user} for mail to {address}", user=user.name, address=address)
+        return user
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    @inlineCallbacks
+    def deliver(self, recipients: Sequence[str], raw: bytes, mailbox: str = INBOX):
+        """Store `raw` once per distinct user reached by `recipients` (into `mailbox`), in one
+        transaction, then publish MessageAdded events. Fires with one Delivery per stored copy."""
+        parsed = mime.parse(raw)
+        structure = mime.to_json(parsed)
+        users: dict[int, tuple[UserRow, str]] = {}
+        for recipient in recipients:
+            user = yield self.route(recipient)
+            users.setdefault(user.id, (user, recipient))
+        targets = [(user_id, mailbox) for user_id in users]
+        stored = yield self.store.deliver(targets, raw, structure)
+        deliveries = []
+        for (user, recipient), (mailbox_id, name, uid) in zip(users.values(), stored, strict=True):
+            deliveries.append(Delivery(recipient, user.name, name, uid))
+            self.events.publish(MessageAdded(user.name, name, mailbox_id, uid, ()))
+            log.info("delivered {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=name)
+        return deliveries
+
+    # --- authentication ---------------------------------------------------------------------
+
+    @inlineCallbacks
+    def authenticate(self, name: str, password: str):
+        """The UserRow when the credentials are good, else None. With auth disabled, any
+        credentials are good and a missing user is created."""
+        if self.settings.auth_disabled:
+            user, _ = yield self.store.ensure_user(name, DEFAULT_MAILBOXES)
+            return user
+        user = yield self.store.get_user(name)
+        if user is None or user.password is None:
+            return None
+        if not hmac.compare_digest(user.password.encode(), password.encode()):
+            return None
+        return user

@@ -1,0 +1,135 @@
+"""Builds the running server: store, events, post office, TLS, and the listeners.
+
+`Server.listen()` binds every port synchronously so that a port in use stops start-up with one
+clear line; `Server.start()` opens the store, seeds users and logs the ready line that tools and
+tests wait for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twisted.application.service import Service
+from twisted.internet import defer
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+
+from elektromail.config import Settings
+from elektromail.events import Events
+from elektromail.postoffice import PostOffice
+from elektromail.store import Store
+from elektromail.tls import TLSMaterial
+
+log = Logger()
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message is the one line to show."""
+
+
+@dataclass(frozen=True)
+class Listener:
+    name: str  # "smtp", "imap", ...
+    setting: str  # how the user set its port, for error messages
+    port: int
+
+
+class Server:
+    """One elektromail: everything shares one reactor, one store and one event hub."""
+
+    def __init__(self, settings: Settings, reactor=None) -> None:
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.settings = settings
+        self.store = Store(settings.db)
+        self.events = Events()
+        self.postoffice = PostOffice(self.store, self.events, settings)
+        self.tls = TLSMaterial(settings.bind, settings.tls_cert, settings.tls_key)
+        self.factories: dict[str, object] = {}
+        self.ports: dict[str, IListeningPort] = {}
+
+    def _listeners(self) -> list[tuple[Listener, object]]:
+        from elektromail.imap.server import IMAPFactory
+        from elektromail.smtp.server import SMTPFactory
+
+        s = self.settings
+        wanted = []
+        if s.smtp_port is not None:
+            factory = SMTPFactory(self.postoffice, s, self.tls)
+            wanted.append((Listener("smtp", "SMTP_PORT/--smtp-port", s.smtp_port), factory))
+        if s.imap_port is not None:
+            factory = IMAPFactory(self.postoffice, s, self.tls)
+            wanted.append((Listener("imap", "IMAP_PORT/--imap-port", s.imap_port), factory))
+        return wanted
+
+    def listen(self) -> None:
+        """Bind every enabled port now; raises StartupError naming the one that failed."""
+        for listener, factory in self._listeners():
+            try:
+                port = self.reactor.listenTCP(
+                    listener.port, factory, interface=self.settings.bind, backlog=128
+                )
+            except CannotListenError as e:
+                for bound in self.ports.values():
+                    bound.stopListening()
+                reason = getattr(e.socketError, "strerror", None) or str(e.socketError)
+                raise StartupError(
+                    f"cannot listen on {self.settings.bind}:{listener.port} for "
+                    f"{listener.name.upper()} ({listener.setting}): {reason}"
+                ) from None
+            self.factories[listener.name] = factory
+            self.ports[listener.name] = port
+
+    def port(self, name: str) -> int | None:
+        bound = self.ports.get(name)
+        return bound.getHost().port if bound is not None else None
+
+    async def start(self) -> None:
+        """Open the store and seed users, then log the ready line."""
+        for name in self.settings.not_implemented:
+            log.warn("not implemented yet: {name}", name=name)
+        await self.store.open()
+        await self.postoffice.start()
+        log.info(self.ready_line())
+
+    def ready_line(self) -> str:
+        bind = self.settings.bind
+        shown = []
+        for name in ("smtp", "imap", "http"):
+            port = self.port(name)
+            shown.append(f"{name}={bind}:{port}" if port is not None else f"{name}=off")
+        return "elektromail ready " + " ".join(shown)
+
+    async def stop(self) -> None:
+        """Stop listening, drop open connections, close the store."""
+        await defer.gatherResults(
+            [defer.maybeDeferred(p.stopListening) for p in self.ports.values()]
+        )
+        for factory in self.factories.values():
+            close_all = getattr(factory, "close_connections", None)
+            if close_all is not None:
+                close_all()
+        self.ports.clear()
+        self.store.close()
+
+
+class ElektromailService(Service):
+    """The twistd service around a Server whose ports are already bound."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def startService(self) -> None:
+        super().startService()
+        d = defer.Deferred.fromCoroutine(self.server.start())
+        d.addErrback(self._failed)
+
+    def _failed(self, failure) -> None:
+        log.error("elektromail: start-up failed: {reason}", reason=failure.getErrorMessage())
+        self.server.reactor.stop()
+
+    def stopService(self):
+        super().stopService()
+        return defer.Deferred.fromCoroutine(self.server.stop())

@@ -1,0 +1,380 @@
+"""The store: the only place that speaks SQL. Every public method returns a Deferred.
+
+One adbapi connection (cp_min = cp_max = 1): with ":memory:" each pool thread would otherwise
+get its own empty database, and SQLite serialises writers anyway. Each method is one
+interaction, so one transaction: it commits before the Deferred fires.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.enterprise import adbapi
+from twisted.internet.defer import Deferred
+
+from elektromail.store.schema import prepare_connection
+
+SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")}
+
+
+class StoreError(Exception):
+    """A store operation refused for a reason the caller reports to its client."""
+
+
+class UserExists(StoreError):
+    pass
+
+
+class MailboxExists(StoreError):
+    pass
+
+
+class NoSuchMailbox(StoreError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    name: str
+    password: str | None
+    email: str | None
+    seeded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxRow:
+    id: int
+    user_id: int
+    name: str
+    uidvalidity: int
+    uidnext: int
+    subscribed: bool
+    special_use: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One message as FETCH sees it; `raw`/`structure` are None unless asked for."""
+
+    uid: int
+    flags: tuple[str, ...]
+    internal_date: float
+    tz_minutes: int
+    size: int
+    structure: str | None = None
+    raw: bytes | None = None
+
+
+def normalize_flags(flags: Iterable[str]) -> tuple[str, ...]:
+    """System flags in their canonical spelling, keywords as given, no duplicates (any case)."""
+    seen: dict[str, str] = {}
+    for flag in flags:
+        key = flag.lower()
+        if key not in seen:
+            seen[key] = SYSTEM_FLAGS.get(key, flag)
+    return tuple(seen.values())
+
+
+def _flags_from_db(text: str) -> tuple[str, ...]:
+    return tuple(text.split()) if text else ()
+
+
+def _user(row: Sequence[Any]) -> UserRow:
+    return UserRow(row[0], row[1], row[2], row[3], bool(row[4]))
+
+
+def _mailbox(row: Sequence[Any]) -> MailboxRow:
+    return MailboxRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
+
+
+_USER_COLS = "id, name, password, email, seeded"
+_MAILBOX_COLS = "id, user_id, name, uidvalidity, uidnext, subscribed, special_use"
+
+
+class Store:
+    """Users, mailboxes and messages in one SQLite database."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        in_memory = path is None
+        self._pool = adbapi.ConnectionPool(
+            "sqlite3",
+            ":memory:" if in_memory else path,
+            check_same_thread=False,
+            cp_min=1,
+            cp_max=1,
+            cp_openfun=lambda conn: prepare_connection(conn, in_memory),
+            cp_noisy=False,
+        )
+
+    def open(self) -> Deferred[None]:
+        """Start the pool and create or check the schema (fails with the sqlite error)."""
+        self._pool.start()
+        return self._pool.runInteraction(lambda cursor: None)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _run(self, fn, *args) -> Deferred[Any]:
+        return self._pool.runInteraction(fn, *args)
+
+    # --- users ------------------------------------------------------------------------------
+
+    def add_user(
+        self, name: str, password: str | None, email: str | None = None, seeded: bool = False
+    ) -> Deferred[UserRow]:
+        return self._run(_add_user, name, password, email, seeded)
+
+    def get_user(self, name: str) -> Deferred[UserRow | None]:
+        return self._run(_get_user, "name", name)
+
+    def find_user_by_email(self, email: str) -> Deferred[UserRow | None]:
+        return self._run(_get_user, "email", email)
+
+    def update_user(self, user_id: int, password: str | None, email: str | None) -> Deferred[None]:
+        return self._run(_update_user, user_id, password, email)
+
+    def list_users(self) -> Deferred[list[UserRow]]:
+        return self._run(_list_users)
+
+    def ensure_user(
+        self, name: str, mailboxes: Sequence[tuple[str, str | None]]
+    ) -> Deferred[tuple[UserRow, bool]]:
+        """The user named `name` (created with no password if missing, with `mailboxes`
+        as (name, special-use) pairs); the bool says whether it was created."""
+        return self._run(_ensure_user, name, mailboxes)
+
+    # --- mailboxes --------------------------------------------------------------------------
+
+    def ensure_mailboxes(
+        self, user_id: int, mailboxes: Sequence[tuple[str, str | None]]
+    ) -> Deferred[None]:
+        return self._run(_ensure_mailboxes, user_id, mailboxes)
+
+    def get_mailbox(self, user_id: int, name: str) -> Deferred[MailboxRow | None]:
+        return self._run(_get_mailbox, user_id, name)
+
+    def list_mailboxes(self, user_id: int) -> Deferred[list[MailboxRow]]:
+        return self._run(_list_mailboxes, user_id)
+
+    def create_mailbox(
+        self, user_id: int, name: str, special_use: str | None = None
+    ) -> Deferred[MailboxRow]:
+        return self._run(_create_mailbox, user_id, name, special_use)
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def deliver(
+        self,
+        targets: Sequence[tuple[int, str]],
+        raw: bytes,
+        structure: str,
+        flags: Sequence[str] = (),
+        internal_date: float | None = None,
+        tz_minutes: int = 0,
+    ) -> Deferred[list[tuple[int, str, int]]]:
+        """Store one message into each (user_id, mailbox name), creating missing mailboxes,
+        in one transaction. Returns (mailbox_id, mailbox name, uid) per target."""
+        when = time.time() if internal_date is None else internal_date
+        return self._run(
+            _deliver, targets, raw, structure, normalize_flags(flags), when, tz_minutes
+        )
+
+    def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
+        """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
+        return self._run(_mailbox_view, mailbox_id)
+
+    def fetch(
+        self, mailbox_id: int, uids: Sequence[int], structure: bool, raw: bool
+    ) -> Deferred[list[MessageRow]]:
+        return self._run(_fetch, mailbox_id, list(uids), structure, raw)
+
+    def store_flags(
+        self, mailbox_id: int, uids: Sequence[int], mode: str, flags: Sequence[str]
+    ) -> Deferred[list[tuple[int, tuple[str, ...]]]]:
+        """mode is "set", "add" or "remove"; returns (uid, new flags) of each message that
+        still exists, changed or not."""
+        if mode not in ("set", "add", "remove"):
+            raise ValueError(mode)
+        return self._run(_store_flags, mailbox_id, list(uids), mode, normalize_flags(flags))
+
+
+# --- interactions (run in the pool's thread, one transaction each) ---------------------------
+
+
+def _next_uidvalidity(cursor: sqlite3.Cursor) -> int:
+    """Strictly increasing across the database, so a recreated mailbox never reuses one."""
+    row = cursor.execute("SELECT value FROM meta WHERE key = 'uidvalidity'").fetchone()
+    value = max(int(time.time()), (row[0] if row else 0) + 1) & 0xFFFFFFFF or 1
+    cursor.execute(
+        "INSERT INTO meta(key, value) VALUES ('uidvalidity', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (value,),
+    )
+    return value
+
+
+def _add_user(cursor, name, password, email, seeded) -> UserRow:
+    try:
+        cursor.execute(
+            "INSERT INTO users(name, password, email, seeded) VALUES (?, ?, ?, ?)",
+            (name, password, email, int(seeded)),
+        )
+    except sqlite3.IntegrityError:
+        raise UserExists(name) from None
+    return UserRow(cursor.lastrowid, name, password, email, seeded)
+
+
+def _get_user(cursor, column, value) -> UserRow | None:
+    row = cursor.execute(f"SELECT {_USER_COLS} FROM users WHERE {column} = ?", (value,)).fetchone()
+    return _user(row) if row else None
+
+
+def _update_user(cursor, user_id, password, email) -> None:
+    cursor.execute(
+        "UPDATE users SET password = ?, email = ?, seeded = 1 WHERE id = ?",
+        (password, email, user_id),
+    )
+
+
+def _list_users(cursor) -> list[UserRow]:
+    return [_user(r) for r in cursor.execute(f"SELECT {_USER_COLS} FROM users ORDER BY id")]
+
+
+def _ensure_user(cursor, name, mailboxes) -> tuple[UserRow, bool]:
+    user = _get_user(cursor, "name", name)
+    if user is not None:
+        return user, False
+    user = _add_user(cursor, name, None, None, False)
+    _ensure_mailboxes(cursor, user.id, mailboxes)
+    return user, True
+
+
+def _ensure_mailboxes(cursor, user_id, mailboxes) -> None:
+    for name, special_use in mailboxes:
+        if _get_mailbox(cursor, user_id, name) is None:
+            _create_mailbox(cursor, user_id, name, special_use)
+
+
+def _get_mailbox(cursor, user_id, name) -> MailboxRow | None:
+    row = cursor.execute(
+        f"SELECT {_MAILBOX_COLS} FROM mailboxes WHERE user_id = ? AND name = ?", (user_id, name)
+    ).fetchone()
+    return _mailbox(row) if row else None
+
+
+def _list_mailboxes(cursor, user_id) -> list[MailboxRow]:
+    rows = cursor.execute(
+        f"SELECT {_MAILBOX_COLS} FROM mailboxes WHERE user_id = ? ORDER BY name", (user_id,)
+    )
+    return [_mailbox(r) for r in rows]
+
+
+def _create_mailbox(cursor, user_id, name, special_use) -> MailboxRow:
+    uidvalidity = _next_uidvalidity(cursor)
+    subscribed = 1 if special_use or name == "INBOX" else 0
+    try:
+        cursor.execute(
+            "INSERT INTO mailboxes(user_id, name, uidvalidity, subscribed, special_use) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (user_id, name, uidvalidity, subscribed, special_use),
+        )
+    except sqlite3.IntegrityError:
+        raise MailboxExists(name) from None
+    return MailboxRow(
+        cursor.lastrowid, user_id, name, uidvalidity, 1, bool(subscribed), special_use
+    )
+
+
+def _deliver(cursor, targets, raw, structure, flags, when, tz) -> list[tuple[int, str, int]]:
+    cursor.execute("INSERT INTO bodies(raw, structure) VALUES (?, ?)", (raw, structure))
+    body_id = cursor.lastrowid
+    flags_text = " ".join(flags)
+    stored = []
+    for user_id, name in targets:
+        mailbox = _get_mailbox(cursor, user_id, name) or _create_mailbox(
+            cursor, user_id, name, None
+        )
+        uid = cursor.execute(
+            "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
+            (mailbox.id,),
+        ).fetchone()[0]
+        cursor.execute(
+            "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (mailbox.id, uid, flags_text, when, tz, len(raw), body_id),
+        )
+        stored.append((mailbox.id, name, uid))
+    return stored
+
+
+def _mailbox_view(cursor, mailbox_id) -> tuple[MailboxRow, list[tuple[int, str]]]:
+    row = cursor.execute(
+        f"SELECT {_MAILBOX_COLS} FROM mailboxes WHERE id = ?", (mailbox_id,)
+    ).fetchone()
+    if row is None:
+        raise NoSuchMailbox(mailbox_id)
+    messages = cursor.execute(
+        "SELECT uid, flags FROM messages WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)
+    ).fetchall()
+    return _mailbox(row), messages
+
+
+def _uid_chunks(uids: list[int], size: int = 500):
+    for i in range(0, len(uids), size):
+        yield uids[i : i + size]
+
+
+def _fetch(cursor, mailbox_id, uids, structure, raw) -> list[MessageRow]:
+    cols = "m.uid, m.flags, m.internal_date, m.tz_minutes, m.size"
+    cols += ", b.structure" if structure else ", NULL"
+    cols += ", b.raw" if raw else ", NULL"
+    join = " JOIN bodies b ON b.id = m.body_id" if structure or raw else ""
+    out: list[MessageRow] = []
+    for chunk in _uid_chunks(uids):
+        marks = ",".join("?" * len(chunk))
+        rows = cursor.execute(
+            f"SELECT {cols} FROM messages m{join} WHERE m.mailbox_id = ? AND m.uid IN ({marks})"
+            " ORDER BY m.uid",
+            (mailbox_id, *chunk),
+        )
+        out.extend(
+            MessageRow(r[0], _flags_from_db(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
+        )
+    return out
+
+
+def _store_flags(cursor, mailbox_id, uids, mode, flags) -> list[tuple[int, tuple[str, ...]]]:
+    result = []
+    for chunk in _uid_chunks(uids):
+        marks = ",".join("?" * len(chunk))
+        rows = cursor.execute(
+            f"SELECT uid, flags FROM messages WHERE mailbox_id = ? AND uid IN ({marks})"
+            " ORDER BY uid",
+            (mailbox_id, *chunk),
+        ).fetchall()
+        updates = []
+        for uid, text in rows:
+            old = _flags_from_db(text)
+            new = _apply_flags(old, mode, flags)
+            if new != old:
+                updates.append((" ".join(new), mailbox_id, uid))
+            result.append((uid, new))
+        cursor.executemany(
+            "UPDATE messages SET flags = ? WHERE mailbox_id = ? AND uid = ?", updates
+        )
+    return result
+
+
+def _apply_flags(old: tuple[str, ...], mode: str, flags: tuple[str, ...]) -> tuple[str, ...]:
+    if mode == "set":
+        return flags
+    if mode == "add":
+        return normalize_flags(old + flags)
+    drop = {f.lower() for f in flags}
+    return tuple(f for f in old if f.lower() not in drop)
