@@ -1,0 +1,866 @@
+"""Parse a raw RFC 5322 / MIME message once, at delivery: size, envelope, body structure, offsets.
+
+Pure code (no reactor, no I/O). Everything FETCH, SEARCH and the HTTP API need later is computed
+here and stored, so no message is ever parsed twice.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote_from_bytes, unquote_to_bytes
+
+# Strings taken from headers are `str` decoded from the raw bytes as UTF-8 with
+# errors="surrogateescape", so encoding them back the same way restores the exact bytes
+# (8-bit headers that are not UTF-8 survive). RFC 2047 encoded-words are NOT decoded in
+# Envelope/BodyPart fields: IMAP sends them as they stand.
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One RFC 5322 address as IMAP's ENVELOPE wants it (RFC 9051 §7.5.2)."""
+
+    name: str | None
+    adl: str | None
+    mailbox: str | None
+    host: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The ENVELOPE fields; address lists are None when the header is absent or empty."""
+
+    date: str | None = None
+    subject: str | None = None
+    from_: tuple[Address, ...] | None = None
+    sender: tuple[Address, ...] | None = None
+    reply_to: tuple[Address, ...] | None = None
+    to: tuple[Address, ...] | None = None
+    cc: tuple[Address, ...] | None = None
+    bcc: tuple[Address, ...] | None = None
+    in_reply_to: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPart:
+    """One MIME entity with the data BODYSTRUCTURE needs and its byte offsets in the raw message.
+
+    Offsets are absolute positions in the raw message bytes:
+    raw[start:body_start] is the part's header block including the blank line that ends it
+    (empty for a multipart's preamble-less implicit parts), raw[body_start:end] its body.
+    """
+
+    type: str  # lower-case, e.g. "text"
+    subtype: str  # lower-case, e.g. "plain"
+    params: tuple[tuple[str, str], ...] = ()  # Content-Type parameters, in order
+    id: str | None = None
+    description: str | None = None
+    encoding: str = "7bit"  # Content-Transfer-Encoding, lower-case
+    size: int = 0  # body octets
+    lines: int | None = None  # for text/* and message/rfc822 only
+    md5: str | None = None
+    disposition: tuple[str, tuple[tuple[str, str], ...]] | None = None
+    language: tuple[str, ...] | None = None
+    location: str | None = None
+    start: int = 0
+    body_start: int = 0
+    end: int = 0
+    parts: tuple[BodyPart, ...] = ()  # children of a multipart
+    # message/rfc822 (and message/global): the encapsulated message's envelope and root part
+    envelope: Envelope | None = None
+    message: BodyPart | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    """What delivery computes once and the store keeps beside the raw bytes."""
+
+    size: int
+    header_end: int  # raw[:header_end] is the header block incl. the blank line
+    envelope: Envelope
+    body: BodyPart
+
+
+MAX_DEPTH = 64  # deeper multiparts / encapsulated messages become opaque leaves (type kept)
+
+_IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})
+_ENCAPSULATED = frozenset({"rfc822", "global"})
+_TEXT_PLAIN = ("text", "plain", (("charset", "us-ascii"),))  # RFC 2045 §5.2 default
+_MESSAGE_RFC822 = ("message", "rfc822", ())  # RFC 2046 §5.1.5 default inside a digest
+_CONTENT_NAMES = (
+    rb"content-(?:type|id|description|transfer-encoding|md5|disposition|language|location)"
+)
+_ENVELOPE_NAMES = rb"date|subject|from|sender|reply-to|to|cc|bcc|in-reply-to|message-id"
+
+
+def _field_re(names: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """Patterns for a header field with one of `names`, with its folded continuation lines:
+    one to match the first line, one to search the others (a leading "\n" lets the regex
+    engine skip to line starts, and naming the wanted fields skips Received, DKIM... in C).
+
+    `[^\n]*` keeps a CR, so CRLF and bare LF line ends are both accepted.
+    """
+    field = rb"(" + names + rb")[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)"
+    return re.compile(field, re.I), re.compile(rb"\n" + field, re.I)
+
+
+_CONTENT_FIELDS_RE = _field_re(_CONTENT_NAMES)
+_MESSAGE_FIELDS_RE = _field_re(_CONTENT_NAMES + b"|" + _ENVELOPE_NAMES)
+_FIELD_LINES_RE = re.compile(rb"^([^\s:]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?", re.M)
+_HEADER_LINE_RE = re.compile(rb"[^\s:]+[ \t]*:")
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
+_PARAM_RE = re.compile(r'([^\s=;"]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"?|([^;]*))', re.S)
+_SECTION_RE = re.compile(r"(.+?)\*(\d{1,9})(\*?)")
+_QUOTED_PAIR_RE = re.compile(r"\\(.)", re.S)
+# "a@b.c" or "Some Name <a@b.c>", comma-separated: no quotes, comments, groups or routes.
+_ATOM = r'[^\s<>@,"():;\\\[\]]+'
+_SIMPLE_ADDRESS = (
+    rf"\s*(?:({_ATOM}(?:\s+{_ATOM})*)?\s*<({_ATOM})@({_ATOM})>|({_ATOM})@({_ATOM}))\s*"
+)
+_SIMPLE_ADDRESS_RE = re.compile(_SIMPLE_ADDRESS)
+_SIMPLE_LIST_RE = re.compile(f"{_SIMPLE_ADDRESS}(?:,{_SIMPLE_ADDRESS})*")
+_ADDRESS_TOKEN_RE = re.compile(
+    r'\s*(?:([<>,:;@])|([^\s"<>,:;@\[()]+|\))|"((?:[^"\\]|\\.)*)"?|(\[(?:[^\]\\]|\\.)*\]?)|(\())',
+    re.S,
+)
+_COMMENT_CHAR_RE = re.compile(r"[()\\]")
+_GROUP_END = Address(None, None, None, None)
+
+
+# --- parse ---------------------------------------------------------------------------------------
+# Measured (CPython 3.11, one core): ~25 µs for a 2 KB text/plain message, ~55 µs for a 2 KB
+# multipart/mixed with multipart/alternative and a base64 attachment (see tests/test_mime.py).
+
+
+def parse(raw: bytes) -> ParsedMessage:
+    """Parse a raw message once; never raises on malformed input."""
+    size = len(raw)
+    header_end = _header_end(raw, 0, size)
+    fields = _fields(raw, 0, header_end, _MESSAGE_FIELDS_RE)
+    body = _entity(raw, 0, header_end, size, fields, 0, _TEXT_PLAIN)
+    return ParsedMessage(size, header_end, _envelope(fields), body)
+
+
+def _header_end(raw: bytes, start: int, end: int) -> int:
+    """Position just after the blank line ending the header at `start`, or `end` if none."""
+    if raw.startswith(b"\n", start, end):
+        return start + 1
+    if raw.startswith(b"\r\n", start, end):
+        return start + 2
+    crlf = raw.find(b"\n\r\n", start, end)
+    lf = raw.find(b"\n\n", start, end if crlf < 0 else crlf + 1)
+    if lf >= 0:
+        return lf + 2
+    return end if crlf < 0 else crlf + 3
+
+
+def _fields(raw: bytes, start: int, stop: int, patterns: tuple) -> dict[bytes, bytes]:
+    """The first occurrence of each field `patterns` name (lower-case name -> raw value)."""
+    found: dict[bytes, bytes] = {}
+    first, others = patterns
+    if m := first.match(raw, start, stop):
+        found[m.group(1).lower()] = m.group(2)
+    for m in others.finditer(raw, start, stop):
+        found.setdefault(m.group(1).lower(), m.group(2))
+    return found
+
+
+def _unfold(value: bytes) -> str:
+    if b"\n" in value:
+        value = value.replace(b"\r\n", b"").replace(b"\n", b"")
+    return value.strip().decode("utf-8", "surrogateescape")
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else _unfold(value)
+
+
+def _entity(raw, start, body_start, end, fields, depth, default) -> BodyPart:
+    ctype, subtype, params = _content_type(fields.get(b"content-type"), default)
+    encoding = (_text(fields.get(b"content-transfer-encoding")) or "7bit").lower()
+    parts: tuple[BodyPart, ...] = ()
+    envelope = message = lines = None
+    is_message = ctype == "message" and subtype in _ENCAPSULATED
+    if depth < MAX_DEPTH:
+        if ctype == "multipart":
+            parts = _children(raw, body_start, end, params, subtype == "digest", depth + 1)
+        elif is_message and encoding in _IDENTITY_ENCODINGS:
+            envelope, message = _encapsulated(raw, body_start, end, depth + 1)
+    if ctype == "text" or is_message:
+        lines = raw.count(b"\n", body_start, end)
+        if end > body_start and raw[end - 1] != 0x0A:
+            lines += 1
+    return BodyPart(
+        ctype,
+        subtype,
+        params,
+        _text(fields.get(b"content-id")),
+        _text(fields.get(b"content-description")),
+        encoding,
+        end - body_start,
+        lines,
+        _text(fields.get(b"content-md5")),
+        _disposition(fields.get(b"content-disposition")),
+        _language(fields.get(b"content-language")),
+        _text(fields.get(b"content-location")),
+        start,
+        body_start,
+        end,
+        parts,
+        envelope,
+        message,
+    )
+
+
+def _encapsulated(raw: bytes, start: int, end: int, depth: int) -> tuple[Envelope, BodyPart]:
+    header_end = _header_end(raw, start, end)
+    fields = _fields(raw, start, header_end, _MESSAGE_FIELDS_RE)
+    return _envelope(fields), _entity(raw, start, header_end, end, fields, depth, _TEXT_PLAIN)
+
+
+def _children(raw, start, end, params, digest, depth) -> tuple[BodyPart, ...]:
+    boundary = next((v for n, v in params if n == "boundary"), None)
+    if not boundary:
+        return ()
+    delimiter = b"--" + boundary.encode("utf-8", "surrogateescape")
+    default = _MESSAGE_RFC822 if digest else _TEXT_PLAIN
+    return tuple(_child(raw, s, e, depth, default) for s, e in _split(raw, start, end, delimiter))
+
+
+def _split(raw: bytes, start: int, end: int, delimiter: bytes) -> list[tuple[int, int]]:
+    """Ranges of the body parts between delimiter lines; preamble and epilogue excluded.
+
+    The line break before a delimiter belongs to it (RFC 2046 §5.1.1). A delimiter line is
+    "--boundary" then "--", white space or the line end: unlike the RFC's bare prefix match,
+    this keeps an outer boundary "b1" from cutting an inner "b10" (mailers do nest that way).
+    An unterminated multipart ends its last part at `end`.
+    """
+    ranges: list[tuple[int, int]] = []
+    part_start = -1
+    pos = start
+    while (i := raw.find(delimiter, pos, end)) >= 0:
+        pos = after = i + len(delimiter)
+        closing = raw.startswith(b"--", after, end)
+        at_line_start = i == start or raw[i - 1] == 0x0A
+        if not (at_line_start and (closing or raw[after : min(after + 1, end)] in _WSP_OR_EOL)):
+            continue
+        if part_start >= 0:
+            cut = i - 2 if i - 2 >= start and raw[i - 2] == 0x0D else i - 1 if i > start else i
+            ranges.append((part_start, max(part_start, cut)))
+        if closing:
+            return ranges
+        newline = raw.find(b"\n", after, end)
+        part_start = pos = end if newline < 0 else newline + 1
+    if part_start >= 0:
+        ranges.append((part_start, end))
+    return ranges
+
+
+_WSP_OR_EOL = frozenset((b" ", b"\t", b"\r", b"\n", b""))
+
+
+def _child(raw: bytes, start: int, end: int, depth: int, default: tuple) -> BodyPart:
+    """A body part; one whose first line is not a header field has no header at all."""
+    if raw.startswith((b"\r\n", b"\n"), start, end) or _HEADER_LINE_RE.match(raw, start, end):
+        body_start = _header_end(raw, start, end)
+        fields = _fields(raw, start, body_start, _CONTENT_FIELDS_RE)
+    else:
+        body_start, fields = start, {}
+    return _entity(raw, start, body_start, end, fields, depth, default)
+
+
+_content_types: dict[bytes, tuple] = {}  # the same few values recur in every message
+
+
+def _content_type(value: bytes | None, default: tuple) -> tuple:
+    if value is None:
+        return default
+    if (cached := _content_types.get(value)) is None:
+        cached = _parse_content_type(value)
+        if len(value) < 200:
+            if len(_content_types) >= 512:
+                _content_types.clear()
+            _content_types[value] = cached
+    return cached
+
+
+def _parse_content_type(value: bytes) -> tuple:
+    head, _, rest = _unfold(value).partition(";")
+    ctype, slash, subtype = head.partition("/")
+    ctype, subtype = ctype.strip().lower(), subtype.strip().lower()
+    if not (slash and _TOKEN_RE.fullmatch(ctype) and _TOKEN_RE.fullmatch(subtype)):
+        return _TEXT_PLAIN  # RFC 2045 §5.2: an invalid Content-Type means the default
+    return ctype, subtype, _params(rest)
+
+
+def _params(text: str) -> tuple[tuple[str, str], ...]:
+    """Parameters in order, names lower-cased, values unquoted; RFC 2231 sections merged."""
+    params = []
+    for m in _PARAM_RE.finditer(text):
+        quoted = m.group(2)
+        if quoted is None:
+            value = m.group(3).strip()
+        else:
+            value = _QUOTED_PAIR_RE.sub(r"\1", quoted) if "\\" in quoted else quoted
+        params.append((m.group(1).lower(), value))
+    if any("*" in name for name, _ in params):
+        return _merge_sections(params)
+    return tuple(params)
+
+
+def _merge_sections(params: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Join RFC 2231 continuations (`name*0`, `name*1*`...) into one parameter, as Dovecot does.
+
+    Plain sections give `name="joined"`; if any section is charset-encoded the result is
+    `name*="charset'lang'%XX..."`, still encoded, for the client to decode (see param_value).
+    """
+    sections: dict[str, list[tuple[int, bool, str]]] = {}
+    order: list[tuple[str, str | None]] = []
+    for name, value in params:
+        m = _SECTION_RE.fullmatch(name)
+        if m is None:
+            order.append((name, value))
+            continue
+        base = m.group(1)
+        if base not in sections:
+            sections[base] = []
+            order.append((base, None))
+        sections[base].append((int(m.group(2)), bool(m.group(3)), value))
+    return tuple((n, v) if v is not None else _join_sections(n, sections[n]) for n, v in order)
+
+
+def _join_sections(name: str, sections: list[tuple[int, bool, str]]) -> tuple[str, str]:
+    sections.sort(key=lambda s: s[0])
+    if not any(extended for _, extended, _ in sections):
+        return name, "".join(v for _, _, v in sections)
+    pieces = []
+    for i, (_, extended, value) in enumerate(sections):
+        if not extended:
+            value = ("''" if i == 0 else "") + quote_from_bytes(
+                value.encode("utf-8", "surrogateescape"), safe="!#$&+^`|"
+            )
+        pieces.append(value)
+    return name + "*", "".join(pieces)
+
+
+def _disposition(value: bytes | None) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    if value is None:
+        return None
+    head, _, rest = _unfold(value).partition(";")
+    kind = head.strip().lower()
+    return (kind, _params(rest)) if _TOKEN_RE.fullmatch(kind) else None
+
+
+def _language(value: bytes | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(_unfold(value).replace(",", " ").split()) or None
+
+
+# --- envelope and addresses ------------------------------------------------------------------
+
+
+def _envelope(fields: dict[bytes, bytes]) -> Envelope:
+    from_ = _addresses(fields.get(b"from"))
+    return Envelope(
+        _text(fields.get(b"date")),
+        _text(fields.get(b"subject")),
+        from_,
+        _addresses(fields.get(b"sender")) or from_,  # RFC 3501 §7.4.2: default to From
+        _addresses(fields.get(b"reply-to")) or from_,
+        _addresses(fields.get(b"to")),
+        _addresses(fields.get(b"cc")),
+        _addresses(fields.get(b"bcc")),
+        _text(fields.get(b"in-reply-to")),
+        _text(fields.get(b"message-id")),
+    )
+
+
+def _addresses(value: bytes | None) -> tuple[Address, ...] | None:
+    if value is None:
+        return None
+    return tuple(parse_addresses(_unfold(value))) or None
+
+
+def parse_addresses(text: str) -> list[Address]:
+    """An RFC 5322 address-list as IMAP address structures; never raises.
+
+    Groups become a start marker Address(None, None, name, None) and an end marker
+    Address(None, None, None, None); comments are ignored; display names are unquoted; a
+    quoted local-part keeps its quotes (it is the local-part production, as IMAP asks); a
+    missing domain gives host None and an empty local-part mailbox "" (never None, which
+    would read as a group end).
+    """
+    if m := _SIMPLE_ADDRESS_RE.fullmatch(text):  # the common shapes, without the tokenizer
+        return [_simple_address(m)]
+    if _SIMPLE_LIST_RE.fullmatch(text):
+        return [_simple_address(m) for m in _SIMPLE_ADDRESS_RE.finditer(text)]
+    tokens = _address_tokens(text)
+    out: list[Address] = []
+    n = len(tokens)
+    i = 0
+    in_group = False
+    while i < n:
+        kind = tokens[i][0]
+        if kind in _ADDRESS_SEPARATORS:
+            if kind == ";" and in_group:
+                out.append(_GROUP_END)
+                in_group = False
+            i += 1
+            continue
+        j = _skip_words(tokens, i)
+        words = tokens[i:j]
+        stop = tokens[j][0] if j < n else ""
+        if stop == ":" and not in_group:
+            out.append(Address(None, None, _phrase(words), None))
+            in_group = True
+            i = j + 1
+            continue
+        if stop == "<":
+            address, i = _angle_address(tokens, j + 1, _phrase(words) or None)
+        elif stop == "@":
+            host, i = _domain(tokens, j + 1)
+            address = Address(None, None, _local_part(words), host)
+        elif words:
+            address, i = Address(None, None, _phrase(words), None), j
+        else:
+            i = j + 1  # a stray ":" inside a group
+            continue
+        out.append(address)
+        while i < n and tokens[i][0] not in ",;":
+            i += 1  # junk after an address
+    if in_group:
+        out.append(_GROUP_END)
+    return out
+
+
+_ADDRESS_SEPARATORS = frozenset(",;>")
+_WORDS = frozenset("aq")
+
+
+def _simple_address(m: re.Match) -> Address:
+    name, mailbox, host, bare_mailbox, bare_host = m.groups()
+    if mailbox is None:
+        return Address(None, None, bare_mailbox, bare_host)
+    return Address(name and " ".join(name.split()), None, mailbox, host)
+
+
+def _address_tokens(text: str) -> list[tuple[str, str]]:
+    """("a", atom-or-literal), ("q", unescaped quoted string) or (special, special)."""
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while m := _ADDRESS_TOKEN_RE.match(text, pos):
+        pos = m.end()
+        special, atom, quoted, literal, _ = m.groups()
+        if special:
+            tokens.append((special, special))
+        elif atom:
+            tokens.append(("a", atom))
+        elif quoted is not None:
+            unescaped = _QUOTED_PAIR_RE.sub(r"\1", quoted) if "\\" in quoted else quoted
+            tokens.append(("q", unescaped))
+        elif literal:
+            tokens.append(("a", literal))
+        else:
+            pos = _skip_comment(text, pos)
+    return tokens
+
+
+def _skip_comment(text: str, pos: int) -> int:
+    depth = 1
+    while m := _COMMENT_CHAR_RE.search(text, pos):
+        pos = m.end()
+        char = m.group()
+        if char == "\\":
+            pos += 1
+        elif char == "(":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                return pos
+    return len(text)
+
+
+def _skip_words(tokens: list[tuple[str, str]], i: int) -> int:
+    while i < len(tokens) and tokens[i][0] in _WORDS:
+        i += 1
+    return i
+
+
+def _phrase(words: list[tuple[str, str]]) -> str:
+    return " ".join(text for _, text in words)
+
+
+def _local_part(words: list[tuple[str, str]]) -> str:
+    texts = [
+        text if kind == "a" else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for kind, text in words
+    ]
+    local = texts[0] if texts else ""
+    for text in texts[1:]:  # obs-local-part allows CFWS around the dots
+        local += text if local.endswith(".") or text.startswith(".") else " " + text
+    return local
+
+
+def _domain(tokens: list[tuple[str, str]], i: int) -> tuple[str | None, int]:
+    """The domain after "@": atoms joined across obs-domain's CFWS around dots; junk after."""
+    if i >= len(tokens) or tokens[i][0] != "a":
+        return None, i
+    domain = tokens[i][1]
+    i += 1
+    while i < len(tokens) and tokens[i][0] == "a":
+        if not (domain.endswith(".") or tokens[i][1].startswith(".")):
+            break
+        domain += tokens[i][1]
+        i += 1
+    return domain, i
+
+
+def _angle_address(tokens: list[tuple[str, str]], i: int, name: str | None) -> tuple[Address, int]:
+    n = len(tokens)
+    adl = None
+    if i < n and tokens[i][0] == "@":  # obs-route: <@a,@b:user@host>
+        k = i
+        while k < n and tokens[k][0] not in ":>":
+            k += 1
+        if k < n and tokens[k][0] == ":":
+            adl = "".join(text for _, text in tokens[i:k])
+            i = k + 1
+    j = _skip_words(tokens, i)
+    mailbox = _local_part(tokens[i:j])
+    host = None
+    if j < n and tokens[j][0] == "@":
+        host, j = _domain(tokens, j + 1)
+    if j < n and tokens[j][0] == ">":
+        j += 1
+    return Address(name, adl, mailbox, host), j
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+def section_part(msg: ParsedMessage, path: tuple[int, ...]) -> BodyPart | None:
+    """The part IMAP section number `path` names (RFC 9051 §6.4.5); () is the whole message.
+
+    Inside a message (the top one or an encapsulated one) a non-multipart root is its own part 1.
+    """
+    part = msg.body
+    at_root = True
+    for number in path:
+        if part.message is not None and not at_root:
+            part, at_root = part.message, True
+        if part.parts:
+            siblings = part.parts
+        elif at_root:
+            siblings = (part,)
+        else:
+            return None
+        if not 1 <= number <= len(siblings):
+            return None
+        part, at_root = siblings[number - 1], False
+    return part
+
+
+_HEADER_SPECS = frozenset(("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"))
+
+
+def section_range(msg: ParsedMessage, path: tuple[int, ...], spec: str) -> tuple[int, int] | None:
+    """The byte range in raw of BODY[path.spec]; spec is "", "HEADER[.FIELDS[.NOT]]", "TEXT"
+    or "MIME". None when the section does not exist."""
+    part = section_part(msg, path)
+    if part is None:
+        return None
+    spec = spec.upper()
+    if not spec:
+        return (part.body_start, part.end) if path else (0, msg.size)
+    if spec == "MIME":
+        return (part.start, part.body_start) if path else None
+    message = part.message if path else part
+    if message is None:
+        return None
+    if spec in _HEADER_SPECS:
+        return message.start, message.body_start
+    if spec == "TEXT":
+        return message.body_start, message.end
+    return None
+
+
+def filter_header_fields(header_block: bytes, names: Iterable[str], exclude: bool) -> bytes:
+    """BODY[HEADER.FIELDS (names)] (or .NOT when exclude): the matching fields, exact bytes,
+    then the blank line, which RFC 9051 §6.4.5 omits only when the header has none."""
+    wanted = {name.encode("utf-8", "surrogateescape").lower() for name in names}
+    out = [
+        line if line.endswith(b"\n") else line + b"\r\n"
+        for m in _FIELD_LINES_RE.finditer(header_block)
+        if (m.group(1).lower() in wanted) != exclude
+        for line in (m.group(),)
+    ]
+    if header_block.endswith((b"\n\n", b"\n\r\n")) or header_block in (b"\r\n", b"\n"):
+        out.append(b"\r\n")
+    return b"".join(out)
+
+
+# --- decoding for SEARCH and the HTTP API --------------------------------------------------------
+
+_ENCODED_WORD_RE = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_SURROGATES_TO_LATIN1 = {0xDC80 + i: 0x80 + i for i in range(128)}
+
+
+def decode_header(value: str) -> str:
+    """Decode RFC 2047 encoded-words; 8-bit bytes that were not UTF-8 are read as latin-1.
+
+    Adjacent encoded-words separated only by whitespace are joined (and their bytes too, when
+    the charset is the same, so a character split across words survives). Malformed words and
+    words in an unknown charset are kept as they stand.
+    """
+    if not value.isascii():
+        value = value.translate(_SURROGATES_TO_LATIN1)
+    if "=?" not in value:
+        return value
+    out: list[str] = []
+    run: list[tuple[str, bytes]] = []  # decoded words since the last plain text
+    pos = 0
+    for m in _ENCODED_WORD_RE.finditer(value):
+        gap = value[pos : m.start()]
+        word = _decode_word(m.group(1), m.group(2), m.group(3))
+        if word is None or not run or gap.strip():
+            out.append(_join_words(run))
+            run = []
+            out.append(gap)
+        if word is None:
+            out.append(m.group())
+        else:
+            run.append(word)
+        pos = m.end()
+    out.append(_join_words(run))
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def _decode_word(charset: str, kind: str, text: str) -> tuple[str, bytes] | None:
+    charset = charset.partition("*")[0].lower()  # RFC 2231 §5: charset*language
+    try:
+        b"=".decode(charset, "replace")  # LookupError: unknown or not text (like "base64")
+        data = text.encode("ascii")
+        if kind in "qQ":
+            return charset, binascii.a2b_qp(data, header=True)
+        return charset, binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
+    except (LookupError, UnicodeError, binascii.Error):
+        return None
+
+
+def _join_words(run: list[tuple[str, bytes]]) -> str:
+    out = []
+    for i, (charset, data) in enumerate(run):
+        if i and run[i - 1][0] == charset:
+            out[-1] = (out[-1][0], out[-1][1] + data)
+        else:
+            out.append((charset, data))
+    return "".join(data.decode(charset, "replace") for charset, data in out)
+
+
+def decoded_addresses(addresses: Iterable[Address] | None) -> str:
+    """Addresses as "Name <mailbox@host>, ...", names decoded; groups as "Group: a, b;".
+
+    A group start without a later end marker is a mailbox without a domain (IMAP cannot tell).
+    """
+    addresses = list(addresses or ())
+    next_end = [-1] * (len(addresses) + 1)
+    for i in range(len(addresses) - 1, -1, -1):
+        next_end[i] = i if addresses[i] == _GROUP_END else next_end[i + 1]
+    items: list[str] = []
+    i = 0
+    while i < len(addresses):
+        address = addresses[i]
+        end = next_end[i + 1] if _is_group_start(address) else -1
+        if end >= 0:
+            members = ", ".join(_render_address(a) for a in addresses[i + 1 : end])
+            items.append(
+                f"{decode_header(address.mailbox or '')}:{' ' if members else ''}{members};"
+            )
+            i = end + 1
+            continue
+        if address != _GROUP_END:
+            items.append(_render_address(address))
+        i += 1
+    return ", ".join(items)
+
+
+def _is_group_start(address: Address) -> bool:
+    return address.host is None and address.mailbox is not None and address.name is None
+
+
+def _render_address(address: Address) -> str:
+    spec = (address.mailbox or "").translate(_SURROGATES_TO_LATIN1)
+    if address.host is not None:
+        spec += "@" + address.host.translate(_SURROGATES_TO_LATIN1)
+    return f"{decode_header(address.name)} <{spec}>" if address.name else spec
+
+
+def param_value(params: Iterable[tuple[str, str]], name: str) -> str | None:
+    """A parameter decoded for display: `name*` per RFC 2231, else `name` per RFC 2047."""
+    params = tuple(params)
+    name = name.lower()
+    for key, value in params:
+        if key == name + "*":
+            return _decode_extended(value)
+    for key, value in params:
+        if key == name:
+            return decode_header(value)
+    return None
+
+
+def _decode_extended(value: str) -> str:
+    pieces = value.split("'", 2)
+    charset, text = (pieces[0], pieces[2]) if len(pieces) == 3 else ("", value)
+    data = unquote_to_bytes(text.encode("utf-8", "surrogateescape"))
+    try:
+        return data.decode(charset or "utf-8", "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
+
+
+_BASE64_JUNK_RE = re.compile(rb"[^A-Za-z0-9+/]+")
+_QP_TRAILING_WSP_RE = re.compile(rb"[ \t]+(?=\r?\n|$)")
+
+
+def decode_body(data: bytes, encoding: str) -> bytes | None:
+    """Undo a Content-Transfer-Encoding (leniently, like Dovecot); None if it is unknown."""
+    encoding = encoding.strip().lower()
+    if encoding in _IDENTITY_ENCODINGS or not encoding:
+        return data
+    if encoding == "base64":
+        return _decode_base64(data)
+    if encoding == "quoted-printable":
+        return binascii.a2b_qp(_QP_TRAILING_WSP_RE.sub(b"", data))  # RFC 2045 §6.7 rule 3
+    return None
+
+
+def _decode_base64(data: bytes) -> bytes:
+    try:
+        return binascii.a2b_base64(data)
+    except binascii.Error:
+        pass
+    data = _BASE64_JUNK_RE.sub(b"", data.partition(b"=")[0])
+    data = data[: len(data) - 1] if len(data) % 4 == 1 else data
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+
+
+# --- storage -------------------------------------------------------------------------------------
+# Compact JSON: positional lists, trailing defaults trimmed, a middle default as null.
+# Address: [name, mailbox, host] (+ [adl] when there is one).
+# Envelope: [date, subject, from, sender, reply_to, to, cc, bcc, in_reply_to, message_id], with
+# sender/reply_to as 1 when equal to from (the common case).
+# BodyPart: [type, subtype, start, body_start, end, size, lines, params, encoding, parts, envelope,
+# message, id, description, disposition, language, md5, location]; params flattened [n, v, ...].
+# ParsedMessage: [size, header_end, envelope, body].
+
+
+def to_json(msg: ParsedMessage) -> str:
+    """Serialise for the store; from_json(to_json(m)) == m, surrogate escapes included."""
+    data = [msg.size, msg.header_end, _envelope_list(msg.envelope), _part_list(msg.body)]
+    return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+
+
+def from_json(text: str) -> ParsedMessage:
+    size, header_end, envelope, body = json.loads(text)
+    return ParsedMessage(size, header_end, _envelope_from(envelope), _part_from(body))
+
+
+def envelope_from_json(text: str) -> Envelope:
+    """Only the envelope of a to_json() text: FETCH ENVELOPE skips building the part tree."""
+    return _envelope_from(json.loads(text)[2])
+
+
+def _trim(items: list) -> list:
+    while items and items[-1] is None:
+        items.pop()
+    return items
+
+
+def _address_list(addresses: tuple[Address, ...] | None) -> list | None:
+    if addresses is None:
+        return None
+    return [
+        [a.name, a.mailbox, a.host] if a.adl is None else [a.name, a.mailbox, a.host, a.adl]
+        for a in addresses
+    ]
+
+
+def _addresses_from(data: list | None) -> tuple[Address, ...] | None:
+    if data is None:
+        return None
+    return tuple(Address(a[0], a[3] if len(a) > 3 else None, a[1], a[2]) for a in data)
+
+
+def _envelope_list(env: Envelope) -> list:
+    sender = _address_list_or_from(env.sender, env.from_)
+    reply_to = _address_list_or_from(env.reply_to, env.from_)
+    to, cc, bcc = (_address_list(x) for x in (env.to, env.cc, env.bcc))
+    from_ = _address_list(env.from_)
+    tail = [env.in_reply_to, env.message_id]
+    return _trim([env.date, env.subject, from_, sender, reply_to, to, cc, bcc, *tail])
+
+
+def _address_list_or_from(addresses, from_) -> list | int | None:
+    return 1 if from_ is not None and addresses == from_ else _address_list(addresses)
+
+
+def _envelope_from(data: list) -> Envelope:
+    data = data + [None] * (10 - len(data))
+    from_ = _addresses_from(data[2])
+    sender, reply_to = (from_ if x == 1 else _addresses_from(x) for x in data[3:5])
+    to, cc, bcc = (_addresses_from(x) for x in data[5:8])
+    return Envelope(data[0], data[1], from_, sender, reply_to, to, cc, bcc, data[8], data[9])
+
+
+def _flat(params: tuple[tuple[str, str], ...]) -> list[str] | None:
+    return [item for pair in params for item in pair] or None
+
+
+def _pairs(flat: list[str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(zip(flat[::2], flat[1::2], strict=True)) if flat else ()
+
+
+def _part_list(p: BodyPart) -> list:
+    disposition = None if p.disposition is None else [p.disposition[0], _flat(p.disposition[1])]
+    encoding = None if p.encoding == "7bit" else p.encoding
+    parts = [_part_list(c) for c in p.parts] or None
+    envelope = None if p.envelope is None else _envelope_list(p.envelope)
+    message = None if p.message is None else _part_list(p.message)
+    language = None if p.language is None else list(p.language)
+    head = [p.type, p.subtype, p.start, p.body_start, p.end, p.size, p.lines, _flat(p.params)]
+    tail = [p.id, p.description, disposition, language, p.md5, p.location]
+    return _trim([*head, encoding, parts, envelope, message, *tail])
+
+
+def _part_from(data: list) -> BodyPart:
+    ctype, subtype, start, body_start, end, size, lines, params, encoding, parts, *rest = data + [
+        None
+    ] * (18 - len(data))
+    envelope, message, id_, description, disposition, language, md5, location = rest
+    return BodyPart(
+        ctype,
+        subtype,
+        _pairs(params),
+        id_,
+        description,
+        "7bit" if encoding is None else encoding,
+        size,
+        lines,
+        md5,
+        None if disposition is None else (disposition[0], _pairs(disposition[1])),
+        None if language is None else tuple(language),
+        location,
+        start,
+        body_start,
+        end,
+        tuple(_part_from(c) for c in parts) if parts else (),
+        None if envelope is None else _envelope_from(envelope),
+        None if message is None else _part_from(message),
+    )
