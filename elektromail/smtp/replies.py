@@ -1,0 +1,86 @@
+"""Every SMTP reply the server sends: code, enhanced status code (RFC 2034/3463) and text.
+
+Handlers name a constant from this catalogue instead of writing reply literals; tests compare
+against the same names. Placeholders in `text` (`{host}`) are filled by `Reply.render`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One SMTP reply. `status` is None where RFC 2034 allows no enhanced code: the greeting,
+    the EHLO/HELO answer and the 3xx intermediate replies (RFC 3463 has no class 3)."""
+
+    code: int
+    status: str | None
+    text: str
+
+    def render(self, **values: str) -> bytes:
+        """The wire form: one line per `\\n` in the text, `code-` on all but the last."""
+        lines = (self.text.format(**values) if values else self.text).split("\n")
+        prefix = f"{self.status} " if self.status else ""
+        out = [
+            f"{self.code}{'-' if i < len(lines) - 1 else ' '}{prefix}{line}\r\n"
+            for i, line in enumerate(lines)
+        ]
+        return "".join(out).encode("ascii")
+
+
+# --- connection ------------------------------------------------------------------------------
+GREETING = Reply(220, None, "{host} elektromail ESMTP ready")
+CLOSING = Reply(221, "2.0.0", "{host} closing connection")
+TIMEOUT = Reply(421, "4.4.2", "{host} timeout, closing connection")
+SHUTTING_DOWN = Reply(421, "4.3.2", "{host} shutting down")
+
+# --- greeting commands -----------------------------------------------------------------------
+HELO_OK = Reply(250, None, "{host} Hello {peer}")
+EHLO_OK = Reply(250, None, "{host} Hello {peer}\n{extensions}")
+HELO_SYNTAX = Reply(501, "5.5.4", "Syntax: HELO hostname")
+EHLO_SYNTAX = Reply(501, "5.5.4", "Syntax: EHLO hostname")
+
+# --- simple commands -------------------------------------------------------------------------
+OK = Reply(250, "2.0.0", "OK")
+RESET_OK = Reply(250, "2.0.0", "Reset OK")
+HELP = Reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT AUTH")
+CANNOT_VRFY = Reply(252, "2.5.0", "Cannot VRFY user, but will accept message for any address")
+NO_ARGUMENTS = Reply(501, "5.5.4", "Syntax error: no arguments allowed")
+ARGUMENT_REQUIRED = Reply(501, "5.5.4", "Syntax error: argument required")
+
+# --- mail transaction ------------------------------------------------------------------------
+SENDER_OK = Reply(250, "2.1.0", "Sender OK")
+RECIPIENT_OK = Reply(250, "2.1.5", "Recipient OK")
+MAIL_SYNTAX = Reply(501, "5.5.4", "Syntax: MAIL FROM:<address>")
+RCPT_SYNTAX = Reply(501, "5.5.4", "Syntax: RCPT TO:<address>")
+BAD_SENDER_ADDRESS = Reply(501, "5.1.7", "Bad sender address syntax")
+BAD_RECIPIENT_ADDRESS = Reply(501, "5.1.3", "Bad recipient address syntax")
+NESTED_MAIL = Reply(503, "5.5.1", "Sender already specified")
+NEED_MAIL = Reply(503, "5.5.1", "Need MAIL before RCPT")
+NEED_MAIL_BEFORE_DATA = Reply(503, "5.5.1", "Need MAIL before DATA")
+NEED_RCPT = Reply(503, "5.5.1", "Need RCPT before DATA")
+TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
+START_DATA = Reply(354, None, "Start mail input; end with <CRLF>.<CRLF>")
+MESSAGE_ACCEPTED = Reply(250, "2.0.0", "Message accepted")
+MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message too big")
+MESSAGE_LINE_TOO_LONG = Reply(552, "5.3.4", "Message line too long")
+LOCAL_ERROR = Reply(451, "4.3.0", "Requested action aborted: local error in processing")
+
+# --- AUTH (RFC 4954) -------------------------------------------------------------------------
+AUTH_CHALLENGE = Reply(334, None, "{challenge}")
+AUTH_OK = Reply(235, "2.7.0", "Authentication successful")
+AUTH_FAILED = Reply(535, "5.7.8", "Authentication credentials invalid")
+AUTH_CANCELLED = Reply(501, "5.7.0", "Authentication cancelled")
+AUTH_BAD_BASE64 = Reply(501, "5.5.2", "Cannot decode base64 response")
+AUTH_MALFORMED = Reply(501, "5.5.2", "Malformed authentication response")
+AUTH_UNKNOWN_MECHANISM = Reply(504, "5.5.4", "Unrecognized authentication mechanism")
+AUTH_SYNTAX = Reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]")
+ALREADY_AUTHENTICATED = Reply(503, "5.5.1", "Already authenticated")
+AUTH_IN_TRANSACTION = Reply(503, "5.5.1", "AUTH not allowed during a mail transaction")
+AUTH_TEMPORARY_FAILURE = Reply(454, "4.7.0", "Temporary authentication failure")
+
+# --- errors ----------------------------------------------------------------------------------
+UNKNOWN_COMMAND = Reply(500, "5.5.1", "Command unrecognized")
+EMPTY_COMMAND = Reply(500, "5.5.2", "Syntax error: empty command")
+LINE_TOO_LONG = Reply(500, "5.5.2", "Line too long")
