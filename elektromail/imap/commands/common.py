@@ -1,0 +1,29 @@
+"""Helpers shared by the selected-state commands: resolving sequence sets to UIDs."""
+
+from __future__ import annotations
+
+from elektromail.imap.args import atom
+from elektromail.imap.dispatch import Bad
+from elektromail.imap.seqset import parse_sequence_set
+from elektromail.imap.view import MailboxView
+
+
+def resolve_uids(token: object, view: MailboxView, uid: bool) -> list[int]:
+    """The UIDs a sequence set (or a UID set, after the UID prefix) names, ascending.
+
+    A UID range with no message in it is not an error (RFC 9051 §6.4.9). A message sequence
+    number above EXISTS is (RFC 9051 §9 seq-number); a range ending in `*` is clamped to the
+    last message, as Dovecot does."""
+    text = atom(token, "sequence set")
+    try:
+        seqset = parse_sequence_set(text)
+    except ValueError as e:
+        raise Bad(f"invalid sequence set {text!r}: {e}") from None
+    if seqset.saved:
+        raise Bad("no saved search result ($)")
+    if uid:
+        return view.uids_in_uid_ranges(seqset.ranges(view.largest_uid()))
+    for lo, hi in seqset.items:
+        if lo is not None and hi is not None and max(lo, hi) > view.exists:
+            raise Bad("invalid message sequence number")
+    return view.uids_in_seq_ranges(seqset.ranges(view.exists))

@@ -1,0 +1,164 @@
+"""FETCH and UID FETCH (RFC 9051 §6.4.5, §7.5.2), answered from what delivery stored:
+no message is parsed again here."""
+
+from __future__ import annotations
+
+from elektromail import mime
+from elektromail.events import FlagsChanged
+from elektromail.imap import format as fmt
+from elektromail.imap.commands.common import resolve_uids
+from elektromail.imap.dispatch import SELECTED, Bad, Done, No, command
+from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
+from elektromail.store import MessageRow
+
+CHUNK = 250  # messages per store round trip: bounds memory on 1:* of a huge mailbox
+STRUCTURE_ITEMS = {"ENVELOPE", "BODY", "BODYSTRUCTURE", "BINARY", "BINARY.SIZE"}
+RAW_ITEMS = {"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"}
+
+
+@command("FETCH", SELECTED, uid=True, allows_expunge=False)
+async def fetch(ctx, args) -> Done:
+    if len(args) < 2:
+        raise Bad("expected FETCH sequence-set items")
+    session = ctx.session
+    view = session.view
+    try:
+        items = parse_fetch_items(args[1:], rev2=session.dialect.rev2)
+    except ValueError as e:
+        raise Bad(f"invalid FETCH items: {e}") from None
+    uids = resolve_uids(args[0], view, ctx.uid)
+    if ctx.uid and not any(item.name == "UID" for item in items):
+        items = [FetchItem("UID"), *items]
+    need_structure = any(_needs_structure(item) for item in items)
+    need_raw = any(item.section is not None or item.name in RAW_ITEMS for item in items)
+    set_seen = not view.readonly and any(item.sets_seen for item in items)
+    utf8 = session.dialect.utf8_names
+    for start in range(0, len(uids), CHUNK):
+        rows = await ctx.services.store.fetch(
+            view.mailbox_id, uids[start : start + CHUNK], need_structure, need_raw
+        )
+        changed = await _mark_seen(ctx, rows) if set_seen else {}
+        out = []
+        for row in rows:
+            seq = view.seq_of(row.uid)
+            if seq is None:
+                continue
+            flags = changed.get(row.uid)
+            if flags is not None:
+                row = _with_flags(row, flags)
+            out.append(_fetch_response(seq, row, items, flags is not None, utf8))
+        ctx.write(b"".join(out))
+    return Done(f"{ctx.name} completed")
+
+
+def _needs_structure(item: FetchItem) -> bool:
+    if item.name in STRUCTURE_ITEMS:
+        return True
+    section = item.section
+    return section is not None and (bool(section.part) or section.text != "")
+
+
+async def _mark_seen(ctx, rows: list[MessageRow]) -> dict[int, tuple[str, ...]]:
+    """Set \\Seen on the rows lacking it; their new flags by UID."""
+    unseen = [row.uid for row in rows if "\\Seen" not in row.flags]
+    if not unseen:
+        return {}
+    view = ctx.session.view
+    result = await ctx.services.store.store_flags(view.mailbox_id, unseen, "add", ["\\Seen"])
+    for uid, flags in result:
+        view.set_flags(uid, flags)
+    user = ctx.session.user.name
+    ctx.services.events.publish(
+        FlagsChanged(user, view.name, view.mailbox_id, tuple(result), origin=ctx.session)
+    )
+    return dict(result)
+
+
+def _with_flags(row: MessageRow, flags: tuple[str, ...]) -> MessageRow:
+    return MessageRow(
+        row.uid, flags, row.internal_date, row.tz_minutes, row.size, row.structure, row.raw
+    )
+
+
+def _fetch_response(
+    seq: int, row: MessageRow, items: list[FetchItem], add_flags: bool, utf8: bool
+) -> bytes:
+    parsed = mime.from_json(row.structure) if row.structure is not None else None
+    parts = [_item(item, row, parsed, utf8) for item in items]
+    if add_flags and not any(item.name == "FLAGS" for item in items):
+        parts.append(b"FLAGS " + fmt.format_flags(row.flags))
+    return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
+
+
+def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool) -> bytes:
+    name = item.name
+    if name == "UID":
+        return b"UID %d" % row.uid
+    if name == "FLAGS":
+        return b"FLAGS " + fmt.format_flags(row.flags)
+    if name == "INTERNALDATE":
+        return b"INTERNALDATE " + fmt.format_internaldate(row.internal_date, row.tz_minutes)
+    if name == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % row.size
+    if name == "ENVELOPE":
+        return b"ENVELOPE " + fmt.format_envelope(parsed.envelope, utf8_ok=utf8)
+    if name in ("BODY", "BODYSTRUCTURE") and item.section is None:
+        extended = name == "BODYSTRUCTURE"
+        return name.encode() + b" " + fmt.format_bodystructure(parsed.body, extended, utf8_ok=utf8)
+    if name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
+        return name.encode() + b" " + fmt.literal(_rfc822(name, row.raw, parsed))
+    if name in ("BINARY", "BINARY.SIZE"):
+        return _binary(item, row.raw, parsed)
+    return item.label().encode() + b" " + _body_section(item, row.raw, parsed)
+
+
+def _rfc822(name: str, raw: bytes, parsed) -> bytes:
+    if name == "RFC822":
+        return raw
+    header_end = parsed.header_end if parsed is not None else _header_end(raw)
+    return raw[:header_end] if name == "RFC822.HEADER" else raw[header_end:]
+
+
+def _header_end(raw: bytes) -> int:
+    end = raw.find(b"\r\n\r\n")
+    return len(raw) if end < 0 else end + 4
+
+
+def _window(data: bytes, partial: tuple[int, int] | None) -> bytes:
+    if partial is None:
+        return data
+    offset, count = partial
+    return data[offset : offset + count]
+
+
+def _body_section(item: FetchItem, raw: bytes, parsed) -> bytes:
+    section = item.section
+    if parsed is None:  # BODY[] of the whole message needs no structure
+        return fmt.literal(_window(raw, item.partial))
+    text = section.text
+    if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+        span = mime.section_range(parsed, section.part, "HEADER")
+        if span is None:
+            return b"NIL"
+        header = raw[span[0] : span[1]]
+        data = mime.filter_header_fields(header, section.fields, text == "HEADER.FIELDS.NOT")
+    else:
+        span = mime.section_range(parsed, section.part, text)
+        if span is None:
+            return b"NIL"
+        data = raw[span[0] : span[1]]
+    return fmt.literal(_window(data, item.partial))
+
+
+def _binary(item: FetchItem, raw: bytes, parsed) -> bytes:
+    part = mime.section_part(parsed, item.section.part)
+    if part is None:
+        raise No("no such body part", "NONEXISTENT")
+    if part.parts or part.message is not None:
+        raise No("BINARY of a multipart or message part is not defined", "UNKNOWN-CTE")
+    decoded = mime.decode_body(raw[part.body_start : part.end], part.encoding)
+    if decoded is None:
+        raise No(f"cannot decode {part.encoding}", "UNKNOWN-CTE")
+    if item.name == "BINARY.SIZE":
+        return item.label().encode() + b" %d" % len(decoded)
+    return item.label().encode() + b" " + fmt.literal(_window(decoded, item.partial), binary=True)

@@ -1,0 +1,284 @@
+"""The IMAP protocol class: a thin adapter between a socket and the pure core.
+
+It subclasses Twisted's IMAP4Server for its place in the Twisted ecosystem (and TimeoutMixin),
+but none of that class's parser or dispatcher runs: bytes go to `parser.CommandReader`,
+commands to the table in `dispatch`, and responses come back as bytes. Commands run one at a
+time, in order: while one waits on the store, later ones queue (pipelining, RFC 9051 §5.5).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from twisted.internet import defer
+from twisted.internet.protocol import ServerFactory
+from twisted.logger import Logger
+from twisted.mail import imap4
+
+from elektromail.config import Settings
+from elektromail.events import Events
+from elektromail.imap import commands  # noqa: F401  (fills the command table)
+from elektromail.imap.commands.state import capability_code
+from elektromail.imap.dispatch import TABLE, Bad, Command, Done, No, check_state
+from elektromail.imap.parser import (
+    Atom,
+    CommandReader,
+    LineTooLong,
+    LiteralTooBig,
+    NeedContinuation,
+    ParseError,
+    RawLine,
+)
+from elektromail.imap.parser import (
+    Command as ParsedCommand,
+)
+from elektromail.imap.session import Session, State
+from elektromail.postoffice import PostOffice
+from elektromail.store import Store
+from elektromail.tls import TLSMaterial
+
+log = Logger()
+
+PRE_LOGIN_TIMEOUT = 60
+POST_LOGIN_TIMEOUT = 30 * 60  # RFC 9051 §5.4: at least 30 minutes
+MAX_QUEUED = 64  # parsed commands waiting; beyond it the socket is paused
+FLUSH_AT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Services:
+    """What command handlers may use."""
+
+    postoffice: PostOffice
+    store: Store
+    events: Events
+    settings: Settings
+    tls: TLSMaterial
+
+
+class CommandContext:
+    """The handler's view of the connection for one command."""
+
+    def __init__(self, protocol: IMAPServer, tag: str, name: str, uid: bool) -> None:
+        self._protocol = protocol
+        self.tag = tag
+        self.name = name
+        self.uid = uid
+        self.session = protocol.session
+        self.services = protocol.services
+
+    def write(self, data: bytes) -> None:
+        self._protocol.queue_output(data)
+
+    def continuation(self, text: str = "") -> None:
+        self._protocol.queue_output(b"+ " + text.encode() + b"\r\n")
+        self._protocol.flush()
+
+    def read_line(self) -> defer.Deferred[bytes]:
+        return self._protocol.read_line()
+
+
+class IMAPServer(imap4.IMAP4Server):
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.session = Session(services.events)
+        self.reader = CommandReader()
+        self._queue: deque = deque()
+        self._busy = False
+        self._draining = False
+        self._paused = False
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._line_waiter: defer.Deferred[bytes] | None = None
+        self._closed = False
+
+    # --- connection -------------------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        if hasattr(self.transport, "setTcpNoDelay"):
+            self.transport.setTcpNoDelay(True)
+        self.factory.connections.add(self)
+        self.setTimeout(PRE_LOGIN_TIMEOUT)
+        greeting = f"* OK [{capability_code(self.session)}] elektromail ready\r\n"
+        self.transport.write(greeting.encode())
+
+    def connectionLost(self, reason=None) -> None:
+        self._closed = True
+        self.setTimeout(None)
+        self.factory.connections.discard(self)
+        self.session.logout()
+        self._queue.clear()
+        waiter, self._line_waiter = self._line_waiter, None
+        if waiter is not None:
+            waiter.errback(ConnectionError("connection lost"))
+
+    def timeoutConnection(self) -> None:
+        self.transport.write(b"* BYE Autologout; idle for too long\r\n")
+        self.transport.loseConnection()
+
+    # --- input ------------------------------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        self.resetTimeout()
+        self._accept(self.reader.feed(data))
+
+    def _accept(self, events: list) -> None:
+        """Route the reader's events: literal go-aheads at once, a continuation line to the
+        handler waiting for it, everything else into the command queue."""
+        for event in events:
+            if isinstance(event, NeedContinuation):
+                self.transport.write(b"+ Ready for literal data\r\n")
+            elif isinstance(event, RawLine) and self._line_waiter is not None:
+                waiter, self._line_waiter = self._line_waiter, None
+                waiter.callback(event.data)
+            else:
+                self._queue.append(event)
+        if len(self._queue) > MAX_QUEUED and not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()
+        self._drain()
+
+    def read_line(self) -> defer.Deferred[bytes]:
+        waiter = self._line_waiter = defer.Deferred()
+        self._accept(self.reader.expect_raw_line())
+        return waiter
+
+    def _drain(self) -> None:
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._queue and not self._busy and not self._closed and not self._logged_out():
+                event = self._queue.popleft()
+                self._busy = True
+                d = defer.Deferred.fromCoroutine(self._handle(event))
+                d.addErrback(self._internal_error)
+                d.addBoth(self._finished)
+        finally:
+            self._draining = False
+        if self._paused and len(self._queue) < MAX_QUEUED // 2 and not self._closed:
+            self._paused = False
+            self.transport.resumeProducing()
+
+    def _logged_out(self) -> bool:
+        return self.session.state is State.LOGOUT
+
+    def _finished(self, _result) -> None:
+        self._busy = False
+        if self.reader.paused and not self._closed:
+            # the reader stops after AUTHENTICATE, IDLE and STARTTLS until they are done
+            self._accept(self.reader.resume())
+        self._drain()
+
+    def _internal_error(self, failure) -> None:
+        log.failure("IMAP session failed", failure)
+        if not self._closed:
+            self.transport.write(b"* BYE Internal server error\r\n")
+            self.transport.loseConnection()
+
+    # --- output -----------------------------------------------------------------------------
+
+    def queue_output(self, data: bytes) -> None:
+        if data:
+            self._out.append(data)
+            self._out_size += len(data)
+            if self._out_size >= FLUSH_AT:
+                self.flush()
+
+    def flush(self) -> None:
+        if self._out and not self._closed:
+            self.transport.write(b"".join(self._out))
+        self._out.clear()
+        self._out_size = 0
+
+    # --- events from the reader -------------------------------------------------------------
+
+    async def _handle(self, event) -> None:
+        if isinstance(event, ParsedCommand):
+            await self._run_command(event)
+        elif isinstance(event, ParseError):
+            self._reply(event.tag, "BAD", event.message)
+        elif isinstance(event, LineTooLong):
+            self._reply(event.tag, "BAD", "Line too long", "TOOBIG")
+        elif isinstance(event, LiteralTooBig):
+            if getattr(event, "fatal", False):
+                self.transport.write(b"* BYE Literal too big\r\n")
+                self.transport.loseConnection()
+            else:
+                self._reply(event.tag, "NO", "Literal too big", "TOOBIG")
+        elif isinstance(event, RawLine):
+            self._reply(None, "BAD", "Unexpected continuation data")
+        self.flush()
+
+    def _reply(self, tag: str | None, status: str, text: str, code: str | None = None) -> None:
+        code_part = f"[{code}] " if code else ""
+        self.queue_output(f"{tag or '*'} {status} {code_part}{text}\r\n".encode())
+
+    async def _run_command(self, parsed: ParsedCommand) -> None:
+        tag = parsed.tag
+        try:
+            spec, name, args, uid = self._lookup(parsed)
+        except Bad as e:
+            self._reply(tag, "BAD", e.text, e.code)
+            return
+        ctx = CommandContext(self, tag, name, uid)
+        before = self.session.state
+        try:
+            check_state(spec, self.session)
+            done = await spec.handler(ctx, args) or Done()
+            status, text, code = "OK", done.text or f"{name} completed", done.code
+        except (Bad, No) as e:
+            status, text, code = ("BAD" if isinstance(e, Bad) else "NO"), e.text, e.code
+        except ConnectionError:
+            return
+        except Exception:
+            log.failure("IMAP command {name} failed", name=name)
+            status, text, code = "NO", "Internal server error", "SERVERBUG"
+        if self._closed:
+            return
+        if self.session.state is not State.LOGOUT:
+            self.queue_output(self.session.updates(allow_expunge=spec.allows_expunge))
+        self._reply(tag, status, text, code)
+        self._after(before)
+
+    def _lookup(self, parsed: ParsedCommand) -> tuple[Command, str, list, bool]:
+        name, args = parsed.name, parsed.args
+        if name == "UID":
+            if not args or not isinstance(args[0], Atom):
+                raise Bad("UID needs a command")
+            sub = args[0].upper()
+            spec = TABLE.lookup(sub)
+            if spec is None or not spec.uid:
+                raise Bad(f"Unknown command UID {sub}")
+            return spec, f"UID {sub}", list(args[1:]), True
+        spec = TABLE.lookup(name)
+        if spec is None:
+            raise Bad(f"Unknown command {name}")
+        return spec, name, list(args), False
+
+    def _after(self, before: State) -> None:
+        state = self.session.state
+        if state is State.LOGOUT:
+            self.flush()
+            self.transport.loseConnection()
+        elif before is State.NOT_AUTHENTICATED and state is State.AUTHENTICATED:
+            self.setTimeout(POST_LOGIN_TIMEOUT)
+
+
+class IMAPFactory(ServerFactory):
+    """Builds one IMAPServer per connection and remembers them, to close them at stop."""
+
+    def __init__(self, postoffice: PostOffice, settings: Settings, tls: TLSMaterial) -> None:
+        self.services = Services(postoffice, postoffice.store, postoffice.events, settings, tls)
+        self.connections: set[IMAPServer] = set()
+
+    def buildProtocol(self, addr) -> IMAPServer:
+        protocol = IMAPServer(self.services)
+        protocol.factory = self
+        return protocol
+
+    def close_connections(self) -> None:
+        for protocol in list(self.connections):
+            protocol.transport.loseConnection()

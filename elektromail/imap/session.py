@@ -1,0 +1,116 @@
+"""One IMAP connection's state: who is logged in, which dialect, what is selected, and the
+untagged updates waiting to be told. No sockets here: the protocol class moves the bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from elektromail.events import Event, Events, FlagsChanged, MessageAdded, MessagesExpunged
+from elektromail.imap import format as fmt
+from elektromail.imap.view import MailboxView
+from elektromail.store import UserRow
+
+
+class State(Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+@dataclass
+class Dialect:
+    """IMAP4rev1 until ENABLE IMAP4rev2; UTF8=ACCEPT switches mailbox names to UTF-8."""
+
+    rev2: bool = False
+    utf8: bool = False
+
+    @property
+    def utf8_names(self) -> bool:
+        return self.rev2 or self.utf8
+
+
+class Session:
+    def __init__(self, events: Events) -> None:
+        self.events = events
+        self.state = State.NOT_AUTHENTICATED
+        self.user: UserRow | None = None
+        self.dialect = Dialect()
+        self.tls = False
+        self.view: MailboxView | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # --- state changes ----------------------------------------------------------------------
+
+    def login(self, user: UserRow) -> None:
+        self.user = user
+        self.state = State.AUTHENTICATED
+
+    def watch(self, mailbox_id: int) -> list[Event]:
+        """Start collecting events for `mailbox_id` before its view is loaded; the returned
+        list fills until `select` replays it into the view."""
+        self.unselect()
+        early: list[Event] = []
+
+        def collect(event: Event) -> None:
+            if event.mailbox_id != mailbox_id:
+                return
+            if self.view is None or self.view.mailbox_id != mailbox_id:
+                early.append(event)
+            else:
+                self._apply(event)
+
+        self._unsubscribe = self.events.subscribe(collect)
+        return early
+
+    def select(self, view: MailboxView, early: list[Event]) -> None:
+        self.view = view
+        self.state = State.SELECTED
+        for event in early:
+            self._apply(event)
+
+    def unselect(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.view = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    def logout(self) -> None:
+        self.unselect()
+        self.state = State.LOGOUT
+
+    # --- updates from elsewhere -------------------------------------------------------------
+
+    def _apply(self, event: Event) -> None:
+        view = self.view
+        if view is None:
+            return
+        if isinstance(event, MessageAdded):
+            view.note_added(event.uid, event.flags)
+        elif isinstance(event, FlagsChanged):
+            if event.origin is not self:
+                for uid, flags in event.changes:
+                    view.note_flags(uid, flags)
+        elif isinstance(event, MessagesExpunged) and event.origin is not self:
+            for uid in event.uids:
+                view.note_expunged(uid)
+
+    def updates(self, allow_expunge: bool) -> bytes:
+        """Untagged responses for what changed since the last report."""
+        view = self.view
+        if view is None:
+            return b""
+        out = []
+        if allow_expunge:
+            out.extend(b"* %d EXPUNGE\r\n" % seq for seq in view.take_expunges())
+        if view.take_added():
+            out.append(b"* %d EXISTS\r\n" % view.exists)
+            if not self.dialect.rev2:
+                out.append(b"* 0 RECENT\r\n")
+        for seq, _uid, flags in view.take_flag_changes():
+            out.append(b"* %d FETCH (FLAGS %s)\r\n" % (seq, fmt.format_flags(flags)))
+        return b"".join(out)

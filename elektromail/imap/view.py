@@ -1,0 +1,155 @@
+"""The selected mailbox as one session sees it: sequence numbers <-> UIDs, flags, and the
+changes other sessions made that this session has not been told about yet.
+
+Pure code. UIDs live in the store; sequence numbers exist only here. A change from elsewhere
+is queued and applied when the protocol may report it (RFC 9051 §7: EXISTS at any response,
+EXPUNGE never during FETCH, STORE or SEARCH).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+@dataclass
+class Pending:
+    added: dict[int, tuple[str, ...]] = field(default_factory=dict)  # uid -> flags
+    flags: dict[int, tuple[str, ...]] = field(default_factory=dict)  # uid -> new flags
+    expunged: set[int] = field(default_factory=set)
+
+
+class MailboxView:
+    """UIDs in ascending order (index + 1 is the sequence number) and their flags."""
+
+    def __init__(
+        self,
+        mailbox_id: int,
+        name: str,
+        uidvalidity: int,
+        uidnext: int,
+        messages: Iterable[tuple[int, Sequence[str]]],
+        readonly: bool,
+    ) -> None:
+        self.mailbox_id = mailbox_id
+        self.name = name
+        self.uidvalidity = uidvalidity
+        self.uidnext = uidnext
+        self.readonly = readonly
+        self.uids: list[int] = []
+        self.flags: dict[int, tuple[str, ...]] = {}
+        for uid, flags in messages:
+            self.uids.append(uid)
+            self.flags[uid] = tuple(flags)
+        self.pending = Pending()
+
+    # --- lookups ----------------------------------------------------------------------------
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def largest_uid(self) -> int:
+        return self.uids[-1] if self.uids else 0
+
+    def seq_of(self, uid: int) -> int | None:
+        i = bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
+
+    def uids_in_seq_ranges(self, ranges: Iterable[tuple[int, int]]) -> list[int]:
+        """UIDs of the messages whose sequence numbers fall in the (lo, hi) ranges."""
+        out: list[int] = []
+        for lo, hi in ranges:
+            out.extend(self.uids[max(lo, 1) - 1 : min(hi, len(self.uids))])
+        return _sorted_unique(out)
+
+    def uids_in_uid_ranges(self, ranges: Iterable[tuple[int, int]]) -> list[int]:
+        """The existing UIDs that fall in the (lo, hi) UID ranges."""
+        out: list[int] = []
+        for lo, hi in ranges:
+            out.extend(self.uids[bisect_left(self.uids, lo) : bisect_left(self.uids, hi + 1)])
+        return _sorted_unique(out)
+
+    def unseen(self) -> int:
+        return sum(1 for uid in self.uids if "\\Seen" not in self.flags[uid])
+
+    def first_unseen(self) -> int | None:
+        for seq, uid in enumerate(self.uids, 1):
+            if "\\Seen" not in self.flags[uid]:
+                return seq
+        return None
+
+    def keywords(self) -> list[str]:
+        """Keywords in use in this mailbox, for the FLAGS response."""
+        seen: dict[str, str] = {}
+        for flags in self.flags.values():
+            for flag in flags:
+                if not flag.startswith("\\"):
+                    seen.setdefault(flag.lower(), flag)
+        return sorted(seen.values(), key=str.lower)
+
+    # --- changes made elsewhere -------------------------------------------------------------
+
+    def note_added(self, uid: int, flags: Sequence[str]) -> None:
+        if uid not in self.flags and uid not in self.pending.expunged:
+            self.pending.added[uid] = tuple(flags)
+
+    def note_flags(self, uid: int, flags: Sequence[str]) -> None:
+        if uid in self.pending.added:
+            self.pending.added[uid] = tuple(flags)
+        elif uid in self.flags:
+            self.pending.flags[uid] = tuple(flags)
+
+    def note_expunged(self, uid: int) -> None:
+        if self.pending.added.pop(uid, None) is None and uid in self.flags:
+            self.pending.expunged.add(uid)
+        self.pending.flags.pop(uid, None)
+
+    def set_flags(self, uid: int, flags: Sequence[str]) -> None:
+        """A change this session made itself (and reports in its own response)."""
+        if uid in self.flags:
+            self.flags[uid] = tuple(flags)
+            self.pending.flags.pop(uid, None)
+
+    def take_expunges(self) -> list[int]:
+        """Apply pending expunges; returns the sequence numbers to report, in the order
+        they must be sent (each number is valid after the previous EXPUNGE)."""
+        seqs = []
+        for uid in sorted(self.pending.expunged, reverse=True):
+            seq = self.seq_of(uid)
+            if seq is not None:
+                del self.uids[seq - 1]
+                del self.flags[uid]
+                seqs.append(seq)
+        self.pending.expunged.clear()
+        return seqs
+
+    def take_added(self) -> bool:
+        """Apply pending new messages; True when EXISTS grew."""
+        if not self.pending.added:
+            return False
+        for uid in sorted(self.pending.added):
+            if uid > self.largest_uid():
+                self.uids.append(uid)
+                self.flags[uid] = self.pending.added[uid]
+                self.uidnext = max(self.uidnext, uid + 1)
+        self.pending.added.clear()
+        return True
+
+    def take_flag_changes(self) -> list[tuple[int, int, tuple[str, ...]]]:
+        """Apply pending flag changes; returns (seq, uid, flags) to report."""
+        out = []
+        for uid in sorted(self.pending.flags):
+            seq = self.seq_of(uid)
+            if seq is not None:
+                self.flags[uid] = self.pending.flags[uid]
+                out.append((seq, uid, self.flags[uid]))
+        self.pending.flags.clear()
+        return out
+
+
+def _sorted_unique(values: list[int]) -> list[int]:
+    return sorted(set(values)) if values else values
