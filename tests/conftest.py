@@ -1,0 +1,97 @@
+"""Shared fixtures: an in-process elektromail on free ports, and a child-process one."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from elektromail.config import SETTINGS
+from elektromail.testing import MailServer
+
+
+@pytest.fixture
+def mail() -> Iterator[MailServer]:
+    """A fresh server with the default user `user`/`pass` plus alice and bob."""
+    with MailServer(users="user:pass,alice:alice@example.org:wonder,bob:builder") as server:
+        yield server
+
+
+class ChildServer:
+    """`python -m elektromail` (or another command) in a child process, ready when it logs
+    the ready line; ports are read from that line."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        # The caller's own settings must not leak into the server under test.
+        ours = {s.env for s in SETTINGS if s.env}
+        full_env = {k: v for k, v in os.environ.items() if k not in ours}
+        full_env.update(env or {})
+        self.process = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+        )
+        self.output = b""
+        self.ports: dict[str, int] = {}
+
+    def wait_ready(self, timeout: float = 20.0) -> ChildServer:
+        line = self.wait_for(b"elektromail ready", timeout)
+        for word in line.split(b"elektromail ready", 1)[1].split():
+            name, _, addr = word.decode().partition("=")
+            if addr != "off":
+                self.ports[name] = int(addr.rsplit(":", 1)[1])
+        return self
+
+    def wait_for(self, marker: bytes, timeout: float = 20.0) -> bytes:
+        """The first output line holding `marker`; fails when the process ends first."""
+        deadline = time.monotonic() + timeout
+        fd = self.process.stdout.fileno()
+        while True:
+            for line in self.output.splitlines():
+                if marker in line:
+                    return line
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {marker!r} in time; output:\n{self.output.decode()}")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    self.process.wait(5)
+                    raise AssertionError(
+                        f"exited {self.process.returncode} before {marker!r}:\n"
+                        + self.output.decode()
+                    )
+                self.output += chunk
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process.stdout.close()
+
+
+@pytest.fixture
+def child_server():
+    """Start child servers with `child_server([...args], env={...})`; all stopped at the end."""
+    started: list[ChildServer] = []
+
+    def start(args: list[str], env: dict[str, str] | None = None, command=None) -> ChildServer:
+        argv = command or [sys.executable, "-m", "elektromail"]
+        child = ChildServer([*argv, *args], env)
+        started.append(child)
+        return child
+
+    yield start
+    for child in started:
+        child.stop()

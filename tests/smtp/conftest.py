@@ -1,0 +1,40 @@
+"""Fixtures for the SMTP suite: a fresh server per test (start-up costs ~2 ms) and raw clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from elektromail.testing import MailServer
+from tests.smtp.wire import Wire
+
+USERS = "user:pass,alice:alice-pw,bob:bob-pw"
+
+
+@pytest.fixture
+def mail() -> Iterator[MailServer]:
+    with MailServer(users=USERS, imap_port=None) as server:
+        yield server
+
+
+@pytest.fixture
+def open_wire(mail: MailServer) -> Iterator[Callable[[], Wire]]:
+    wires: list[Wire] = []
+
+    def connect() -> Wire:
+        wire = Wire(mail.smtp_port)
+        wires.append(wire)
+        return wire
+
+    yield connect
+    for wire in wires:
+        wire.close()
+
+
+@pytest.fixture
+def wire(open_wire: Callable[[], Wire]) -> Wire:
+    """A connected client that has said EHLO."""
+    client = open_wire()
+    assert client.command(b"EHLO client.test").startswith(b"250-")
+    return client

@@ -1,0 +1,97 @@
+"""The protocol class on an in-memory transport: what real sockets cannot show directly, such as
+reading pausing behind a pending delivery."""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.protocol import connectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from elektromail.config import Settings
+from elektromail.smtp.server import PAUSE_READING_BYTES, SMTPFactory, SMTPServer
+
+
+class HeldPostOffice:
+    """Deliveries wait until the test fires them."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[list[str], bytes, Deferred[list]]] = []
+
+    def deliver(self, recipients: list[str], raw: bytes) -> Deferred[list]:
+        d: Deferred[list] = Deferred()
+        self.pending.append((list(recipients), raw, d))
+        return d
+
+    def authenticate(self, name: str, password: str) -> Deferred[None]:
+        return succeed(None)
+
+
+def connect(clock: Clock | None = None) -> tuple[SMTPServer, StringTransport, HeldPostOffice]:
+    postoffice = HeldPostOffice()
+    factory = SMTPFactory(postoffice, Settings(), tls=None)  # type: ignore[arg-type]
+    server = factory.buildProtocol(None)
+    server.callLater = (clock or Clock()).callLater  # the idle timeout, off the real reactor
+    transport = StringTransport()
+    server.makeConnection(transport)
+    transport.clear()
+    return server, transport, postoffice
+
+
+MESSAGE = b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: x\r\n\r\n.\r\n"
+
+
+def test_replies_after_a_pending_delivery_wait_for_it() -> None:
+    server, transport, postoffice = connect()
+    server.dataReceived(MESSAGE + b"NOOP\r\n")
+    assert transport.value().endswith(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+    transport.clear()
+    postoffice.pending[0][2].callback([])
+    assert transport.value() == b"250 2.0.0 Message accepted\r\n250 2.0.0 OK\r\n"
+
+
+def test_reading_pauses_behind_a_pending_delivery_and_resumes_after() -> None:
+    server, transport, postoffice = connect()
+    server.dataReceived(MESSAGE)
+    assert transport.producerState == "producing"
+    server.dataReceived(b"NOOP\r\n" * (PAUSE_READING_BYTES // 6 + 1))
+    assert transport.producerState == "paused"
+    transport.clear()
+    postoffice.pending[0][2].callback([])
+    assert transport.producerState == "producing"
+    assert transport.value().count(b"250 2.0.0 OK\r\n") == PAUSE_READING_BYTES // 6 + 1
+
+
+def test_lines_behind_a_pending_delivery_are_dropped_when_the_client_leaves() -> None:
+    server, _transport, postoffice = connect()
+    server.dataReceived(MESSAGE + MESSAGE)
+    server.connectionLost(connectionDone)
+    postoffice.pending[0][2].callback([])
+    assert len(postoffice.pending) == 1
+
+
+def test_factory_forgets_closed_connections() -> None:
+    server, _transport, _postoffice = connect()
+    assert server.factory.connections == {server}
+    server.connectionLost(connectionDone)
+    assert server.factory.connections == set()
+
+
+def test_idle_connection_times_out_with_421() -> None:
+    clock = Clock()
+    server, transport, _postoffice = connect(clock)
+    clock.advance(server.timeout - 1)
+    server.dataReceived(b"NOOP\r\n")
+    clock.advance(server.timeout - 1)
+    assert not transport.disconnecting
+    transport.clear()
+    clock.advance(1)
+    assert transport.value() == b"421 4.4.2 localhost timeout, closing connection\r\n"
+    assert transport.disconnecting
+
+
+def test_failing_credential_check_answers_454_and_the_session_goes_on() -> None:
+    server, transport, postoffice = connect()
+    postoffice.authenticate = lambda name, password: 1 / 0  # type: ignore[method-assign]
+    server.dataReceived(b"AUTH PLAIN AHVzZXIAcGFzcw==\r\nNOOP\r\n")
+    assert transport.value() == b"454 4.7.0 Temporary authentication failure\r\n250 2.0.0 OK\r\n"

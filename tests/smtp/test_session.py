@@ -1,0 +1,168 @@
+"""The pure session parts: line splitting with limits, DATA reading, the command table."""
+
+from __future__ import annotations
+
+import pytest
+
+from elektromail.smtp import replies
+from elektromail.smtp.session import (
+    COMMANDS,
+    LINE_TOO_LONG,
+    DataReader,
+    Envelope,
+    LineBuffer,
+    Session,
+    split_command,
+)
+
+
+def drain(buffer: LineBuffer) -> list[object]:
+    out = []
+    while (line := buffer.next_line()) is not None:
+        out.append(line)
+    return out
+
+
+def feed_bytewise(buffer: LineBuffer, data: bytes) -> list[object]:
+    out = []
+    for i in range(len(data)):
+        buffer.feed(data[i : i + 1])
+        out.extend(drain(buffer))
+    return out
+
+
+# --- LineBuffer ------------------------------------------------------------------------------
+
+
+def test_lines_split_on_crlf_only() -> None:
+    buffer = LineBuffer()
+    buffer.feed(b"one\r\ntwo\nstill two\r\n\r\nrest")
+    assert drain(buffer) == [b"one", b"two\nstill two", b""]
+    assert len(buffer) == 4
+
+
+def test_lines_fed_one_byte_at_a_time() -> None:
+    data = b"EHLO x\r\nMAIL FROM:<a@b>\r\n\r\n.\r\n"
+    assert feed_bytewise(LineBuffer(), data) == [b"EHLO x", b"MAIL FROM:<a@b>", b"", b"."]
+
+
+def test_line_at_the_limit_is_a_line() -> None:
+    buffer = LineBuffer(max_length=10)
+    assert feed_bytewise(buffer, b"x" * 10 + b"\r\nok\r\n") == [b"x" * 10, b"ok"]
+
+
+def test_complete_line_over_the_limit_is_reported_once() -> None:
+    buffer = LineBuffer(max_length=10)
+    buffer.feed(b"x" * 11 + b"\r\nok\r\n")
+    assert drain(buffer) == [LINE_TOO_LONG, b"ok"]
+
+
+def test_unterminated_line_over_the_limit_is_discarded_as_it_arrives() -> None:
+    buffer = LineBuffer(max_length=10)
+    seen = []
+    for _ in range(1000):
+        buffer.feed(b"y" * 7)
+        seen.extend(drain(buffer))
+        assert len(buffer) <= 11
+    buffer.feed(b"\r\nok\r\n")
+    assert [*seen, *drain(buffer)] == [LINE_TOO_LONG, b"ok"]
+
+
+def test_crlf_split_across_feeds_while_discarding() -> None:
+    buffer = LineBuffer(max_length=4)
+    assert feed_bytewise(buffer, b"123456789\r\nab\r\n") == [LINE_TOO_LONG, b"ab"]
+
+
+# --- DataReader ------------------------------------------------------------------------------
+
+
+def read_message(lines: list[bytes], max_bytes: int = 1000) -> DataReader:
+    reader = DataReader(max_bytes)
+    for line in lines:
+        if reader.feed(line):
+            return reader
+    raise AssertionError("no terminating dot")
+
+
+def test_data_is_unstuffed_and_rejoined_with_crlf() -> None:
+    reader = read_message([b"Subject: x", b"", b"..dot", b".", b"after"])
+    assert reader.failure is None
+    assert reader.message() == b"Subject: x\r\n\r\n.dot\r\n"
+
+
+def test_empty_message() -> None:
+    assert read_message([b"."]).message() == b""
+
+
+def test_message_over_max_bytes_fails_and_is_dropped() -> None:
+    reader = read_message([b"x" * 6, b"y" * 6, b"."], max_bytes=10)
+    assert reader.failure == replies.MESSAGE_TOO_BIG
+    assert reader.message() == b""
+
+
+def test_message_exactly_max_bytes_is_kept() -> None:
+    assert read_message([b"x" * 8, b"."], max_bytes=10).message() == b"x" * 8 + b"\r\n"
+
+
+def test_first_failure_wins() -> None:
+    reader = DataReader(10)
+    reader.fail(replies.MESSAGE_LINE_TOO_LONG)
+    reader.feed(b"z" * 20)
+    assert reader.failure == replies.MESSAGE_LINE_TOO_LONG
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b"mail FROM:<a@b>", (b"MAIL", b"FROM:<a@b>")),
+        (b"  NOOP   hello there  ", (b"NOOP", b"hello there")),
+        (b"QUIT", (b"QUIT", b"")),
+        (b"   ", (b"", b"")),
+    ],
+    ids=["lower", "spaces", "bare", "blank"],
+)
+def test_split_command(line: bytes, expected: tuple[bytes, bytes]) -> None:
+    assert split_command(line) == expected
+
+
+IN_TRANSACTION = Envelope(sender="a@b")
+WITH_RECIPIENT = Envelope(sender="a@b", recipients=["c@d"])
+
+
+@pytest.mark.parametrize(
+    ("verb", "argument", "envelope", "user", "expected"),
+    [
+        (b"RCPT", b"TO:<c@d>", Envelope(), None, replies.NEED_MAIL),
+        (b"DATA", b"", Envelope(), None, replies.NEED_MAIL_BEFORE_DATA),
+        (b"DATA", b"", IN_TRANSACTION, None, replies.NEED_RCPT),
+        (b"DATA", b"", WITH_RECIPIENT, None, None),
+        (b"DATA", b"now", WITH_RECIPIENT, None, replies.NO_ARGUMENTS),
+        (b"MAIL", b"FROM:<a@b>", IN_TRANSACTION, None, replies.NESTED_MAIL),
+        (b"MAIL", b"", Envelope(), None, replies.MAIL_SYNTAX),
+        (b"EHLO", b"", Envelope(), None, replies.EHLO_SYNTAX),
+        (b"AUTH", b"PLAIN", Envelope(), "user", replies.ALREADY_AUTHENTICATED),
+        (b"AUTH", b"PLAIN", IN_TRANSACTION, None, replies.AUTH_IN_TRANSACTION),
+        (b"RSET", b"", WITH_RECIPIENT, None, None),
+        (b"NOOP", b"anything", Envelope(), None, None),
+    ],
+    ids=[
+        "rcpt-before-mail",
+        "data-before-mail",
+        "data-before-rcpt",
+        "data-ok",
+        "data-argument",
+        "nested-mail",
+        "mail-no-argument",
+        "ehlo-no-hostname",
+        "auth-twice",
+        "auth-in-transaction",
+        "rset-anytime",
+        "noop-argument",
+    ],
+)
+def test_command_table_refusals(verb, argument, envelope, user, expected) -> None:
+    session = Session(peer="[127.0.0.1]", user=user, envelope=envelope)
+    assert COMMANDS[verb].refusal(session, argument) == expected

@@ -1,0 +1,59 @@
+"""Test helpers for the SMTP suite: a raw socket client that returns replies byte for byte,
+and a reader for what a user's mailbox holds."""
+
+from __future__ import annotations
+
+import socket
+
+from elektromail.testing import MailServer
+
+
+class Wire:
+    """A plain SMTP client on a socket: sends exactly what it is given, reads whole replies."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def reply(self) -> bytes:
+        """One complete (possibly multi-line) reply, CRLFs included; b"" at end of stream."""
+        out = b""
+        while True:
+            line = self.file.readline()
+            out += line
+            if not line or line[3:4] == b" ":
+                return out
+
+    def command(self, line: bytes) -> bytes:
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def replies(self, count: int) -> list[bytes]:
+        return [self.reply() for _ in range(count)]
+
+    def at_eof(self) -> bool:
+        return self.file.read() == b""
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def mailbox(mail: MailServer, user: str, name: str = "INBOX") -> list[bytes] | None:
+    """The raw messages in a user's mailbox in UID order; None when the user does not exist."""
+
+    async def read() -> list[bytes] | None:
+        store = mail.server.store
+        row = await store.get_user(user)
+        if row is None:
+            return None
+        box = await store.get_mailbox(row.id, name)
+        _, messages = await store.mailbox_view(box.id)
+        fetched = await store.fetch(box.id, [uid for uid, _flags in messages], False, True)
+        return [message.raw for message in fetched]
+
+    return mail.call(read)
