@@ -41,6 +41,17 @@ class Settings:
     dsn_rules: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    imaps_port: int | None = None  # implicit TLS, like GreenMail's 3993; off by default
+    smtps_port: int | None = None
+    max_message_size: int = 50 * 1024 * 1024  # SMTP SIZE and IMAP APPEND
+    max_recipients: int = 1000
+    special_use_mailboxes: bool = True  # Sent, Drafts, Trash, Junk, Archive for every user
+    require_auth: bool = False  # SMTP: refuse MAIL before AUTH
+    trace_headers: bool = False  # SMTP: add Return-Path and Received
+    smtp_timeout: int = 300  # seconds, RFC 5321 §4.5.3.2
+    imap_timeout: int = 30 * 60  # seconds after login, RFC 9051 §5.4
+    imap_login_timeout: int = 60  # seconds before login
+    rules_seed: int | None = None  # seeds rule probabilities, for repeatable tests
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -127,6 +138,41 @@ def _parse_user(entry: str) -> UserSpec:
     return UserSpec(name, password, email)
 
 
+def parse_optional_port_off(text: str) -> int | None:
+    """A port that is off unless given."""
+    return None if text.strip() == "" else parse_port(text)
+
+
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """Bytes, with an optional K, M or G suffix (powers of 1024)."""
+    value = text.strip().upper().removesuffix("B")
+    unit = value[-1:] if value[-1:] in ("K", "M", "G") else ""
+    number = value[: len(value) - len(unit)]
+    if not number.isdigit() or int(number) == 0:
+        raise ValueError("expected a positive size in bytes, optionally with K, M or G")
+    return int(number) * _SIZE_UNITS[unit]
+
+
+def parse_positive_int(text: str) -> int:
+    value = text.strip()
+    if not value.isdigit() or int(value) == 0:
+        raise ValueError("expected a positive whole number")
+    return int(value)
+
+
+def parse_seed(text: str) -> int | None:
+    value = text.strip()
+    if value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
 def parse_text(text: str) -> str | None:
     return text if text != "" else None
 
@@ -197,6 +243,90 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("tls_cert", "tls-cert", "ELEKTROMAIL_TLS_CERT", parse_text, "PEM certificate file"),
     Setting("tls_key", "tls-key", "ELEKTROMAIL_TLS_KEY", parse_text, "PEM private key file"),
+    Setting(
+        "imaps_port",
+        "imaps-port",
+        "ELEKTROMAIL_IMAPS_PORT",
+        parse_optional_port_off,
+        "implicit-TLS IMAP port (off)",
+        implemented=False,
+    ),
+    Setting(
+        "smtps_port",
+        "smtps-port",
+        "ELEKTROMAIL_SMTPS_PORT",
+        parse_optional_port_off,
+        "implicit-TLS SMTP port (off)",
+        implemented=False,
+    ),
+    Setting(
+        "max_message_size",
+        "max-message-size",
+        "ELEKTROMAIL_MAX_MESSAGE_SIZE",
+        parse_size,
+        "largest message for SMTP and APPEND, bytes or with K/M/G (50M)",
+    ),
+    Setting(
+        "max_recipients",
+        "max-recipients",
+        "ELEKTROMAIL_MAX_RECIPIENTS",
+        parse_positive_int,
+        "most RCPT TO per SMTP message (1000)",
+    ),
+    Setting(
+        "special_use_mailboxes",
+        "special-use-mailboxes",
+        "ELEKTROMAIL_SPECIAL_USE_MAILBOXES",
+        parse_bool,
+        "create Sent, Drafts, Trash, Junk, Archive for each user (yes)",
+    ),
+    Setting(
+        "require_auth",
+        "require-auth",
+        "ELEKTROMAIL_REQUIRE_AUTH",
+        parse_bool,
+        "SMTP: refuse mail before AUTH",
+        flag=True,
+        implemented=False,
+    ),
+    Setting(
+        "trace_headers",
+        "trace-headers",
+        "ELEKTROMAIL_TRACE_HEADERS",
+        parse_bool,
+        "SMTP: add Return-Path and Received headers",
+        flag=True,
+        implemented=False,
+    ),
+    Setting(
+        "smtp_timeout",
+        "smtp-timeout",
+        "ELEKTROMAIL_SMTP_TIMEOUT",
+        parse_positive_int,
+        "SMTP idle timeout in seconds (300)",
+    ),
+    Setting(
+        "imap_timeout",
+        "imap-timeout",
+        "ELEKTROMAIL_IMAP_TIMEOUT",
+        parse_positive_int,
+        "IMAP idle timeout after login in seconds (1800)",
+    ),
+    Setting(
+        "imap_login_timeout",
+        "imap-login-timeout",
+        "ELEKTROMAIL_IMAP_LOGIN_TIMEOUT",
+        parse_positive_int,
+        "IMAP idle timeout before login in seconds (60)",
+    ),
+    Setting(
+        "rules_seed",
+        "rules-seed",
+        "ELEKTROMAIL_RULES_SEED",
+        parse_seed,
+        "seed for rule probabilities (random)",
+        implemented=False,
+    ),
 )
 
 
@@ -219,7 +349,7 @@ def resolve(cli: Mapping[str, object], environ: Mapping[str, str] | None = None)
         except ValueError as e:
             shown = "***" if setting.attr in ("users", "http_token") else raw
             raise ConfigError(f"invalid {source}={shown!r}: {e}") from None
-        if not setting.implemented and values[setting.attr] is not None:
+        if not setting.implemented and values[setting.attr] not in (None, False):
             not_implemented.append(f"--{setting.option}")
     settings = Settings(**values, not_implemented=tuple(not_implemented))
     _check_together(settings)

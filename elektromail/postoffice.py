@@ -16,7 +16,7 @@ from twisted.logger import Logger
 from elektromail import mime
 from elektromail.config import Settings, UserSpec
 from elektromail.events import Events, MessageAdded
-from elektromail.store import Store, UserExists, UserRow
+from elektromail.store import NoSuchMailbox, Store, UserExists, UserRow, normalize_flags
 
 log = Logger()
 
@@ -68,6 +68,9 @@ class PostOffice:
         self.store = store
         self.events = events
         self.settings = settings
+        self.default_mailboxes = (
+            DEFAULT_MAILBOXES if settings.special_use_mailboxes else DEFAULT_MAILBOXES[:1]
+        )
 
     @inlineCallbacks
     def start(self):
@@ -87,7 +90,7 @@ class PostOffice:
             user = existing
             if (existing.password, existing.email) != (spec.password, spec.email):
                 yield self.store.update_user(existing.id, spec.password, spec.email)
-        yield self.store.ensure_mailboxes(user.id, DEFAULT_MAILBOXES)
+        yield self.store.ensure_mailboxes(user.id, self.default_mailboxes)
 
     # --- routing ----------------------------------------------------------------------------
 
@@ -102,7 +105,7 @@ class PostOffice:
                 user = yield self.store.find_user_by_email(candidate)
                 if user is not None:
                     return user
-        user, created = yield self.store.ensure_user(base.lower(), DEFAULT_MAILBOXES)
+        user, created = yield self.store.ensure_user(base.lower(), self.default_mailboxes)
         if created:
             log.info("created user {user} for mail to {address}", user=user.name, address=address)
         return user
@@ -128,6 +131,30 @@ class PostOffice:
             log.info("delivered {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=name)
         return deliveries
 
+    @inlineCallbacks
+    def append(
+        self,
+        user: UserRow,
+        mailbox: str,
+        raw: bytes,
+        flags: Sequence[str] = (),
+        internal_date: float | None = None,
+        tz_minutes: int = 0,
+    ):
+        """Store `raw` into an existing mailbox of `user` (IMAP APPEND, the API's inject):
+        fires with (uidvalidity, uid); NoSuchMailbox when it does not exist."""
+        parsed = mime.parse(raw)
+        row = yield self.store.get_mailbox(user.id, mailbox)
+        if row is None:
+            raise NoSuchMailbox(mailbox)
+        uid = yield self.store.append(
+            row.id, raw, mime.to_json(parsed), flags, internal_date, tz_minutes
+        )
+        flags = normalize_flags(flags)
+        self.events.publish(MessageAdded(user.name, mailbox, row.id, uid, flags))
+        log.info("appended {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=mailbox)
+        return row.uidvalidity, uid
+
     # --- authentication ---------------------------------------------------------------------
 
     @inlineCallbacks
@@ -135,7 +162,7 @@ class PostOffice:
         """The UserRow when the credentials are good, else None. With auth disabled, any
         credentials are good and a missing user is created."""
         if self.settings.auth_disabled:
-            user, _ = yield self.store.ensure_user(name, DEFAULT_MAILBOXES)
+            user, _ = yield self.store.ensure_user(name, self.default_mailboxes)
             return user
         user = yield self.store.get_user(name)
         if user is None or user.password is None:

@@ -40,8 +40,6 @@ from elektromail.tls import TLSMaterial
 
 log = Logger()
 
-PRE_LOGIN_TIMEOUT = 60
-POST_LOGIN_TIMEOUT = 30 * 60  # RFC 9051 §5.4: at least 30 minutes
 MAX_QUEUED = 64  # parsed commands waiting; beyond it the socket is paused
 FLUSH_AT = 64 * 1024
 
@@ -100,7 +98,7 @@ class IMAPServer(imap4.IMAP4Server):
         if hasattr(self.transport, "setTcpNoDelay"):
             self.transport.setTcpNoDelay(True)
         self.factory.connections.add(self)
-        self.setTimeout(PRE_LOGIN_TIMEOUT)
+        self.setTimeout(self.services.settings.imap_login_timeout)
         greeting = f"* OK [{capability_code(self.session)}] elektromail ready\r\n"
         self.transport.write(greeting.encode())
 
@@ -264,7 +262,7 @@ class IMAPServer(imap4.IMAP4Server):
             self.flush()
             self.transport.loseConnection()
         elif before is State.NOT_AUTHENTICATED and state is State.AUTHENTICATED:
-            self.setTimeout(POST_LOGIN_TIMEOUT)
+            self.setTimeout(self.services.settings.imap_timeout)
 
 
 class IMAPFactory(ServerFactory):

@@ -185,6 +185,22 @@ class Store:
             _deliver, targets, raw, structure, normalize_flags(flags), when, tz_minutes
         )
 
+    def append(
+        self,
+        mailbox_id: int,
+        raw: bytes,
+        structure: str,
+        flags: Sequence[str] = (),
+        internal_date: float | None = None,
+        tz_minutes: int = 0,
+    ) -> Deferred[int]:
+        """Store one message into an existing mailbox; fires with its UID (NoSuchMailbox when
+        the mailbox is gone)."""
+        when = time.time() if internal_date is None else internal_date
+        return self._run(
+            _append, mailbox_id, raw, structure, normalize_flags(flags), when, tz_minutes
+        )
+
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
         return self._run(_mailbox_view, mailbox_id)
@@ -292,25 +308,41 @@ def _create_mailbox(cursor, user_id, name, special_use) -> MailboxRow:
 
 
 def _deliver(cursor, targets, raw, structure, flags, when, tz) -> list[tuple[int, str, int]]:
-    cursor.execute("INSERT INTO bodies(raw, structure) VALUES (?, ?)", (raw, structure))
-    body_id = cursor.lastrowid
-    flags_text = " ".join(flags)
+    body_id = _insert_body(cursor, raw, structure)
     stored = []
     for user_id, name in targets:
         mailbox = _get_mailbox(cursor, user_id, name) or _create_mailbox(
             cursor, user_id, name, None
         )
-        uid = cursor.execute(
-            "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
-            (mailbox.id,),
-        ).fetchone()[0]
-        cursor.execute(
-            "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (mailbox.id, uid, flags_text, when, tz, len(raw), body_id),
-        )
+        uid = _insert_message(cursor, mailbox.id, body_id, len(raw), flags, when, tz)
         stored.append((mailbox.id, name, uid))
     return stored
+
+
+def _append(cursor, mailbox_id, raw, structure, flags, when, tz) -> int:
+    if cursor.execute("SELECT 1 FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone() is None:
+        raise NoSuchMailbox(mailbox_id)
+    body_id = _insert_body(cursor, raw, structure)
+    return _insert_message(cursor, mailbox_id, body_id, len(raw), flags, when, tz)
+
+
+def _insert_body(cursor, raw: bytes, structure: str) -> int:
+    cursor.execute("INSERT INTO bodies(raw, structure) VALUES (?, ?)", (raw, structure))
+    return cursor.lastrowid
+
+
+def _insert_message(cursor, mailbox_id, body_id, size, flags, when, tz) -> int:
+    """Take the mailbox's next UID for a new message row; returns the UID."""
+    uid = cursor.execute(
+        "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
+        (mailbox_id,),
+    ).fetchone()[0]
+    cursor.execute(
+        "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (mailbox_id, uid, " ".join(flags), when, tz, size, body_id),
+    )
+    return uid
 
 
 def _mailbox_view(cursor, mailbox_id) -> tuple[MailboxRow, list[tuple[int, str]]]:
