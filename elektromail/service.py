@@ -33,6 +33,7 @@ class Listener:
     name: str  # "smtp", "imap", ...
     setting: str  # how the user set its port, for error messages
     port: int
+    tls: bool = False  # implicit TLS from the first byte
 
 
 class Server:
@@ -62,15 +63,21 @@ class Server:
         if s.imap_port is not None:
             factory = IMAPFactory(self.postoffice, s, self.tls)
             wanted.append((Listener("imap", "IMAP_PORT/--imap-port", s.imap_port), factory))
+        if s.smtps_port is not None:
+            factory = SMTPFactory(self.postoffice, s, self.tls, implicit_tls=True)
+            setting = "ELEKTROMAIL_SMTPS_PORT/--smtps-port"
+            wanted.append((Listener("smtps", setting, s.smtps_port, tls=True), factory))
+        if s.imaps_port is not None:
+            factory = IMAPFactory(self.postoffice, s, self.tls, implicit_tls=True)
+            setting = "ELEKTROMAIL_IMAPS_PORT/--imaps-port"
+            wanted.append((Listener("imaps", setting, s.imaps_port, tls=True), factory))
         return wanted
 
     def listen(self) -> None:
         """Bind every enabled port now; raises StartupError naming the one that failed."""
         for listener, factory in self._listeners():
             try:
-                port = self.reactor.listenTCP(
-                    listener.port, factory, interface=self.settings.bind, backlog=128
-                )
+                port = self._listen(listener, factory)
             except CannotListenError as e:
                 for bound in self.ports.values():
                     bound.stopListening()
@@ -81,6 +88,14 @@ class Server:
                 ) from None
             self.factories[listener.name] = factory
             self.ports[listener.name] = port
+
+    def _listen(self, listener: Listener, factory) -> IListeningPort:
+        interface = self.settings.bind
+        if listener.tls:
+            return self.reactor.listenSSL(
+                listener.port, factory, self.tls.options(), interface=interface, backlog=128
+            )
+        return self.reactor.listenTCP(listener.port, factory, interface=interface, backlog=128)
 
     def port(self, name: str) -> int | None:
         bound = self.ports.get(name)
@@ -97,9 +112,12 @@ class Server:
     def ready_line(self) -> str:
         bind = self.settings.bind
         shown = []
-        for name in ("smtp", "imap", "http"):
+        for name in ("smtp", "imap", "http", "smtps", "imaps"):
             port = self.port(name)
-            shown.append(f"{name}={bind}:{port}" if port is not None else f"{name}=off")
+            if port is not None:
+                shown.append(f"{name}={bind}:{port}")
+            elif name in ("smtp", "imap", "http"):
+                shown.append(f"{name}=off")
         return "elektromail ready " + " ".join(shown)
 
     async def stop(self) -> None:

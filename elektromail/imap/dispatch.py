@@ -75,6 +75,16 @@ class Command:
 class CommandTable:
     def __init__(self) -> None:
         self._commands: dict[str, Command] = {}
+        self._capabilities: list[tuple[str, frozenset[State] | None]] = []
+
+    def advertise(self, *names: str, states: frozenset[State] | None = None) -> None:
+        """Announce capabilities in CAPABILITY (in the states given, else in every state);
+        the module that implements a capability advertises it."""
+        for name in names:
+            self._capabilities.append((name, states))
+
+    def capabilities(self, state: State) -> list[str]:
+        return [name for name, states in self._capabilities if states is None or state in states]
 
     def register(self, name: str, states: frozenset[State], **flags: Any):
         def decorate(handler: Handler) -> Handler:
@@ -92,6 +102,7 @@ class CommandTable:
 
 TABLE = CommandTable()
 command = TABLE.register
+advertise = TABLE.advertise
 
 
 def check_state(cmd: Command, session: Session) -> None:

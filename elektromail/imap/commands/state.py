@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from elektromail.imap.args import atom
-from elektromail.imap.dispatch import ANY, AUTH, Bad, Done, command
-from elektromail.imap.session import Session, State
+from elektromail.imap.dispatch import ANY, AUTH, NOT_AUTH, TABLE, Bad, Done, advertise, command
+from elektromail.imap.session import Session
+
+# Both dialects: most clients in the wild are IMAP4rev1 clients (RFC 9051 Appendix E).
+advertise("IMAP4rev1", "IMAP4rev2", "LITERAL+", "ENABLE")
+# LOGINDISABLED is never advertised: plain-text login is the point of a development server.
+advertise("AUTH=PLAIN", "SASL-IR", states=NOT_AUTH)
 
 
 def capabilities(session: Session) -> list[str]:
-    """What this session may use now (RFC 9051 §6.1.1); LOGINDISABLED is never advertised:
-    plain-text login is the point of a development server."""
-    caps = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "ENABLE"]
-    if session.state is State.NOT_AUTHENTICATED:
-        caps += ["AUTH=PLAIN", "SASL-IR"]
-    return caps
+    """What this session may use now (RFC 9051 §6.1.1)."""
+    return TABLE.capabilities(session.state)
 
 
 def capability_code(session: Session) -> str:
