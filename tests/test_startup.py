@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import imaplib
 import os
 import shutil
 import smtplib
@@ -131,3 +132,9 @@ def test_swaks_delivers(child_server):
         ]
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    imap = imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=10)
+    imap.login("user", "pass")
+    assert imap.select("INBOX") == ("OK", [b"1"])
+    raw = imap.fetch("1", "(BODY.PEEK[])")[1][0][1]
+    assert b"hello swaks" in raw and b"To: user@example.com" in raw
+    imap.logout()
