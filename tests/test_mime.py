@@ -244,6 +244,8 @@ def test_plain_message_sizes_and_offsets():
         ("a@[192.0.2.1]", [Address(None, None, "a", "[192.0.2.1]")]),
         ("=?utf-8?q?Jos=C3=A9?= <j@x>", [Address("=?utf-8?q?Jos=C3=A9?=", None, "j", "x")]),
         ("Zoë Ünal <z@x>", [Address("Zoë Ünal", None, "z", "x")]),
+        ("No\xa0Break <n@x>", [Address("No\xa0Break", None, "n", "x")]),
+        ('"No\xa0Break" <n@x> (slow path)', [Address("No\xa0Break", None, "n", "x")]),
         ("bare", [Address(None, None, "bare", None)]),
         ("a@", [Address(None, None, "a", None)]),
         ("<>", [Address(None, None, "", None)]),
@@ -549,6 +551,7 @@ def test_content_type_parsing(content_type, expected):
         ((("name*", "utf-8''%E2%82%AC.pdf"),), "name", "€.pdf"),
         ((("name*", "iso-8859-1'de'gr%FC%DFe.txt"),), "NAME", "grüße.txt"),
         ((("name*", "x-bogus''%41"),), "name", "A"),
+        ((("name*", "%41%42"),), "name", "AB"),
         ((("name", "=?utf-8?q?caf=C3=A9.txt?="),), "name", "café.txt"),
         ((("name", "plain.txt"), ("name*", "utf-8''better.txt")), "name", "better.txt"),
         ((("other", "x"),), "name", None),
@@ -854,6 +857,7 @@ def test_json_round_trip_of_real_shapes(name):
                 subject="\udcff\udc80 surrogates \x00",
                 from_=(Address("n", "@route", "m", "h"),),
                 sender=(Address(None, None, "s", None),),
+                bcc=(Address("", "", "", ""),),
                 reply_to=None,
                 to=(Address(None, None, "g", None), GROUP_END),
                 cc=(),
@@ -1042,6 +1046,7 @@ def test_decoded_addresses_for_the_api():
     )
     assert decoded_addresses(addresses) == "José <j@x>, plain@y, Team: Q <q@z>, r@z;, Empty:;, bare"
     assert decoded_addresses(None) == ""
+    assert decoded_addresses(parse_addresses("bare, x@y")) == "bare, x@y"
 
 
 @pytest.mark.parametrize(
@@ -1079,3 +1084,48 @@ def test_parse_is_fast_enough_for_delivery():
     for _ in range(200):
         parse(MIXED)
     assert (time.perf_counter() - started) / 200 < 0.002
+
+
+# --- hostile input stays linear ------------------------------------------------------------------
+
+N = 50_000
+HOSTILE = {
+    "long-param-token": b"Content-Type: text/plain; " + b"a" * N + b"\r\n\r\n",
+    "escaped-quotes": b'Content-Type: text/plain; a="' + b'\\"' * N + b"\r\n\r\n",
+    "param-stars": b"Content-Type: text/plain; " + b"a*" * N + b"=1\r\n\r\n",
+    "address-words": b"To: " + b"a " * N + b"<\r\n\r\n",
+    "address-list": b"To: " + b"x y <a@b>," * (N // 5) + b"(\r\n\r\n",
+    "open-angles": b"To: " + b"<" * N + b"\r\n\r\n",
+    "open-comments": b"To: " + b"(" * N + b"\r\n\r\n",
+    "colons": b"To: " + b"a:" * N + b"\r\n\r\n",
+    "folds": b"Subject: x" + b"\r\n y" * N + b"\r\n\r\n",
+    "boundary-lookalikes": b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + b"--bx" * N,
+    "empty-digest-parts": b"Content-Type: multipart/digest; boundary=b\r\n\r\n"
+    + b"--b\r\n\r\n" * 5000,
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_message_parses_in_linear_time(name):
+    raw = HOSTILE[name]
+    started = time.perf_counter()
+    msg = parse(raw)
+    assert from_json(to_json(msg)) == msg
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (decode_header, "=?utf-8?q?a?=x" * N),
+        (decode_header, "=?" * N),
+        (lambda data: decode_body(data, "quoted-printable"), b" " * N * 4 + b"x"),
+        (lambda data: decode_body(data, "base64"), b"!" * N * 4),
+        (lambda data: filter_header_fields(data, ["a"], False), b"a" * N * 20 + b"\r\n\r\n"),
+    ],
+    ids=["encoded-words", "word-starts", "qp-spaces", "base64-junk", "huge-header-line"],
+)
+def test_hostile_decoding_input_in_linear_time(call, argument):
+    started = time.perf_counter()
+    call(argument)
+    assert time.perf_counter() - started < 1.0
