@@ -45,6 +45,7 @@ class MailboxView:
             self.uids.append(uid)
             self.flags[uid] = tuple(flags)
         self.pending = Pending()
+        self.saved: list[int] = []  # UIDs of the SEARCH result saved as `$` (RFC 5182)
 
     # --- lookups ----------------------------------------------------------------------------
 
@@ -102,6 +103,10 @@ class MailboxView:
             self.pending.added[uid] = tuple(flags)
         elif uid in self.flags:
             self.pending.flags[uid] = tuple(flags)
+
+    def saved_uids(self) -> list[int]:
+        """`$` as UIDs that still exist (expunged ones drop out, RFC 5182 §2.1)."""
+        return [uid for uid in self.saved if uid in self.flags]
 
     def note_expunged(self, uid: int) -> None:
         if self.pending.added.pop(uid, None) is None and uid in self.flags:

@@ -20,7 +20,7 @@ def resolve_uids(token: object, view: MailboxView, uid: bool) -> list[int]:
     except ValueError as e:
         raise Bad(f"invalid sequence set {text!r}: {e}") from None
     if seqset.saved:
-        raise Bad("no saved search result ($)")
+        return view.saved_uids()
     if uid:
         return view.uids_in_uid_ranges(seqset.ranges(view.largest_uid()))
     for lo, hi in seqset.items:

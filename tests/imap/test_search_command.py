@@ -1,0 +1,144 @@
+"""SEARCH and UID SEARCH over real sockets, in both dialects."""
+
+from __future__ import annotations
+
+import imaplib
+
+import pytest
+from imapclient import IMAPClient
+
+from elektromail.testing import MailServer
+
+MESSAGES = [
+    b"From: Alice <alice@example.com>\r\nSubject: Invoice =?utf-8?q?M=C3=A4rz?=\r\n"
+    b"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n\r\nPlease pay.\r\n",
+    b"From: Bob <bob@example.com>\r\nSubject: Lunch\r\nDate: Tue, 03 Mar 2026 10:00:00 +0000\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    b"R3LDvMOfZSBhdXMgQmVybGlu\r\n",  # "Grüße aus Berlin"
+    b"From: Carol <carol@example.com>\r\nSubject: Re: Invoice\r\n\r\nPaid already.\r\n",
+]
+
+
+@pytest.fixture
+def mail():
+    with MailServer() as server:
+        for raw in MESSAGES:
+            server.call(server.server.postoffice.deliver, ["user@x"], raw)
+        yield server
+
+
+def login(mail: MailServer) -> imaplib.IMAP4:
+    client = imaplib.IMAP4(mail.host, mail.imap_port, timeout=10)
+    client.login("user", "pass")
+    client.select("INBOX")
+    return client
+
+
+def raw(client: imaplib.IMAP4, command: bytes) -> list[bytes]:
+    """Every line of the answer, the tagged one last (without its tag)."""
+    tag = client._new_tag()
+    client.send(tag + b" " + command + b"\r\n")
+    lines = []
+    while True:
+        line = client.readline().rstrip(b"\r\n")
+        if line.startswith(tag + b" "):
+            return [*lines, line[len(tag) + 1 :]]
+        lines.append(line)
+
+
+@pytest.mark.parametrize(
+    ("criteria", "expected"),
+    [
+        ("ALL", [b"1 2 3"]),
+        ('SUBJECT "invoice"', [b"1 3"]),
+        ("FROM bob", [b"2"]),
+        ("NOT FROM bob", [b"1 3"]),
+        ("OR FROM bob FROM carol", [b"2 3"]),
+        ("SENTON 3-Mar-2026", [b"2"]),
+        ("UNSEEN", [b"1 2 3"]),
+        ("SEEN", [b""]),
+        ("2:*", [b"2 3"]),
+    ],
+)
+def test_rev1_search_answers_untagged_search(mail, criteria, expected):
+    client = login(mail)
+    typ, data = client.search(None, criteria)
+    assert typ == "OK"
+    assert data == expected
+    client.logout()
+
+
+def test_uid_search_answers_uids(mail):
+    client = login(mail)
+    client.store("1", "+FLAGS", "(\\Deleted)")
+    client.expunge()
+    typ, data = client.uid("SEARCH", "SUBJECT", "invoice")
+    assert (typ, data) == ("OK", [b"3"])
+    typ, data = client.search(None, "SUBJECT", "invoice")
+    assert (typ, data) == ("OK", [b"2"])
+    client.logout()
+
+
+def test_rev2_search_answers_esearch(mail):
+    client = login(mail)
+    raw(client, b"ENABLE IMAP4rev2")
+    lines = raw(client, b"SEARCH SUBJECT invoice")
+    assert lines[0].startswith(b'* ESEARCH (TAG "')
+    assert lines[0].endswith(b'") ALL 1,3')
+    lines = raw(client, b"SEARCH SEEN")
+    assert lines[0].endswith(b'")')  # RFC 4731 §3.1: nothing matched, no ALL
+    client.logout()
+
+
+def test_search_return_options_in_rev1(mail):
+    client = login(mail)
+    lines = raw(client, b"UID SEARCH RETURN (MIN MAX COUNT) ALL")
+    assert lines[0].endswith(b" UID MIN 1 MAX 3 COUNT 3"), lines
+    lines = raw(client, b"SEARCH RETURN (COUNT) SEEN")
+    assert lines[0].endswith(b" COUNT 0"), lines
+    client.logout()
+
+
+def test_saved_result_is_usable_as_dollar(mail):
+    client = login(mail)
+    lines = raw(client, b"SEARCH RETURN (SAVE) FROM carol")
+    assert lines == [b"OK SEARCH completed"]
+    lines = raw(client, b"FETCH $ (UID)")
+    assert lines[0] == b"* 3 FETCH (UID 3)"
+    client.logout()
+
+
+def test_unknown_charset_gets_badcharset(mail):
+    client = login(mail)
+    lines = raw(client, b"SEARCH CHARSET KOI8-R SUBJECT x")
+    assert lines[-1].startswith(b"NO [BADCHARSET (UTF-8 US-ASCII)]")
+    client.logout()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        b"SEARCH",
+        b"SEARCH FROM",
+        b"SEARCH BEFORE notadate",
+        b"SEARCH (ALL",
+        b"SEARCH 9",
+        b"SEARCH FROBNICATE",
+        b"SEARCH LARGER x",
+        b"SEARCH RETURN (BOGUS) ALL",
+    ],
+)
+def test_malformed_search_gets_bad(mail, command):
+    client = login(mail)
+    assert raw(client, command)[-1].startswith(b"BAD")
+    assert client.noop()[0] == "OK"
+    client.logout()
+
+
+def test_imapclient_search(mail):
+    with IMAPClient(mail.host, port=mail.imap_port, ssl=False, timeout=10) as client:
+        client.login("user", "pass")
+        client.select_folder("INBOX")
+        assert client.search(["SUBJECT", "invoice"]) == [1, 3]
+        assert client.search(["BODY", "Grüße"], charset="UTF-8") == [2]
+        assert client.search(["SUBJECT", "März"], charset="UTF-8") == [1]
