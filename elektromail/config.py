@@ -249,7 +249,6 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_IMAPS_PORT",
         parse_optional_port_off,
         "implicit-TLS IMAP port (off)",
-        implemented=False,
     ),
     Setting(
         "smtps_port",

@@ -95,5 +95,5 @@ def test_user_specs_with_and_without_email():
 
 
 def test_features_not_built_yet_are_listed():
-    s = resolve({}, {"ELEKTROMAIL_DSN_RULES": "[]", "ELEKTROMAIL_PRELOAD_DIR": "/tmp"})
-    assert set(s.not_implemented) == {"--dsn-rules", "--preload-dir"}
+    s = resolve({}, {"HTTP_PORT": "8080", "ELEKTROMAIL_PRELOAD_DIR": "/tmp"})
+    assert set(s.not_implemented) == {"--http-port", "--preload-dir"}

@@ -66,8 +66,8 @@ def test_env_vars_configure_the_server(child_server):
 
 
 def test_settings_not_built_yet_are_logged(child_server):
-    server = child_server([*ANY_PORTS, "--dsn-rules", "[]"]).wait_ready()
-    server.wait_for(b"not implemented yet: --dsn-rules")
+    server = child_server([*ANY_PORTS, "--preload-dir", "/tmp"]).wait_ready()
+    server.wait_for(b"not implemented yet: --preload-dir")
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,27 @@
-"""Turning parser tokens into command arguments, with BAD for anything malformed."""
+"""Turning parser tokens into command arguments, with BAD for anything malformed.
+
+Mailbox names are decoded once here into their canonical stored form: Unicode in NFC (modified
+UTF-7 on the wire in IMAP4rev1, UTF-8 after ENABLE IMAP4rev2 or UTF8=ACCEPT) with INBOX in
+upper case, so the same name in either dialect names the same mailbox.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+
+from elektromail.imap import format as fmt
 from elektromail.imap import mutf7
-from elektromail.imap.dispatch import Bad
+from elektromail.imap.dispatch import Bad, No
 from elektromail.imap.parser import Atom
 from elektromail.imap.session import Dialect
+
+DELIMITER = "/"
+INBOX = "INBOX"
+# Dovecot refuses names over 255 bytes per level; a whole name is bounded so that a hostile
+# CREATE cannot make thousands of parents or rows of megabyte names.
+MAX_NAME_BYTES = 1024
+MAX_LEVEL_BYTES = 255
+MAX_LEVELS = 64
 
 
 def expect_count(args: list, count: int, usage: str) -> None:
@@ -34,26 +50,109 @@ def paren_list(token: object, what: str) -> list:
     raise Bad(f"{what} must be a parenthesized list")
 
 
-def mailbox_name(token: object, dialect: Dialect) -> str:
-    """The canonical (UTF-8) name of a mailbox argument: modified UTF-7 in IMAP4rev1,
-    UTF-8 once IMAP4rev2 or UTF8=ACCEPT is enabled; INBOX in any case is INBOX."""
-    name = astring(token, "mailbox name")
+# --- mailbox names ------------------------------------------------------------------------
+
+
+def decode_mailbox(token: object, dialect: Dialect, what: str = "mailbox name") -> str:
+    """The Unicode text of a mailbox argument as the client sent it (not yet normalized):
+    modified UTF-7 in IMAP4rev1 (8-bit is a syntax error there), UTF-8 otherwise."""
+    name = astring(token, what)
     if not dialect.utf8_names:
         try:
-            name = mutf7.decode(name)
+            return mutf7.decode(name)
         except ValueError as e:
-            raise Bad(f"invalid modified UTF-7 mailbox name: {e}") from None
-    elif any("\udc80" <= c <= "\udcff" for c in name):
-        raise Bad("mailbox name is not valid UTF-8")
+            raise Bad(f"invalid modified UTF-7 {what}: {e}") from None
+    if _has_undecodable(name):
+        raise Bad(f"{what} is not valid UTF-8")
+    return name
+
+
+def mailbox_name(token: object, dialect: Dialect) -> str:
+    """The canonical (UTF-8, NFC) name of a mailbox argument; INBOX in any case is INBOX."""
+    return normalize_mailbox(decode_mailbox(token, dialect))
+
+
+def normalize_mailbox(name: str) -> str:
+    """NFC (RFC 9051 §5.1: names are Net-Unicode; a denormalized name is accepted everywhere
+    and means its NFC form) and the canonical spelling of INBOX."""
+    if not name.isascii():
+        name = unicodedata.normalize("NFC", name)
     return canonical_mailbox(name)
 
 
 def canonical_mailbox(name: str) -> str:
-    head, slash, rest = name.partition("/")
-    if head.upper() == "INBOX":
-        return "INBOX" + slash + rest
+    head, slash, rest = name.partition(DELIMITER)
+    if head.upper() == INBOX:
+        return INBOX + slash + rest
     return name
 
 
 def encode_mailbox(name: str, dialect: Dialect) -> str:
     return name if dialect.utf8_names else mutf7.encode(name)
+
+
+def format_mailbox(name: str, dialect: Dialect) -> bytes:
+    """A stored name as a response's mailbox field, in the session's encoding."""
+    return fmt.astring(encode_mailbox(name, dialect), utf8_ok=dialect.utf8_names)
+
+
+def is_inbox(name: str) -> bool:
+    return name == INBOX
+
+
+def new_mailbox_name(name: str) -> str:
+    """Check a canonical name that CREATE or RENAME is to create; returns it without the
+    trailing delimiter that only declares "names will follow under it" (RFC 9051 §6.3.4).
+    NO [CANNOT] for a name that could never exist."""
+    problem = name_problem(name)
+    if problem is None and name.endswith(DELIMITER):
+        name = name[: -len(DELIMITER)]
+        problem = name_problem(name)
+    if problem is not None:
+        raise No(f"Invalid mailbox name: {problem}", fmt.CANNOT)
+    return name
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a mailbox name (None when it can). A trailing delimiter is
+    allowed here: new_mailbox_name strips it."""
+    if name == "":
+        return "empty name"
+    if name.startswith(DELIMITER):
+        return "begins with the hierarchy delimiter"
+    if DELIMITER + DELIMITER in name:
+        return "adjacent hierarchy delimiters"
+    if "*" in name or "%" in name:
+        return "contains a LIST wildcard (* or %)"
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+        return "contains a control character"
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        return f"longer than {MAX_NAME_BYTES} bytes"
+    levels = name.rstrip(DELIMITER).split(DELIMITER)
+    if len(levels) > MAX_LEVELS:
+        return f"more than {MAX_LEVELS} hierarchy levels"
+    if any(len(level.encode("utf-8")) > MAX_LEVEL_BYTES for level in levels):
+        return f"a hierarchy level longer than {MAX_LEVEL_BYTES} bytes"
+    return None
+
+
+def list_pattern(token: object, dialect: Dialect, what: str) -> str | None:
+    """A LIST reference or pattern as Unicode, or None when it can match nothing (RFC 9051
+    §6.3.9: a pattern the server cannot accept is silently ignored). 8-bit in IMAP4rev1 is
+    not a string at all: BAD."""
+    text = astring(token, what)
+    if not dialect.utf8_names:
+        if not text.isascii():
+            raise Bad(f"8-bit characters in {what} need ENABLE UTF8=ACCEPT or IMAP4rev2")
+        try:
+            text = mutf7.decode(text)
+        except ValueError:
+            return None
+    elif _has_undecodable(text):
+        raise Bad(f"{what} is not valid UTF-8")
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def _has_undecodable(text: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in text)

@@ -12,15 +12,18 @@ from collections import deque
 from dataclasses import dataclass
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IHandshakeListener, ITLSTransport
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.mail import imap4
+from zope.interface import implementer
 
 from elektromail.config import Settings
 from elektromail.events import Events
 from elektromail.imap import commands  # noqa: F401  (fills the command table)
 from elektromail.imap.commands.state import capability_code
 from elektromail.imap.dispatch import TABLE, Bad, Command, Done, No, check_state
+from elektromail.imap.format import TOOBIG, UNAVAILABLE
 from elektromail.imap.parser import (
     Atom,
     CommandReader,
@@ -42,6 +45,18 @@ log = Logger()
 
 MAX_QUEUED = 64  # parsed commands waiting; beyond it the socket is paused
 FLUSH_AT = 64 * 1024
+CONTINUE = b"+ Ready for literal data\r\n"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A command refused while its synchronising literal was announced: answered in turn,
+    with no byte of the literal read."""
+
+    tag: str | None
+    status: str
+    text: str
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,16 +88,30 @@ class CommandContext:
         self._protocol.queue_output(b"+ " + text.encode() + b"\r\n")
         self._protocol.flush()
 
+    def push(self, data: bytes) -> None:
+        """Write untagged responses now, not at the end of the command (IDLE)."""
+        self._protocol.queue_output(data)
+        self._protocol.flush()
+
     def read_line(self) -> defer.Deferred[bytes]:
         return self._protocol.read_line()
 
+    def start_tls(self) -> None:
+        """Start TLS once the tagged OK of this command is written (RFC 9051 §6.2.1)."""
+        if not ITLSTransport.providedBy(self._protocol.transport):
+            raise No("TLS is not available on this connection", UNAVAILABLE)
+        self._protocol.tls_requested = True
 
+
+@implementer(IHandshakeListener)
 class IMAPServer(imap4.IMAP4Server):
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, implicit_tls: bool = False) -> None:
         super().__init__()
         self.services = services
         self.session = Session(services.events)
-        self.reader = CommandReader()
+        self.session.tls = implicit_tls
+        self.reader = CommandReader(max_literal=services.settings.max_message_size)
+        self.tls_requested = False
         self._queue: deque = deque()
         self._busy = False
         self._draining = False
@@ -112,6 +141,9 @@ class IMAPServer(imap4.IMAP4Server):
         if waiter is not None:
             waiter.errback(ConnectionError("connection lost"))
 
+    def handshakeCompleted(self) -> None:
+        self.session.tls = True
+
     def timeoutConnection(self) -> None:
         self.transport.write(b"* BYE Autologout; idle for too long\r\n")
         self.transport.loseConnection()
@@ -123,20 +155,58 @@ class IMAPServer(imap4.IMAP4Server):
         self._accept(self.reader.feed(data))
 
     def _accept(self, events: list) -> None:
-        """Route the reader's events: literal go-aheads at once, a continuation line to the
-        handler waiting for it, everything else into the command queue."""
+        """Route the reader's events: literal go-aheads at once, a continuation line (or its
+        being too long) to the handler waiting for it, everything else into the queue."""
         for event in events:
             if isinstance(event, NeedContinuation):
-                self.transport.write(b"+ Ready for literal data\r\n")
+                self._literal_announced(event)
             elif isinstance(event, RawLine) and self._line_waiter is not None:
                 waiter, self._line_waiter = self._line_waiter, None
                 waiter.callback(event.data)
+            elif isinstance(event, LineTooLong) and self._line_waiter is not None:
+                # the line a handler waits for (a SASL response, DONE) was too long
+                waiter, self._line_waiter = self._line_waiter, None
+                waiter.errback(Bad("Line too long", TOOBIG))
             else:
                 self._queue.append(event)
         if len(self._queue) > MAX_QUEUED and not self._paused:
             self._paused = True
             self.transport.pauseProducing()
         self._drain()
+
+    def _literal_announced(self, event: NeedContinuation) -> None:
+        """Say "+" to a synchronising literal, or refuse its command before a byte of it is
+        sent: an APPEND over max_message_size, or (when nothing is in flight that could change
+        the state) a command unknown or not valid in this state."""
+        refusal = self._literal_refusal(event)
+        if refusal is not None and self._reject_literal():
+            self._queue.append(refusal)
+        else:
+            self.transport.write(CONTINUE)
+
+    def _reject_literal(self) -> bool:
+        try:
+            self.reader.reject_literal()
+        except RuntimeError:  # the client sent the literal without waiting: run the command
+            return False
+        return True
+
+    def _literal_refusal(self, event: NeedContinuation) -> Refusal | None:
+        limit = self.services.settings.max_message_size
+        # The reader's max_literal is the same limit today; this keeps APPEND to the message
+        # limit should the reader's limit for other commands ever differ.
+        if event.name == "APPEND" and event.size > limit:
+            return Refusal(event.tag, "NO", f"Message too big (limit {limit} bytes)", TOOBIG)
+        if self._busy or self._queue or event.name in (None, "UID"):
+            return None
+        spec = TABLE.lookup(event.name)
+        if spec is None:
+            return Refusal(event.tag, "BAD", f"Unknown command {event.name}")
+        try:
+            check_state(spec, self.session)
+        except Bad as e:
+            return Refusal(event.tag, "BAD", e.text, e.code)
+        return None
 
     def read_line(self) -> defer.Deferred[bytes]:
         waiter = self._line_waiter = defer.Deferred()
@@ -165,8 +235,9 @@ class IMAPServer(imap4.IMAP4Server):
 
     def _finished(self, _result) -> None:
         self._busy = False
-        if self.reader.paused and not self._closed:
-            # the reader stops after AUTHENTICATE, IDLE and STARTTLS until they are done
+        if self.reader.paused and not self._queue and not self._closed:
+            # The reader stops after AUTHENTICATE, IDLE and STARTTLS, which are then the last
+            # queued command: it resumes when they are done, not when an earlier one is.
             self._accept(self.reader.resume())
         self._drain()
 
@@ -199,13 +270,17 @@ class IMAPServer(imap4.IMAP4Server):
         elif isinstance(event, ParseError):
             self._reply(event.tag, "BAD", event.message)
         elif isinstance(event, LineTooLong):
-            self._reply(event.tag, "BAD", "Line too long", "TOOBIG")
+            self._reply(event.tag, "BAD", "Line too long", TOOBIG)
         elif isinstance(event, LiteralTooBig):
-            if getattr(event, "fatal", False):
-                self.transport.write(b"* BYE Literal too big\r\n")
+            limit = self.reader.max_literal
+            if event.fatal:
+                self.flush()
+                self.transport.write(b"* BYE [TOOBIG] Literal too big\r\n")
                 self.transport.loseConnection()
             else:
-                self._reply(event.tag, "NO", "Literal too big", "TOOBIG")
+                self._reply(event.tag, "NO", f"Literal too big (limit {limit} bytes)", TOOBIG)
+        elif isinstance(event, Refusal):
+            self._reply(event.tag, event.status, event.text, event.code)
         elif isinstance(event, RawLine):
             self._reply(None, "BAD", "Unexpected continuation data")
         self.flush()
@@ -240,6 +315,21 @@ class IMAPServer(imap4.IMAP4Server):
             self.queue_output(self.session.updates(allow_expunge=spec.allows_expunge))
         self._reply(tag, status, text, code)
         self._after(before)
+        if self.tls_requested:
+            self._start_tls(status == "OK")
+
+    def _start_tls(self, accepted: bool) -> None:
+        """After STARTTLS's tagged OK: switch the transport to TLS and drop whatever plaintext
+        followed the command (no command injection, CVE-2011-0411): the client must send
+        nothing until it has seen the OK, and everything after it is TLS."""
+        self.tls_requested = False
+        if not accepted or self._closed:
+            return
+        self.flush()
+        self.transport.startTLS(self.services.tls.options())
+        dropped = self.reader.discard_buffered()
+        if dropped:
+            log.info("dropped {count} plaintext bytes sent after STARTTLS", count=dropped)
 
     def _lookup(self, parsed: ParsedCommand) -> tuple[Command, str, list, bool]:
         name, args = parsed.name, parsed.args
@@ -268,12 +358,19 @@ class IMAPServer(imap4.IMAP4Server):
 class IMAPFactory(ServerFactory):
     """Builds one IMAPServer per connection and remembers them, to close them at stop."""
 
-    def __init__(self, postoffice: PostOffice, settings: Settings, tls: TLSMaterial) -> None:
+    def __init__(
+        self,
+        postoffice: PostOffice,
+        settings: Settings,
+        tls: TLSMaterial,
+        implicit_tls: bool = False,
+    ) -> None:
         self.services = Services(postoffice, postoffice.store, postoffice.events, settings, tls)
+        self.implicit_tls = implicit_tls  # the port speaks TLS from the first byte (IMAPS)
         self.connections: set[IMAPServer] = set()
 
     def buildProtocol(self, addr) -> IMAPServer:
-        protocol = IMAPServer(self.services)
+        protocol = IMAPServer(self.services, implicit_tls=self.implicit_tls)
         protocol.factory = self
         return protocol
 

@@ -41,6 +41,8 @@ class Session:
         self.tls = False
         self.view: MailboxView | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        # Called after a change from elsewhere reached the view: IDLE pushes it at once.
+        self.on_change: Callable[[], None] | None = None
 
     # --- state changes ----------------------------------------------------------------------
 
@@ -98,6 +100,8 @@ class Session:
         elif isinstance(event, MessagesExpunged) and event.origin is not self:
             for uid in event.uids:
                 view.note_expunged(uid)
+        if self.on_change is not None:
+            self.on_change()
 
     def updates(self, allow_expunge: bool) -> bytes:
         """Untagged responses for what changed since the last report."""
@@ -111,6 +115,10 @@ class Session:
             out.append(b"* %d EXISTS\r\n" % view.exists)
             if not self.dialect.rev2:
                 out.append(b"* 0 RECENT\r\n")
-        for seq, _uid, flags in view.take_flag_changes():
-            out.append(b"* %d FETCH (FLAGS %s)\r\n" % (seq, fmt.format_flags(flags)))
+        # RFC 9051 §7.5.2: an unsolicited FETCH carries the UID in IMAP4rev2 (rev1 clients
+        # get the RFC 3501 form, as from Dovecot).
+        rev2 = self.dialect.rev2
+        for seq, uid, flags in view.take_flag_changes():
+            uid_part = b"UID %d " % uid if rev2 else b""
+            out.append(b"* %d FETCH (%sFLAGS %s)\r\n" % (seq, uid_part, fmt.format_flags(flags)))
         return b"".join(out)

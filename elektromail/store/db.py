@@ -16,25 +16,58 @@ from typing import Any
 from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred
 
+from elektromail.store.errors import (
+    MailboxExists,
+    MailboxHasChildren,
+    MailboxIntoItself,
+    NoSuchMailbox,
+    StoreError,
+    UserExists,
+)
+from elektromail.store.mailboxes import (
+    _MAILBOX_COLS,
+    DELIMITER,
+    INBOX,
+    MailboxCounts,
+    MailboxListing,
+    MailboxRow,
+    Renamed,
+    _create_mailbox,
+    _create_mailbox_path,
+    _delete_mailbox,
+    _ensure_mailboxes,
+    _get_mailbox,
+    _list_mailboxes,
+    _mailbox,
+    _mailbox_listing,
+    _mailbox_status,
+    _rename_mailbox,
+    _subscribe,
+    _unsubscribe,
+)
 from elektromail.store.schema import prepare_connection
 
+# Re-exported: callers import these from db (or from the package).
+__all__ = [
+    "DELIMITER",
+    "INBOX",
+    "MailboxCounts",
+    "MailboxExists",
+    "MailboxHasChildren",
+    "MailboxIntoItself",
+    "MailboxListing",
+    "MailboxRow",
+    "MessageRow",
+    "NoSuchMailbox",
+    "Renamed",
+    "Store",
+    "StoreError",
+    "UserExists",
+    "UserRow",
+    "normalize_flags",
+]
+
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")}
-
-
-class StoreError(Exception):
-    """A store operation refused for a reason the caller reports to its client."""
-
-
-class UserExists(StoreError):
-    pass
-
-
-class MailboxExists(StoreError):
-    pass
-
-
-class NoSuchMailbox(StoreError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +77,6 @@ class UserRow:
     password: str | None
     email: str | None
     seeded: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MailboxRow:
-    id: int
-    user_id: int
-    name: str
-    uidvalidity: int
-    uidnext: int
-    subscribed: bool
-    special_use: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +110,7 @@ def _user(row: Sequence[Any]) -> UserRow:
     return UserRow(row[0], row[1], row[2], row[3], bool(row[4]))
 
 
-def _mailbox(row: Sequence[Any]) -> MailboxRow:
-    return MailboxRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
-
-
 _USER_COLS = "id, name, password, email, seeded"
-_MAILBOX_COLS = "id, user_id, name, uidvalidity, uidnext, subscribed, special_use"
 
 
 class Store:
@@ -167,6 +184,38 @@ class Store:
     ) -> Deferred[MailboxRow]:
         return self._run(_create_mailbox, user_id, name, special_use)
 
+    def create_mailbox_path(
+        self, user_id: int, name: str, special_use: str | None = None
+    ) -> Deferred[MailboxRow]:
+        """IMAP CREATE: the mailbox and any missing parents (not subscribed); MailboxExists
+        when `name` exists."""
+        return self._run(_create_mailbox_path, user_id, name, special_use)
+
+    def delete_mailbox(self, user_id: int, name: str) -> Deferred[tuple[MailboxRow, list[int]]]:
+        """Remove a mailbox without children, its messages and the bodies no other message
+        shares; fires with its row and the UIDs it held. NoSuchMailbox, MailboxHasChildren."""
+        return self._run(_delete_mailbox, user_id, name)
+
+    def rename_mailbox(self, user_id: int, old: str, new: str) -> Deferred[Renamed]:
+        """Rename `old` and its whole subtree to `new` (parents created); UIDs stay. INBOX
+        moves its messages to a new mailbox instead and stays, with its children (RFC 9051
+        §6.3.6). NoSuchMailbox, MailboxExists, MailboxIntoItself."""
+        return self._run(_rename_mailbox, user_id, old, new)
+
+    def subscribe(self, user_id: int, name: str) -> Deferred[None]:
+        return self._run(_subscribe, user_id, name)
+
+    def unsubscribe(self, user_id: int, name: str) -> Deferred[None]:
+        return self._run(_unsubscribe, user_id, name)
+
+    def mailbox_listing(self, user_id: int, counts: bool = False) -> Deferred[MailboxListing]:
+        return self._run(_mailbox_listing, user_id, counts)
+
+    def mailbox_status(
+        self, user_id: int, name: str
+    ) -> Deferred[tuple[MailboxRow, MailboxCounts] | None]:
+        return self._run(_mailbox_status, user_id, name)
+
     # --- messages ---------------------------------------------------------------------------
 
     def deliver(
@@ -223,18 +272,6 @@ class Store:
 # --- interactions (run in the pool's thread, one transaction each) ---------------------------
 
 
-def _next_uidvalidity(cursor: sqlite3.Cursor) -> int:
-    """Strictly increasing across the database, so a recreated mailbox never reuses one."""
-    row = cursor.execute("SELECT value FROM meta WHERE key = 'uidvalidity'").fetchone()
-    value = max(int(time.time()), (row[0] if row else 0) + 1) & 0xFFFFFFFF or 1
-    cursor.execute(
-        "INSERT INTO meta(key, value) VALUES ('uidvalidity', ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (value,),
-    )
-    return value
-
-
 def _add_user(cursor, name, password, email, seeded) -> UserRow:
     try:
         cursor.execute(
@@ -269,42 +306,6 @@ def _ensure_user(cursor, name, mailboxes) -> tuple[UserRow, bool]:
     user = _add_user(cursor, name, None, None, False)
     _ensure_mailboxes(cursor, user.id, mailboxes)
     return user, True
-
-
-def _ensure_mailboxes(cursor, user_id, mailboxes) -> None:
-    for name, special_use in mailboxes:
-        if _get_mailbox(cursor, user_id, name) is None:
-            _create_mailbox(cursor, user_id, name, special_use)
-
-
-def _get_mailbox(cursor, user_id, name) -> MailboxRow | None:
-    row = cursor.execute(
-        f"SELECT {_MAILBOX_COLS} FROM mailboxes WHERE user_id = ? AND name = ?", (user_id, name)
-    ).fetchone()
-    return _mailbox(row) if row else None
-
-
-def _list_mailboxes(cursor, user_id) -> list[MailboxRow]:
-    rows = cursor.execute(
-        f"SELECT {_MAILBOX_COLS} FROM mailboxes WHERE user_id = ? ORDER BY name", (user_id,)
-    )
-    return [_mailbox(r) for r in rows]
-
-
-def _create_mailbox(cursor, user_id, name, special_use) -> MailboxRow:
-    uidvalidity = _next_uidvalidity(cursor)
-    subscribed = 1 if special_use or name == "INBOX" else 0
-    try:
-        cursor.execute(
-            "INSERT INTO mailboxes(user_id, name, uidvalidity, subscribed, special_use) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (user_id, name, uidvalidity, subscribed, special_use),
-        )
-    except sqlite3.IntegrityError:
-        raise MailboxExists(name) from None
-    return MailboxRow(
-        cursor.lastrowid, user_id, name, uidvalidity, 1, bool(subscribed), special_use
-    )
 
 
 def _deliver(cursor, targets, raw, structure, flags, when, tz) -> list[tuple[int, str, int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -26,10 +26,24 @@ CREATE TABLE IF NOT EXISTS mailboxes (
     name        TEXT NOT NULL,
     uidvalidity INTEGER NOT NULL,
     uidnext     INTEGER NOT NULL DEFAULT 1,
-    subscribed  INTEGER NOT NULL DEFAULT 0,
-    special_use TEXT,
+    special_use TEXT,  -- special-use attributes (RFC 6154), space-separated
     UNIQUE (user_id, name)
 );
+-- Subscriptions are names, not mailboxes: a name stays subscribed when its mailbox is deleted
+-- or renamed, and a name may be subscribed before it exists (RFC 9051 §6.3.7).
+CREATE TABLE IF NOT EXISTS subscriptions (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name    TEXT NOT NULL,
+    PRIMARY KEY (user_id, name)
+) WITHOUT ROWID;
+-- The last UIDVALIDITY each deleted or renamed-away name had: a mailbox renamed onto such a
+-- name must not come back with a smaller one (RFC 9051 §2.3.1.1).
+CREATE TABLE IF NOT EXISTS retired_names (
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    PRIMARY KEY (user_id, name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bodies (
     id        INTEGER PRIMARY KEY,
     raw       BLOB NOT NULL,
@@ -50,6 +64,18 @@ CREATE INDEX IF NOT EXISTS messages_body ON messages(body_id);
 """
 
 
+# Run after SCHEMA (which creates any new table) on a database of the key's version; a new
+# database (version 0) gets SCHEMA alone.
+UPGRADES = {
+    # 1 -> 2: subscriptions move from a mailbox column to their own table.
+    1: """
+INSERT OR IGNORE INTO subscriptions(user_id, name)
+    SELECT user_id, name FROM mailboxes WHERE subscribed;
+ALTER TABLE mailboxes DROP COLUMN subscribed;
+""",
+}
+
+
 class SchemaError(Exception):
     """The database file was written by a newer, unknown schema."""
 
@@ -67,9 +93,12 @@ def prepare_connection(conn: sqlite3.Connection, in_memory: bool) -> None:
     if version > SCHEMA_VERSION:
         raise SchemaError(f"database schema version {version} is newer than {SCHEMA_VERSION}")
     if version < SCHEMA_VERSION:
-        conn.executescript(SCHEMA)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.commit()
+        # One transaction: an interrupted upgrade leaves the old version intact.
+        upgrades = range(version, SCHEMA_VERSION) if version else ()  # 0: a new database
+        steps = "".join(UPGRADES[v] for v in upgrades if v in UPGRADES)
+        conn.executescript(
+            f"BEGIN; {SCHEMA} {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        )
 
 
 def check_database(path: str) -> None:

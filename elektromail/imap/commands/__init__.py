@@ -1,5 +1,29 @@
 """IMAP command handlers, one module per family; importing this package fills dispatch.TABLE."""
 
-from elektromail.imap.commands import auth, fetch, mailboxes, messages, search, state, store
+from elektromail.imap.commands import (
+    append,
+    auth,
+    fetch,
+    idle,
+    listing,
+    mailboxes,
+    messages,
+    search,
+    state,
+    status,
+    store,
+)
 
-__all__ = ["auth", "fetch", "mailboxes", "messages", "search", "state", "store"]
+__all__ = [
+    "append",
+    "auth",
+    "fetch",
+    "idle",
+    "listing",
+    "mailboxes",
+    "messages",
+    "search",
+    "state",
+    "status",
+    "store",
+]

@@ -1,4 +1,5 @@
-"""Logging in (RFC 9051 §6.2): LOGIN and AUTHENTICATE PLAIN, with or without SASL-IR."""
+"""The not-authenticated state (RFC 9051 §6.2): STARTTLS, LOGIN, and AUTHENTICATE with the
+PLAIN (RFC 4616) and LOGIN mechanisms, with or without an initial response (RFC 4959)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,29 @@ import binascii
 from elektromail.imap.args import astring, atom, expect_count
 from elektromail.imap.commands.state import capability_code
 from elektromail.imap.dispatch import NOT_AUTH, Bad, Done, No, command
+from elektromail.imap.format import AUTHENTICATIONFAILED, AUTHORIZATIONFAILED, CANNOT
+from elektromail.tls import TLSError
 
-AUTHENTICATIONFAILED = "AUTHENTICATIONFAILED"
+# The LOGIN mechanism's customary challenges (draft-murchison-sasl-login): "Username:" and
+# "Password:" in base64, as Dovecot sends them.
+USERNAME_CHALLENGE = b"VXNlcm5hbWU6"
+PASSWORD_CHALLENGE = b"UGFzc3dvcmQ6"
 
 
-async def _log_in(ctx, name: str, password: str) -> Done:
-    user = await ctx.services.postoffice.authenticate(name, password)
-    if user is None:
-        raise No("Authentication failed", AUTHENTICATIONFAILED)
-    ctx.session.login(user)
-    return Done("Logged in", capability_code(ctx.session))
+@command("STARTTLS", NOT_AUTH)
+async def starttls(ctx, args) -> Done:
+    """The protocol switches to TLS after writing the OK, and drops plaintext that came after
+    the command; the client asks for CAPABILITY again (RFC 9051 §6.2.1)."""
+    if args:
+        raise Bad("STARTTLS takes no arguments")
+    if ctx.session.tls:
+        raise Bad("TLS is already active")
+    try:
+        ctx.services.tls.options()
+    except TLSError as e:
+        raise No(f"TLS is not available: {e}", "UNAVAILABLE") from None
+    ctx.start_tls()
+    return Done("Begin TLS negotiation now")
 
 
 @command("LOGIN", NOT_AUTH)
@@ -30,32 +44,72 @@ async def authenticate(ctx, args) -> Done:
     if len(args) not in (1, 2):
         raise Bad("expected AUTHENTICATE mechanism [initial-response]")
     mechanism = atom(args[0], "mechanism").upper()
-    if mechanism != "PLAIN":
-        raise No(f"unsupported mechanism {mechanism}", "CANNOT")
-    if len(args) == 2:
-        response = atom(args[1], "initial response").encode()
+    initial = _initial_response(args[1]) if len(args) == 2 else None
+    if mechanism == "PLAIN":
+        response = initial if initial is not None else await _challenge(ctx, b"")
+        credentials = _plain_credentials(response)
+    elif mechanism == "LOGIN":
+        name = initial if initial is not None else await _challenge(ctx, USERNAME_CHALLENGE)
+        password = await _challenge(ctx, PASSWORD_CHALLENGE)
+        credentials = (_text(name), _text(password))
     else:
-        ctx.continuation("")
-        response = await ctx.read_line()
-    name, password = _decode_plain(response)
-    return await _log_in(ctx, name, password)
+        raise No(f"Unsupported authentication mechanism {mechanism}", CANNOT)
+    if credentials is None:
+        raise No("Authentication failed", AUTHENTICATIONFAILED)
+    return await _log_in(ctx, *credentials)
 
 
-def _decode_plain(response: bytes) -> tuple[str, str]:
-    """RFC 4616: [authzid] NUL authcid NUL passwd, base64-encoded; `=` is an empty response
-    (RFC 4959) and `*` cancels (RFC 9051 §6.2.2)."""
-    if response.strip() == b"*":
-        raise Bad("authentication cancelled")
-    if response == b"=":
-        response = b""
+async def _log_in(ctx, name: str, password: str) -> Done:
+    # Checked here because with auth disabled any name becomes a user.
+    if not _possible_user_name(name):
+        raise No("Authentication failed", AUTHENTICATIONFAILED)
+    # A password that is not UTF-8 is kept comparable (configured passwords are text).
+    password = password.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    user = await ctx.services.postoffice.authenticate(name, password)
+    if user is None:
+        raise No("Authentication failed", AUTHENTICATIONFAILED)
+    ctx.session.login(user)
+    return Done("Logged in", capability_code(ctx.session))
+
+
+def _possible_user_name(name: str) -> bool:
+    """Not empty, valid UTF-8 (no escaped bytes), no control characters."""
+    return bool(name) and not any(c < " " or c == "\x7f" or "\udc80" <= c <= "\udcff" for c in name)
+
+
+def _initial_response(token: object) -> bytes:
+    """RFC 4959: the initial response in base64, `=` for an empty one."""
+    text = atom(token, "initial response")
+    return b"" if text == "=" else _decode(text.encode())
+
+
+async def _challenge(ctx, challenge: bytes) -> bytes:
+    """Send `+ challenge` and read the client's decoded answer; `*` cancels (RFC 9051 §6.2.2)."""
+    ctx.continuation(challenge.decode("ascii"))
+    line = await ctx.read_line()
+    if line.strip() == b"*":
+        raise Bad("Authentication cancelled")
+    return _decode(line)
+
+
+def _decode(data: bytes) -> bytes:
     try:
-        decoded = binascii.a2b_base64(response, strict_mode=True)
+        return binascii.a2b_base64(data, strict_mode=True)
     except binascii.Error:
-        raise Bad("invalid base64 in authentication response") from None
-    pieces = decoded.split(b"\0")
-    if len(pieces) != 3:
-        raise Bad("malformed PLAIN response")
-    authzid, authcid, password = (p.decode("utf-8", "surrogateescape") for p in pieces)
+        raise Bad("Invalid base64 data") from None
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _plain_credentials(response: bytes) -> tuple[str, str] | None:
+    """RFC 4616: [authzid] NUL authcid NUL passwd; None when malformed, which fails the login
+    (NO [AUTHENTICATIONFAILED], as Dovecot answers)."""
+    pieces = response.split(b"\0")
+    if len(pieces) != 3 or not pieces[1]:
+        return None
+    authzid, authcid, password = (_text(p) for p in pieces)
     if authzid and authzid != authcid:
-        raise No("cannot act as another user", "AUTHORIZATIONFAILED")
+        raise No("Cannot act as another user", AUTHORIZATIONFAILED)
     return authcid, password

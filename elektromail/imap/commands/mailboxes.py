@@ -1,16 +1,42 @@
-"""Mailbox commands of the authenticated state (RFC 9051 §6.3): SELECT, EXAMINE, LIST."""
+"""Mailbox commands of the authenticated state (RFC 9051 §6.3): SELECT, EXAMINE, CREATE
+(with RFC 6154 CREATE-SPECIAL-USE), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE and NAMESPACE.
+LIST and LSUB are in `listing`, STATUS in `status`."""
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
+from elektromail.events import MessagesExpunged
 from elektromail.imap import format as fmt
-from elektromail.imap.args import astring, encode_mailbox, expect_count, mailbox_name
-from elektromail.imap.dispatch import AUTH, Done, No, command
+from elektromail.imap.args import (
+    DELIMITER,
+    INBOX,
+    atom,
+    decode_mailbox,
+    expect_count,
+    format_mailbox,
+    mailbox_name,
+    new_mailbox_name,
+    normalize_mailbox,
+    paren_list,
+)
+from elektromail.imap.dispatch import AUTH, Bad, Done, No, advertise, command
 from elektromail.imap.view import SYSTEM_FLAGS, MailboxView
+from elektromail.store.db import (
+    MailboxExists,
+    MailboxHasChildren,
+    MailboxIntoItself,
+    NoSuchMailbox,
+)
 
-DELIMITER = "/"
-NONEXISTENT = "NONEXISTENT"
+advertise("NAMESPACE", "CREATE-SPECIAL-USE")
+
+# The special uses a mailbox can be created with. \All and \Flagged name virtual mailboxes,
+# which this server does not have: CREATE answers NO [USEATTR] for them.
+USE_ATTRIBUTES = {a.lower(): a for a in ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")}
+KNOWN_USE_ATTRIBUTES = {*USE_ATTRIBUTES, "\\all", "\\flagged"}
+
+NONEXISTENT_TEXT = "Mailbox does not exist"
 
 
 @command("SELECT", AUTH)
@@ -34,7 +60,7 @@ async def _open(ctx, args, readonly: bool) -> Done:
     store = ctx.services.store
     mailbox = await store.get_mailbox(session.user.id, name)
     if mailbox is None:
-        raise No("Mailbox does not exist", NONEXISTENT)
+        raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT)
     early = session.watch(mailbox.id)
     row, messages = await store.mailbox_view(mailbox.id)
     view = MailboxView(
@@ -65,78 +91,143 @@ def _select_responses(view: MailboxView, dialect) -> bytes:
         b"* OK [PERMANENTFLAGS " + permanent + b"] Flags permitted",
     ]
     if dialect.rev2:
-        name = encode_mailbox(view.name, dialect)
-        lines.append(b'* LIST () "/" ' + fmt.astring(name, utf8_ok=True))
+        lines.append(b'* LIST () "/" ' + format_mailbox(view.name, dialect))
     return b"\r\n".join(lines) + b"\r\n"
 
 
-@command("LIST", AUTH)
-async def list_(ctx, args) -> Done:
-    expect_count(args, 2, "LIST reference pattern")
-    dialect = ctx.session.dialect
-    reference = astring(args[0], "reference")
-    pattern = astring(args[1], "pattern")
-    if pattern == "":
-        # RFC 9051 §6.3.9: the hierarchy delimiter and the root of the reference
-        root = reference.split(DELIMITER, 1)[0] + DELIMITER if DELIMITER in reference else ""
-        ctx.write(b'* LIST (\\Noselect) "/" ' + fmt.astring(root, utf8_ok=True) + b"\r\n")
-        return Done("LIST completed")
-    if not dialect.utf8_names:
-        reference = _decode_pattern(reference)
-        pattern = _decode_pattern(pattern)
-    matcher = pattern_regex(reference + pattern)
-    mailboxes = await ctx.services.store.list_mailboxes(ctx.session.user.id)
-    names = [m.name for m in mailboxes]
-    out = []
-    for mailbox in sorted(mailboxes, key=_list_order):
-        if not matcher.match(mailbox.name):
-            continue
-        attrs = ["\\HasChildren" if _has_children(mailbox.name, names) else "\\HasNoChildren"]
-        if mailbox.special_use:
-            attrs.append(mailbox.special_use)
-        shown = encode_mailbox(mailbox.name, dialect)
-        out.append(
-            b"* LIST ("
-            + " ".join(attrs).encode()
-            + b') "/" '
-            + fmt.astring(shown, utf8_ok=dialect.utf8_names)
-            + b"\r\n"
-        )
-    ctx.write(b"".join(out))
-    return Done("LIST completed")
+# --- CREATE, DELETE, RENAME ---------------------------------------------------------------
 
 
-def _decode_pattern(text: str) -> str:
-    from elektromail.imap import mutf7
-
+@command("CREATE", AUTH)
+async def create(ctx, args) -> Done:
+    if len(args) not in (1, 2):
+        raise Bad("expected CREATE mailbox [(USE (attributes))]")
+    session = ctx.session
+    supplied = decode_mailbox(args[0], session.dialect)
+    name = new_mailbox_name(normalize_mailbox(supplied))
+    special_use = _special_use(args[1]) if len(args) == 2 else None
+    if name == INBOX:
+        raise No("INBOX always exists", fmt.ALREADYEXISTS)
     try:
-        return mutf7.decode(text)
-    except ValueError:
-        return text
+        await ctx.services.store.create_mailbox_path(session.user.id, name, special_use)
+    except MailboxExists:
+        raise No("Mailbox already exists", fmt.ALREADYEXISTS) from None
+    if session.dialect.rev2 and unicodedata.normalize("NFC", supplied) != supplied:
+        # RFC 9051 §6.3.4: the name was stored in NFC; say so with OLDNAME
+        ctx.write(
+            b'* LIST () "/" '
+            + format_mailbox(name, session.dialect)
+            + b' ("OLDNAME" ('
+            + fmt.astring(supplied, utf8_ok=True)
+            + b"))\r\n"
+        )
+    return Done("CREATE completed")
 
 
-def _list_order(mailbox) -> tuple[int, str]:
-    return (0 if mailbox.name == "INBOX" else 1, mailbox.name)
+def _special_use(token: object) -> str | None:
+    """The RFC 6154 §3 `USE (...)` create parameter: the canonical attributes, or None."""
+    params = paren_list(token, "CREATE parameters")
+    if not params:
+        raise Bad("empty CREATE parameter list")
+    uses: list[str] = []
+    for i in range(0, len(params), 2):
+        name = atom(params[i], "CREATE parameter").upper()
+        if name != "USE" or i + 1 >= len(params):
+            raise Bad(f"unknown CREATE parameter {name}")
+        for attribute in paren_list(params[i + 1], "USE attributes"):
+            text = atom(attribute, "special-use attribute")
+            if not text.startswith("\\") or len(text) < 2:
+                raise Bad(f"invalid special-use attribute {text}")
+            canonical = USE_ATTRIBUTES.get(text.lower())
+            if canonical is None:
+                kind = "unsupported" if text.lower() in KNOWN_USE_ATTRIBUTES else "unknown"
+                raise No(f"{kind} special-use attribute {text}", fmt.USEATTR)
+            uses.append(canonical)
+    return " ".join(dict.fromkeys(uses)) or None
 
 
-def _has_children(name: str, names: list[str]) -> bool:
-    prefix = name + DELIMITER
-    return any(other.startswith(prefix) for other in names)
+@command("DELETE", AUTH)
+async def delete(ctx, args) -> Done:
+    """A mailbox with children is refused with HASCHILDREN (RFC 9051 §6.3.5 allows it; Dovecot
+    does it), so no name is ever left as a \\Noselect shell. Subscriptions stay (§6.3.7)."""
+    expect_count(args, 1, "DELETE mailbox")
+    session = ctx.session
+    name = mailbox_name(args[0], session.dialect)
+    if name == INBOX:
+        raise No("INBOX cannot be deleted", fmt.CANNOT)
+    try:
+        mailbox, uids = await ctx.services.store.delete_mailbox(session.user.id, name)
+    except NoSuchMailbox:
+        raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
+    except MailboxHasChildren:
+        raise No("Mailbox has children, delete them first", fmt.HASCHILDREN) from None
+    if session.view is not None and session.view.mailbox_id == mailbox.id:
+        session.unselect()
+        ctx.write(b"* OK [CLOSED] Selected mailbox was deleted\r\n")
+    if uids:
+        # other sessions with this mailbox selected see it emptied, not vanish under them
+        ctx.services.events.publish(
+            MessagesExpunged(session.user.name, name, mailbox.id, tuple(uids))
+        )
+    return Done("DELETE completed")
 
 
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the
-    delimiter; INBOX matches case-insensitively."""
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(".*")
-        elif char == "%":
-            parts.append("[^/]*")
-        else:
-            parts.append(re.escape(char))
-    regex = "".join(parts)
-    head = pattern.split(DELIMITER, 1)[0]
-    if head.upper() == "INBOX":
-        regex = "INBOX" + regex[len(re.escape(head)) :]
-    return re.compile(regex + r"\Z", re.DOTALL)
+@command("RENAME", AUTH)
+async def rename(ctx, args) -> Done:
+    expect_count(args, 2, "RENAME mailbox new-name")
+    session = ctx.session
+    old = mailbox_name(args[0], session.dialect)
+    new = new_mailbox_name(mailbox_name(args[1], session.dialect))
+    try:
+        renamed = await ctx.services.store.rename_mailbox(session.user.id, old, new)
+    except NoSuchMailbox:
+        raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
+    except MailboxExists:
+        raise No("Target mailbox already exists", fmt.ALREADYEXISTS) from None
+    except MailboxIntoItself:
+        raise No("Cannot move a mailbox under itself", fmt.CANNOT) from None
+    if renamed.inbox_id is not None:
+        # INBOX stays and is empty now: its sessions (this one too) are told with EXPUNGEs
+        if renamed.inbox_uids:
+            ctx.services.events.publish(
+                MessagesExpunged(session.user.name, INBOX, renamed.inbox_id, renamed.inbox_uids)
+            )
+    elif session.view is not None:
+        # the selected mailbox keeps its identity (and UIDs) under its new name
+        session.view.name = dict(renamed.names).get(session.view.name, session.view.name)
+    return Done("RENAME completed")
+
+
+# --- subscriptions and namespaces ---------------------------------------------------------
+
+
+@command("SUBSCRIBE", AUTH)
+async def subscribe(ctx, args) -> Done:
+    """Any valid name, existing or not (RFC 9051 §6.3.7 lets the server choose; a subscribed
+    name that does not exist is listed \\NonExistent)."""
+    expect_count(args, 1, "SUBSCRIBE mailbox")
+    session = ctx.session
+    name = new_mailbox_name(mailbox_name(args[0], session.dialect))
+    await ctx.services.store.subscribe(session.user.id, name)
+    return Done("SUBSCRIBE completed")
+
+
+@command("UNSUBSCRIBE", AUTH)
+async def unsubscribe(ctx, args) -> Done:
+    """OK whether or not the name was subscribed (RFC 9051 §6.3.8; Dovecot agrees)."""
+    expect_count(args, 1, "UNSUBSCRIBE mailbox")
+    session = ctx.session
+    name = mailbox_name(args[0], session.dialect)
+    if len(name) > 1 and name.endswith(DELIMITER):
+        name = name[:-1]  # as SUBSCRIBE stored it
+    await ctx.services.store.unsubscribe(session.user.id, name)
+    return Done("UNSUBSCRIBE completed")
+
+
+@command("NAMESPACE", AUTH)
+async def namespace(ctx, args) -> Done:
+    """One personal namespace with no prefix; no other users' or shared ones (RFC 2342)."""
+    if args:
+        raise Bad("NAMESPACE takes no arguments")
+    ctx.write(b'* NAMESPACE (("" "/")) NIL NIL\r\n')
+    return Done("NAMESPACE completed")

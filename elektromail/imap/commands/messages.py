@@ -111,3 +111,11 @@ async def _copy_or_move(ctx, args, move: bool) -> Done:
         )
     )
     return Done(f"{ctx.name} completed")
+
+
+@command("CHECK", SELECTED)
+async def check(ctx, args) -> Done:
+    """RFC 3501 §6.4.1: a checkpoint; every change here is already committed, so it is a
+    NOOP. RFC 9051 dropped CHECK, but rev1 clients such as mbsync still send it."""
+    expect_count(args, 0, "CHECK")
+    return Done("CHECK completed")

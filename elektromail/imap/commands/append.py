@@ -1,0 +1,112 @@
+"""APPEND (RFC 9051 §6.3.12): store the message a client sends, answered OK with APPENDUID
+(RFC 4315) only once it is stored; `UTF8 (~{N}...)` (RFC 6855 §4) after ENABLE UTF8=ACCEPT.
+
+The message is stored exactly as sent, bare LFs included (bytes are sacred); Dovecot instead
+normalises line ends, so a message appended with LF comes back from it with CRLF. A message over
+max_message_size is refused by the protocol before the client sends it (`{N}`), or read and
+dropped (`{N+}`); MULTIAPPEND and CATENATE are not offered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elektromail.imap import format as fmt
+from elektromail.imap.args import mailbox_name
+from elektromail.imap.commands.store import KEYWORD, STORABLE_SYSTEM
+from elektromail.imap.dispatch import AUTH, Bad, Done, No, command
+from elektromail.imap.parser import Atom, Literal8String, LiteralString, String
+from elektromail.imap.session import Dialect
+from elektromail.store import NoSuchMailbox, normalize_flags
+
+USAGE = "expected APPEND mailbox [(flags)] [date-time] literal"
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    flags: tuple[str, ...]
+    internal_date: int | None  # epoch seconds; None: now
+    tz_minutes: int
+    message: bytes
+
+
+@command("APPEND", AUTH)
+async def append(ctx, args) -> Done:
+    if len(args) < 2:
+        raise Bad(USAGE)
+    session = ctx.session
+    name = mailbox_name(args[0], session.dialect)
+    request = parse_append(args[1:], session.dialect)
+    limit = ctx.services.settings.max_message_size
+    if len(request.message) > limit:
+        raise No(f"Message too big (limit {limit} bytes)", fmt.TOOBIG)
+    if not request.message:
+        raise No("Can't save a zero byte message")  # Dovecot's answer; the RFC is silent
+    try:
+        uidvalidity, uid = await ctx.services.postoffice.append(
+            session.user,
+            name,
+            request.message,
+            request.flags,
+            request.internal_date,
+            request.tz_minutes,
+        )
+    except NoSuchMailbox:
+        raise No("Mailbox does not exist", fmt.TRYCREATE) from None
+    return Done("APPEND completed", f"{fmt.APPENDUID} {uidvalidity} {uid}")
+
+
+def parse_append(tokens: list, dialect: Dialect) -> AppendRequest:
+    """The arguments after the mailbox name: [(flags)] [date-time] message."""
+    tokens = list(tokens)
+    flags: tuple[str, ...] = ()
+    if tokens and isinstance(tokens[0], list):
+        flags = append_flags(tokens.pop(0))
+    internal_date, tz_minutes = None, 0
+    if tokens and isinstance(tokens[0], String) and not tokens[0].literal:
+        try:
+            internal_date, tz_minutes = fmt.parse_internaldate(tokens.pop(0))
+        except ValueError as e:
+            raise Bad(f"Invalid date-time: {e}") from None
+    return AppendRequest(flags, internal_date, tz_minutes, _message(tokens, dialect))
+
+
+def append_flags(tokens: list) -> tuple[str, ...]:
+    """Flags as STORE takes them: system flags but \\Recent (RFC 9051 §2.3.2), any keyword."""
+    flags = []
+    for token in tokens:
+        if not isinstance(token, Atom):
+            raise Bad("flags must be atoms")
+        if token.startswith("\\"):
+            if token.lower() not in STORABLE_SYSTEM:
+                raise Bad(f"Invalid system flag {token}")
+        elif not KEYWORD.match(token):
+            raise Bad(f"Invalid keyword {token!r}")
+        flags.append(str(token))
+    return normalize_flags(flags)
+
+
+def _message(tokens: list, dialect: Dialect) -> bytes:
+    if len(tokens) == 1 and isinstance(tokens[0], LiteralString):
+        return bytes(tokens[0])  # {N}, {N+}, or a literal8 ~{N} (RFC 9051 append-data)
+    if tokens and isinstance(tokens[0], Atom) and tokens[0].upper() == "UTF8":
+        return _utf8_message(tokens[1:], dialect)
+    if len(tokens) > 1 and isinstance(tokens[0], LiteralString):
+        raise Bad("unexpected arguments after the message (MULTIAPPEND is not supported)")
+    if tokens and isinstance(tokens[0], String):
+        raise Bad("the message must be sent as a literal")
+    raise Bad(USAGE)
+
+
+def _utf8_message(tokens: list, dialect: Dialect) -> bytes:
+    """RFC 6855 §4: utf8-literal = "UTF8" SP "(" literal8 ")"."""
+    if not dialect.utf8:
+        raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+    if (
+        len(tokens) == 1
+        and isinstance(tokens[0], list)
+        and len(tokens[0]) == 1
+        and isinstance(tokens[0][0], Literal8String)
+    ):
+        return bytes(tokens[0][0])
+    raise Bad("expected APPEND mailbox [(flags)] [date-time] UTF8 (~{size}message)")

@@ -1,0 +1,68 @@
+"""STATUS (RFC 9051 §6.3.11, RFC 8438 STATUS=SIZE) and the STATUS lines LIST-STATUS sends."""
+
+from __future__ import annotations
+
+from elektromail.imap import format as fmt
+from elektromail.imap.args import expect_count, format_mailbox, mailbox_name
+from elektromail.imap.dispatch import AUTH, Bad, Done, No, advertise, command
+from elektromail.imap.parser import Atom
+from elektromail.imap.session import Dialect
+from elektromail.store.db import MailboxCounts, MailboxRow
+
+advertise("STATUS=SIZE")
+
+# Answered in this order whatever order they were asked in (as Dovecot does).
+ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE")
+# RECENT is IMAP4rev1 only (RFC 9051 Appendix E item 12); DELETED and SIZE come from
+# IMAP4rev2 and RFC 8438 and are offered in both dialects.
+REV1_ONLY = frozenset({"RECENT"})
+
+
+def parse_items(token: object, dialect: Dialect) -> tuple[str, ...]:
+    """The status data item names of a parenthesized list: BAD when empty or unknown."""
+    if not isinstance(token, list):
+        raise Bad("status items must be a parenthesized list")
+    if not token:
+        raise Bad("empty status item list")
+    wanted = set()
+    for item in token:
+        name = str(item).upper() if isinstance(item, Atom) else None
+        if name not in ITEMS or (dialect.rev2 and name in REV1_ONLY):
+            raise Bad(f"unknown status item {item if name is None else name}")
+        wanted.add(name)
+    return tuple(name for name in ITEMS if name in wanted)
+
+
+def status_line(
+    name: str, row: MailboxRow, counts: MailboxCounts, items: tuple[str, ...], dialect: Dialect
+) -> bytes:
+    """`* STATUS name (MESSAGES 3 UNSEEN 1)`. RECENT is always 0: this server does not
+    track \\Recent (no session ever sees a message as recent)."""
+    values = {
+        "MESSAGES": counts.messages,
+        "RECENT": 0,
+        "UIDNEXT": row.uidnext,
+        "UIDVALIDITY": row.uidvalidity,
+        "UNSEEN": counts.unseen,
+        "DELETED": counts.deleted,
+        "SIZE": counts.size,
+    }
+    pairs = " ".join(f"{item} {values[item]}" for item in items).encode("ascii")
+    return b"* STATUS " + format_mailbox(name, dialect) + b" (" + pairs + b")\r\n"
+
+
+@command("STATUS", AUTH)
+async def status(ctx, args) -> Done:
+    expect_count(args, 2, "STATUS mailbox (items)")
+    session = ctx.session
+    name = mailbox_name(args[0], session.dialect)
+    items = parse_items(args[1], session.dialect)
+    found = await ctx.services.store.mailbox_status(session.user.id, name)
+    if found is None:
+        raise No("Mailbox does not exist", fmt.NONEXISTENT)
+    row, counts = found
+    ctx.write(status_line(row.name, row, counts, items, session.dialect))
+    if session.view is not None and session.view.mailbox_id == row.id:
+        # allowed, but the selected mailbox's state comes with untagged responses (Dovecot)
+        return Done("STATUS on the selected mailbox completed", fmt.CLIENTBUG)
+    return Done("STATUS completed")
