@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable
 
-from elektromail.mime import Address, BodyPart, Envelope
+from elektromail.mime import Address, BodyPart, Envelope, ParsedMessage
 
 # -- statuses and response codes (RFC 9051 §7.1, RFC 5530 and extensions) -------------------
 
@@ -413,3 +413,13 @@ def format_fetch(number: int, items: Iterable[tuple[bytes, bytes]]) -> bytes:
     """`* 12 FETCH (FLAGS (\\Seen) UID 4)\\r\\n` from (label, formatted value) pairs."""
     body = b" ".join(label + b" " + value for label, value in items)
     return b"* %d FETCH (%b)\r\n" % (number, body)
+
+
+def render_fetch_data(parsed: ParsedMessage) -> tuple[bytes, bytes, bytes]:
+    """ENVELOPE, BODYSTRUCTURE and BODY of a message, rendered once at delivery so FETCH
+    only copies bytes. 8-bit text goes as literals, which every dialect accepts."""
+    return (
+        format_envelope(parsed.envelope),
+        format_bodystructure(parsed.body, True),
+        format_bodystructure(parsed.body, False),
+    )

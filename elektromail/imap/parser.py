@@ -189,15 +189,23 @@ def _scan_tokens(
     `need_sep` says the previous token (maybe on an earlier segment) wants a space or ")" next.
     """
     end = len(segment)
+    after_space = False
     while i < end:
         byte = segment[i]
         if byte == 0x20:
+            # RFC 9051 §2.2.1: "It is a syntax error to send a command with missing or
+            # extraneous spaces or arguments."
+            if not need_sep:
+                raise _SyntaxError("extraneous space")
             i += 1
             need_sep = False
+            after_space = True
             continue
         if byte == 0x29:  # ")"
             if len(stack) == 1:
                 raise _SyntaxError("unbalanced parentheses: unexpected ')'")
+            if after_space:
+                raise _SyntaxError("extraneous space before ')'")
             stack.pop()
             i += 1
             need_sep = True
@@ -212,6 +220,7 @@ def _scan_tokens(
             stack[-1].append(new)
             stack.append(new)
             i += 1
+            after_space = False
             continue
         if byte == 0x22:  # DQUOTE
             i = _scan_quoted(segment, i, stack[-1])
@@ -224,6 +233,9 @@ def _scan_tokens(
             stack[-1].append(Atom(match.group().decode("ascii")))
             i = match.end()
         need_sep = True
+        after_space = False
+    if after_space:
+        raise _SyntaxError("extraneous space at the end of the command")
     return None
 
 
@@ -511,9 +523,9 @@ class CommandReader:
             message = "missing tag" if segment[:1] == b" " else "invalid tag"
             return self._syntax_error(None, message, segment, events)
         tag = tag_match.group().decode("ascii")
-        i = after
-        while segment[i : i + 1] == b" ":
-            i += 1
+        i = after + 1
+        if segment[i : i + 1] == b" ":
+            return self._syntax_error(tag, "extraneous space", segment, events)
         name_match = _NAME.match(segment, i)
         if name_match is None:
             return self._syntax_error(tag, "missing command name", segment, events)

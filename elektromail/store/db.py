@@ -90,6 +90,13 @@ class MessageRow:
     size: int
     structure: str | None = None
     raw: bytes | None = None
+    # IMAP renderings made at delivery (None when not asked for or stored before schema 3)
+    envelope: bytes | None = None
+    bodystructure: bytes | None = None
+    body: bytes | None = None
+
+
+Rendered = tuple[bytes, bytes, bytes]  # (ENVELOPE, BODYSTRUCTURE, BODY) as IMAP sends them
 
 
 def normalize_flags(flags: Iterable[str]) -> tuple[str, ...]:
@@ -226,13 +233,13 @@ class Store:
         flags: Sequence[str] = (),
         internal_date: float | None = None,
         tz_minutes: int = 0,
+        rendered: Rendered | None = None,
     ) -> Deferred[list[tuple[int, str, int]]]:
         """Store one message into each (user_id, mailbox name), creating missing mailboxes,
         in one transaction. Returns (mailbox_id, mailbox name, uid) per target."""
         when = time.time() if internal_date is None else internal_date
-        return self._run(
-            _deliver, targets, raw, structure, normalize_flags(flags), when, tz_minutes
-        )
+        body = (raw, structure, rendered)
+        return self._run(_deliver, targets, body, normalize_flags(flags), when, tz_minutes)
 
     def append(
         self,
@@ -242,22 +249,29 @@ class Store:
         flags: Sequence[str] = (),
         internal_date: float | None = None,
         tz_minutes: int = 0,
+        rendered: Rendered | None = None,
     ) -> Deferred[int]:
         """Store one message into an existing mailbox; fires with its UID (NoSuchMailbox when
         the mailbox is gone)."""
         when = time.time() if internal_date is None else internal_date
-        return self._run(
-            _append, mailbox_id, raw, structure, normalize_flags(flags), when, tz_minutes
-        )
+        body = (raw, structure, rendered)
+        return self._run(_append, mailbox_id, body, normalize_flags(flags), when, tz_minutes)
 
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
         return self._run(_mailbox_view, mailbox_id)
 
     def fetch(
-        self, mailbox_id: int, uids: Sequence[int], structure: bool, raw: bool
+        self,
+        mailbox_id: int,
+        uids: Sequence[int],
+        structure: bool,
+        raw: bool,
+        rendered: bool = False,
     ) -> Deferred[list[MessageRow]]:
-        return self._run(_fetch, mailbox_id, list(uids), structure, raw)
+        """Messages by UID (ascending); `structure`, `raw` and `rendered` say which of the
+        body's columns to read."""
+        return self._run(_fetch, mailbox_id, list(uids), structure, raw, rendered)
 
     def store_flags(
         self, mailbox_id: int, uids: Sequence[int], mode: str, flags: Sequence[str]
@@ -308,27 +322,32 @@ def _ensure_user(cursor, name, mailboxes) -> tuple[UserRow, bool]:
     return user, True
 
 
-def _deliver(cursor, targets, raw, structure, flags, when, tz) -> list[tuple[int, str, int]]:
-    body_id = _insert_body(cursor, raw, structure)
+def _deliver(cursor, targets, body, flags, when, tz) -> list[tuple[int, str, int]]:
+    body_id = _insert_body(cursor, *body)
     stored = []
     for user_id, name in targets:
         mailbox = _get_mailbox(cursor, user_id, name) or _create_mailbox(
             cursor, user_id, name, None
         )
-        uid = _insert_message(cursor, mailbox.id, body_id, len(raw), flags, when, tz)
+        uid = _insert_message(cursor, mailbox.id, body_id, len(body[0]), flags, when, tz)
         stored.append((mailbox.id, name, uid))
     return stored
 
 
-def _append(cursor, mailbox_id, raw, structure, flags, when, tz) -> int:
+def _append(cursor, mailbox_id, body, flags, when, tz) -> int:
     if cursor.execute("SELECT 1 FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone() is None:
         raise NoSuchMailbox(mailbox_id)
-    body_id = _insert_body(cursor, raw, structure)
-    return _insert_message(cursor, mailbox_id, body_id, len(raw), flags, when, tz)
+    body_id = _insert_body(cursor, *body)
+    return _insert_message(cursor, mailbox_id, body_id, len(body[0]), flags, when, tz)
 
 
-def _insert_body(cursor, raw: bytes, structure: str) -> int:
-    cursor.execute("INSERT INTO bodies(raw, structure) VALUES (?, ?)", (raw, structure))
+def _insert_body(cursor, raw: bytes, structure: str, rendered: Rendered | None) -> int:
+    envelope, bodystructure, body = rendered or (None, None, None)
+    cursor.execute(
+        "INSERT INTO bodies(raw, structure, fetch_envelope, fetch_bodystructure, fetch_body)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (raw, structure, envelope, bodystructure, body),
+    )
     return cursor.lastrowid
 
 
@@ -363,23 +382,34 @@ def _uid_chunks(uids: list[int], size: int = 500):
         yield uids[i : i + size]
 
 
-def _fetch(cursor, mailbox_id, uids, structure, raw) -> list[MessageRow]:
+def _fetch(cursor, mailbox_id, uids, structure, raw, rendered) -> list[MessageRow]:
     cols = "m.uid, m.flags, m.internal_date, m.tz_minutes, m.size"
     cols += ", b.structure" if structure else ", NULL"
     cols += ", b.raw" if raw else ", NULL"
-    join = " JOIN bodies b ON b.id = m.body_id" if structure or raw else ""
+    if rendered:
+        cols += ", b.fetch_envelope, b.fetch_bodystructure, b.fetch_body"
+    else:
+        cols += ", NULL, NULL, NULL"
+    join = " JOIN bodies b ON b.id = m.body_id" if structure or raw or rendered else ""
     out: list[MessageRow] = []
-    for chunk in _uid_chunks(uids):
-        marks = ",".join("?" * len(chunk))
+    for where, params in _uid_conditions(uids):
         rows = cursor.execute(
-            f"SELECT {cols} FROM messages m{join} WHERE m.mailbox_id = ? AND m.uid IN ({marks})"
+            f"SELECT {cols} FROM messages m{join} WHERE m.mailbox_id = ? AND {where}"
             " ORDER BY m.uid",
-            (mailbox_id, *chunk),
+            (mailbox_id, *params),
         )
-        out.extend(
-            MessageRow(r[0], _flags_from_db(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
-        )
+        out.extend(MessageRow(r[0], _flags_from_db(r[1]), *r[2:]) for r in rows)
     return out
+
+
+def _uid_conditions(uids: list[int]):
+    """SQL conditions selecting `uids` (ascending): a run of consecutive UIDs becomes one
+    BETWEEN (1:* of a mailbox never expunged is a single range), the rest IN lists."""
+    if uids and uids[-1] - uids[0] == len(uids) - 1:
+        yield "m.uid BETWEEN ? AND ?", (uids[0], uids[-1])
+        return
+    for chunk in _uid_chunks(uids):
+        yield f"m.uid IN ({','.join('?' * len(chunk))})", chunk
 
 
 def _store_flags(cursor, mailbox_id, uids, mode, flags) -> list[tuple[int, tuple[str, ...]]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -45,9 +45,14 @@ CREATE TABLE IF NOT EXISTS retired_names (
     PRIMARY KEY (user_id, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bodies (
-    id        INTEGER PRIMARY KEY,
-    raw       BLOB NOT NULL,
-    structure TEXT NOT NULL
+    id                  INTEGER PRIMARY KEY,
+    raw                 BLOB NOT NULL,
+    structure           TEXT NOT NULL,
+    -- the IMAP renderings of ENVELOPE, BODYSTRUCTURE and BODY, made once at delivery
+    -- (NULL for bodies stored before version 3: FETCH renders those from `structure`)
+    fetch_envelope      BLOB,
+    fetch_bodystructure BLOB,
+    fetch_body          BLOB
 );
 CREATE TABLE IF NOT EXISTS messages (
     id            INTEGER PRIMARY KEY,
@@ -72,6 +77,12 @@ UPGRADES = {
 INSERT OR IGNORE INTO subscriptions(user_id, name)
     SELECT user_id, name FROM mailboxes WHERE subscribed;
 ALTER TABLE mailboxes DROP COLUMN subscribed;
+""",
+    # 2 -> 3: IMAP renderings kept beside each body.
+    2: """
+ALTER TABLE bodies ADD COLUMN fetch_envelope BLOB;
+ALTER TABLE bodies ADD COLUMN fetch_bodystructure BLOB;
+ALTER TABLE bodies ADD COLUMN fetch_body BLOB;
 """,
 }
 

@@ -130,7 +130,20 @@ def test_message_with_bare_lf_is_stored_as_given(mail, wire):
 
 
 def test_message_with_8bit_and_nul_bytes_is_stored_as_given(mail, wire):
-    message = b"Subject: M\xc3\xbcller\r\n\r\nbinary \x00\xff here\r\n"
+    message = b"Subject: Mueller\r\n\r\nbinary \x00\xff M\xc3\xbcller here\r\n"
+    assert APPENDED.match(append_nonsync(wire, b"INBOX", message))
+    assert [row.raw for row in stored(mail)] == [message]
+
+
+def test_8bit_header_fields_need_utf8_accept_or_rev2(mail, wire):
+    """RFC 6855 §4: a server offering UTF8=ACCEPT "MUST reject, with a "NO" response, an
+    "APPEND" command that includes any 8-bit character in message header fields" unless the
+    client enabled it; RFC 9051 §6.3.12 allows them in IMAP4rev2."""
+    message = b"Subject: M\xc3\xbcller\r\n\r\nbody\r\n"
+    assert append_nonsync(wire, b"INBOX", message).startswith(b"a NO ")
+    assert stored(mail) == []
+    wire.send(b"e ENABLE UTF8=ACCEPT\r\n")
+    wire.until(b"e")
     assert APPENDED.match(append_nonsync(wire, b"INBOX", message))
     assert [row.raw for row in stored(mail)] == [message]
 
@@ -264,7 +277,7 @@ def test_append_before_login_is_refused_without_reading_the_literal(mail):
             b'INBOX "07-Feb-1994 21:52:25 -2400"',
             b"Invalid date-time: invalid time zone in date-time '07-Feb-1994 21:52:25 -2400'",
         ),
-        (b"INBOX () () ", b"expected APPEND mailbox [(flags)] [date-time] literal"),
+        (b"INBOX () ()", b"expected APPEND mailbox [(flags)] [date-time] literal"),
         (b"INBOX NIL", b"expected APPEND mailbox [(flags)] [date-time] literal"),
         (b"(INBOX)", b"mailbox name must be a string"),
     ],

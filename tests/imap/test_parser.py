@@ -102,7 +102,6 @@ VALID = [
         id="nested-lists",
     ),
     pytest.param(b"a X ()\r\n", "a", "X", [[]], id="empty-list"),
-    pytest.param(b"a  X  1   2 \r\n", "a", "X", [Atom("1"), Atom("2")], id="extra-spaces"),
     pytest.param(b"a X foo[\r\n", "a", "X", [Atom("foo[")], id="unclosed-bracket-in-atom"),
 ]
 
@@ -242,6 +241,17 @@ def test_parse_error_skips_a_following_non_synchronizing_literal() -> None:
         ParseError("a", "invalid escape in quoted string"),
         Command("c", "NOOP", [], 8),
     ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"a  X 1\r\n", b"a X  1\r\n", b"a X 1 \r\n", b"a X \r\n", b"a X ( 1)\r\n", b"a X (1 )\r\n"],
+)
+def test_extraneous_spaces_are_a_syntax_error(line: bytes) -> None:
+    """RFC 9051 §2.2.1: "It is a syntax error to send a command with missing or extraneous
+    spaces or arguments." """
+    [event] = CommandReader().feed(line)
+    assert isinstance(event, ParseError) and event.tag == "a"
 
 
 def test_parse_error_before_a_synchronizing_literal_answers_at_once() -> None:

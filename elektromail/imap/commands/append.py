@@ -42,6 +42,11 @@ async def append(ctx, args) -> Done:
         raise No(f"Message too big (limit {limit} bytes)", fmt.TOOBIG)
     if not request.message:
         raise No("Can't save a zero byte message")  # Dovecot's answer; the RFC is silent
+    if not (session.dialect.rev2 or session.dialect.utf8) and _has_8bit_header(request.message):
+        # RFC 6855 §4: a server that offers UTF8=ACCEPT "MUST reject, with a "NO" response,
+        # an "APPEND" command that includes any 8-bit character in message header fields"
+        # unless the client enabled it. IMAP4rev2 permits them (RFC 9051 §6.3.12).
+        raise No("8-bit header fields need ENABLE UTF8=ACCEPT or IMAP4rev2")
     try:
         uidvalidity, uid = await ctx.services.postoffice.append(
             session.user,
@@ -54,6 +59,14 @@ async def append(ctx, args) -> Done:
     except NoSuchMailbox:
         raise No("Mailbox does not exist", fmt.TRYCREATE) from None
     return Done("APPEND completed", f"{fmt.APPENDUID} {uidvalidity} {uid}")
+
+
+def _has_8bit_header(message: bytes) -> bool:
+    end = message.find(b"\r\n\r\n")
+    if end < 0:
+        end = message.find(b"\n\n")
+    header = message if end < 0 else message[:end]
+    return not header.isascii()
 
 
 def parse_append(tokens: list, dialect: Dialect) -> AppendRequest:

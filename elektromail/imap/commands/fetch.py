@@ -3,6 +3,8 @@ no message is parsed again here."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from elektromail import mime
 from elektromail.events import FlagsChanged
 from elektromail.imap import format as fmt
@@ -11,8 +13,11 @@ from elektromail.imap.dispatch import SELECTED, Bad, Done, No, command
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
 from elektromail.store import MessageRow
 
-CHUNK = 250  # messages per store round trip: bounds memory on 1:* of a huge mailbox
-STRUCTURE_ITEMS = {"ENVELOPE", "BODY", "BODYSTRUCTURE", "BINARY", "BINARY.SIZE"}
+# messages per store round trip: bounds memory on 1:* of a huge mailbox
+CHUNK_WITH_BODIES = 250
+CHUNK = 2000
+RENDERED_ITEMS = {"ENVELOPE", "BODY", "BODYSTRUCTURE"}  # rendered at delivery
+STRUCTURE_ITEMS = {"BINARY", "BINARY.SIZE"}
 RAW_ITEMS = {"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"}
 
 
@@ -31,12 +36,17 @@ async def fetch(ctx, args) -> Done:
         items = [FetchItem("UID"), *items]
     need_structure = any(_needs_structure(item) for item in items)
     need_raw = any(item.section is not None or item.name in RAW_ITEMS for item in items)
+    need_rendered = any(item.name in RENDERED_ITEMS and item.section is None for item in items)
     set_seen = not view.readonly and any(item.sets_seen for item in items)
     utf8 = session.dialect.utf8_names
-    for start in range(0, len(uids), CHUNK):
-        rows = await ctx.services.store.fetch(
-            view.mailbox_id, uids[start : start + CHUNK], need_structure, need_raw
+    store = ctx.services.store
+    chunk = CHUNK_WITH_BODIES if need_raw else CHUNK
+    for start in range(0, len(uids), chunk):
+        rows = await store.fetch(
+            view.mailbox_id, uids[start : start + chunk], need_structure, need_raw, need_rendered
         )
+        if need_rendered and not need_structure:
+            rows = await _add_structure_where_unrendered(ctx, rows)
         changed = await _mark_seen(ctx, rows) if set_seen else {}
         out = []
         for row in rows:
@@ -49,6 +59,21 @@ async def fetch(ctx, args) -> Done:
             out.append(_fetch_response(seq, row, items, flags is not None, utf8))
         ctx.write(b"".join(out))
     return Done(f"{ctx.name} completed")
+
+
+async def _add_structure_where_unrendered(ctx, rows: list[MessageRow]) -> list[MessageRow]:
+    """Bodies stored before renderings were kept (schema < 3) are rendered from their
+    structure instead."""
+    stale = [row.uid for row in rows if row.envelope is None]
+    if not stale:
+        return rows
+    view = ctx.session.view
+    found = await ctx.services.store.fetch(view.mailbox_id, stale, True, False)
+    structures = {row.uid: row.structure for row in found}
+    return [
+        dataclasses.replace(row, structure=structures.get(row.uid)) if row.envelope is None else row
+        for row in rows
+    ]
 
 
 def _needs_structure(item: FetchItem) -> bool:
@@ -75,9 +100,7 @@ async def _mark_seen(ctx, rows: list[MessageRow]) -> dict[int, tuple[str, ...]]:
 
 
 def _with_flags(row: MessageRow, flags: tuple[str, ...]) -> MessageRow:
-    return MessageRow(
-        row.uid, flags, row.internal_date, row.tz_minutes, row.size, row.structure, row.raw
-    )
+    return dataclasses.replace(row, flags=flags)
 
 
 def _fetch_response(
@@ -101,9 +124,14 @@ def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool) -> bytes:
     if name == "RFC822.SIZE":
         return b"RFC822.SIZE %d" % row.size
     if name == "ENVELOPE":
+        if row.envelope is not None:
+            return b"ENVELOPE " + row.envelope
         return b"ENVELOPE " + fmt.format_envelope(parsed.envelope, utf8_ok=utf8)
     if name in ("BODY", "BODYSTRUCTURE") and item.section is None:
         extended = name == "BODYSTRUCTURE"
+        rendered = row.bodystructure if extended else row.body
+        if rendered is not None:
+            return name.encode() + b" " + rendered
         return name.encode() + b" " + fmt.format_bodystructure(parsed.body, extended, utf8_ok=utf8)
     if name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
         return name.encode() + b" " + fmt.literal(_rfc822(name, row.raw, parsed))
