@@ -239,7 +239,6 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_DSN_RULES",
         parse_text,
         "delivery rules (JSON or file)",
-        implemented=False,
     ),
     Setting("tls_cert", "tls-cert", "ELEKTROMAIL_TLS_CERT", parse_text, "PEM certificate file"),
     Setting("tls_key", "tls-key", "ELEKTROMAIL_TLS_KEY", parse_text, "PEM private key file"),
@@ -256,7 +255,6 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_SMTPS_PORT",
         parse_optional_port_off,
         "implicit-TLS SMTP port (off)",
-        implemented=False,
     ),
     Setting(
         "max_message_size",
@@ -286,7 +284,6 @@ SETTINGS: tuple[Setting, ...] = (
         parse_bool,
         "SMTP: refuse mail before AUTH",
         flag=True,
-        implemented=False,
     ),
     Setting(
         "trace_headers",
@@ -295,7 +292,6 @@ SETTINGS: tuple[Setting, ...] = (
         parse_bool,
         "SMTP: add Return-Path and Received headers",
         flag=True,
-        implemented=False,
     ),
     Setting(
         "smtp_timeout",
@@ -324,7 +320,6 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_RULES_SEED",
         parse_seed,
         "seed for rule probabilities (random)",
-        implemented=False,
     ),
 )
 

@@ -1,6 +1,7 @@
-"""What the server does with mail: seed users, route an address to a user, deliver, log in.
+"""What the server does with mail: seed users, route an address to a user, deliver, bounce,
+log in, and keep the delivery rules in force.
 
-Every path that delivers (SMTP now; bounces, the HTTP API and fixtures later) goes through
+Every path that delivers (SMTP, bounces; the HTTP API and fixtures later) goes through
 `PostOffice.deliver`, so routing and "acknowledged means stored" hold in one place.
 """
 
@@ -13,14 +14,18 @@ from dataclasses import dataclass
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
-from elektromail import mime
+from elektromail import dsn, mime
 from elektromail.config import Settings, UserSpec
 from elektromail.events import Events, MessageAdded
+from elektromail.rules import RuleSet
 from elektromail.store import NoSuchMailbox, Store, UserExists, UserRow, normalize_flags
 
 log = Logger()
 
 INBOX = "INBOX"
+# Routing an address costs two store round trips (email, then name), about as much as storing
+# the message itself; the post office remembers answers until users change (`forget_routes`).
+ROUTE_CACHE_SIZE = 10_000
 # Created for every user: real clients look for these special-use mailboxes (RFC 6154).
 DEFAULT_MAILBOXES: tuple[tuple[str, str | None], ...] = (
     (INBOX, None),
@@ -40,6 +45,11 @@ class Delivery:
     user: str
     mailbox: str
     uid: int
+
+
+def describe(deliveries: Sequence[Delivery]) -> str:
+    """`bob/INBOX#3, alice/INBOX#7`: where copies went, for logs."""
+    return ", ".join(f"{d.user}/{d.mailbox}#{d.uid}" for d in deliveries)
 
 
 def split_address(address: str) -> tuple[str, str]:
@@ -64,19 +74,33 @@ def strip_tag(local: str) -> str:
 class PostOffice:
     """Users, routing and delivery on top of the store; publishes what changed to `events`."""
 
-    def __init__(self, store: Store, events: Events, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, events: Events, settings: Settings, rules: RuleSet | None = None
+    ) -> None:
         self.store = store
         self.events = events
         self.settings = settings
         self.default_mailboxes = (
             DEFAULT_MAILBOXES if settings.special_use_mailboxes else DEFAULT_MAILBOXES[:1]
         )
+        # The delivery rules in force. Readers take the attribute once per decision and a new
+        # RuleSet replaces it whole, so a change never shows half-applied.
+        self.rules: RuleSet = rules if rules is not None else RuleSet((), settings.rules_seed)
+        self._routes: dict[str, UserRow] = {}
+        self._routes_generation = 0
+
+    def replace_rules(self, rules: RuleSet) -> RuleSet:
+        """Put `rules` in force (for the control API); returns the ones they replace."""
+        previous, self.rules = self.rules, rules
+        log.info("{count} delivery rules in force", count=len(rules))
+        return previous
 
     @inlineCallbacks
     def start(self):
         """Seed the configured users (kept up to date in a persistent database)."""
         for spec in self.settings.users:
             yield self._seed(spec)
+        self.forget_routes()
 
     @inlineCallbacks
     def _seed(self, spec: UserSpec):
@@ -94,10 +118,29 @@ class PostOffice:
 
     # --- routing ----------------------------------------------------------------------------
 
+    def forget_routes(self) -> None:
+        """Forget the remembered routes. Whatever changes users or their email addresses
+        other than through the post office must call this."""
+        self._routes.clear()
+        self._routes_generation += 1
+
     @inlineCallbacks
     def route(self, address: str):
         """The user an address reaches: configured email first (with and without a +tag),
         else the local part; an unknown local part becomes a user with no password."""
+        user = self._routes.get(address)
+        if user is not None:
+            return user
+        generation = self._routes_generation
+        user = yield self._look_up(address)
+        if generation == self._routes_generation:  # users did not change meanwhile
+            if len(self._routes) >= ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            self._routes[address] = user
+        return user
+
+    @inlineCallbacks
+    def _look_up(self, address: str):
         local, domain = split_address(address)
         base = strip_tag(local)
         if domain:
@@ -118,17 +161,63 @@ class PostOffice:
         transaction, then publish MessageAdded events. Fires with one Delivery per stored copy."""
         parsed = mime.parse(raw)
         structure = mime.to_json(parsed)
-        users: dict[int, tuple[UserRow, str]] = {}
-        for recipient in recipients:
-            user = yield self.route(recipient)
-            users.setdefault(user.id, (user, recipient))
+        users = self._remembered_users(recipients)
+        remembered = users is not None
+        if users is None:
+            users = yield self._users_for(recipients)
         targets = [(user_id, mailbox) for user_id in users]
-        stored = yield self.store.deliver(targets, raw, structure)
+        try:
+            stored = yield self.store.deliver(targets, raw, structure)
+        except Exception:
+            if not remembered:
+                raise
+            # A remembered route may name a user removed behind the post office's back.
+            self.forget_routes()
+            users = yield self._users_for(recipients)
+            targets = [(user_id, mailbox) for user_id in users]
+            stored = yield self.store.deliver(targets, raw, structure)
         deliveries = []
         for (user, recipient), (mailbox_id, name, uid) in zip(users.values(), stored, strict=True):
             deliveries.append(Delivery(recipient, user.name, name, uid))
             self.events.publish(MessageAdded(user.name, name, mailbox_id, uid, ()))
-            log.info("delivered {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=name)
+        return deliveries
+
+    def _remembered_users(self, recipients: Sequence[str]) -> dict[int, tuple[UserRow, str]] | None:
+        """What `_users_for` answers, without a round trip when every route is remembered."""
+        users: dict[int, tuple[UserRow, str]] = {}
+        for recipient in recipients:
+            user = self._routes.get(recipient)
+            if user is None:
+                return None
+            users.setdefault(user.id, (user, recipient))
+        return users
+
+    @inlineCallbacks
+    def _users_for(self, recipients: Sequence[str]):
+        """{user id: (user, the first recipient address that reached them)}."""
+        users: dict[int, tuple[UserRow, str]] = {}
+        for recipient in recipients:
+            user = yield self.route(recipient)
+            users.setdefault(user.id, (user, recipient))
+        return users
+
+    @inlineCallbacks
+    def bounce(self, report: dsn.Report):
+        """Deliver the DSN for `report` to its envelope sender, from the null sender `<>`, by
+        the same routing as any mail. A report for the null sender is dropped: a DSN never
+        causes another. Fires with the Deliveries (none for the null sender)."""
+        if not report.sender:
+            return []
+        raw = dsn.build(report)
+        if self.settings.trace_headers:
+            raw = b"Return-Path: <>\r\n" + raw
+        deliveries = yield self.deliver([report.sender], raw)
+        log.info(
+            "DSN ({action}) for {recipients} delivered to {where}",
+            action="failed" if report.failed else "delivered",
+            recipients=[r.final_recipient for r in report.recipients],
+            where=describe(deliveries),
+        )
         return deliveries
 
     @inlineCallbacks

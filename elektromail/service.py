@@ -15,6 +15,7 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
+from elektromail import rules
 from elektromail.config import Settings
 from elektromail.events import Events
 from elektromail.postoffice import PostOffice
@@ -44,9 +45,10 @@ class Server:
             from twisted.internet import reactor
         self.reactor = reactor
         self.settings = settings
+        delivery_rules = load_rules(settings)  # before anything is opened: it may stop start-up
         self.store = Store(settings.db)
         self.events = Events()
-        self.postoffice = PostOffice(self.store, self.events, settings)
+        self.postoffice = PostOffice(self.store, self.events, settings, delivery_rules)
         self.tls = TLSMaterial(settings.bind, settings.tls_cert, settings.tls_key)
         self.factories: dict[str, object] = {}
         self.ports: dict[str, IListeningPort] = {}
@@ -131,6 +133,14 @@ class Server:
                 close_all()
         self.ports.clear()
         self.store.close()
+
+
+def load_rules(settings: Settings) -> rules.RuleSet:
+    """The delivery rules of ELEKTROMAIL_DSN_RULES; a malformed rule stops start-up."""
+    try:
+        return rules.load(settings.dsn_rules, settings.rules_seed)
+    except rules.RuleError as e:
+        raise StartupError(f"invalid ELEKTROMAIL_DSN_RULES/--dsn-rules: {e}") from None
 
 
 class ElektromailService(Service):

@@ -28,6 +28,15 @@ class Reply:
         ]
         return "".join(out).encode("ascii")
 
+    @classmethod
+    def verbatim(cls, code: int, status: str | None, text: str) -> Reply:
+        """A reply whose text is taken as is (a rule's diagnostic), not as a template."""
+        return cls(code, status, text.replace("{", "{{").replace("}", "}}"))
+
+    def line(self) -> str:
+        """`550 5.1.1 User unknown`: the reply as one line of text, as a DSN quotes it."""
+        return " ".join(str(part) for part in (self.code, self.status, self.text) if part)
+
 
 # --- connection ------------------------------------------------------------------------------
 GREETING = Reply(220, None, "{host} elektromail ESMTP ready")
@@ -44,10 +53,20 @@ EHLO_SYNTAX = Reply(501, "5.5.4", "Syntax: EHLO hostname")
 # --- simple commands -------------------------------------------------------------------------
 OK = Reply(250, "2.0.0", "OK")
 RESET_OK = Reply(250, "2.0.0", "Reset OK")
-HELP = Reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT AUTH")
+HELP = Reply(
+    214,
+    "2.0.0",
+    "elektromail, a development mail server; see RFC 5321\n"
+    "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT",
+)
 CANNOT_VRFY = Reply(252, "2.5.0", "Cannot VRFY user, but will accept message for any address")
 NO_ARGUMENTS = Reply(501, "5.5.4", "Syntax error: no arguments allowed")
 ARGUMENT_REQUIRED = Reply(501, "5.5.4", "Syntax error: argument required")
+
+# --- STARTTLS (RFC 3207) ---------------------------------------------------------------------
+READY_FOR_TLS = Reply(220, "2.0.0", "Ready to start TLS")
+TLS_ACTIVE = Reply(503, "5.5.1", "TLS already active")
+TLS_UNAVAILABLE = Reply(454, "4.7.0", "TLS not available")
 
 # --- mail transaction ------------------------------------------------------------------------
 SENDER_OK = Reply(250, "2.1.0", "Sender OK")
@@ -57,6 +76,14 @@ RCPT_SYNTAX = Reply(501, "5.5.4", "Syntax: RCPT TO:<address>")
 BAD_SENDER_ADDRESS = Reply(501, "5.1.7", "Bad sender address syntax")
 BAD_RECIPIENT_ADDRESS = Reply(501, "5.1.3", "Bad recipient address syntax")
 NESTED_MAIL = Reply(503, "5.5.1", "Sender already specified")
+AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")
+SIZE_EXCEEDED = Reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
+PARAMETER_SYNTAX = Reply(501, "5.5.4", "Syntax error in {parameter} parameter")
+PARAMETERS_SYNTAX = Reply(501, "5.5.4", "Syntax error in parameters")
+DUPLICATE_PARAMETER = Reply(501, "5.5.4", "Parameter {parameter} given twice")
+UNKNOWN_PARAMETER = Reply(555, "5.5.4", "Unsupported parameter {parameter}")
+NON_ASCII_SENDER = Reply(550, "5.6.7", "Non-ASCII sender address needs SMTPUTF8")
+NON_ASCII_RECIPIENT = Reply(553, "5.6.7", "Non-ASCII recipient address needs SMTPUTF8")
 NEED_MAIL = Reply(503, "5.5.1", "Need MAIL before RCPT")
 NEED_MAIL_BEFORE_DATA = Reply(503, "5.5.1", "Need MAIL before DATA")
 NEED_RCPT = Reply(503, "5.5.1", "Need RCPT before DATA")
@@ -64,7 +91,6 @@ TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
 START_DATA = Reply(354, None, "Start mail input; end with <CRLF>.<CRLF>")
 MESSAGE_ACCEPTED = Reply(250, "2.0.0", "Message accepted")
 MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message too big")
-MESSAGE_LINE_TOO_LONG = Reply(552, "5.3.4", "Message line too long")
 LOCAL_ERROR = Reply(451, "4.3.0", "Requested action aborted: local error in processing")
 
 # --- AUTH (RFC 4954) -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The SMTP listener: an ESMTP protocol that moves lines between the socket and the pure session
-(`session.py`, `sasl.py`), hands finished messages to the post office, and its factory.
+(`session.py`, `params.py`, `sasl.py`), applies the delivery rules, owns STARTTLS, and hands
+finished messages to `transaction.finish`; and its factory.
 
 The server calls itself "localhost": `socket.getfqdn()` can block start-up on DNS, and the bind
 address (often 0.0.0.0) is no name at all. Clients only show it; nothing routes by it.
@@ -9,27 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from twisted.internet import protocol
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress, ITCPTransport
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IAddress, IDelayedCall, ITCPTransport, ITLSTransport
 from twisted.logger import Logger
 from twisted.mail import smtp
 from twisted.python.failure import Failure
 
 from elektromail.config import Settings
-from elektromail.postoffice import PostOffice
-from elektromail.smtp import replies, sasl
+from elektromail.postoffice import PostOffice, describe
+from elektromail.rules import Action, Rule, RuleSet, Stage
+from elektromail.smtp import params, replies, sasl, transaction
 from elektromail.smtp.replies import Reply
 from elektromail.smtp.session import (
     COMMANDS,
-    MAX_MESSAGE_BYTES,
-    MAX_RECIPIENTS,
     DataReader,
     Envelope,
     LineBuffer,
     LineTooLong,
+    Recipient,
     Session,
     split_command,
 )
@@ -62,11 +62,11 @@ def address_literal(address: IAddress) -> str:
 class SMTPServer(smtp.ESMTP):
     """One SMTP connection.
 
-    Subclasses Twisted's ESMTP for its place in twisted.mail (timeouts, `ctx`/`challengers`
-    for STARTTLS later) but runs its own command loop: Twisted's replies lack enhanced status
-    codes, its DATA adds headers, a malformed AUTH raises out of dataReceived, and it breaks
-    pipelining once a command waits on a Deferred. Here each handler may return a Deferred and
-    later lines wait in the buffer until it fires, so PIPELINING is safe to advertise.
+    Subclasses Twisted's ESMTP for its place in twisted.mail (TimeoutMixin, `callLater`) but
+    runs its own command loop: Twisted's replies lack enhanced status codes, its DATA adds
+    headers, a malformed AUTH raises out of dataReceived, and it breaks pipelining once a
+    command waits on a Deferred. Here each handler may return a Deferred and later lines wait
+    in the buffer until it fires, so PIPELINING is safe to advertise.
     """
 
     factory: SMTPFactory
@@ -82,19 +82,28 @@ class SMTPServer(smtp.ESMTP):
         self._closed = False
         self._reader: DataReader | None = None
         self._continuation: Callable[[bytes], Handled] | None = None
+        self._delays: set[IDelayedCall] = set()
 
     # --- connection ---------------------------------------------------------------------
 
     def connectionMade(self) -> None:
         if ITCPTransport.providedBy(self.transport):
             self.transport.setTcpNoDelay(True)
-        self.hostname = self.factory.hostname
-        self.host = self.hostname
-        self.session = Session(peer=address_literal(self.transport.getPeer()))
+        self.hostname = self.host = self.factory.hostname
+        self.timeout = self.factory.settings.smtp_timeout
+        self.session = self._new_session(tls=self.factory.implicit_tls)
         self.factory.connections.add(self)
         log.debug("SMTP connection from {peer}", peer=self.session.peer)
-        self.reply(replies.GREETING)
         self.setTimeout(self.timeout)
+        rule = self.rules.at_connect()
+        if rule is None:
+            self.reply(replies.GREETING)
+        else:
+            self._hold(self._act(rule, lambda: self.reply(replies.GREETING)))
+
+    def _new_session(self, tls: bool) -> Session:
+        peer = address_literal(self.transport.getPeer())
+        return Session(peer=peer, tls=tls, require_auth=self.factory.settings.require_auth)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self._closed = True
@@ -104,6 +113,9 @@ class SMTPServer(smtp.ESMTP):
             log.info("SMTP {peer} left during DATA; message discarded", peer=self.session.peer)
         self._reader = None
         self._continuation = None
+        for call in list(self._delays):
+            call.cancel()
+        self._delays.clear()
 
     def timeoutConnection(self) -> None:
         self.reply(replies.TIMEOUT)
@@ -115,7 +127,14 @@ class SMTPServer(smtp.ESMTP):
         self.transport.loseConnection()
 
     def reply(self, reply: Reply, **values: str) -> None:
-        self.transport.write(reply.render(host=self.hostname, **values))
+        if values:
+            self.transport.write(reply.render(host=self.hostname, **values))
+        else:
+            self.transport.write(self.factory.rendered(reply))
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.factory.postoffice.rules
 
     # --- input: lines, queued while a command waits on a Deferred -----------------------
 
@@ -130,27 +149,38 @@ class SMTPServer(smtp.ESMTP):
         self._dispatching = True
         try:
             while self._pending is None and not self._closed and not self.transport.disconnecting:
+                if self._reader is not None:
+                    if not self._reader.take(self._lines):
+                        break
+                    self._handle(self._end_of_data)
+                    continue
                 line = self._lines.next_line()
                 if line is None:
                     break
-                self._handle(line)
+                self._handle(partial(self._route, line))
         finally:
             self._dispatching = False
         self._throttle()
 
-    def _handle(self, line: bytes | LineTooLong) -> None:
+    def _handle(self, step: Callable[[], Handled]) -> None:
         try:
-            result = self._route(line)
+            result = step()
         except Exception:
             log.failure("SMTP handler failed for {peer}", peer=self.session.peer)
             self._abandon_command()
             return
+        self._hold(result)
+
+    def _hold(self, result: Handled) -> None:
+        """Hold back later lines until `result` fires."""
         if result is not None:
             self._pending = result
             result.addErrback(self._handler_failed)
             result.addBoth(self._resume)
 
     def _handler_failed(self, failure: Failure) -> None:
+        if failure.check(CancelledError) or self._closed:
+            return
         log.failure("SMTP handler failed for {peer}", failure, peer=self.session.peer)
         self._abandon_command()
 
@@ -179,17 +209,12 @@ class SMTPServer(smtp.ESMTP):
     def _route(self, line: bytes | LineTooLong) -> Handled:
         if isinstance(line, LineTooLong):
             return self._line_too_long()
-        if self._reader is not None:
-            return self._data_line(line)
         if self._continuation is not None:
             continuation, self._continuation = self._continuation, None
             return continuation(line)
         return self._command(line)
 
     def _line_too_long(self) -> Handled:
-        if self._reader is not None:
-            self._reader.fail(replies.MESSAGE_LINE_TOO_LONG)
-            return None
         self._continuation = None
         self.reply(replies.LINE_TOO_LONG)
         return None
@@ -210,30 +235,84 @@ class SMTPServer(smtp.ESMTP):
         handler: Callable[[bytes], Handled] = getattr(self, "smtp_" + command.verb)
         return handler(argument)
 
+    # --- delivery rules: delays and disconnects -----------------------------------------
+
+    def _sleep(self, seconds: float) -> Deferred[None]:
+        """A Deferred that fires after `seconds` on the protocol's clock (never blocks); it is
+        cancelled when the connection goes."""
+        d: Deferred[None] = Deferred()
+        call: IDelayedCall
+
+        def wake() -> None:
+            self._delays.discard(call)
+            d.callback(None)
+
+        call = self.callLater(seconds, wake)
+        self._delays.add(call)
+        return d
+
+    def _after(self, delay: float, action: Callable[[], None]) -> Handled:
+        """Run `action` (usually: send the reply) now, or after `delay` seconds."""
+        if delay <= 0:
+            action()
+            return None
+        d = self._sleep(delay)
+        d.addCallback(lambda _: None if self._closed else action())
+        return d
+
+    def _act(self, rule: Rule, reply: Callable[[], None]) -> Handled:
+        """Apply a delay or disconnect rule at the current stage: `reply` is the normal
+        answer, sent after the rule's delay unless the rule closes the connection."""
+        log.info(
+            "SMTP rule {number} ({action}) for {peer}",
+            number=rule.number,
+            action=rule.action.value,
+            peer=self.session.peer,
+        )
+        return self._after(rule.delay, self._drop if rule.action is Action.DISCONNECT else reply)
+
+    def _drop(self) -> None:
+        """Close without a reply, as a crashing server would."""
+        self.transport.loseConnection()
+
     # --- greeting and simple commands ---------------------------------------------------
 
-    def extensions(self) -> dict[bytes, list[bytes] | None]:
-        """The EHLO keywords (Twisted's shape, rendered by `listExtensions`)."""
-        return {
-            b"PIPELINING": None,
-            b"8BITMIME": None,
-            b"ENHANCEDSTATUSCODES": None,
-            b"AUTH": [name.encode("ascii") for name in sasl.MECHANISMS],
-        }
+    def keywords(self) -> list[str]:
+        """The EHLO keywords, in the order advertised."""
+        found = [
+            "PIPELINING",
+            f"SIZE {self.factory.max_message_bytes}",
+            "8BITMIME",
+            "SMTPUTF8",
+            "ENHANCEDSTATUSCODES",
+            "DSN",
+        ]
+        if self._can_start_tls():
+            found.append("STARTTLS")
+        found.append("AUTH " + " ".join(sasl.MECHANISMS))
+        return found
+
+    def _can_start_tls(self) -> bool:
+        return (
+            not self.session.tls
+            and self.factory.tls is not None
+            and ITLSTransport.providedBy(self.transport)
+        )
 
     def smtp_EHLO(self, argument: bytes) -> Handled:
-        self._greeted(argument)
-        extensions = self.listExtensions().decode("ascii")
+        self._greeted(argument, esmtp=True)
+        extensions = "\n".join(self.keywords())
         self.reply(replies.EHLO_OK, peer=self.session.peer, extensions=extensions)
         return None
 
     def smtp_HELO(self, argument: bytes) -> Handled:
-        self._greeted(argument)
+        self._greeted(argument, esmtp=False)
         self.reply(replies.HELO_OK, peer=self.session.peer)
         return None
 
-    def _greeted(self, argument: bytes) -> None:
+    def _greeted(self, argument: bytes, esmtp: bool) -> None:
         self.session.helo = argument.decode("ascii", "replace")
+        self.session.esmtp = esmtp
         self.session.reset()
 
     def smtp_RSET(self, argument: bytes) -> Handled:
@@ -258,54 +337,74 @@ class SMTPServer(smtp.ESMTP):
         self.transport.loseConnection()
         return None
 
+    # --- STARTTLS (RFC 3207) ------------------------------------------------------------
+
+    def smtp_STARTTLS(self, argument: bytes) -> Handled:
+        if not self._can_start_tls():
+            self.reply(replies.TLS_UNAVAILABLE)
+            return None
+        self.reply(replies.READY_FOR_TLS)
+        # Lines that came with STARTTLS were sent in plaintext and must not run as if they
+        # came over TLS (CVE-2011-0411): drop them.
+        self._lines = LineBuffer()
+        self.transport.startTLS(self.factory.tls.options())
+        # RFC 3207 §4.2: forget everything learnt before TLS, HELO and AUTH included.
+        self.session = self._new_session(tls=True)
+        self.authenticated = False
+        return None
+
     # --- mail transaction ---------------------------------------------------------------
 
-    def _path(self, match: Any) -> str | None:
-        """The address of a matched MAIL/RCPT path without <>, source route or quotes."""
-        try:
-            return str(smtp.Address(match.group("path"), self.hostname.encode("ascii")))
-        except smtp.AddressError:
-            return None
-
     def smtp_MAIL(self, argument: bytes) -> Handled:
-        match = self.mail_re.match(argument)
-        if match is None:
-            self.reply(replies.MAIL_SYNTAX)
+        try:
+            mail = params.parse_mail(argument, self.factory.max_message_bytes)
+        except params.Refused as refused:
+            self.reply(refused.reply, **refused.values)
             return None
-        sender = self._path(match)
-        if sender is None:
-            self.reply(replies.BAD_SENDER_ADDRESS)
-            return None
-        self.session.envelope.sender = sender
+        self.session.envelope = Envelope(mail)
+        rule = self.rules.at_mail(mail.sender)
+        if rule is not None:
+            return self._act(rule, lambda: self.reply(replies.SENDER_OK))
         self.reply(replies.SENDER_OK)
         return None
 
     def smtp_RCPT(self, argument: bytes) -> Handled:
-        if len(self.session.envelope.recipients) >= self.factory.max_recipients:
+        envelope = self.session.envelope
+        assert envelope.mail is not None
+        if len(envelope.recipients) >= self.factory.max_recipients:
             self.reply(replies.TOO_MANY_RECIPIENTS)
             return None
-        match = self.rcpt_re.match(argument)
-        if match is None:
-            self.reply(replies.RCPT_SYNTAX)
+        try:
+            rcpt = params.parse_rcpt(argument, envelope.mail.smtputf8)
+        except params.Refused as refused:
+            self.reply(refused.reply, **refused.values)
             return None
-        recipient = self._path(match)
-        if not recipient:
-            self.reply(replies.BAD_RECIPIENT_ADDRESS)
+        rule = self.rules.at_rcpt(envelope.mail.sender, rcpt.recipient)
+        if rule is None:
+            envelope.recipients.append(Recipient(rcpt))
+            self.reply(replies.RECIPIENT_OK)
             return None
-        self.session.envelope.recipients.append(recipient)
-        self.reply(replies.RECIPIENT_OK)
-        return None
+        if rule.stage is not Stage.RCPT:  # it acts after the dot
+            envelope.recipients.append(Recipient(rcpt, rule))
+            self.reply(replies.RECIPIENT_OK)
+            return None
+        if rule.action in (Action.REJECT, Action.TEMPFAIL):
+            refusal = transaction.rule_reply(rule)
+            return self._act(rule, lambda: self.reply(refusal))
+        if rule.action is not Action.DISCONNECT:
+            envelope.recipients.append(Recipient(rcpt, rule))
+        return self._act(rule, lambda: self.reply(replies.RECIPIENT_OK))
 
     def smtp_DATA(self, argument: bytes) -> Handled:
+        # A message line may be as long as the message may be big: applications do send
+        # single-line HTML far over RFC 5321's 1000 octets, and Postfix keeps such lines.
         self._reader = DataReader(self.factory.max_message_bytes)
         self.reply(replies.START_DATA)
         return None
 
-    def _data_line(self, line: bytes) -> Handled:
-        assert self._reader is not None
-        if not self._reader.feed(line):
-            return None
+    def _end_of_data(self) -> Handled:
         reader, self._reader = self._reader, None
+        assert reader is not None
         envelope = self.session.envelope
         self.session.reset()
         if reader.failure is not None:
@@ -314,24 +413,39 @@ class SMTPServer(smtp.ESMTP):
         return Deferred.fromCoroutine(self._deliver(envelope, reader.message()))
 
     async def _deliver(self, envelope: Envelope, raw: bytes) -> None:
-        """Answer 250 only once the post office has stored the message."""
+        """Answer 250 only once the post office has stored the message (and its DSN)."""
         try:
-            await self.factory.postoffice.deliver(envelope.recipients, raw)
+            outcome = await transaction.finish(
+                self.factory.postoffice,
+                self.session,
+                envelope,
+                raw,
+                self.hostname,
+                self.factory.settings.trace_headers,
+            )
         except Exception:
             log.failure(
                 "SMTP delivery from {sender} to {recipients} failed",
                 sender=envelope.sender,
-                recipients=envelope.recipients,
+                recipients=envelope.addresses,
             )
             self.reply(replies.LOCAL_ERROR)
             return
         log.info(
-            "SMTP accepted {size} bytes from {sender} for {recipients}",
+            "SMTP {size} bytes from <{sender}>: {result}",
             size=len(raw),
             sender=envelope.sender,
-            recipients=envelope.recipients,
+            result=describe(outcome.deliveries)
+            or (outcome.reply.line() if outcome.reply else "closed by a disconnect rule"),
         )
-        self.reply(replies.MESSAGE_ACCEPTED)
+        if outcome.delay:
+            await self._sleep(outcome.delay)
+        if self._closed:
+            return
+        if outcome.reply is None:
+            self._drop()
+        else:
+            self.reply(outcome.reply)
 
     # --- AUTH ---------------------------------------------------------------------------
 
@@ -390,19 +504,36 @@ class SMTPServer(smtp.ESMTP):
 
 
 class SMTPFactory(protocol.ServerFactory):
-    """Builds SMTPServer connections and keeps track of them for `close_connections`."""
+    """Builds SMTPServer connections and keeps track of them for `close_connections`.
+    With `implicit_tls` the listener is TLS from the first byte (SMTPS, RFC 8314), so its
+    connections start as secure and offer no STARTTLS."""
 
     protocol = SMTPServer
     noisy = False
     hostname = HOSTNAME
-    max_message_bytes = MAX_MESSAGE_BYTES
-    max_recipients = MAX_RECIPIENTS
 
-    def __init__(self, postoffice: PostOffice, settings: Settings, tls: TLSMaterial) -> None:
+    def __init__(
+        self,
+        postoffice: PostOffice,
+        settings: Settings,
+        tls: TLSMaterial | None,
+        implicit_tls: bool = False,
+    ) -> None:
         self.postoffice = postoffice
         self.settings = settings
-        self.tls = tls  # for STARTTLS (a later issue); no ctx yet, so it is not advertised
+        self.tls = tls
+        self.implicit_tls = implicit_tls
+        self.max_message_bytes = settings.max_message_size
+        self.max_recipients = settings.max_recipients
         self.connections: set[SMTPServer] = set()
+        self._rendered: dict[Reply, bytes] = {}
+
+    def rendered(self, reply: Reply) -> bytes:
+        """The wire form of a reply that needs only the host name (most do), made once."""
+        wire = self._rendered.get(reply)
+        if wire is None:
+            wire = self._rendered[reply] = reply.render(host=self.hostname)
+        return wire
 
     def close_connections(self) -> None:
         """Tell every open connection 421 and close it (the server is stopping)."""

@@ -8,15 +8,15 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from elektromail.rules import Rule
 from elektromail.smtp import replies
+from elektromail.smtp.params import MailArguments, RcptArguments
 from elektromail.smtp.replies import Reply
 
-# RFC 5321 asks for at least 1000 octets per text line and 100 recipients; real clients send
-# longer lines (Twisted allows 16384), so the limits are generous but finite.
+# RFC 5321 asks for at least 512 octets per command line; real clients send longer ones (Twisted
+# allows 16384), so the limit is generous but finite. Message lines are only limited by the
+# message size: applications do send single-line HTML far over RFC 5321's 1000 octets.
 MAX_LINE_LENGTH = 16384
-MAX_RECIPIENTS = 1000
-# Until the SIZE setting exists: a ceiling that keeps one message from exhausting memory.
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 class LineTooLong:
@@ -77,13 +77,65 @@ class LineBuffer:
         self._scanned = len(self._data)
         return None
 
+    def take_data(self, max_line: int) -> tuple[bytes, bool, bool]:
+        """For DATA, whole lines at once: (the complete lines at the front, dot-stuffed and with
+        their CRLFs; whether the end-of-data line `.` followed them (it is consumed); whether a
+        line longer than `max_line` was dropped). An incomplete last line stays buffered."""
+        data = self._data
+        self._scanned = 0
+        overflow = False
+        if self._discarding:  # inside an over-long line: drop it up to its CRLF
+            end = data.find(b"\r\n")
+            if end < 0:
+                del data[: len(data) - (1 if data.endswith(b"\r") else 0)]
+                return b"", False, False
+            del data[: end + 2]
+            self._discarding = False
+        if data.startswith(b".\r\n"):
+            del data[:3]
+            return b"", True, False
+        end = data.find(b"\r\n.\r\n")
+        if end >= 0:
+            chunk = bytes(data[: end + 2])
+            del data[: end + 5]
+            return chunk, True, False
+        last = data.rfind(b"\r\n")
+        last = 0 if last < 0 else last + 2  # the end of the last complete line
+        chunk = bytes(data[:last])
+        del data[:last]
+        if len(data) > max_line + 1:  # +1: the CR of a CRLF still to come
+            del data[: len(data) - (1 if data.endswith(b"\r") else 0)]
+            self._discarding = overflow = True
+        return chunk, False, overflow
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One accepted RCPT TO: its arguments and the delivery rule that decides its fate."""
+
+    arguments: RcptArguments
+    rule: Rule | None = None
+
+    @property
+    def address(self) -> str:
+        return self.arguments.recipient
+
 
 @dataclass
 class Envelope:
-    """One mail transaction: MAIL FROM, RCPT TOs."""
+    """One mail transaction: MAIL FROM with its parameters, the accepted RCPT TOs."""
 
-    sender: str | None = None  # "" is the null reverse-path <>
-    recipients: list[str] = field(default_factory=list)
+    mail: MailArguments | None = None
+    recipients: list[Recipient] = field(default_factory=list)
+
+    @property
+    def sender(self) -> str | None:
+        """The reverse-path ("" for <>), or None before MAIL."""
+        return None if self.mail is None else self.mail.sender
+
+    @property
+    def addresses(self) -> list[str]:
+        return [r.address for r in self.recipients]
 
 
 @dataclass
@@ -91,7 +143,10 @@ class Session:
     """Per-connection state that outlives a transaction."""
 
     peer: str
+    tls: bool = False  # STARTTLS done, or the implicit-TLS port
+    require_auth: bool = False  # the setting: MAIL only after AUTH
     helo: str | None = None
+    esmtp: bool = False  # greeted with EHLO rather than HELO
     user: str | None = None  # the authenticated user's name
     envelope: Envelope = field(default_factory=Envelope)
 
@@ -105,8 +160,14 @@ class Arguments(enum.Enum):
     REQUIRED = "required"
 
 
-def _no_transaction(session: Session) -> Reply | None:
-    return replies.NESTED_MAIL if session.envelope.sender is not None else None
+def _may_mail(session: Session) -> Reply | None:
+    if session.envelope.sender is not None:
+        return replies.NESTED_MAIL
+    return replies.AUTH_REQUIRED if session.require_auth and session.user is None else None
+
+
+def _no_tls(session: Session) -> Reply | None:
+    return replies.TLS_ACTIVE if session.tls else None
 
 
 def _has_sender(session: Session) -> Reply | None:
@@ -153,7 +214,7 @@ COMMANDS: dict[bytes, Command] = {
     for c in (
         Command("EHLO", Arguments.REQUIRED, syntax=replies.EHLO_SYNTAX),
         Command("HELO", Arguments.REQUIRED, syntax=replies.HELO_SYNTAX),
-        Command("MAIL", Arguments.REQUIRED, _no_transaction, replies.MAIL_SYNTAX),
+        Command("MAIL", Arguments.REQUIRED, _may_mail, replies.MAIL_SYNTAX),
         Command("RCPT", Arguments.REQUIRED, _has_sender, replies.RCPT_SYNTAX),
         Command("DATA", Arguments.NONE, _has_recipients),
         Command("RSET", Arguments.NONE),
@@ -162,6 +223,7 @@ COMMANDS: dict[bytes, Command] = {
         Command("HELP", Arguments.OPTIONAL),
         Command("VRFY", Arguments.REQUIRED),
         Command("AUTH", Arguments.REQUIRED, _may_authenticate, replies.AUTH_SYNTAX),
+        Command("STARTTLS", Arguments.NONE, _no_tls),
     )
 }
 
@@ -175,27 +237,29 @@ def split_command(line: bytes) -> tuple[bytes, bytes]:
 
 
 class DataReader:
-    """Collects DATA lines: dot-unstuffs, re-joins with CRLF, stops at the lone `.`.
-    After a failure (too big, line too long) the rest is read and discarded."""
+    """Collects the message after DATA from a LineBuffer: dot-unstuffs (RFC 5321 §4.5.2) and
+    stops at the lone `.`. After a failure (too big) the rest is read and discarded as it
+    streams, so memory stays bounded."""
 
-    def __init__(self, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.failure: Reply | None = None
         self._data = bytearray()
 
-    def feed(self, line: bytes) -> bool:
-        """Take one line (without CRLF); True when it was the terminating `.`."""
-        if line == b".":
-            return True
-        if self.failure is None:
-            if line.startswith(b"."):
-                line = line[1:]
-            if len(self._data) + len(line) + 2 > self.max_bytes:
+    def take(self, buffer: LineBuffer) -> bool:
+        """Take what the buffer holds of the message; True once the terminating `.` is read."""
+        chunk, done, overflow = buffer.take_data(self.max_bytes)
+        if overflow:
+            self.fail(replies.MESSAGE_TOO_BIG)
+        if chunk and self.failure is None:
+            if chunk.startswith(b"."):
+                chunk = chunk[1:]
+            chunk = chunk.replace(b"\r\n.", b"\r\n")
+            if len(self._data) + len(chunk) > self.max_bytes:
                 self.fail(replies.MESSAGE_TOO_BIG)
             else:
-                self._data += line
-                self._data += b"\r\n"
-        return False
+                self._data += chunk
+        return done
 
     def fail(self, reply: Reply) -> None:
         if self.failure is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -38,3 +39,19 @@ def wire(open_wire: Callable[[], Wire]) -> Wire:
     client = open_wire()
     assert client.command(b"EHLO client.test").startswith(b"250-")
     return client
+
+
+@pytest.fixture
+def start_mail() -> Iterator[Callable[..., MailServer]]:
+    """Start servers with other settings: `start_mail(require_auth=True)`; stopped at the end."""
+    servers: list[MailServer] = []
+
+    def start(**settings: Any) -> MailServer:
+        settings.setdefault("users", USERS)
+        settings.setdefault("imap_port", None)
+        servers.append(MailServer(**settings).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -16,15 +16,26 @@ def test_greeting(open_wire: Callable[[], Wire]) -> None:
     assert open_wire().greeting == b"220 localhost elektromail ESMTP ready\r\n"
 
 
-def test_ehlo_lists_extensions_without_starttls_or_size(open_wire: Callable[[], Wire]) -> None:
+def test_ehlo_lists_every_extension(open_wire: Callable[[], Wire]) -> None:
     wire = open_wire()
     assert wire.command(b"EHLO client.test") == (
         b"250-localhost Hello [127.0.0.1]\r\n"
         b"250-PIPELINING\r\n"
+        b"250-SIZE 52428800\r\n"
         b"250-8BITMIME\r\n"
+        b"250-SMTPUTF8\r\n"
         b"250-ENHANCEDSTATUSCODES\r\n"
+        b"250-DSN\r\n"
+        b"250-STARTTLS\r\n"
         b"250 AUTH PLAIN LOGIN\r\n"
     )
+
+
+def test_ehlo_advertises_the_size_setting() -> None:
+    with MailServer(imap_port=None, max_message_size=1234) as mail:
+        wire = Wire(mail.smtp_port)
+        assert b"250-SIZE 1234\r\n" in wire.command(b"EHLO client.test")
+        wire.close()
 
 
 def test_helo(open_wire: Callable[[], Wire]) -> None:
@@ -50,7 +61,8 @@ def test_mail_is_accepted_without_ehlo(open_wire: Callable[[], Wire]) -> None:
         (b"RSET", b"250 2.0.0 Reset OK\r\n"),
         (b"VRFY bob", b"252 2.5.0 Cannot VRFY user, but will accept message for any address\r\n"),
         (b"XYZZY", b"500 5.5.1 Command unrecognized\r\n"),
-        (b"STARTTLS", b"500 5.5.1 Command unrecognized\r\n"),
+        (b"STARTTLS now", b"501 5.5.4 Syntax error: no arguments allowed\r\n"),
+        (b"EXPN list", b"500 5.5.1 Command unrecognized\r\n"),
         (b"\xff\xfe\x00 garbage", b"500 5.5.1 Command unrecognized\r\n"),
         (b"", b"500 5.5.2 Syntax error: empty command\r\n"),
         (b"RCPT TO:<bob@x>", b"503 5.5.1 Need MAIL before RCPT\r\n"),
@@ -66,7 +78,8 @@ def test_mail_is_accepted_without_ehlo(open_wire: Callable[[], Wire]) -> None:
         "rset",
         "vrfy",
         "unknown",
-        "starttls-not-yet",
+        "starttls-argument",
+        "expn",
         "binary",
         "empty",
         "rcpt-before-mail",
@@ -82,8 +95,11 @@ def test_single_command_replies(wire: Wire, line: bytes, expected: bytes) -> Non
     assert wire.command(b"NOOP") == b"250 2.0.0 OK\r\n"
 
 
-def test_help_answers_214(wire: Wire) -> None:
-    assert wire.command(b"HELP").startswith(b"214 2.0.0 ")
+@pytest.mark.parametrize("line", [b"HELP", b"HELP MAIL"])
+def test_help_answers_214_with_the_commands(wire: Wire, line: bytes) -> None:
+    reply = wire.command(line)
+    assert reply.startswith(b"214-2.0.0 ")
+    assert b"214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA" in reply
 
 
 def test_quit_answers_221_and_closes(wire: Wire) -> None:

@@ -139,11 +139,22 @@ def test_message_over_the_size_ceiling_answers_552_after_the_dot(
     assert mailbox(mail, "user") == []
 
 
-def test_data_line_over_the_limit_answers_552_and_stores_nothing(
+def test_message_line_far_over_the_command_line_limit_is_stored(
     wire: Wire, mail: MailServer
 ) -> None:
     start_data(wire)
+    message = b"Subject: wide\r\n\r\n<html>" + b"w" * 100_000 + b"</html>\r\n"
+    wire.send(message + b".\r\n")
+    assert wire.reply() == b"250 2.0.0 Message accepted\r\n"
+    assert mailbox(mail, "user") == [message]
+
+
+def test_message_line_over_the_size_limit_answers_552_and_stores_nothing(
+    wire: Wire, mail: MailServer
+) -> None:
+    mail.server.factories["smtp"].max_message_bytes = 1000
+    start_data(wire)
     wire.send(b"Subject: wide\r\n\r\n" + b"w" * 100_000 + b"\r\nRSET\r\nmore\r\n.\r\n")
-    assert wire.reply() == b"552 5.3.4 Message line too long\r\n"
+    assert wire.reply() == b"552 5.3.4 Message too big\r\n"
     assert wire.command(b"NOOP") == b"250 2.0.0 OK\r\n"
     assert mailbox(mail, "user") == []

@@ -9,14 +9,17 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from elektromail.config import Settings
+from elektromail.rules import RuleSet
+from elektromail.rules import parse as parse_rules
 from elektromail.smtp.server import PAUSE_READING_BYTES, SMTPFactory, SMTPServer
 
 
 class HeldPostOffice:
     """Deliveries wait until the test fires them."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: RuleSet | None = None) -> None:
         self.pending: list[tuple[list[str], bytes, Deferred[list]]] = []
+        self.rules = rules or RuleSet()
 
     def deliver(self, recipients: list[str], raw: bytes) -> Deferred[list]:
         d: Deferred[list] = Deferred()
@@ -27,9 +30,11 @@ class HeldPostOffice:
         return succeed(None)
 
 
-def connect(clock: Clock | None = None) -> tuple[SMTPServer, StringTransport, HeldPostOffice]:
-    postoffice = HeldPostOffice()
-    factory = SMTPFactory(postoffice, Settings(), tls=None)  # type: ignore[arg-type]
+def connect(
+    clock: Clock | None = None, settings: Settings | None = None, rules: list[dict] | None = None
+) -> tuple[SMTPServer, StringTransport, HeldPostOffice]:
+    postoffice = HeldPostOffice(parse_rules(rules or []))
+    factory = SMTPFactory(postoffice, settings or Settings(), tls=None)  # type: ignore[arg-type]
     server = factory.buildProtocol(None)
     server.callLater = (clock or Clock()).callLater  # the idle timeout, off the real reactor
     transport = StringTransport()
@@ -95,3 +100,72 @@ def test_failing_credential_check_answers_454_and_the_session_goes_on() -> None:
     postoffice.authenticate = lambda name, password: 1 / 0  # type: ignore[method-assign]
     server.dataReceived(b"AUTH PLAIN AHVzZXIAcGFzcw==\r\nNOOP\r\n")
     assert transport.value() == b"454 4.7.0 Temporary authentication failure\r\n250 2.0.0 OK\r\n"
+
+
+def test_idle_timeout_follows_the_setting() -> None:
+    clock = Clock()
+    _server, transport, _postoffice = connect(clock, Settings(smtp_timeout=10))
+    clock.advance(9.9)
+    assert transport.value() == b""
+    clock.advance(0.1)
+    assert transport.value() == b"421 4.4.2 localhost timeout, closing connection\r\n"
+
+
+def test_a_delay_rule_holds_the_reply_on_the_clock() -> None:
+    clock = Clock()
+    rules = [{"recipient": "slow@*", "action": "delay", "delay_ms": 1500}]
+    server, transport, _postoffice = connect(clock, rules=rules)
+    server.dataReceived(b"MAIL FROM:<a@b>\r\nRCPT TO:<slow@x>\r\nNOOP\r\n")
+    assert transport.value() == b"250 2.1.0 Sender OK\r\n"
+    clock.advance(1.499)
+    assert transport.value() == b"250 2.1.0 Sender OK\r\n"
+    clock.advance(0.001)
+    assert transport.value() == (
+        b"250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n250 2.0.0 OK\r\n"
+    )
+
+
+def test_a_connect_delay_holds_the_greeting_and_early_commands() -> None:
+    clock = Clock()
+    postoffice = HeldPostOffice(
+        parse_rules([{"action": "delay", "stage": "connect", "delay_ms": 200}])
+    )
+    server = SMTPFactory(postoffice, Settings(), tls=None).buildProtocol(None)  # type: ignore[arg-type]
+    server.callLater = clock.callLater
+    transport = StringTransport()
+    server.makeConnection(transport)
+    server.dataReceived(b"NOOP\r\n")
+    assert transport.value() == b""
+    clock.advance(0.2)
+    assert transport.value() == b"220 localhost elektromail ESMTP ready\r\n250 2.0.0 OK\r\n"
+
+
+def test_a_data_stage_delay_comes_after_the_message_is_stored() -> None:
+    clock = Clock()
+    rules = [{"action": "delay", "stage": "data", "delay_ms": 300}]
+    server, transport, postoffice = connect(clock, rules=rules)
+    server.dataReceived(MESSAGE)
+    transport.clear()
+    postoffice.pending[0][2].callback([])
+    assert transport.value() == b""
+    clock.advance(0.3)
+    assert transport.value() == b"250 2.0.0 Message accepted\r\n"
+
+
+def test_pending_delays_are_cancelled_when_the_client_leaves() -> None:
+    clock = Clock()
+    rules = [{"recipient": "*", "action": "delay", "delay_ms": 5000}]
+    server, transport, _postoffice = connect(clock, rules=rules)
+    server.dataReceived(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n")
+    assert len(clock.getDelayedCalls()) == 2  # the idle timeout and the delay
+    server.connectionLost(connectionDone)
+    assert clock.getDelayedCalls() == []
+    clock.advance(10)
+    assert transport.value() == b"250 2.1.0 Sender OK\r\n"
+
+
+def test_ehlo_offers_no_starttls_without_a_tls_transport() -> None:
+    server, transport, _postoffice = connect()
+    server.dataReceived(b"EHLO x\r\nSTARTTLS\r\n")
+    assert b"STARTTLS" not in transport.value().split(b"\r\n250 ")[0]
+    assert transport.value().endswith(b"454 4.7.0 TLS not available\r\n")
