@@ -8,7 +8,7 @@ Every path that delivers (SMTP, bounces; the HTTP API and fixtures later) goes t
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from twisted.internet.defer import inlineCallbacks
@@ -88,6 +88,9 @@ class PostOffice:
         self.rules: RuleSet = rules if rules is not None else RuleSet((), settings.rules_seed)
         self._routes: dict[str, UserRow] = {}
         self._routes_generation = 0
+        # Renders what a protocol will want of every message (IMAP's ENVELOPE, BODYSTRUCTURE,
+        # BODY), once, at delivery; set by the service, which may import the protocols.
+        self.render: Callable[[mime.ParsedMessage], tuple[bytes, bytes, bytes]] | None = None
 
     def replace_rules(self, rules: RuleSet) -> RuleSet:
         """Put `rules` in force (for the control API); returns the ones they replace."""
@@ -161,13 +164,14 @@ class PostOffice:
         transaction, then publish MessageAdded events. Fires with one Delivery per stored copy."""
         parsed = mime.parse(raw)
         structure = mime.to_json(parsed)
+        rendered = self.render(parsed) if self.render is not None else None
         users = self._remembered_users(recipients)
         remembered = users is not None
         if users is None:
             users = yield self._users_for(recipients)
         targets = [(user_id, mailbox) for user_id in users]
         try:
-            stored = yield self.store.deliver(targets, raw, structure)
+            stored = yield self.store.deliver(targets, raw, structure, rendered=rendered)
         except Exception:
             if not remembered:
                 raise
@@ -175,7 +179,7 @@ class PostOffice:
             self.forget_routes()
             users = yield self._users_for(recipients)
             targets = [(user_id, mailbox) for user_id in users]
-            stored = yield self.store.deliver(targets, raw, structure)
+            stored = yield self.store.deliver(targets, raw, structure, rendered=rendered)
         deliveries = []
         for (user, recipient), (mailbox_id, name, uid) in zip(users.values(), stored, strict=True):
             deliveries.append(Delivery(recipient, user.name, name, uid))
@@ -236,8 +240,9 @@ class PostOffice:
         row = yield self.store.get_mailbox(user.id, mailbox)
         if row is None:
             raise NoSuchMailbox(mailbox)
+        rendered = self.render(parsed) if self.render is not None else None
         uid = yield self.store.append(
-            row.id, raw, mime.to_json(parsed), flags, internal_date, tz_minutes
+            row.id, raw, mime.to_json(parsed), flags, internal_date, tz_minutes, rendered
         )
         flags = normalize_flags(flags)
         self.events.publish(MessageAdded(user.name, mailbox, row.id, uid, flags))

@@ -49,6 +49,10 @@ class Server:
         self.store = Store(settings.db)
         self.events = Events()
         self.postoffice = PostOffice(self.store, self.events, settings, delivery_rules)
+        if settings.imap_port is not None or settings.imaps_port is not None:
+            from elektromail.imap.format import render_fetch_data
+
+            self.postoffice.render = render_fetch_data
         self.tls = TLSMaterial(settings.bind, settings.tls_cert, settings.tls_key)
         self.factories: dict[str, object] = {}
         self.ports: dict[str, IListeningPort] = {}

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from elektromail.store import normalize_flags
+from elektromail.store import NoSuchMailbox, normalize_flags
 from elektromail.store.schema import SCHEMA_VERSION, check_database
 from elektromail.testing import MailServer
 
@@ -90,3 +90,37 @@ def test_wrong_password_and_passwordless_users_cannot_log_in(mail):
 )
 def test_flags_are_normalised(given, expected):
     assert normalize_flags(given) == expected
+
+
+def test_grouped_writes_fail_alone(mail):
+    """Appends arriving together share one transaction; a failing one does not undo the
+    others (each has its own savepoint)."""
+    store = mail.server.store
+    user = mail.call(store.get_user, "user")
+    inbox = mail.call(store.get_mailbox, user.id, "INBOX")
+
+    async def together():
+        from twisted.internet.defer import DeferredList
+
+        writes = [
+            store.append(inbox.id, b"a\r\n", "{}"),
+            store.append(999_999, b"b\r\n", "{}"),
+            store.append(inbox.id, b"c\r\n", "{}"),
+        ]
+        return await DeferredList(writes, consumeErrors=True)
+
+    (ok1, uid1), (ok2, failure), (ok3, uid3) = mail.call(together)
+    assert (ok1, ok2, ok3) == (True, False, True)
+    assert failure.check(NoSuchMailbox)
+    assert uid3 == uid1 + 1
+    rows = mail.call(store.fetch, inbox.id, [uid1, uid3], False, True)
+    assert [row.raw for row in rows] == [b"a\r\n", b"c\r\n"]
+
+
+def test_imap_renderings_are_stored_at_delivery(mail):
+    mail.call(mail.server.postoffice.deliver, ["user@x"], b"Subject: hi\r\n\r\nbody\r\n")
+    user = mail.call(mail.server.store.get_user, "user")
+    inbox = mail.call(mail.server.store.get_mailbox, user.id, "INBOX")
+    [row] = mail.call(mail.server.store.fetch, inbox.id, [1], False, False, True)
+    assert row.envelope.startswith(b'(NIL "hi" NIL')
+    assert row.bodystructure.startswith(b'("text" "plain"')

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,8 @@ class Store:
             cp_openfun=lambda conn: prepare_connection(conn, in_memory),
             cp_noisy=False,
         )
+        self._writes: list[tuple[Callable[..., Any], tuple, Deferred]] = []
+        self._writing = False
 
     def open(self) -> Deferred[None]:
         """Start the pool and create or check the schema (fails with the sqlite error)."""
@@ -146,6 +148,41 @@ class Store:
 
     def _run(self, fn, *args) -> Deferred[Any]:
         return self._pool.runInteraction(fn, *args)
+
+    def _grouped(self, fn, *args) -> Deferred[Any]:
+        """Run `fn` like `_run`, but in one transaction with the other grouped writes that
+        arrive while a group is committing (group commit). Each write has a savepoint of its
+        own, so one failing write fails alone; each Deferred fires after the commit.
+        A message costs one thread hand-off and one commit per group, not per message."""
+        d: Deferred[Any] = Deferred()
+        self._writes.append((fn, args, d))
+        if not self._writing:
+            self._write_group()
+        return d
+
+    def _write_group(self) -> None:
+        group, self._writes = self._writes, []
+        self._writing = True
+        work = self._run(_run_group, [(fn, args) for fn, args, _ in group])
+
+        def committed(results: list) -> None:
+            for (_, _, d), (ok, value) in zip(group, results, strict=True):
+                if ok:
+                    d.callback(value)
+                else:
+                    d.errback(value)
+
+        def failed(failure) -> None:
+            for _, _, d in group:
+                d.errback(failure)
+
+        work.addCallbacks(committed, failed)
+        work.addBoth(self._group_done)
+
+    def _group_done(self, _result) -> None:
+        self._writing = False
+        if self._writes:
+            self._write_group()
 
     # --- users ------------------------------------------------------------------------------
 
@@ -239,7 +276,7 @@ class Store:
         in one transaction. Returns (mailbox_id, mailbox name, uid) per target."""
         when = time.time() if internal_date is None else internal_date
         body = (raw, structure, rendered)
-        return self._run(_deliver, targets, body, normalize_flags(flags), when, tz_minutes)
+        return self._grouped(_deliver, targets, body, normalize_flags(flags), when, tz_minutes)
 
     def append(
         self,
@@ -255,7 +292,7 @@ class Store:
         the mailbox is gone)."""
         when = time.time() if internal_date is None else internal_date
         body = (raw, structure, rendered)
-        return self._run(_append, mailbox_id, body, normalize_flags(flags), when, tz_minutes)
+        return self._grouped(_append, mailbox_id, body, normalize_flags(flags), when, tz_minutes)
 
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
@@ -339,6 +376,23 @@ def _append(cursor, mailbox_id, body, flags, when, tz) -> int:
         raise NoSuchMailbox(mailbox_id)
     body_id = _insert_body(cursor, *body)
     return _insert_message(cursor, mailbox_id, body_id, len(body[0]), flags, when, tz)
+
+
+def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
+    """Each write under its own savepoint: (True, result) or (False, the exception)."""
+    results: list[tuple[bool, Any]] = []
+    for fn, args in writes:
+        cursor.execute("SAVEPOINT grouped_write")
+        try:
+            value = fn(cursor, *args)
+        except Exception as e:  # the write's own failure, reported to its caller alone
+            cursor.execute("ROLLBACK TO grouped_write")
+            cursor.execute("RELEASE grouped_write")
+            results.append((False, e))
+        else:
+            cursor.execute("RELEASE grouped_write")
+            results.append((True, value))
+    return results
 
 
 def _insert_body(cursor, raw: bytes, structure: str, rendered: Rendered | None) -> int:
