@@ -16,6 +16,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -54,7 +55,7 @@ def message(i: int) -> bytes:
         )
     return (
         head + b'Content-Type: multipart/mixed; boundary="o"\r\n\r\n'
-        b"--o\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\n"
+        b'--o\r\nContent-Type: multipart/alternative; boundary="i"\r\n\r\n'
         b"--i\r\nContent-Type: text/plain\r\n\r\n" + text[:600] + needle + b"\r\n"
         b"--i\r\nContent-Type: text/html\r\n\r\n<b>" + text[:600] + b"</b>\r\n--i--\r\n"
         b"--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: x@y\r\n\r\nhi\r\n"
@@ -171,8 +172,17 @@ def bench_target(host: str, port: int, user: str, password: str, n: int, big: in
 
 def start_elektromail() -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "elektromail", "--smtp-port", "off", "--imap-port", "0",
-         "--max-message-size", "1M"],
+        [
+            sys.executable,
+            "-m",
+            "elektromail",
+            "--smtp-port",
+            "off",
+            "--imap-port",
+            "0",
+            "--max-message-size",
+            "1M",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -186,7 +196,14 @@ def start_elektromail() -> tuple[subprocess.Popen, int]:
             output += os.read(process.stdout.fileno(), 65536)
     line = output.split(b"elektromail ready", 1)[1].split(b"\n", 1)[0].decode()
     port = int(line.split("imap=")[1].split()[0].rsplit(":", 1)[1])
+    # Keep reading its log: a full pipe would stop the server mid-benchmark.
+    threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
     return process, port
+
+
+def _drain(stream) -> None:
+    while stream.read(65536):
+        pass
 
 
 def dovecot_available() -> bool:

@@ -292,7 +292,12 @@ def _parse_content_type(value: bytes) -> tuple:
     ctype, subtype = ctype.strip().lower(), subtype.strip().lower()
     if not (slash and _TOKEN_RE.fullmatch(ctype) and _TOKEN_RE.fullmatch(subtype)):
         return _TEXT_PLAIN  # RFC 2045 §5.2: an invalid Content-Type means the default
-    return ctype, subtype, _params(rest)
+    params = _params(rest)
+    if ctype == "text" and not any(name == "charset" for name, _ in params):
+        # RFC 2046 §4.1.2: text without a charset is US-ASCII; BODYSTRUCTURE says so, as
+        # Dovecot's does
+        params = (("charset", "us-ascii"), *params)
+    return ctype, subtype, params
 
 
 def _params(text: str) -> tuple[tuple[str, str], ...]:

@@ -426,10 +426,12 @@ def test_multipart_mixed_attachment_fields_and_exact_base64_body():
     assert MIXED[attachment.end :] == b"\r\n--OUTER--\r\n"
 
 
-def test_text_part_without_charset_has_no_params():
+def test_text_part_without_charset_is_us_ascii():
+    """RFC 2046 §4.1.2: "The default character set, which must be assumed in the absence of
+    a charset parameter, is US-ASCII"; BODYSTRUCTURE states it, as Dovecot's does."""
     msg = parse(MIXED)
     html = msg.body.parts[0].parts[1]
-    assert (html.type, html.subtype, html.params) == ("text", "html", ())
+    assert (html.type, html.subtype, html.params) == ("text", "html", (("charset", "us-ascii"),))
 
 
 def test_message_rfc822_part_has_envelope_and_absolute_offsets():
@@ -505,7 +507,7 @@ def test_multipart_digest_children_default_to_message_rfc822():
 @pytest.mark.parametrize(
     ("content_type", "expected"),
     [
-        ("text/plain", ("text", "plain", ())),
+        ("text/plain", ("text", "plain", (("charset", "us-ascii"),))),
         ("TEXT/HTML; CHARSET=UTF-8", ("text", "html", (("charset", "UTF-8"),))),
         (
             'text/plain; charset="utf-8"; format=flowed',

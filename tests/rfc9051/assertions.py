@@ -10,11 +10,15 @@ import pytest
 
 from tests.rfc9051.client import Result, quote
 from tests.rfc9051.response import (
+    Esearch,
     ListEntry,
     Response,
+    esearch,
+    fetch_items,
     list_entry,
     status_items,
     string_value,
+    uid_set_in_order,
 )
 
 
@@ -101,6 +105,21 @@ def require_any(capabilities: Iterable[str], *names: str) -> None:
     """Skip the test unless at least one capability in `names` is advertised."""
     if not any(has_capability(capabilities, n) for n in names):
         pytest.skip(f"server advertises none of {' '.join(names)}")
+
+
+# Extensions IMAP4rev2 folds in (RFC 9051 Appendix E): a rev2 session has them whether or not
+# their capability name is advertised.
+FOLDED_INTO_REV2 = frozenset(
+    {"UNSELECT", "UIDPLUS", "ESEARCH", "SEARCHRES", "MOVE", "BINARY", "IDLE", "NAMESPACE"}
+)
+
+
+def require_extension(client, capabilities: Iterable[str], name: str) -> None:
+    """Skip unless `client` may use extension `name`: advertised, or folded into the
+    IMAP4rev2 dialect the session speaks."""
+    if client.dialect == "rev2" and name.upper() in FOLDED_INTO_REV2:
+        return
+    require(capabilities, name)
 
 
 def capability_list(result: Result) -> list[str]:
@@ -213,3 +232,105 @@ def subscribed(client, target, pattern: str) -> set[str]:
     result = client.command("LSUB", quote(""), quote(pattern))
     assert_ok(result)
     return set(listed(result, "LSUB"))
+
+
+# --- selected state: FETCH, SEARCH, EXPUNGE -------------------------------------------------
+
+
+def fetched(result: Result) -> dict[int, dict[str, object]]:
+    """The untagged FETCH responses by message sequence number; the items of several
+    responses for one message are merged (later ones win)."""
+    found: dict[int, dict[str, object]] = {}
+    for response in result.of("FETCH"):
+        found.setdefault(response.number, {}).update(fetch_items(response))
+    return found
+
+
+def fetch_one(client, sequence: str, items: str, uid: bool = False) -> dict[str, object]:
+    """FETCH (or UID FETCH) of one message: asserts OK and exactly one message answered."""
+    result = client.command(*(["UID"] if uid else []), "FETCH", sequence, items)
+    assert_ok(result)
+    found = fetched(result)
+    assert len(found) == 1, f"expected FETCH data for one message; {_show(result)}"
+    return next(iter(found.values()))
+
+
+def message_flags(items: dict[str, object]) -> set[str]:
+    """The FLAGS of a FETCH response, lower-cased, without the IMAP4rev1 session flag
+    \\Recent (RFC 3501 §2.3.2), which the server sets on its own."""
+    return flag_set(items["FLAGS"]) - {"\\recent"}
+
+
+def search_hits(result: Result) -> list[int]:
+    """What a SEARCH or UID SEARCH without RETURN found: the numbers of the one untagged
+    SEARCH response (IMAP4rev1, RFC 3501 §7.2.5) or the ALL of the one ESEARCH response
+    (IMAP4rev2, RFC 9051 §7.3.4), sorted."""
+    assert_ok(result)
+    searches, esearches = result.of("SEARCH"), result.of("ESEARCH")
+    assert len(searches) + len(esearches) == 1, (
+        f"expected exactly one SEARCH or ESEARCH response; {_show(result)}"
+    )
+    if searches:
+        return sorted(int(n) for n in searches[0].data)
+    return esearch(esearches[0]).all
+
+
+def one_esearch(result: Result) -> Esearch:
+    """The single ESEARCH response of a command (RFC 9051 §6.4.4: "all options specified
+    above MUST result in a single ESEARCH response")."""
+    responses = assert_untagged(result, "ESEARCH", count=1)
+    return esearch(responses[0])
+
+
+def apply_expunges(uids: list[int], result: Result) -> list[int]:
+    """Replay the untagged EXPUNGE responses of `result` on `uids` (the session's view,
+    index = sequence number - 1) with the immediate decrement rule of RFC 9051 §7.5.1; also
+    checks that no EXISTS reduces the number of messages (RFC 9051 §5.2). Returns the UIDs
+    left."""
+    left = list(uids)
+    for response in result.untagged:
+        if response.kind == "EXPUNGE":
+            assert 1 <= response.number <= len(left), (
+                f"EXPUNGE {response.number} outside 1:{len(left)}; {_show(result)}"
+            )
+            del left[response.number - 1]
+        elif response.kind == "EXISTS":
+            assert response.number >= len(left), (
+                f"EXISTS {response.number} reduces {len(left)} messages; {_show(result)}"
+            )
+    return left
+
+
+def message_count(client, name: str) -> int:
+    """STATUS (MESSAGES) of `name`."""
+    result = client.status(name, "MESSAGES")
+    assert_ok(result)
+    return assert_status_items(result, name)["MESSAGES"]
+
+
+def mailbox_contents(connect, name: str) -> dict[int, dict[str, object]]:
+    """UID -> (BODY[], FLAGS, INTERNALDATE) of every message of `name`, read by a fresh
+    session with EXAMINE."""
+    other = connect(login=True)
+    result = other.select(name, examine=True)
+    assert_ok(result)
+    if exists_count(result) == 0:
+        return {}
+    result = other.command("FETCH", "1:*", "(UID BODY.PEEK[] FLAGS INTERNALDATE)")
+    assert_ok(result)
+    return {
+        int(items["UID"]): {
+            "body": items["BODY[]"],
+            "flags": message_flags(items),
+            "date": str(items["INTERNALDATE"]),
+        }
+        for items in fetched(result).values()
+    }
+
+
+def copyuid_map(code_data) -> tuple[int, dict[int, int]]:
+    """[COPYUID uidvalidity source-set destination-set] as (uidvalidity, {source: dest})."""
+    validity, source, destination = code_data
+    sources, destinations = uid_set_in_order(source), uid_set_in_order(destination)
+    assert len(sources) == len(destinations), code_data
+    return int(validity), dict(zip(sources, destinations, strict=True))

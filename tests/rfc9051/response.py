@@ -283,3 +283,86 @@ def fetch_items(response: Response) -> dict[str, object]:
     ):
         raise ParseError(f"malformed FETCH response: {response}")
     return pairs(response.data[0])
+
+
+def sequence_set(text: str, largest: int | None = None) -> list[int]:
+    """Expand a sequence set ("2,4:7,9" or "7:4"; "*" needs `largest`) into sorted numbers."""
+    numbers: set[int] = set()
+
+    def number(value: str) -> int:
+        if value == "*":
+            if largest is None:
+                raise ParseError(f"'*' in {text!r} without a largest number")
+            return largest
+        if not value.isdigit() or int(value) == 0:
+            raise ParseError(f"malformed sequence set {text!r}")
+        return int(value)
+
+    for item in str(text).split(","):
+        low, _, high = item.partition(":")
+        first, last = number(low), number(high or low)
+        numbers.update(range(min(first, last), max(first, last) + 1))
+    return sorted(numbers)
+
+
+@dataclass
+class Esearch:
+    """One ESEARCH response (RFC 9051 §7.3.4, RFC 4731): correlator tag, UID indicator and
+    the return data (MIN, MAX, COUNT as numbers; ALL expanded into numbers)."""
+
+    tag: str | None
+    uid: bool
+    items: dict[str, object]
+
+    @property
+    def all(self) -> list[int]:
+        return self.items.get("ALL", [])
+
+
+def esearch(response: Response) -> Esearch:
+    """Read `* ESEARCH [(TAG "t")] [UID] *(name value)`."""
+    data = list(response.data)
+    tag = None
+    if data and isinstance(data[0], list):
+        correlator = data.pop(0)
+        if len(correlator) != 2 or str(correlator[0]).upper() != "TAG":
+            raise ParseError(f"malformed search correlator in {response}")
+        tag = string_value(correlator[1])
+    uid = bool(data) and isinstance(data[0], str) and data[0].upper() == "UID"
+    if uid:
+        data.pop(0)
+    items: dict[str, object] = {}
+    for name, value in pairs(data).items():
+        if name == "ALL":
+            items[name] = sequence_set(string_value(value))
+        elif name in ("MIN", "MAX", "COUNT"):
+            items[name] = int(value)
+        else:
+            items[name] = value
+    return Esearch(tag, uid, items)
+
+
+def plain(value):
+    """A parsed value with IMAP's spellings evened out for comparisons: numbers (atoms of
+    digits) become int, literals and quoted strings become str, NIL stays None, lists
+    recurse. (A server may send any string as quoted or as a literal.)"""
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if isinstance(value, Atom) and value.isdigit():
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def uid_set_in_order(text: str) -> list[int]:
+    """A uid-set as written (COPYUID: "the destination UID set corresponds to the source UID
+    set and is in the same order"), each range ascending ("12:10" is 10, 11, 12)."""
+    numbers: list[int] = []
+    for item in str(text).split(","):
+        low, _, high = item.partition(":")
+        first, last = int(low), int(high or low)
+        numbers.extend(range(min(first, last), max(first, last) + 1))
+    return numbers

@@ -23,6 +23,10 @@ def resolve_uids(token: object, view: MailboxView, uid: bool) -> list[int]:
         return view.saved_uids()
     if uid:
         return view.uids_in_uid_ranges(seqset.ranges(view.largest_uid()))
+    if view.exists == 0:
+        # RFC 9051 §9 seq-number: BAD for a number beyond the mailbox, "This includes "*"
+        # if the selected mailbox is empty" (Dovecot: "Invalid messageset").
+        raise Bad("invalid message sequence number: the mailbox is empty")
     for lo, hi in seqset.items:
         if lo is not None and hi is not None and max(lo, hi) > view.exists:
             raise Bad("invalid message sequence number")

@@ -9,9 +9,11 @@ from elektromail import mime
 from elektromail.events import FlagsChanged
 from elektromail.imap import format as fmt
 from elektromail.imap.commands.common import resolve_uids
-from elektromail.imap.dispatch import SELECTED, Bad, Done, No, command
+from elektromail.imap.dispatch import SELECTED, Bad, Done, No, advertise, command
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
 from elektromail.store import MessageRow
+
+advertise("BINARY")  # RFC 3516; part of IMAP4rev2, announced for rev1 clients
 
 # messages per store round trip: bounds memory on 1:* of a huge mailbox
 CHUNK_WITH_BODIES = 250
@@ -183,10 +185,12 @@ def _binary(item: FetchItem, raw: bytes, parsed) -> bytes:
     if part is None:
         raise No("no such body part", "NONEXISTENT")
     if part.parts or part.message is not None:
-        raise No("BINARY of a multipart or message part is not defined", "UNKNOWN-CTE")
+        raise No("BINARY of a multipart or message part is not defined")
     decoded = mime.decode_body(raw[part.body_start : part.end], part.encoding)
     if decoded is None:
         raise No(f"cannot decode {part.encoding}", "UNKNOWN-CTE")
     if item.name == "BINARY.SIZE":
         return item.label().encode() + b" %d" % len(decoded)
-    return item.label().encode() + b" " + fmt.literal(_window(decoded, item.partial), binary=True)
+    data = _window(decoded, item.partial)
+    # RFC 9051 §7.5.2: literal8 only when the data holds NUL; other 8-bit data is a string
+    return item.label().encode() + b" " + fmt.literal(data, binary=b"\x00" in data)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from elektromail.events import MessageAdded, MessagesExpunged
 from elektromail.imap.args import expect_count, mailbox_name
 from elektromail.imap.commands.common import resolve_uids
-from elektromail.imap.dispatch import SELECTED, Bad, Done, No, advertise, command
+from elektromail.imap.dispatch import SELECTED, Done, No, advertise, command
 from elektromail.imap.seqset import format_sequence_set
 
 advertise("UNSELECT", "MOVE", "UIDPLUS")
@@ -84,8 +84,6 @@ async def _copy_or_move(ctx, args, move: bool) -> Done:
         raise No("Mailbox does not exist", "TRYCREATE")
     if move and view.readonly:
         raise No("mailbox is read-only", "READ-ONLY")
-    if move and target.id == view.mailbox_id:
-        raise Bad("cannot move a message into the mailbox it is in")
     if not uids:
         return Done(f"{ctx.name} completed")
     uidvalidity, copied = await store.copy(view.mailbox_id, uids, target.id, move=move)
