@@ -55,6 +55,34 @@ def generate_self_signed(hostnames: list[str]) -> tuple[bytes, bytes]:
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
 
 
+class ServerContextFactory(ssl.ContextFactory):
+    """One OpenSSL server context (TLS 1.2 and newer) made from PEM key and certificate.
+
+    Built here rather than with Twisted's CertificateOptions, which hands pyOpenSSL its own
+    X509/PKey objects, a use pyOpenSSL deprecates; this passes cryptography's objects."""
+
+    def __init__(self, key_pem: bytes, cert_pem: bytes) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from OpenSSL import SSL
+
+        try:
+            key = serialization.load_pem_private_key(key_pem, password=None)
+            certificate = x509.load_pem_x509_certificate(cert_pem)
+            context = SSL.Context(SSL.TLS_SERVER_METHOD)
+            context.set_min_proto_version(SSL.TLS1_2_VERSION)
+            context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)
+            context.use_certificate(certificate)
+            context.use_privatekey(key)
+            context.check_privatekey()
+        except (ValueError, TypeError, SSL.Error) as e:
+            raise TLSError(f"invalid --tls-cert/--tls-key: {e}") from None
+        self._context = context
+
+    def getContext(self):
+        return self._context
+
+
 class TLSMaterial:
     """The server's certificate and the context factory built from it, made on first use
     unless files are configured (those are checked at start-up)."""
@@ -64,21 +92,18 @@ class TLSMaterial:
         if bind not in ("0.0.0.0", "::"):
             self.hostnames.insert(0, bind)
         self._paths = (cert_path, key_path)
-        self._options: ssl.CertificateOptions | None = None
+        self._factory: ServerContextFactory | None = None
         self.certificate_pem: bytes | None = None
         if cert_path and key_path:
             self.options()  # a bad file must stop start-up, not the first STARTTLS
 
-    def options(self) -> ssl.CertificateOptions:
-        if self._options is None:
+    def options(self) -> ServerContextFactory:
+        """The context factory for listenSSL and startTLS, shared by every protocol."""
+        if self._factory is None:
             key_pem, cert_pem = self._load_or_generate()
-            try:
-                certificate = ssl.PrivateCertificate.loadPEM(key_pem + b"\n" + cert_pem)
-            except Exception as e:
-                raise TLSError(f"invalid --tls-cert/--tls-key: {e}") from None
+            self._factory = ServerContextFactory(key_pem, cert_pem)
             self.certificate_pem = cert_pem
-            self._options = certificate.options()
-        return self._options
+        return self._factory
 
     def _load_or_generate(self) -> tuple[bytes, bytes]:
         cert_path, key_path = self._paths
