@@ -237,10 +237,12 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait()
+    print(f"IMAP benchmark, {args.n} messages of ~2 KB; big mailbox {args.big}", flush=True)
+    for name, value in ours.items():
+        print(f"  elektromail  {name:58} {value:12.1f}", flush=True)
     theirs = {}
     if not args.no_dovecot and dovecot_available():
         theirs = bench_target(*DOVECOT, args.n, args.big)
-    print(f"IMAP benchmark, {args.n} messages of ~2 KB; big mailbox {args.big}")
     print(f"{'line':58} {'elektromail':>12} {'dovecot':>12} {'ratio':>7}")
     for name, value in ours.items():
         other = theirs.get(name)

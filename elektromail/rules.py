@@ -264,8 +264,8 @@ def _reply(
                 raise bad(name, f"action {action.value!r} sends no error reply")
         return None, None, None
     klass = _CODE_CLASS[action]
-    code = item.get("code", default[0])
-    if isinstance(code, bool) or not isinstance(code, int) or code // 100 != klass:
+    code = _whole(item.get("code", default[0]))
+    if code is None or code // 100 != klass:
         raise bad("code", f"expected a {klass}xx reply code for action {action.value!r}")
     status = item.get("status", default[1])
     match = STATUS_RE.match(status) if isinstance(status, str) else None
@@ -290,9 +290,19 @@ def _delay(item: Mapping[str, Any], action: Action, bad) -> int:
         if action is Action.DELAY:
             raise bad("delay_ms", "missing (milliseconds to wait before the reply)")
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DELAY_MS:
+    value = _whole(value)
+    if value is None or not 0 <= value <= MAX_DELAY_MS:
         raise bad("delay_ms", f"expected whole milliseconds from 0 to {MAX_DELAY_MS}")
     return value
+
+
+def _whole(value: Any) -> int | None:
+    """An int, or a float with a whole value (JSON has one number type: 550.0 is 550)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
 
 
 def _probability(item: Mapping[str, Any], bad) -> float | None:

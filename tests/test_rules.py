@@ -339,3 +339,11 @@ def test_malformed_rules_stop_start_up_with_one_line(value: str, named: str) -> 
     assert lines[0].startswith("elektromail: invalid ELEKTROMAIL_DSN_RULES/--dsn-rules: ")
     assert named in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_whole_floats_count_as_integers():
+    """JSON has one number type: 550.0 and 200.0 are the integers a schema validator sees."""
+    [rule] = rules.parse([{"action": "reject", "code": 550.0, "delay_ms": 200.0}]).rules
+    assert (rule.code, rule.delay_ms) == (550, 200)
+    with pytest.raises(rules.RuleError, match="code"):
+        rules.parse([{"action": "reject", "code": 550.5}])
