@@ -204,7 +204,6 @@ SETTINGS: tuple[Setting, ...] = (
         "HTTP_PORT",
         parse_optional_port,
         "HTTP API port (off)",
-        implemented=False,
     ),
     Setting("bind", "bind", "BIND_ADDR", parse_bind, "address to listen on"),
     Setting("users", "users", "ELEKTROMAIL_USERS", parse_users, "name:pass or name:email:pass,..."),
@@ -223,7 +222,6 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_HTTP_TOKEN",
         parse_text,
         "bearer token for the HTTP API",
-        implemented=False,
     ),
     Setting(
         "preload_dir",
@@ -231,7 +229,6 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_PRELOAD_DIR",
         parse_text,
         "directory of .eml fixtures",
-        implemented=False,
     ),
     Setting(
         "dsn_rules",

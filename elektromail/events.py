@@ -1,5 +1,6 @@
-"""In-process notifications: what changed in which mailbox, for IMAP sessions, IDLE and HTTP
-waiters. Publishing is synchronous and never fails because a subscriber did."""
+"""In-process notifications: what changed in which mailbox, and which users or whole state went
+away, for IMAP sessions, IDLE and HTTP waiters. Publishing is synchronous and never fails
+because a subscriber did."""
 
 from __future__ import annotations
 
@@ -38,7 +39,23 @@ class MessagesExpunged:
     origin: object = None
 
 
-Event = MessageAdded | FlagsChanged | MessagesExpunged
+@dataclass(frozen=True, slots=True)
+class UserDeleted:
+    """The user and all its mail are gone; its sessions end."""
+
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerReset:
+    """Everything was replaced by the start state (new UIDVALIDITYs, runtime users gone):
+    every logged-in session ends."""
+
+
+MailboxEvent = MessageAdded | FlagsChanged | MessagesExpunged
+# For isinstance: the events about one mailbox, which carry `mailbox_id`.
+MAILBOX_EVENTS = (MessageAdded, FlagsChanged, MessagesExpunged)
+Event = MailboxEvent | UserDeleted | ServerReset
 Subscriber = Callable[[Event], None]
 
 

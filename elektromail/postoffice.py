@@ -1,14 +1,16 @@
 """What the server does with mail: seed users, route an address to a user, deliver, bounce,
-log in, and keep the delivery rules in force.
+log in, keep the delivery rules in force, and the control plane's verbs (reset to the start
+state, purge, inject, add and delete users).
 
-Every path that delivers (SMTP, bounces; the HTTP API and fixtures later) goes through
-`PostOffice.deliver`, so routing and "acknowledged means stored" hold in one place.
+Every path that delivers by address (SMTP, bounces) goes through `PostOffice.deliver`, so
+routing and "acknowledged means stored" hold in one place; `append` and `inject` store into a
+named user's mailbox.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from twisted.internet.defer import inlineCallbacks
@@ -16,9 +18,27 @@ from twisted.logger import Logger
 
 from elektromail import dsn, mime
 from elektromail.config import Settings, UserSpec
-from elektromail.events import Events, MessageAdded
+from elektromail.events import Events, MessageAdded, MessagesExpunged, ServerReset, UserDeleted
 from elektromail.rules import RuleSet
-from elektromail.store import NoSuchMailbox, Store, UserExists, UserRow, normalize_flags
+from elektromail.store import (
+    Baseline,
+    BaselineMailbox,
+    BaselineMessage,
+    BaselineUser,
+    NoSuchMailbox,
+    Store,
+    UserExists,
+    UserRow,
+    normalize_flags,
+)
+from elektromail.store.names import (
+    check_email,
+    check_flags,
+    check_mailbox_name,
+    check_password,
+    check_user_name,
+    fold,
+)
 
 log = Logger()
 
@@ -86,11 +106,25 @@ class PostOffice:
         # The delivery rules in force. Readers take the attribute once per decision and a new
         # RuleSet replaces it whole, so a change never shows half-applied.
         self.rules: RuleSet = rules if rules is not None else RuleSet((), settings.rules_seed)
+        # The start state reset() returns to: the configured users, plus the preloaded fixtures
+        # once `preload` has stored them.
+        self.baseline = Baseline(
+            tuple(
+                BaselineUser(spec.name, spec.password, spec.email, True, self._default_boxes())
+                for spec in settings.users
+            )
+        )
         self._routes: dict[str, UserRow] = {}
         self._routes_generation = 0
         # Renders what a protocol will want of every message (IMAP's ENVELOPE, BODYSTRUCTURE,
         # BODY), once, at delivery; set by the service, which may import the protocols.
         self.render: Callable[[mime.ParsedMessage], tuple[bytes, bytes, bytes]] | None = None
+
+    def _default_boxes(self) -> tuple[BaselineMailbox, ...]:
+        return tuple(
+            BaselineMailbox(name, use, subscribed=use is not None or name == INBOX)
+            for name, use in self.default_mailboxes
+        )
 
     def replace_rules(self, rules: RuleSet) -> RuleSet:
         """Put `rules` in force (for the control API); returns the ones they replace."""
@@ -264,3 +298,116 @@ class PostOffice:
         if not hmac.compare_digest(user.password.encode(), password.encode()):
             return None
         return user
+
+    # --- the control plane ------------------------------------------------------------------
+
+    @inlineCallbacks
+    def preload(self, folders: Mapping[str, Sequence[str]], messages: Sequence[BaselineMessage]):
+        """Store preloaded fixtures (at start-up, after `start`) and make them part of the
+        baseline: `folders` names each user's mailboxes (parents first), `messages` in the
+        order to store them. A user not configured is created with no password. Fires with
+        the number of messages stored (a database file may hold some already)."""
+        baseline = self._with_fixtures(folders, messages)
+        added = yield self.store.install(baseline)
+        self.baseline = baseline
+        self.forget_routes()
+        return added
+
+    def _with_fixtures(
+        self, folders: Mapping[str, Sequence[str]], messages: Sequence[BaselineMessage]
+    ) -> Baseline:
+        users = list(self.baseline.users)
+        index = {fold(user.name): i for i, user in enumerate(users)}
+        for name, names in folders.items():
+            i = index.get(fold(name))
+            if i is None:
+                index[fold(name)] = i = len(users)
+                users.append(BaselineUser(name, None, None, False, self._default_boxes()))
+            user = users[i]
+            have = {box.name for box in user.mailboxes}
+            extra = tuple(BaselineMailbox(f, None, True) for f in names if f not in have)
+            users[i] = BaselineUser(
+                user.name, user.password, user.email, user.seeded, user.mailboxes + extra
+            )
+        return Baseline(tuple(users), self.baseline.messages + tuple(messages))
+
+    @inlineCallbacks
+    def reset(self):
+        """Back to the start state (`baseline`) in one transaction: the configured users and
+        what the fixtures made, every mailbox with a new UIDVALIDITY; runtime users and all
+        other mail gone. Logged-in IMAP sessions end (ServerReset)."""
+        yield self.store.reset(self.baseline)
+        self.forget_routes()
+        self.events.publish(ServerReset())
+        log.info(
+            "reset: {users} users, {messages} preloaded messages",
+            users=len(self.baseline.users),
+            messages=len(self.baseline.messages),
+        )
+
+    @inlineCallbacks
+    def purge(self):
+        """Delete every message; users and mailboxes stay (UIDVALIDITY unchanged, UIDNEXT keeps
+        counting). Selected IMAP sessions learn of the expunges. Fires with the count."""
+        emptied = yield self.store.purge()
+        for mailbox in emptied:
+            self.events.publish(
+                MessagesExpunged(mailbox.user, mailbox.mailbox, mailbox.mailbox_id, mailbox.uids)
+            )
+        count = sum(len(mailbox.uids) for mailbox in emptied)
+        log.info("purged {count} messages", count=count)
+        return count
+
+    @inlineCallbacks
+    def inject(
+        self,
+        user: str,
+        mailbox: str,
+        raw: bytes,
+        flags: Sequence[str] = (),
+        internal_date: float | None = None,
+        tz_minutes: int = 0,
+    ):
+        """Store `raw` as given into `mailbox` of the existing `user`, creating the mailbox
+        (and its parents) when missing; fires with the UID. NoSuchUser; InvalidInput for a
+        mailbox name or flag that cannot be."""
+        mailbox = check_mailbox_name(mailbox)
+        flags = normalize_flags(check_flags(flags))
+        parsed = mime.parse(raw)
+        rendered = self.render(parsed) if self.render is not None else None
+        stored = yield self.store.inject(
+            user, mailbox, raw, mime.to_json(parsed), flags, internal_date, tz_minutes, rendered
+        )
+        self.events.publish(
+            MessageAdded(stored.user, stored.mailbox, stored.mailbox_id, stored.uid, flags)
+        )
+        log.info(
+            "injected {uid} into {user}/{mailbox}",
+            uid=stored.uid,
+            user=stored.user,
+            mailbox=stored.mailbox,
+        )
+        return stored.uid
+
+    @inlineCallbacks
+    def add_user(self, name: str, password: str, email: str | None = None):
+        """A new user with INBOX and the special-use mailboxes, usable at once; fires with its
+        UserRow. UserExists when the name (any case) or email is taken; InvalidInput for a
+        name, password or email that cannot be."""
+        check_user_name(name)
+        check_password(password)
+        if email is not None:
+            check_email(email)
+        user = yield self.store.create_user(name, password, email, self.default_mailboxes)
+        self.forget_routes()
+        log.info("added user {user}", user=user.name)
+        return user
+
+    @inlineCallbacks
+    def delete_user(self, name: str):
+        """Remove the user (any case) with its mailboxes and mail; its IMAP sessions end
+        (UserDeleted). NoSuchUser."""
+        user = yield self.store.delete_user(name)
+        self.forget_routes()
+        self.events.publish(UserDeleted(user.name))
+        log.info("deleted user {user}", user=user.name)

@@ -1,8 +1,8 @@
 """Builds the running server: store, events, post office, TLS, and the listeners.
 
 `Server.listen()` binds every port synchronously so that a port in use stops start-up with one
-clear line; `Server.start()` opens the store, seeds users and logs the ready line that tools and
-tests wait for.
+clear line; `Server.start()` opens the store, seeds users, loads the preloaded fixtures and logs
+the ready line that tools and tests wait for.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
-from elektromail import rules
+from elektromail import preload, rules
 from elektromail.config import Settings
 from elektromail.events import Events
 from elektromail.postoffice import PostOffice
@@ -69,6 +69,11 @@ class Server:
         if s.imap_port is not None:
             factory = IMAPFactory(self.postoffice, s, self.tls)
             wanted.append((Listener("imap", "IMAP_PORT/--imap-port", s.imap_port), factory))
+        if s.http_port is not None:
+            from elektromail.http.app import ControlAPI
+
+            api = ControlAPI(self.postoffice, s, self.port, self.reactor)
+            wanted.append((Listener("http", "HTTP_PORT/--http-port", s.http_port), api.factory()))
         if s.smtps_port is not None:
             factory = SMTPFactory(self.postoffice, s, self.tls, implicit_tls=True)
             setting = "ELEKTROMAIL_SMTPS_PORT/--smtps-port"
@@ -108,11 +113,17 @@ class Server:
         return bound.getHost().port if bound is not None else None
 
     async def start(self) -> None:
-        """Open the store and seed users, then log the ready line."""
+        """Open the store, seed users and load the preloaded fixtures, then log the ready
+        line."""
         for name in self.settings.not_implemented:
             log.warn("not implemented yet: {name}", name=name)
         await self.store.open()
         await self.postoffice.start()
+        if self.settings.preload_dir:
+            try:
+                await preload.load(self.postoffice, self.settings.preload_dir, self.reactor)
+            except preload.PreloadError as e:
+                raise StartupError(f"invalid ELEKTROMAIL_PRELOAD_DIR/--preload-dir: {e}") from None
         log.info(self.ready_line())
 
     def ready_line(self) -> str:

@@ -1,38 +1,62 @@
 """Run a real elektromail inside any Python program, e.g. a synchronous pytest suite.
 
-The reactor runs in one background daemon thread shared by every server of the process (a
-Twisted reactor cannot be restarted); each `MailServer` binds its own ephemeral ports, so
-several servers live side by side. A thread rather than a child process: start-up costs no
-interpreter launch, and readiness is a Deferred firing, not output to poll.
+    with MailServer(users="alice:secret") as mail:
+        smtplib.SMTP(mail.host, mail.smtp_port).sendmail(...)
+        [message] = mail.wait_for_messages(1)
+
+Why a background reactor thread and not a child process: a server starts in a few milliseconds
+instead of an interpreter launch and imports (~0.3 s), start-up errors arrive as exceptions
+rather than output to scrape, readiness is a Deferred firing rather than a line or port to poll,
+and `messages()`, `inject()`, `reset()` and `wait_for_messages()` call the post office directly
+(no HTTP round trip, no second copy of the settings), waiting on its delivery events. The cost
+is that the reactor is shared: Twisted's reactor cannot be restarted, so one daemon thread runs
+it for the whole process and every `MailServer` binds its own ephemeral ports in it, which lets
+several servers live side by side in one process and in every pytest-xdist worker.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import json
+import logging
+import os
+import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from twisted.internet import defer
-from twisted.internet.threads import blockingCallFromThread
-
-from elektromail.config import Settings, UserSpec, parse_users
+from elektromail import config
+from elektromail.config import ConfigError, Settings
 
 T = TypeVar("T")
 
+__all__ = ["ConfigError", "MailServer", "build_settings", "call_in_reactor", "reactor_in_thread"]
+
+DEFAULT_TIMEOUT = 10.0  # seconds wait_for_messages waits by default
+INBOX = "INBOX"
+
 _reactor_lock = threading.Lock()
 _reactor_thread: threading.Thread | None = None
+_reactor = None  # the reactor that thread runs
+_logging_forwarded = False
 
 
 def reactor_in_thread():
     """The global reactor, running in a background thread (started on first use)."""
-    global _reactor_thread
-    from twisted.internet import reactor
-
+    global _reactor_thread, _reactor
     with _reactor_lock:
         if _reactor_thread is None:
+            from twisted.internet import reactor
+
             if reactor.running:
-                raise RuntimeError("the reactor already runs in this thread; use Server directly")
+                raise RuntimeError(
+                    "the Twisted reactor already runs in this thread; use "
+                    "elektromail.service.Server in it instead of MailServer"
+                )
+            _forward_logs_to_logging()
+            _reactor = reactor
             _reactor_thread = threading.Thread(
                 target=reactor.run,
                 kwargs={"installSignalHandlers": False},
@@ -40,13 +64,31 @@ def reactor_in_thread():
                 daemon=True,
             )
             _reactor_thread.start()
-    return reactor
+        else:
+            _pin(_reactor)
+    return _reactor
+
+
+def _pin(reactor) -> None:
+    """Keep `twisted.internet.reactor` naming the running reactor. Whoever prunes sys.modules
+    (pytest's pytester does between in-process runs) would otherwise make the next import
+    install a second reactor, one that never runs."""
+    if sys.modules.get("twisted.internet.reactor") is not reactor:
+        import twisted.internet
+
+        sys.modules["twisted.internet.reactor"] = reactor
+        twisted.internet.reactor = reactor
 
 
 def call_in_reactor(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run `fn` in the reactor thread and wait for its result; a coroutine function's
     coroutine and a returned Deferred are waited for too."""
+    from twisted.internet import defer
+    from twisted.internet.threads import blockingCallFromThread
+
     reactor = reactor_in_thread()
+    if threading.current_thread() is _reactor_thread:
+        raise RuntimeError("MailServer methods block: call them from another thread")
 
     def run():
         result = fn(*args, **kwargs)
@@ -57,60 +99,315 @@ def call_in_reactor(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return blockingCallFromThread(reactor, run)
 
 
+# --- settings --------------------------------------------------------------------------------
+
+_BY_NAME = {s.attr: s for s in config.SETTINGS}
+
+
+def build_settings(**given: Any) -> Settings:
+    """Settings for a test server: free ports on 127.0.0.1 and nothing from the environment,
+    changed by `given` (Settings attribute names; `-` may stand for `_`). A string value is
+    parsed like the command line's (`smtp_port="off"`, `auth_disabled="yes"`,
+    `users="a:pw,b:b@x:pw"`, `max_message_size="1M"`); other values are taken as they are
+    (`imap_port=None` turns IMAP off). `dsn_rules` also takes a list of rule dicts.
+    Raises ConfigError naming the first bad setting."""
+    values: dict[str, Any] = {}
+    for key, value in given.items():
+        name = key.replace("-", "_")
+        setting = _BY_NAME.get(name)
+        if setting is None:
+            known = ", ".join(sorted(_BY_NAME))
+            raise ConfigError(f"unknown setting {key!r}; known settings: {known}")
+        values[name] = _value(setting, value)
+    base = Settings(smtp_port=0, imap_port=0, http_port=0, bind="127.0.0.1")
+    not_implemented = tuple(
+        f"--{s.option}"
+        for s in config.SETTINGS
+        if not s.implemented and values.get(s.attr) not in (None, False)
+    )
+    settings = dataclasses.replace(base, **values, not_implemented=not_implemented)
+    config._check_together(settings)
+    return settings
+
+
+def _value(setting: config.Setting, value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if setting.attr == "dsn_rules" and isinstance(value, list | tuple | Mapping):
+        return json.dumps(value)
+    if setting.attr == "users" and isinstance(value, tuple | list):
+        return tuple(value)
+    if isinstance(value, str):
+        try:
+            return setting.parse(value)
+        except ValueError as e:
+            shown = "***" if setting.attr in ("users", "http_token") else value
+            raise ConfigError(f"invalid {setting.attr}={shown!r}: {e}") from None
+    return value
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
 class MailServer:
-    """An elektromail on free loopback ports: `with MailServer() as mail: mail.smtp_port`."""
+    """A real elektromail on free loopback ports, run by a background reactor thread.
 
-    def __init__(
-        self,
-        users: str | tuple[UserSpec, ...] | None = None,
-        auth_disabled: bool = False,
-        db: str | None = None,
-        **settings: Any,
-    ) -> None:
-        if isinstance(users, str):
-            users = parse_users(users)
-        base = Settings(smtp_port=0, imap_port=0, http_port=None, bind="127.0.0.1")
-        changes: dict[str, Any] = {"auth_disabled": auth_disabled, "db": db, **settings}
-        if users is not None:
-            changes["users"] = users
-        self.settings = dataclasses.replace(base, **changes)
-        self.server = None
+    `with MailServer(**settings) as mail:` or `mail = MailServer(...).start()` ... `mail.stop()`.
+    Settings are those of the command line, by attribute name (see `build_settings`); ports
+    default to 0 (free ports) and the environment is not read.
+    """
 
-    @property
-    def host(self) -> str:
-        return self.settings.bind
+    def __init__(self, **settings: Any) -> None:
+        self.settings: Settings = build_settings(**settings)
+        self.server = None  # elektromail.service.Server while running
+        self._changed = threading.Condition()
+        self._generation = 0  # counts store events; wait_for_messages waits for a change
+        self._unsubscribe: Callable[[], None] | None = None
 
-    @property
-    def smtp_port(self) -> int | None:
-        return self.server.port("smtp") if self.server else None
+    def __repr__(self) -> str:
+        state = f"smtp={self.smtp_port} imap={self.imap_port}" if self.server else "stopped"
+        return f"<MailServer {self.host} {state}>"
 
-    @property
-    def imap_port(self) -> int | None:
-        return self.server.port("imap") if self.server else None
+    # --- life cycle ---
 
     def start(self) -> MailServer:
-        from elektromail.service import Server
-
-        def build():
-            server = Server(self.settings)
-            server.listen()
-            return server
-
-        self.server = call_in_reactor(build)
-        call_in_reactor(self.server.start)
+        """Bind the ports, open the store, seed users; returns self once everything is ready.
+        Raises elektromail.service.StartupError (or ConfigError) when it cannot start."""
+        if self.server is None:
+            self.server = call_in_reactor(self._start_in_reactor)
         return self
 
-    def stop(self) -> None:
-        if self.server is not None:
-            call_in_reactor(self.server.stop)
-            self.server = None
+    async def _start_in_reactor(self):
+        from elektromail.service import Server
 
-    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn` in the reactor thread (e.g. a store method) and return its result."""
-        return call_in_reactor(fn, *args, **kwargs)
+        server = Server(self.settings, _reactor)
+        server.listen()
+        try:
+            await server.start()
+        except BaseException:
+            await server.stop()
+            raise
+        self._unsubscribe = server.events.subscribe(self._on_event)
+        return server
+
+    def stop(self) -> None:
+        """Close the ports and every connection, and the store."""
+        server, self.server = self.server, None
+        if server is not None:
+            call_in_reactor(self._stop_in_reactor, server)
+
+    async def _stop_in_reactor(self, server) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        await server.stop()
 
     def __enter__(self) -> MailServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # --- where it listens ---
+
+    @property
+    def host(self) -> str:
+        """The address clients connect to (loopback when bound to every interface)."""
+        bind = self.settings.bind
+        return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(bind, bind)
+
+    @property
+    def smtp_port(self) -> int | None:
+        return self._port("smtp")
+
+    @property
+    def imap_port(self) -> int | None:
+        return self._port("imap")
+
+    @property
+    def http_port(self) -> int | None:
+        return self._port("http")
+
+    @property
+    def http_url(self) -> str | None:
+        """`http://127.0.0.1:PORT` of the control API, or None when HTTP is off."""
+        port = self.http_port
+        if port is None:
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"
+
+    def _port(self, name: str) -> int | None:
+        return self.server.port(name) if self.server is not None else None
+
+    # --- reading mail ---
+
+    def messages(self, user: str | None = None, mailbox: str | None = INBOX) -> list[dict]:
+        """Messages as the HTTP API's `/messages` lists them (uid, user, mailbox, flags,
+        internal_date, size, subject, from, to, cc, date, message_id), oldest first, each with
+        `raw`: the stored bytes. `user=None` means every user, `mailbox=None` every mailbox."""
+        return self.call(self._messages, user, mailbox)
+
+    async def _messages(self, user: str | None, mailbox: str | None) -> list[dict]:
+        from elektromail.http.render import list_item
+
+        store = self._server().store
+        out = []
+        for summary in await store.list_messages(user, mailbox):
+            full = await store.get_message(summary.user, summary.mailbox, summary.uid)
+            if full is not None:  # else expunged since it was listed
+                item = list_item(summary)
+                item["raw"] = full.raw
+                out.append(item)
+        return out
+
+    def wait_for_messages(
+        self,
+        count: int = 1,
+        timeout: float = DEFAULT_TIMEOUT,
+        user: str | None = None,
+        mailbox: str | None = INBOX,
+    ) -> list[dict]:
+        """Wait until at least `count` messages are in `mailbox` (of `user`, or of anyone) and
+        return them as `messages()` does. Wakes on the server's delivery events, never by
+        sleeping; raises TimeoutError after `timeout` seconds, saying what did arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self._events_seen()
+            found = self.messages(user, mailbox)
+            if len(found) >= count:
+                return found
+            if not self._wait_for_event_after(seen, deadline):
+                where = f"{user or 'any user'}/{mailbox or 'any mailbox'}"
+                subjects = [m["subject"] for m in found]
+                raise TimeoutError(
+                    f"waited {timeout:g} s for {count} message(s) in {where}; "
+                    f"{len(found)} arrived: {subjects}"
+                )
+
+    def _events_seen(self) -> int:
+        with self._changed:
+            return self._generation
+
+    def _wait_for_event_after(self, seen: int, deadline: float) -> bool:
+        """Block until an event newer than `seen` (True) or the deadline (False)."""
+        with self._changed:
+            remaining = deadline - time.monotonic()
+            return remaining > 0 and self._changed.wait_for(
+                lambda: self._generation != seen, remaining
+            )
+
+    def _on_event(self, _event: object) -> None:
+        # In the reactor thread: wake every waiter, which then looks at the store itself.
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    # --- changing state ---
+
+    def inject(
+        self,
+        user: str,
+        raw: bytes | str,
+        mailbox: str = INBOX,
+        flags: Iterable[str] = (),
+        internal_date: datetime.datetime | float | None = None,
+    ) -> int:
+        """Store `raw` in the mailbox (created when missing) of an existing user, without SMTP,
+        as the HTTP API's /inject does: a str is stored as UTF-8 and bare LF line ends become
+        CRLF. Returns the UID; raises elektromail.store.NoSuchUser for an unknown user."""
+        from elektromail.http.bodies import crlf
+
+        raw = crlf(raw.encode("utf-8") if isinstance(raw, str) else raw)
+        when, tz_minutes = _timestamp(internal_date)
+        return self.call(
+            lambda: self._server().postoffice.inject(
+                user, mailbox, raw, tuple(flags), when, tz_minutes
+            )
+        )
+
+    def add_user(self, name: str, password: str, email: str | None = None) -> None:
+        """A user who can log in at once (until `reset()`)."""
+        self.call(lambda: self._server().postoffice.add_user(name, password, email))
+
+    def delete_user(self, name: str) -> None:
+        """Remove a user and their mail."""
+        self.call(lambda: self._server().postoffice.delete_user(name))
+
+    def purge(self) -> None:
+        """Delete every message; users and mailboxes stay."""
+        self.call(lambda: self._server().postoffice.purge())
+
+    def reset(self) -> None:
+        """Back to the start state: the configured users, the preloaded fixtures and the
+        delivery rules of the settings; nothing else."""
+
+        from elektromail.service import load_rules
+
+        async def reset() -> None:
+            server = self._server()
+            await server.postoffice.reset()
+            # Anew, so that a seeded rule probability draws the same sequence again.
+            server.postoffice.replace_rules(load_rules(self.settings))
+
+        self.call(reset)
+
+    def set_rules(self, rules: object, seed: int | None = None) -> None:
+        """Put delivery rules in force (replacing the current ones): a list of rule dicts, JSON
+        text, or the path of a JSON file, as for ELEKTROMAIL_DSN_RULES. Raises
+        elektromail.rules.RuleError naming the bad rule and field."""
+        from elektromail import rules as rules_module
+
+        if seed is None:
+            seed = self.settings.rules_seed
+        if isinstance(rules, str | os.PathLike):
+            ruleset = rules_module.load(os.fspath(rules), seed)
+        else:
+            ruleset = rules_module.parse(rules, seed)
+        self.call(lambda: self._server().postoffice.replace_rules(ruleset))
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn` in the reactor thread (e.g. a store method) and return its result, after
+        waiting for a returned Deferred or coroutine."""
+        return call_in_reactor(fn, *args, **kwargs)
+
+    def _server(self):
+        if self.server is None:
+            raise RuntimeError("the MailServer is not running: call start() first")
+        return self.server
+
+
+def _timestamp(when: datetime.datetime | float | None) -> tuple[float | None, int]:
+    """(seconds since the epoch, the zone's offset in minutes) for the store."""
+    if when is None or isinstance(when, int | float):
+        return when, 0
+    if when.tzinfo is None:
+        when = when.astimezone()  # a naive datetime is local time, as in datetime itself
+    offset = when.utcoffset() or datetime.timedelta(0)
+    return when.timestamp(), int(offset.total_seconds() // 60)
+
+
+# --- logs --------------------------------------------------------------------------------------
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING}
+
+
+def _forward_logs_to_logging() -> None:
+    """Send the server's log events to the `logging` module (logger names `elektromail.*`), so
+    that a failing test shows them among its captured logs. Twisted's own events stay out."""
+    global _logging_forwarded
+    if _logging_forwarded:
+        return
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    def observe(event: dict) -> None:
+        namespace = event.get("log_namespace") or ""
+        if not namespace.startswith("elektromail"):
+            return
+        level = _LEVELS.get(getattr(event.get("log_level"), "name", ""), logging.ERROR)
+        failure = event.get("log_failure")
+        exc_info = (failure.type, failure.value, failure.getTracebackObject()) if failure else None
+        logging.getLogger(namespace).log(level, formatEvent(event), exc_info=exc_info)
+
+    globalLogPublisher.addObserver(observe)
+    _logging_forwarded = True

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from elektromail import config
 from elektromail.config import ConfigError, Settings, UserSpec, parse_users, resolve
 
 
@@ -94,6 +97,16 @@ def test_user_specs_with_and_without_email():
     assert users == (UserSpec("alice", "wonder", "alice@example.org"), UserSpec("bob", "builder"))
 
 
-def test_features_not_built_yet_are_listed():
+def test_features_not_built_yet_are_listed(monkeypatch):
+    unbuilt = tuple(
+        dataclasses.replace(s, implemented=False) if s.attr == "http_port" else s
+        for s in config.SETTINGS
+    )
+    monkeypatch.setattr(config, "SETTINGS", unbuilt)
     s = resolve({}, {"HTTP_PORT": "8080", "ELEKTROMAIL_PRELOAD_DIR": "/tmp"})
-    assert set(s.not_implemented) == {"--http-port", "--preload-dir"}
+    assert s.not_implemented == ("--http-port",)
+
+
+def test_every_setting_is_built():
+    env = {"HTTP_PORT": "8080", "ELEKTROMAIL_HTTP_TOKEN": "t", "ELEKTROMAIL_PRELOAD_DIR": "/tmp"}
+    assert resolve({}, env).not_implemented == ()

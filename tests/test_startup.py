@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import imaplib
+import json
 import os
 import shutil
 import smtplib
@@ -65,9 +67,17 @@ def test_env_vars_configure_the_server(child_server):
     assert set(server.ports) == {"smtp"}
 
 
-def test_settings_not_built_yet_are_logged(child_server):
-    server = child_server([*ANY_PORTS, "--preload-dir", "/tmp"]).wait_ready()
-    server.wait_for(b"not implemented yet: --preload-dir")
+def test_http_api_starts_from_the_command_line_with_its_token(child_server, tmp_path):
+    args = [*ANY_PORTS, "--http-port", "0", "--http-token", "t", "--preload-dir", str(tmp_path)]
+    server = child_server(args).wait_ready()
+    assert set(server.ports) == {"smtp", "imap", "http"}
+    assert b"not implemented yet" not in server.output
+    conn = http.client.HTTPConnection("127.0.0.1", server.ports["http"], timeout=10)
+    conn.request("GET", "/config", headers={"Authorization": "Bearer t"})
+    config = json.loads(conn.getresponse().read())
+    conn.close()
+    assert config["http_port"] == server.ports["http"]
+    assert config["http_token_required"] is True
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,8 @@ _ASTRING_ATOM = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\]+')
 _QUOTED_7BIT = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x7f]*")
 _QUOTED_SPECIALS = re.compile(rb'(["\\])')
 _TEXT_UNSAFE = re.compile(r"[\x00\r\n]")
+# The common case, tested first: printable ASCII with nothing to escape goes quoted as is.
+_PLAIN_TEXT = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]*\Z')
 
 # -- strings -------------------------------------------------------------------------------
 
@@ -120,6 +122,8 @@ def _can_quote(data: bytes, utf8_ok: bool) -> bool:
 
 def string(value: str | bytes, *, utf8_ok: bool = False) -> bytes:
     """A quoted string when safe (7-bit, or UTF-8 if `utf8_ok`, no CR/LF/NUL), else a literal."""
+    if value.__class__ is str and len(value) <= MAX_QUOTED and _PLAIN_TEXT.match(value):
+        return b'"' + value.encode("ascii") + b'"'
     data = _to_bytes(value)
     return quoted(data) if _can_quote(data, utf8_ok) else literal(data)
 

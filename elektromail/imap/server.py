@@ -19,7 +19,7 @@ from twisted.mail import imap4
 from zope.interface import implementer
 
 from elektromail.config import Settings
-from elektromail.events import Events
+from elektromail.events import Event, Events, ServerReset, UserDeleted
 from elektromail.imap import commands  # noqa: F401  (fills the command table)
 from elektromail.imap.commands.state import capability_code
 from elektromail.imap.dispatch import TABLE, Bad, Command, Done, No, check_state
@@ -143,6 +143,16 @@ class IMAPServer(imap4.IMAP4Server):
 
     def handshakeCompleted(self) -> None:
         self.session.tls = True
+
+    def end_session(self, text: str) -> None:
+        """BYE [UNAVAILABLE] and close, because what the session stood on is gone (a reset,
+        its user deleted). A command in flight finishes unseen: nothing is written after."""
+        if self._closed:
+            return
+        self.flush()
+        self.transport.write(f"* BYE [{UNAVAILABLE}] {text}\r\n".encode())
+        self._closed = True
+        self.transport.loseConnection()
 
     def timeoutConnection(self) -> None:
         self.transport.write(b"* BYE Autologout; idle for too long\r\n")
@@ -368,6 +378,24 @@ class IMAPFactory(ServerFactory):
         self.services = Services(postoffice, postoffice.store, postoffice.events, settings, tls)
         self.implicit_tls = implicit_tls  # the port speaks TLS from the first byte (IMAPS)
         self.connections: set[IMAPServer] = set()
+        self._unsubscribe = None
+
+    def startFactory(self) -> None:
+        self._unsubscribe = self.services.events.subscribe(self._event)
+
+    def stopFactory(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _event(self, event: Event) -> None:
+        """End the sessions a reset or a deleted user leaves without ground."""
+        if not isinstance(event, (ServerReset, UserDeleted)):
+            return
+        for protocol in list(self.connections):
+            text = protocol.session.ended_by(event)
+            if text is not None:
+                protocol.end_session(text)
 
     def buildProtocol(self, addr) -> IMAPServer:
         protocol = IMAPServer(self.services, implicit_tls=self.implicit_tls)

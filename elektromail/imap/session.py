@@ -7,7 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from elektromail.events import Event, Events, FlagsChanged, MessageAdded, MessagesExpunged
+from elektromail.events import (
+    MAILBOX_EVENTS,
+    Event,
+    Events,
+    FlagsChanged,
+    MessageAdded,
+    MessagesExpunged,
+    ServerReset,
+    UserDeleted,
+)
 from elektromail.imap import format as fmt
 from elektromail.imap.view import MailboxView
 from elektromail.store import UserRow
@@ -57,7 +66,7 @@ class Session:
         early: list[Event] = []
 
         def collect(event: Event) -> None:
-            if event.mailbox_id != mailbox_id:
+            if not isinstance(event, MAILBOX_EVENTS) or event.mailbox_id != mailbox_id:
                 return
             if self.view is None or self.view.mailbox_id != mailbox_id:
                 early.append(event)
@@ -84,6 +93,19 @@ class Session:
     def logout(self) -> None:
         self.unselect()
         self.state = State.LOGOUT
+
+    def ended_by(self, event: Event) -> str | None:
+        """The text of the BYE that `event` ends this session with, or None when it does not:
+        a reset ends every logged-in session, a deleted user that user's sessions."""
+        user = self.user
+        if user is None or self.state is State.LOGOUT:
+            return None
+        if isinstance(event, ServerReset):
+            return "Server reset to its start state"
+        # both names are the stored spelling, so equality is the store's comparison
+        if isinstance(event, UserDeleted) and event.user == user.name:
+            return "User deleted"
+        return None
 
     # --- updates from elsewhere -------------------------------------------------------------
 

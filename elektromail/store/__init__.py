@@ -1,5 +1,14 @@
 """Persistence: users, mailboxes and messages in SQLite through twisted.enterprise.adbapi."""
 
+from elektromail.store.control import (
+    Baseline,
+    BaselineMailbox,
+    BaselineMessage,
+    BaselineUser,
+    ControlOps,
+    Emptied,
+    Injected,
+)
 from elektromail.store.db import (
     MailboxExists,
     MailboxRow,
@@ -11,18 +20,30 @@ from elektromail.store.db import (
     normalize_flags,
 )
 from elektromail.store.db import Store as _CoreStore
+from elektromail.store.errors import InvalidInput, NoSuchUser
 from elektromail.store.messages import MessageOps
+from elektromail.store.summaries import MessageSummary, SummaryOps
 
 
-class Store(_CoreStore, MessageOps):
-    """Users, mailboxes and messages in one SQLite database (see db.py and messages.py)."""
+class Store(_CoreStore, MessageOps, ControlOps, SummaryOps):
+    """Users, mailboxes and messages in one SQLite database (see db.py, messages.py,
+    control.py and summaries.py)."""
 
 
 __all__ = [
+    "Baseline",
+    "BaselineMailbox",
+    "BaselineMessage",
+    "BaselineUser",
+    "Emptied",
+    "Injected",
+    "InvalidInput",
     "MailboxExists",
     "MailboxRow",
     "MessageRow",
+    "MessageSummary",
     "NoSuchMailbox",
+    "NoSuchUser",
     "Store",
     "StoreError",
     "UserExists",

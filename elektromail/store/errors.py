@@ -25,3 +25,12 @@ class MailboxHasChildren(StoreError):
 
 class MailboxIntoItself(StoreError):
     """RENAME of a mailbox to a name inside its own subtree."""
+
+
+class NoSuchUser(StoreError):
+    pass
+
+
+class InvalidInput(StoreError, ValueError):
+    """A user name, password, email address, mailbox name or flag the server cannot take
+    (from the control API or a fixture); the message says which and why."""

@@ -1,0 +1,352 @@
+"""The HTTP control plane: a Klein app over the post office, for test suites to inject, list,
+wait for and read mail, manage users and delivery rules, and reset the server.
+
+Every answer is JSON (errors are `{"error": ...}`), every route is a coroutine on the one
+reactor, and every route that reads or changes state checks the bearer token when one is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from klein import Klein
+from twisted.logger import Logger
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from elektromail import rules
+from elektromail.config import Settings
+from elektromail.http import bodies, live, render
+from elektromail.http.auth import TokenCheck
+from elektromail.http.docs import add_docs_routes
+from elektromail.http.health import healthy
+from elektromail.http.jsonio import (
+    ApiError,
+    bad_request,
+    not_found,
+    path_uid,
+    query_bool,
+    query_int,
+    query_number,
+    query_text,
+    read_json,
+    read_json_object,
+    write_error,
+    write_json,
+)
+from elektromail.http.site import ControlFactory, ControlSite
+from elektromail.postoffice import PostOffice
+from elektromail.store import NoSuchUser, UserExists
+from elektromail.store.errors import InvalidInput
+
+log = Logger()
+
+INBOX = "INBOX"
+Handler = Callable[..., Awaitable[Any]]
+
+
+class Reply:
+    """A handler's answer other than a plain 200 JSON value."""
+
+    def __init__(self, value: Any, status: int = 200) -> None:
+        self.value = value
+        self.status = status
+
+
+class ControlAPI:
+    """The routes of issue 6's table on one Klein app (`self.app`); `port(name)` gives the
+    bound port of a listener ("smtp", "imap", "http") or None when it is off."""
+
+    def __init__(
+        self,
+        postoffice: PostOffice,
+        settings: Settings,
+        port: Callable[[str], int | None],
+        reactor=None,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.postoffice = postoffice
+        self.store = postoffice.store
+        self.events = postoffice.events
+        self.settings = settings
+        self._port = port
+        self._bound: dict[str, int] = {}
+        self.check_token = TokenCheck(settings.http_token)
+        self.app = Klein()
+        self._add_routes()
+        self._add_error_handlers()
+        add_docs_routes(self.app, self.check_token)  # /openapi.json, /docs and its assets
+
+    def port(self, name: str) -> int | None:
+        """The port listener `name` is bound to (remembered: it does not change while the
+        server runs, and a listener that stopped still had it)."""
+        if name not in self._bound:
+            bound = self._port(name)
+            if bound is None:
+                return None
+            self._bound[name] = bound
+        return self._bound[name]
+
+    def factory(self) -> ControlFactory:
+        """The factory to listen with."""
+        site = ControlSite(self.app.resource(), self.settings.max_message_size)
+        return ControlFactory(site)
+
+    # --- routing ---------------------------------------------------------------------------
+
+    def _add_routes(self) -> None:
+        add = self._add
+        add("/reset", "POST", self.reset)
+        add("/purge", "POST", self.purge)
+        add("/inject", "POST", self.inject)
+        add("/users", "GET", self.list_users)
+        add("/users", "POST", self.add_user)
+        add("/users/<user>", "DELETE", self.delete_user)
+        add("/config", "GET", self.config)
+        add("/messages", "GET", self.list_messages)
+        add("/messages/<uid>", "GET", self.get_message)
+        add("/messages/<uid>/raw", "GET", self.get_raw)
+        add("/rules", "GET", self.get_rules)
+        add("/rules", "PUT", self.put_rules)
+        add("/events", "GET", self.stream_events, token="query")
+        add("/healthz", "GET", self.health, token=None)
+
+    def _add(self, path: str, method: str, handler: Handler, token: str | None = "header") -> None:
+        """Route `method path` to `handler(request, **path values)`, after the token check
+        (`token`: "header", "query" to accept `?token=` too, or None for an open route)."""
+
+        async def endpoint(request, **values):
+            if token is not None:
+                self.check_token(request, query_allowed=token == "query")
+            result = await handler(request, **values)
+            if isinstance(result, bytes):
+                return result
+            if isinstance(result, Reply):
+                return write_json(request, result.value, result.status)
+            return write_json(request, result)
+
+        name = f"{method.lower()} {path}"
+        self.app.route(path, methods=[method], endpoint=name)(endpoint)
+
+    def _add_error_handlers(self) -> None:
+        @self.app.handle_errors(ApiError)
+        def api_error(request, failure):
+            return write_error(request, failure.value)
+
+        @self.app.handle_errors(HTTPException)
+        def routing_error(request, failure):
+            return write_error(request, _from_werkzeug(request, failure.value))
+
+        @self.app.handle_errors(Exception)
+        def internal_error(request, failure):
+            log.failure(
+                "HTTP {method} {uri} failed", failure, method=request.method, uri=request.uri
+            )
+            return write_error(request, ApiError(500, "internal server error"))
+
+    # --- state -----------------------------------------------------------------------------
+
+    async def reset(self, request) -> dict[str, Any]:
+        await self.postoffice.reset()
+        return {"ok": True}
+
+    async def purge(self, request) -> dict[str, Any]:
+        deleted = await self.postoffice.purge()
+        return {"ok": True, "deleted": deleted}
+
+    async def inject(self, request) -> Reply:
+        given = bodies.parse_injection(read_json_object(request), self.settings.max_message_size)
+        try:
+            uid = await self.postoffice.inject(
+                given.user,
+                given.mailbox,
+                given.raw,
+                flags=given.flags,
+                internal_date=given.internal_date,
+                tz_minutes=given.tz_minutes,
+            )
+        except NoSuchUser:
+            raise not_found(f"no user {given.user!r}") from None
+        except InvalidInput as e:  # the body was checked: a name the store still refuses
+            raise bad_request(f"field 'mailbox': {e}") from None
+        return Reply({"uid": uid}, 201)
+
+    # --- users -----------------------------------------------------------------------------
+
+    async def list_users(self, request) -> list[dict[str, Any]]:
+        with_email = query_bool(request, "include_email")
+        users = await self.store.list_users()
+        if with_email:
+            return [{"user": u.name, "email": u.email} for u in users]
+        return [{"user": u.name} for u in users]
+
+    async def add_user(self, request) -> Reply:
+        given = bodies.parse_new_user(read_json_object(request))
+        try:
+            user = await self.postoffice.add_user(given.user, given.password, given.email)
+        except UserExists as e:  # the name (any case) or the email address is taken
+            raise ApiError(409, str(e)) from None
+        return Reply({"user": user.name, "email": user.email}, 201)
+
+    async def delete_user(self, request, user: str) -> dict[str, Any]:
+        try:
+            await self.postoffice.delete_user(user)
+        except NoSuchUser:
+            raise not_found(f"no user {user!r}") from None
+        return {"ok": True}
+
+    # --- configuration ---------------------------------------------------------------------
+
+    async def config(self, request) -> dict[str, Any]:
+        s = self.settings
+        ports = {name: self.port(name) for name in ("smtp", "imap", "http")}
+        users = await self.store.list_users()
+        out: dict[str, Any] = {}
+        for name, port in ports.items():
+            out[f"{name}_addr"] = None if port is None else _address(s.bind, port)
+        for name, port in ports.items():
+            out[f"{name}_port"] = port
+        for name, port in ports.items():
+            out[f"{name}_enabled"] = port is not None
+        out.update(
+            # STARTTLS is offered on every plain SMTP and IMAP port (a generated certificate
+            # when none is configured).
+            smtp_starttls=ports["smtp"] is not None,
+            imap_starttls=ports["imap"] is not None,
+            storage=s.storage,
+            storage_path=s.db,
+            http_token_required=self.check_token.required,
+            auth_disabled=s.auth_disabled,
+            user_count=len(users),
+        )
+        return out
+
+    async def health(self, request) -> Reply:
+        ok = await healthy(self.reactor, self.settings.bind, self.port, self._store_answers)
+        return Reply({"status": "ok"}) if ok else Reply({"error": "unhealthy"}, 503)
+
+    def _store_answers(self):
+        return self.store.get_user("")  # one indexed SELECT
+
+    # --- messages --------------------------------------------------------------------------
+
+    async def list_messages(self, request) -> dict[str, Any]:
+        user = query_text(request, "user") or None
+        mailbox = query_text(request, "mailbox") or None
+        filters = render.Filters(
+            query_text(request, "subject") or None,
+            query_text(request, "from") or None,
+            query_text(request, "to") or None,
+        )
+        wait = query_number(request, "wait", 0, live.MAX_WAIT)
+        count = query_int(request, "count", 0)
+
+        async def query() -> list[dict[str, Any]]:
+            summaries = await self.store.list_messages(user, mailbox)
+            items = [render.list_item(s) for s in summaries]
+            return [i for i in items if filters.match(i)] if filters else items
+
+        if wait is None:
+            items, timed_out = await query(), False
+        else:
+            items, timed_out = await live.wait_for(
+                self.reactor, self.events, query, 1 if count is None else count, wait, user, mailbox
+            )
+        return {"messages": items, "count": len(items), "timed_out": timed_out}
+
+    async def get_message(self, request, uid: str) -> dict[str, Any]:
+        summary = await self._message(request, uid)
+        return render.detail(summary)
+
+    async def get_raw(self, request, uid: str) -> bytes:
+        summary = await self._message(request, uid)
+        request.setHeader(b"Content-Type", b"message/rfc822")
+        request.setHeader(b"Cache-Control", b"no-store")
+        return summary.raw
+
+    async def _message(self, request, uid_text: str):
+        uid = path_uid(uid_text)
+        user = query_text(request, "user") or await self._only_user_with_mail()
+        mailbox = query_text(request, "mailbox") or INBOX
+        summary = await self.store.get_message(user, mailbox, uid)
+        if summary is None:
+            raise await self._why_missing(user, mailbox, uid)
+        return summary
+
+    async def _only_user_with_mail(self) -> str:
+        users = await self.store.users_with_mail()
+        if len(users) == 1:
+            return users[0]
+        if not users:
+            raise not_found("no message: nobody has mail")
+        raise bad_request(
+            "parameter 'user': required when more than one user has mail ("
+            + ", ".join(users[:10])
+            + (", ..." if len(users) > 10 else "")
+            + ")"
+        )
+
+    async def _why_missing(self, user: str, mailbox: str, uid: int) -> ApiError:
+        row = await self.store.get_user(user)
+        if row is None:
+            return not_found(f"no user {user!r}")
+        if await self.store.get_mailbox(row.id, mailbox) is None:
+            return not_found(f"no mailbox {mailbox!r} for user {user!r}")
+        return not_found(f"no message with UID {uid} in {user}/{mailbox}")
+
+    # --- rules -----------------------------------------------------------------------------
+
+    async def get_rules(self, request) -> list[dict[str, Any]]:
+        return self.postoffice.rules.to_json()
+
+    async def put_rules(self, request) -> list[dict[str, Any]]:
+        data = read_json(request)
+        if isinstance(data, list):  # a field given as null means the same as one left out
+            data = [_without_nulls(item) for item in data]
+        try:
+            ruleset = rules.parse(data, self.settings.rules_seed)
+        except rules.RuleError as e:
+            raise bad_request(str(e)) from None
+        self.postoffice.replace_rules(ruleset)
+        return ruleset.to_json()
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def stream_events(self, request) -> bytes:
+        user = query_text(request, "user") or None
+        mailbox = query_text(request, "mailbox") or None
+        stream = live.EventStream(request, self.events, self.reactor, user, mailbox)
+        if request.method == b"HEAD":
+            stream.start()
+            return b""
+        await stream.run()
+        return b""
+
+
+def _without_nulls(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    return {key: value for key, value in item.items() if value is not None}
+
+
+def _address(bind: str, port: int) -> str:
+    return f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
+
+
+def _from_werkzeug(request, error: HTTPException) -> ApiError:
+    """Klein's routing errors (HTML by default) as JSON."""
+    method = request.method.decode("ascii", "replace")
+    path = request.path.decode("utf-8", "replace")
+    if isinstance(error, NotFound):
+        return ApiError(404, f"no route {path}")
+    if isinstance(error, MethodNotAllowed):
+        allowed = sorted(error.valid_methods or ())
+        headers = {b"Allow": ", ".join(allowed).encode("ascii")}
+        return ApiError(405, f"method {method} not allowed on {path}", headers)
+    headers = {}
+    location = getattr(error, "new_url", None)
+    if location:
+        headers[b"Location"] = location.encode("utf-8")
+    return ApiError(error.code or 400, error.description or error.name, headers)

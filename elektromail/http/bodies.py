@@ -1,0 +1,206 @@
+"""The request bodies the control API accepts, checked field by field: what /inject, /users
+and /rules are given. Pure code; every refusal is an ApiError naming the field."""
+
+from __future__ import annotations
+
+import binascii
+import datetime
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from elektromail.http.jsonio import ApiError, bad_request, text_field
+from elektromail.store.errors import InvalidInput
+from elektromail.store.names import (
+    check_email,
+    check_mailbox_name,
+    check_password,
+    check_user_name,
+)
+
+INBOX = "INBOX"
+SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
+_SYSTEM_BY_LOWER = {flag.lower(): flag for flag in SYSTEM_FLAGS}
+# An IMAP keyword is an atom: no space, controls or atom-specials (RFC 9051 §9).
+_KEYWORD_RE = re.compile(r"[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|~]+\Z")
+_BARE_LF_RE = re.compile(rb"(?<!\r)\n")
+_MONTHS = ("jan feb mar apr may jun jul aug sep oct nov dec").split()
+# IMAP date-time, as the fixture sidecars write it: "01-Jan-2024 00:00:00 +0000".
+_IMAP_DATE_RE = re.compile(
+    r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\s*\Z"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Injection:
+    user: str
+    mailbox: str
+    raw: bytes
+    flags: tuple[str, ...]
+    internal_date: float | None
+    tz_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    user: str
+    password: str
+    email: str | None
+
+
+def parse_injection(body: Mapping[str, Any], max_size: int) -> Injection:
+    """POST /inject's body. A message over `max_size` bytes is a 413."""
+    user = text_field(body, "user")
+    assert user is not None
+    if not user.strip():
+        raise bad_request("field 'user': empty")
+    mailbox = text_field(body, "mailbox", required=False)
+    mailbox = INBOX if mailbox is None else _checked("mailbox", check_mailbox_name, mailbox)
+    raw = _raw(body, max_size)
+    flags = parse_flags(body.get("flags"))
+    internal_date, tz_minutes = parse_internal_date(body.get("internal_date"))
+    return Injection(user, mailbox, raw, flags, internal_date, tz_minutes)
+
+
+def _raw(body: Mapping[str, Any], max_size: int) -> bytes:
+    text = body.get("raw")
+    encoded = body.get("raw_base64")
+    if text is not None and encoded is not None:
+        raise bad_request("field 'raw_base64': give either 'raw' or 'raw_base64', not both")
+    if text is None and encoded is None:
+        raise bad_request("field 'raw': missing (or give 'raw_base64')")
+    if text is not None:
+        if not isinstance(text, str):
+            raise bad_request("field 'raw': expected a string")
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
+            raise bad_request("field 'raw': not valid Unicode text") from None
+        name = "raw"
+    else:
+        if not isinstance(encoded, str):
+            raise bad_request("field 'raw_base64': expected a string")
+        try:
+            raw = binascii.a2b_base64(encoded.encode("ascii"), strict_mode=False)
+        except (UnicodeEncodeError, binascii.Error):
+            raise bad_request("field 'raw_base64': not valid base64") from None
+        name = "raw_base64"
+    if not raw:
+        raise bad_request(f"field {name!r}: empty message")
+    raw = crlf(raw)
+    if len(raw) > max_size:
+        raise ApiError(413, f"field {name!r}: message of {len(raw)} bytes exceeds {max_size}")
+    return raw
+
+
+def crlf(raw: bytes) -> bytes:
+    """Bare LF line ends become CRLF; CRLF and lone CR stay as they are."""
+    return _BARE_LF_RE.sub(b"\r\n", raw) if b"\n" in raw else raw
+
+
+def parse_flags(value: object) -> tuple[str, ...]:
+    """A JSON list of IMAP flags: system flags in any case, or keywords (atoms)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise bad_request("field 'flags': expected a list of strings")
+    flags = []
+    for item in value:
+        if not isinstance(item, str):
+            raise bad_request("field 'flags': expected a list of strings")
+        if item.startswith("\\"):
+            known = _SYSTEM_BY_LOWER.get(item.lower())
+            if known is None:
+                raise bad_request(
+                    f"field 'flags': {item!r} is not one of " + ", ".join(SYSTEM_FLAGS)
+                )
+            flags.append(known)
+        elif _KEYWORD_RE.match(item):
+            flags.append(item)
+        else:
+            raise bad_request(f"field 'flags': {item!r} is not a valid IMAP keyword")
+    return tuple(dict.fromkeys(flags))
+
+
+def parse_internal_date(value: object) -> tuple[float | None, int]:
+    """(POSIX time, zone offset in minutes) from an IMAP date-time ("01-Jan-2024 00:00:00
+    +0000"), an ISO 8601 date-time with offset, or seconds since the epoch; (None, 0): now."""
+    if value is None:
+        return None, 0
+    if isinstance(value, bool):
+        raise _bad_date()
+    if isinstance(value, int | float):
+        if not 0 <= value < 253402300800:  # up to the year 9999
+            raise _bad_date()
+        return float(value), 0
+    if not isinstance(value, str):
+        raise _bad_date()
+    when = _imap_date(value) or _iso_date(value)
+    if when is None:
+        raise _bad_date()
+    offset = when.utcoffset()
+    assert offset is not None
+    return when.timestamp(), int(offset.total_seconds() // 60)
+
+
+def _bad_date() -> ApiError:
+    return bad_request(
+        "field 'internal_date': expected a date such as \"01-Jan-2024 00:00:00 +0000\","
+        ' "2024-01-01T00:00:00Z" or seconds since 1970'
+    )
+
+
+def _imap_date(text: str) -> datetime.datetime | None:
+    m = _IMAP_DATE_RE.match(text)
+    if m is None or m.group(2).lower() not in _MONTHS:
+        return None
+    day, _, year, hour, minute, second, sign, zh, zm = m.groups()
+    offset = datetime.timedelta(hours=int(zh), minutes=int(zm))
+    if offset >= datetime.timedelta(hours=24):
+        return None
+    zone = datetime.timezone(-offset if sign == "-" else offset)
+    try:
+        return datetime.datetime(
+            int(year),
+            _MONTHS.index(m.group(2).lower()) + 1,
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=zone,
+        )
+    except ValueError:
+        return None
+
+
+def _iso_date(text: str) -> datetime.datetime | None:
+    try:
+        when = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:  # a date without a zone is UTC, as a test writer means it
+        when = when.replace(tzinfo=datetime.UTC)
+    try:
+        when.timestamp()
+    except (OverflowError, ValueError):
+        return None
+    return when
+
+
+def parse_new_user(body: Mapping[str, Any]) -> NewUser:
+    """POST /users's body: a name usable in a user spec, a password, maybe an email."""
+    name = _checked("user", check_user_name, text_field(body, "user"))
+    password = _checked("password", check_password, text_field(body, "password"))
+    email = text_field(body, "email", required=False)
+    if email is not None:
+        email = _checked("email", check_email, email.strip())
+    return NewUser(name, password, email)
+
+
+def _checked(field: str, check, value):
+    """`check(value)`, its InvalidInput a 400 naming `field`."""
+    try:
+        return check(value)
+    except InvalidInput as e:
+        raise bad_request(f"field {field!r}: {e}") from None

@@ -1,0 +1,157 @@
+"""JSON in and out for the control API: the error every refusal becomes, reading a request's
+JSON body and query parameters, and writing JSON answers. Pure apart from the request object."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+JSON_TYPE = b"application/json"
+
+
+class ApiError(Exception):
+    """A refusal: answered as `status {"error": message}` (plus `headers`)."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[bytes, bytes] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, message)
+
+
+def write_json(request, value: Any, status: int = 200) -> bytes:
+    """Set status and headers for a JSON answer; returns the body to send."""
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", JSON_TYPE)
+    request.setHeader(b"Cache-Control", b"no-store")
+    # "replace": a lone surrogate (an 8-bit byte of a header read as surrogateescape) cannot
+    # be UTF-8; it becomes "?" rather than a 500.
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "replace")
+
+
+def write_error(request, error: ApiError) -> bytes:
+    for name, value in error.headers.items():
+        request.setHeader(name, value)
+    return write_json(request, {"error": error.message}, error.status)
+
+
+# --- the body ----------------------------------------------------------------------------------
+
+
+def read_json(request) -> Any:
+    """The request body as any JSON value; ApiError 400 when it is not JSON."""
+    request.content.seek(0)
+    data = request.content.read()
+    if not data.strip():
+        raise bad_request("body: expected JSON, got an empty body")
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise bad_request("body: not UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise bad_request(
+            f"body: malformed JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
+    except (ValueError, RecursionError) as e:  # NaN and the like; absurd nesting
+        raise bad_request(f"body: malformed JSON: {e}") from None
+
+
+def read_json_object(request) -> dict[str, Any]:
+    """The request body as a JSON object; ApiError 400 when it is not one."""
+    value = read_json(request)
+    if not isinstance(value, dict):
+        raise bad_request("body: expected a JSON object")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def text_field(body: Mapping[str, Any], name: str, required: bool = True) -> str | None:
+    """A string field; missing (or null) is an error when `required`."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise bad_request(f"field {name!r}: missing")
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"field {name!r}: expected a string")
+    return value
+
+
+# --- query parameters --------------------------------------------------------------------------
+
+
+def query_text(request, name: str) -> str | None:
+    """The first value of query parameter `name`, or None when absent."""
+    values = request.args.get(name.encode("ascii"))
+    if not values:
+        return None
+    try:
+        return values[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request(f"parameter {name!r}: not UTF-8") from None
+
+
+def query_bool(request, name: str, default: bool = False) -> bool:
+    value = query_text(request, name)
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise bad_request(f"parameter {name!r}: expected true or false")
+
+
+def query_int(request, name: str, minimum: int, maximum: int | None = None) -> int | None:
+    value = query_text(request, name)
+    if value is None:
+        return None
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise bad_request(f"parameter {name!r}: expected a whole number")
+    return _in_range(name, int(text), minimum, maximum)
+
+
+def query_number(request, name: str, minimum: float, maximum: float) -> float | None:
+    value = query_text(request, name)
+    if value is None:
+        return None
+    try:
+        number = float(value.strip()) if value.strip().isascii() else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise bad_request(f"parameter {name!r}: expected a number")
+    return _in_range(name, number, minimum, maximum)
+
+
+def _in_range(name: str, number, minimum, maximum):
+    if number < minimum or (maximum is not None and number > maximum):
+        limits = f"from {minimum} to {maximum}" if maximum is not None else f"of {minimum} or more"
+        raise bad_request(f"parameter {name!r}: expected a number {limits}")
+    return number
+
+
+def path_uid(text: str) -> int:
+    """A UID from the path: a whole number of 1 or more. One that no mailbox can hold (from
+    2^32 on, RFC 9051 nz-number) is simply not found."""
+    digits = text.lstrip("0")
+    if not text.isascii() or not text.isdigit() or not digits:
+        raise bad_request("parameter 'uid': expected a whole number of 1 or more")
+    if len(digits) > 10 or int(digits) >= 2**32:
+        raise not_found(f"no message with UID {digits[:20]}")
+    return int(digits)

@@ -1,0 +1,414 @@
+"""The OpenAPI 3.1 document of the HTTP control API: every route, parameter, body and response.
+
+Pure code: `document()` builds the spec as plain data, `document_json()` is what
+`GET /openapi.json` serves. The schemas say what the server answers, so the tests validate real
+responses against them (and schemathesis fuzzes the live API with them).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from importlib import metadata
+from typing import Any
+
+from elektromail.http.openapi_schemas import (
+    STRING,
+    UID,
+    Schema,
+    json_body,
+    ref,
+    schemas,
+)
+
+OPENAPI_VERSION = "3.1.0"
+MAX_WAIT_SECONDS = 60
+
+# --- parameters and responses ----------------------------------------------------------------
+
+
+def _query(name: str, schema: Schema, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _parameters() -> dict[str, Any]:
+    return {
+        "uid": {"name": "uid", "in": "path", "required": True, "schema": UID},
+        "user": _query("user", STRING, "Only this user's mail."),
+        "mailbox": _query("mailbox", STRING, "Only this mailbox (e.g. INBOX, Archive/2024)."),
+        "subject": _query("subject", STRING, "Subject contains this text (any case)."),
+        "from": _query("from", STRING, "From header contains this text (any case)."),
+        "to": _query("to", STRING, "To header contains this text (any case)."),
+        "wait": _query(
+            "wait",
+            {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+            "Long-poll: wait up to this many seconds for `count` messages to match.",
+        ),
+        "count": _query(
+            "count",
+            {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+            "With `wait`: how many matching messages to wait for (default 1).",
+        ),
+        "include_email": _query(
+            "include_email",
+            {
+                "anyOf": [
+                    {"type": "boolean"},
+                    # The words the settings take for switches, and empty for the default.
+                    {"type": "string", "enum": ["", "1", "0", "yes", "no", "on", "off"]},
+                ],
+                "default": False,
+            },
+            "Add each user's email (null when none).",
+        ),
+        "messageUser": _query(
+            "user",
+            STRING,
+            "The message's user; may be left out when only one user has mail.",
+        ),
+        "messageMailbox": _query(
+            "mailbox", {"type": "string", "default": "INBOX"}, "The message's mailbox."
+        ),
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return json_body(ref("schemas", "Error"), description)
+
+
+def _responses() -> dict[str, Any]:
+    unauthorized = _error("No valid bearer token (only when ELEKTROMAIL_HTTP_TOKEN is set).")
+    unauthorized["headers"] = {
+        "WWW-Authenticate": {
+            "required": True,
+            "schema": {"type": "string"},
+            "description": 'The scheme to use: `Bearer realm="elektromail"`.',
+        }
+    }
+    return {
+        "BadRequest": _error("Malformed JSON, or a missing or invalid field (named)."),
+        "Unauthorized": unauthorized,
+        "NotFound": _error("Unknown user, mailbox or message."),
+        "Conflict": _error("It exists already."),
+        "TooLarge": _error("The request body is over the size limit."),
+        "Unavailable": _error("SMTP, IMAP or the store did not answer in time."),
+    }
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def _resp(*names: str) -> dict[str, Any]:
+    codes = {
+        "BadRequest": "400",
+        "Unauthorized": "401",
+        "NotFound": "404",
+        "Conflict": "409",
+        "TooLarge": "413",
+        "Unavailable": "503",
+    }
+    return {codes[name]: ref("responses", name) for name in names}
+
+
+def _params(*names: str) -> list[dict[str, str]]:
+    return [ref("parameters", name) for name in names]
+
+
+def _op(
+    tag: str,
+    summary: str,
+    ok: tuple[str, dict[str, Any]],
+    errors: tuple[str, ...] = ("Unauthorized",),
+    **extra: Any,
+) -> dict[str, Any]:
+    op_id = extra.pop("operationId")
+    return {
+        "tags": [tag],
+        "summary": summary,
+        "operationId": op_id,
+        **extra,
+        "responses": {ok[0]: ok[1], **_resp(*errors)},
+    }
+
+
+def _json_request(schema: Schema, description: str) -> dict[str, Any]:
+    return {"required": True, **json_body(schema, description)}
+
+
+def _paths() -> dict[str, Any]:
+    ok = json_body(ref("schemas", "Ok"), "Done.")
+    message_list = json_body(ref("schemas", "MessageList"), "Matching messages, newest last.")
+    body_errors = ("BadRequest", "Unauthorized", "TooLarge")
+    with_query_token = [{"bearerAuth": []}, {"queryToken": []}, {}]
+    return {
+        "/reset": {
+            "post": _op(
+                "state",
+                "Back to the start state: seed users and preloaded fixtures only",
+                ("200", ok),
+                operationId="reset",
+                description="Mailboxes get a new UIDVALIDITY; IMAP sessions of affected users "
+                "are closed with `* BYE [UNAVAILABLE]`.",
+            )
+        },
+        "/purge": {
+            "post": _op(
+                "state",
+                "Delete every message; users and mailboxes stay",
+                ("200", json_body(ref("schemas", "Purged"), "Done.")),
+                operationId="purge",
+                description="UIDVALIDITY is kept and UIDNEXT keeps counting; selected IMAP "
+                "sessions get their EXPUNGEs.",
+            )
+        },
+        "/inject": {
+            "post": _op(
+                "messages",
+                "Store a message in a user's mailbox, without SMTP",
+                ("201", json_body(ref("schemas", "Injected"), "Stored (committed).")),
+                ("BadRequest", "Unauthorized", "NotFound", "TooLarge"),
+                operationId="inject",
+                description="Creates the mailbox if needed; selected IMAP sessions and IDLE "
+                "see the message at once.",
+                requestBody=_json_request(ref("schemas", "Inject"), "The message."),
+            )
+        },
+        "/users": {
+            "get": _op(
+                "users",
+                "List users (never passwords)",
+                ("200", json_body({"type": "array", "items": ref("schemas", "User")}, "Users.")),
+                ("BadRequest", "Unauthorized"),
+                operationId="listUsers",
+                parameters=_params("include_email"),
+            ),
+            "post": _op(
+                "users",
+                "Create a user, usable over SMTP and IMAP at once",
+                ("201", json_body(ref("schemas", "CreatedUser"), "Created.")),
+                (*body_errors, "Conflict"),
+                operationId="createUser",
+                requestBody=_json_request(ref("schemas", "NewUser"), "The new user."),
+            ),
+        },
+        "/users/{user}": {
+            "parameters": [{"name": "user", "in": "path", "required": True, "schema": STRING}],
+            "delete": _op(
+                "users",
+                "Remove a user and their mail",
+                ("200", ok),
+                ("Unauthorized", "NotFound"),
+                operationId="deleteUser",
+            ),
+        },
+        "/config": {
+            "get": _op(
+                "server",
+                "Settings in force, with the bound ports",
+                ("200", json_body(ref("schemas", "Config"), "The snapshot.")),
+                operationId="getConfig",
+            )
+        },
+        "/messages": {
+            "get": _op(
+                "messages",
+                "List messages, optionally waiting for them to arrive",
+                ("200", message_list),
+                ("BadRequest", "Unauthorized"),
+                operationId="listMessages",
+                description="Filters combine. With `wait`, answers as soon as `count` messages "
+                "match, or when `wait` seconds have passed with `timed_out: true`.",
+                parameters=_params("user", "mailbox", "subject", "from", "to", "wait", "count"),
+            )
+        },
+        "/messages/{uid}": {
+            "get": _op(
+                "messages",
+                "One message, parsed, with its raw text",
+                ("200", json_body(ref("schemas", "Message"), "The message.")),
+                ("BadRequest", "Unauthorized", "NotFound"),
+                operationId="getMessage",
+                parameters=_params("uid", "messageUser", "messageMailbox"),
+            )
+        },
+        "/messages/{uid}/raw": {
+            "get": _op(
+                "messages",
+                "The exact stored bytes",
+                (
+                    "200",
+                    {
+                        "description": "The message as stored (CRLF line ends).",
+                        "content": {"message/rfc822": {"schema": {"type": "string"}}},
+                    },
+                ),
+                ("BadRequest", "Unauthorized", "NotFound"),
+                operationId="getMessageRaw",
+                parameters=_params("uid", "messageUser", "messageMailbox"),
+            )
+        },
+        "/rules": {
+            "get": _op(
+                "rules",
+                "The delivery rules in force",
+                ("200", json_body(ref("schemas", "Rules"), "The rules, defaults filled in.")),
+                operationId="getRules",
+            ),
+            "put": _op(
+                "rules",
+                "Replace the delivery rules atomically",
+                ("200", json_body(ref("schemas", "Rules"), "The rules now in force.")),
+                body_errors,
+                operationId="putRules",
+                description="Same JSON as ELEKTROMAIL_DSN_RULES; an invalid rule changes "
+                "nothing and the 400 names the rule and the field.",
+                requestBody=_json_request(ref("schemas", "Rules"), "The new rules, in order."),
+            ),
+        },
+        "/events": {
+            "get": _op(
+                "messages",
+                "Server-Sent Events for deliveries, flag changes and expunges",
+                (
+                    "200",
+                    {
+                        "description": "An endless `text/event-stream`. Each record has an "
+                        "`id`, an `event` type (`delivered`, `flags` or `expunged`) and a "
+                        "`data` line holding a JSON `Event`; comment lines keep it alive.",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                ),
+                ("BadRequest", "Unauthorized"),
+                operationId="events",
+                description="One event per message delivered or injected, per message whose "
+                "flags changed and per message expunged. A browser's EventSource cannot send "
+                "headers, so `?token=` is accepted here.",
+                parameters=_params("user", "mailbox"),
+                security=with_query_token,
+            )
+        },
+        "/healthz": {
+            "get": _op(
+                "server",
+                "200 when SMTP, IMAP and the store answer",
+                ("200", json_body(ref("schemas", "Health"), "Healthy.")),
+                ("Unavailable",),
+                operationId="health",
+                description="Reveals nothing else, and needs no token.",
+                security=[],
+            )
+        },
+        "/openapi.json": {
+            "get": _op(
+                "docs",
+                "This document",
+                ("200", json_body({"type": "object"}, "The OpenAPI 3.1 document.")),
+                operationId="openapi",
+                security=with_query_token,
+            )
+        },
+        "/docs": {
+            "get": _op(
+                "docs",
+                "Swagger UI for this API",
+                ("200", {"description": "The page.", "content": {"text/html": {}}}),
+                operationId="docs",
+                description="Opened as `/docs?token=...`, the page sends the token as a bearer "
+                "header itself.",
+                security=with_query_token,
+            )
+        },
+        "/docs/static/{asset}": {
+            "get": _op(
+                "docs",
+                "A packaged Swagger UI asset (open without a token)",
+                (
+                    "200",
+                    {
+                        "description": "The file.",
+                        "content": {
+                            "text/javascript": {},
+                            "text/css": {},
+                            "image/png": {},
+                        },
+                    },
+                ),
+                ("NotFound",),
+                operationId="docsAsset",
+                parameters=[{"name": "asset", "in": "path", "required": True, "schema": STRING}],
+                security=[],
+            )
+        },
+    }
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "elektromail control API",
+            "version": _version(),
+            "description": "Drive a test mail server: inject, list and wait for messages, "
+            "manage users and delivery rules, reset between tests. Errors are always "
+            '`{"error": "..."}`. When ELEKTROMAIL_HTTP_TOKEN is set, every route but '
+            "/healthz and the /docs assets needs `Authorization: Bearer <token>`; "
+            "/docs, /openapi.json and /events also take `?token=`.",
+            "license": {"name": "EUPL-1.2", "identifier": "EUPL-1.2"},
+        },
+        "tags": [
+            {"name": "messages"},
+            {"name": "state"},
+            {"name": "users"},
+            {"name": "rules"},
+            {"name": "server"},
+            {"name": "docs"},
+        ],
+        # `{}`: without ELEKTROMAIL_HTTP_TOKEN no credentials are needed.
+        "security": [{"bearerAuth": []}, {}],
+        "paths": _paths(),
+        "components": {
+            "schemas": schemas(),
+            "parameters": _parameters(),
+            "responses": _responses(),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The value of ELEKTROMAIL_HTTP_TOKEN.",
+                },
+                "queryToken": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "token",
+                    "description": "The token as a query parameter, for browsers: only on "
+                    "/docs, /openapi.json and /events.",
+                },
+            },
+        },
+    }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("elektromail")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document, a fresh copy the caller may change."""
+    return copy.deepcopy(_document())
+
+
+@functools.cache
+def document_json() -> bytes:
+    """The document as served: compact UTF-8 JSON, built once."""
+    return json.dumps(_document(), separators=(",", ":"), ensure_ascii=False).encode()

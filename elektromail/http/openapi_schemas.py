@@ -1,0 +1,379 @@
+"""The component schemas of the OpenAPI document (elektromail/http/openapi.py): the JSON the
+control API takes and gives, with the patterns and conditions its checks apply. Pure data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elektromail.rules import MAX_DELAY_MS
+
+JSON = "application/json"
+
+Schema = dict[str, Any]
+
+
+def ref(kind: str, name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """`schema` or null (OpenAPI 3.1 spells it as a JSON Schema type list)."""
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def obj(properties: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        **extra,
+    }
+
+
+def json_body(schema: Schema, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+STRING = {"type": "string"}
+UID = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 2**32 - 1,
+    "description": "The message's IMAP UID in its mailbox.",
+}
+FLAGS = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "IMAP flags and keywords, e.g. `\\\\Seen`, `\\\\Flagged`, `$Label1`.",
+}
+# Character classes in ECMA 262 regex syntax, as OpenAPI 3.1 (JSON Schema) patterns use it.
+CONTROLS = r"\x00-\x1f\x7f-\x9f"
+USER_NAME = f"^[^\\s@/\\\\\"':,{CONTROLS}]+$"
+EMAIL = f"^[^\\s{CONTROLS}]+@[^\\s@{CONTROLS}]+$"
+# Levels separated by single slashes, no LIST wildcards (the rules of IMAP CREATE).
+MAILBOX_LEVEL = f"[^/*%{CONTROLS}]+"
+MAILBOX = {
+    "type": "string",
+    "pattern": f"^{MAILBOX_LEVEL}(/{MAILBOX_LEVEL})*$",
+    "allOf": [{"pattern": r"\S"}],  # not only spaces
+    "default": "INBOX",
+    "description": "Created when missing; `/` separates levels, as in `Archive/2024`.",
+}
+BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
+SYSTEM_FLAGS = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
+FLAGS_IN = {
+    "type": "array",
+    "items": {
+        "anyOf": [
+            {"type": "string", "enum": SYSTEM_FLAGS},
+            {"type": "string", "pattern": r"^[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|~]+$"},
+        ]
+    },
+    "description": "System flags (any case) or keywords (IMAP atoms such as `$Label1`).",
+}
+INTERNAL_DATE = {
+    "type": "string",
+    "format": "date-time",
+    "description": "When the server received the message (IMAP INTERNALDATE), ISO 8601.",
+    "examples": ["2024-01-01T00:00:00+00:00"],
+}
+IMAP_DATE = (
+    r"^ ?(0?[1-9]|[12][0-9]|3[01])-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-"
+    r"[0-9]{4} ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]$"
+)
+INTERNAL_DATE_IN = {
+    "anyOf": [
+        {"type": "string", "pattern": IMAP_DATE},
+        {"type": "string", "format": "date-time"},
+        {"type": "number", "minimum": 0, "exclusiveMaximum": 253402300800},
+    ],
+    "description": "The INTERNALDATE to give the message (default: now): an IMAP date-time "
+    '("01-Jan-2024 00:00:00 +0000", as in fixture sidecars), an ISO 8601 date-time (no zone '
+    "means UTC) or seconds since 1970.",
+    "examples": ["01-Jan-2024 00:00:00 +0000", "2024-01-01T00:00:00Z"],
+}
+
+
+def _message_summary_properties() -> dict[str, Schema]:
+    return {
+        "uid": UID,
+        "user": {"type": "string"},
+        "mailbox": {"type": "string"},
+        "flags": FLAGS,
+        "internal_date": INTERNAL_DATE,
+        "size": {"type": "integer", "minimum": 0, "description": "Size in bytes, as stored."},
+        "subject": nullable({"type": "string", "description": "Decoded Subject header."}),
+        "from": nullable({"type": "string", "description": "Decoded From header."}),
+        "to": nullable({"type": "string", "description": "Decoded To header."}),
+        "cc": nullable({"type": "string", "description": "Decoded Cc header."}),
+        "date": nullable({"type": "string", "description": "The Date header as sent."}),
+        "message_id": nullable({"type": "string", "description": "The Message-ID header."}),
+    }
+
+
+SUMMARY_FIELDS = tuple(_message_summary_properties())
+
+
+# Which stages each delivery-rule action takes (the first is its default) and the reply class
+# of the actions that answer with an error; tests/http/test_openapi.py checks them against
+# elektromail.rules.parse_rule.
+RULE_STAGES = {
+    "reject": ("rcpt", "data"),
+    "bounce": ("rcpt",),
+    "accept": ("rcpt",),
+    "tempfail": ("rcpt", "data"),
+    "delay": ("rcpt", "connect", "mail", "data"),
+    "disconnect": ("rcpt", "connect", "mail", "data"),
+}
+RULE_REPLY_CLASS = {"reject": 5, "bounce": 5, "tempfail": 4}
+PRINTABLE = f"^[^{CONTROLS}]*$"
+
+
+def _rule_schema() -> Schema:
+    """One delivery rule, as `elektromail.rules.parse_rule` accepts it (and `to_json` gives it
+    back), including which fields each action takes."""
+    pattern = "Address pattern: `*` matches anything, compared case-insensitively."
+    schema = obj(
+        {
+            "recipient": {
+                "type": ["string", "null"],
+                "pattern": PRINTABLE,
+                "description": f"{pattern} Not at stages connect and mail.",
+            },
+            "sender": {
+                "type": ["string", "null"],
+                "pattern": PRINTABLE,
+                "description": f'{pattern} `""` matches only the null sender `<>`. Not at '
+                "stage connect.",
+            },
+            "action": {"type": "string", "enum": list(RULE_STAGES)},
+            "code": {
+                "type": ["integer", "null"],
+                "description": "SMTP reply code: 5xx for reject and bounce (default 550), 4xx "
+                "for tempfail (default 451). Only for those actions.",
+            },
+            "status": {
+                "type": ["string", "null"],
+                "pattern": r"^[45]\.[0-9]{1,3}\.[0-9]{1,3}$",
+                "description": "Enhanced status code of the same class, e.g. 5.1.1.",
+            },
+            "diagnostic": {
+                "type": ["string", "null"],
+                "pattern": r"^[ -~]*[!-~][ -~]*$",
+                "description": "One line of printable ASCII: the reply text and the DSN's "
+                "diagnostic. Only for reject, bounce and tempfail.",
+            },
+            "stage": {
+                "type": ["string", "null"],
+                "enum": ["rcpt", "connect", "mail", "data", None],
+                "description": "When the action acts (default rcpt): reject and tempfail at "
+                "rcpt or data, delay and disconnect at any stage, accept and bounce at rcpt.",
+            },
+            "delay_ms": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "maximum": MAX_DELAY_MS,
+                "description": "Milliseconds to wait before the reply; required for delay.",
+            },
+            "probability": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "maximum": 1,
+                "description": "Chance (0-1) that the rule fires when it matches.",
+            },
+        },
+        ("action",),
+        additionalProperties=False,
+    )
+    schema["allOf"] = [_rule_action_condition(action) for action in RULE_STAGES] + [
+        _when_stage(["connect", "mail"], {"recipient": {"type": "null"}}),
+        _when_stage(["connect"], {"sender": {"type": "null"}}),
+    ]
+    return schema
+
+
+def _rule_action_condition(action: str) -> Schema:
+    properties: dict[str, Any] = {"stage": {"enum": [*RULE_STAGES[action], None]}}
+    klass = RULE_REPLY_CLASS.get(action)
+    if klass is None:  # no error reply: null is as good as leaving them out
+        properties.update({name: {"type": "null"} for name in ("code", "status", "diagnostic")})
+    else:  # present means given: null is refused
+        properties["code"] = {
+            "type": "integer",
+            "minimum": klass * 100,
+            "maximum": klass * 100 + 99,
+        }
+        properties["status"] = {"type": "string", "pattern": f"^{klass}\\."}
+        properties["diagnostic"] = {"type": "string"}
+    then: Schema = {"properties": properties}
+    if action == "delay":
+        then["required"] = ["delay_ms"]
+        properties["delay_ms"] = {"type": "integer"}
+    return {
+        "if": {"properties": {"action": {"const": action}}, "required": ["action"]},
+        "then": then,
+    }
+
+
+def _when_stage(stages: list[str], properties: dict[str, Schema]) -> Schema:
+    return {
+        "if": {"properties": {"stage": {"enum": stages}}, "required": ["stage"]},
+        "then": {"properties": properties},
+    }
+
+
+def _config_schema() -> Schema:
+    def addr(name: str) -> Schema:
+        return nullable({"type": "string", "description": f"`host:port` of {name}; null if off."})
+
+    def port(name: str) -> Schema:
+        return nullable({"type": "integer", "description": f"Bound {name} port; null if off."})
+
+    props: dict[str, Schema] = {}
+    for proto in ("smtp", "imap", "http"):
+        props[f"{proto}_addr"] = addr(proto.upper())
+    for proto in ("smtp", "imap", "http"):
+        props[f"{proto}_port"] = port(proto.upper())
+    for proto in ("smtp", "imap", "http"):
+        props[f"{proto}_enabled"] = {"type": "boolean"}
+    props["smtp_starttls"] = {"type": "boolean"}
+    props["imap_starttls"] = {"type": "boolean"}
+    props["storage"] = {"type": "string", "enum": ["memory", "sqlite"]}
+    props["storage_path"] = nullable({"type": "string", "description": "ELEKTROMAIL_DB."})
+    props["http_token_required"] = {"type": "boolean"}
+    props["auth_disabled"] = {"type": "boolean"}
+    props["user_count"] = {"type": "integer", "minimum": 0}
+    return obj(props, tuple(props))
+
+
+def schemas() -> dict[str, Schema]:
+    """Every schema of `components/schemas`, by name."""
+    summary = _message_summary_properties()
+    attachment = obj(
+        {
+            "filename": nullable(STRING),
+            "content_type": STRING,
+            "size": {"type": "integer", "minimum": 0, "description": "Decoded size in bytes."},
+        },
+        ("filename", "content_type", "size"),
+    )
+    detail = {
+        **summary,
+        "headers": {
+            "type": "object",
+            "description": "Every header field, unfolded and decoded: name (as first written) "
+            "to its values in order.",
+            "additionalProperties": {"type": "array", "items": STRING},
+        },
+        "text": nullable({"type": "string", "description": "The first text/plain body."}),
+        "html": nullable({"type": "string", "description": "The first text/html body."}),
+        "attachments": {"type": "array", "items": ref("schemas", "Attachment")},
+        "raw": {
+            "type": "string",
+            "description": "The stored message as text (invalid UTF-8 replaced).",
+        },
+        "raw_base64": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "description": "The exact stored bytes; present when they are not UTF-8.",
+        },
+    }
+    detail_required = (*summary, "headers", "text", "html", "attachments", "raw")
+    inject_properties = {
+        "user": {"type": "string", "pattern": r"\S"},
+        "mailbox": MAILBOX,
+        "raw": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The message as UTF-8 text; bare LF becomes CRLF.",
+        },
+        "raw_base64": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "pattern": BASE64,
+            "description": "The message as base64, for any bytes; bare LF becomes CRLF.",
+        },
+        "flags": FLAGS_IN,
+        "internal_date": INTERNAL_DATE_IN,
+    }
+    return {
+        "Error": obj(
+            {"error": {"type": "string", "description": "What was wrong, naming the field."}},
+            ("error",),
+        ),
+        "User": obj(
+            {
+                "user": STRING,
+                "email": nullable(
+                    {"type": "string", "description": "Only with `include_email=true`."}
+                ),
+            },
+            ("user",),
+        ),
+        "CreatedUser": obj(
+            {"user": STRING, "email": nullable(STRING)},
+            ("user", "email"),
+        ),
+        "NewUser": obj(
+            {
+                "user": {
+                    "type": "string",
+                    "pattern": USER_NAME,
+                    "description": "No spaces, controls or any of `@ / \\ \" ' : ,`.",
+                },
+                "password": {"type": "string", "minLength": 1},
+                "email": {
+                    "type": ["string", "null"],
+                    "pattern": EMAIL,
+                    "description": "An address that reaches the user (besides user@any).",
+                },
+            },
+            ("user", "password"),
+        ),
+        "Config": _config_schema(),
+        "Inject": obj(
+            inject_properties,
+            ("user",),
+            oneOf=[{"required": ["raw"]}, {"required": ["raw_base64"]}],
+            description="Give exactly one of `raw` and `raw_base64`.",
+        ),
+        "Injected": obj({"uid": UID}, ("uid",)),
+        "MessageSummary": obj(summary, SUMMARY_FIELDS),
+        "MessageList": obj(
+            {
+                "messages": {"type": "array", "items": ref("schemas", "MessageSummary")},
+                "count": {"type": "integer", "minimum": 0, "description": "len(messages)"},
+                "timed_out": {
+                    "type": "boolean",
+                    "description": "True when `wait` ran out before `count` messages matched.",
+                },
+            },
+            ("messages", "count", "timed_out"),
+        ),
+        "Attachment": attachment,
+        "Message": obj(detail, detail_required),
+        "Rule": _rule_schema(),
+        "Rules": {"type": "array", "items": ref("schemas", "Rule")},
+        "Ok": obj({"ok": {"type": "boolean", "const": True}}, ("ok",)),
+        "Purged": obj(
+            {
+                "ok": {"type": "boolean", "const": True},
+                "deleted": {"type": "integer", "minimum": 0, "description": "Messages deleted."},
+            },
+            ("ok", "deleted"),
+        ),
+        "Health": obj({"status": {"type": "string", "const": "ok"}}, ("status",)),
+        "Event": obj(
+            {
+                "user": STRING,
+                "mailbox": STRING,
+                "uid": UID,
+                "flags": {**FLAGS, "description": "The flags now (delivered and flags events)."},
+            },
+            ("user", "mailbox", "uid"),
+            description="The JSON `data` of one Server-Sent Event.",
+        ),
+    }

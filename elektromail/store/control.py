@@ -1,0 +1,389 @@
+"""Store operations for the control plane (the HTTP API, preloaded fixtures): reset to a
+baseline, purge, users made and removed at run time, and inject into a mailbox made on demand.
+
+A mixin of `Store` (which provides `_run` and `_grouped`); each operation is one transaction.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from elektromail.store.db import (
+    Rendered,
+    UserRow,
+    _add_user,
+    _get_user,
+    _insert_body,
+    _insert_message,
+    normalize_flags,
+)
+from elektromail.store.errors import NoSuchUser, UserExists
+from elektromail.store.mailboxes import (
+    MailboxRow,
+    _create_mailbox,
+    _delete_orphan_bodies,
+    _get_mailbox,
+    _parents,
+)
+from elektromail.store.names import fold
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineMailbox:
+    name: str
+    special_use: str | None = None
+    subscribed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineUser:
+    name: str
+    password: str | None
+    email: str | None
+    seeded: bool  # configured (ELEKTROMAIL_USERS), not only named by a fixture
+    mailboxes: tuple[BaselineMailbox, ...]  # parents before their children
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineMessage:
+    user: str  # the name of one of the baseline's users
+    mailbox: str  # one of that user's baseline mailboxes
+    raw: bytes
+    structure: str
+    rendered: Rendered | None
+    flags: tuple[str, ...]
+    internal_date: float
+    tz_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """The start state `reset` returns to: these users with these mailboxes and messages
+    (messages in the order they are stored, which gives each mailbox's UIDs from 1)."""
+
+    users: tuple[BaselineUser, ...] = ()
+    messages: tuple[BaselineMessage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Injected:
+    """Where `inject` stored a message: the names as stored, the mailbox id and the UID."""
+
+    user: str
+    mailbox: str
+    mailbox_id: int
+    uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Emptied:
+    """A mailbox `purge` emptied and the UIDs it held, ascending."""
+
+    user: str
+    mailbox: str
+    mailbox_id: int
+    uids: tuple[int, ...]
+
+
+class ControlOps:
+    """Mixed into Store, whose `_run` runs an interaction and `_grouped` a grouped write."""
+
+    _run: Any
+    _grouped: Any
+
+    def create_user(
+        self,
+        name: str,
+        password: str | None,
+        email: str | None,
+        mailboxes: Sequence[tuple[str, str | None]],
+    ) -> Deferred[UserRow]:
+        """A new user with `mailboxes` ((name, special-use) pairs); UserExists when the name
+        (any case) or the email address is taken, its message a sentence saying which."""
+        return self._run(_create_user, name, password, email, tuple(mailboxes))
+
+    def delete_user(self, name: str) -> Deferred[UserRow]:
+        """Remove the user (any case), its mailboxes, messages and the bodies nothing else
+        shares; fires with the removed row. NoSuchUser."""
+        return self._run(_delete_user, name)
+
+    def inject(
+        self,
+        user: str,
+        mailbox: str,
+        raw: bytes,
+        structure: str,
+        flags: Sequence[str] = (),
+        internal_date: float | None = None,
+        tz_minutes: int = 0,
+        rendered: Rendered | None = None,
+    ) -> Deferred[Injected]:
+        """Store one message into the named user's mailbox, creating it and its missing
+        parents (subscribed) first. NoSuchUser."""
+        when = time.time() if internal_date is None else internal_date
+        body = (raw, structure, rendered)
+        return self._grouped(_inject, user, mailbox, body, normalize_flags(flags), when, tz_minutes)
+
+    def purge(self) -> Deferred[list[Emptied]]:
+        """Delete every message; users and mailboxes (UIDVALIDITY, UIDNEXT) stay."""
+        return self._run(_wholesale, _purge)
+
+    def install(self, baseline: Baseline) -> Deferred[int]:
+        """Add what `baseline` has and the store lacks (start-up): users, mailboxes, and each
+        message not already in its mailbox byte for byte (a database file keeps them across
+        restarts). Fires with the number of messages added."""
+        return self._run(_install, baseline)
+
+    def reset(self, baseline: Baseline) -> Deferred[None]:
+        """Replace everything with `baseline`: every mailbox recreated with a new UIDVALIDITY,
+        UIDs from 1. Users of the baseline keep their ids."""
+        return self._run(_wholesale, _reset, baseline)
+
+
+# --- interactions ----------------------------------------------------------------------------
+
+
+def _wholesale(cursor, fn, *args):
+    """Run `fn`, which empties whole tables, with foreign key enforcement off, and commit:
+    SQLite empties a table at once only when no foreign key refers to it or from it, and row
+    by row otherwise (60 ms instead of 2 for 10,000 messages). `fn` leaves the rows consistent
+    by construction. The pragma is a no-op inside a transaction, and an interaction starts
+    outside one, so the commit happens here, before the pragma is restored."""
+    connection = cursor.connection
+    if connection.in_transaction:  # not expected; still correct, only slower
+        return fn(cursor, *args)
+    cursor.execute("PRAGMA foreign_keys = OFF")
+    try:
+        result = fn(cursor, *args)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        cursor.execute("PRAGMA foreign_keys = ON")
+    return result
+
+
+def _create_user(cursor, name, password, email, mailboxes) -> UserRow:
+    existing = _get_user(cursor, "name", name)
+    if existing is not None:
+        raise UserExists(f"user {existing.name!r} exists")
+    if email is not None:
+        owner = _get_user(cursor, "email", email)
+        if owner is not None:
+            raise UserExists(f"email address {email!r} belongs to user {owner.name!r}")
+    user = _add_user(cursor, name, password, email, False)
+    for mailbox, special_use in mailboxes:
+        _create_mailbox(cursor, user.id, mailbox, special_use)
+    return user
+
+
+def _delete_user(cursor, name) -> UserRow:
+    user = _get_user(cursor, "name", name)
+    if user is None:
+        raise NoSuchUser(name)
+    bodies = [
+        row[0]
+        for row in cursor.execute(
+            "SELECT DISTINCT m.body_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
+            " WHERE b.user_id = ?",
+            (user.id,),
+        )
+    ]
+    cursor.execute(
+        "DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user_id = ?)",
+        (user.id,),
+    )
+    # mailboxes, subscriptions and retired names go with the user (ON DELETE CASCADE)
+    cursor.execute("DELETE FROM users WHERE id = ?", (user.id,))
+    _delete_orphan_bodies(cursor, sorted(bodies))
+    return user
+
+
+def _mailbox_path(cursor, user_id, name) -> MailboxRow:
+    """The mailbox `name`, created (with its missing parents) when missing; what the server
+    creates on its own is subscribed, so clients that show subscribed folders only see it."""
+    mailbox = _get_mailbox(cursor, user_id, name)
+    if mailbox is not None:
+        return mailbox
+    for parent in _parents(name):
+        if _get_mailbox(cursor, user_id, parent) is None:
+            _create_mailbox(cursor, user_id, parent, None, subscribe=True)
+    return _create_mailbox(cursor, user_id, name, None, subscribe=True)
+
+
+def _inject(cursor, user_name, mailbox_name, body, flags, when, tz) -> Injected:
+    user = _get_user(cursor, "name", user_name)
+    if user is None:
+        raise NoSuchUser(user_name)
+    mailbox = _mailbox_path(cursor, user.id, mailbox_name)
+    body_id = _insert_body(cursor, *body)
+    uid = _insert_message(cursor, mailbox.id, body_id, len(body[0]), flags, when, tz)
+    return Injected(user.name, mailbox.name, mailbox.id, uid)
+
+
+def _purge(cursor) -> list[Emptied]:
+    names = {
+        mailbox_id: (user, mailbox)
+        for mailbox_id, user, mailbox in cursor.execute(
+            "SELECT b.id, u.name, b.name FROM mailboxes b JOIN users u ON u.id = b.user_id"
+        )
+    }
+    # (mailbox_id, uid) alone: read from the index, without touching the message rows
+    rows = cursor.execute("SELECT mailbox_id, uid FROM messages ORDER BY mailbox_id, uid")
+    emptied = [
+        Emptied(*names[mailbox_id], mailbox_id, tuple(uid for _, uid in group))
+        for mailbox_id, group in itertools.groupby(rows.fetchall(), key=lambda r: r[0])
+    ]
+    cursor.execute("DELETE FROM messages")
+    cursor.execute("DELETE FROM bodies")
+    return emptied
+
+
+def _install(cursor, baseline: Baseline) -> int:
+    mailboxes: dict[tuple[str, str], MailboxRow] = {}
+    for spec in baseline.users:
+        user = _get_user(cursor, "name", spec.name)
+        if user is None:
+            user = _add_user(cursor, spec.name, spec.password, spec.email, spec.seeded)
+        for box in spec.mailboxes:
+            row = _get_mailbox(cursor, user.id, box.name)
+            if row is None:
+                row = _create_mailbox(
+                    cursor, user.id, box.name, box.special_use, subscribe=box.subscribed
+                )
+            mailboxes[(fold(spec.name), box.name)] = row
+    stored: dict[int, dict[int, list[int]]] = {}  # mailbox id -> size -> body ids, before
+    added = 0
+    for message in baseline.messages:
+        mailbox = mailboxes[(fold(message.user), message.mailbox)]
+        if mailbox.id not in stored:
+            stored[mailbox.id] = _sizes(cursor, mailbox.id)
+        if _stored_already(cursor, stored[mailbox.id], message.raw):
+            continue
+        body_id = _insert_body(cursor, message.raw, message.structure, message.rendered)
+        _insert_message(
+            cursor,
+            mailbox.id,
+            body_id,
+            len(message.raw),
+            message.flags,
+            message.internal_date,
+            message.tz_minutes,
+        )
+        added += 1
+    return added
+
+
+def _sizes(cursor, mailbox_id) -> dict[int, list[int]]:
+    sizes: dict[int, list[int]] = {}
+    for size, body_id in cursor.execute(
+        "SELECT size, body_id FROM messages WHERE mailbox_id = ?", (mailbox_id,)
+    ):
+        sizes.setdefault(size, []).append(body_id)
+    return sizes
+
+
+def _stored_already(cursor, sizes: dict[int, list[int]], raw: bytes) -> bool:
+    for body_id in sizes.get(len(raw), ()):
+        row = cursor.execute("SELECT raw FROM bodies WHERE id = ?", (body_id,)).fetchone()
+        if row is not None and bytes(row[0]) == raw:
+            return True
+    return False
+
+
+# Children before parents, so each DELETE finds nothing that still points at its rows.
+_WIPE_ORDER = ("messages", "bodies", "subscriptions", "retired_names", "mailboxes", "users")
+
+
+def _reset(cursor, baseline: Baseline) -> None:
+    user_ids = {fold(name): id_ for id_, name in cursor.execute("SELECT id, name FROM users")}
+    # Mailbox ids above those in use: an id held from before the reset (an event in flight, a
+    # session's selected mailbox) never names a mailbox the reset made.
+    next_mailbox_id = cursor.execute("SELECT coalesce(max(id), 0) + 1 FROM mailboxes").fetchone()[0]
+    next_user_id = max(user_ids.values(), default=0) + 1
+    for table in _WIPE_ORDER:
+        cursor.execute(f"DELETE FROM {table}")
+    counts = Counter((fold(m.user), m.mailbox) for m in baseline.messages)
+    uidvalidity = _reserve_uidvalidities(cursor, sum(len(u.mailboxes) for u in baseline.users))
+    users, boxes, subscriptions = [], [], []
+    mailbox_ids: dict[tuple[str, str], int] = {}
+    for spec in baseline.users:
+        key = fold(spec.name)
+        user_id = user_ids.get(key)
+        if user_id is None:
+            user_id, next_user_id = next_user_id, next_user_id + 1
+        users.append((user_id, spec.name, spec.password, spec.email, int(spec.seeded)))
+        for box in spec.mailboxes:
+            uidnext = counts[(key, box.name)] + 1
+            boxes.append(
+                (next_mailbox_id, user_id, box.name, uidvalidity, uidnext, box.special_use)
+            )
+            mailbox_ids[(key, box.name)] = next_mailbox_id
+            if box.subscribed:
+                subscriptions.append((user_id, box.name))
+            next_mailbox_id += 1
+            uidvalidity += 1
+    cursor.executemany(
+        "INSERT INTO users(id, name, password, email, seeded) VALUES (?, ?, ?, ?, ?)", users
+    )
+    cursor.executemany(
+        "INSERT INTO mailboxes(id, user_id, name, uidvalidity, uidnext, special_use)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        boxes,
+    )
+    cursor.executemany("INSERT INTO subscriptions(user_id, name) VALUES (?, ?)", subscriptions)
+    _insert_baseline_messages(cursor, baseline.messages, mailbox_ids)
+
+
+def _insert_baseline_messages(
+    cursor, messages: Sequence[BaselineMessage], mailbox_ids: dict[tuple[str, str], int]
+) -> None:
+    bodies, rows = [], []
+    uids: Counter[int] = Counter()
+    for body_id, message in enumerate(messages, 1):
+        envelope, bodystructure, body = message.rendered or (None, None, None)
+        bodies.append((body_id, message.raw, message.structure, envelope, bodystructure, body))
+        mailbox_id = mailbox_ids[(fold(message.user), message.mailbox)]
+        uids[mailbox_id] += 1
+        rows.append(
+            (
+                mailbox_id,
+                uids[mailbox_id],
+                " ".join(message.flags),
+                message.internal_date,
+                message.tz_minutes,
+                len(message.raw),
+                body_id,
+            )
+        )
+    cursor.executemany(
+        "INSERT INTO bodies(id, raw, structure, fetch_envelope, fetch_bodystructure, fetch_body)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        bodies,
+    )
+    cursor.executemany(
+        "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _reserve_uidvalidities(cursor, count: int) -> int:
+    """The first of `count` consecutive UIDVALIDITYs, each larger than any handed out before
+    (as mailboxes._next_uidvalidity, for many mailboxes at once)."""
+    row = cursor.execute("SELECT value FROM meta WHERE key = 'uidvalidity'").fetchone()
+    first = max(int(time.time()), (row[0] if row else 0) + 1)
+    cursor.execute(
+        "INSERT INTO meta(key, value) VALUES ('uidvalidity', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (first + max(count, 1) - 1,),
+    )
+    return first

@@ -1,0 +1,96 @@
+"""What the store can hold as a user name, password, email address, mailbox name and flag, for
+the callers that take them from outside a protocol (the control API, fixtures). Pure code."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from elektromail.store.errors import InvalidInput
+from elektromail.store.mailboxes import DELIMITER, INBOX
+
+# As config.parse_users refuses them (plus ":" and ",", which its spec syntax cannot carry), so
+# a user made at run time could also have been configured.
+_USER_NAME_FORBIDDEN = frozenset(" @/\\\"':,")
+_STORABLE_SYSTEM_FLAGS = frozenset({"\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft"})
+# An IMAP flag-keyword: an atom (RFC 9051 §9), ASCII only.
+_KEYWORD = re.compile(r"[\x21-\x7e]+")
+_ATOM_SPECIALS = frozenset('(){%*"\\]')
+
+
+def check_user_name(name: str) -> str:
+    """`name` when it can name a user; InvalidInput otherwise."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("invalid user name: empty")
+    if not name.isprintable() or any(c in _USER_NAME_FORBIDDEN for c in name):
+        raise InvalidInput(f"invalid user name {name!r}: no spaces, @ / \\ \" ' : or ,")
+    return name
+
+
+def fold(name: str) -> str:
+    """A user name as the store compares it: SQLite's NOCASE folds ASCII letters only."""
+    return name.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
+def check_password(password: str) -> str:
+    """`password` when it is a non-empty string (as config.parse_users wants it)."""
+    if not isinstance(password, str) or password == "":
+        raise InvalidInput("invalid password: empty")
+    return password
+
+
+def check_email(email: str) -> str:
+    """`email` when it looks like local@domain; InvalidInput otherwise."""
+    if isinstance(email, str):
+        local, at, domain = email.rpartition("@")
+        if at and local and domain and email.isprintable() and " " not in email:
+            return email
+    raise InvalidInput(f"invalid email address {email!r}")
+
+
+def canonical_mailbox(name: str) -> str:
+    """NFC, and INBOX (any case, also as the first level of a path) spelled INBOX."""
+    if not name.isascii():
+        name = unicodedata.normalize("NFC", name)
+    head, slash, rest = name.partition(DELIMITER)
+    if head.upper() == INBOX:
+        return INBOX + slash + rest
+    return name
+
+
+def check_mailbox_name(name: str) -> str:
+    """The canonical form of `name` when a mailbox can have it (the rules of IMAP CREATE);
+    InvalidInput otherwise."""
+    if not isinstance(name, str) or name == "":
+        raise InvalidInput("invalid mailbox name: empty")
+    problem = None
+    if name.startswith(DELIMITER) or name.endswith(DELIMITER):
+        problem = "begins or ends with the hierarchy delimiter /"
+    elif DELIMITER + DELIMITER in name:
+        problem = "adjacent hierarchy delimiters"
+    elif "*" in name or "%" in name:
+        problem = "contains a LIST wildcard (* or %)"
+    elif any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+        problem = "contains a control character"
+    if problem is not None:
+        raise InvalidInput(f"invalid mailbox name {name!r}: {problem}")
+    return canonical_mailbox(name)
+
+
+def check_flags(flags: Iterable[str]) -> list[str]:
+    """`flags` when each can be stored on a message (system flags but \\Recent, any keyword);
+    InvalidInput naming the first that cannot."""
+    if isinstance(flags, str):
+        raise InvalidInput("flags must be a list of strings")
+    checked = []
+    for flag in flags:
+        if not isinstance(flag, str):
+            raise InvalidInput(f"invalid flag {flag!r}: not a string")
+        if flag.startswith("\\"):
+            if flag.lower() not in _STORABLE_SYSTEM_FLAGS:
+                raise InvalidInput(f"invalid flag {flag!r}: not a system flag that can be set")
+        elif not _KEYWORD.fullmatch(flag) or any(c in _ATOM_SPECIALS for c in flag):
+            raise InvalidInput(f"invalid flag {flag!r}: not an IMAP keyword")
+        checked.append(flag)
+    return checked

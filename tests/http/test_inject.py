@@ -1,0 +1,169 @@
+"""POST /inject: stored as given (bare LF as CRLF), in a mailbox made on demand, acknowledged
+only once stored, and seen at once by IMAP sessions."""
+
+from __future__ import annotations
+
+import base64
+import imaplib
+import socket
+
+import pytest
+
+from elektromail.testing import MailServer
+from tests.http.client import Api
+
+MESSAGE = "From: App <app@example.com>\nTo: user@example.com\nSubject: Hi\n\nHello\n"
+
+
+def imap_login(mail: MailServer, user: str = "user", password: str = "pass") -> imaplib.IMAP4:
+    client = imaplib.IMAP4(mail.host, mail.imap_port, timeout=10)
+    client.login(user, password)
+    return client
+
+
+def test_inject_answers_201_with_the_uid(api):
+    first = api.post("/inject", {"user": "user", "raw": MESSAGE})
+    assert (first.status, first.json()) == (201, {"uid": 1})
+    assert api.post("/inject", {"user": "user", "raw": MESSAGE}).json() == {"uid": 2}
+
+
+def test_bare_lf_is_stored_as_crlf_and_crlf_is_kept(api, mail):
+    api.inject("A: 1\nB: 2\r\n\r\nbody\nend\r\n")
+    stored = api.get("/messages/1/raw?user=user").body
+    assert stored == b"A: 1\r\nB: 2\r\n\r\nbody\r\nend\r\n"
+    client = imap_login(mail)
+    client.select("INBOX")
+    assert client.fetch("1", "(BODY.PEEK[])")[1][0][1] == stored
+    client.logout()
+
+
+def test_raw_base64_stores_any_bytes(api):
+    raw = b"Subject: latin-1 \xe9\r\n\r\n\x00\xff\r\n"
+    answer = api.post("/inject", {"user": "user", "raw_base64": base64.b64encode(raw).decode()})
+    assert answer.status == 201
+    assert api.get("/messages/1/raw?user=user").body == raw
+
+
+def test_inject_creates_the_mailbox_with_its_parents(api, mail):
+    uid = api.inject(MESSAGE, mailbox="Archive/2024/Q1")
+    assert uid == 1
+    client = imap_login(mail)
+    typ, listing = client.list()
+    assert typ == "OK"
+    names = [line.decode().rsplit(" ", 1)[1].strip('"') for line in listing]
+    assert {"Archive", "Archive/2024", "Archive/2024/Q1"} <= set(names)
+    assert client.select("Archive/2024/Q1") == ("OK", [b"1"])
+    client.logout()
+
+
+def test_flags_and_internal_date_are_stored(api, mail):
+    api.inject(
+        MESSAGE,
+        flags=["\\seen", "$Label1"],
+        internal_date="01-Jan-2024 10:00:00 +0200",
+    )
+    client = imap_login(mail)
+    client.select("INBOX")
+    typ, data = client.fetch("1", "(FLAGS INTERNALDATE)")
+    assert typ == "OK"
+    assert b"FLAGS (\\Seen $Label1)" in data[0]
+    assert b'INTERNALDATE "01-Jan-2024 10:00:00 +0200"' in data[0]
+    client.logout()
+    item = api.get("/messages").json()["messages"][0]
+    assert item["internal_date"] == "2024-01-01T10:00:00+02:00"
+    assert item["flags"] == ["\\Seen", "$Label1"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("2024-03-01T12:30:00Z", "2024-03-01T12:30:00+00:00"),
+        ("2024-03-01T12:30:00-05:00", "2024-03-01T12:30:00-05:00"),
+        (0, "1970-01-01T00:00:00+00:00"),
+    ],
+    ids=["iso-utc", "iso-offset", "epoch-seconds"],
+)
+def test_internal_date_forms(api, given, expected):
+    api.inject(MESSAGE, internal_date=given)
+    assert api.get("/messages").json()["messages"][0]["internal_date"] == expected
+
+
+def test_idle_session_sees_an_injected_message_at_once(api, mail):
+    api.inject(MESSAGE)
+    sock = socket.create_connection((mail.host, mail.imap_port), timeout=10)
+    lines = sock.makefile("rb")
+    assert lines.readline().startswith(b"* OK")
+    sock.sendall(b"a LOGIN user pass\r\nb SELECT INBOX\r\n")
+    while not lines.readline().startswith(b"b OK"):
+        pass
+    sock.sendall(b"c IDLE\r\n")
+    assert lines.readline() == b"+ idling\r\n"
+    api.inject(MESSAGE)
+    assert lines.readline() == b"* 2 EXISTS\r\n"
+    sock.sendall(b"DONE\r\n")
+    while not (line := lines.readline()).startswith(b"c "):
+        assert line.startswith(b"* ")
+    assert line.startswith(b"c OK")
+    sock.close()
+
+
+def test_selected_session_sees_it_on_noop(api, mail):
+    client = imap_login(mail)
+    assert client.select("INBOX") == ("OK", [b"0"])
+    api.inject(MESSAGE)
+    assert client.noop()[0] == "OK"
+    assert client.response("EXISTS")[1][-1] == b"1"
+    client.logout()
+
+
+def test_unknown_user_is_404(api):
+    answer = api.post("/inject", {"user": "nobody", "raw": MESSAGE})
+    assert answer.status == 404
+    assert "nobody" in answer.error
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"raw": MESSAGE}, "user"),
+        ({"user": "user"}, "raw"),
+        ({"user": "user", "raw": ""}, "raw"),
+        ({"user": "user", "raw": 5}, "raw"),
+        ({"user": "user", "raw": MESSAGE, "raw_base64": "QQ=="}, "raw_base64"),
+        ({"user": "user", "raw_base64": "!!not base64"}, "raw_base64"),
+        ({"user": 7, "raw": MESSAGE}, "user"),
+        ({"user": "user", "raw": MESSAGE, "mailbox": ""}, "mailbox"),
+        ({"user": "user", "raw": MESSAGE, "mailbox": "a//b"}, "mailbox"),
+        ({"user": "user", "raw": MESSAGE, "mailbox": 3}, "mailbox"),
+        ({"user": "user", "raw": MESSAGE, "flags": "\\Seen"}, "flags"),
+        ({"user": "user", "raw": MESSAGE, "flags": ["\\Recent"]}, "flags"),
+        ({"user": "user", "raw": MESSAGE, "flags": ["two words"]}, "flags"),
+        ({"user": "user", "raw": MESSAGE, "flags": [1]}, "flags"),
+        ({"user": "user", "raw": MESSAGE, "internal_date": "yesterday"}, "internal_date"),
+        ({"user": "user", "raw": MESSAGE, "internal_date": True}, "internal_date"),
+        ({"user": "user", "raw": MESSAGE, "internal_date": -1}, "internal_date"),
+    ],
+    ids=lambda value: None if isinstance(value, dict) else value,
+)
+def test_invalid_fields_are_400_naming_the_field(api, body, field):
+    answer = api.post("/inject", body)
+    assert answer.status == 400
+    assert f"'{field}'" in answer.error
+    assert api.get("/messages").json()["count"] == 0
+
+
+def test_a_message_over_the_size_limit_is_413():
+    with MailServer(http_port=0, max_message_size="1K") as mail:
+        api = Api(mail)
+        answer = api.post("/inject", {"user": "user", "raw": "Subject: big\r\n\r\n" + "x" * 2000})
+        assert answer.status == 413
+        assert "'raw'" in answer.error
+        assert api.post("/inject", {"user": "user", "raw": "Subject: ok\r\n\r\nx"}).status == 201
+
+
+def test_a_body_over_the_request_limit_is_413_without_being_parsed():
+    with MailServer(http_port=0, max_message_size="1K") as mail:
+        api = Api(mail)
+        answer = api.request("POST", "/inject", data=b"{" + b" " * 200_000 + b"}")
+        assert answer.status == 413
+        assert "exceeds" in answer.error
