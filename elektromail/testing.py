@@ -5,7 +5,7 @@
         [message] = mail.wait_for_messages(1)
 
 Why a background reactor thread and not a child process: a server starts in a few milliseconds
-instead of an interpreter launch and imports (~0.3 s), start-up errors arrive as exceptions
+instead of an interpreter launch and imports (~0.4 s), start-up errors arrive as exceptions
 rather than output to scrape, readiness is a Deferred firing rather than a line or port to poll,
 and `messages()`, `inject()`, `reset()` and `wait_for_messages()` call the post office directly
 (no HTTP round trip, no second copy of the settings), waiting on its delivery events. The cost
@@ -341,7 +341,6 @@ class MailServer:
     def reset(self) -> None:
         """Back to the start state: the configured users, the preloaded fixtures and the
         delivery rules of the settings; nothing else."""
-
         from elektromail.service import load_rules
 
         async def reset() -> None:

@@ -83,7 +83,7 @@ _QUOTED_7BIT = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x7f]*")
 _QUOTED_SPECIALS = re.compile(rb'(["\\])')
 _TEXT_UNSAFE = re.compile(r"[\x00\r\n]")
 # The common case, tested first: printable ASCII with nothing to escape goes quoted as is.
-_PLAIN_TEXT = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]*\Z')
+_PLAIN_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*\Z")
 
 # -- strings -------------------------------------------------------------------------------
 
