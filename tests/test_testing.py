@@ -41,8 +41,11 @@ def accepts(port: int) -> bool:
 
 def listened_on(port: int) -> bool:
     """Whether something listens on the port: binding it fails then (a connect to a free
-    ephemeral port can meet itself, so refusing connections is no proof)."""
+    ephemeral port can meet itself, so refusing connections is no proof). SO_REUSEADDR lets
+    the bind pass over connections left in TIME_WAIT, which Linux would refuse otherwise,
+    but not over a listening socket."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return False
