@@ -186,6 +186,8 @@ def test_mail_server_factory_servers_stop_after_the_test(pytester):
             # Binding proves nobody listens (a connect could meet itself on a free port).
             for port in PORTS:
                 with socket.socket() as s:
+                    # REUSEADDR passes over TIME_WAIT leftovers but not over a listener
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     s.bind(("127.0.0.1", port))
         """
     )
