@@ -13,10 +13,16 @@ from elektromail.store.mailboxes import DELIMITER, INBOX
 # As config.parse_users refuses them (plus ":" and ",", which its spec syntax cannot carry), so
 # a user made at run time could also have been configured.
 _USER_NAME_FORBIDDEN = frozenset(" @/\\\"':,")
-_STORABLE_SYSTEM_FLAGS = frozenset({"\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft"})
+# System flags a client may set (lower-case); \Recent is the server's (RFC 3501 §2.3.2).
+STORABLE_SYSTEM_FLAGS = frozenset({"\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft"})
 # An IMAP flag-keyword: an atom (RFC 9051 §9), ASCII only.
 _KEYWORD = re.compile(r"[\x21-\x7e]+")
 _ATOM_SPECIALS = frozenset('(){%*"\\]')
+
+
+def is_keyword(flag: str) -> bool:
+    """An IMAP flag-keyword: an atom without atom-specials, ASCII only (RFC 9051 §9)."""
+    return bool(_KEYWORD.fullmatch(flag)) and not any(c in _ATOM_SPECIALS for c in flag)
 
 
 def check_user_name(name: str) -> str:
@@ -88,9 +94,9 @@ def check_flags(flags: Iterable[str]) -> list[str]:
         if not isinstance(flag, str):
             raise InvalidInput(f"invalid flag {flag!r}: not a string")
         if flag.startswith("\\"):
-            if flag.lower() not in _STORABLE_SYSTEM_FLAGS:
+            if flag.lower() not in STORABLE_SYSTEM_FLAGS:
                 raise InvalidInput(f"invalid flag {flag!r}: not a system flag that can be set")
-        elif not _KEYWORD.fullmatch(flag) or any(c in _ATOM_SPECIALS for c in flag):
+        elif not is_keyword(flag):
             raise InvalidInput(f"invalid flag {flag!r}: not an IMAP keyword")
         checked.append(flag)
     return checked

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import mailbox_name
-from elektromail.imap.commands.store import KEYWORD, STORABLE_SYSTEM
+from elektromail.imap.commands.store import STORABLE_SYSTEM
 from elektromail.imap.dispatch import AUTH, Bad, Done, No, command
 from elektromail.imap.parser import Atom, Literal8String, LiteralString, String
 from elektromail.imap.session import Dialect
 from elektromail.store import NoSuchMailbox, normalize_flags
+from elektromail.store.names import is_keyword
 
 USAGE = "expected APPEND mailbox [(flags)] [date-time] literal"
 
@@ -93,7 +94,7 @@ def append_flags(tokens: list) -> tuple[str, ...]:
         if token.startswith("\\"):
             if token.lower() not in STORABLE_SYSTEM:
                 raise Bad(f"Invalid system flag {token}")
-        elif not KEYWORD.match(token):
+        elif not is_keyword(token):
             raise Bad(f"Invalid keyword {token!r}")
         flags.append(str(token))
     return normalize_flags(flags)

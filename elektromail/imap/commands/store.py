@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 from elektromail.events import FlagsChanged
 from elektromail.imap import format as fmt
 from elektromail.imap.args import atom
 from elektromail.imap.commands.common import resolve_uids
 from elektromail.imap.dispatch import SELECTED, Bad, Done, No, command
 from elektromail.store import normalize_flags
+from elektromail.store.names import STORABLE_SYSTEM_FLAGS, is_keyword
 
 MODES = {"FLAGS": "set", "+FLAGS": "add", "-FLAGS": "remove"}
-STORABLE_SYSTEM = {"\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft"}
-KEYWORD = re.compile(r"[^\x00-\x20\x7f-\xff(){%*\"\\\]]+\Z")
+STORABLE_SYSTEM = STORABLE_SYSTEM_FLAGS  # one rule for IMAP, the API and fixtures
 
 
 @command("STORE", SELECTED, uid=True, allows_expunge=False)
@@ -58,7 +56,7 @@ def _flags(tokens: list) -> tuple[str, ...]:
         if flag.startswith("\\"):
             if flag.lower() not in STORABLE_SYSTEM:
                 raise Bad(f"invalid system flag {flag}")
-        elif not KEYWORD.match(flag):
+        elif not is_keyword(flag):
             raise Bad(f"invalid keyword {flag!r}")
         flags.append(flag)
     return normalize_flags(flags)
