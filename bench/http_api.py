@@ -2,8 +2,10 @@
 
 Runs elektromail in this process (reactor thread, free ports), stores N messages of about
 1 KB for 10 users, and times over a real loopback socket: GET /messages listing all of them,
-the same with a subject filter, GET /messages/{uid}, POST /inject one at a time, and POST
-/reset with N messages stored (refilled before each round). Prints the median and worst round.
+the same with a subject filter, the web inbox's pages (newest first, 50 at a time, first and
+last page, with and without a text search `q`), GET /messages/{uid}, POST /inject one at a
+time, and POST /reset with N messages stored (refilled before each round). Prints the median
+and worst round.
 """
 
 from __future__ import annotations
@@ -48,8 +50,15 @@ class Client:
 
     def call(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
         data = None if body is None else json.dumps(body).encode()
-        self.conn.request(method, path, body=data)
-        answer = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=data)
+            answer = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the kept-alive connection while we were filling the store
+            # (--http-timeout): a new connection, as any HTTP client makes.
+            self.conn.close()
+            self.conn.request(method, path, body=data)
+            answer = self.conn.getresponse()
         return answer.status, answer.read()
 
 
@@ -91,6 +100,19 @@ def main() -> None:
             f"GET /messages?subject= ({args.n:,} scanned)",
             [timed(listing(subject, 1)) for _ in range(args.rounds)],
         )
+        # What the web inbox asks for: one page, newest first, and a text search.
+        pages = [
+            ("first page", "/messages?order=newest&limit=50", 50),
+            ("last page", f"/messages?order=newest&limit=50&offset={max(args.n - 50, 0)}", 50),
+            ("q= search, first page", "/messages?q=message%201&order=newest&limit=50", 50),
+            ("q= search, no match", "/messages?q=zebrafish&order=newest&limit=50", 0),
+        ]
+        for name, path, expected in pages:
+            expected = min(expected, args.n)
+            line(
+                f"GET /messages {name}",
+                [timed(listing(path, expected)) for _ in range(args.rounds * 4)],
+            )
         one = "/messages/1?user=u0"
         line("GET /messages/{uid}", [timed(lambda: client.call("GET", one)) for _ in range(200)])
         inject = {"user": "u0", "raw": message(0).decode()}

@@ -16,9 +16,16 @@ from dataclasses import dataclass
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
-from elektromail import dsn, mime
+from elektromail import dsn, mailtext, mime
 from elektromail.config import Settings, UserSpec
-from elektromail.events import Events, MessageAdded, MessagesExpunged, ServerReset, UserDeleted
+from elektromail.events import (
+    Events,
+    FlagsChanged,
+    MessageAdded,
+    MessagesExpunged,
+    ServerReset,
+    UserDeleted,
+)
 from elektromail.rules import RuleSet
 from elektromail.store import (
     Baseline,
@@ -199,13 +206,16 @@ class PostOffice:
         parsed = mime.parse(raw)
         structure = mime.to_json(parsed)
         rendered = self.render(parsed) if self.render is not None else None
+        index = mailtext.index(raw, parsed)
         users = self._remembered_users(recipients)
         remembered = users is not None
         if users is None:
             users = yield self._users_for(recipients)
         targets = [(user_id, mailbox) for user_id in users]
         try:
-            stored = yield self.store.deliver(targets, raw, structure, rendered=rendered)
+            stored = yield self.store.deliver(
+                targets, raw, structure, rendered=rendered, index=index
+            )
         except Exception:
             if not remembered:
                 raise
@@ -213,7 +223,9 @@ class PostOffice:
             self.forget_routes()
             users = yield self._users_for(recipients)
             targets = [(user_id, mailbox) for user_id in users]
-            stored = yield self.store.deliver(targets, raw, structure, rendered=rendered)
+            stored = yield self.store.deliver(
+                targets, raw, structure, rendered=rendered, index=index
+            )
         deliveries = []
         for (user, recipient), (mailbox_id, name, uid) in zip(users.values(), stored, strict=True):
             deliveries.append(Delivery(recipient, user.name, name, uid))
@@ -276,7 +288,14 @@ class PostOffice:
             raise NoSuchMailbox(mailbox)
         rendered = self.render(parsed) if self.render is not None else None
         uid = yield self.store.append(
-            row.id, raw, mime.to_json(parsed), flags, internal_date, tz_minutes, rendered
+            row.id,
+            raw,
+            mime.to_json(parsed),
+            flags,
+            internal_date,
+            tz_minutes,
+            rendered,
+            mailtext.index(raw, parsed),
         )
         flags = normalize_flags(flags)
         self.events.publish(MessageAdded(user.name, mailbox, row.id, uid, flags))
@@ -376,7 +395,15 @@ class PostOffice:
         parsed = mime.parse(raw)
         rendered = self.render(parsed) if self.render is not None else None
         stored = yield self.store.inject(
-            user, mailbox, raw, mime.to_json(parsed), flags, internal_date, tz_minutes, rendered
+            user,
+            mailbox,
+            raw,
+            mime.to_json(parsed),
+            flags,
+            internal_date,
+            tz_minutes,
+            rendered,
+            mailtext.index(raw, parsed),
         )
         self.events.publish(
             MessageAdded(stored.user, stored.mailbox, stored.mailbox_id, stored.uid, flags)
@@ -388,6 +415,38 @@ class PostOffice:
             mailbox=stored.mailbox,
         )
         return stored.uid
+
+    @inlineCallbacks
+    def change_flags(
+        self, user: str, mailbox: str, uid: int, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ):
+        """Add, then remove, flags of one message (the API's seen/flagged switches); selected
+        IMAP sessions are told. Fires with the store's Located (its flags as they are now), or
+        None when the user, mailbox or UID does not exist. InvalidInput for a flag that
+        cannot be."""
+        add, remove = check_flags(add), check_flags(remove)
+        found = yield self.store.change_flags(user, mailbox, uid, add, remove)
+        if found is not None:
+            change = ((found.uid, found.flags),)
+            self.events.publish(FlagsChanged(found.user, found.mailbox, found.mailbox_id, change))
+        return found
+
+    @inlineCallbacks
+    def delete_message(self, user: str, mailbox: str, uid: int):
+        """Remove one message at once (no \\Deleted step); selected IMAP sessions get its
+        EXPUNGE. Fires with the store's Located, or None when it does not exist."""
+        found = yield self.store.remove_message(user, mailbox, uid)
+        if found is not None:
+            self.events.publish(
+                MessagesExpunged(found.user, found.mailbox, found.mailbox_id, (found.uid,))
+            )
+            log.info(
+                "deleted {uid} from {user}/{mailbox}",
+                uid=uid,
+                user=found.user,
+                mailbox=found.mailbox,
+            )
+        return found
 
     @inlineCallbacks
     def add_user(self, name: str, password: str, email: str | None = None):

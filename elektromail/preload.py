@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import threads
 from twisted.logger import Logger
 
-from elektromail import mime
+from elektromail import mailtext, mime
 from elektromail.store import BaselineMessage, InvalidInput, normalize_flags
 from elektromail.store.mailboxes import DELIMITER, INBOX
 from elektromail.store.names import check_flags, check_mailbox_name, check_user_name
@@ -177,6 +177,7 @@ def _read_message(
         meta.get("flags", ()),
         when[0],
         when[1],
+        mailtext.index(raw, parsed),
     )
 
 

@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from elektromail import mime
 from elektromail.store import NoSuchMailbox, normalize_flags
 from elektromail.store.schema import SCHEMA_VERSION, check_database
 from elektromail.testing import MailServer
@@ -102,10 +103,13 @@ def test_grouped_writes_fail_alone(mail):
     async def together():
         from twisted.internet.defer import DeferredList
 
+        def structure(raw: bytes) -> str:
+            return mime.to_json(mime.parse(raw))
+
         writes = [
-            store.append(inbox.id, b"a\r\n", "{}"),
-            store.append(999_999, b"b\r\n", "{}"),
-            store.append(inbox.id, b"c\r\n", "{}"),
+            store.append(inbox.id, b"a\r\n", structure(b"a\r\n")),
+            store.append(999_999, b"b\r\n", structure(b"b\r\n")),
+            store.append(inbox.id, b"c\r\n", structure(b"c\r\n")),
         ]
         return await DeferredList(writes, consumeErrors=True)
 

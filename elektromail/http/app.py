@@ -19,11 +19,13 @@ from elektromail.config import Settings
 from elektromail.http import bodies, live, render
 from elektromail.http.auth import TokenCheck
 from elektromail.http.docs import add_docs_routes
+from elektromail.http.download import download_headers
 from elektromail.http.health import healthy
 from elektromail.http.jsonio import (
     ApiError,
     bad_request,
     not_found,
+    path_index,
     path_uid,
     query_bool,
     query_int,
@@ -34,7 +36,9 @@ from elektromail.http.jsonio import (
     write_error,
     write_json,
 )
+from elektromail.http.openapi import MAX_PAGE  # messages one listing page may ask for
 from elektromail.http.site import ControlFactory, ControlSite
+from elektromail.http.ui import add_ui_routes
 from elektromail.postoffice import PostOffice
 from elektromail.store import NoSuchUser, UserExists
 from elektromail.store.errors import InvalidInput
@@ -78,6 +82,7 @@ class ControlAPI:
         self._add_routes()
         self._add_error_handlers()
         add_docs_routes(self.app, self.check_token)  # /openapi.json, /docs and its assets
+        add_ui_routes(self.app)  # the web inbox: /, /ui/... and /assets/
 
     def port(self, name: str) -> int | None:
         """The port listener `name` is bound to (remembered: it does not change while the
@@ -107,7 +112,11 @@ class ControlAPI:
         add("/config", "GET", self.config)
         add("/messages", "GET", self.list_messages)
         add("/messages/<uid>", "GET", self.get_message)
+        add("/messages/<uid>", "PATCH", self.patch_message)
+        add("/messages/<uid>", "DELETE", self.delete_message)
         add("/messages/<uid>/raw", "GET", self.get_raw)
+        add("/messages/<uid>/attachments/<index>", "GET", self.get_attachment)
+        add("/mailboxes", "GET", self.list_mailboxes)
         add("/rules", "GET", self.get_rules)
         add("/rules", "PUT", self.put_rules)
         add("/events", "GET", self.stream_events, token="query")
@@ -235,26 +244,53 @@ class ControlAPI:
     async def list_messages(self, request) -> dict[str, Any]:
         user = query_text(request, "user") or None
         mailbox = query_text(request, "mailbox") or None
+        text = query_text(request, "q") or None
         filters = render.Filters(
             query_text(request, "subject") or None,
             query_text(request, "from") or None,
             query_text(request, "to") or None,
         )
+        newest = _order(request) == "newest"
+        limit = query_int(request, "limit", 1, MAX_PAGE)
+        offset = query_int(request, "offset", 0) or 0
         wait = query_number(request, "wait", 0, live.MAX_WAIT)
         count = query_int(request, "count", 0)
 
-        async def query() -> list[dict[str, Any]]:
-            summaries = await self.store.list_messages(user, mailbox)
+        async def query() -> tuple[list[dict[str, Any]], int]:
+            if limit is not None and not filters:  # paged in SQL: cheap at any size
+                page = await self.store.page_messages(user, mailbox, text, newest, limit, offset)
+                return [render.list_item(s) for s in page.messages], page.total
+            summaries = await self.store.search_messages(user, mailbox, text, newest)
             items = [render.list_item(s) for s in summaries]
-            return [i for i in items if filters.match(i)] if filters else items
+            if filters:
+                items = [i for i in items if filters.match(i)]
+            end = None if limit is None else offset + limit
+            return items[offset:end], len(items)
 
         if wait is None:
-            items, timed_out = await query(), False
+            (items, total), timed_out = await query(), False
         else:
-            items, timed_out = await live.wait_for(
-                self.reactor, self.events, query, 1 if count is None else count, wait, user, mailbox
+            (items, total), timed_out = await live.wait_for(
+                self.reactor,
+                self.events,
+                query,
+                1 if count is None else count,
+                wait,
+                user,
+                mailbox,
+                measure=lambda answer: answer[1],  # matching messages, on any page
             )
-        return {"messages": items, "count": len(items), "timed_out": timed_out}
+        return {"messages": items, "count": len(items), "total": total, "timed_out": timed_out}
+
+    async def list_mailboxes(self, request) -> list[dict[str, Any]]:
+        user = query_text(request, "user") or None
+        boxes = await self.store.mailbox_summaries(user)
+        if user is not None and not boxes and await self.store.get_user(user) is None:
+            raise not_found(f"no user {user!r}")
+        return [
+            {"user": b.user, "mailbox": b.mailbox, "messages": b.messages, "unseen": b.unseen}
+            for b in boxes
+        ]
 
     async def get_message(self, request, uid: str) -> dict[str, Any]:
         summary = await self._message(request, uid)
@@ -266,10 +302,48 @@ class ControlAPI:
         request.setHeader(b"Cache-Control", b"no-store")
         return summary.raw
 
-    async def _message(self, request, uid_text: str):
+    async def patch_message(self, request, uid: str) -> dict[str, Any]:
+        add, remove = bodies.parse_flag_switches(read_json_object(request))
+        user, mailbox, number = await self._address(request, uid)
+        try:
+            found = await self.postoffice.change_flags(user, mailbox, number, add, remove)
+        except InvalidInput as e:  # not expected: the switches name system flags
+            raise bad_request(str(e)) from None
+        if found is None:
+            raise await self._why_missing(user, mailbox, number)
+        summary = await self.store.get_message(found.user, found.mailbox, number, raw=False)
+        if summary is None:  # deleted in between
+            raise await self._why_missing(user, mailbox, number)
+        return render.list_item(summary)
+
+    async def delete_message(self, request, uid: str) -> dict[str, Any]:
+        user, mailbox, number = await self._address(request, uid)
+        if await self.postoffice.delete_message(user, mailbox, number) is None:
+            raise await self._why_missing(user, mailbox, number)
+        return {"ok": True}
+
+    async def get_attachment(self, request, uid: str, index: str) -> bytes:
+        summary = await self._message(request, uid)
+        number = path_index(index)
+        found = None if number is None else render.attachment(summary, number)
+        if found is None:
+            raise not_found(
+                f"no attachment {index[:20]!r} in message {summary.uid} of"
+                f" {summary.user}/{summary.mailbox}"
+            )
+        for name, value in download_headers(found.content_type, found.filename).items():
+            request.setHeader(name, value)
+        return found.data
+
+    async def _address(self, request, uid_text: str) -> tuple[str, str, int]:
+        """(user, mailbox, uid) of the message a request names by path and query."""
         uid = path_uid(uid_text)
         user = query_text(request, "user") or await self._only_user_with_mail()
         mailbox = query_text(request, "mailbox") or INBOX
+        return user, mailbox, uid
+
+    async def _message(self, request, uid_text: str):
+        user, mailbox, uid = await self._address(request, uid_text)
         summary = await self.store.get_message(user, mailbox, uid)
         if summary is None:
             raise await self._why_missing(user, mailbox, uid)
@@ -323,6 +397,15 @@ class ControlAPI:
             return b""
         await stream.run()
         return b""
+
+
+def _order(request) -> str:
+    order = query_text(request, "order")
+    if order is None:
+        return "oldest"
+    if order not in ("oldest", "newest"):
+        raise bad_request("parameter 'order': expected 'oldest' or 'newest'")
+    return order
 
 
 def _without_nulls(item: Any) -> Any:

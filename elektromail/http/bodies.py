@@ -204,3 +204,24 @@ def _checked(field: str, check, value):
         return check(value)
     except InvalidInput as e:
         raise bad_request(f"field {field!r}: {e}") from None
+
+
+# PATCH /messages/{uid}: each switch sets (true) or clears (false) one flag.
+FLAG_SWITCHES = {"seen": "\\Seen", "flagged": "\\Flagged"}
+
+
+def parse_flag_switches(body: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """PATCH /messages/{uid}'s body, e.g. {"seen": false}: the flags to add and to remove."""
+    unknown = sorted(set(body) - set(FLAG_SWITCHES))
+    if unknown:
+        raise bad_request(f"field {unknown[0]!r}: unknown (expected 'seen' or 'flagged')")
+    add, remove = [], []
+    for name, flag in FLAG_SWITCHES.items():
+        if name not in body:
+            continue
+        if not isinstance(body[name], bool):
+            raise bad_request(f"field {name!r}: expected true or false")
+        (add if body[name] else remove).append(flag)
+    if not add and not remove:
+        raise bad_request("body: expected 'seen' or 'flagged'")
+    return tuple(add), tuple(remove)

@@ -155,3 +155,12 @@ def path_uid(text: str) -> int:
     if len(digits) > 10 or int(digits) >= 2**32:
         raise not_found(f"no message with UID {digits[:20]}")
     return int(digits)
+
+
+def path_index(text: str) -> int | None:
+    """An attachment number from the path: a whole number from 0; None when it is one no
+    message can have (so: not found)."""
+    if not text.isascii() or not text.isdigit():
+        raise bad_request("parameter 'index': expected a whole number of 0 or more")
+    digits = text.lstrip("0") or "0"
+    return None if len(digits) > 9 else int(digits)

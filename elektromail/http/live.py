@@ -59,15 +59,16 @@ def _same(wanted: str | None, actual: str) -> bool:
 async def wait_for(
     reactor,
     events: Events,
-    query: Callable[[], Awaitable[list[T]]],
+    query: Callable[[], Awaitable[T]],
     count: int,
     timeout: float,
     user: str | None = None,
     mailbox: str | None = None,
-) -> tuple[list[T], bool]:
-    """Run `query` until it gives at least `count` items, again after each message added to a
-    mailbox that may match (`user`/`mailbox` None: any), or `timeout` seconds have passed.
-    Returns (the last answer, whether the time ran out)."""
+    measure: Callable[[T], int] = len,
+) -> tuple[T, bool]:
+    """Run `query` until `measure` of its answer (by default its length) reaches `count`,
+    again after each message added to a mailbox that may match (`user`/`mailbox` None: any),
+    or `timeout` seconds have passed. Returns (the last answer, whether the time ran out)."""
     signal = Signal()
     timed_out = False
 
@@ -88,9 +89,9 @@ async def wait_for(
     timer = reactor.callLater(timeout, time_up)
     try:
         while True:
-            items = await query()
-            if len(items) >= count or timed_out:
-                return items, len(items) < count
+            answer = await query()
+            if measure(answer) >= count or timed_out:
+                return answer, measure(answer) < count
             await signal.wait()  # several deliveries meanwhile cost one query
     finally:
         unsubscribe()

@@ -24,6 +24,7 @@ from elektromail.http.openapi_schemas import (
 
 OPENAPI_VERSION = "3.1.0"
 MAX_WAIT_SECONDS = 60
+MAX_PAGE = 1000
 
 # --- parameters and responses ----------------------------------------------------------------
 
@@ -67,6 +68,26 @@ def _parameters() -> dict[str, Any]:
                 "default": False,
             },
             "Add each user's email (null when none).",
+        ),
+        "q": _query(
+            "q",
+            STRING,
+            "Subject, From, To, Cc or the body text contains this text (any case).",
+        ),
+        "limit": _query(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            "At most this many messages (a page); `total` still counts every match.",
+        ),
+        "offset": _query(
+            "offset",
+            {"type": "integer", "minimum": 0, "maximum": 10**18 - 1, "default": 0},
+            "Skip this many matching messages first.",
+        ),
+        "order": _query(
+            "order",
+            {"type": "string", "enum": ["oldest", "newest"], "default": "oldest"},
+            "Oldest first (the order mail arrived in) or newest first.",
         ),
         "messageUser": _query(
             "user",
@@ -144,7 +165,8 @@ def _json_request(schema: Schema, description: str) -> dict[str, Any]:
 
 def _paths() -> dict[str, Any]:
     ok = json_body(ref("schemas", "Ok"), "Done.")
-    message_list = json_body(ref("schemas", "MessageList"), "Matching messages, newest last.")
+    message_list = json_body(ref("schemas", "MessageList"), "Matching messages, in `order`.")
+    message_params = _params("uid", "messageUser", "messageMailbox")
     body_errors = ("BadRequest", "Unauthorized", "TooLarge")
     with_query_token = [{"bearerAuth": []}, {"queryToken": []}, {}]
     return {
@@ -223,9 +245,39 @@ def _paths() -> dict[str, Any]:
                 ("200", message_list),
                 ("BadRequest", "Unauthorized"),
                 operationId="listMessages",
-                description="Filters combine. With `wait`, answers as soon as `count` messages "
-                "match, or when `wait` seconds have passed with `timed_out: true`.",
-                parameters=_params("user", "mailbox", "subject", "from", "to", "wait", "count"),
+                description="Filters combine. With `limit`, one page of `limit` messages from "
+                "`offset`; `total` counts all that match. With `wait`, answers as soon as "
+                "`count` messages match (on any page), or when `wait` seconds have passed with "
+                "`timed_out: true`.",
+                parameters=_params(
+                    "user",
+                    "mailbox",
+                    "q",
+                    "subject",
+                    "from",
+                    "to",
+                    "order",
+                    "limit",
+                    "offset",
+                    "wait",
+                    "count",
+                ),
+            )
+        },
+        "/mailboxes": {
+            "get": _op(
+                "messages",
+                "Mailboxes with their message and unseen counts",
+                (
+                    "200",
+                    json_body(
+                        {"type": "array", "items": ref("schemas", "MailboxSummary")},
+                        "Every mailbox of every user (or of `user`), INBOX first.",
+                    ),
+                ),
+                ("Unauthorized", "NotFound"),
+                operationId="listMailboxes",
+                parameters=_params("user"),
             )
         },
         "/messages/{uid}": {
@@ -235,7 +287,53 @@ def _paths() -> dict[str, Any]:
                 ("200", json_body(ref("schemas", "Message"), "The message.")),
                 ("BadRequest", "Unauthorized", "NotFound"),
                 operationId="getMessage",
-                parameters=_params("uid", "messageUser", "messageMailbox"),
+                parameters=message_params,
+            ),
+            "patch": _op(
+                "messages",
+                "Mark a message seen or unseen, flagged or not",
+                ("200", json_body(ref("schemas", "MessageSummary"), "The message now.")),
+                ("BadRequest", "Unauthorized", "NotFound", "TooLarge"),
+                operationId="patchMessage",
+                description="Selected IMAP sessions are told of the new flags.",
+                parameters=message_params,
+                requestBody=_json_request(ref("schemas", "FlagSwitches"), "The switches."),
+            ),
+            "delete": _op(
+                "messages",
+                "Delete one message",
+                ("200", ok),
+                ("BadRequest", "Unauthorized", "NotFound"),
+                operationId="deleteMessage",
+                description="Removed at once (no \\Deleted step); selected IMAP sessions get "
+                "its EXPUNGE.",
+                parameters=message_params,
+            ),
+        },
+        "/messages/{uid}/attachments/{index}": {
+            "get": _op(
+                "messages",
+                "Download one attachment, decoded",
+                (
+                    "200",
+                    {
+                        "description": "The attachment's bytes with its Content-Type, as a "
+                        "download (`Content-Disposition: attachment`).",
+                        "content": {"*/*": {"schema": {"type": "string"}}},
+                    },
+                ),
+                ("BadRequest", "Unauthorized", "NotFound"),
+                operationId="getAttachment",
+                parameters=[
+                    *message_params,
+                    {
+                        "name": "index",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                        "description": "The attachment's `index` in the message view.",
+                    },
+                ],
             )
         },
         "/messages/{uid}/raw": {
@@ -251,7 +349,7 @@ def _paths() -> dict[str, Any]:
                 ),
                 ("BadRequest", "Unauthorized", "NotFound"),
                 operationId="getMessageRaw",
-                parameters=_params("uid", "messageUser", "messageMailbox"),
+                parameters=message_params,
             )
         },
         "/rules": {

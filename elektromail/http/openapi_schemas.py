@@ -111,6 +111,12 @@ def _message_summary_properties() -> dict[str, Schema]:
         "cc": nullable({"type": "string", "description": "Decoded Cc header."}),
         "date": nullable({"type": "string", "description": "The Date header as sent."}),
         "message_id": nullable({"type": "string", "description": "The Message-ID header."}),
+        "attachment_count": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many parts are attachments (not the first inline text/plain "
+            "or text/html body).",
+        },
     }
 
 
@@ -254,11 +260,23 @@ def schemas() -> dict[str, Schema]:
     summary = _message_summary_properties()
     attachment = obj(
         {
+            "index": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Its number in /messages/{uid}/attachments/{index}.",
+            },
             "filename": nullable(STRING),
             "content_type": STRING,
             "size": {"type": "integer", "minimum": 0, "description": "Decoded size in bytes."},
+            "content_id": nullable(
+                {
+                    "type": "string",
+                    "description": "Content-ID without angle brackets, as `cid:` URLs in the "
+                    "HTML body name it (RFC 2392).",
+                }
+            ),
         },
-        ("filename", "content_type", "size"),
+        ("index", "filename", "content_type", "size", "content_id"),
     )
     detail = {
         **summary,
@@ -346,12 +364,36 @@ def schemas() -> dict[str, Schema]:
             {
                 "messages": {"type": "array", "items": ref("schemas", "MessageSummary")},
                 "count": {"type": "integer", "minimum": 0, "description": "len(messages)"},
+                "total": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many messages match, on every page.",
+                },
                 "timed_out": {
                     "type": "boolean",
                     "description": "True when `wait` ran out before `count` messages matched.",
                 },
             },
-            ("messages", "count", "timed_out"),
+            ("messages", "count", "total", "timed_out"),
+        ),
+        "MailboxSummary": obj(
+            {
+                "user": STRING,
+                "mailbox": STRING,
+                "messages": {"type": "integer", "minimum": 0},
+                "unseen": {"type": "integer", "minimum": 0, "description": "Without \\Seen."},
+            },
+            ("user", "mailbox", "messages", "unseen"),
+        ),
+        "FlagSwitches": obj(
+            {
+                "seen": {"type": "boolean", "description": "Set (true) or clear \\Seen."},
+                "flagged": {"type": "boolean", "description": "Set (true) or clear \\Flagged."},
+            },
+            (),
+            minProperties=1,
+            additionalProperties=False,
+            description="At least one switch; the others stay as they are.",
         ),
         "Attachment": attachment,
         "Message": obj(detail, detail_required),

@@ -8,11 +8,10 @@ import base64
 import datetime
 import functools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from elektromail import mime
+from elektromail import mailtext, mime
 
 FILTERS = ("subject", "from", "to")
 _HEADER_LINE_RE = re.compile(rb"([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)")
@@ -80,6 +79,7 @@ def _item(summary: Any, fields: tuple[str | None, ...]) -> dict[str, Any]:
         "cc": cc,
         "date": date,
         "message_id": message_id,
+        "attachment_count": summary.attachments,
     }
 
 
@@ -97,8 +97,9 @@ def detail(summary: Any) -> dict[str, Any]:
     parsed = mime.from_json(summary.structure)
     out = _item(summary, _envelope_fields(parsed.envelope))
     out["headers"] = headers(raw[: parsed.header_end])
-    text, html, attachments = _contents(raw, parsed.body)
-    out["text"], out["html"], out["attachments"] = text, html, attachments
+    found = mailtext.contents(raw, parsed.body)
+    out["text"], out["html"] = found.text, found.html
+    out["attachments"] = _attachments(raw, found)
     try:
         out["raw"] = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -119,63 +120,50 @@ def headers(block: bytes) -> dict[str, list[str]]:
     return out
 
 
-def _contents(
-    raw: bytes, root: mime.BodyPart
-) -> tuple[str | None, str | None, list[dict[str, Any]]]:
-    """The first inline text/plain and text/html bodies, and the other leaves as attachments."""
-    text = html = None
-    attachments = []
-    for part in _leaves(root):
-        kind = f"{part.type}/{part.subtype}"
-        filename = _filename(part)
-        inline = filename is None and (
-            part.disposition is None or part.disposition[0] != "attachment"
+def _attachments(raw: bytes, found: mailtext.Contents) -> list[dict[str, Any]]:
+    out = []
+    for index, part in enumerate(found.attachments):
+        data = mailtext.part_data(raw, part)
+        out.append(
+            {
+                "index": index,
+                "filename": mailtext.filename(part),
+                "content_type": f"{part.type}/{part.subtype}",
+                "size": part.size if data is None else len(data),
+                "content_id": _content_id(part.id),
+            }
         )
-        if inline and kind == "text/plain" and text is None:
-            text = _text(raw, part)
-        elif inline and kind == "text/html" and html is None:
-            html = _text(raw, part)
-        else:
-            data = _data(raw, part)
-            attachments.append(
-                {
-                    "filename": filename,
-                    "content_type": kind,
-                    "size": part.size if data is None else len(data),
-                }
-            )
-    return text, html, attachments
+    return out
 
 
-def _leaves(part: mime.BodyPart) -> Iterator[mime.BodyPart]:
-    """Every part that is not a multipart container; an attached message is one leaf."""
-    if part.parts:
-        for child in part.parts:
-            yield from _leaves(child)
-    elif part.type != "multipart":
-        yield part
+def _content_id(value: str | None) -> str | None:
+    """A Content-ID without its angle brackets, as a cid: URL names it (RFC 2392)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1]
+    return value or None
 
 
-def _filename(part: mime.BodyPart) -> str | None:
-    if part.disposition is not None:
-        name = mime.param_value(part.disposition[1], "filename")
-        if name:
-            return name
-    return mime.param_value(part.params, "name") or None
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One attachment's decoded bytes, for download."""
+
+    filename: str | None
+    content_type: str
+    data: bytes
 
 
-def _data(raw: bytes, part: mime.BodyPart) -> bytes | None:
-    return mime.decode_body(raw[part.body_start : part.end], part.encoding)
-
-
-def _text(raw: bytes, part: mime.BodyPart) -> str:
-    data = _data(raw, part)
-    if data is None:  # an unknown transfer encoding: show it as it stands
+def attachment(summary: Any, index: int) -> Attachment | None:
+    """Attachment `index` (as `detail` numbers them) of a message read with its raw bytes."""
+    raw: bytes = summary.raw
+    parsed = mime.from_json(summary.structure)
+    found = mailtext.contents(raw, parsed.body).attachments
+    if not 0 <= index < len(found):
+        return None
+    part = found[index]
+    data = mailtext.part_data(raw, part)
+    if data is None:  # an unknown transfer encoding: the bytes as they stand
         data = raw[part.body_start : part.end]
-    charset = (mime.param_value(part.params, "charset") or "utf-8").strip().lower()
-    if charset in ("us-ascii", "ascii"):  # 8-bit text labelled ASCII is most often UTF-8
-        charset = "utf-8"
-    try:
-        return data.decode(charset, "replace")
-    except (LookupError, UnicodeError):  # unknown, or not text (such as "base64")
-        return data.decode("utf-8", "replace")
+    return Attachment(mailtext.filename(part), f"{part.type}/{part.subtype}", data)

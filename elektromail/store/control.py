@@ -15,11 +15,13 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from elektromail.mailtext import Index
 from elektromail.store.db import (
     Rendered,
     UserRow,
     _add_user,
     _get_user,
+    _index_body,
     _insert_body,
     _insert_message,
     normalize_flags,
@@ -61,6 +63,7 @@ class BaselineMessage:
     flags: tuple[str, ...]
     internal_date: float
     tz_minutes: int
+    index: Index | None = None  # computed from raw and structure when missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +127,12 @@ class ControlOps:
         internal_date: float | None = None,
         tz_minutes: int = 0,
         rendered: Rendered | None = None,
+        index: Index | None = None,
     ) -> Deferred[Injected]:
         """Store one message into the named user's mailbox, creating it and its missing
         parents (subscribed) first. NoSuchUser."""
         when = time.time() if internal_date is None else internal_date
-        body = (raw, structure, rendered)
+        body = (raw, structure, rendered, index)
         return self._grouped(_inject, user, mailbox, body, normalize_flags(flags), when, tz_minutes)
 
     def purge(self) -> Deferred[list[Emptied]]:
@@ -243,6 +247,7 @@ def _purge(cursor) -> list[Emptied]:
         for mailbox_id, group in itertools.groupby(rows.fetchall(), key=lambda r: r[0])
     ]
     cursor.execute("DELETE FROM messages")
+    cursor.execute("DELETE FROM body_index")  # foreign keys are off here: no cascade
     cursor.execute("DELETE FROM bodies")
     return emptied
 
@@ -268,7 +273,9 @@ def _install(cursor, baseline: Baseline) -> int:
             stored[mailbox.id] = _sizes(cursor, mailbox.id)
         if _stored_already(cursor, stored[mailbox.id], message.raw):
             continue
-        body_id = _insert_body(cursor, message.raw, message.structure, message.rendered)
+        body_id = _insert_body(
+            cursor, message.raw, message.structure, message.rendered, message.index
+        )
         _insert_message(
             cursor,
             mailbox.id,
@@ -300,7 +307,15 @@ def _stored_already(cursor, sizes: dict[int, list[int]], raw: bytes) -> bool:
 
 
 # Children before parents, so each DELETE finds nothing that still points at its rows.
-_WIPE_ORDER = ("messages", "bodies", "subscriptions", "retired_names", "mailboxes", "users")
+_WIPE_ORDER = (
+    "messages",
+    "body_index",
+    "bodies",
+    "subscriptions",
+    "retired_names",
+    "mailboxes",
+    "users",
+)
 
 
 def _reset(cursor, baseline: Baseline) -> None:
@@ -369,6 +384,8 @@ def _insert_baseline_messages(
         " VALUES (?, ?, ?, ?, ?, ?)",
         bodies,
     )
+    for body_id, message in enumerate(messages, 1):
+        _index_body(cursor, body_id, message.raw, message.structure, message.index)
     cursor.executemany(
         "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -16,6 +16,7 @@ from typing import Any
 from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred
 
+from elektromail.mailtext import Index, index_from_json
 from elektromail.store.errors import (
     MailboxExists,
     MailboxHasChildren,
@@ -271,11 +272,12 @@ class Store:
         internal_date: float | None = None,
         tz_minutes: int = 0,
         rendered: Rendered | None = None,
+        index: Index | None = None,
     ) -> Deferred[list[tuple[int, str, int]]]:
         """Store one message into each (user_id, mailbox name), creating missing mailboxes,
         in one transaction. Returns (mailbox_id, mailbox name, uid) per target."""
         when = time.time() if internal_date is None else internal_date
-        body = (raw, structure, rendered)
+        body = (raw, structure, rendered, index)
         return self._grouped(_deliver, targets, body, normalize_flags(flags), when, tz_minutes)
 
     def append(
@@ -287,11 +289,12 @@ class Store:
         internal_date: float | None = None,
         tz_minutes: int = 0,
         rendered: Rendered | None = None,
+        index: Index | None = None,
     ) -> Deferred[int]:
         """Store one message into an existing mailbox; fires with its UID (NoSuchMailbox when
         the mailbox is gone)."""
         when = time.time() if internal_date is None else internal_date
-        body = (raw, structure, rendered)
+        body = (raw, structure, rendered, index)
         return self._grouped(_append, mailbox_id, body, normalize_flags(flags), when, tz_minutes)
 
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
@@ -395,14 +398,28 @@ def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
     return results
 
 
-def _insert_body(cursor, raw: bytes, structure: str, rendered: Rendered | None) -> int:
+def _insert_body(
+    cursor, raw: bytes, structure: str, rendered: Rendered | None, found: Index | None = None
+) -> int:
     envelope, bodystructure, body = rendered or (None, None, None)
     cursor.execute(
         "INSERT INTO bodies(raw, structure, fetch_envelope, fetch_bodystructure, fetch_body)"
         " VALUES (?, ?, ?, ?, ?)",
         (raw, structure, envelope, bodystructure, body),
     )
-    return cursor.lastrowid
+    body_id = cursor.lastrowid
+    _index_body(cursor, body_id, raw, structure, found)
+    return body_id
+
+
+def _index_body(cursor, body_id: int, raw: bytes, structure: str, found: Index | None) -> None:
+    """The body's body_index row (computed here when the caller had no parse at hand)."""
+    if found is None:
+        found = index_from_json(raw, structure)
+    cursor.execute(
+        "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)",
+        (body_id, found.attachments, found.search),
+    )
 
 
 def _insert_message(cursor, mailbox_id, body_id, size, flags, when, tz) -> int:

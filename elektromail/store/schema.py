@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+from elektromail.mailtext import index_from_json
+
+SCHEMA_VERSION = 4
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -66,6 +68,13 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE (mailbox_id, uid)
 );
 CREATE INDEX IF NOT EXISTS messages_body ON messages(body_id);
+-- What listings and the API's text search read of a body, kept out of `bodies` so a search
+-- scans this narrow table instead of every message's bytes; goes with its body.
+CREATE TABLE IF NOT EXISTS body_index (
+    body_id     INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
+    attachments INTEGER NOT NULL,
+    search      TEXT NOT NULL  -- case-folded subject, addresses and body text
+);
 """
 
 
@@ -84,6 +93,8 @@ ALTER TABLE bodies ADD COLUMN fetch_envelope BLOB;
 ALTER TABLE bodies ADD COLUMN fetch_bodystructure BLOB;
 ALTER TABLE bodies ADD COLUMN fetch_body BLOB;
 """,
+    # 3 -> 4: body_index (created by SCHEMA) is filled by _index_bodies.
+    3: "",
 }
 
 
@@ -111,8 +122,28 @@ def prepare_connection(conn: sqlite3.Connection, in_memory: bool) -> None:
         # One transaction: an interrupted upgrade leaves the old version intact.
         upgrades = range(version, SCHEMA_VERSION) if version else ()  # 0: a new database
         steps = "".join(UPGRADES[v] for v in upgrades if v in UPGRADES)
-        conn.executescript(
-            f"BEGIN; {SCHEMA} {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        conn.executescript(f"BEGIN; {SCHEMA} {steps}")
+        try:
+            if version:
+                _index_bodies(conn)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+def _index_bodies(conn: sqlite3.Connection) -> None:
+    """Fill body_index for the bodies stored before it existed."""
+    rows = conn.execute(
+        "SELECT id, raw, structure FROM bodies"
+        " WHERE id NOT IN (SELECT body_id FROM body_index) ORDER BY id"
+    )
+    for body_id, raw, structure in rows.fetchall():
+        found = index_from_json(bytes(raw), structure)
+        conn.execute(
+            "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)",
+            (body_id, found.attachments, found.search),
         )
 
 

@@ -6,13 +6,18 @@ A mixin of `Store` (which provides `_run`); each query is one statement, whateve
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from elektromail.store.db import _flags_from_db
+from elektromail.store.db import _flags_from_db, normalize_flags
+from elektromail.store.messages import _delete_messages
 from elektromail.store.names import canonical_mailbox
+
+_LIKE_SPECIAL_RE = re.compile(r"[\\%_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +34,46 @@ class MessageSummary:
     size: int
     structure: str
     raw: bytes | None = None
+    attachments: int = 0
 
 
-_SELECT = (
-    "SELECT m.uid, u.name, b.name, m.flags, m.internal_date, m.tz_minutes, m.size,"
-    " bo.structure{raw} FROM messages m"
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """One page of a listing and how many messages match in all."""
+
+    total: int
+    messages: list[MessageSummary]
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSummary:
+    user: str
+    mailbox: str
+    messages: int
+    unseen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A message found by (user, mailbox, uid), with the names as stored."""
+
+    user: str
+    mailbox: str
+    mailbox_id: int
+    uid: int
+    flags: tuple[str, ...]
+
+
+_FROM = (
+    " FROM messages m"
     " JOIN mailboxes b ON b.id = m.mailbox_id"
     " JOIN users u ON u.id = b.user_id"
     " JOIN bodies bo ON bo.id = m.body_id"
+    " LEFT JOIN body_index bi ON bi.body_id = m.body_id"
+)
+_SELECT = (
+    "SELECT m.uid, u.name, b.name, m.flags, m.internal_date, m.tz_minutes, m.size,"
+    " bo.structure, coalesce(bi.attachments, 0){raw}" + _FROM
 )
 
 
@@ -52,9 +89,48 @@ class SummaryOps:
         (INBOX in any case), oldest stored first."""
         return self._run(_list_messages, user, mailbox)
 
-    def get_message(self, user: str, mailbox: str, uid: int) -> Deferred[MessageSummary | None]:
-        """One message with its raw bytes; None when the user, mailbox or UID does not exist."""
-        return self._run(_get_message, user, mailbox, uid)
+    def page_messages(
+        self,
+        user: str | None,
+        mailbox: str | None,
+        text: str | None,
+        newest_first: bool,
+        limit: int,
+        offset: int,
+    ) -> Deferred[MessagePage]:
+        """`limit` messages from `offset` of those `list_messages` gives (`text`: only those
+        whose subject, addresses or body text contain it, any case), and the matching total."""
+        return self._run(_page_messages, user, mailbox, text, newest_first, limit, offset)
+
+    def search_messages(
+        self, user: str | None, mailbox: str | None, text: str | None, newest_first: bool
+    ) -> Deferred[list[MessageSummary]]:
+        """`list_messages` narrowed by `text` as in `page_messages`, in either order."""
+        return self._run(_list_messages, user, mailbox, text, newest_first)
+
+    def mailbox_summaries(self, user: str | None = None) -> Deferred[list[MailboxSummary]]:
+        """Every mailbox (of `user`, any case) with its message and unseen counts; users in
+        the order they were made, INBOX first, then by name."""
+        return self._run(_mailbox_summaries, user)
+
+    def change_flags(
+        self, user: str, mailbox: str, uid: int, add: Sequence[str], remove: Sequence[str]
+    ) -> Deferred[Located | None]:
+        """Add then remove flags (any case) of one message; fires with it as it is now, or
+        None when the user, mailbox or UID does not exist."""
+        return self._run(_change_flags, user, mailbox, uid, tuple(add), tuple(remove))
+
+    def remove_message(self, user: str, mailbox: str, uid: int) -> Deferred[Located | None]:
+        """Delete one message (its body too when nothing else shares it); fires with what it
+        was, or None when it does not exist."""
+        return self._run(_remove_message, user, mailbox, uid)
+
+    def get_message(
+        self, user: str, mailbox: str, uid: int, raw: bool = True
+    ) -> Deferred[MessageSummary | None]:
+        """One message, with its raw bytes unless `raw` is False; None when the user, mailbox
+        or UID does not exist."""
+        return self._run(_get_message, user, mailbox, uid, raw)
 
     def users_with_mail(self) -> Deferred[list[str]]:
         """Names of the users who have at least one message, in the order they were made."""
@@ -62,7 +138,7 @@ class SummaryOps:
 
 
 def _summary(row) -> MessageSummary:
-    raw = row[8] if len(row) > 8 else None
+    raw = row[9] if len(row) > 9 else None
     return MessageSummary(
         row[0],
         row[1],
@@ -73,10 +149,11 @@ def _summary(row) -> MessageSummary:
         row[6],
         row[7],
         bytes(raw) if raw is not None else None,
+        row[8],
     )
 
 
-def _list_messages(cursor, user, mailbox) -> list[MessageSummary]:
+def _where(user, mailbox, text=None) -> tuple[str, list[Any]]:
     conditions, params = [], []
     if user is not None:
         conditions.append("u.name = ?")
@@ -84,15 +161,97 @@ def _list_messages(cursor, user, mailbox) -> list[MessageSummary]:
     if mailbox is not None:
         conditions.append("b.name = ?")
         params.append(canonical_mailbox(mailbox))
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    if text:
+        # LIKE runs about twice as fast as instr() here; its ASCII case-insensitivity changes
+        # nothing on case-folded text, and the needle's own % and _ are escaped.
+        conditions.append("bi.search LIKE ? ESCAPE '\\'")
+        params.append("%" + _LIKE_SPECIAL_RE.sub(r"\\\g<0>", text.casefold()) + "%")
+    return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params
+
+
+def _list_messages(cursor, user, mailbox, text=None, newest_first=False) -> list[MessageSummary]:
+    where, params = _where(user, mailbox, text)
     # Row ids grow with every stored message: their order is the order mail arrived in.
-    rows = cursor.execute(_SELECT.format(raw="") + where + " ORDER BY m.id", params)
+    order = " ORDER BY m.id DESC" if newest_first else " ORDER BY m.id"
+    rows = cursor.execute(_SELECT.format(raw="") + where + order, params)
     return [_summary(row) for row in rows]
 
 
-def _get_message(cursor, user, mailbox, uid) -> MessageSummary | None:
+def _page_messages(cursor, user, mailbox, text, newest_first, limit, offset) -> MessagePage:
+    where, params = _where(user, mailbox, text)
+    order = " ORDER BY m.id DESC" if newest_first else " ORDER BY m.id"
+    matching = (
+        " FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
+        " JOIN users u ON u.id = b.user_id"
+        + (" JOIN body_index bi ON bi.body_id = m.body_id" if text else "")
+        + where
+    )
+    if text:  # one scan of the search text gives both the total and the page
+        ids = [row[0] for row in cursor.execute("SELECT m.id" + matching + order, params)]
+        page = ids[offset : offset + limit]
+        marks = ",".join("?" * len(page))
+        rows = cursor.execute(_SELECT.format(raw="") + f" WHERE m.id IN ({marks})" + order, page)
+        return MessagePage(len(ids), [_summary(row) for row in rows])
+    # The count reads no body: bodies join only for the page itself.
+    total = cursor.execute("SELECT count(*)" + matching, params).fetchone()[0]
+    rows = cursor.execute(
+        _SELECT.format(raw="") + where + order + " LIMIT ? OFFSET ?", [*params, limit, offset]
+    )
+    return MessagePage(total, [_summary(row) for row in rows])
+
+
+def _mailbox_summaries(cursor, user) -> list[MailboxSummary]:
+    where, params = ("WHERE u.name = ?", [user]) if user is not None else ("", [])
+    rows = cursor.execute(
+        "SELECT u.name, b.name, count(m.id),"
+        " coalesce(sum(m.id IS NOT NULL AND instr(m.flags, '\\Seen') = 0), 0)"
+        " FROM mailboxes b JOIN users u ON u.id = b.user_id"
+        " LEFT JOIN messages m ON m.mailbox_id = b.id "
+        + where
+        + " GROUP BY b.id ORDER BY u.id, b.name != 'INBOX', b.name",
+        params,
+    )
+    return [MailboxSummary(*row) for row in rows]
+
+
+def _locate(cursor, user, mailbox, uid) -> Located | None:
     row = cursor.execute(
-        _SELECT.format(raw=", bo.raw") + " WHERE u.name = ? AND b.name = ? AND m.uid = ?",
+        "SELECT u.name, b.name, b.id, m.flags FROM messages m"
+        " JOIN mailboxes b ON b.id = m.mailbox_id JOIN users u ON u.id = b.user_id"
+        " WHERE u.name = ? AND b.name = ? AND m.uid = ?",
+        (user, canonical_mailbox(mailbox), uid),
+    ).fetchone()
+    if row is None:
+        return None
+    return Located(row[0], row[1], row[2], uid, _flags_from_db(row[3]))
+
+
+def _change_flags(cursor, user, mailbox, uid, add, remove) -> Located | None:
+    found = _locate(cursor, user, mailbox, uid)
+    if found is None:
+        return None
+    dropped = {flag.lower() for flag in remove}
+    kept = [flag for flag in found.flags if flag.lower() not in dropped]
+    flags = normalize_flags([*kept, *add])
+    if flags != found.flags:
+        cursor.execute(
+            "UPDATE messages SET flags = ? WHERE mailbox_id = ? AND uid = ?",
+            (" ".join(flags), found.mailbox_id, uid),
+        )
+    return Located(found.user, found.mailbox, found.mailbox_id, uid, flags)
+
+
+def _remove_message(cursor, user, mailbox, uid) -> Located | None:
+    found = _locate(cursor, user, mailbox, uid)
+    if found is not None:
+        _delete_messages(cursor, found.mailbox_id, [uid])
+    return found
+
+
+def _get_message(cursor, user, mailbox, uid, raw=True) -> MessageSummary | None:
+    row = cursor.execute(
+        _SELECT.format(raw=", bo.raw" if raw else "")
+        + " WHERE u.name = ? AND b.name = ? AND m.uid = ?",
         (user, canonical_mailbox(mailbox), uid),
     ).fetchone()
     return _summary(row) if row else None

@@ -82,6 +82,9 @@ class Api:
     def put(self, path: str, body: Any = None, **kwargs: Any) -> Response:
         return self.request("PUT", path, body, **kwargs)
 
+    def patch(self, path: str, body: Any = None, **kwargs: Any) -> Response:
+        return self.request("PATCH", path, body, **kwargs)
+
     def delete(self, path: str, **kwargs: Any) -> Response:
         return self.request("DELETE", path, **kwargs)
 

@@ -20,11 +20,20 @@ PROTECTED = [
     ("GET", "/messages?wait=0", None),
     ("GET", "/messages/1?user=user", None),
     ("GET", "/messages/1/raw?user=user", None),
+    ("PATCH", "/messages/1?user=user", {"seen": True}),
+    ("DELETE", "/messages/1?user=user", None),
+    ("GET", "/messages/1/attachments/0?user=user", None),
+    ("GET", "/mailboxes", None),
     ("GET", "/rules", None),
     ("PUT", "/rules", []),
     ("GET", "/openapi.json", None),
     ("GET", "/docs", None),
 ]
+WITH_ATTACHMENT = (
+    'Subject: x\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+    "--b\r\nContent-Type: text/plain; name=a.txt\r\n\r\nattached\r\n--b--\r\n"
+)
 IDS = [f"{method} {path}" for method, path, _ in PROTECTED]
 
 
@@ -47,7 +56,7 @@ def test_a_wrong_token_is_401(guarded, method, path, body):
 @pytest.mark.parametrize(("method", "path", "body"), PROTECTED, ids=IDS)
 def test_the_right_token_is_let_in(guarded, method, path, body):
     api = Api(guarded, TOKEN)
-    api.inject("Subject: x\r\n\r\n")
+    api.inject(WITH_ATTACHMENT)
     answer = api.request(method, path, body)
     assert answer.status in (200, 201)
 

@@ -13,7 +13,7 @@ from tests.http.client import Api
 
 
 @pytest.mark.parametrize(
-    "path", ["/nope", "/", "/messages/1/nope", "/users/", "/inject/x", "/docs/static/nope.js"]
+    "path", ["/nope", "/uix", "/messages/1/nope", "/users/", "/inject/x", "/docs/static/nope.js"]
 )
 def test_unknown_routes_are_json_404(api, path):
     answer = api.get(path)
@@ -27,7 +27,7 @@ def test_unknown_routes_are_json_404(api, path):
         ("DELETE", "/reset", "POST"),
         ("GET", "/inject", "POST"),
         ("PATCH", "/messages", "GET, HEAD"),
-        ("POST", "/messages/1", "GET, HEAD"),
+        ("POST", "/messages/1", "DELETE, GET, HEAD, PATCH"),
         ("PUT", "/users/bob", "DELETE"),
         ("DELETE", "/rules", "GET, HEAD, PUT"),
         ("OPTIONS", "/users", "GET, HEAD, POST"),

@@ -76,6 +76,7 @@ def test_list_item_fields_from_an_smtp_delivery(api, mail):
         "cc": "bob@example.net",
         "date": "Wed, 25 Nov 2026 10:00:00 +0000",
         "message_id": "<1@example.com>",
+        "attachment_count": 0,
     }
 
 
@@ -145,7 +146,13 @@ def test_one_message_in_full(api, mail):
     assert message["text"] == "Grüße"  # the CRLF before a boundary is the boundary's
     assert message["html"] == "<p>Grüße</p>"
     assert message["attachments"] == [
-        {"filename": "Rechnung ü.pdf", "content_type": "application/pdf", "size": 9}
+        {
+            "index": 0,
+            "filename": "Rechnung ü.pdf",
+            "content_type": "application/pdf",
+            "size": 9,
+            "content_id": None,
+        }
     ]
     assert message["raw"].encode() == MULTIPART
     assert "raw_base64" not in message

@@ -25,7 +25,7 @@ from openapi_spec_validator import validate
 from twisted.web.server import Site
 
 from elektromail import rules
-from elektromail.http import docs, openapi
+from elektromail.http import docs, openapi, ui
 from elektromail.testing import MailServer, call_in_reactor
 from tests.http.openapi_check import DOCUMENT, check_response, validator
 
@@ -112,13 +112,20 @@ def test_config_has_the_compatibility_fields():
 
 def test_message_fields_are_the_issue_lists():
     summary = (
-        "uid user mailbox flags internal_date size subject from to cc date message_id"
+        "uid user mailbox flags internal_date size subject from to cc date message_id "
+        "attachment_count"
     ).split()
     assert list(SCHEMAS["MessageSummary"]["properties"]) == summary
     detail = set(SCHEMAS["Message"]["properties"]) - set(summary)
     assert detail == {"headers", "text", "html", "attachments", "raw", "raw_base64"}
-    assert set(SCHEMAS["Attachment"]["properties"]) == {"filename", "content_type", "size"}
-    assert set(SCHEMAS["MessageList"]["properties"]) == {"messages", "count", "timed_out"}
+    assert set(SCHEMAS["Attachment"]["properties"]) == {
+        "index",
+        "filename",
+        "content_type",
+        "size",
+        "content_id",
+    }
+    assert set(SCHEMAS["MessageList"]["properties"]) == {"messages", "count", "total", "timed_out"}
 
 
 def test_request_bodies_have_the_compatibility_fields():
@@ -492,6 +499,8 @@ def app_routes(app: Klein) -> set[tuple[str, str]]:
     """(OpenAPI path template, method) of every werkzeug rule: `/m/<int:uid>` -> `/m/{uid}`."""
     routes = set()
     for rule in app.url_map.iter_rules():
+        if rule.endpoint in ui.ENDPOINTS:  # the web inbox page and its files, not the API
+            continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in rule.methods or ():
             if method not in ("HEAD", "OPTIONS"):

@@ -154,11 +154,14 @@ def test_attached_messages_and_second_text_parts_are_attachments():
     )
     detail = render.detail(summary(raw))
     assert detail["text"] == "first"
-    assert detail["attachments"] == [
+    attachments = detail["attachments"]
+    assert [{k: a[k] for k in ("filename", "content_type", "size")} for a in attachments] == [
         {"filename": "notes.txt", "content_type": "text/plain", "size": 6},
         {"filename": None, "content_type": "message/rfc822", "size": 28},
         {"filename": None, "content_type": "image/png", "size": 4},
     ]
+    assert [a["index"] for a in attachments] == [0, 1, 2]
+    assert all(a["content_id"] is None for a in attachments)
 
 
 @pytest.mark.parametrize(

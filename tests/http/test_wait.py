@@ -83,6 +83,7 @@ def test_count_zero_answers_at_once(api):
     assert api.get("/messages?wait=60&count=0").json() == {
         "messages": [],
         "count": 0,
+        "total": 0,
         "timed_out": False,
     }
 
