@@ -51,6 +51,10 @@ class Settings:
     smtp_timeout: int = 300  # seconds, RFC 5321 §4.5.3.2
     imap_timeout: int = 30 * 60  # seconds after login, RFC 9051 §5.4
     imap_login_timeout: int = 60  # seconds before login
+    http_timeout: int = 60  # seconds an idle HTTP connection is kept (twisted.web's default)
+    # Open connections per listener (SMTP, IMAP, HTTP, SMTPS, IMAPS each); beyond it a new one
+    # is answered 421 / BYE / 503 and closed.
+    max_connections: int = 1000
     rules_seed: int | None = None  # seeds rule probabilities, for repeatable tests
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
@@ -310,6 +314,20 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_IMAP_LOGIN_TIMEOUT",
         parse_positive_int,
         "IMAP idle timeout before login in seconds (60)",
+    ),
+    Setting(
+        "http_timeout",
+        "http-timeout",
+        "ELEKTROMAIL_HTTP_TIMEOUT",
+        parse_positive_int,
+        "HTTP idle timeout in seconds (60)",
+    ),
+    Setting(
+        "max_connections",
+        "max-connections",
+        "ELEKTROMAIL_MAX_CONNECTIONS",
+        parse_positive_int,
+        "most open connections per listener (1000)",
     ),
     Setting(
         "rules_seed",

@@ -38,6 +38,7 @@ from elektromail.store import (
     UserRow,
     normalize_flags,
 )
+from elektromail.store.errors import StoreUnavailable
 from elektromail.store.names import (
     check_email,
     check_flags,
@@ -216,6 +217,8 @@ class PostOffice:
             stored = yield self.store.deliver(
                 targets, raw, structure, rendered=rendered, index=index
             )
+        except StoreUnavailable:
+            raise  # the database failed, not the route: trying again now fails again
         except Exception:
             if not remembered:
                 raise

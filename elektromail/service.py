@@ -73,7 +73,9 @@ class Server:
             from elektromail.http.app import ControlAPI
 
             api = ControlAPI(self.postoffice, s, self.port, self.reactor)
-            wanted.append((Listener("http", "HTTP_PORT/--http-port", s.http_port), api.factory()))
+            factory = api.factory()
+            factory.set_limits(s.max_connections, s.http_timeout)
+            wanted.append((Listener("http", "HTTP_PORT/--http-port", s.http_port), factory))
         if s.smtps_port is not None:
             factory = SMTPFactory(self.postoffice, s, self.tls, implicit_tls=True)
             setting = "ELEKTROMAIL_SMTPS_PORT/--smtps-port"

@@ -37,11 +37,11 @@ from elektromail.http.jsonio import (
     write_json,
 )
 from elektromail.http.openapi import MAX_PAGE  # messages one listing page may ask for
-from elektromail.http.site import ControlFactory, ControlSite
+from elektromail.http.site import ControlFactory, ControlSite, store_unavailable
 from elektromail.http.ui import add_ui_routes
 from elektromail.postoffice import PostOffice
 from elektromail.store import NoSuchUser, UserExists
-from elektromail.store.errors import InvalidInput
+from elektromail.store.errors import InvalidInput, StoreUnavailable
 
 log = Logger()
 
@@ -143,6 +143,11 @@ class ControlAPI:
         @self.app.handle_errors(ApiError)
         def api_error(request, failure):
             return write_error(request, failure.value)
+
+        # Before the catch-all: a full or read-only store is a 503 to retry, not a 500.
+        @self.app.handle_errors(StoreUnavailable)
+        def store_failure(request, failure):
+            return store_unavailable(request, failure.value)
 
         @self.app.handle_errors(HTTPException)
         def routing_error(request, failure):

@@ -119,7 +119,11 @@ def _responses() -> dict[str, Any]:
         "NotFound": _error("Unknown user, mailbox or message."),
         "Conflict": _error("It exists already."),
         "TooLarge": _error("The request body is over the size limit."),
-        "Unavailable": _error("SMTP, IMAP or the store did not answer in time."),
+        "Unavailable": _error(
+            "Try again later: the store is full or cannot write, or the listener has as many "
+            "connections as --max-connections allows (with `Retry-After`); for /healthz, SMTP, "
+            "IMAP or the store did not answer in time."
+        ),
     }
 
 
@@ -150,6 +154,8 @@ def _op(
     **extra: Any,
 ) -> dict[str, Any]:
     op_id = extra.pop("operationId")
+    if "Unavailable" not in errors:  # any route can meet a full store or the connection limit
+        errors = (*errors, "Unavailable")
     return {
         "tags": [tag],
         "summary": summary,

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 
+from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
-from twisted.protocols.policies import WrappingFactory
+from twisted.protocols.policies import TimeoutMixin, WrappingFactory
 from twisted.web import server
 from twisted.web.resource import Resource
 
 from elektromail.http.jsonio import ApiError, write_error
+from elektromail.store.errors import StoreFull, StoreUnavailable
 
 log = Logger()
 
@@ -96,14 +98,98 @@ class ControlSite(server.Site):
         """No access log line per request: a test suite makes thousands."""
 
 
+def store_unavailable(request, error: StoreUnavailable) -> bytes:
+    """The answer to a request the store could not carry out (full, read-only, failing): 503
+    with Retry-After (RFC 9110 §15.6.4, §10.2.3); nothing was changed. Logged, as the SMTP
+    and IMAP refusals are. For a Klein error handler placed before the catch-all one."""
+    log.warn(
+        "HTTP {method} {uri} refused: mail store unavailable: {why}",
+        method=request.method.decode("ascii", "replace"),
+        uri=request.uri.decode("ascii", "replace"),
+        why=error,
+    )
+    full = isinstance(error, StoreFull)
+    message = "mail store full" if full else "mail store unavailable"
+    return write_error(
+        request, ApiError(503, f"{message}, try again later", {b"Retry-After": b"1"})
+    )
+
+
+def _overloaded_response() -> bytes:
+    body = b'{"error": "too many connections, try again later"}'
+    head = (
+        b"HTTP/1.1 503 Service Unavailable\r\n"
+        b"Content-Type: application/json\r\n"
+        b"Cache-Control: no-store\r\n"
+        b"Retry-After: 1\r\n"
+        b"Connection: close\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    return head + body
+
+
+MAX_HEAD = 16 * 1024  # read no more than this of a refused connection's request
+OVERLOADED_RESPONSE = _overloaded_response()
+
+
+class Overloaded(Protocol, TimeoutMixin):
+    """A connection beyond the listener's limit: its request is answered 503 and it is closed.
+    The request head is read first: a client that is still sending when the socket closes
+    may get a reset instead of the answer."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._head: bytes | None = b""  # None once answered
+
+    def connectionMade(self) -> None:
+        self.setTimeout(self.timeout)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._head is None:
+            return
+        self._head += data
+        if b"\r\n\r\n" in self._head or len(self._head) > MAX_HEAD:
+            self._head = None
+            self.transport.write(OVERLOADED_RESPONSE)
+            self.transport.loseConnection()
+
+    def timeoutConnection(self) -> None:
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason=None) -> None:
+        self.setTimeout(None)
+
+
 class ControlFactory(WrappingFactory):
-    """The listening factory: the site, with its open connections known for `Server.stop`."""
+    """The listening factory: the site, with its open connections known for `Server.stop`,
+    and at most `max_connections` of them (`set_limits`); beyond it a connection's request is
+    answered 503."""
 
     noisy = False
+    max_connections = 1000
 
     def __init__(self, site: ControlSite) -> None:
         super().__init__(site)
         self.site = site
+        self._refusing = False  # the limit is reached and was logged
+
+    def set_limits(self, max_connections: int, idle_timeout: float) -> None:
+        """At most `max_connections` open at once; one idle for `idle_timeout` seconds (no
+        request in progress) is closed, by twisted.web's HTTPChannel."""
+        self.max_connections = max_connections
+        self.site.timeOut = idle_timeout
+
+    def buildProtocol(self, addr):
+        if len(self.protocols) >= self.max_connections:
+            if not self._refusing:
+                self._refusing = True
+                log.warn(
+                    "HTTP: {count} connections open, refusing more (max-connections)",
+                    count=len(self.protocols),
+                )
+            return Overloaded(self.site.timeOut)
+        self._refusing = False
+        return super().buildProtocol(addr)
 
     def close_connections(self) -> None:
         for protocol in list(self.protocols):

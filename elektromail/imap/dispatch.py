@@ -49,6 +49,7 @@ class Context(Protocol):
     uid: bool  # the command came with the UID prefix
     session: Session
     services: Any  # the Services bundle (postoffice, store, settings, tls)
+    closed: bool  # the connection is gone: a long answer may stop early
 
     def write(self, data: bytes) -> None: ...
 

@@ -23,7 +23,7 @@ from elektromail.events import Event, Events, ServerReset, UserDeleted
 from elektromail.imap import commands  # noqa: F401  (fills the command table)
 from elektromail.imap.commands.state import capability_code
 from elektromail.imap.dispatch import TABLE, Bad, Command, Done, No, check_state
-from elektromail.imap.format import TOOBIG, UNAVAILABLE
+from elektromail.imap.format import OVERQUOTA, TOOBIG, UNAVAILABLE
 from elektromail.imap.parser import (
     Atom,
     CommandReader,
@@ -39,6 +39,7 @@ from elektromail.imap.parser import (
 from elektromail.imap.session import Session, State
 from elektromail.postoffice import PostOffice
 from elektromail.store import Store
+from elektromail.store.errors import StoreFull, StoreUnavailable
 from elektromail.tls import TLSMaterial
 
 log = Logger()
@@ -46,6 +47,7 @@ log = Logger()
 MAX_QUEUED = 64  # parsed commands waiting; beyond it the socket is paused
 FLUSH_AT = 64 * 1024
 CONTINUE = b"+ Ready for literal data\r\n"
+TOO_MANY_CONNECTIONS = b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,12 @@ class CommandContext:
         self.uid = uid
         self.session = protocol.session
         self.services = protocol.services
+
+    @property
+    def closed(self) -> bool:
+        """The connection is gone (or going): nothing written reaches the client any more,
+        so a long answer may stop early."""
+        return self._protocol.closed
 
     def write(self, data: bytes) -> None:
         self._protocol.queue_output(data)
@@ -120,14 +128,21 @@ class IMAPServer(imap4.IMAP4Server):
         self._out_size = 0
         self._line_waiter: defer.Deferred[bytes] | None = None
         self._closed = False
+        self._closing = False  # said goodbye; see close_after_output
 
     # --- connection -------------------------------------------------------------------------
 
     def connectionMade(self) -> None:
         if hasattr(self.transport, "setTcpNoDelay"):
             self.transport.setTcpNoDelay(True)
-        self.factory.connections.add(self)
         self.setTimeout(self.services.settings.imap_login_timeout)
+        if not self.factory.admit(self):
+            # RFC 9051 §7.1.5: BYE as the greeting, "the server is not willing to accept a
+            # connection from this client"; RFC 5530 §3 UNAVAILABLE: a temporary failure.
+            self._closed = True
+            self.transport.write(TOO_MANY_CONNECTIONS)
+            self.close_after_output()
+            return
         greeting = f"* OK [{capability_code(self.session)}] elektromail ready\r\n"
         self.transport.write(greeting.encode())
 
@@ -141,6 +156,10 @@ class IMAPServer(imap4.IMAP4Server):
         if waiter is not None:
             waiter.errback(ConnectionError("connection lost"))
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def handshakeCompleted(self) -> None:
         self.session.tls = True
 
@@ -152,15 +171,29 @@ class IMAPServer(imap4.IMAP4Server):
         self.flush()
         self.transport.write(f"* BYE [{UNAVAILABLE}] {text}\r\n".encode())
         self._closed = True
-        self.transport.loseConnection()
+        self.close_after_output()
 
     def timeoutConnection(self) -> None:
+        if self._closing:
+            # Still open a whole timeout after the goodbye: a TLS handshake that never ends
+            # (the goodbye waits for it), or a peer that reads nothing.
+            self.transport.abortConnection()
+            return
         self.transport.write(b"* BYE Autologout; idle for too long\r\n")
+        self.close_after_output()
+
+    def close_after_output(self) -> None:
+        """Close once what was written is sent, and abort if that takes a whole timeout:
+        loseConnection on a TLS connection whose handshake is unfinished waits for it."""
+        self._closing = True
         self.transport.loseConnection()
+        self.setTimeout(self.timeOut or self.services.settings.imap_login_timeout)
 
     # --- input ------------------------------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
+        if self._closing:  # nothing more is read after the goodbye
+            return
         self.resetTimeout()
         self._accept(self.reader.feed(data))
 
@@ -255,7 +288,7 @@ class IMAPServer(imap4.IMAP4Server):
         log.failure("IMAP session failed", failure)
         if not self._closed:
             self.transport.write(b"* BYE Internal server error\r\n")
-            self.transport.loseConnection()
+            self.close_after_output()
 
     # --- output -----------------------------------------------------------------------------
 
@@ -286,7 +319,7 @@ class IMAPServer(imap4.IMAP4Server):
             if event.fatal:
                 self.flush()
                 self.transport.write(b"* BYE [TOOBIG] Literal too big\r\n")
-                self.transport.loseConnection()
+                self.close_after_output()
             else:
                 self._reply(event.tag, "NO", f"Literal too big (limit {limit} bytes)", TOOBIG)
         elif isinstance(event, Refusal):
@@ -316,6 +349,8 @@ class IMAPServer(imap4.IMAP4Server):
             status, text, code = ("BAD" if isinstance(e, Bad) else "NO"), e.text, e.code
         except ConnectionError:
             return
+        except StoreUnavailable as e:
+            status, text, code = "NO", *_store_failure(name, e)
         except Exception:
             log.failure("IMAP command {name} failed", name=name)
             status, text, code = "NO", "Internal server error", "SERVERBUG"
@@ -360,9 +395,19 @@ class IMAPServer(imap4.IMAP4Server):
         state = self.session.state
         if state is State.LOGOUT:
             self.flush()
-            self.transport.loseConnection()
+            self.close_after_output()
         elif before is State.NOT_AUTHENTICATED and state is State.AUTHENTICATED:
             self.setTimeout(self.services.settings.imap_timeout)
+
+
+def _store_failure(name: str, error: StoreUnavailable) -> tuple[str, str]:
+    """The text and response code of a command the store could not carry out (RFC 5530 §3):
+    OVERQUOTA when the disk or database is full (as Dovecot answers "Not enough disk space"),
+    UNAVAILABLE when it is read-only or failing. Nothing was changed; the client may retry."""
+    log.warn("IMAP {name} refused: mail store unavailable: {why}", name=name, why=error)
+    if isinstance(error, StoreFull):
+        return "Not enough disk space, try again later", OVERQUOTA
+    return "Mail store temporarily unavailable, try again later", UNAVAILABLE
 
 
 class IMAPFactory(ServerFactory):
@@ -378,7 +423,24 @@ class IMAPFactory(ServerFactory):
         self.services = Services(postoffice, postoffice.store, postoffice.events, settings, tls)
         self.implicit_tls = implicit_tls  # the port speaks TLS from the first byte (IMAPS)
         self.connections: set[IMAPServer] = set()
+        self.max_connections = settings.max_connections
+        self._refusing = False  # the limit is reached and was logged
         self._unsubscribe = None
+
+    def admit(self, protocol: IMAPServer) -> bool:
+        """Count a new connection in, unless max_connections are open already (the first
+        refusal after the limit is reached is logged)."""
+        if len(self.connections) >= self.max_connections:
+            if not self._refusing:
+                self._refusing = True
+                log.warn(
+                    "IMAP: {count} connections open, refusing more (max-connections)",
+                    count=len(self.connections),
+                )
+            return False
+        self._refusing = False
+        self.connections.add(protocol)
+        return True
 
     def startFactory(self) -> None:
         self._unsubscribe = self.services.events.subscribe(self._event)
@@ -404,4 +466,4 @@ class IMAPFactory(ServerFactory):
 
     def close_connections(self) -> None:
         for protocol in list(self.connections):
-            protocol.transport.loseConnection()
+            protocol.close_after_output()

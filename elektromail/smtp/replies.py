@@ -43,6 +43,10 @@ GREETING = Reply(220, None, "{host} elektromail ESMTP ready")
 CLOSING = Reply(221, "2.0.0", "{host} closing connection")
 TIMEOUT = Reply(421, "4.4.2", "{host} timeout, closing connection")
 SHUTTING_DOWN = Reply(421, "4.3.2", "{host} shutting down")
+# Instead of the greeting when the listener is at --max-connections, then the connection is
+# closed (RFC 5321 §3.8, §4.2.3 "421 <domain> Service not available, closing transmission
+# channel"); RFC 3463 X.3.2 "System not accepting network messages".
+TOO_MANY_CONNECTIONS = Reply(421, "4.3.2", "{host} too many connections, try again later")
 
 # --- greeting commands -----------------------------------------------------------------------
 HELO_OK = Reply(250, None, "{host} Hello {peer}")
@@ -92,6 +96,13 @@ START_DATA = Reply(354, None, "Start mail input; end with <CRLF>.<CRLF>")
 MESSAGE_ACCEPTED = Reply(250, "2.0.0", "Message accepted")
 MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message too big")
 LOCAL_ERROR = Reply(451, "4.3.0", "Requested action aborted: local error in processing")
+# The store could not keep the message, so it was not accepted; the client keeps it and retries
+# (RFC 5321 §4.2.5). A full disk: §4.2.3 "452 Requested action not taken: insufficient system
+# storage", RFC 3463 X.3.1 "Mail system full".
+STORE_FULL = Reply(452, "4.3.1", "Insufficient system storage, try again later")
+# A read-only or failing database: §4.2.3 "451 Requested action aborted: local error in
+# processing", RFC 3463 X.3.0 "Other or undefined mail system status".
+STORE_UNAVAILABLE = Reply(451, "4.3.0", "Mail store temporarily unavailable, try again later")
 
 # --- AUTH (RFC 4954) -------------------------------------------------------------------------
 AUTH_CHALLENGE = Reply(334, None, "{challenge}")

@@ -33,6 +33,7 @@ from elektromail.smtp.session import (
     Session,
     split_command,
 )
+from elektromail.store.errors import StoreFull, StoreUnavailable
 from elektromail.tls import TLSMaterial
 
 log = Logger()
@@ -80,6 +81,7 @@ class SMTPServer(smtp.ESMTP):
         self._dispatching = False
         self._reading_paused = False
         self._closed = False
+        self._closing = False  # said goodbye; see _close
         self._reader: DataReader | None = None
         self._continuation: Callable[[bytes], Handled] | None = None
         self._delays: set[IDelayedCall] = set()
@@ -91,8 +93,13 @@ class SMTPServer(smtp.ESMTP):
             self.transport.setTcpNoDelay(True)
         self.hostname = self.host = self.factory.hostname
         self.timeout = self.factory.settings.smtp_timeout
+        if not self.factory.admit(self):
+            # RFC 5321 §3.8: 421 instead of the greeting, then close.
+            self._closed = True
+            self.reply(replies.TOO_MANY_CONNECTIONS)
+            self._close()
+            return
         self.session = self._new_session(tls=self.factory.implicit_tls)
-        self.factory.connections.add(self)
         log.debug("SMTP connection from {peer}", peer=self.session.peer)
         self.setTimeout(self.timeout)
         rule = self.rules.at_connect()
@@ -118,13 +125,25 @@ class SMTPServer(smtp.ESMTP):
         self._delays.clear()
 
     def timeoutConnection(self) -> None:
+        if self._closing:
+            # Still open a whole timeout after the goodbye: a TLS handshake that never ends
+            # (the goodbye waits for it), or a peer that reads nothing.
+            self.transport.abortConnection()
+            return
         self.reply(replies.TIMEOUT)
+        self._close()
+
+    def _close(self) -> None:
+        """Close once what was written is sent, and abort if that takes a whole timeout:
+        loseConnection on a TLS connection whose handshake is unfinished waits for it."""
+        self._closing = True
         self.transport.loseConnection()
+        self.setTimeout(self.timeout)
 
     def shut_down(self) -> None:
         """Say 421 and close: the server is stopping."""
         self.reply(replies.SHUTTING_DOWN)
-        self.transport.loseConnection()
+        self._close()
 
     def reply(self, reply: Reply, **values: str) -> None:
         if values:
@@ -139,6 +158,8 @@ class SMTPServer(smtp.ESMTP):
     # --- input: lines, queued while a command waits on a Deferred -----------------------
 
     def dataReceived(self, data: bytes) -> None:
+        if self._closing:  # nothing more is read after the goodbye
+            return
         self.resetTimeout()
         self._lines.feed(data)
         self._process_lines()
@@ -273,7 +294,7 @@ class SMTPServer(smtp.ESMTP):
 
     def _drop(self) -> None:
         """Close without a reply, as a crashing server would."""
-        self.transport.loseConnection()
+        self._close()
 
     # --- greeting and simple commands ---------------------------------------------------
 
@@ -334,7 +355,7 @@ class SMTPServer(smtp.ESMTP):
 
     def smtp_QUIT(self, argument: bytes) -> Handled:
         self.reply(replies.CLOSING)
-        self.transport.loseConnection()
+        self._close()
         return None
 
     # --- STARTTLS (RFC 3207) ------------------------------------------------------------
@@ -423,6 +444,16 @@ class SMTPServer(smtp.ESMTP):
                 self.hostname,
                 self.factory.settings.trace_headers,
             )
+        except StoreUnavailable as e:
+            log.warn(
+                "SMTP message from <{sender}> to {recipients} not accepted: {why}",
+                sender=envelope.sender,
+                recipients=envelope.addresses,
+                why=e,
+            )
+            full = isinstance(e, StoreFull)
+            self.reply(replies.STORE_FULL if full else replies.STORE_UNAVAILABLE)
+            return
         except Exception:
             log.failure(
                 "SMTP delivery from {sender} to {recipients} failed",
@@ -484,6 +515,10 @@ class SMTPServer(smtp.ESMTP):
                 user = await self.factory.postoffice.authenticate(
                     credentials.username, credentials.password
                 )
+            except StoreUnavailable as e:
+                log.warn("SMTP AUTH {mechanism} not checked: {why}", mechanism=mechanism, why=e)
+                self.reply(replies.AUTH_TEMPORARY_FAILURE)
+                return
             except Exception:
                 log.failure("SMTP AUTH {mechanism} check failed", mechanism=mechanism)
                 self.reply(replies.AUTH_TEMPORARY_FAILURE)
@@ -526,7 +561,24 @@ class SMTPFactory(protocol.ServerFactory):
         self.max_message_bytes = settings.max_message_size
         self.max_recipients = settings.max_recipients
         self.connections: set[SMTPServer] = set()
+        self.max_connections = settings.max_connections
+        self._refusing = False  # the limit is reached and was logged
         self._rendered: dict[Reply, bytes] = {}
+
+    def admit(self, connection: SMTPServer) -> bool:
+        """Count a new connection in, unless max_connections are open already (the first
+        refusal after the limit is reached is logged)."""
+        if len(self.connections) >= self.max_connections:
+            if not self._refusing:
+                self._refusing = True
+                log.warn(
+                    "SMTP: {count} connections open, refusing more (max-connections)",
+                    count=len(self.connections),
+                )
+            return False
+        self._refusing = False
+        self.connections.add(connection)
+        return True
 
     def rendered(self, reply: Reply) -> bytes:
         """The wire form of a reply that needs only the host name (most do), made once."""

@@ -24,6 +24,7 @@ from elektromail.store.errors import (
     NoSuchMailbox,
     StoreError,
     UserExists,
+    unavailable,
 )
 from elektromail.store.mailboxes import (
     _MAILBOX_COLS,
@@ -148,13 +149,18 @@ class Store:
         self._pool.close()
 
     def _run(self, fn, *args) -> Deferred[Any]:
-        return self._pool.runInteraction(fn, *args)
+        """Run `fn(cursor, *args)` in one transaction. A database that cannot do the work
+        (full, read-only, I/O error) fails the Deferred with StoreFull or StoreUnavailable,
+        so that callers answer a temporary failure instead of an internal error."""
+        return self._pool.runInteraction(fn, *args).addErrback(_translate)
 
     def _grouped(self, fn, *args) -> Deferred[Any]:
         """Run `fn` like `_run`, but in one transaction with the other grouped writes that
         arrive while a group is committing (group commit). Each write has a savepoint of its
         own, so one failing write fails alone; each Deferred fires after the commit.
-        A message costs one thread hand-off and one commit per group, not per message."""
+        A message costs one thread hand-off and one commit per group, not per message.
+        When the database itself fails (full, read-only...) nothing of the group is kept and
+        every write of it fails with StoreFull or StoreUnavailable."""
         d: Deferred[Any] = Deferred()
         self._writes.append((fn, args, d))
         if not self._writing:
@@ -184,6 +190,20 @@ class Store:
         self._writing = False
         if self._writes:
             self._write_group()
+
+    # --- fault injection, for tests ---------------------------------------------------------
+
+    def simulate_full(self, full: bool) -> Deferred[None]:
+        """Tests: make the database full (no page beyond those it uses: a write that needs
+        one fails with SQLITE_FULL, as on a full disk), or give it room again."""
+        return self._pool.runInteraction(_simulate_full, full)
+
+    def simulate_read_only(self, read_only: bool) -> Deferred[None]:
+        """Tests: refuse every write with SQLITE_READONLY (PRAGMA query_only), as a database
+        file that became read-only does, or accept writes again."""
+        return self._pool.runInteraction(
+            lambda cursor: cursor.execute(f"PRAGMA query_only = {int(read_only)}")
+        )
 
     # --- users ------------------------------------------------------------------------------
 
@@ -323,6 +343,23 @@ class Store:
         return self._run(_store_flags, mailbox_id, list(uids), mode, normalize_flags(flags))
 
 
+def _translate(failure):
+    """An errback: the database's temporary failures as StoreFull / StoreUnavailable."""
+    error = unavailable(failure.value)
+    if error is None or error is failure.value:
+        return failure
+    raise error from failure.value
+
+
+# SQLite's own ceiling (SQLITE_MAX_PAGE_COUNT), restored after simulate_full(False).
+_NO_PAGE_LIMIT = 4294967294
+
+
+def _simulate_full(cursor, full: bool) -> None:
+    # A limit below the pages in use is raised to that count: nothing more fits.
+    cursor.execute(f"PRAGMA max_page_count = {1 if full else _NO_PAGE_LIMIT}")
+
+
 # --- interactions (run in the pool's thread, one transaction each) ---------------------------
 
 
@@ -382,13 +419,23 @@ def _append(cursor, mailbox_id, body, flags, when, tz) -> int:
 
 
 def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
-    """Each write under its own savepoint: (True, result) or (False, the exception)."""
+    """Each write under its own savepoint: (True, result) or (False, the exception).
+
+    The group is one transaction, committed by the pool after this returns: outside a
+    transaction a SAVEPOINT opens one of its own and its RELEASE commits it, so without the
+    BEGIN each write would commit alone, and a later failure of the database (SQLITE_FULL rolls
+    the whole transaction back) would report failure for writes already committed, which a
+    client then sends again. A failure of the database fails the whole group."""
+    if not cursor.connection.in_transaction:
+        cursor.execute("BEGIN")
     results: list[tuple[bool, Any]] = []
     for fn, args in writes:
         cursor.execute("SAVEPOINT grouped_write")
         try:
             value = fn(cursor, *args)
         except Exception as e:  # the write's own failure, reported to its caller alone
+            if unavailable(e) is not None:
+                raise  # the database failed, not this write: the transaction is lost
             cursor.execute("ROLLBACK TO grouped_write")
             cursor.execute("RELEASE grouped_write")
             results.append((False, e))

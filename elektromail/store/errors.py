@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 
 class StoreError(Exception):
     """A store operation refused for a reason the caller reports to its client."""
@@ -34,3 +36,47 @@ class NoSuchUser(StoreError):
 class InvalidInput(StoreError, ValueError):
     """A user name, password, email address, mailbox name or flag the server cannot take
     (from the control API or a fixture); the message says which and why."""
+
+
+# --- the database itself failing --------------------------------------------------------------
+# Not StoreErrors: nothing is wrong with the request, and the same request may succeed later.
+
+# Primary SQLite result codes (https://sqlite.org/rescode.html) that say the database cannot do
+# its work for now, as opposed to a bug in a statement.
+SQLITE_FULL = 13
+_UNAVAILABLE_CODES = {
+    3: "permission denied",  # SQLITE_PERM
+    5: "database busy",  # SQLITE_BUSY
+    6: "database locked",  # SQLITE_LOCKED
+    7: "out of memory",  # SQLITE_NOMEM
+    8: "database is read-only",  # SQLITE_READONLY
+    10: "disk I/O error",  # SQLITE_IOERR
+    11: "database file is corrupt",  # SQLITE_CORRUPT
+    14: "cannot open the database file",  # SQLITE_CANTOPEN
+    SQLITE_FULL: "database or disk is full",
+    26: "not a database file",  # SQLITE_NOTADB
+}
+
+
+class StoreUnavailable(Exception):
+    """The database cannot do the work now (read-only file, I/O error, locked...): a temporary
+    failure, and nothing of the operation was stored. The message says why, for logs."""
+
+
+class StoreFull(StoreUnavailable):
+    """The disk or the database is full (SQLITE_FULL): nothing was stored; room must be made."""
+
+
+def unavailable(error: BaseException) -> StoreUnavailable | None:
+    """The StoreUnavailable (or StoreFull) that a sqlite3 error stands for, or None when the
+    error is not one of the database's temporary failures (a bug, a constraint)."""
+    if isinstance(error, StoreUnavailable):
+        return error
+    code = getattr(error, "sqlite_errorcode", None)
+    if not isinstance(error, sqlite3.Error) or code is None:
+        return None
+    reason = _UNAVAILABLE_CODES.get(code & 0xFF)
+    if reason is None:
+        return None
+    kind = StoreFull if code & 0xFF == SQLITE_FULL else StoreUnavailable
+    return kind(f"{reason} ({error})" if str(error) != reason else reason)

@@ -44,6 +44,8 @@ async def fetch(ctx, args) -> Done:
     store = ctx.services.store
     chunk = CHUNK_WITH_BODIES if need_raw else CHUNK
     for start in range(0, len(uids), chunk):
+        if ctx.closed:  # the client left: reading the rest would only keep the store busy
+            break
         rows = await store.fetch(
             view.mailbox_id, uids[start : start + chunk], need_structure, need_raw, need_rendered
         )
