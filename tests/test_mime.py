@@ -767,7 +767,7 @@ def test_ten_thousand_parts():
     elapsed = time.perf_counter() - started
     assert len(msg.body.parts) == 10_000
     assert body_of(raw, msg.body.parts[9_999]) == b"part 9999"
-    assert elapsed < 2.0
+    assert elapsed < QUADRATIC_GUARD
 
 
 def test_ten_megabyte_header_line():
@@ -783,7 +783,7 @@ def test_ten_megabyte_header_line():
     elapsed = time.perf_counter() - started
     assert msg.envelope.subject == "after"
     assert body_of(raw, msg.body) == b"body"
-    assert elapsed < 2.0
+    assert elapsed < QUADRATIC_GUARD
 
 
 def test_ten_megabyte_subject_is_kept_whole():
@@ -1080,15 +1080,12 @@ def test_decode_body(data, encoding, decoded):
 # --- speed ---------------------------------------------------------------------------------------
 
 
-def test_parse_is_fast_enough_for_delivery():
-    # A loose bound (the measured figure is in elektromail/mime.py); catches accidental O(n^2).
-    started = time.perf_counter()
-    for _ in range(200):
-        parse(MIXED)
-    assert (time.perf_counter() - started) / 200 < 0.002
-
-
 # --- hostile input stays linear ------------------------------------------------------------------
+
+# These inputs parse in milliseconds; quadratic (or backtracking) work at their sizes takes
+# minutes. The bound catches only that, never a slow or busy machine (the suite runs beside
+# other work): speed itself is measured in bench/, not here.
+QUADRATIC_GUARD = 20.0  # seconds
 
 N = 50_000
 HOSTILE = {
@@ -1113,7 +1110,7 @@ def test_hostile_message_parses_in_linear_time(name):
     started = time.perf_counter()
     msg = parse(raw)
     assert from_json(to_json(msg)) == msg
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < QUADRATIC_GUARD
 
 
 @pytest.mark.parametrize(
@@ -1130,4 +1127,4 @@ def test_hostile_message_parses_in_linear_time(name):
 def test_hostile_decoding_input_in_linear_time(call, argument):
     started = time.perf_counter()
     call(argument)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < QUADRATIC_GUARD
