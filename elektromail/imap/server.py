@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IHandshakeListener, ITLSTransport
+from twisted.internet.interfaces import IHandshakeListener, IPushProducer, ITLSTransport
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.mail import imap4
@@ -87,10 +87,15 @@ class CommandContext:
     def closed(self) -> bool:
         """The connection is gone (or going): nothing written reaches the client any more,
         so a long answer may stop early."""
-        return self._protocol.closed
+        return self._protocol.closed or self._protocol.closing
 
     def write(self, data: bytes) -> None:
         self._protocol.queue_output(data)
+
+    def paced(self) -> OutputPacing:
+        """A context for a long answer: inside it, `await pacing.sent()` after each piece waits
+        while the client is slower than the server, so the answer never piles up in memory."""
+        return OutputPacing(self._protocol)
 
     def continuation(self, text: str = "") -> None:
         self._protocol.queue_output(b"+ " + text.encode() + b"\r\n")
@@ -109,6 +114,51 @@ class CommandContext:
         if not ITLSTransport.providedBy(self._protocol.transport):
             raise No("TLS is not available on this connection", UNAVAILABLE)
         self._protocol.tls_requested = True
+
+
+@implementer(IPushProducer)
+class OutputPacing:
+    """Back-pressure for one long answer (FETCH of many bodies): registered with the transport
+    as a streaming producer, which pauses it when its write buffer is full and resumes it when
+    the buffer has drained. Registered only while the answer is written: a paused producer
+    would otherwise keep loseConnection from ever closing the connection."""
+
+    def __init__(self, protocol: IMAPServer) -> None:
+        self._protocol = protocol
+        self._paused = False
+        self._waiter: defer.Deferred[None] | None = None
+
+    def __enter__(self) -> OutputPacing:
+        transport = self._protocol.transport
+        if transport.producer is None:  # nothing else paces this connection now
+            transport.registerProducer(self, True)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        transport = self._protocol.transport
+        if transport.producer is self:
+            transport.unregisterProducer()
+        self.resumeProducing()
+
+    def sent(self) -> defer.Deferred[None]:
+        """Flush what was written; fires at once, or when the client has read enough."""
+        self._protocol.flush()
+        if not self._paused or self._protocol.closed:
+            return defer.succeed(None)
+        self._waiter = defer.Deferred()
+        return self._waiter
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.callback(None)
+
+    def stopProducing(self) -> None:  # the connection is gone: never leave the answer waiting
+        self.resumeProducing()
 
 
 @implementer(IHandshakeListener)
@@ -149,6 +199,8 @@ class IMAPServer(imap4.IMAP4Server):
     def connectionLost(self, reason=None) -> None:
         self._closed = True
         self.setTimeout(None)
+        if getattr(self.transport, "producer", None) is not None:
+            self.transport.producer.stopProducing()  # a paced answer stops waiting
         self.factory.connections.discard(self)
         self.session.logout()
         self._queue.clear()
@@ -159,6 +211,11 @@ class IMAPServer(imap4.IMAP4Server):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def closing(self) -> bool:
+        """A goodbye was written: nothing more will be."""
+        return self._closing
 
     def handshakeCompleted(self) -> None:
         self.session.tls = True

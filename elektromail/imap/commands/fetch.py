@@ -15,9 +15,11 @@ from elektromail.store import MessageRow
 
 advertise("BINARY")  # RFC 3516; part of IMAP4rev2, announced for rev1 clients
 
-# messages per store round trip: bounds memory on 1:* of a huge mailbox
+# Messages per store round trip, and the bytes of message bodies read at once: bounds memory
+# on 1:* of a huge mailbox of large messages (50 MB each is allowed).
 CHUNK_WITH_BODIES = 250
 CHUNK = 2000
+BODY_BYTES = 8 << 20
 RENDERED_ITEMS = {"ENVELOPE", "BODY", "BODYSTRUCTURE"}  # rendered at delivery
 STRUCTURE_ITEMS = {"BINARY", "BINARY.SIZE"}
 RAW_ITEMS = {"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"}
@@ -42,27 +44,51 @@ async def fetch(ctx, args) -> Done:
     set_seen = not view.readonly and any(item.sets_seen for item in items)
     utf8 = session.dialect.utf8_names
     store = ctx.services.store
-    chunk = CHUNK_WITH_BODIES if need_raw else CHUNK
-    for start in range(0, len(uids), chunk):
-        if ctx.closed:  # the client left: reading the rest would only keep the store busy
-            break
-        rows = await store.fetch(
-            view.mailbox_id, uids[start : start + chunk], need_structure, need_raw, need_rendered
-        )
-        if need_rendered and not need_structure:
-            rows = await _add_structure_where_unrendered(ctx, rows)
-        changed = await _mark_seen(ctx, rows) if set_seen else {}
-        out = []
-        for row in rows:
-            seq = view.seq_of(row.uid)
-            if seq is None:
-                continue
-            flags = changed.get(row.uid)
-            if flags is not None:
-                row = _with_flags(row, flags)
-            out.append(_fetch_response(seq, row, items, flags is not None, utf8))
-        ctx.write(b"".join(out))
+    with ctx.paced() as pacing:
+        for start in range(0, len(uids), CHUNK):
+            part = uids[start : start + CHUNK]
+            batches = await _by_size(ctx, part) if need_raw else [part]
+            for batch in batches:
+                if ctx.closed:  # the client left: reading the rest would keep the store busy
+                    break
+                rows = await store.fetch(
+                    view.mailbox_id, batch, need_structure, need_raw, need_rendered
+                )
+                if need_rendered and not need_structure:
+                    rows = await _add_structure_where_unrendered(ctx, rows)
+                changed = await _mark_seen(ctx, rows) if set_seen else {}
+                out = []
+                for row in rows:
+                    seq = view.seq_of(row.uid)
+                    if seq is None:
+                        continue
+                    flags = changed.get(row.uid)
+                    if flags is not None:
+                        row = _with_flags(row, flags)
+                    out.append(_fetch_response(seq, row, items, flags is not None, utf8))
+                ctx.write(b"".join(out))
+                # A client reading slower than the store gives: wait, rather than hold the
+                # whole answer in memory.
+                await pacing.sent()
     return Done(f"{ctx.name} completed")
+
+
+async def _by_size(ctx, uids: list[int]) -> list[list[int]]:
+    """`uids` in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes (a larger
+    message alone), from their stored sizes."""
+    rows = await ctx.services.store.fetch(ctx.session.view.mailbox_id, uids, False, False)
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    size = 0
+    for row in rows:
+        if batch and (len(batch) >= CHUNK_WITH_BODIES or size + row.size > BODY_BYTES):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(row.uid)
+        size += row.size
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 async def _add_structure_where_unrendered(ctx, rows: list[MessageRow]) -> list[MessageRow]:
