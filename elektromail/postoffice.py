@@ -200,14 +200,18 @@ class PostOffice:
 
     # --- delivery ---------------------------------------------------------------------------
 
+    def _prepare(self, raw: bytes) -> tuple[str, tuple[bytes, bytes, bytes] | None, mailtext.Index]:
+        """What is stored beside a message's bytes, from one parse: its structure (JSON), its
+        IMAP renderings and its listing/search index."""
+        parsed = mime.parse(raw)
+        rendered = self.render(parsed) if self.render is not None else None
+        return mime.to_json(parsed), rendered, mailtext.index(raw, parsed)
+
     @inlineCallbacks
     def deliver(self, recipients: Sequence[str], raw: bytes, mailbox: str = INBOX):
         """Store `raw` once per distinct user reached by `recipients` (into `mailbox`), in one
         transaction, then publish MessageAdded events. Fires with one Delivery per stored copy."""
-        parsed = mime.parse(raw)
-        structure = mime.to_json(parsed)
-        rendered = self.render(parsed) if self.render is not None else None
-        index = mailtext.index(raw, parsed)
+        structure, rendered, index = self._prepare(raw)
         users = self._remembered_users(recipients)
         remembered = users is not None
         if users is None:
@@ -285,20 +289,12 @@ class PostOffice:
     ):
         """Store `raw` into an existing mailbox of `user` (IMAP APPEND, the API's inject):
         fires with (uidvalidity, uid); NoSuchMailbox when it does not exist."""
-        parsed = mime.parse(raw)
+        structure, rendered, index = self._prepare(raw)
         row = yield self.store.get_mailbox(user.id, mailbox)
         if row is None:
             raise NoSuchMailbox(mailbox)
-        rendered = self.render(parsed) if self.render is not None else None
         uid = yield self.store.append(
-            row.id,
-            raw,
-            mime.to_json(parsed),
-            flags,
-            internal_date,
-            tz_minutes,
-            rendered,
-            mailtext.index(raw, parsed),
+            row.id, raw, structure, flags, internal_date, tz_minutes, rendered, index
         )
         flags = normalize_flags(flags)
         self.events.publish(MessageAdded(user.name, mailbox, row.id, uid, flags))
@@ -395,18 +391,9 @@ class PostOffice:
         mailbox name or flag that cannot be."""
         mailbox = check_mailbox_name(mailbox)
         flags = normalize_flags(check_flags(flags))
-        parsed = mime.parse(raw)
-        rendered = self.render(parsed) if self.render is not None else None
+        structure, rendered, index = self._prepare(raw)
         stored = yield self.store.inject(
-            user,
-            mailbox,
-            raw,
-            mime.to_json(parsed),
-            flags,
-            internal_date,
-            tz_minutes,
-            rendered,
-            mailtext.index(raw, parsed),
+            user, mailbox, raw, structure, flags, internal_date, tz_minutes, rendered, index
         )
         self.events.publish(
             MessageAdded(stored.user, stored.mailbox, stored.mailbox_id, stored.uid, flags)

@@ -12,6 +12,7 @@ from twisted.protocols.policies import TimeoutMixin, WrappingFactory
 from twisted.web import server
 from twisted.web.resource import Resource
 
+from elektromail.admission import Admission
 from elektromail.http.jsonio import ApiError, write_error
 from elektromail.store.errors import StoreFull, StoreUnavailable
 
@@ -171,7 +172,7 @@ class ControlFactory(WrappingFactory):
     def __init__(self, site: ControlSite) -> None:
         super().__init__(site)
         self.site = site
-        self._refusing = False  # the limit is reached and was logged
+        self._admission = Admission("HTTP")
 
     def set_limits(self, max_connections: int, idle_timeout: float) -> None:
         """At most `max_connections` open at once; one idle for `idle_timeout` seconds (no
@@ -180,15 +181,8 @@ class ControlFactory(WrappingFactory):
         self.site.timeOut = idle_timeout
 
     def buildProtocol(self, addr):
-        if len(self.protocols) >= self.max_connections:
-            if not self._refusing:
-                self._refusing = True
-                log.warn(
-                    "HTTP: {count} connections open, refusing more (max-connections)",
-                    count=len(self.protocols),
-                )
+        if not self._admission.allows(len(self.protocols), self.max_connections):
             return Overloaded(self.site.timeOut)
-        self._refusing = False
         return super().buildProtocol(addr)
 
     def close_connections(self) -> None:

@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from twisted.mail import imap4
 from zope.interface import implementer
 
+from elektromail.admission import Admission
 from elektromail.config import Settings
 from elektromail.events import Event, Events, ServerReset, UserDeleted
 from elektromail.imap import commands  # noqa: F401  (fills the command table)
@@ -481,21 +482,13 @@ class IMAPFactory(ServerFactory):
         self.implicit_tls = implicit_tls  # the port speaks TLS from the first byte (IMAPS)
         self.connections: set[IMAPServer] = set()
         self.max_connections = settings.max_connections
-        self._refusing = False  # the limit is reached and was logged
+        self._admission = Admission("IMAP")
         self._unsubscribe = None
 
     def admit(self, protocol: IMAPServer) -> bool:
-        """Count a new connection in, unless max_connections are open already (the first
-        refusal after the limit is reached is logged)."""
-        if len(self.connections) >= self.max_connections:
-            if not self._refusing:
-                self._refusing = True
-                log.warn(
-                    "IMAP: {count} connections open, refusing more (max-connections)",
-                    count=len(self.connections),
-                )
+        """Count a new connection in, unless max_connections are open already."""
+        if not self._admission.allows(len(self.connections), self.max_connections):
             return False
-        self._refusing = False
         self.connections.add(protocol)
         return True
 

@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from twisted.mail import smtp
 from twisted.python.failure import Failure
 
+from elektromail.admission import Admission
 from elektromail.config import Settings
 from elektromail.postoffice import PostOffice, describe
 from elektromail.rules import Action, Rule, RuleSet, Stage
@@ -562,21 +563,13 @@ class SMTPFactory(protocol.ServerFactory):
         self.max_recipients = settings.max_recipients
         self.connections: set[SMTPServer] = set()
         self.max_connections = settings.max_connections
-        self._refusing = False  # the limit is reached and was logged
+        self._admission = Admission("SMTP")
         self._rendered: dict[Reply, bytes] = {}
 
     def admit(self, connection: SMTPServer) -> bool:
-        """Count a new connection in, unless max_connections are open already (the first
-        refusal after the limit is reached is logged)."""
-        if len(self.connections) >= self.max_connections:
-            if not self._refusing:
-                self._refusing = True
-                log.warn(
-                    "SMTP: {count} connections open, refusing more (max-connections)",
-                    count=len(self.connections),
-                )
+        """Count a new connection in, unless max_connections are open already."""
+        if not self._admission.allows(len(self.connections), self.max_connections):
             return False
-        self._refusing = False
         self.connections.add(connection)
         return True
 
