@@ -121,24 +121,35 @@ def parse_users(text: str) -> tuple[UserSpec, ...]:
     return tuple(users)
 
 
+def _masked(entry: str) -> str:
+    """A user spec as an error message may show it: the name (and email), never a password."""
+    pieces = entry.split(":")
+    if len(pieces) == 1:
+        return entry
+    if len(pieces) == 3:
+        return f"{pieces[0]}:{pieces[1]}:***"
+    return f"{pieces[0]}:***"
+
+
 def _parse_user(entry: str) -> UserSpec:
+    shown = _masked(entry)
     pieces = entry.split(":")
     if len(pieces) == 2:
         name, password, email = pieces[0], pieces[1], None
     elif len(pieces) == 3:
         name, email, password = pieces
     else:
-        raise ValueError(f"user spec {entry!r} is not name:pass or name:email:pass")
+        raise ValueError(f"user spec {shown!r} is not name:pass or name:email:pass")
     name = name.strip()
     if not name or any(c in name for c in " @/\\\"'") or not name.isprintable():
-        raise ValueError(f"user spec {entry!r} has an invalid user name")
+        raise ValueError(f"user spec {shown!r} has an invalid user name")
     if email is not None:
         email = email.strip()
         local, at, domain = email.rpartition("@")
         if not at or not local or not domain:
-            raise ValueError(f"user spec {entry!r} has an invalid email address")
+            raise ValueError(f"user spec {shown!r} has an invalid email address")
     if password == "":
-        raise ValueError(f"user spec {entry!r} has an empty password")
+        raise ValueError(f"user spec {shown!r} has an empty password")
     return UserSpec(name, password, email)
 
 

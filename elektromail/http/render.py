@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import base64
 import datetime
-import functools
+import hashlib
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +48,23 @@ def list_item(summary: Any) -> dict[str, Any]:
 
 
 # A long-poll lists the same messages again after each delivery: their envelopes are decoded
-# once. Keyed by the stored structure text, which names a message's headers completely.
-@functools.lru_cache(maxsize=10_000)
+# once. Keyed by a digest of the stored structure text (which names a message's headers
+# completely), not by the text itself, which would keep ~1.7 KB per message alive.
+_ENVELOPES: OrderedDict[bytes, tuple[str | None, ...]] = OrderedDict()
+ENVELOPE_CACHE_SIZE = 10_000
+
+
 def _shown_envelope(structure: str) -> tuple[str | None, ...]:
-    return _envelope_fields(mime.envelope_from_json(structure))
+    key = hashlib.blake2b(structure.encode(), digest_size=16).digest()
+    fields = _ENVELOPES.get(key)
+    if fields is not None:
+        _ENVELOPES.move_to_end(key)
+        return fields
+    fields = _envelope_fields(mime.envelope_from_json(structure))
+    _ENVELOPES[key] = fields
+    if len(_ENVELOPES) > ENVELOPE_CACHE_SIZE:
+        _ENVELOPES.popitem(last=False)
+    return fields
 
 
 def _envelope_fields(envelope: mime.Envelope) -> tuple[str | None, ...]:

@@ -36,6 +36,21 @@ CONFIG = schemathesis.Config.from_dict(
                 "include-operation-id": "inject",
                 "checks": {"positive_data_acceptance": {"enabled": False}},
             },
+            *(
+                {
+                    # `user` may be left out only while one user has mail (the document
+                    # cannot say so): with mail for two, a valid-looking request gets a 400.
+                    "include-operation-id": operation,
+                    "checks": {"positive_data_acceptance": {"enabled": False}},
+                }
+                for operation in (
+                    "getMessage",
+                    "getMessageRaw",
+                    "patchMessage",
+                    "deleteMessage",
+                    "getAttachment",
+                )
+            ),
             {
                 # JSON Schema counts 250.0 as an integer; the rule parser wants 250.
                 "include-operation-id": "putRules",
