@@ -17,7 +17,9 @@ from elektromail import mime
 
 # The body text kept for search: a 50 MB message must not double its size in the index.
 SEARCH_TEXT_LIMIT = 1 << 20  # characters
-_TAG_RE = re.compile(r"<(?:script|style)\b.*?</(?:script|style)\s*>|<[^>]*>", re.I | re.S)
+_HIDDEN_OPEN_RE = re.compile(r"<(?:script|style)\b", re.I)
+_HIDDEN_CLOSE_RE = re.compile(r"</(?:script|style)\s*>", re.I)
+_TAG_RE = re.compile(r"<[^>]*>")
 _SPACE_RE = re.compile(r"\s+")
 
 
@@ -79,13 +81,25 @@ def part_text(raw: bytes, part: mime.BodyPart) -> str:
         charset = "utf-8"
     try:
         return data.decode(charset, "replace")
-    except (LookupError, UnicodeError):  # unknown, or not text (such as "base64")
+    except (LookupError, ValueError):  # unknown, not text ("base64"), or holding a NUL
         return data.decode("utf-8", "replace")
 
 
 def html_to_text(markup: str) -> str:
-    """Rough visible text of an HTML body (tags, scripts and styles dropped), for search."""
-    return _SPACE_RE.sub(" ", html.unescape(_TAG_RE.sub(" ", markup))).strip()
+    """Rough visible text of an HTML body (tags, scripts and styles dropped), for search.
+    Linear in the markup whatever it holds: it runs at delivery, on what anyone may send."""
+    visible, pos = [], 0
+    while (start := _HIDDEN_OPEN_RE.search(markup, pos)) is not None:
+        visible.append(markup[pos : start.start()])
+        end = _HIDDEN_CLOSE_RE.search(markup, start.end())
+        pos = len(markup) if end is None else end.end()  # unclosed: hidden to the end
+    visible.append(markup[pos:])
+    text = " ".join(visible)
+    # Tags only up to the last ">": a "<" after it opens no tag, and trying each one against
+    # the rest of the text would cost its length squared.
+    last = text.rfind(">") + 1
+    text = _TAG_RE.sub(" ", text[:last]) + text[last:]
+    return _SPACE_RE.sub(" ", html.unescape(text)).strip()
 
 
 def _shown(value: str | None) -> str:

@@ -639,7 +639,7 @@ def _decode_word(charset: str, kind: str, text: str) -> tuple[str, bytes] | None
         if kind in "qQ":
             return charset, binascii.a2b_qp(data, header=True)
         return charset, binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
-    except (LookupError, UnicodeError, binascii.Error):
+    except (LookupError, ValueError):  # also a charset name with a NUL, binascii.Error
         return None
 
 
@@ -693,7 +693,7 @@ def param_value(params: Iterable[tuple[str, str]], name: str) -> str | None:
             data = unquote_to_bytes(text.encode("utf-8", "surrogateescape"))
             try:
                 return data.decode(charset or "utf-8", "replace")
-            except LookupError:
+            except (LookupError, ValueError):  # unknown, or a name Python refuses (a NUL)
                 return data.decode("utf-8", "replace")
     return next((decode_header(value) for key, value in params if key == name), None)
 

@@ -52,6 +52,7 @@ def list_item(summary: Any) -> dict[str, Any]:
 # completely), not by the text itself, which would keep ~1.7 KB per message alive.
 _ENVELOPES: OrderedDict[bytes, tuple[str | None, ...]] = OrderedDict()
 ENVELOPE_CACHE_SIZE = 10_000
+CACHED_STRUCTURE_SIZE = 64 * 1024  # characters; a common message's structure is ~1-2 K
 
 
 def _shown_envelope(structure: str) -> tuple[str | None, ...]:
@@ -61,9 +62,10 @@ def _shown_envelope(structure: str) -> tuple[str | None, ...]:
         _ENVELOPES.move_to_end(key)
         return fields
     fields = _envelope_fields(mime.envelope_from_json(structure))
-    _ENVELOPES[key] = fields
-    if len(_ENVELOPES) > ENVELOPE_CACHE_SIZE:
-        _ENVELOPES.popitem(last=False)
+    if len(structure) <= CACHED_STRUCTURE_SIZE:  # a 10 MB subject is decoded, not kept
+        _ENVELOPES[key] = fields
+        if len(_ENVELOPES) > ENVELOPE_CACHE_SIZE:
+            _ENVELOPES.popitem(last=False)
     return fields
 
 

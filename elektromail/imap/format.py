@@ -121,11 +121,16 @@ def _can_quote(data: bytes, utf8_ok: bool) -> bool:
 
 
 def string(value: str | bytes, *, utf8_ok: bool = False) -> bytes:
-    """A quoted string when safe (7-bit, or UTF-8 if `utf8_ok`, no CR/LF/NUL), else a literal."""
+    """A quoted string when safe (7-bit, or UTF-8 if `utf8_ok`, no CR/LF/NUL), else a literal
+    with any NUL sent as 0x80."""
     if value.__class__ is str and len(value) <= MAX_QUOTED and _PLAIN_TEXT.match(value):
         return b'"' + value.encode("ascii") + b'"'
     data = _to_bytes(value)
-    return quoted(data) if _can_quote(data, utf8_ok) else literal(data)
+    if _can_quote(data, utf8_ok):
+        return quoted(data)
+    # A literal is CHAR8, which has no NUL (RFC 9051 §9); Dovecot sends 0x80 instead. Message
+    # bodies (BODY[]) are literal() as they stand: their bytes are sacred.
+    return literal(data.replace(b"\x00", b"\x80"))
 
 
 def nstring(value: str | bytes | None, *, utf8_ok: bool = False) -> bytes:

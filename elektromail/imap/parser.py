@@ -132,9 +132,17 @@ class _SyntaxError(Exception):
 # Tags: ASTRING-CHAR except "+" (so no "*", "%", "(", ")", "{", DQUOTE, "\", SP, CTL, 8-bit).
 _TAG = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\+]+')
 _NAME = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\\[\]]+')
-# ATOM-CHAR plus "*", "%", "]" and "\"; a "[" spans to its "]" (FETCH sections), or stands
-# alone when there is no "]".
-_ATOM = re.compile(rb'(?:[^\x00-\x20\x7f-\xff(){"\[]+|\[[\x20-\x5c\x5e-\x7e]*\]|\[)+')
+# ATOM-CHAR plus "*", "%", "]" and "\" (so also sequence sets, flags and list patterns).
+# Only a FETCH item's section spans to its "]" across spaces, as in
+# `BODY.PEEK[HEADER.FIELDS (FROM "X-A")]<0.512>`, and its field list may hold any astring,
+# "]" included. Elsewhere "[" and "]" are ordinary characters (RFC 9051 §9: `LOGIN a[b c]`
+# is the two astrings "a[b" and "c]").
+_ATOM_CHARS = rb'[^\x00-\x20\x7f-\xff(){"]'
+_FIELD_QUOTED = rb'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"'
+_FIELD_LIST = rb"\((?:[\x20\x21\x23-\x28\x2a-\x7e]|" + _FIELD_QUOTED + rb")*\)"
+_SECTION_TEXT = rb"(?:[\x20-\x27\x2a-\x5c\x5e-\x7e]|" + _FIELD_LIST + rb")*"
+_SECTION = rb"(?i:BODY|BINARY)(?i:\.PEEK|\.SIZE)?\[" + _SECTION_TEXT + rb"\]"
+_ATOM = re.compile(_SECTION + _ATOM_CHARS + rb"*|" + _ATOM_CHARS + rb"+")
 _QUOTED = re.compile(rb'"((?:[^"\\\r\n\x00]|\\["\\])*)"')
 _UNESCAPE = re.compile(rb'\\(["\\])')
 _BAD_ESCAPE = re.compile(rb'\\(?:[^"\\]|\Z)')
@@ -335,6 +343,7 @@ class CommandReader:
         self._chunks: list[bytes] = []
         self._literal_cls: type[String] = LiteralString
         self._pending: Event | None = None  # reported once the skipped command ends
+        self._reported = False  # ... or already, when a literal of it began to be discarded
         self._skip_literals = True
         self._tail = b""
 
@@ -594,7 +603,8 @@ class CommandReader:
     def _current_tag(self) -> str | None:
         if self._cmd is not None:
             return self._cmd.tag
-        head = bytes(self._buf[self._pos : self._pos + 256])
+        # Only as far as the line limit: the same answer however the line arrived in pieces.
+        head = bytes(self._buf[self._pos : self._pos + min(256, self.max_line)])
         match = _TAG.match(head)
         if match and head[match.end() : match.end() + 1] == b" ":
             return match.group().decode("ascii")
@@ -603,7 +613,8 @@ class CommandReader:
     # -- error recovery -----------------------------------------------------------------
 
     def _syntax_error(self, tag: str | None, message: str, segment: bytes, events: list) -> None:
-        """Report a bad command once its line ends; its rest may still carry {N+} literals."""
+        """Report a bad command once its line ends, or when a {N+} literal it announced starts
+        to be discarded; its rest may still carry more of them."""
         self._pending = ParseError(tag, message)
         self._skip_literals = True
         self._end_of_skipped_line(segment[-_TAIL_KEEP:], events)
@@ -624,6 +635,11 @@ class CommandReader:
             return
         if self._pending is None:
             self._pending = event
+        if not self._reported:
+            # RFC 7888 §4: the answer may go before the literal is read, so the client learns
+            # at once that the bytes it streams are wasted (2 GB of them, maybe).
+            events.append(self._pending)
+            self._reported = True
         self._mode = _DISCARD
         self._left = event.size
         if not self._left:
@@ -640,10 +656,11 @@ class CommandReader:
             self._discard_literal(LiteralTooBig(tag, size, False), events)
             return
         pending, self._pending = self._pending, None
+        reported, self._reported = self._reported, False
         was_raw = not self._skip_literals
         self._skip_literals = True
         self._reset_command()
-        if pending is not None:
+        if pending is not None and not reported:
             events.append(pending)
         if was_raw:
             self._paused = True

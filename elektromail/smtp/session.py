@@ -82,6 +82,9 @@ class LineBuffer:
         their CRLFs; whether the end-of-data line `.` followed them (it is consumed); whether a
         line longer than `max_line` was dropped). An incomplete last line stays buffered."""
         data = self._data
+        # What an earlier call left is one incomplete line: no CRLF in it but for a CR at its
+        # end. Searching from there keeps a long line linear, not quadratic, in its length.
+        start = max(0, self._scanned - 1)
         self._scanned = 0
         overflow = False
         if self._discarding:  # inside an over-long line: drop it up to its CRLF
@@ -91,21 +94,24 @@ class LineBuffer:
                 return b"", False, False
             del data[: end + 2]
             self._discarding = False
+            start = 0
         if data.startswith(b".\r\n"):
             del data[:3]
             return b"", True, False
-        end = data.find(b"\r\n.\r\n")
+        end = data.find(b"\r\n.\r\n", start)
         if end >= 0:
             chunk = bytes(data[: end + 2])
             del data[: end + 5]
             return chunk, True, False
-        last = data.rfind(b"\r\n")
+        last = data.rfind(b"\r\n", start)
         last = 0 if last < 0 else last + 2  # the end of the last complete line
         chunk = bytes(data[:last])
         del data[:last]
         if len(data) > max_line + 1:  # +1: the CR of a CRLF still to come
             del data[: len(data) - (1 if data.endswith(b"\r") else 0)]
             self._discarding = overflow = True
+        else:
+            self._scanned = len(data)
         return chunk, False, overflow
 
 

@@ -20,7 +20,8 @@ from elektromail.mime import Address, BodyPart, Envelope
         pytest.param('say "hi" \\o/', False, b'"say \\"hi\\" \\\\o/"', id="escapes"),
         pytest.param("a\tb", False, b'"a\tb"', id="tab-may-be-quoted"),
         pytest.param(b"a\r\nb", False, b"{4}\r\na\r\nb", id="crlf-literal"),
-        pytest.param(b"a\x00b", False, b"{3}\r\na\x00b", id="nul-literal"),
+        # RFC 9051 §9: literal = ... *CHAR8, and CHAR8 excludes NUL; Dovecot sends 0x80.
+        pytest.param(b"a\x00b", False, b"{3}\r\na\x80b", id="nul-literal-as-0x80"),
         pytest.param("café", False, b"{5}\r\ncaf\xc3\xa9", id="8bit-literal-without-utf8"),
         pytest.param("café", True, b'"caf\xc3\xa9"', id="8bit-quoted-with-utf8"),
         pytest.param(b"\xe9t\xe9", True, b"{3}\r\n\xe9t\xe9", id="invalid-utf8-literal"),

@@ -305,14 +305,22 @@ def test_absurd_synchronizing_literal_is_not_fatal() -> None:
 
 def test_non_synchronizing_literal_over_the_limit_is_discarded_as_it_streams() -> None:
     reader = CommandReader(max_literal=10)
-    assert reader.feed(b"a APPEND INBOX {300000+}\r\n") == []
+    # Answered at once (RFC 7888 §4 allows the NO before the literal is read).
+    assert reader.feed(b"a APPEND INBOX {300000+}\r\n") == [LiteralTooBig("a", 300000, False)]
     for _ in range(3):
         assert reader.feed(b"x" * 100000) == []
         assert reader.buffered == 0
-    # The rest of the command line, with another {N+} literal, is skipped too.
-    assert reader.feed(b" more {3+}\r\nabc\r\nb NOOP\r\n") == [
-        LiteralTooBig("a", 300000, False),
-        Command("b", "NOOP", [], 8),
+    # The rest of the command line, with another {N+} literal, is skipped too, silently.
+    assert reader.feed(b" more {3+}\r\nabc\r\nb NOOP\r\n") == [Command("b", "NOOP", [], 8)]
+
+
+def test_a_bad_command_is_answered_before_its_literal_is_discarded() -> None:
+    reader = CommandReader(max_literal=10)
+    assert reader.feed(b'a X "\\q" {300000+}\r\n') == [
+        ParseError("a", "invalid escape in quoted string")
+    ]
+    assert reader.feed(b"x" * 300000 + b" {5+}\r\n12345\r\nb NOOP\r\n") == [
+        Command("b", "NOOP", [], 8)
     ]
 
 
