@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ChildServer
+from tests.smtp.wire import Wire
 
 # One user per test module, so that what one delivers is not in another's mailbox.
 USERS = ["literals", "nesting", "big", "seq", "lines"]
@@ -136,28 +137,12 @@ class Imap:
         self.sock.close()
 
 
-class Smtp:
-    """A raw SMTP connection: whole replies, byte for byte."""
+class Smtp(Wire):
+    """A raw SMTP connection (tests/smtp's Wire, with a longer timeout for big messages) that
+    can run a whole transaction."""
 
     def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.file = self.sock.makefile("rb")
-        self.greeting = self.reply()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def reply(self) -> bytes:
-        out = b""
-        while True:
-            line = self.file.readline()
-            out += line
-            if not line or line[3:4] == b" ":
-                return out
-
-    def command(self, line: bytes) -> bytes:
-        self.send(line + b"\r\n")
-        return self.reply()
+        super().__init__(port, timeout=20)
 
     def deliver(self, recipient: str, message: bytes) -> bytes:
         """A whole transaction; returns the reply to the end of data."""
@@ -168,10 +153,6 @@ class Smtp:
         stuffed = re.sub(rb"(?m)^\.", b"..", message)
         self.send(stuffed + (b"" if stuffed.endswith(b"\r\n") else b"\r\n") + b".\r\n")
         return self.reply()
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
 
 
 @pytest.fixture
