@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import threads
 from twisted.logger import Logger
 
-from elektromail import mailtext, mime
+from elektromail import mime
 from elektromail.store import BaselineMessage, InvalidInput, normalize_flags
 from elektromail.store.mailboxes import DELIMITER, INBOX
 from elektromail.store.names import check_flags, check_mailbox_name, check_user_name
+from elektromail.store.rows import Render, prepare
 
 if TYPE_CHECKING:
     from elektromail.postoffice import PostOffice
@@ -37,8 +38,6 @@ log = Logger()
 MESSAGE_SUFFIX = ".eml"
 SIDECAR_SUFFIX = ".eml.meta.json"
 SIDECAR_KEYS = frozenset({"flags", "internal_date"})
-
-Render = Callable[[mime.ParsedMessage], tuple[bytes, bytes, bytes]]
 
 
 class PreloadError(Exception):
@@ -168,17 +167,15 @@ def _read_message(
     meta = read_sidecar(path + ".meta.json") if has_sidecar else {}
     parsed = mime.parse(raw)
     when = meta.get("internal_date") or date_of(parsed) or (now, 0)
-    return BaselineMessage(
-        user,
-        mailbox,
+    message = prepare(
         raw,
-        mime.to_json(parsed),
-        render(parsed) if render is not None else None,
-        meta.get("flags", ()),
-        when[0],
-        when[1],
-        mailtext.index(raw, parsed),
+        render,
+        parsed=parsed,
+        flags=meta.get("flags", ()),
+        internal_date=when[0],
+        tz_minutes=when[1],
     )
+    return BaselineMessage(user, mailbox, message)
 
 
 def _read_bytes(path: str) -> bytes:

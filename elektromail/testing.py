@@ -251,10 +251,10 @@ class MailServer:
     async def _messages(self, user: str | None, mailbox: str | None) -> list[dict]:
         from elektromail.http.render import list_item
 
-        store = self._server().store
+        postoffice = self._server().postoffice
         out = []
-        for summary in await store.list_messages(user, mailbox):
-            full = await store.get_message(summary.user, summary.mailbox, summary.uid)
+        for summary in await postoffice.list_messages(user, mailbox):
+            full = await postoffice.get_message(summary.user, summary.mailbox, summary.uid)
             if full is not None:  # else expunged since it was listed
                 item = list_item(summary)
                 item["raw"] = full.raw

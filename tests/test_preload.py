@@ -38,7 +38,12 @@ def read(root: Path, **kw) -> preload.Fixtures:
 
 
 def where(fixtures: preload.Fixtures) -> list[tuple[str, str, bytes]]:
-    return [(m.user, m.mailbox, m.raw) for m in fixtures.messages]
+    return [(m.user, m.mailbox, m.message.raw) for m in fixtures.messages]
+
+
+def prepared(fixtures) -> list:
+    """The messages as they will be stored, in order."""
+    return [m.message for m in fixtures.messages]
 
 
 def problems(fixtures: preload.Fixtures, root: Path) -> list[tuple[str, str]]:
@@ -67,7 +72,7 @@ def test_files_under_the_user_directory_and_an_inbox_folder_in_any_case_go_to_in
     write(tmp_path, "bob/inbox/low.eml", b"Subject: low\r\n\r\n")
     write(tmp_path, "bob/Inbox/Kid/kid.eml", b"Subject: kid\r\n\r\n")
     fixtures = read(tmp_path)
-    assert [(m.mailbox, m.raw) for m in fixtures.messages] == [
+    assert [(m.mailbox, m.message.raw) for m in fixtures.messages] == [
         ("INBOX", b"Subject: top\r\n\r\n"),
         ("INBOX/Kid", b"Subject: kid\r\n\r\n"),
         ("INBOX", b"Subject: low\r\n\r\n"),
@@ -79,7 +84,7 @@ def test_the_order_is_stable_users_folders_and_files_by_name_files_before_subfol
     for relative in ("zed/INBOX/1.eml", "amy/INBOX/b.eml", "amy/INBOX/a.eml", "amy/A/x.eml"):
         write(tmp_path, relative, f"Subject: {relative}\r\n\r\n")
     write(tmp_path, "amy/a0.eml", b"Subject: top\r\n\r\n")
-    order = [m.raw.split(b"\r\n")[0].decode() for m in read(tmp_path).messages]
+    order = [m.message.raw.split(b"\r\n")[0].decode() for m in read(tmp_path).messages]
     assert order == [
         "Subject: top",
         "Subject: amy/A/x.eml",
@@ -87,7 +92,7 @@ def test_the_order_is_stable_users_folders_and_files_by_name_files_before_subfol
         "Subject: amy/INBOX/b.eml",
         "Subject: zed/INBOX/1.eml",
     ]
-    assert order == [m.raw.split(b"\r\n")[0].decode() for m in read(tmp_path).messages]
+    assert order == [m.message.raw.split(b"\r\n")[0].decode() for m in read(tmp_path).messages]
 
 
 def test_an_empty_folder_and_an_empty_user_directory_still_make_mailboxes_and_users(tmp_path):
@@ -117,7 +122,7 @@ def test_hidden_entries_are_ignored_and_other_files_only_counted(tmp_path):
 def test_an_upper_case_suffix_loads_with_its_sidecar(tmp_path):
     write(tmp_path, "amy/INBOX/OUTLOOK.EML", b"Subject: shouting\r\n\r\n")
     sidecar(tmp_path, "amy/INBOX/OUTLOOK.EML", flags=["\\Seen"])
-    [message] = read(tmp_path).messages
+    [message] = prepared(read(tmp_path))
     assert message.flags == ("\\Seen",)
 
 
@@ -137,7 +142,7 @@ def test_an_upper_case_suffix_loads_with_its_sidecar(tmp_path):
 )
 def test_bare_lf_is_stored_as_crlf(tmp_path, given, stored):
     write(tmp_path, "amy/INBOX/m.eml", given)
-    [message] = read(tmp_path).messages
+    [message] = prepared(read(tmp_path))
     assert message.raw == stored
     assert json.loads(message.structure)  # parsed from the converted bytes
 
@@ -156,7 +161,7 @@ def test_a_sidecar_sets_flags_and_internal_date(tmp_path):
         internal_date="01-Jan-2024 00:00:00 -0130",
         comment="unknown keys are ignored",
     )
-    [message] = read(tmp_path).messages
+    [message] = prepared(read(tmp_path))
     assert message.flags == ("\\Seen", "$Label", "\\Flagged")
     assert (message.internal_date, message.tz_minutes) == (1704072600.0, -90)
 
@@ -165,7 +170,7 @@ def test_without_a_sidecar_date_the_date_header_is_the_internal_date(tmp_path):
     write(tmp_path, "amy/INBOX/m.eml", b"Date: Tue, 2 Jan 2024 10:00:00 +0200\r\n\r\n")
     write(tmp_path, "amy/INBOX/n.eml", b"Subject: no date\r\n\r\n")
     write(tmp_path, "amy/INBOX/o.eml", b"Date: yesterday-ish\r\n\r\n")
-    dated, undated, unparsable = read(tmp_path).messages
+    dated, undated, unparsable = prepared(read(tmp_path))
     assert (dated.internal_date, dated.tz_minutes, dated.flags) == (1704182400.0, 120, ())
     for message in (undated, unparsable):  # when it was loaded, fixed from then on
         assert message.tz_minutes == 0
@@ -175,7 +180,7 @@ def test_without_a_sidecar_date_the_date_header_is_the_internal_date(tmp_path):
 def test_a_sidecar_without_a_date_keeps_the_date_header(tmp_path):
     write(tmp_path, "amy/INBOX/m.eml", b"Date: Tue, 2 Jan 2024 10:00:00 +0000\r\n\r\n")
     sidecar(tmp_path, "amy/INBOX/m.eml", flags=["\\Answered"])
-    [message] = read(tmp_path).messages
+    [message] = prepared(read(tmp_path))
     assert (message.internal_date, message.flags) == (1704189600.0, ("\\Answered",))
 
 

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from elektromail import mime
 from elektromail.store import NoSuchMailbox, normalize_flags
+from elektromail.store.rows import prepare
 from elektromail.store.schema import SCHEMA_VERSION, check_database
 from elektromail.testing import MailServer
 
@@ -67,7 +67,7 @@ def test_flags_survive_a_restart(tmp_path):
         inbox = mail.call(mail.server.store.get_mailbox, user.id, "INBOX")
         mail.call(mail.server.store.store_flags, inbox.id, [1], "add", ["\\Flagged", "$Work"])
     with MailServer(db=db) as mail:
-        rows = mail.call(mail.server.store.fetch, inbox.id, [1], False, True)
+        rows = mail.call(mail.server.store.fetch, inbox.id, [1], raw=True)
         assert rows[0].flags == ("\\Flagged", "$Work")
         assert rows[0].raw == b"a\r\n"
 
@@ -103,13 +103,10 @@ def test_grouped_writes_fail_alone(mail):
     async def together():
         from twisted.internet.defer import DeferredList
 
-        def structure(raw: bytes) -> str:
-            return mime.to_json(mime.parse(raw))
-
         writes = [
-            store.append(inbox.id, b"a\r\n", structure(b"a\r\n")),
-            store.append(999_999, b"b\r\n", structure(b"b\r\n")),
-            store.append(inbox.id, b"c\r\n", structure(b"c\r\n")),
+            store.append(inbox.id, prepare(b"a\r\n")),
+            store.append(999_999, prepare(b"b\r\n")),
+            store.append(inbox.id, prepare(b"c\r\n")),
         ]
         return await DeferredList(writes, consumeErrors=True)
 
@@ -117,7 +114,7 @@ def test_grouped_writes_fail_alone(mail):
     assert (ok1, ok2, ok3) == (True, False, True)
     assert failure.check(NoSuchMailbox)
     assert uid3 == uid1 + 1
-    rows = mail.call(store.fetch, inbox.id, [uid1, uid3], False, True)
+    rows = mail.call(store.fetch, inbox.id, [uid1, uid3], raw=True)
     assert [row.raw for row in rows] == [b"a\r\n", b"c\r\n"]
 
 
@@ -125,6 +122,6 @@ def test_imap_renderings_are_stored_at_delivery(mail):
     mail.call(mail.server.postoffice.deliver, ["user@x"], b"Subject: hi\r\n\r\nbody\r\n")
     user = mail.call(mail.server.store.get_user, "user")
     inbox = mail.call(mail.server.store.get_mailbox, user.id, "INBOX")
-    [row] = mail.call(mail.server.store.fetch, inbox.id, [1], False, False, True)
+    [row] = mail.call(mail.server.store.fetch, inbox.id, [1], rendered=True)
     assert row.envelope.startswith(b'(NIL "hi" NIL')
     assert row.bodystructure.startswith(b'("text" "plain"')

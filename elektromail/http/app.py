@@ -72,7 +72,6 @@ class ControlAPI:
             from twisted.internet import reactor
         self.reactor = reactor
         self.postoffice = postoffice
-        self.store = postoffice.store
         self.events = postoffice.events
         self.settings = settings
         self._port = port
@@ -191,7 +190,7 @@ class ControlAPI:
 
     async def list_users(self, request) -> list[dict[str, Any]]:
         with_email = query_bool(request, "include_email")
-        users = await self.store.list_users()
+        users = await self.postoffice.list_users()
         if with_email:
             return [{"user": u.name, "email": u.email} for u in users]
         return [{"user": u.name} for u in users]
@@ -216,7 +215,7 @@ class ControlAPI:
     async def config(self, request) -> dict[str, Any]:
         s = self.settings
         ports = {name: self.port(name) for name in ("smtp", "imap", "http")}
-        users = await self.store.list_users()
+        users = await self.postoffice.list_users()
         out: dict[str, Any] = {}
         for name, port in ports.items():
             out[f"{name}_addr"] = None if port is None else _address(s.bind, port)
@@ -238,11 +237,8 @@ class ControlAPI:
         return out
 
     async def health(self, request) -> Reply:
-        ok = await healthy(self.reactor, self.settings.bind, self.port, self._store_answers)
+        ok = await healthy(self.reactor, self.settings.bind, self.port, self.postoffice.ping)
         return Reply({"status": "ok"}) if ok else Reply({"error": "unhealthy"}, 503)
-
-    def _store_answers(self):
-        return self.store.get_user("")  # one indexed SELECT
 
     # --- messages --------------------------------------------------------------------------
 
@@ -263,9 +259,13 @@ class ControlAPI:
 
         async def query() -> tuple[list[dict[str, Any]], int]:
             if limit is not None and not filters:  # paged in SQL: cheap at any size
-                page = await self.store.page_messages(user, mailbox, text, newest, limit, offset)
+                page = await self.postoffice.page_messages(
+                    user, mailbox, text, newest_first=newest, limit=limit, offset=offset
+                )
                 return [render.list_item(s) for s in page.messages], page.total
-            summaries = await self.store.search_messages(user, mailbox, text, newest)
+            summaries = await self.postoffice.search_messages(
+                user, mailbox, text, newest_first=newest
+            )
             items = [render.list_item(s) for s in summaries]
             if filters:
                 items = [i for i in items if filters.match(i)]
@@ -289,8 +289,8 @@ class ControlAPI:
 
     async def list_mailboxes(self, request) -> list[dict[str, Any]]:
         user = query_text(request, "user") or None
-        boxes = await self.store.mailbox_summaries(user)
-        if user is not None and not boxes and await self.store.get_user(user) is None:
+        boxes = await self.postoffice.mailbox_summaries(user)
+        if user is not None and not boxes and await self.postoffice.find_user(user) is None:
             raise not_found(f"no user {user!r}")
         return [
             {"user": b.user, "mailbox": b.mailbox, "messages": b.messages, "unseen": b.unseen}
@@ -316,7 +316,7 @@ class ControlAPI:
             raise bad_request(str(e)) from None
         if found is None:
             raise await self._why_missing(user, mailbox, number)
-        summary = await self.store.get_message(found.user, found.mailbox, number, raw=False)
+        summary = await self.postoffice.get_message(found.user, found.mailbox, number, raw=False)
         if summary is None:  # deleted in between
             raise await self._why_missing(user, mailbox, number)
         return render.list_item(summary)
@@ -349,13 +349,13 @@ class ControlAPI:
 
     async def _message(self, request, uid_text: str):
         user, mailbox, uid = await self._address(request, uid_text)
-        summary = await self.store.get_message(user, mailbox, uid)
+        summary = await self.postoffice.get_message(user, mailbox, uid)
         if summary is None:
             raise await self._why_missing(user, mailbox, uid)
         return summary
 
     async def _only_user_with_mail(self) -> str:
-        users = await self.store.users_with_mail()
+        users = await self.postoffice.users_with_mail()
         if len(users) == 1:
             return users[0]
         if not users:
@@ -368,10 +368,10 @@ class ControlAPI:
         )
 
     async def _why_missing(self, user: str, mailbox: str, uid: int) -> ApiError:
-        row = await self.store.get_user(user)
+        row = await self.postoffice.find_user(user)
         if row is None:
             return not_found(f"no user {user!r}")
-        if await self.store.get_mailbox(row.id, mailbox) is None:
+        if await self.postoffice.find_mailbox(row, mailbox) is None:
             return not_found(f"no mailbox {mailbox!r} for user {user!r}")
         return not_found(f"no message with UID {uid} in {user}/{mailbox}")
 

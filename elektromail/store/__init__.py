@@ -22,6 +22,7 @@ from elektromail.store.db import (
 from elektromail.store.db import Store as _CoreStore
 from elektromail.store.errors import InvalidInput, NoSuchUser
 from elektromail.store.messages import MessageOps
+from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.summaries import MessageSummary, SummaryOps
 
 
@@ -44,6 +45,8 @@ __all__ = [
     "MessageSummary",
     "NoSuchMailbox",
     "NoSuchUser",
+    "PreparedMessage",
+    "Rendered",
     "Store",
     "StoreError",
     "UserExists",

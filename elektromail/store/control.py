@@ -15,16 +15,16 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from elektromail.mailtext import Index
 from elektromail.store.db import (
-    Rendered,
     UserRow,
     _add_user,
+    _body_row,
     _get_user,
     _index_body,
     _insert_body,
     _insert_message,
-    normalize_flags,
+    _message_row,
+    _stamped,
 )
 from elektromail.store.errors import NoSuchUser, UserExists
 from elektromail.store.mailboxes import (
@@ -35,6 +35,7 @@ from elektromail.store.mailboxes import (
     _parents,
 )
 from elektromail.store.names import fold
+from elektromail.store.rows import PreparedMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +58,7 @@ class BaselineUser:
 class BaselineMessage:
     user: str  # the name of one of the baseline's users
     mailbox: str  # one of that user's baseline mailboxes
-    raw: bytes
-    structure: str
-    rendered: Rendered | None
-    flags: tuple[str, ...]
-    internal_date: float
-    tz_minutes: int
-    index: Index | None = None  # computed from raw and structure when missing
+    message: PreparedMessage  # with its internal date set: a reset gives the same one again
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,23 +112,10 @@ class ControlOps:
         shares; fires with the removed row. NoSuchUser."""
         return self._run(_delete_user, name)
 
-    def inject(
-        self,
-        user: str,
-        mailbox: str,
-        raw: bytes,
-        structure: str,
-        flags: Sequence[str] = (),
-        internal_date: float | None = None,
-        tz_minutes: int = 0,
-        rendered: Rendered | None = None,
-        index: Index | None = None,
-    ) -> Deferred[Injected]:
+    def inject(self, user: str, mailbox: str, message: PreparedMessage) -> Deferred[Injected]:
         """Store one message into the named user's mailbox, creating it and its missing
         parents (subscribed) first. NoSuchUser."""
-        when = time.time() if internal_date is None else internal_date
-        body = (raw, structure, rendered, index)
-        return self._grouped(_inject, user, mailbox, body, normalize_flags(flags), when, tz_minutes)
+        return self._grouped(_inject, user, mailbox, _stamped(message))
 
     def purge(self) -> Deferred[list[Emptied]]:
         """Delete every message; users and mailboxes (UIDVALIDITY, UIDNEXT) stay."""
@@ -223,13 +205,13 @@ def _mailbox_path(cursor, user_id, name) -> MailboxRow:
     return _create_mailbox(cursor, user_id, name, None, subscribe=True)
 
 
-def _inject(cursor, user_name, mailbox_name, body, flags, when, tz) -> Injected:
+def _inject(cursor, user_name, mailbox_name, message: PreparedMessage) -> Injected:
     user = _get_user(cursor, "name", user_name)
     if user is None:
         raise NoSuchUser(user_name)
     mailbox = _mailbox_path(cursor, user.id, mailbox_name)
-    body_id = _insert_body(cursor, *body)
-    uid = _insert_message(cursor, mailbox.id, body_id, len(body[0]), flags, when, tz)
+    body_id = _insert_body(cursor, message)
+    uid = _insert_message(cursor, mailbox.id, body_id, message)
     return Injected(user.name, mailbox.name, mailbox.id, uid)
 
 
@@ -267,24 +249,15 @@ def _install(cursor, baseline: Baseline) -> int:
             mailboxes[(fold(spec.name), box.name)] = row
     stored: dict[int, dict[int, list[int]]] = {}  # mailbox id -> size -> body ids, before
     added = 0
-    for message in baseline.messages:
-        mailbox = mailboxes[(fold(message.user), message.mailbox)]
+    for fixture in baseline.messages:
+        mailbox = mailboxes[(fold(fixture.user), fixture.mailbox)]
         if mailbox.id not in stored:
             stored[mailbox.id] = _sizes(cursor, mailbox.id)
+        message = _stamped(fixture.message)
         if _stored_already(cursor, stored[mailbox.id], message.raw):
             continue
-        body_id = _insert_body(
-            cursor, message.raw, message.structure, message.rendered, message.index
-        )
-        _insert_message(
-            cursor,
-            mailbox.id,
-            body_id,
-            len(message.raw),
-            message.flags,
-            message.internal_date,
-            message.tz_minutes,
-        )
+        body_id = _insert_body(cursor, message)
+        _insert_message(cursor, mailbox.id, body_id, message)
         added += 1
     return added
 
@@ -363,29 +336,19 @@ def _insert_baseline_messages(
 ) -> None:
     bodies, rows = [], []
     uids: Counter[int] = Counter()
-    for body_id, message in enumerate(messages, 1):
-        envelope, bodystructure, body = message.rendered or (None, None, None)
-        bodies.append((body_id, message.raw, message.structure, envelope, bodystructure, body))
-        mailbox_id = mailbox_ids[(fold(message.user), message.mailbox)]
+    stamped = [_stamped(fixture.message) for fixture in messages]
+    for body_id, (fixture, message) in enumerate(zip(messages, stamped, strict=True), 1):
+        bodies.append((body_id, *_body_row(message)))
+        mailbox_id = mailbox_ids[(fold(fixture.user), fixture.mailbox)]
         uids[mailbox_id] += 1
-        rows.append(
-            (
-                mailbox_id,
-                uids[mailbox_id],
-                " ".join(message.flags),
-                message.internal_date,
-                message.tz_minutes,
-                len(message.raw),
-                body_id,
-            )
-        )
+        rows.append(_message_row(mailbox_id, uids[mailbox_id], body_id, message))
     cursor.executemany(
         "INSERT INTO bodies(id, raw, structure, fetch_envelope, fetch_bodystructure, fetch_body)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         bodies,
     )
-    for body_id, message in enumerate(messages, 1):
-        _index_body(cursor, body_id, message.raw, message.structure, message.index)
+    for body_id, message in enumerate(stamped, 1):
+        _index_body(cursor, body_id, message)
     cursor.executemany(
         "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",

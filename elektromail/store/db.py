@@ -7,6 +7,7 @@ interaction, so one transaction: it commits before the Deferred fires.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred
 
-from elektromail.mailtext import Index, index_from_json
+from elektromail.mailtext import index_from_json
 from elektromail.store.errors import (
     MailboxExists,
     MailboxHasChildren,
@@ -47,6 +48,7 @@ from elektromail.store.mailboxes import (
     _subscribe,
     _unsubscribe,
 )
+from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.schema import prepare_connection
 
 # Re-exported: callers import these from db (or from the package).
@@ -61,7 +63,9 @@ __all__ = [
     "MailboxRow",
     "MessageRow",
     "NoSuchMailbox",
+    "PreparedMessage",
     "Renamed",
+    "Rendered",
     "Store",
     "StoreError",
     "UserExists",
@@ -96,9 +100,6 @@ class MessageRow:
     envelope: bytes | None = None
     bodystructure: bytes | None = None
     body: bytes | None = None
-
-
-Rendered = tuple[bytes, bytes, bytes]  # (ENVELOPE, BODYSTRUCTURE, BODY) as IMAP sends them
 
 
 def normalize_flags(flags: Iterable[str]) -> tuple[str, ...]:
@@ -208,7 +209,7 @@ class Store:
     # --- users ------------------------------------------------------------------------------
 
     def add_user(
-        self, name: str, password: str | None, email: str | None = None, seeded: bool = False
+        self, name: str, password: str | None, email: str | None = None, *, seeded: bool = False
     ) -> Deferred[UserRow]:
         return self._run(_add_user, name, password, email, seeded)
 
@@ -273,7 +274,7 @@ class Store:
     def unsubscribe(self, user_id: int, name: str) -> Deferred[None]:
         return self._run(_unsubscribe, user_id, name)
 
-    def mailbox_listing(self, user_id: int, counts: bool = False) -> Deferred[MailboxListing]:
+    def mailbox_listing(self, user_id: int, *, counts: bool = False) -> Deferred[MailboxListing]:
         return self._run(_mailbox_listing, user_id, counts)
 
     def mailbox_status(
@@ -284,38 +285,16 @@ class Store:
     # --- messages ---------------------------------------------------------------------------
 
     def deliver(
-        self,
-        targets: Sequence[tuple[int, str]],
-        raw: bytes,
-        structure: str,
-        flags: Sequence[str] = (),
-        internal_date: float | None = None,
-        tz_minutes: int = 0,
-        rendered: Rendered | None = None,
-        index: Index | None = None,
+        self, targets: Sequence[tuple[int, str]], message: PreparedMessage
     ) -> Deferred[list[tuple[int, str, int]]]:
         """Store one message into each (user_id, mailbox name), creating missing mailboxes,
         in one transaction. Returns (mailbox_id, mailbox name, uid) per target."""
-        when = time.time() if internal_date is None else internal_date
-        body = (raw, structure, rendered, index)
-        return self._grouped(_deliver, targets, body, normalize_flags(flags), when, tz_minutes)
+        return self._grouped(_deliver, targets, _stamped(message))
 
-    def append(
-        self,
-        mailbox_id: int,
-        raw: bytes,
-        structure: str,
-        flags: Sequence[str] = (),
-        internal_date: float | None = None,
-        tz_minutes: int = 0,
-        rendered: Rendered | None = None,
-        index: Index | None = None,
-    ) -> Deferred[int]:
+    def append(self, mailbox_id: int, message: PreparedMessage) -> Deferred[int]:
         """Store one message into an existing mailbox; fires with its UID (NoSuchMailbox when
         the mailbox is gone)."""
-        when = time.time() if internal_date is None else internal_date
-        body = (raw, structure, rendered, index)
-        return self._grouped(_append, mailbox_id, body, normalize_flags(flags), when, tz_minutes)
+        return self._grouped(_append, mailbox_id, _stamped(message))
 
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
@@ -325,8 +304,9 @@ class Store:
         self,
         mailbox_id: int,
         uids: Sequence[int],
-        structure: bool,
-        raw: bool,
+        *,
+        structure: bool = False,
+        raw: bool = False,
         rendered: bool = False,
     ) -> Deferred[list[MessageRow]]:
         """Messages by UID (ascending); `structure`, `raw` and `rendered` say which of the
@@ -399,23 +379,33 @@ def _ensure_user(cursor, name, mailboxes) -> tuple[UserRow, bool]:
     return user, True
 
 
-def _deliver(cursor, targets, body, flags, when, tz) -> list[tuple[int, str, int]]:
-    body_id = _insert_body(cursor, *body)
+def _stamped(message: PreparedMessage) -> PreparedMessage:
+    """`message` with its flags in canonical form and its internal date fixed (now when it
+    has none), as every stored copy of it gets them."""
+    when = time.time() if message.internal_date is None else message.internal_date
+    flags = normalize_flags(message.flags)
+    if flags == message.flags and when == message.internal_date:
+        return message
+    return dataclasses.replace(message, flags=flags, internal_date=when)
+
+
+def _deliver(cursor, targets, message: PreparedMessage) -> list[tuple[int, str, int]]:
+    body_id = _insert_body(cursor, message)
     stored = []
     for user_id, name in targets:
         mailbox = _get_mailbox(cursor, user_id, name) or _create_mailbox(
             cursor, user_id, name, None
         )
-        uid = _insert_message(cursor, mailbox.id, body_id, len(body[0]), flags, when, tz)
+        uid = _insert_message(cursor, mailbox.id, body_id, message)
         stored.append((mailbox.id, name, uid))
     return stored
 
 
-def _append(cursor, mailbox_id, body, flags, when, tz) -> int:
+def _append(cursor, mailbox_id, message: PreparedMessage) -> int:
     if cursor.execute("SELECT 1 FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone() is None:
         raise NoSuchMailbox(mailbox_id)
-    body_id = _insert_body(cursor, *body)
-    return _insert_message(cursor, mailbox_id, body_id, len(body[0]), flags, when, tz)
+    body_id = _insert_body(cursor, message)
+    return _insert_message(cursor, mailbox_id, body_id, message)
 
 
 def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
@@ -445,32 +435,37 @@ def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
     return results
 
 
-def _insert_body(
-    cursor, raw: bytes, structure: str, rendered: Rendered | None, found: Index | None = None
-) -> int:
-    envelope, bodystructure, body = rendered or (None, None, None)
+def _body_row(message: PreparedMessage) -> tuple:
+    """(raw, structure, envelope, bodystructure, body): the bodies columns of `message`."""
+    envelope, bodystructure, body = message.rendered or (None, None, None)
+    return (message.raw, message.structure, envelope, bodystructure, body)
+
+
+def _insert_body(cursor, message: PreparedMessage) -> int:
     cursor.execute(
         "INSERT INTO bodies(raw, structure, fetch_envelope, fetch_bodystructure, fetch_body)"
         " VALUES (?, ?, ?, ?, ?)",
-        (raw, structure, envelope, bodystructure, body),
+        _body_row(message),
     )
     body_id = cursor.lastrowid
-    _index_body(cursor, body_id, raw, structure, found)
+    _index_body(cursor, body_id, message)
     return body_id
 
 
-def _index_body(cursor, body_id: int, raw: bytes, structure: str, found: Index | None) -> None:
+def _index_body(cursor, body_id: int, message: PreparedMessage) -> None:
     """The body's body_index row (computed here when the caller had no parse at hand)."""
+    found = message.index
     if found is None:
-        found = index_from_json(raw, structure)
+        found = index_from_json(message.raw, message.structure)
     cursor.execute(
         "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)",
         (body_id, found.attachments, found.search),
     )
 
 
-def _insert_message(cursor, mailbox_id, body_id, size, flags, when, tz) -> int:
-    """Take the mailbox's next UID for a new message row; returns the UID."""
+def _insert_message(cursor, mailbox_id, body_id, message: PreparedMessage) -> int:
+    """Take the mailbox's next UID for a new message row (a copy of a stamped `message`);
+    returns the UID."""
     uid = cursor.execute(
         "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
         (mailbox_id,),
@@ -478,9 +473,15 @@ def _insert_message(cursor, mailbox_id, body_id, size, flags, when, tz) -> int:
     cursor.execute(
         "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (mailbox_id, uid, " ".join(flags), when, tz, size, body_id),
+        _message_row(mailbox_id, uid, body_id, message),
     )
     return uid
+
+
+def _message_row(mailbox_id: int, uid: int, body_id: int, message: PreparedMessage) -> tuple:
+    """The messages columns of one stored copy of a stamped `message`."""
+    when, tz = message.internal_date, message.tz_minutes
+    return (mailbox_id, uid, " ".join(message.flags), when, tz, message.size, body_id)
 
 
 def _mailbox_view(cursor, mailbox_id) -> tuple[MailboxRow, list[tuple[int, str]]]:

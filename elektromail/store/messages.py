@@ -26,7 +26,7 @@ class MessageOps:
         return self._run(_expunge, mailbox_id, None if uids is None else list(uids))
 
     def copy(
-        self, source_id: int, uids: Sequence[int], target_id: int, move: bool = False
+        self, source_id: int, uids: Sequence[int], target_id: int, *, move: bool = False
     ) -> Deferred[tuple[int, list[tuple[int, int, tuple[str, ...]]]]]:
         """Copy (or move) messages; fires with the target's UIDVALIDITY and
         (source uid, new uid, flags) per message, in source UID order."""

@@ -126,7 +126,7 @@ class SummaryOps:
         return self._run(_remove_message, user, mailbox, uid)
 
     def get_message(
-        self, user: str, mailbox: str, uid: int, raw: bool = True
+        self, user: str, mailbox: str, uid: int, *, raw: bool = True
     ) -> Deferred[MessageSummary | None]:
         """One message, with its raw bytes unless `raw` is False; None when the user, mailbox
         or UID does not exist."""

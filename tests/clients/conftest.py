@@ -37,7 +37,7 @@ def inbox(mail: MailServer):
     user = mail.call(store.get_user, "user")
     box = mail.call(store.get_mailbox, user.id, "INBOX")
     _, listing = mail.call(store.mailbox_view, box.id)
-    rows = mail.call(store.fetch, box.id, [uid for uid, _ in listing], False, True)
+    rows = mail.call(store.fetch, box.id, [uid for uid, _ in listing], raw=True)
     return box, rows
 
 

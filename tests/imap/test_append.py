@@ -51,7 +51,7 @@ def stored(mail: MailServer, mailbox: str = "INBOX", user: str = "user") -> list
         row = await store.get_user(user)
         box = await store.get_mailbox(row.id, mailbox)
         _, messages = await store.mailbox_view(box.id)
-        return await store.fetch(box.id, [uid for uid, _ in messages], False, True)
+        return await store.fetch(box.id, [uid for uid, _ in messages], raw=True)
 
     return mail.call(read)
 

@@ -70,7 +70,7 @@ def mailbox(mail: MailServer, user: str, name: str = "INBOX") -> list[bytes] | N
             return None
         box = await store.get_mailbox(row.id, name)
         _, messages = await store.mailbox_view(box.id)
-        fetched = await store.fetch(box.id, [uid for uid, _flags in messages], False, True)
+        fetched = await store.fetch(box.id, [uid for uid, _flags in messages], raw=True)
         return [message.raw for message in fetched]
 
     return mail.call(read)

@@ -1,4 +1,5 @@
-"""Helpers shared by the selected-state commands: resolving sequence sets to UIDs."""
+"""Helpers shared by the selected-state commands: resolving sequence sets to UIDs, and the
+selected mailbox as the post office names it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ from elektromail.imap.args import atom
 from elektromail.imap.dispatch import Bad
 from elektromail.imap.seqset import parse_sequence_set
 from elektromail.imap.view import MailboxView
+from elektromail.postoffice import MailboxRef
+
+
+def selected(session) -> MailboxRef:
+    """The selected mailbox of `session` (logged in, a mailbox selected) for the post office."""
+    view = session.view
+    return MailboxRef(session.user.name, view.name, view.mailbox_id)
 
 
 def resolve_uids(token: object, view: MailboxView, uid: bool) -> list[int]:

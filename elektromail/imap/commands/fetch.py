@@ -6,9 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 from elektromail import mime
-from elektromail.events import FlagsChanged
 from elektromail.imap import format as fmt
-from elektromail.imap.commands.common import resolve_uids
+from elektromail.imap.commands.common import resolve_uids, selected
 from elektromail.imap.dispatch import SELECTED, Bad, Done, No, advertise, command
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
 from elektromail.store import MessageRow
@@ -43,7 +42,7 @@ async def fetch(ctx, args) -> Done:
     need_rendered = any(item.name in RENDERED_ITEMS and item.section is None for item in items)
     set_seen = not view.readonly and any(item.sets_seen for item in items)
     utf8 = session.dialect.utf8_names
-    store = ctx.services.store
+    postoffice = ctx.services.postoffice
     with ctx.paced() as pacing:
         for start in range(0, len(uids), CHUNK):
             part = uids[start : start + CHUNK]
@@ -51,8 +50,12 @@ async def fetch(ctx, args) -> Done:
             for batch in batches:
                 if ctx.closed:  # the client left: reading the rest would keep the store busy
                     break
-                rows = await store.fetch(
-                    view.mailbox_id, batch, need_structure, need_raw, need_rendered
+                rows = await postoffice.fetch_messages(
+                    view.mailbox_id,
+                    batch,
+                    structure=need_structure,
+                    raw=need_raw,
+                    rendered=need_rendered,
                 )
                 if need_rendered and not need_structure:
                     rows = await _add_structure_where_unrendered(ctx, rows)
@@ -76,7 +79,7 @@ async def fetch(ctx, args) -> Done:
 async def _by_size(ctx, uids: list[int]) -> list[list[int]]:
     """`uids` in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes (a larger
     message alone), from their stored sizes."""
-    rows = await ctx.services.store.fetch(ctx.session.view.mailbox_id, uids, False, False)
+    rows = await ctx.services.postoffice.fetch_messages(ctx.session.view.mailbox_id, uids)
     batches: list[list[int]] = []
     batch: list[int] = []
     size = 0
@@ -98,7 +101,7 @@ async def _add_structure_where_unrendered(ctx, rows: list[MessageRow]) -> list[M
     if not stale:
         return rows
     view = ctx.session.view
-    found = await ctx.services.store.fetch(view.mailbox_id, stale, True, False)
+    found = await ctx.services.postoffice.fetch_messages(view.mailbox_id, stale, structure=True)
     structures = {row.uid: row.structure for row in found}
     return [
         dataclasses.replace(row, structure=structures.get(row.uid)) if row.envelope is None else row
@@ -118,14 +121,12 @@ async def _mark_seen(ctx, rows: list[MessageRow]) -> dict[int, tuple[str, ...]]:
     unseen = [row.uid for row in rows if "\\Seen" not in row.flags]
     if not unseen:
         return {}
-    view = ctx.session.view
-    result = await ctx.services.store.store_flags(view.mailbox_id, unseen, "add", ["\\Seen"])
-    for uid, flags in result:
-        view.set_flags(uid, flags)
-    user = ctx.session.user.name
-    ctx.services.events.publish(
-        FlagsChanged(user, view.name, view.mailbox_id, tuple(result), origin=ctx.session)
+    session = ctx.session
+    result = await ctx.services.postoffice.store_flags(
+        selected(session), unseen, "add", ["\\Seen"], origin=session
     )
+    for uid, flags in result:
+        session.view.set_flags(uid, flags)
     return dict(result)
 
 

@@ -56,8 +56,8 @@ async def list_(ctx, args) -> Done:
     patterns = _patterns(reference_token, pattern_tokens, dialect)
     if not patterns:
         return Done("LIST completed")
-    listing = await ctx.services.store.mailbox_listing(
-        ctx.session.user.id, counts=bool(options.status)
+    listing = await ctx.services.postoffice.mailbox_listing(
+        ctx.session.user, counts=bool(options.status)
     )
     ctx.write(b"".join(_list_responses(listing, patterns, options, dialect)))
     return Done("LIST completed")
@@ -74,7 +74,7 @@ async def lsub(ctx, args) -> Done:
     patterns = _patterns(args[0], [args[1]], dialect)
     if not patterns:
         return Done("LSUB completed")
-    listing = await ctx.services.store.mailbox_listing(ctx.session.user.id)
+    listing = await ctx.services.postoffice.mailbox_listing(ctx.session.user)
     existing = {m.name: m for m in listing.mailboxes}
     selection = Selection(subscribed=True, recursive=True)
     out = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import unicodedata
 
-from elektromail.events import MessagesExpunged
 from elektromail.imap import format as fmt
 from elektromail.imap.args import (
     DELIMITER,
@@ -57,12 +56,12 @@ async def _open(ctx, args, readonly: bool) -> Done:
     session.unselect()  # a failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2)
     if was_selected and session.dialect.rev2:
         ctx.write(b"* OK [CLOSED] Previous mailbox closed\r\n")
-    store = ctx.services.store
-    mailbox = await store.get_mailbox(session.user.id, name)
+    postoffice = ctx.services.postoffice
+    mailbox = await postoffice.find_mailbox(session.user, name)
     if mailbox is None:
         raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT)
     early = session.watch(mailbox.id)
-    row, messages = await store.mailbox_view(mailbox.id)
+    row, messages = await postoffice.mailbox_view(mailbox.id)
     view = MailboxView(
         row.id,
         row.name,
@@ -109,7 +108,7 @@ async def create(ctx, args) -> Done:
     if name == INBOX:
         raise No("INBOX always exists", fmt.ALREADYEXISTS)
     try:
-        await ctx.services.store.create_mailbox_path(session.user.id, name, special_use)
+        await ctx.services.postoffice.create_mailbox(session.user, name, special_use)
     except MailboxExists:
         raise No("Mailbox already exists", fmt.ALREADYEXISTS) from None
     if session.dialect.rev2 and unicodedata.normalize("NFC", supplied) != supplied:
@@ -156,7 +155,7 @@ async def delete(ctx, args) -> Done:
     if name == INBOX:
         raise No("INBOX cannot be deleted", fmt.CANNOT)
     try:
-        mailbox, uids = await ctx.services.store.delete_mailbox(session.user.id, name)
+        mailbox = await ctx.services.postoffice.delete_mailbox(session.user, name)
     except NoSuchMailbox:
         raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
     except MailboxHasChildren:
@@ -164,11 +163,6 @@ async def delete(ctx, args) -> Done:
     if session.view is not None and session.view.mailbox_id == mailbox.id:
         session.unselect()
         ctx.write(b"* OK [CLOSED] Selected mailbox was deleted\r\n")
-    if uids:
-        # other sessions with this mailbox selected see it emptied, not vanish under them
-        ctx.services.events.publish(
-            MessagesExpunged(session.user.name, name, mailbox.id, tuple(uids))
-        )
     return Done("DELETE completed")
 
 
@@ -179,20 +173,16 @@ async def rename(ctx, args) -> Done:
     old = mailbox_name(args[0], session.dialect)
     new = new_mailbox_name(mailbox_name(args[1], session.dialect))
     try:
-        renamed = await ctx.services.store.rename_mailbox(session.user.id, old, new)
+        renamed = await ctx.services.postoffice.rename_mailbox(session.user, old, new)
     except NoSuchMailbox:
         raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
     except MailboxExists:
         raise No("Target mailbox already exists", fmt.ALREADYEXISTS) from None
     except MailboxIntoItself:
         raise No("Cannot move a mailbox under itself", fmt.CANNOT) from None
-    if renamed.inbox_id is not None:
-        # INBOX stays and is empty now: its sessions (this one too) are told with EXPUNGEs
-        if renamed.inbox_uids:
-            ctx.services.events.publish(
-                MessagesExpunged(session.user.name, INBOX, renamed.inbox_id, renamed.inbox_uids)
-            )
-    elif session.view is not None:
+    # Renaming INBOX leaves it in place, empty: its sessions (this one too) were told with
+    # EXPUNGEs by the post office.
+    if renamed.inbox_id is None and session.view is not None:
         # the selected mailbox keeps its identity (and UIDs) under its new name
         session.view.name = dict(renamed.names).get(session.view.name, session.view.name)
     return Done("RENAME completed")
@@ -208,7 +198,7 @@ async def subscribe(ctx, args) -> Done:
     expect_count(args, 1, "SUBSCRIBE mailbox")
     session = ctx.session
     name = new_mailbox_name(mailbox_name(args[0], session.dialect))
-    await ctx.services.store.subscribe(session.user.id, name)
+    await ctx.services.postoffice.subscribe(session.user, name)
     return Done("SUBSCRIBE completed")
 
 
@@ -220,7 +210,7 @@ async def unsubscribe(ctx, args) -> Done:
     name = mailbox_name(args[0], session.dialect)
     if len(name) > 1 and name.endswith(DELIMITER):
         name = name[:-1]  # as SUBSCRIBE stored it
-    await ctx.services.store.unsubscribe(session.user.id, name)
+    await ctx.services.postoffice.unsubscribe(session.user, name)
     return Done("UNSUBSCRIBE completed")
 
 

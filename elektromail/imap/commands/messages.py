@@ -3,9 +3,8 @@ COPY and MOVE (RFC 9051 §6.4.1-§6.4.3, §6.4.7, §6.4.8; RFC 6851; RFC 4315)."
 
 from __future__ import annotations
 
-from elektromail.events import MessageAdded, MessagesExpunged
 from elektromail.imap.args import expect_count, mailbox_name
-from elektromail.imap.commands.common import resolve_uids
+from elektromail.imap.commands.common import resolve_uids, selected
 from elektromail.imap.dispatch import SELECTED, Done, No, advertise, command
 from elektromail.imap.seqset import format_sequence_set
 
@@ -14,18 +13,11 @@ advertise("UNSELECT", "MOVE", "UIDPLUS")
 
 async def _expunge(ctx, uids: list[int] | None) -> list[int]:
     """Remove \\Deleted messages and queue their EXPUNGE responses for this session;
-    other sessions hear of it through the event."""
+    other sessions hear of it through the post office's event."""
     session = ctx.session
-    view = session.view
-    removed = await ctx.services.store.expunge(view.mailbox_id, uids)
-    if removed:
-        for uid in removed:
-            view.note_expunged(uid)
-        ctx.services.events.publish(
-            MessagesExpunged(
-                session.user.name, view.name, view.mailbox_id, tuple(removed), origin=session
-            )
-        )
+    removed = await ctx.services.postoffice.expunge(selected(session), uids, origin=session)
+    for uid in removed:
+        session.view.note_expunged(uid)
     return removed
 
 
@@ -78,18 +70,18 @@ async def _copy_or_move(ctx, args, move: bool) -> Done:
     view = session.view
     uids = resolve_uids(args[0], view, ctx.uid)
     name = mailbox_name(args[1], session.dialect)
-    store = ctx.services.store
-    target = await store.get_mailbox(session.user.id, name)
+    postoffice = ctx.services.postoffice
+    target = await postoffice.find_mailbox(session.user, name)
     if target is None:
         raise No("Mailbox does not exist", "TRYCREATE")
     if move and view.readonly:
         raise No("mailbox is read-only", "READ-ONLY")
     if not uids:
         return Done(f"{ctx.name} completed")
-    uidvalidity, copied = await store.copy(view.mailbox_id, uids, target.id, move=move)
-    events = ctx.services.events
-    for _source, new_uid, flags in copied:
-        events.publish(MessageAdded(session.user.name, name, target.id, new_uid, flags))
+    if move:
+        uidvalidity, copied = await postoffice.move(selected(session), uids, target, origin=session)
+    else:
+        uidvalidity, copied = await postoffice.copy(selected(session), uids, target)
     code = None
     if copied:
         sources = format_sequence_set([s for s, _, _ in copied], sort=False)
@@ -100,14 +92,8 @@ async def _copy_or_move(ctx, args, move: bool) -> Done:
     if code:
         # RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGE responses
         ctx.write(f"* OK [{code}] Moved\r\n".encode())
-    moved = [s for s, _, _ in copied]
-    for uid in moved:
+    for uid, _, _ in copied:
         view.note_expunged(uid)
-    events.publish(
-        MessagesExpunged(
-            session.user.name, view.name, view.mailbox_id, tuple(moved), origin=session
-        )
-    )
     return Done(f"{ctx.name} completed")
 
 

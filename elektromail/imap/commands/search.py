@@ -38,7 +38,7 @@ async def search(ctx, args) -> Done:
         content = bool(program.needs & CONTENT)
         matched = []
         for start in range(0, len(uids), CHUNK):
-            rows = await ctx.services.store.fetch(
+            rows = await ctx.services.postoffice.fetch_messages(
                 view.mailbox_id, uids[start : start + CHUNK], structure=content, raw=content
             )
             matched.extend(row.uid for row in rows if matcher(row))

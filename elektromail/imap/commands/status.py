@@ -57,7 +57,7 @@ async def status(ctx, args) -> Done:
     session = ctx.session
     name = mailbox_name(args[0], session.dialect)
     items = parse_items(args[1], session.dialect)
-    found = await ctx.services.store.mailbox_status(session.user.id, name)
+    found = await ctx.services.postoffice.mailbox_status(session.user, name)
     if found is None:
         raise No("Mailbox does not exist", fmt.NONEXISTENT)
     row, counts = found

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from elektromail.events import FlagsChanged
 from elektromail.imap import format as fmt
 from elektromail.imap.args import atom
-from elektromail.imap.commands.common import resolve_uids
+from elektromail.imap.commands.common import resolve_uids, selected
 from elektromail.imap.dispatch import SELECTED, Bad, Done, No, command
 from elektromail.store import normalize_flags
 from elektromail.store.names import STORABLE_SYSTEM_FLAGS, is_keyword
@@ -31,7 +30,9 @@ async def store(ctx, args) -> Done:
         raise No("mailbox is read-only")
     if not uids:
         return Done(f"{ctx.name} completed")
-    result = await ctx.services.store.store_flags(view.mailbox_id, uids, mode, flags)
+    result = await ctx.services.postoffice.store_flags(
+        selected(session), uids, mode, flags, origin=session
+    )
     out = []
     for uid, new in result:
         view.set_flags(uid, new)
@@ -40,9 +41,6 @@ async def store(ctx, args) -> Done:
             uid_part = b" UID %d" % uid if ctx.uid else b""
             out.append(b"* %d FETCH (FLAGS %s%s)\r\n" % (seq, fmt.format_flags(new), uid_part))
     ctx.write(b"".join(out))
-    ctx.services.events.publish(
-        FlagsChanged(session.user.name, view.name, view.mailbox_id, tuple(result), origin=session)
-    )
     return Done(f"{ctx.name} completed")
 
 

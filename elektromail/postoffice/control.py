@@ -1,0 +1,87 @@
+"""The control desk: what the control plane does to the whole server. Put delivery rules in
+force, store preloaded fixtures as part of the start state, reset to that state, purge every
+message, and answer the health check's probe of the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.logger import Logger
+
+from elektromail.events import MessagesExpunged, ServerReset
+from elektromail.postoffice.desk import Desk
+from elektromail.rules import RuleSet
+from elektromail.store import Baseline, BaselineMailbox, BaselineMessage, BaselineUser
+from elektromail.store.names import fold
+
+log = Logger()
+
+
+class ControlDesk(Desk):
+    def replace_rules(self, rules: RuleSet) -> RuleSet:
+        """Put `rules` in force (for the control API); returns the ones they replace."""
+        previous, self.rules = self.rules, rules
+        log.info("{count} delivery rules in force", count=len(rules))
+        return previous
+
+    def ping(self) -> Deferred[object]:
+        """Fires once the store has answered a query (one indexed SELECT): the health check."""
+        return self.store.get_user("")
+
+    @inlineCallbacks
+    def preload(self, folders: Mapping[str, Sequence[str]], messages: Sequence[BaselineMessage]):
+        """Store preloaded fixtures (at start-up, after `start`) and make them part of the
+        baseline: `folders` names each user's mailboxes (parents first), `messages` in the
+        order to store them. A user not configured is created with no password. Fires with
+        the number of messages stored (a database file may hold some already)."""
+        baseline = self._with_fixtures(folders, messages)
+        added = yield self.store.install(baseline)
+        self.baseline = baseline
+        self.forget_routes()
+        return added
+
+    def _with_fixtures(
+        self, folders: Mapping[str, Sequence[str]], messages: Sequence[BaselineMessage]
+    ) -> Baseline:
+        users = list(self.baseline.users)
+        index = {fold(user.name): i for i, user in enumerate(users)}
+        for name, names in folders.items():
+            i = index.get(fold(name))
+            if i is None:
+                index[fold(name)] = i = len(users)
+                users.append(BaselineUser(name, None, None, False, self.default_boxes()))
+            user = users[i]
+            have = {box.name for box in user.mailboxes}
+            extra = tuple(BaselineMailbox(f, None, True) for f in names if f not in have)
+            users[i] = BaselineUser(
+                user.name, user.password, user.email, user.seeded, user.mailboxes + extra
+            )
+        return Baseline(tuple(users), self.baseline.messages + tuple(messages))
+
+    @inlineCallbacks
+    def reset(self):
+        """Back to the start state (`baseline`) in one transaction: the configured users and
+        what the fixtures made, every mailbox with a new UIDVALIDITY; runtime users and all
+        other mail gone. Logged-in IMAP sessions end (ServerReset)."""
+        yield self.store.reset(self.baseline)
+        self.forget_routes()
+        self.events.publish(ServerReset())
+        log.info(
+            "reset: {users} users, {messages} preloaded messages",
+            users=len(self.baseline.users),
+            messages=len(self.baseline.messages),
+        )
+
+    @inlineCallbacks
+    def purge(self):
+        """Delete every message; users and mailboxes stay (UIDVALIDITY unchanged, UIDNEXT keeps
+        counting). Selected IMAP sessions learn of the expunges. Fires with the count."""
+        emptied = yield self.store.purge()
+        for mailbox in emptied:
+            self.events.publish(
+                MessagesExpunged(mailbox.user, mailbox.mailbox, mailbox.mailbox_id, mailbox.uids)
+            )
+        count = sum(len(mailbox.uids) for mailbox in emptied)
+        log.info("purged {count} messages", count=count)
+        return count

@@ -1,0 +1,157 @@
+"""The delivery desk: every way a message comes in. SMTP and bounces deliver by address
+(`deliver`: routing and "acknowledged means stored" in one place); IMAP APPEND and the API's
+inject store into a named user's mailbox. Each message is parsed once, into a PreparedMessage,
+and each stored copy is announced with MessageAdded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.logger import Logger
+
+from elektromail import dsn
+from elektromail.events import MessageAdded
+from elektromail.postoffice.accounts import AccountDesk
+from elektromail.postoffice.routing import INBOX, Delivery, describe
+from elektromail.store import NoSuchMailbox, UserRow, normalize_flags
+from elektromail.store.errors import StoreUnavailable
+from elektromail.store.names import check_flags, check_mailbox_name
+from elektromail.store.rows import PreparedMessage, prepare
+
+log = Logger()
+
+
+class DeliveryDesk(AccountDesk):
+    def prepare(
+        self,
+        raw: bytes,
+        flags: Sequence[str] = (),
+        internal_date: float | None = None,
+        tz_minutes: int = 0,
+    ) -> PreparedMessage:
+        """`raw` parsed once into what is stored beside its bytes: its structure, its IMAP
+        renderings and its listing/search index, with the flags and dates given."""
+        return prepare(
+            raw,
+            self.render,
+            flags=flags,
+            internal_date=internal_date,
+            tz_minutes=tz_minutes,
+        )
+
+    @inlineCallbacks
+    def deliver(self, recipients: Sequence[str], raw: bytes, mailbox: str = INBOX):
+        """Store `raw` once per distinct user reached by `recipients` (into `mailbox`), in one
+        transaction, then publish MessageAdded events. Fires with one Delivery per stored copy."""
+        message = self.prepare(raw)
+        users = self._remembered_users(recipients)
+        remembered = users is not None
+        if users is None:
+            users = yield self._users_for(recipients)
+        targets = [(user_id, mailbox) for user_id in users]
+        try:
+            stored = yield self.store.deliver(targets, message)
+        except StoreUnavailable:
+            raise  # the database failed, not the route: trying again now fails again
+        except Exception:
+            if not remembered:
+                raise
+            # A remembered route may name a user removed behind the post office's back.
+            self.forget_routes()
+            users = yield self._users_for(recipients)
+            targets = [(user_id, mailbox) for user_id in users]
+            stored = yield self.store.deliver(targets, message)
+        deliveries = []
+        for (user, recipient), (mailbox_id, name, uid) in zip(users.values(), stored, strict=True):
+            deliveries.append(Delivery(recipient, user.name, name, uid))
+            self.events.publish(MessageAdded(user.name, name, mailbox_id, uid, ()))
+        return deliveries
+
+    def _remembered_users(self, recipients: Sequence[str]) -> dict[int, tuple[UserRow, str]] | None:
+        """What `_users_for` answers, without a round trip when every route is remembered."""
+        users: dict[int, tuple[UserRow, str]] = {}
+        for recipient in recipients:
+            user = self._routes.get(recipient)
+            if user is None:
+                return None
+            users.setdefault(user.id, (user, recipient))
+        return users
+
+    @inlineCallbacks
+    def _users_for(self, recipients: Sequence[str]):
+        """{user id: (user, the first recipient address that reached them)}."""
+        users: dict[int, tuple[UserRow, str]] = {}
+        for recipient in recipients:
+            user = yield self.route(recipient)
+            users.setdefault(user.id, (user, recipient))
+        return users
+
+    @inlineCallbacks
+    def bounce(self, report: dsn.Report):
+        """Deliver the DSN for `report` to its envelope sender, from the null sender `<>`, by
+        the same routing as any mail. A report for the null sender is dropped: a DSN never
+        causes another. Fires with the Deliveries (none for the null sender)."""
+        if not report.sender:
+            return []
+        raw = dsn.build(report)
+        if self.settings.trace_headers:
+            raw = b"Return-Path: <>\r\n" + raw
+        deliveries = yield self.deliver([report.sender], raw)
+        log.info(
+            "DSN ({action}) for {recipients} delivered to {where}",
+            action="failed" if report.failed else "delivered",
+            recipients=[r.final_recipient for r in report.recipients],
+            where=describe(deliveries),
+        )
+        return deliveries
+
+    @inlineCallbacks
+    def append(
+        self,
+        user: UserRow,
+        mailbox: str,
+        raw: bytes,
+        flags: Sequence[str] = (),
+        internal_date: float | None = None,
+        tz_minutes: int = 0,
+    ):
+        """Store `raw` into an existing mailbox of `user` (IMAP APPEND): fires with
+        (uidvalidity, uid); NoSuchMailbox when it does not exist."""
+        message = self.prepare(raw, flags, internal_date, tz_minutes)
+        row = yield self.store.get_mailbox(user.id, mailbox)
+        if row is None:
+            raise NoSuchMailbox(mailbox)
+        uid = yield self.store.append(row.id, message)
+        flags = normalize_flags(flags)
+        self.events.publish(MessageAdded(user.name, mailbox, row.id, uid, flags))
+        log.info("appended {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=mailbox)
+        return row.uidvalidity, uid
+
+    @inlineCallbacks
+    def inject(
+        self,
+        user: str,
+        mailbox: str,
+        raw: bytes,
+        flags: Sequence[str] = (),
+        internal_date: float | None = None,
+        tz_minutes: int = 0,
+    ):
+        """Store `raw` as given into `mailbox` of the existing `user`, creating the mailbox
+        (and its parents) when missing; fires with the UID. NoSuchUser; InvalidInput for a
+        mailbox name or flag that cannot be."""
+        mailbox = check_mailbox_name(mailbox)
+        flags = normalize_flags(check_flags(flags))
+        message = self.prepare(raw, flags, internal_date, tz_minutes)
+        stored = yield self.store.inject(user, mailbox, message)
+        self.events.publish(
+            MessageAdded(stored.user, stored.mailbox, stored.mailbox_id, stored.uid, flags)
+        )
+        log.info(
+            "injected {uid} into {user}/{mailbox}",
+            uid=stored.uid,
+            user=stored.user,
+            mailbox=stored.mailbox,
+        )
+        return stored.uid

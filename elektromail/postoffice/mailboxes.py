@@ -1,0 +1,81 @@
+"""The mailbox desk: a user's mailboxes as IMAP sees them. Finding, listing and opening one
+(its messages' UIDs and flags, for SELECT), STATUS counts, and the changes: create, delete,
+rename, subscribe, unsubscribe. A delete or an INBOX rename empties a mailbox, which its
+selected sessions hear of as MessagesExpunged."""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred
+
+from elektromail.events import MessagesExpunged
+from elektromail.postoffice.desk import Desk
+from elektromail.postoffice.routing import INBOX
+from elektromail.store import MailboxRow, UserRow
+from elektromail.store.mailboxes import MailboxCounts, MailboxListing, Renamed
+
+
+class MailboxDesk(Desk):
+    # --- reading ----------------------------------------------------------------------------
+
+    def find_mailbox(self, user: UserRow, name: str) -> Deferred[MailboxRow | None]:
+        """The user's mailbox named `name` (canonical form), or None."""
+        return self.store.get_mailbox(user.id, name)
+
+    def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
+        """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT.
+        NoSuchMailbox when it is gone."""
+        return self.store.mailbox_view(mailbox_id)
+
+    def mailbox_listing(self, user: UserRow, *, counts: bool = False) -> Deferred[MailboxListing]:
+        """The user's mailboxes and subscriptions in one snapshot (with STATUS counts when
+        `counts`), for LIST and LSUB."""
+        return self.store.mailbox_listing(user.id, counts=counts)
+
+    def mailbox_status(
+        self, user: UserRow, name: str
+    ) -> Deferred[tuple[MailboxRow, MailboxCounts] | None]:
+        """The mailbox and what STATUS counts in it, or None when it does not exist."""
+        return self.store.mailbox_status(user.id, name)
+
+    # --- changing ---------------------------------------------------------------------------
+
+    def create_mailbox(
+        self, user: UserRow, name: str, special_use: str | None = None
+    ) -> Deferred[MailboxRow]:
+        """The mailbox and any missing parents (not subscribed). MailboxExists."""
+        return self.store.create_mailbox_path(user.id, name, special_use)
+
+    def delete_mailbox(self, user: UserRow, name: str) -> Deferred[MailboxRow]:
+        """Remove a mailbox without children and its messages; sessions that have it selected
+        see it emptied (not vanish under them). Fires with its row. NoSuchMailbox,
+        MailboxHasChildren."""
+
+        def deleted(result: tuple[MailboxRow, list[int]]) -> MailboxRow:
+            mailbox, uids = result
+            if uids:
+                self.events.publish(MessagesExpunged(user.name, name, mailbox.id, tuple(uids)))
+            return mailbox
+
+        return self.store.delete_mailbox(user.id, name).addCallback(deleted)
+
+    def rename_mailbox(self, user: UserRow, old: str, new: str) -> Deferred[Renamed]:
+        """Rename `old` and its subtree to `new`, UIDs kept. Renaming INBOX moves its messages
+        to the new mailbox and leaves INBOX empty, which its sessions are told with EXPUNGEs.
+        NoSuchMailbox, MailboxExists, MailboxIntoItself."""
+
+        def renamed(result: Renamed) -> Renamed:
+            if result.inbox_id is not None and result.inbox_uids:
+                self.events.publish(
+                    MessagesExpunged(user.name, INBOX, result.inbox_id, result.inbox_uids)
+                )
+            return result
+
+        return self.store.rename_mailbox(user.id, old, new).addCallback(renamed)
+
+    def subscribe(self, user: UserRow, name: str) -> Deferred[None]:
+        """Subscribe `name`, existing or not."""
+        return self.store.subscribe(user.id, name)
+
+    def unsubscribe(self, user: UserRow, name: str) -> Deferred[None]:
+        """Unsubscribe `name`; nothing happens when it was not subscribed."""
+        return self.store.unsubscribe(user.id, name)

@@ -1,0 +1,171 @@
+"""The message desk: the messages of a mailbox. IMAP reads them by UID and changes them in its
+selected mailbox (flags and keywords, \\Seen set by FETCH, expunge, copy, move); the control
+API finds, lists, reads, flags and deletes them by user and mailbox name. Every change publishes
+FlagsChanged, MessagesExpunged or MessageAdded; `origin` names the IMAP session that made it,
+which reports the change in its own responses instead."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.logger import Logger
+
+from elektromail.events import FlagsChanged, MessageAdded, MessagesExpunged
+from elektromail.postoffice.desk import Desk
+from elektromail.postoffice.routing import MailboxRef
+from elektromail.store import MailboxRow, MessageRow
+from elektromail.store.names import check_flags
+from elektromail.store.summaries import Located, MailboxSummary, MessagePage, MessageSummary
+
+log = Logger()
+
+FlagResult = list[tuple[int, tuple[str, ...]]]  # (uid, flags now) per message that exists
+Copied = tuple[int, list[tuple[int, int, tuple[str, ...]]]]  # uidvalidity, (source, new, flags)
+
+
+class MessageDesk(Desk):
+    # --- a mailbox's messages by UID (IMAP) -------------------------------------------------
+
+    def fetch_messages(
+        self,
+        mailbox_id: int,
+        uids: Sequence[int],
+        *,
+        structure: bool = False,
+        raw: bool = False,
+        rendered: bool = False,
+    ) -> Deferred[list[MessageRow]]:
+        """Messages by UID (ascending) with flags, dates and size; `structure`, `raw` and
+        `rendered` say which of the stored body's columns to read too."""
+        return self.store.fetch(mailbox_id, uids, structure=structure, raw=raw, rendered=rendered)
+
+    def store_flags(
+        self,
+        where: MailboxRef,
+        uids: Sequence[int],
+        mode: str,
+        flags: Sequence[str],
+        *,
+        origin: object = None,
+    ) -> Deferred[FlagResult]:
+        """Set ("set"), add ("add") or remove ("remove") flags of the messages `uids`; fires
+        with (uid, flags now) of each that still exists, changed or not."""
+
+        def stored(result: FlagResult) -> FlagResult:
+            change = FlagsChanged(where.user, where.name, where.id, tuple(result), origin=origin)
+            self.events.publish(change)
+            return result
+
+        return self.store.store_flags(where.id, uids, mode, flags).addCallback(stored)
+
+    def expunge(
+        self, where: MailboxRef, uids: Sequence[int] | None = None, *, origin: object = None
+    ) -> Deferred[list[int]]:
+        """Remove the messages flagged \\Deleted (only among `uids` when given); fires with
+        the removed UIDs, ascending."""
+
+        def removed(gone: list[int]) -> list[int]:
+            if gone:
+                self.events.publish(
+                    MessagesExpunged(where.user, where.name, where.id, tuple(gone), origin=origin)
+                )
+            return gone
+
+        return self.store.expunge(where.id, uids).addCallback(removed)
+
+    def copy(self, where: MailboxRef, uids: Sequence[int], target: MailboxRow) -> Deferred[Copied]:
+        """Copy messages into `target` (of the same user); fires with the target's UIDVALIDITY
+        and (source uid, new uid, flags) per copy, in source UID order."""
+        return self._copy(where, uids, target, move=False, origin=None)
+
+    def move(
+        self, where: MailboxRef, uids: Sequence[int], target: MailboxRow, *, origin: object = None
+    ) -> Deferred[Copied]:
+        """Move messages into `target` in one transaction (RFC 6851); fires as `copy`."""
+        return self._copy(where, uids, target, move=True, origin=origin)
+
+    def _copy(self, where, uids, target, *, move: bool, origin: object) -> Deferred[Copied]:
+        def copied(result: Copied) -> Copied:
+            _uidvalidity, copies = result
+            for _source, new_uid, flags in copies:
+                added = MessageAdded(where.user, target.name, target.id, new_uid, flags)
+                self.events.publish(added)
+            if move and copies:
+                moved = tuple(source for source, _, _ in copies)
+                self.events.publish(
+                    MessagesExpunged(where.user, where.name, where.id, moved, origin=origin)
+                )
+            return result
+
+        return self.store.copy(where.id, uids, target.id, move=move).addCallback(copied)
+
+    # --- messages by user and mailbox name (the control API) --------------------------------
+
+    def list_messages(
+        self, user: str | None = None, mailbox: str | None = None
+    ) -> Deferred[list[MessageSummary]]:
+        """Every message, or those of `user` and/or mailboxes named `mailbox`, oldest first."""
+        return self.store.list_messages(user, mailbox)
+
+    def page_messages(
+        self,
+        user: str | None,
+        mailbox: str | None,
+        text: str | None,
+        *,
+        newest_first: bool,
+        limit: int,
+        offset: int,
+    ) -> Deferred[MessagePage]:
+        """One page of the listing (`text`: subject, addresses or body contain it) and the
+        number of messages that match in all."""
+        return self.store.page_messages(user, mailbox, text, newest_first, limit, offset)
+
+    def search_messages(
+        self, user: str | None, mailbox: str | None, text: str | None, *, newest_first: bool
+    ) -> Deferred[list[MessageSummary]]:
+        """The whole listing narrowed by `text`, in either order."""
+        return self.store.search_messages(user, mailbox, text, newest_first)
+
+    def mailbox_summaries(self, user: str | None = None) -> Deferred[list[MailboxSummary]]:
+        """Every mailbox (of `user`) with its message and unseen counts."""
+        return self.store.mailbox_summaries(user)
+
+    def get_message(
+        self, user: str, mailbox: str, uid: int, *, raw: bool = True
+    ) -> Deferred[MessageSummary | None]:
+        """One message, with its bytes unless `raw` is False; None when it does not exist."""
+        return self.store.get_message(user, mailbox, uid, raw=raw)
+
+    @inlineCallbacks
+    def change_flags(
+        self, user: str, mailbox: str, uid: int, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ):
+        """Add, then remove, flags of one message (the API's seen/flagged switches); selected
+        IMAP sessions are told. Fires with the store's Located (its flags as they are now), or
+        None when the user, mailbox or UID does not exist. InvalidInput for a flag that
+        cannot be."""
+        add, remove = check_flags(add), check_flags(remove)
+        found: Located | None = yield self.store.change_flags(user, mailbox, uid, add, remove)
+        if found is not None:
+            change = ((found.uid, found.flags),)
+            self.events.publish(FlagsChanged(found.user, found.mailbox, found.mailbox_id, change))
+        return found
+
+    @inlineCallbacks
+    def delete_message(self, user: str, mailbox: str, uid: int):
+        """Remove one message at once (no \\Deleted step); selected IMAP sessions get its
+        EXPUNGE. Fires with the store's Located, or None when it does not exist."""
+        found: Located | None = yield self.store.remove_message(user, mailbox, uid)
+        if found is not None:
+            self.events.publish(
+                MessagesExpunged(found.user, found.mailbox, found.mailbox_id, (found.uid,))
+            )
+            log.info(
+                "deleted {uid} from {user}/{mailbox}",
+                uid=uid,
+                user=found.user,
+                mailbox=found.mailbox,
+            )
+        return found

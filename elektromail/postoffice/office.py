@@ -1,0 +1,25 @@
+"""`PostOffice`: the post office's state (store, events, settings, rules, baseline, remembered
+routes) and its desks, one module each, mixed into one object that the service builds once."""
+
+from __future__ import annotations
+
+from elektromail.config import Settings
+from elektromail.events import Events
+from elektromail.postoffice.accounts import AccountDesk
+from elektromail.postoffice.control import ControlDesk
+from elektromail.postoffice.delivery import DeliveryDesk
+from elektromail.postoffice.desk import Desk
+from elektromail.postoffice.mailboxes import MailboxDesk
+from elektromail.postoffice.messages import MessageDesk
+from elektromail.rules import RuleSet
+from elektromail.store import Store
+
+
+class PostOffice(DeliveryDesk, AccountDesk, MailboxDesk, MessageDesk, ControlDesk, Desk):
+    """Users, routing and delivery on top of the store, and every change (and read) the
+    protocols make; publishes what changed to `events`."""
+
+    def __init__(
+        self, store: Store, events: Events, settings: Settings, rules: RuleSet | None = None
+    ) -> None:
+        super().__init__(store, events, settings, rules)
