@@ -180,13 +180,8 @@ class CommandReader:
         return self._paused
 
     @property
-    def closed(self) -> bool:
-        """True after a fatal event: the reader ignores all further input."""
-        return self._mode == _DEAD
-
-    @property
     def buffered(self) -> int:
-        """Bytes received but not yet consumed."""
+        """Bytes received but not yet consumed (the limit checks bound it by one line)."""
         return len(self._buf) - self._pos
 
     def feed(self, data: bytes) -> list[Event]:
@@ -198,10 +193,6 @@ class CommandReader:
             data = self._take_direct(data)
         self._buf += data
         return self._run()
-
-    def pause(self) -> None:
-        """Stop producing events (e.g. back-pressure); input keeps being buffered."""
-        self._paused = True
 
     def resume(self) -> list[Event]:
         """Leave the paused state in command mode; return events from buffered input."""

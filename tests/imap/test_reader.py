@@ -298,7 +298,7 @@ def test_absurd_synchronizing_literal_is_not_fatal() -> None:
     assert reader.feed(b"a APPEND INBOX {99999999999999999999}\r\n") == [
         LiteralTooBig("a", 99999999999999999999, True)
     ]
-    assert not reader.closed
+    assert reader.feed(b"b NOOP\r\n") == [ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_non_synchronizing_literal_over_the_limit_is_discarded_as_it_streams() -> None:
@@ -332,7 +332,6 @@ def test_absurd_non_synchronizing_literal_is_fatal_at_once(announcement: bytes) 
     [event] = reader.feed(b"a APPEND INBOX " + announcement + b"\r\n")
     assert isinstance(event, LiteralTooBig)
     assert event.fatal and not event.synchronizing and event.tag == "a"
-    assert reader.closed
     assert reader.feed(b"b NOOP\r\n") == []
 
 
@@ -438,9 +437,9 @@ def test_starttls_pauses_so_plaintext_after_it_can_be_discarded() -> None:
     assert reader.feed(b"c NOOP\r\n") == [ParsedCommand("c", "NOOP", [], 8)]
 
 
-def test_pause_buffers_input_for_back_pressure() -> None:
-    reader = CommandReader(pause_after=())
-    reader.pause()
+def test_a_paused_reader_buffers_input_until_resumed() -> None:
+    reader = CommandReader(pause_after=("IDLE",))
+    assert [e.tag for e in reader.feed(b"i IDLE\r\n")] == ["i"]
     assert reader.feed(b"a NOOP\r\nb NOOP\r\n") == []
     assert reader.buffered == 16
     assert [e.tag for e in reader.resume()] == ["a", "b"]
