@@ -14,10 +14,11 @@ from elektromail.imap import args as imap_args
 from elektromail.imap import format as fmt
 from elektromail.imap.dispatch import Bad, No
 from elektromail.imap.fetchitems import parse_fetch_items
-from elektromail.imap.parser import Atom, Command, CommandReader
+from elektromail.imap.reader import CommandReader, ParsedCommand
 from elektromail.imap.search import BadCharset, MessageInfo, SearchContext, bind, parse_search
 from elektromail.imap.seqset import parse_sequence_set
 from elektromail.imap.session import Dialect
+from elektromail.imap.tokens import Atom
 from elektromail.smtp import params
 from elektromail.smtp.session import DataReader, LineBuffer, split_command
 
@@ -104,7 +105,7 @@ _SEARCH_MESSAGES = [
 _EXPECTED = (ValueError, BadCharset, Bad, No)
 
 
-def _command_arguments(command: Command) -> None:
+def _command_arguments(command: ParsedCommand) -> None:
     """Run each command's arguments through the parsers its handler would use."""
     name, args = command.name, list(command.args)
     if name == "UID" and args and isinstance(args[0], Atom):
@@ -146,7 +147,7 @@ def imap(data: bytes) -> None:
     assert reader.buffered <= limits["max_line"] + 1
     assert repr(chunked) == repr(whole), (chunked, whole)
     for event in CommandReader(pause_after=()).feed(data):
-        if isinstance(event, Command):
+        if isinstance(event, ParsedCommand):
             _command_arguments(event)
 
 

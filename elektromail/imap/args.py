@@ -12,8 +12,8 @@ import unicodedata
 from elektromail.imap import format as fmt
 from elektromail.imap import mutf7
 from elektromail.imap.dispatch import Bad, No
-from elektromail.imap.parser import Atom
 from elektromail.imap.session import Dialect
+from elektromail.imap.tokens import Atom
 
 DELIMITER = "/"
 INBOX = "INBOX"

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from elektromail.imap.format import astring
-from elektromail.imap.parser import Atom, parse_arguments
+from elektromail.imap.tokens import Atom, parse_arguments
 
 __all__ = ["MACROS", "FetchItem", "Section", "parse_fetch_item", "parse_fetch_items"]
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from elektromail.imap.format import parse_date
-from elektromail.imap.parser import Atom
 from elektromail.imap.seqset import SequenceSet, parse_sequence_set
+from elektromail.imap.tokens import Atom
 
 __all__ = [
     "CHARSETS",

@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
@@ -16,8 +15,6 @@ __all__ = [
     "format_ranges",
     "format_sequence_set",
     "parse_sequence_set",
-    "select_positions",
-    "select_sorted",
 ]
 
 MAX_NUMBER = 4294967295  # nz-number is an unsigned 32-bit integer
@@ -34,10 +31,6 @@ class SequenceSet:
 
     items: tuple[tuple[Bound, Bound], ...] = ()
     saved: bool = False
-
-    @property
-    def has_star(self) -> bool:
-        return any(low is None or high is None for low, high in self.items)
 
     def ranges(self, largest: int) -> list[tuple[int, int]]:
         """Sorted, merged (low, high) ranges with `*` = `largest`, the largest number in use.
@@ -56,16 +49,6 @@ class SequenceSet:
             b = largest if high is None else high
             resolved.append((a, b) if a <= b else (b, a))
         return _merge(resolved)
-
-    def highest(self, largest: int) -> int:
-        """The largest number the set names (0 if none): compare it with EXISTS for BAD."""
-        merged = self.ranges(largest)
-        return merged[-1][1] if merged else 0
-
-    def contains(self, number: int, largest: int) -> bool:
-        merged = self.ranges(largest)
-        index = bisect_right(merged, (number, MAX_NUMBER + 1)) - 1
-        return index >= 0 and merged[index][0] <= number <= merged[index][1]
 
     def __str__(self) -> str:
         if self.saved:
@@ -131,33 +114,6 @@ def parse_sequence_set(text: str | bytes) -> SequenceSet:
         high = _parse_number(high_text) if colon else low
         items.append((low, high))
     return SequenceSet(tuple(items))
-
-
-def select_sorted(seqset: SequenceSet, values: Sequence[int], largest: int) -> list[int]:
-    """The members of the ascending `values` (e.g. a mailbox's UIDs) that `seqset` names.
-
-    O(r log n + k) for r ranges and k results.
-    """
-    result: list[int] = []
-    for start, stop in _slices(seqset, values, largest):
-        result.extend(values[start:stop])
-    return result
-
-
-def select_positions(seqset: SequenceSet, values: Sequence[int], largest: int) -> list[int]:
-    """Like select_sorted, but the 0-based positions in `values` (sequence number - 1)."""
-    result: list[int] = []
-    for start, stop in _slices(seqset, values, largest):
-        result.extend(range(start, stop))
-    return result
-
-
-def _slices(seqset: SequenceSet, values: Sequence[int], largest: int) -> Iterable[tuple[int, int]]:
-    for low, high in seqset.ranges(largest):
-        start = bisect_left(values, low)
-        stop = bisect_right(values, high, lo=start)
-        if start < stop:
-            yield start, stop
 
 
 def format_ranges(ranges: Iterable[tuple[int, int]]) -> str:

@@ -25,19 +25,17 @@ from elektromail.imap import commands  # noqa: F401  (fills the command table)
 from elektromail.imap.commands.state import capability_code
 from elektromail.imap.dispatch import TABLE, Bad, Command, Done, No, check_state
 from elektromail.imap.format import OVERQUOTA, TOOBIG, UNAVAILABLE
-from elektromail.imap.parser import (
-    Atom,
+from elektromail.imap.reader import (
     CommandReader,
     LineTooLong,
     LiteralTooBig,
     NeedContinuation,
+    ParsedCommand,
     ParseError,
     RawLine,
 )
-from elektromail.imap.parser import (
-    Command as ParsedCommand,
-)
 from elektromail.imap.session import Session, State
+from elektromail.imap.tokens import Atom
 from elektromail.postoffice import PostOffice
 from elektromail.store import Store
 from elektromail.store.errors import StoreFull, StoreUnavailable

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from elektromail.imap.fetchitems import FetchItem, Section, parse_fetch_item, parse_fetch_items
-from elektromail.imap.parser import Atom, CommandReader
+from elektromail.imap.reader import CommandReader
+from elektromail.imap.tokens import Atom
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from elektromail.imap import args
 from elektromail.imap.commands.listing import parse_list
 from elektromail.imap.commands.status import parse_items
 from elektromail.imap.dispatch import Bad, No
-from elektromail.imap.parser import Atom, LiteralString, String
 from elektromail.imap.session import Dialect
+from elektromail.imap.tokens import Atom, LiteralString, String
 
 REV1, REV2, UTF8 = Dialect(), Dialect(rev2=True), Dialect(utf8=True)
 

@@ -6,7 +6,6 @@ import datetime
 
 import pytest
 
-from elektromail.imap.parser import Atom, Literal8String, LiteralString, String, parse_arguments
 from elektromail.imap.search import BADCHARSET_CODE, BadCharset, SearchProgram, parse_search
 from elektromail.imap.search_parse import (
     MAX_DEPTH,
@@ -23,6 +22,7 @@ from elektromail.imap.search_parse import (
     SizeKey,
 )
 from elektromail.imap.seqset import SequenceSet
+from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String, parse_arguments
 
 
 def parse(text: str, *, rev2: bool = False, utf8: bool = False) -> SearchProgram:

@@ -8,7 +8,6 @@ import base64
 import pytest
 
 from elektromail import mime
-from elektromail.imap.parser import parse_arguments
 from elektromail.imap.search import (
     MessageInfo,
     MissingData,
@@ -17,6 +16,7 @@ from elektromail.imap.search import (
     evaluate,
     parse_search,
 )
+from elektromail.imap.tokens import parse_arguments
 
 
 def crlf(data: bytes) -> bytes:

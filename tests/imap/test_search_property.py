@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from elektromail import mime  # noqa: E402
-from elektromail.imap.parser import Atom, Literal8String, LiteralString, String  # noqa: E402
 from elektromail.imap.search import (  # noqa: E402
     BadCharset,
     MessageInfo,
@@ -20,6 +19,7 @@ from elektromail.imap.search import (  # noqa: E402
     saved_result,
     search_response,
 )
+from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String  # noqa: E402
 
 WORDS = (
     "ALL ANSWERED BCC BEFORE BODY CC DELETED DRAFT FLAGGED FROM HEADER KEYWORD LARGER NOT ON "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from elektromail.imap.parser import parse_arguments
 from elektromail.imap.search import (
     MessageInfo,
     SearchContext,
@@ -15,6 +14,7 @@ from elektromail.imap.search import (
     saved_result,
     search_response,
 )
+from elektromail.imap.tokens import parse_arguments
 
 
 def program(text: str, rev2: bool):

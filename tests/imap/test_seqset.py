@@ -1,6 +1,9 @@
-"""Sequence sets: parsing, resolving `*` into merged ranges, selecting, compact formatting."""
+"""Sequence sets: parsing, resolving `*` into merged ranges, selecting a mailbox's messages with
+them (as the selected-state commands do, through the MailboxView), compact formatting."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pytest
 
@@ -10,9 +13,26 @@ from elektromail.imap.seqset import (
     format_ranges,
     format_sequence_set,
     parse_sequence_set,
-    select_positions,
-    select_sorted,
 )
+from elektromail.imap.view import MailboxView
+
+
+def mailbox(uids: Sequence[int]) -> MailboxView:
+    """A selected mailbox holding these ascending UIDs, without flags."""
+    uidnext = (uids[-1] if uids else 0) + 1
+    return MailboxView(1, "INBOX", 1, uidnext, ((uid, ()) for uid in uids), readonly=False)
+
+
+def select_uids(text: str, uids: Sequence[int]) -> list[int]:
+    """The UIDs a UID set names in the mailbox, resolved as UID commands do (`*`: largest UID)."""
+    view = mailbox(uids)
+    return view.uids_in_uid_ranges(parse_sequence_set(text).ranges(view.largest_uid()))
+
+
+def select_seqs(text: str, uids: Sequence[int]) -> list[int]:
+    """The UIDs a message sequence set names (`*`: the last message)."""
+    view = mailbox(uids)
+    return view.uids_in_seq_ranges(parse_sequence_set(text).ranges(view.exists))
 
 
 @pytest.mark.parametrize(
@@ -92,13 +112,10 @@ def test_ranges_resolve_star_and_merge(text: str, largest: int, ranges: list) ->
     assert parse_sequence_set(text).ranges(largest) == ranges
 
 
-def test_helpers_on_resolved_set() -> None:
-    seqset = parse_sequence_set("2,4:7,12:*")
-    assert seqset.has_star
-    assert not parse_sequence_set("1:3").has_star
-    assert seqset.highest(15) == 15
-    assert parse_sequence_set("*").highest(0) == 0
-    assert [n for n in range(1, 17) if seqset.contains(n, 15)] == [2, 4, 5, 6, 7, 12, 13, 14, 15]
+def test_sequence_set_names_messages_up_to_the_last() -> None:
+    messages = list(range(1, 16))  # UID n is message n
+    assert select_seqs("2,4:7,12:*", messages) == [2, 4, 5, 6, 7, 12, 13, 14, 15]
+    assert select_seqs("*", []) == []
 
 
 UIDS = [2, 5, 9, 10, 40]
@@ -116,20 +133,31 @@ UIDS = [2, 5, 9, 10, 40]
         pytest.param("40,2,9", [2, 9, 40], id="ascending"),
     ],
 )
-def test_select_sorted_picks_members(text: str, expected: list) -> None:
-    seqset = parse_sequence_set(text)
-    assert select_sorted(seqset, UIDS, UIDS[-1]) == expected
-    assert [UIDS[i] for i in select_positions(seqset, UIDS, UIDS[-1])] == expected
+def test_uid_set_picks_the_mailboxs_members(text: str, expected: list) -> None:
+    assert select_uids(text, UIDS) == expected
 
 
-def test_select_sorted_on_empty_mailbox() -> None:
-    assert select_sorted(parse_sequence_set("1:*"), [], 0) == []
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("1:2", [2, 5], id="range"),
+        pytest.param("*", [40], id="star-is-the-last-message"),
+        pytest.param("4:*", [10, 40], id="to-star"),
+        pytest.param("3:1", [2, 5, 9], id="reversed"),
+        pytest.param("5,1", [2, 40], id="ascending"),
+    ],
+)
+def test_sequence_set_picks_messages_by_number(text: str, expected: list) -> None:
+    assert select_seqs(text, UIDS) == expected
 
 
-def test_select_sorted_on_big_mailbox_is_fast() -> None:
-    uids = range(1, 2_000_001)  # any Sequence works, also a range
-    seqset = parse_sequence_set("1999999:*,5")
-    assert select_sorted(seqset, uids, uids[-1]) == [5, 1999999, 2000000]
+def test_uid_set_on_empty_mailbox() -> None:
+    assert select_uids("1:*", []) == []
+
+
+def test_uid_set_in_a_two_million_message_mailbox() -> None:
+    uids = range(1, 2_000_001)
+    assert select_uids("1999999:*,5", uids) == [5, 1999999, 2000000]
 
 
 @pytest.mark.parametrize(
@@ -155,8 +183,7 @@ def test_format_ranges() -> None:
 
 def test_format_and_parse_round_trip() -> None:
     numbers = [1, 2, 3, 8, 20, 21, MAX_NUMBER]
-    seqset = parse_sequence_set(format_sequence_set(numbers))
-    assert select_sorted(seqset, [*range(1, 30), MAX_NUMBER], MAX_NUMBER) == numbers
+    assert select_uids(format_sequence_set(numbers), [*range(1, 30), MAX_NUMBER]) == numbers
 
 
 def test_sequence_set_is_hashable_and_comparable() -> None:

@@ -23,7 +23,8 @@ from elektromail.imap.fetchitems import (
     parse_fetch_item,
     parse_fetch_items,
 )
-from elektromail.imap.parser import Atom, Command, CommandReader, String
+from elektromail.imap.reader import CommandReader, ParsedCommand
+from elektromail.imap.tokens import Atom, String
 from tests.property.budget import budget
 
 WORDS = [
@@ -93,7 +94,7 @@ def test_any_tokens_give_items_or_value_error(args: list, rev2: bool) -> None:
 def test_any_fetch_line_gives_items_or_value_error(text: str) -> None:
     line = b"t1 FETCH 1 " + text.encode("utf-8") + b"\r\n"
     for event in CommandReader(pause_after=()).feed(line):
-        if isinstance(event, Command):
+        if isinstance(event, ParsedCommand):
             try:
                 parse_fetch_items(event.args[1:], rev2=False)
             except ValueError:
@@ -161,7 +162,7 @@ def test_written_items_read_back(items: list[FetchItem], case: str, uid: bool) -
     prefix = b"t1 UID FETCH 1:* " if uid else b"t1 FETCH 1:* "
     for spec in [listed] + ([written[0]] if len(items) == 1 else []):
         [command] = CommandReader(pause_after=()).feed(prefix + spec.encode("ascii") + b"\r\n")
-        assert isinstance(command, Command), command
+        assert isinstance(command, ParsedCommand), command
         args = command.args[2:] if uid else command.args[1:]
         assert parse_fetch_items(args, rev2=False) == items
 

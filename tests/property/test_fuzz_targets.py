@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from elektromail import mime
-from elektromail.imap.parser import Atom
 from elektromail.imap.search import MessageInfo, SearchContext, bind, parse_search
+from elektromail.imap.tokens import Atom
 
 FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
 

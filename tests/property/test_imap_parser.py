@@ -1,5 +1,5 @@
-"""Properties of the IMAP command reader (imap/parser.py), the argument helpers (imap/args.py)
-and the string writers of imap/format.py they must agree with.
+"""Properties of the IMAP command reader and argument scanner (imap/reader.py, imap/tokens.py),
+the argument helpers (imap/args.py) and the string writers of imap/format.py they must agree with.
 
 - Any byte stream gives only events, never an exception, in any chunking, with the same events
   for every chunking and a buffer that never holds more than one line.
@@ -20,24 +20,20 @@ from hypothesis import strategies as st
 from elektromail.imap import args as imap_args
 from elektromail.imap import format as fmt
 from elektromail.imap.dispatch import Bad, No
-from elektromail.imap.parser import (
-    Atom,
-    Command,
+from elektromail.imap.reader import (
     CommandReader,
     LineTooLong,
-    Literal8String,
-    LiteralString,
     LiteralTooBig,
     NeedContinuation,
+    ParsedCommand,
     ParseError,
     RawLine,
-    String,
-    parse_arguments,
 )
 from elektromail.imap.session import Dialect
+from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String, parse_arguments
 from tests.property.budget import budget
 
-EVENT_TYPES = (Command, NeedContinuation, LiteralTooBig, ParseError, LineTooLong, RawLine)
+EVENT_TYPES = (ParsedCommand, NeedContinuation, LiteralTooBig, ParseError, LineTooLong, RawLine)
 
 # Pieces that steer random input into the reader's interesting states.
 FRAGMENTS = [
@@ -126,7 +122,7 @@ def test_any_stream_gives_the_same_events_in_any_chunking(data: bytes, cuts: lis
     whole = new_reader().feed(data)
     for event in whole:
         assert isinstance(event, EVENT_TYPES)
-        if isinstance(event, Command):
+        if isinstance(event, ParsedCommand):
             assert event.name == event.name.upper()
             check_token(event.args)
         if isinstance(event, NeedContinuation | LiteralTooBig):
@@ -148,7 +144,7 @@ def test_one_byte_at_a_time_gives_the_same_events(data: bytes) -> None:
 def test_a_bad_line_costs_only_itself(garbage: bytes) -> None:
     """Without literals in it, any garbage ends at its line end: the next command is read."""
     events = new_reader().feed(garbage + b"\r\nz9 NOOP\r\n")
-    assert events[-1] == Command("z9", "NOOP", [], 9)
+    assert events[-1] == ParsedCommand("z9", "NOOP", [], 9)
 
 
 @budget()
@@ -192,12 +188,12 @@ def to_bytes(value: str | bytes) -> bytes:
     return data.replace(b"\x00", b"\x80")
 
 
-def read_command(line: bytes) -> Command:
+def read_command(line: bytes) -> ParsedCommand:
     reader = CommandReader(pause_after=())
     events = reader.feed(line)
     assert events, line
     assert not any(isinstance(e, ParseError | LineTooLong | LiteralTooBig) for e in events), events
-    assert isinstance(events[-1], Command), events
+    assert isinstance(events[-1], ParsedCommand), events
     return events[-1]
 
 
@@ -268,7 +264,7 @@ def test_client_literals_read_back(data: bytes, sync: bool, binary: bool, suffix
     if sync:
         assert events[0] == NeedContinuation(len(data), "t1", "X")
     command = events[-1]
-    assert isinstance(command, Command)
+    assert isinstance(command, ParsedCommand)
     token = command.args[0]
     assert bytes(token) == data
     assert isinstance(token, Literal8String if binary else LiteralString)

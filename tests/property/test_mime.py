@@ -1,4 +1,4 @@
-"""Properties of the MIME parser (elektromail/mime.py) and what is rendered from it.
+"""Properties of the MIME parser (elektromail/mime/) and what is rendered from it.
 
 - parse() never raises, on any bytes: every part's byte ranges lie inside the message and inside
   its parent, sizes and line counts agree with the bytes, and nesting stops at MAX_DEPTH.

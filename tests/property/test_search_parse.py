@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from elektromail.imap.parser import Atom, Command, CommandReader
+from elektromail.imap.reader import CommandReader, ParsedCommand
 from elektromail.imap.search import (
     MAX_DEPTH,
     BadCharset,
@@ -24,6 +24,7 @@ from elektromail.imap.search import (
     bind,
     parse_search,
 )
+from elektromail.imap.tokens import Atom
 from tests.property.budget import budget
 
 FRAGMENTS = [
@@ -87,7 +88,7 @@ def program_or_none(args: list, rev2: bool, utf8: bool):
 def test_any_search_line_parses_or_is_refused(line: str, rev2: bool, utf8: bool, uid: bool):
     prefix = b"t1 UID SEARCH " if uid else b"t1 SEARCH "
     for event in CommandReader(pause_after=()).feed(prefix + line.encode() + b"\r\n"):
-        if not isinstance(event, Command):
+        if not isinstance(event, ParsedCommand):
             continue
         program = program_or_none(event.args[1:] if uid else event.args, rev2, utf8)
         if program is None:

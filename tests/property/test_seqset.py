@@ -3,8 +3,9 @@
 - Any text parses or raises ValueError; nothing else.
 - A set written (str, format_sequence_set, format_ranges) parses back to the same set.
 - `ranges()` is sorted, disjoint, non-adjacent and names exactly the numbers of its items, with
-  `*` the largest number in use; `contains`, `select_sorted` and `select_positions` agree with a
-  brute-force reading of the items, and none of them expands a range (1:4294967295 is cheap).
+  `*` the largest number in use; a mailbox view selects by those ranges what a brute-force
+  reading of the items names, by UID and by sequence number, and nothing expands a range
+  (1:4294967295 is cheap).
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from elektromail.imap.seqset import (
     format_ranges,
     format_sequence_set,
     parse_sequence_set,
-    select_positions,
-    select_sorted,
 )
+from elektromail.imap.view import MailboxView
 from tests.property.budget import budget
 
 numbers = st.one_of(st.integers(1, 40), st.integers(1, MAX_NUMBER))
@@ -61,6 +61,12 @@ def test_a_written_set_parses_back_to_itself(seqset: SequenceSet) -> None:
     assert parse_sequence_set(str(seqset).encode("ascii")) == seqset
 
 
+def mailbox(uids: list[int]) -> MailboxView:
+    """A selected mailbox holding these ascending UIDs, without flags."""
+    uidnext = (uids[-1] if uids else 0) + 1
+    return MailboxView(1, "INBOX", 1, uidnext, ((uid, ()) for uid in uids), readonly=False)
+
+
 def brute_force(seqset: SequenceSet, largest: int, universe: range) -> set[int]:
     """The numbers of `universe` the items name, one by one."""
     found = set()
@@ -95,9 +101,6 @@ def test_ranges_are_merged_and_name_exactly_the_items(seqset: SequenceSet, large
     universe = range(1, 32)
     named = {n for n in universe if any(low <= n <= high for low, high in ranges)}
     assert named == brute_force(seqset, largest, universe)
-    for n in universe:
-        assert seqset.contains(n, largest) == (n in named)
-    assert seqset.highest(largest) == max(named, default=0)
 
 
 @budget()
@@ -105,11 +108,14 @@ def test_ranges_are_merged_and_name_exactly_the_items(seqset: SequenceSet, large
     seqset=small_sets,
     values=st.lists(st.integers(1, 30), unique=True, max_size=15).map(sorted),
 )
-def test_selection_agrees_with_membership(seqset: SequenceSet, values: list[int]) -> None:
-    largest = values[-1] if values else 0
-    expected = [v for v in values if seqset.contains(v, largest)]
-    assert select_sorted(seqset, values, largest) == expected
-    assert [values[i] for i in select_positions(seqset, values, largest)] == expected
+def test_a_mailbox_selects_what_the_set_names(seqset: SequenceSet, values: list[int]) -> None:
+    view = mailbox(values)
+    by_uid = brute_force(seqset, view.largest_uid(), range(1, 32))
+    selected = view.uids_in_uid_ranges(seqset.ranges(view.largest_uid()))
+    assert selected == [v for v in values if v in by_uid]
+    by_number = brute_force(seqset, view.exists, range(1, view.exists + 1))
+    selected = view.uids_in_seq_ranges(seqset.ranges(view.exists))
+    assert selected == [values[n - 1] for n in sorted(by_number)]
 
 
 @budget()
@@ -147,4 +153,5 @@ def test_the_widest_set_costs_one_range(largest: int) -> None:
     widest = parse_sequence_set("1:4294967295")
     assert widest.ranges(largest) == [(1, MAX_NUMBER)]
     assert parse_sequence_set("*:1").ranges(largest) == ([(1, largest)] if largest else [])
-    assert select_sorted(widest, [1, 5, MAX_NUMBER], largest) == [1, 5, MAX_NUMBER]
+    uids = [1, 5, MAX_NUMBER]
+    assert mailbox(uids).uids_in_uid_ranges(widest.ranges(largest)) == uids

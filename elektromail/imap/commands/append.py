@@ -15,8 +15,8 @@ from elektromail.imap import format as fmt
 from elektromail.imap.args import mailbox_name
 from elektromail.imap.commands.store import STORABLE_SYSTEM
 from elektromail.imap.dispatch import AUTH, Bad, Done, No, command
-from elektromail.imap.parser import Atom, Literal8String, LiteralString, String
 from elektromail.imap.session import Dialect
+from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String
 from elektromail.store import NoSuchMailbox, normalize_flags
 from elektromail.store.names import is_keyword
 

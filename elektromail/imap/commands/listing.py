@@ -22,7 +22,7 @@ from elektromail.imap.args import (
 from elektromail.imap.commands.listmatch import Entry, Pattern, Selection, select
 from elektromail.imap.commands.status import parse_items, status_line
 from elektromail.imap.dispatch import AUTH, Bad, Done, advertise, command
-from elektromail.imap.parser import Atom
+from elektromail.imap.tokens import Atom
 from elektromail.store.db import MailboxCounts, MailboxListing
 
 advertise("LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CHILDREN")

@@ -10,8 +10,8 @@ from twisted.logger import Logger
 from elektromail.imap import format as fmt
 from elektromail.imap.args import atom
 from elektromail.imap.dispatch import ANY, AUTH, NOT_AUTH, TABLE, Bad, Done, advertise, command
-from elektromail.imap.parser import Atom, String
 from elektromail.imap.session import Session
+from elektromail.imap.tokens import Atom, String
 
 log = Logger()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from elektromail.imap import format as fmt
 from elektromail.imap.args import expect_count, format_mailbox, mailbox_name
 from elektromail.imap.dispatch import AUTH, Bad, Done, No, advertise, command
-from elektromail.imap.parser import Atom
 from elektromail.imap.session import Dialect
+from elektromail.imap.tokens import Atom
 from elektromail.store.db import MailboxCounts, MailboxRow
 
 advertise("STATUS=SIZE")

@@ -1,8 +1,9 @@
 """Resumable IMAP command reader: bytes in, command events out (sans-I/O, no reactor).
 
 `CommandReader.feed()` accepts any chunking of the client stream (one byte at a time gives the
-same events as everything at once), tokenizes each command into atoms, strings and lists, and
-handles literals ({N}, {N+}, ~{N}), size limits and resynchronisation after bad input.
+same events as everything at once), tokenizes each command into atoms, strings and lists
+(tokens.py), and handles literals ({N}, {N+}, ~{N}), size limits and resynchronisation after
+bad input.
 """
 
 from __future__ import annotations
@@ -11,69 +12,40 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from elektromail.imap.tokens import (
+    DEFAULT_MAX_DEPTH,
+    HUGE_LITERAL,
+    CommandSyntaxError,
+    Literal8String,
+    LiteralString,
+    String,
+    literal_size,
+    scan_tokens,
+)
+
 __all__ = [
-    "Atom",
-    "Command",
     "CommandReader",
     "Event",
     "LineTooLong",
-    "Literal8String",
-    "LiteralString",
     "LiteralTooBig",
     "NeedContinuation",
     "ParseError",
+    "ParsedCommand",
     "RawLine",
-    "String",
-    "parse_arguments",
 ]
 
 DEFAULT_MAX_LINE = 64 * 1024
 DEFAULT_MAX_LITERAL = 64 * 1024 * 1024
 DEFAULT_MAX_DISCARD = 2**31
-DEFAULT_MAX_DEPTH = 100
 DEFAULT_PAUSE_AFTER = ("AUTHENTICATE", "IDLE", "STARTTLS")
 
-# Literal sizes with more digits than this are "absurd": reported as _HUGE without int().
-_MAX_SIZE_DIGITS = 30
-_HUGE = 2**64
 # Bytes of a skipped line kept to spot a literal announced at its end.
 _TAIL_KEEP = 64
 
 
-class Atom(str):
-    """An IMAP atom (also numbers, sequence sets, flags, NIL); the client's case is kept."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"Atom({str.__repr__(self)})"
-
-
-class String(bytes):
-    """An IMAP string sent quoted; `LiteralString` / `Literal8String` tell how it was sent."""
-
-    literal = False
-    binary = False
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({bytes.__repr__(self)})"
-
-
-class LiteralString(String):
-    """A string sent as a literal, {N} or {N+}."""
-
-    literal = True
-
-
-class Literal8String(LiteralString):
-    """A string sent as a BINARY literal8, ~{N}: may contain NUL (RFC 3516)."""
-
-    binary = True
-
-
 @dataclass(frozen=True, slots=True)
-class Command:
-    """A complete command: `name` upper-cased, `args` the tokens after it."""
+class ParsedCommand:
+    """A complete command as the client sent it: `name` upper-cased, `args` the tokens after it."""
 
     tag: str
     name: str
@@ -122,170 +94,24 @@ class RawLine:
     data: bytes
 
 
-Event = Command | NeedContinuation | LiteralTooBig | ParseError | LineTooLong | RawLine
-
-
-class _SyntaxError(Exception):
-    pass
+Event = ParsedCommand | NeedContinuation | LiteralTooBig | ParseError | LineTooLong | RawLine
 
 
 # Tags: ASTRING-CHAR except "+" (so no "*", "%", "(", ")", "{", DQUOTE, "\", SP, CTL, 8-bit).
 _TAG = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\+]+')
 _NAME = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\\[\]]+')
-# ATOM-CHAR plus "*", "%", "]" and "\" (so also sequence sets, flags and list patterns).
-# Only a FETCH item's section spans to its "]" across spaces, as in
-# `BODY.PEEK[HEADER.FIELDS (FROM "X-A")]<0.512>`, and its field list may hold any astring,
-# "]" included. Elsewhere "[" and "]" are ordinary characters (RFC 9051 §9: `LOGIN a[b c]`
-# is the two astrings "a[b" and "c]").
-_ATOM_CHARS = rb'[^\x00-\x20\x7f-\xff(){"]'
-_FIELD_QUOTED = rb'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"'
-_FIELD_LIST = rb"\((?:[\x20\x21\x23-\x28\x2a-\x7e]|" + _FIELD_QUOTED + rb")*\)"
-_SECTION_TEXT = rb"(?:[\x20-\x27\x2a-\x5c\x5e-\x7e]|" + _FIELD_LIST + rb")*"
-_SECTION = rb"(?i:BODY|BINARY)(?i:\.PEEK|\.SIZE)?\[" + _SECTION_TEXT + rb"\]"
-_ATOM = re.compile(_SECTION + _ATOM_CHARS + rb"*|" + _ATOM_CHARS + rb"+")
-_QUOTED = re.compile(rb'"((?:[^"\\\r\n\x00]|\\["\\])*)"')
-_UNESCAPE = re.compile(rb'\\(["\\])')
-_BAD_ESCAPE = re.compile(rb'\\(?:[^"\\]|\Z)')
-_LITERAL = re.compile(rb"(~?)\{([0-9]+)(\+?)\}")
 _LITERAL_AT_END = re.compile(rb"(~?)\{([0-9]+)(\+?)\}\r?\Z")
 _DIGITS_PLUS_AT_END = re.compile(rb"[0-9]+\+\}\r?\Z")
-
-
-def _literal_size(digits: bytes) -> int:
-    return int(digits) if len(digits) <= _MAX_SIZE_DIGITS else _HUGE
 
 
 def _skipped_literal_size(tail: bytes) -> int | None:
     """Size of a {N+} announced at the end of a skipped line (whose bytes will follow)."""
     match = _LITERAL_AT_END.search(tail)
     if match is not None:
-        return _literal_size(match.group(2)) if match.group(3) else None
+        return literal_size(match.group(2)) if match.group(3) else None
     # The "{" fell out of the kept tail: only an absurdly long number does that.
     match = _DIGITS_PLUS_AT_END.match(tail)
-    return _HUGE if match is not None and len(tail) >= _TAIL_KEEP else None
-
-
-def _quoted_error(segment: bytes, start: int) -> str:
-    end = segment.find(b'"', start + 1)
-    while end >= 0 and segment[end - 1 : end] == b"\\":
-        end = segment.find(b'"', end + 1)
-    body = segment[start + 1 : end if end >= 0 else len(segment)]
-    if _BAD_ESCAPE.search(body.replace(b"\\\\", b"")):
-        return "invalid escape in quoted string"
-    if b"\x00" in body:
-        return "NUL in quoted string"
-    if b"\r" in body:
-        return "CR in quoted string"
-    return "unterminated quoted string"
-
-
-def _char_error(byte: int) -> str:
-    if byte == 0:
-        return "NUL character"
-    if byte >= 0x80:
-        return "8-bit character outside a string"
-    if byte < 0x20 or byte == 0x7F:
-        return f"control character 0x{byte:02x}"
-    return f"unexpected character {chr(byte)!r}"
-
-
-def _scan_tokens(
-    segment: bytes, i: int, stack: list[list], need_sep: bool, max_depth: int
-) -> tuple[int, bool, bool] | None:
-    """Tokenize segment[i:] into stack[-1]; return (size, sync, binary) if a literal ends it.
-
-    `need_sep` says the previous token (maybe on an earlier segment) wants a space or ")" next.
-    """
-    end = len(segment)
-    after_space = False
-    while i < end:
-        byte = segment[i]
-        if byte == 0x20:
-            # RFC 9051 §2.2.1: "It is a syntax error to send a command with missing or
-            # extraneous spaces or arguments."
-            if not need_sep:
-                raise _SyntaxError("extraneous space")
-            i += 1
-            need_sep = False
-            after_space = True
-            continue
-        if byte == 0x29:  # ")"
-            if len(stack) == 1:
-                raise _SyntaxError("unbalanced parentheses: unexpected ')'")
-            if after_space:
-                raise _SyntaxError("extraneous space before ')'")
-            stack.pop()
-            i += 1
-            need_sep = True
-            continue
-        if need_sep:
-            bad = byte < 0x20 or byte >= 0x7F
-            raise _SyntaxError(_char_error(byte) if bad else "missing space between arguments")
-        if byte == 0x28:  # "("
-            if len(stack) > max_depth:
-                raise _SyntaxError(f"lists nested deeper than {max_depth}")
-            new: list = []
-            stack[-1].append(new)
-            stack.append(new)
-            i += 1
-            after_space = False
-            continue
-        if byte == 0x22:  # DQUOTE
-            i = _scan_quoted(segment, i, stack[-1])
-        elif byte == 0x7B or (byte == 0x7E and segment[i + 1 : i + 2] == b"{"):
-            return _scan_literal(segment, i)
-        else:
-            match = _ATOM.match(segment, i)
-            if match is None:
-                raise _SyntaxError(_char_error(byte))
-            stack[-1].append(Atom(match.group().decode("ascii")))
-            i = match.end()
-        need_sep = True
-        after_space = False
-    if after_space:
-        raise _SyntaxError("extraneous space at the end of the command")
-    return None
-
-
-def _scan_quoted(segment: bytes, i: int, target: list) -> int:
-    match = _QUOTED.match(segment, i)
-    if match is None:
-        raise _SyntaxError(_quoted_error(segment, i))
-    body = match.group(1)
-    if b"\\" in body:
-        body = _UNESCAPE.sub(rb"\1", body)
-    if not body.isascii():
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _SyntaxError("quoted string is not valid UTF-8") from None
-    target.append(String(body))
-    return match.end()
-
-
-def _scan_literal(segment: bytes, i: int) -> tuple[int, bool, bool]:
-    match = _LITERAL.match(segment, i)
-    if match is None:
-        raise _SyntaxError("invalid literal")
-    if match.end() != len(segment):
-        raise _SyntaxError("a literal must end the line")
-    return _literal_size(match.group(2)), not match.group(3), bool(match.group(1))
-
-
-def parse_arguments(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> list:
-    """Tokenize one line of arguments without literals (e.g. a FETCH section's field list).
-
-    Raises ValueError when the text is malformed or announces a literal.
-    """
-    stack: list[list] = [[]]
-    try:
-        if _scan_tokens(data, 0, stack, False, max_depth) is not None:
-            raise _SyntaxError("literals are not allowed here")
-    except _SyntaxError as exc:
-        raise ValueError(str(exc)) from None
-    if len(stack) > 1:
-        raise ValueError("unbalanced parentheses: missing ')'")
-    return stack[0]
+    return HUGE_LITERAL if match is not None and len(tail) >= _TAIL_KEEP else None
 
 
 class _Partial:
@@ -354,13 +180,8 @@ class CommandReader:
         return self._paused
 
     @property
-    def closed(self) -> bool:
-        """True after a fatal event: the reader ignores all further input."""
-        return self._mode == _DEAD
-
-    @property
     def buffered(self) -> int:
-        """Bytes received but not yet consumed."""
+        """Bytes received but not yet consumed (the limit checks bound it by one line)."""
         return len(self._buf) - self._pos
 
     def feed(self, data: bytes) -> list[Event]:
@@ -372,10 +193,6 @@ class CommandReader:
             data = self._take_direct(data)
         self._buf += data
         return self._run()
-
-    def pause(self) -> None:
-        """Stop producing events (e.g. back-pressure); input keeps being buffered."""
-        self._paused = True
 
     def resume(self) -> list[Event]:
         """Leave the paused state in command mode; return events from buffered input."""
@@ -551,15 +368,15 @@ class CommandReader:
         cmd = self._cmd
         assert cmd is not None
         try:
-            literal = _scan_tokens(segment, i, cmd.stack, need_sep, self.max_depth)
+            literal = scan_tokens(segment, i, cmd.stack, need_sep, self.max_depth)
             if literal is None and len(cmd.stack) > 1:
-                raise _SyntaxError("unbalanced parentheses: missing ')'")
-        except _SyntaxError as exc:
+                raise CommandSyntaxError("unbalanced parentheses: missing ')'")
+        except CommandSyntaxError as exc:
             self._reset_command()
             return self._syntax_error(cmd.tag, str(exc), segment, events)
         if literal is None:
             self._reset_command()
-            events.append(Command(cmd.tag, cmd.name, cmd.stack[0], cmd.raw_size))
+            events.append(ParsedCommand(cmd.tag, cmd.name, cmd.stack[0], cmd.raw_size))
             if cmd.name in self.pause_after:
                 self._paused = True
             return None

@@ -6,20 +6,16 @@ import random
 
 import pytest
 
-from elektromail.imap.parser import (
-    Atom,
-    Command,
+from elektromail.imap.reader import (
     CommandReader,
     LineTooLong,
-    Literal8String,
-    LiteralString,
     LiteralTooBig,
     NeedContinuation,
+    ParsedCommand,
     ParseError,
     RawLine,
-    String,
-    parse_arguments,
 )
+from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String
 
 
 def feed_all(data: bytes, **limits) -> list:
@@ -34,8 +30,8 @@ def feed_bytewise(data: bytes, **limits) -> list:
     return events
 
 
-def cmd(line: bytes, tag: str, name: str, args: list) -> Command:
-    return Command(tag, name, args, len(line))
+def cmd(line: bytes, tag: str, name: str, args: list) -> ParsedCommand:
+    return ParsedCommand(tag, name, args, len(line))
 
 
 # -- commands that parse ---------------------------------------------------------------------
@@ -127,7 +123,7 @@ def test_pipelined_commands_come_out_in_order() -> None:
 
 
 def test_blank_lines_between_commands_are_ignored() -> None:
-    assert feed_all(b"\r\n\na NOOP\r\n") == [Command("a", "NOOP", [], 8)]
+    assert feed_all(b"\r\n\na NOOP\r\n") == [ParsedCommand("a", "NOOP", [], 8)]
 
 
 # -- literals --------------------------------------------------------------------------------
@@ -138,13 +134,15 @@ def test_synchronizing_literal_asks_for_continuation_then_completes() -> None:
     assert reader.feed(b"a LOGIN {4}\r\n") == [NeedContinuation(4, "a", "LOGIN")]
     assert reader.feed(b"user {4}\r\n") == [NeedContinuation(4, "a", "LOGIN")]
     events = reader.feed(b"pass\r\n")
-    assert events == [Command("a", "LOGIN", [b"user", b"pass"], 29)]
+    assert events == [ParsedCommand("a", "LOGIN", [b"user", b"pass"], 29)]
 
 
 def test_non_synchronizing_literal_needs_no_continuation() -> None:
     data = b"a APPEND INBOX (\\Seen) {12+}\r\nhello\r\nworld\r\n"
     assert feed_all(data) == [
-        Command("a", "APPEND", [Atom("INBOX"), [Atom("\\Seen")], b"hello\r\nworld"], len(data))
+        ParsedCommand(
+            "a", "APPEND", [Atom("INBOX"), [Atom("\\Seen")], b"hello\r\nworld"], len(data)
+        )
     ]
 
 
@@ -152,13 +150,13 @@ def test_zero_length_literal_completes_at_once() -> None:
     reader = CommandReader()
     assert reader.feed(b"a LOGIN {0}\r\n x\r\n") == [
         NeedContinuation(0, "a", "LOGIN"),
-        Command("a", "LOGIN", [b"", Atom("x")], 17),
+        ParsedCommand("a", "LOGIN", [b"", Atom("x")], 17),
     ]
 
 
 def test_literal_inside_a_list() -> None:
     data = b"a X (a {1+}\r\nb c)\r\n"
-    assert feed_all(data) == [Command("a", "X", [[Atom("a"), b"b", Atom("c")]], len(data))]
+    assert feed_all(data) == [ParsedCommand("a", "X", [[Atom("a"), b"b", Atom("c")]], len(data))]
 
 
 def test_big_literal_in_chunks_is_delivered_exactly() -> None:
@@ -179,7 +177,7 @@ def test_reject_literal_returns_to_command_mode() -> None:
     reader = CommandReader()
     assert reader.feed(b"a APPEND nosuch {5}\r\n") == [NeedContinuation(5, "a", "APPEND")]
     reader.reject_literal()
-    assert reader.feed(b"b NOOP\r\n") == [Command("b", "NOOP", [], 8)]
+    assert reader.feed(b"b NOOP\r\n") == [ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_reject_literal_without_pending_literal_is_an_error() -> None:
@@ -230,7 +228,7 @@ def test_reader_resyncs_after_a_parse_error(line: bytes, tag: str | None, fragme
     if not line.endswith(b"\n"):
         line += b"\r\n"
     events = feed_all(line + b"z NOOP\r\n")
-    assert events[-1] == Command("z", "NOOP", [], 8)
+    assert events[-1] == ParsedCommand("z", "NOOP", [], 8)
     assert len(events) == 2
 
 
@@ -239,7 +237,7 @@ def test_parse_error_skips_a_following_non_synchronizing_literal() -> None:
     data = b'a X "bad\\q" {12+}\r\nb LOGOUT\r\n\r\n tail\r\nc NOOP\r\n'
     assert feed_all(data) == [
         ParseError("a", "invalid escape in quoted string"),
-        Command("c", "NOOP", [], 8),
+        ParsedCommand("c", "NOOP", [], 8),
     ]
 
 
@@ -260,14 +258,14 @@ def test_parse_error_before_a_synchronizing_literal_answers_at_once() -> None:
     assert reader.feed(b"a X ) {5}\r\n") == [
         ParseError("a", "unbalanced parentheses: unexpected ')'")
     ]
-    assert reader.feed(b"b NOOP\r\n") == [Command("b", "NOOP", [], 8)]
+    assert reader.feed(b"b NOOP\r\n") == [ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_parse_error_after_a_literal_keeps_the_tag() -> None:
     data = b"a X {1+}\r\nx )\r\nb NOOP\r\n"
     assert feed_all(data) == [
         ParseError("a", "unbalanced parentheses: unexpected ')'"),
-        Command("b", "NOOP", [], 8),
+        ParsedCommand("b", "NOOP", [], 8),
     ]
 
 
@@ -275,7 +273,7 @@ def test_deeply_nested_lists_are_a_parse_error_not_a_recursion_error() -> None:
     data = b"a X " + b"(" * 10000 + b")" * 10000 + b"\r\nb NOOP\r\n"
     events = feed_all(data)
     assert isinstance(events[0], ParseError) and "nested" in events[0].message
-    assert events[1] == Command("b", "NOOP", [], 8)
+    assert events[1] == ParsedCommand("b", "NOOP", [], 8)
 
 
 def test_nesting_up_to_the_limit_is_accepted() -> None:
@@ -292,7 +290,7 @@ def test_nesting_up_to_the_limit_is_accepted() -> None:
 def test_synchronizing_literal_over_the_limit_is_refused_without_reading_it() -> None:
     reader = CommandReader(max_literal=1000)
     assert reader.feed(b"a APPEND INBOX {4294967296}\r\n") == [LiteralTooBig("a", 4294967296, True)]
-    assert reader.feed(b"b NOOP\r\n") == [Command("b", "NOOP", [], 8)]
+    assert reader.feed(b"b NOOP\r\n") == [ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_absurd_synchronizing_literal_is_not_fatal() -> None:
@@ -300,7 +298,7 @@ def test_absurd_synchronizing_literal_is_not_fatal() -> None:
     assert reader.feed(b"a APPEND INBOX {99999999999999999999}\r\n") == [
         LiteralTooBig("a", 99999999999999999999, True)
     ]
-    assert not reader.closed
+    assert reader.feed(b"b NOOP\r\n") == [ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_non_synchronizing_literal_over_the_limit_is_discarded_as_it_streams() -> None:
@@ -311,7 +309,7 @@ def test_non_synchronizing_literal_over_the_limit_is_discarded_as_it_streams() -
         assert reader.feed(b"x" * 100000) == []
         assert reader.buffered == 0
     # The rest of the command line, with another {N+} literal, is skipped too, silently.
-    assert reader.feed(b" more {3+}\r\nabc\r\nb NOOP\r\n") == [Command("b", "NOOP", [], 8)]
+    assert reader.feed(b" more {3+}\r\nabc\r\nb NOOP\r\n") == [ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_a_bad_command_is_answered_before_its_literal_is_discarded() -> None:
@@ -320,7 +318,7 @@ def test_a_bad_command_is_answered_before_its_literal_is_discarded() -> None:
         ParseError("a", "invalid escape in quoted string")
     ]
     assert reader.feed(b"x" * 300000 + b" {5+}\r\n12345\r\nb NOOP\r\n") == [
-        Command("b", "NOOP", [], 8)
+        ParsedCommand("b", "NOOP", [], 8)
     ]
 
 
@@ -334,7 +332,6 @@ def test_absurd_non_synchronizing_literal_is_fatal_at_once(announcement: bytes) 
     [event] = reader.feed(b"a APPEND INBOX " + announcement + b"\r\n")
     assert isinstance(event, LiteralTooBig)
     assert event.fatal and not event.synchronizing and event.tag == "a"
-    assert reader.closed
     assert reader.feed(b"b NOOP\r\n") == []
 
 
@@ -351,12 +348,12 @@ def test_one_megabyte_line_is_discarded_without_buffering() -> None:
         events += reader.feed(b"x" * 65536)
         assert reader.buffered <= 1100
     events += reader.feed(b"\r\nb NOOP\r\n")
-    assert events == [LineTooLong("a1"), Command("b", "NOOP", [], 8)]
+    assert events == [LineTooLong("a1"), ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_one_megabyte_line_in_one_feed() -> None:
     events = feed_all(b"a1 X " + b"y" * 2**20 + b"\r\nb NOOP\r\n")
-    assert events == [LineTooLong("a1"), Command("b", "NOOP", [], 8)]
+    assert events == [LineTooLong("a1"), ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_line_too_long_without_a_tag() -> None:
@@ -365,20 +362,22 @@ def test_line_too_long_without_a_tag() -> None:
 
 def test_line_exactly_at_the_limit_is_accepted() -> None:
     line = b"a X " + b"y" * 96
-    assert feed_all(line + b"\r\n", max_line=100) == [Command("a", "X", [Atom("y" * 96)], 102)]
+    assert feed_all(line + b"\r\n", max_line=100) == [
+        ParsedCommand("a", "X", [Atom("y" * 96)], 102)
+    ]
     assert feed_all(line + b"y\r\n", max_line=100) == [LineTooLong("a")]
 
 
 def test_line_limit_counts_every_line_of_a_command_but_not_literals() -> None:
     ok = b"a X " + b"{100+}\r\n" + b"z" * 100 + b" " + b"y" * 50 + b"\r\n"
-    assert isinstance(feed_all(ok, max_line=80)[0], Command)
+    assert isinstance(feed_all(ok, max_line=80)[0], ParsedCommand)
     long = b"a X " + b"y" * 50 + b" {1+}\r\nz " + b"y" * 50 + b"\r\nb NOOP\r\n"
-    assert feed_all(long, max_line=80) == [LineTooLong("a"), Command("b", "NOOP", [], 8)]
+    assert feed_all(long, max_line=80) == [LineTooLong("a"), ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_too_long_line_ending_in_a_non_synchronizing_literal_skips_the_literal() -> None:
     data = b"a X " + b"y" * 200 + b" {5+}\r\nb NOP\r\nc NOOP\r\n"
-    assert feed_all(data, max_line=100) == [LineTooLong("a"), Command("c", "NOOP", [], 8)]
+    assert feed_all(data, max_line=100) == [LineTooLong("a"), ParsedCommand("c", "NOOP", [], 8)]
 
 
 # -- pausing: IDLE, AUTHENTICATE, STARTTLS -----------------------------------------------------
@@ -386,11 +385,11 @@ def test_too_long_line_ending_in_a_non_synchronizing_literal_skips_the_literal()
 
 def test_idle_pauses_until_the_server_asks_for_the_done_line() -> None:
     reader = CommandReader()
-    assert reader.feed(b"a IDLE\r\nDONE\r\nb NOOP\r\n") == [Command("a", "IDLE", [], 8)]
+    assert reader.feed(b"a IDLE\r\nDONE\r\nb NOOP\r\n") == [ParsedCommand("a", "IDLE", [], 8)]
     assert reader.paused
     assert reader.expect_raw_line() == [RawLine(b"DONE")]
     assert reader.paused
-    assert reader.resume() == [Command("b", "NOOP", [], 8)]
+    assert reader.resume() == [ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_raw_line_arriving_later_comes_from_feed() -> None:
@@ -399,13 +398,13 @@ def test_raw_line_arriving_later_comes_from_feed() -> None:
     assert reader.expect_raw_line() == []
     assert reader.feed(b"DO") == []
     assert reader.feed(b"NE\r\nb NOOP\r\n") == [RawLine(b"DONE")]
-    assert reader.resume() == [Command("b", "NOOP", [], 8)]
+    assert reader.resume() == [ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_authenticate_exchanges_several_raw_lines() -> None:
     reader = CommandReader()
     assert reader.feed(b"a AUTHENTICATE PLAIN\r\n") == [
-        Command("a", "AUTHENTICATE", [Atom("PLAIN")], 22)
+        ParsedCommand("a", "AUTHENTICATE", [Atom("PLAIN")], 22)
     ]
     assert reader.expect_raw_line() == []
     assert reader.feed(b"dXNlcgB1c2VyAHBhc3M=\r\n") == [RawLine(b"dXNlcgB1c2VyAHBhc3M=")]
@@ -427,20 +426,20 @@ def test_raw_line_too_long_is_reported_and_pauses() -> None:
     reader.expect_raw_line()
     assert reader.feed(b"x" * 50 + b" {5+}\r\nb NOOP\r\n") == [LineTooLong(None)]
     assert reader.paused
-    assert reader.resume() == [Command("b", "NOOP", [], 8)]
+    assert reader.resume() == [ParsedCommand("b", "NOOP", [], 8)]
 
 
 def test_starttls_pauses_so_plaintext_after_it_can_be_discarded() -> None:
     reader = CommandReader()
-    assert reader.feed(b"a STARTTLS\r\nb LOGIN x y\r\n") == [Command("a", "STARTTLS", [], 12)]
+    assert reader.feed(b"a STARTTLS\r\nb LOGIN x y\r\n") == [ParsedCommand("a", "STARTTLS", [], 12)]
     assert reader.discard_buffered() == 13
     assert reader.resume() == []
-    assert reader.feed(b"c NOOP\r\n") == [Command("c", "NOOP", [], 8)]
+    assert reader.feed(b"c NOOP\r\n") == [ParsedCommand("c", "NOOP", [], 8)]
 
 
-def test_pause_buffers_input_for_back_pressure() -> None:
-    reader = CommandReader(pause_after=())
-    reader.pause()
+def test_a_paused_reader_buffers_input_until_resumed() -> None:
+    reader = CommandReader(pause_after=("IDLE",))
+    assert [e.tag for e in reader.feed(b"i IDLE\r\n")] == ["i"]
     assert reader.feed(b"a NOOP\r\nb NOOP\r\n") == []
     assert reader.buffered == 16
     assert [e.tag for e in reader.resume()] == ["a", "b"]
@@ -477,22 +476,22 @@ LIMITS = {"max_line": 90, "max_literal": 40}
 def test_transcript_gives_the_expected_events() -> None:
     kinds = [type(e).__name__ for e in feed_all(TRANSCRIPT, **LIMITS)]
     assert kinds == [
-        "Command",
+        "ParsedCommand",
         "NeedContinuation",
-        "Command",
-        "Command",
-        "Command",
-        "Command",
+        "ParsedCommand",
+        "ParsedCommand",
+        "ParsedCommand",
+        "ParsedCommand",
         "NeedContinuation",
-        "Command",
+        "ParsedCommand",
         "ParseError",
         "ParseError",
         "LiteralTooBig",
         "LineTooLong",
         "LiteralTooBig",
-        "Command",
+        "ParsedCommand",
         "ParseError",
-        "Command",
+        "ParsedCommand",
     ]
 
 
@@ -526,26 +525,3 @@ def test_raw_size_counts_every_byte_of_the_command() -> None:
     data = b"a APPEND INBOX {5+}\r\nhello\r\n"
     [event] = feed_all(data)
     assert event.raw_size == len(data)
-
-
-# -- parse_arguments ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("data", "expected"),
-    [
-        pytest.param(b"(From To)", [[Atom("From"), Atom("To")]], id="list"),
-        pytest.param(b'("X-A" b)', [[b"X-A", Atom("b")]], id="quoted-in-list"),
-        pytest.param(b"", [], id="empty"),
-    ],
-)
-def test_parse_arguments(data: bytes, expected: list) -> None:
-    assert parse_arguments(data) == expected
-
-
-@pytest.mark.parametrize(
-    "data", [b"(a", b"a)", b"{3}", b'"x'], ids=["open", "close", "literal", "quote"]
-)
-def test_parse_arguments_rejects_malformed_text(data: bytes) -> None:
-    with pytest.raises(ValueError):
-        parse_arguments(data)
