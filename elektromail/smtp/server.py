@@ -25,7 +25,7 @@ from elektromail.rules import Action, Rule, RuleSet, Stage
 from elektromail.smtp import params, replies, sasl, transaction
 from elektromail.smtp.replies import Reply
 from elektromail.smtp.session import (
-    COMMANDS,
+    VERBS,
     DataReader,
     Envelope,
     LineBuffer,
@@ -242,19 +242,19 @@ class SMTPServer(smtp.ESMTP):
         return None
 
     def _command(self, line: bytes) -> Handled:
-        verb, argument = split_command(line)
-        if not verb:
+        name, argument = split_command(line)
+        if not name:
             self.reply(replies.EMPTY_COMMAND)
             return None
-        command = COMMANDS.get(verb)
-        if command is None:
+        verb = VERBS.get(name)
+        if verb is None:
             self.reply(replies.UNKNOWN_COMMAND)
             return None
-        refusal = command.refusal(self.session, argument)
+        refusal = verb.refusal(self.session, argument)
         if refusal is not None:
             self.reply(refusal)
             return None
-        handler: Callable[[bytes], Handled] = getattr(self, "smtp_" + command.verb)
+        handler: Callable[[bytes], Handled] = getattr(self, "smtp_" + verb.name)
         return handler(argument)
 
     # --- delivery rules: delays and disconnects -----------------------------------------
