@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.mail import smtp
 from twisted.python.failure import Failure
 
-from elektromail.admission import Admission
+from elektromail.admission import Connections
 from elektromail.config import Settings
 from elektromail.postoffice import PostOffice
 from elektromail.smtp import params, replies, sasl
@@ -93,7 +93,7 @@ class SMTPServer(smtp.ESMTP):
             self.transport.setTcpNoDelay(True)
         self.hostname = self.host = self.factory.hostname
         self.timeout = self.factory.settings.smtp_timeout
-        if not self.factory.admit(self):
+        if not self.factory.connections.admit(self):
             # RFC 5321 §3.8: 421 instead of the greeting, then close.
             self._closed = True
             self.reply(replies.TOO_MANY_CONNECTIONS)
@@ -111,7 +111,7 @@ class SMTPServer(smtp.ESMTP):
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self._closed = True
         self.setTimeout(None)
-        self.factory.connections.discard(self)
+        self.factory.connections.forget(self)
         if self._reader is not None:
             log.info("SMTP {peer} left during DATA; message discarded", peer=self.session.peer)
         self._reader = None
@@ -492,20 +492,11 @@ class SMTPFactory(protocol.ServerFactory):
         self.implicit_tls = implicit_tls
         self.max_message_bytes = settings.max_message_size
         self.max_recipients = settings.max_recipients
-        self.connections: set[SMTPServer] = set()
-        self.max_connections = settings.max_connections
-        self._admission = Admission("SMTP")
+        self.connections: Connections[SMTPServer] = Connections("SMTP", settings.max_connections)
         self.policy = DeliveryPolicy(
             postoffice, self.hostname, trace_headers=settings.trace_headers
         )
         self._rendered: dict[Reply, bytes] = {}
-
-    def admit(self, connection: SMTPServer) -> bool:
-        """Count a new connection in, unless max_connections are open already."""
-        if not self._admission.allows(len(self.connections), self.max_connections):
-            return False
-        self.connections.add(connection)
-        return True
 
     def rendered(self, reply: Reply) -> bytes:
         """The wire form of a reply that needs only the host name (most do), made once."""
@@ -516,5 +507,4 @@ class SMTPFactory(protocol.ServerFactory):
 
     def close_connections(self) -> None:
         """Tell every open connection 421 and close it (the server is stopping)."""
-        for connection in list(self.connections):
-            connection.shut_down()
+        self.connections.close_all(SMTPServer.shut_down)

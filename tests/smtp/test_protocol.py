@@ -77,9 +77,9 @@ def test_lines_behind_a_pending_delivery_are_dropped_when_the_client_leaves() ->
 
 def test_factory_forgets_closed_connections() -> None:
     server, _transport, _postoffice = connect()
-    assert server.factory.connections == {server}
+    assert set(server.factory.connections) == {server}
     server.connectionLost(connectionDone)
-    assert server.factory.connections == set()
+    assert set(server.factory.connections) == set()
 
 
 def test_idle_connection_times_out_with_421() -> None:
