@@ -32,10 +32,6 @@ class Decision:
     delay: float = 0.0
     recipient: Recipient | None = None
 
-    @property
-    def disconnects(self) -> bool:
-        return self.reply is None
-
 
 class DeliveryPolicy:
     """The hooks a listener's connections call once a verb's syntax and state are checked.

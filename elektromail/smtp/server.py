@@ -276,10 +276,9 @@ class SMTPServer(smtp.ESMTP):
     def _answer(self, decision: Decision) -> None:
         if self._closed:
             return
-        if decision.disconnects:
+        if decision.reply is None:
             self._close()
         else:
-            assert decision.reply is not None
             self.reply(decision.reply)
 
     # --- greeting and simple commands ---------------------------------------------------

@@ -54,11 +54,6 @@ def test_a_decision_is_frozen_and_compares_by_value() -> None:
         decision.delay = 0  # type: ignore[misc]
 
 
-def test_a_decision_without_a_reply_disconnects() -> None:
-    assert Decision(None, 1.0).disconnects
-    assert not Decision(replies.OK).disconnects
-
-
 # --- greeting and MAIL -----------------------------------------------------------------------
 
 
