@@ -8,11 +8,11 @@ import io
 
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
-from twisted.protocols.policies import TimeoutMixin, WrappingFactory
+from twisted.protocols.policies import ProtocolWrapper, TimeoutMixin, WrappingFactory
 from twisted.web import server
 from twisted.web.resource import Resource
 
-from elektromail.admission import Admission
+from elektromail.admission import Connections
 from elektromail.http.jsonio import ApiError, write_error
 from elektromail.store.errors import StoreFull, StoreUnavailable
 
@@ -164,27 +164,36 @@ class Overloaded(Protocol, TimeoutMixin):
 class ControlFactory(WrappingFactory):
     """The listening factory: the site, with its open connections known for `Server.stop`,
     and at most `max_connections` of them (`set_limits`); beyond it a connection's request is
-    answered 503."""
+    answered 503. WrappingFactory tells it when a connection goes."""
 
     noisy = False
-    max_connections = 1000
 
-    def __init__(self, site: ControlSite) -> None:
+    def __init__(self, site: ControlSite, max_connections: int = 1000) -> None:
         super().__init__(site)
         self.site = site
-        self._admission = Admission("HTTP")
+        self.connections: Connections[ProtocolWrapper] = Connections("HTTP", max_connections)
 
     def set_limits(self, max_connections: int, idle_timeout: float) -> None:
         """At most `max_connections` open at once; one idle for `idle_timeout` seconds (no
         request in progress) is closed, by twisted.web's HTTPChannel."""
-        self.max_connections = max_connections
+        self.connections.maximum = max_connections
         self.site.timeOut = idle_timeout
 
     def buildProtocol(self, addr):
-        if not self._admission.allows(len(self.protocols), self.max_connections):
+        connection = super().buildProtocol(addr)
+        if not self.connections.admit(connection):
             return Overloaded(self.site.timeOut)
-        return super().buildProtocol(addr)
+        return connection
+
+    def registerProtocol(self, p: ProtocolWrapper) -> None:
+        """Counted in already, by buildProtocol."""
+
+    def unregisterProtocol(self, p: ProtocolWrapper) -> None:
+        self.connections.forget(p)
 
     def close_connections(self) -> None:
-        for protocol in list(self.protocols):
-            protocol.transport.loseConnection()
+        self.connections.close_all(_lose_connection)
+
+
+def _lose_connection(connection: ProtocolWrapper) -> None:
+    connection.transport.loseConnection()

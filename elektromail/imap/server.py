@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.mail import imap4
 from zope.interface import implementer
 
-from elektromail.admission import Admission
+from elektromail.admission import Connections
 from elektromail.config import Settings
 from elektromail.events import Event, Events, ServerReset, UserDeleted
 from elektromail.imap import commands  # noqa: F401  (fills the command table)
@@ -200,7 +200,7 @@ class IMAPServer(imap4.IMAP4Server):
         self.setTimeout(None)
         if getattr(self.transport, "producer", None) is not None:
             self.transport.producer.stopProducing()  # a paced answer stops waiting
-        self.factory.connections.discard(self)
+        self.factory.connections.forget(self)
         self.session.logout()
         self._queue.clear()
         waiter, self._line_waiter = self._line_waiter, None
@@ -478,17 +478,12 @@ class IMAPFactory(ServerFactory):
     ) -> None:
         self.services = Services(postoffice, postoffice.store, postoffice.events, settings, tls)
         self.implicit_tls = implicit_tls  # the port speaks TLS from the first byte (IMAPS)
-        self.connections: set[IMAPServer] = set()
-        self.max_connections = settings.max_connections
-        self._admission = Admission("IMAP")
+        self.connections: Connections[IMAPServer] = Connections("IMAP", settings.max_connections)
         self._unsubscribe = None
 
     def admit(self, protocol: IMAPServer) -> bool:
         """Count a new connection in, unless max_connections are open already."""
-        if not self._admission.allows(len(self.connections), self.max_connections):
-            return False
-        self.connections.add(protocol)
-        return True
+        return self.connections.admit(protocol)
 
     def startFactory(self) -> None:
         self._unsubscribe = self.services.events.subscribe(self._event)
@@ -513,5 +508,4 @@ class IMAPFactory(ServerFactory):
         return protocol
 
     def close_connections(self) -> None:
-        for protocol in list(self.connections):
-            protocol.close_after_output()
+        self.connections.close_all(IMAPServer.close_after_output)

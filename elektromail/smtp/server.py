@@ -1,6 +1,6 @@
 """The SMTP listener: an ESMTP protocol that moves lines between the socket and the pure session
-(`session.py`, `params.py`, `sasl.py`), applies the delivery rules, owns STARTTLS, and hands
-finished messages to `transaction.finish`; and its factory.
+(`session.py`, `params.py`, `sasl.py`), owns STARTTLS, and carries out what the policy hooks
+(`policy.py`: delivery rules, delivery) decide; and its factory.
 
 The server calls itself "localhost": `socket.getfqdn()` can block start-up on DNS, and the bind
 address (often 0.0.0.0) is no name at all. Clients only show it; nothing routes by it.
@@ -18,23 +18,22 @@ from twisted.logger import Logger
 from twisted.mail import smtp
 from twisted.python.failure import Failure
 
-from elektromail.admission import Admission
+from elektromail.admission import Connections
 from elektromail.config import Settings
-from elektromail.postoffice import PostOffice, describe
-from elektromail.rules import Action, Rule, RuleSet, Stage
-from elektromail.smtp import params, replies, sasl, transaction
+from elektromail.postoffice import PostOffice
+from elektromail.smtp import params, replies, sasl
+from elektromail.smtp.policy import Decision, DeliveryPolicy
 from elektromail.smtp.replies import Reply
 from elektromail.smtp.session import (
-    COMMANDS,
+    VERBS,
     DataReader,
     Envelope,
     LineBuffer,
     LineTooLong,
-    Recipient,
     Session,
     split_command,
 )
-from elektromail.store.errors import StoreFull, StoreUnavailable
+from elektromail.store.errors import StoreUnavailable
 from elektromail.tls import TLSMaterial
 
 log = Logger()
@@ -94,7 +93,7 @@ class SMTPServer(smtp.ESMTP):
             self.transport.setTcpNoDelay(True)
         self.hostname = self.host = self.factory.hostname
         self.timeout = self.factory.settings.smtp_timeout
-        if not self.factory.admit(self):
+        if not self.factory.connections.admit(self):
             # RFC 5321 §3.8: 421 instead of the greeting, then close.
             self._closed = True
             self.reply(replies.TOO_MANY_CONNECTIONS)
@@ -103,11 +102,7 @@ class SMTPServer(smtp.ESMTP):
         self.session = self._new_session(tls=self.factory.implicit_tls)
         log.debug("SMTP connection from {peer}", peer=self.session.peer)
         self.setTimeout(self.timeout)
-        rule = self.rules.at_connect()
-        if rule is None:
-            self.reply(replies.GREETING)
-        else:
-            self._hold(self._act(rule, lambda: self.reply(replies.GREETING)))
+        self._hold(self._carry_out(self.factory.policy.on_connect(self.session)))
 
     def _new_session(self, tls: bool) -> Session:
         peer = address_literal(self.transport.getPeer())
@@ -116,7 +111,7 @@ class SMTPServer(smtp.ESMTP):
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self._closed = True
         self.setTimeout(None)
-        self.factory.connections.discard(self)
+        self.factory.connections.forget(self)
         if self._reader is not None:
             log.info("SMTP {peer} left during DATA; message discarded", peer=self.session.peer)
         self._reader = None
@@ -151,10 +146,6 @@ class SMTPServer(smtp.ESMTP):
             self.transport.write(reply.render(host=self.hostname, **values))
         else:
             self.transport.write(self.factory.rendered(reply))
-
-    @property
-    def rules(self) -> RuleSet:
-        return self.factory.postoffice.rules
 
     # --- input: lines, queued while a command waits on a Deferred -----------------------
 
@@ -242,22 +233,22 @@ class SMTPServer(smtp.ESMTP):
         return None
 
     def _command(self, line: bytes) -> Handled:
-        verb, argument = split_command(line)
-        if not verb:
+        name, argument = split_command(line)
+        if not name:
             self.reply(replies.EMPTY_COMMAND)
             return None
-        command = COMMANDS.get(verb)
-        if command is None:
+        verb = VERBS.get(name)
+        if verb is None:
             self.reply(replies.UNKNOWN_COMMAND)
             return None
-        refusal = command.refusal(self.session, argument)
+        refusal = verb.refusal(self.session, argument)
         if refusal is not None:
             self.reply(refusal)
             return None
-        handler: Callable[[bytes], Handled] = getattr(self, "smtp_" + command.verb)
+        handler: Callable[[bytes], Handled] = getattr(self, "smtp_" + verb.name)
         return handler(argument)
 
-    # --- delivery rules: delays and disconnects -----------------------------------------
+    # --- policy decisions: replies, delays and disconnects -------------------------------
 
     def _sleep(self, seconds: float) -> Deferred[None]:
         """A Deferred that fires after `seconds` on the protocol's clock (never blocks); it is
@@ -273,29 +264,22 @@ class SMTPServer(smtp.ESMTP):
         self._delays.add(call)
         return d
 
-    def _after(self, delay: float, action: Callable[[], None]) -> Handled:
-        """Run `action` (usually: send the reply) now, or after `delay` seconds."""
-        if delay <= 0:
-            action()
+    def _carry_out(self, decision: Decision) -> Handled:
+        """Send the decision's reply, or close without one, now or after its delay."""
+        if decision.delay <= 0:
+            self._answer(decision)
             return None
-        d = self._sleep(delay)
-        d.addCallback(lambda _: None if self._closed else action())
+        d = self._sleep(decision.delay)
+        d.addCallback(lambda _: self._answer(decision))
         return d
 
-    def _act(self, rule: Rule, reply: Callable[[], None]) -> Handled:
-        """Apply a delay or disconnect rule at the current stage: `reply` is the normal
-        answer, sent after the rule's delay unless the rule closes the connection."""
-        log.info(
-            "SMTP rule {number} ({action}) for {peer}",
-            number=rule.number,
-            action=rule.action.value,
-            peer=self.session.peer,
-        )
-        return self._after(rule.delay, self._drop if rule.action is Action.DISCONNECT else reply)
-
-    def _drop(self) -> None:
-        """Close without a reply, as a crashing server would."""
-        self._close()
+    def _answer(self, decision: Decision) -> None:
+        if self._closed:
+            return
+        if decision.reply is None:
+            self._close()
+        else:
+            self.reply(decision.reply)
 
     # --- greeting and simple commands ---------------------------------------------------
 
@@ -384,11 +368,7 @@ class SMTPServer(smtp.ESMTP):
             self.reply(refused.reply, **refused.values)
             return None
         self.session.envelope = Envelope(mail)
-        rule = self.rules.at_mail(mail.sender)
-        if rule is not None:
-            return self._act(rule, lambda: self.reply(replies.SENDER_OK))
-        self.reply(replies.SENDER_OK)
-        return None
+        return self._carry_out(self.factory.policy.on_mail(self.session, mail))
 
     def smtp_RCPT(self, argument: bytes) -> Handled:
         envelope = self.session.envelope
@@ -401,21 +381,10 @@ class SMTPServer(smtp.ESMTP):
         except params.Refused as refused:
             self.reply(refused.reply, **refused.values)
             return None
-        rule = self.rules.at_rcpt(envelope.mail.sender, rcpt.recipient)
-        if rule is None:
-            envelope.recipients.append(Recipient(rcpt))
-            self.reply(replies.RECIPIENT_OK)
-            return None
-        if rule.stage is not Stage.RCPT:  # it acts after the dot
-            envelope.recipients.append(Recipient(rcpt, rule))
-            self.reply(replies.RECIPIENT_OK)
-            return None
-        if rule.action in (Action.REJECT, Action.TEMPFAIL):
-            refusal = transaction.rule_reply(rule)
-            return self._act(rule, lambda: self.reply(refusal))
-        if rule.action is not Action.DISCONNECT:
-            envelope.recipients.append(Recipient(rcpt, rule))
-        return self._act(rule, lambda: self.reply(replies.RECIPIENT_OK))
+        decision = self.factory.policy.on_rcpt(self.session, rcpt)
+        if decision.recipient is not None:
+            envelope.recipients.append(decision.recipient)
+        return self._carry_out(decision)
 
     def smtp_DATA(self, argument: bytes) -> Handled:
         # A message line may be as long as the message may be big: applications do send
@@ -435,49 +404,10 @@ class SMTPServer(smtp.ESMTP):
         return Deferred.fromCoroutine(self._deliver(envelope, reader.message()))
 
     async def _deliver(self, envelope: Envelope, raw: bytes) -> None:
-        """Answer 250 only once the post office has stored the message (and its DSN)."""
-        try:
-            outcome = await transaction.finish(
-                self.factory.postoffice,
-                self.session,
-                envelope,
-                raw,
-                self.hostname,
-                self.factory.settings.trace_headers,
-            )
-        except StoreUnavailable as e:
-            log.warn(
-                "SMTP message from <{sender}> to {recipients} not accepted: {why}",
-                sender=envelope.sender,
-                recipients=envelope.addresses,
-                why=e,
-            )
-            full = isinstance(e, StoreFull)
-            self.reply(replies.STORE_FULL if full else replies.STORE_UNAVAILABLE)
-            return
-        except Exception:
-            log.failure(
-                "SMTP delivery from {sender} to {recipients} failed",
-                sender=envelope.sender,
-                recipients=envelope.addresses,
-            )
-            self.reply(replies.LOCAL_ERROR)
-            return
-        log.info(
-            "SMTP {size} bytes from <{sender}>: {result}",
-            size=len(raw),
-            sender=envelope.sender,
-            result=describe(outcome.deliveries)
-            or (outcome.reply.line() if outcome.reply else "closed by a disconnect rule"),
-        )
-        if outcome.delay:
-            await self._sleep(outcome.delay)
-        if self._closed:
-            return
-        if outcome.reply is None:
-            self._drop()
-        else:
-            self.reply(outcome.reply)
+        decision = await self.factory.policy.on_data(self.session, envelope, raw)
+        held = self._carry_out(decision)
+        if held is not None:
+            await held
 
     # --- AUTH ---------------------------------------------------------------------------
 
@@ -561,17 +491,11 @@ class SMTPFactory(protocol.ServerFactory):
         self.implicit_tls = implicit_tls
         self.max_message_bytes = settings.max_message_size
         self.max_recipients = settings.max_recipients
-        self.connections: set[SMTPServer] = set()
-        self.max_connections = settings.max_connections
-        self._admission = Admission("SMTP")
+        self.connections: Connections[SMTPServer] = Connections("SMTP", settings.max_connections)
+        self.policy = DeliveryPolicy(
+            postoffice, self.hostname, trace_headers=settings.trace_headers
+        )
         self._rendered: dict[Reply, bytes] = {}
-
-    def admit(self, connection: SMTPServer) -> bool:
-        """Count a new connection in, unless max_connections are open already."""
-        if not self._admission.allows(len(self.connections), self.max_connections):
-            return False
-        self.connections.add(connection)
-        return True
 
     def rendered(self, reply: Reply) -> bytes:
         """The wire form of a reply that needs only the host name (most do), made once."""
@@ -582,5 +506,4 @@ class SMTPFactory(protocol.ServerFactory):
 
     def close_connections(self) -> None:
         """Tell every open connection 421 and close it (the server is stopping)."""
-        for connection in list(self.connections):
-            connection.shut_down()
+        self.connections.close_all(SMTPServer.shut_down)

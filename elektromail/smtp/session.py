@@ -1,4 +1,4 @@
-"""The SMTP session as pure code: line splitting, the command table with its preconditions,
+"""The SMTP session as pure code: line splitting, the verb table with its preconditions,
 session and envelope state, and the DATA reader. No sockets, no reactor.
 """
 
@@ -197,11 +197,11 @@ def _always(session: Session) -> Reply | None:
 
 
 @dataclass(frozen=True)
-class Command:
-    """A row of the command table: the dispatcher checks `arguments` and `precondition`
-    before the handler `smtp_<verb>` runs."""
+class Verb:
+    """A row of the verb table: the dispatcher checks `arguments` and `precondition`
+    before the handler `smtp_<name>` runs."""
 
-    verb: str
+    name: str
     arguments: Arguments
     precondition: Callable[[Session], Reply | None] = _always
     syntax: Reply | None = None  # the answer to a wrong argument count
@@ -215,21 +215,21 @@ class Command:
         return self.precondition(session)
 
 
-COMMANDS: dict[bytes, Command] = {
-    c.verb.encode("ascii"): c
-    for c in (
-        Command("EHLO", Arguments.REQUIRED, syntax=replies.EHLO_SYNTAX),
-        Command("HELO", Arguments.REQUIRED, syntax=replies.HELO_SYNTAX),
-        Command("MAIL", Arguments.REQUIRED, _may_mail, replies.MAIL_SYNTAX),
-        Command("RCPT", Arguments.REQUIRED, _has_sender, replies.RCPT_SYNTAX),
-        Command("DATA", Arguments.NONE, _has_recipients),
-        Command("RSET", Arguments.NONE),
-        Command("NOOP", Arguments.OPTIONAL),
-        Command("QUIT", Arguments.NONE),
-        Command("HELP", Arguments.OPTIONAL),
-        Command("VRFY", Arguments.REQUIRED),
-        Command("AUTH", Arguments.REQUIRED, _may_authenticate, replies.AUTH_SYNTAX),
-        Command("STARTTLS", Arguments.NONE, _no_tls),
+VERBS: dict[bytes, Verb] = {
+    v.name.encode("ascii"): v
+    for v in (
+        Verb("EHLO", Arguments.REQUIRED, syntax=replies.EHLO_SYNTAX),
+        Verb("HELO", Arguments.REQUIRED, syntax=replies.HELO_SYNTAX),
+        Verb("MAIL", Arguments.REQUIRED, _may_mail, replies.MAIL_SYNTAX),
+        Verb("RCPT", Arguments.REQUIRED, _has_sender, replies.RCPT_SYNTAX),
+        Verb("DATA", Arguments.NONE, _has_recipients),
+        Verb("RSET", Arguments.NONE),
+        Verb("NOOP", Arguments.OPTIONAL),
+        Verb("QUIT", Arguments.NONE),
+        Verb("HELP", Arguments.OPTIONAL),
+        Verb("VRFY", Arguments.REQUIRED),
+        Verb("AUTH", Arguments.REQUIRED, _may_authenticate, replies.AUTH_SYNTAX),
+        Verb("STARTTLS", Arguments.NONE, _no_tls),
     )
 }
 

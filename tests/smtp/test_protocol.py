@@ -77,9 +77,9 @@ def test_lines_behind_a_pending_delivery_are_dropped_when_the_client_leaves() ->
 
 def test_factory_forgets_closed_connections() -> None:
     server, _transport, _postoffice = connect()
-    assert server.factory.connections == {server}
+    assert set(server.factory.connections) == {server}
     server.connectionLost(connectionDone)
-    assert server.factory.connections == set()
+    assert set(server.factory.connections) == set()
 
 
 def test_idle_connection_times_out_with_421() -> None:
@@ -169,3 +169,29 @@ def test_ehlo_offers_no_starttls_without_a_tls_transport() -> None:
     server.dataReceived(b"EHLO x\r\nSTARTTLS\r\n")
     assert b"STARTTLS" not in transport.value().split(b"\r\n250 ")[0]
     assert transport.value().endswith(b"454 4.7.0 TLS not available\r\n")
+
+
+def test_a_data_stage_disconnect_closes_after_its_delay_without_a_reply() -> None:
+    clock = Clock()
+    rules = [{"action": "disconnect", "stage": "data", "delay_ms": 400}]
+    server, transport, postoffice = connect(clock, rules=rules)
+    server.dataReceived(MESSAGE + b"NOOP\r\n")
+    assert transport.value().endswith(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+    assert postoffice.pending == []  # a disconnect at the dot stores nothing
+    transport.clear()
+    clock.advance(0.399)
+    assert not transport.disconnecting
+    clock.advance(0.001)
+    assert transport.disconnecting
+    assert transport.value() == b""
+
+
+def test_a_connect_disconnect_rule_closes_before_any_greeting() -> None:
+    clock = Clock()
+    postoffice = HeldPostOffice(parse_rules([{"action": "disconnect", "stage": "connect"}]))
+    server = SMTPFactory(postoffice, Settings(), tls=None).buildProtocol(None)  # type: ignore[arg-type]
+    server.callLater = clock.callLater
+    transport = StringTransport()
+    server.makeConnection(transport)
+    assert transport.disconnecting
+    assert transport.value() == b""

@@ -7,8 +7,8 @@ import pytest
 from elektromail.smtp import replies
 from elektromail.smtp.params import MailArguments, RcptArguments
 from elektromail.smtp.session import (
-    COMMANDS,
     LINE_TOO_LONG,
+    VERBS,
     DataReader,
     Envelope,
     LineBuffer,
@@ -217,7 +217,7 @@ WITH_RECIPIENT = Envelope(MailArguments("a@b"), [Recipient(RcptArguments("c@d"))
 )
 def test_command_table_refusals(verb, argument, envelope, user, expected) -> None:
     session = Session(peer="[127.0.0.1]", user=user, envelope=envelope)
-    assert COMMANDS[verb].refusal(session, argument) == expected
+    assert VERBS[verb].refusal(session, argument) == expected
 
 
 @pytest.mark.parametrize(
@@ -227,9 +227,9 @@ def test_command_table_refusals(verb, argument, envelope, user, expected) -> Non
 )
 def test_mail_needs_auth_when_the_setting_asks(require_auth, user, expected) -> None:
     session = Session(peer="[127.0.0.1]", require_auth=require_auth, user=user)
-    assert COMMANDS[b"MAIL"].refusal(session, b"FROM:<a@b>") == expected
+    assert VERBS[b"MAIL"].refusal(session, b"FROM:<a@b>") == expected
 
 
 def test_starttls_is_refused_once_tls_is_on() -> None:
     session = Session(peer="[127.0.0.1]", tls=True)
-    assert COMMANDS[b"STARTTLS"].refusal(session, b"") == replies.TLS_ACTIVE
+    assert VERBS[b"STARTTLS"].refusal(session, b"") == replies.TLS_ACTIVE

@@ -1,0 +1,120 @@
+"""SMTP policy hooks: what the delivery rules make of the greeting, MAIL, RCPT and the final dot,
+and the delivery itself, as a Decision the protocol carries out. No socket, no clock.
+
+The protocol's verbs parse, check state and call a hook (as aiosmtpd's `smtp_RCPT` calls
+`handle_RCPT`); the hook returns the reply to send, a delay before it, or "close".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twisted.logger import Logger
+
+from elektromail.postoffice import PostOffice, describe
+from elektromail.rules import Action, Rule, RuleSet, Stage
+from elektromail.smtp import replies, transaction
+from elektromail.smtp.params import MailArguments, RcptArguments
+from elektromail.smtp.replies import Reply
+from elektromail.smtp.session import Envelope, Recipient, Session
+from elektromail.store.errors import StoreFull, StoreUnavailable
+
+log = Logger()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the protocol does at one step: send `reply` after `delay` seconds, or, with no
+    reply, close the connection after the delay (a `disconnect` rule, acting as a crashing
+    server would). At RCPT, `recipient` is the one the envelope gains (None: it gains none)."""
+
+    reply: Reply | None
+    delay: float = 0.0
+    recipient: Recipient | None = None
+
+
+class DeliveryPolicy:
+    """The hooks a listener's connections call once a verb's syntax and state are checked.
+    The rules are read from the post office at every call: a reset or the API may replace
+    them while connections are open."""
+
+    def __init__(self, postoffice: PostOffice, host: str, *, trace_headers: bool) -> None:
+        self.postoffice = postoffice
+        self.host = host  # the name in Received headers and DSNs
+        self.trace_headers = trace_headers
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.postoffice.rules
+
+    def on_connect(self, session: Session) -> Decision:
+        """The greeting, unless a connect-stage rule delays it or closes instead."""
+        return self._delay_or_disconnect(self.rules.at_connect(), replies.GREETING, session)
+
+    def on_mail(self, session: Session, mail: MailArguments) -> Decision:
+        """The answer to an accepted MAIL FROM, as a mail-stage rule has it."""
+        rule = self.rules.at_mail(mail.sender)
+        return self._delay_or_disconnect(rule, replies.SENDER_OK, session)
+
+    def on_rcpt(self, session: Session, rcpt: RcptArguments) -> Decision:
+        """Whether the recipient joins the envelope, and with which rule; a data-stage rule
+        joins with it and acts after the dot."""
+        mail = session.envelope.mail
+        assert mail is not None
+        rule = self.rules.at_rcpt(mail.sender, rcpt.recipient)
+        if rule is None or rule.stage is not Stage.RCPT:
+            return Decision(replies.RECIPIENT_OK, recipient=Recipient(rcpt, rule))
+        _log_rule(rule, session)
+        if rule.action in (Action.REJECT, Action.TEMPFAIL):
+            return Decision(transaction.rule_reply(rule), rule.delay)
+        if rule.action is Action.DISCONNECT:
+            return Decision(None, rule.delay)
+        return Decision(replies.RECIPIENT_OK, rule.delay, Recipient(rcpt, rule))
+
+    async def on_data(self, session: Session, envelope: Envelope, raw: bytes) -> Decision:
+        """Deliver a received message (data-stage rules, storage, DSN) and say what the client
+        is told: 250 only once the post office has stored it, an error if it could not."""
+        try:
+            outcome = await transaction.finish(
+                self.postoffice, session, envelope, raw, self.host, self.trace_headers
+            )
+        except StoreUnavailable as e:
+            log.warn(
+                "SMTP message from <{sender}> to {recipients} not accepted: {why}",
+                sender=envelope.sender,
+                recipients=envelope.addresses,
+                why=e,
+            )
+            full = isinstance(e, StoreFull)
+            return Decision(replies.STORE_FULL if full else replies.STORE_UNAVAILABLE)
+        except Exception:
+            log.failure(
+                "SMTP delivery from {sender} to {recipients} failed",
+                sender=envelope.sender,
+                recipients=envelope.addresses,
+            )
+            return Decision(replies.LOCAL_ERROR)
+        log.info(
+            "SMTP {size} bytes from <{sender}>: {result}",
+            size=len(raw),
+            sender=envelope.sender,
+            result=describe(outcome.deliveries)
+            or (outcome.reply.line() if outcome.reply else "closed by a disconnect rule"),
+        )
+        return Decision(outcome.reply, outcome.delay)
+
+    def _delay_or_disconnect(self, rule: Rule | None, normal: Reply, session: Session) -> Decision:
+        # Connect and mail stages allow only delay and disconnect rules.
+        if rule is None:
+            return Decision(normal)
+        _log_rule(rule, session)
+        return Decision(None if rule.action is Action.DISCONNECT else normal, rule.delay)
+
+
+def _log_rule(rule: Rule, session: Session) -> None:
+    log.info(
+        "SMTP rule {number} ({action}) for {peer}",
+        number=rule.number,
+        action=rule.action.value,
+        peer=session.peer,
+    )

@@ -1,0 +1,55 @@
+"""An in-memory stand-in for the post office, for the SMTP policy and transaction tests: it keeps
+what was delivered and bounced in lists and can be told to fail; and a way to run a coroutine
+that never waits on the reactor."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.python.failure import Failure
+
+from elektromail import dsn
+from elektromail.postoffice import Delivery
+from elektromail.rules import RuleSet
+from elektromail.rules import parse as parse_rules
+
+T = TypeVar("T")
+
+
+class MemoryPostOffice:
+    """`deliver` and `bounce` succeed at once (or raise `deliver_error`/`bounce_error`), each
+    recipient reaching the user named by its local part."""
+
+    def __init__(self, rules: list[dict[str, Any]] | None = None) -> None:
+        self.rules: RuleSet = parse_rules(rules or [])
+        self.delivered: list[tuple[list[str], bytes]] = []
+        self.bounced: list[dsn.Report] = []
+        self.deliver_error: Exception | None = None
+        self.bounce_error: Exception | None = None
+
+    def deliver(self, recipients: Sequence[str], raw: bytes) -> Deferred[list[Delivery]]:
+        if self.deliver_error is not None:
+            return fail(self.deliver_error)
+        self.delivered.append((list(recipients), raw))
+        return succeed(
+            [Delivery(r, r.partition("@")[0], "INBOX", uid) for uid, r in enumerate(recipients, 1)]
+        )
+
+    def bounce(self, report: dsn.Report) -> Deferred[list[Delivery]]:
+        if self.bounce_error is not None:
+            return fail(self.bounce_error)
+        self.bounced.append(report)
+        return succeed([Delivery(report.sender, "sender", "INBOX", 1)])
+
+
+def result_of(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that only awaits Deferreds which have fired; its exception
+    is raised here."""
+    outcome: list[T | Failure] = []
+    Deferred.fromCoroutine(coroutine).addBoth(outcome.append)
+    assert outcome, "the coroutine waits on something that has not fired"
+    if isinstance(outcome[0], Failure):
+        outcome[0].raiseException()
+    return outcome[0]  # type: ignore[return-value]
