@@ -19,7 +19,7 @@ from elektromail.admission import Connections
 from elektromail.config import Settings
 from elektromail.events import Events
 from elektromail.http.site import OVERLOADED_RESPONSE, ControlFactory, ControlSite
-from elektromail.imap.server import TOO_MANY_CONNECTIONS, IMAPFactory
+from elektromail.imap.server import IMAPFactory
 from elektromail.postoffice import PostOffice
 from elektromail.smtp import replies
 from elektromail.smtp.server import SMTPFactory
@@ -134,7 +134,9 @@ def http_factory(max_connections: int) -> ControlFactory:
 
 LISTENERS = [
     Listener("smtp", smtp_factory, replies.TOO_MANY_CONNECTIONS.render(host="localhost")),
-    Listener("imap", imap_factory, TOO_MANY_CONNECTIONS),
+    Listener(
+        "imap", imap_factory, b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
+    ),
     Listener("http", http_factory, OVERLOADED_RESPONSE, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
 ]
 

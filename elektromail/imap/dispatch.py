@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from elektromail.imap.session import Session, State
+from elektromail.imap.tokens import Atom, String
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from elektromail.config import Settings
+    from elektromail.events import Events
+    from elektromail.postoffice import PostOffice
+    from elektromail.tls import TLSMaterial
 
 ANY = frozenset(State) - {State.LOGOUT}
 NOT_AUTH = frozenset({State.NOT_AUTHENTICATED})
@@ -41,32 +50,68 @@ class Done:
     code: str | None = None
 
 
+@dataclass(frozen=True)
+class Services:
+    """What command handlers may use."""
+
+    postoffice: PostOffice
+    events: Events
+    settings: Settings
+    tls: TLSMaterial
+
+
+# What the reader makes of a command's arguments: atoms, strings and parenthesized lists.
+Argument = Atom | String | list["Argument"]
+
+
+class Pacing(Protocol):
+    """A long answer's pace: `await sent()` after each piece waits while the client is slower
+    than the server, so the answer never piles up in memory."""
+
+    def __enter__(self) -> Pacing: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def sent(self) -> Awaitable[None]: ...
+
+
 class Context(Protocol):
-    """What a handler may use; the protocol class provides it."""
+    """What a handler may use; the Connection provides it."""
 
     tag: str
     name: str  # upper-case command name, "UID FETCH" for UID forms
     uid: bool  # the command came with the UID prefix
     session: Session
-    services: Any  # the Services bundle (postoffice, store, settings, tls)
-    closed: bool  # the connection is gone: a long answer may stop early
+    services: Services
+
+    @property
+    def closed(self) -> bool: ...  # the connection is gone: a long answer may stop early
 
     def write(self, data: bytes) -> None: ...
 
-    def paced(self) -> Any: ...  # context manager whose `sent()` waits for a slow client
+    def paced(self) -> Pacing: ...
 
     def continuation(self, text: str = "") -> None: ...
+
+    def push(self, data: bytes) -> None: ...  # write now, not at the end of the command
 
     def read_line(self) -> Awaitable[bytes]: ...
 
     def start_tls(self) -> None: ...
 
 
-Handler = Callable[[Context, list], Awaitable[Done | None]]
+Handler = Callable[[Context, list[Argument]], Awaitable[Done | None]]
 
 
 @dataclass(frozen=True)
-class Command:
+class CommandSpec:
+    """One entry of the command table: the handler, where it may run, and its flags."""
+
     name: str
     handler: Handler
     states: frozenset[State]
@@ -77,7 +122,7 @@ class Command:
 
 class CommandTable:
     def __init__(self) -> None:
-        self._commands: dict[str, Command] = {}
+        self._commands: dict[str, CommandSpec] = {}
         self._capabilities: list[tuple[str, frozenset[State] | None]] = []
 
     def advertise(self, *names: str, states: frozenset[State] | None = None) -> None:
@@ -89,14 +134,16 @@ class CommandTable:
     def capabilities(self, state: State) -> list[str]:
         return [name for name, states in self._capabilities if states is None or state in states]
 
-    def register(self, name: str, states: frozenset[State], **flags: Any):
+    def register(
+        self, name: str, states: frozenset[State], **flags: Any
+    ) -> Callable[[Handler], Handler]:
         def decorate(handler: Handler) -> Handler:
-            self._commands[name] = Command(name, handler, states, **flags)
+            self._commands[name] = CommandSpec(name, handler, states, **flags)
             return handler
 
         return decorate
 
-    def lookup(self, name: str) -> Command | None:
+    def lookup(self, name: str) -> CommandSpec | None:
         return self._commands.get(name)
 
     def names(self) -> list[str]:
@@ -108,7 +155,33 @@ command = TABLE.register
 advertise = TABLE.advertise
 
 
-def check_state(cmd: Command, session: Session) -> None:
+class Invocation(NamedTuple):
+    """A command found in the table: its entry, its name as answered ("UID FETCH"), the
+    arguments the handler gets, and whether the UID prefix came with it."""
+
+    spec: CommandSpec
+    name: str
+    args: list[Argument]
+    uid: bool
+
+
+def lookup_command(name: str, args: list, table: CommandTable = TABLE) -> Invocation:
+    """The table entry for a parsed command, the UID prefix taken off; Bad when unknown."""
+    if name == "UID":
+        if not args or not isinstance(args[0], Atom):
+            raise Bad("UID needs a command")
+        sub = args[0].upper()
+        spec = table.lookup(sub)
+        if spec is None or not spec.uid:
+            raise Bad(f"Unknown command UID {sub}")
+        return Invocation(spec, f"UID {sub}", list(args[1:]), True)
+    spec = table.lookup(name)
+    if spec is None:
+        raise Bad(f"Unknown command {name}")
+    return Invocation(spec, name, list(args), False)
+
+
+def check_state(cmd: CommandSpec, session: Session) -> None:
     if session.state in cmd.states:
         return
     if session.state is State.NOT_AUTHENTICATED:

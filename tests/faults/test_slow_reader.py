@@ -24,8 +24,8 @@ def buffered(mail: MailServer) -> tuple[int, bool]:
         [protocol] = mail.server.factories["imap"].connections
         transport = protocol.transport
         unsent = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-        producer = transport.producer
-        return unsent, producer is not None and producer._waiter is not None
+        waiting = transport.producer is not None and protocol.connection.waiting_for_client
+        return unsent, waiting
 
     return mail.call(look)
 
