@@ -13,7 +13,7 @@ from elektromail.store.errors import StoreFull, StoreUnavailable
 from elektromail.testing import MailServer
 from tests.store.conftest import add_mailbox, add_user, append, message, run, structure, uids
 
-# --- through a running server (moved from tests/test_store.py) ------------------------------
+# --- through a running server ----------------------------------------------------------------
 
 
 def test_uids_ascend_per_mailbox_and_one_body_serves_all_recipients(mail):

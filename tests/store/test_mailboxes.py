@@ -15,7 +15,7 @@ from elektromail.store.mailboxes import (
 )
 from tests.store.conftest import add_mailbox, add_user, append, message, run, uids
 
-# --- moved from tests/test_store.py -----------------------------------------------------------
+# --- through a running server ----------------------------------------------------------------
 
 
 def test_uidvalidity_grows_for_every_new_mailbox(mail):

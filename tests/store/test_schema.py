@@ -17,7 +17,7 @@ from elektromail.store.schema import (
 from elektromail.testing import MailServer
 from tests.store.conftest import message, structure
 
-# --- moved from tests/test_store.py -----------------------------------------------------------
+# --- through a running server ----------------------------------------------------------------
 
 
 def test_schema_version_is_recorded(tmp_path):
