@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import imaplib
 import smtplib
-import socket
 
 import pytest
 from imapclient import IMAPClient
 
 from elektromail.testing import MailServer
+from tests.imap.wire import ImapWire
 
 MESSAGE = (
     b"From: App <app@example.com>\r\n"
@@ -214,29 +214,18 @@ def test_authenticate_plain(mail):
     client.logout()
 
 
-def raw_session(mail: MailServer) -> socket.socket:
-    s = socket.create_connection((mail.host, mail.imap_port), timeout=10)
-    assert s.recv(4096).startswith(b"* OK")
-    return s
-
-
-def read_until(s: socket.socket, marker: bytes) -> bytes:
-    data = b""
-    while marker not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
+def raw_session(mail: MailServer) -> ImapWire:
+    wire = ImapWire(mail.imap_port, mail.host)
+    assert wire.greeting.startswith(b"* OK")
+    return wire
 
 
 def test_pipelined_commands_in_one_packet_are_answered_in_order(mail):
     send(mail, ["user@example.com"])
     s = raw_session(mail)
-    s.sendall(b"l LOGIN user pass\r\n")
-    read_until(s, b"l OK")
-    s.sendall(b"a SELECT INBOX\r\nb UID FETCH 1:* FLAGS\r\nc LOGOUT\r\n")
-    data = read_until(s, b"c OK")
+    s.login()
+    s.send(b"a SELECT INBOX\r\nb UID FETCH 1:* FLAGS\r\nc LOGOUT\r\n")
+    data = s.until(b"c")
     a, b, c = data.index(b"\r\na OK"), data.index(b"\r\nb OK"), data.index(b"\r\nc OK")
     assert a < data.index(b"* 1 FETCH (UID 1 FLAGS ())") < b < data.index(b"* BYE") < c
     s.close()
@@ -244,12 +233,10 @@ def test_pipelined_commands_in_one_packet_are_answered_in_order(mail):
 
 def test_malformed_command_leaves_this_and_other_connections_working(mail):
     first, second = raw_session(mail), raw_session(mail)
-    first.sendall(b'x LOGIN "unterminated\r\n')
-    assert b"x BAD" in read_until(first, b"\r\n")
-    first.sendall(b"y NOOP\r\n")
-    assert b"y OK" in read_until(first, b"y OK")
-    second.sendall(b"z LOGIN user pass\r\n")
-    assert b"z OK" in read_until(second, b"z OK")
+    first.send(b'x LOGIN "unterminated\r\n')
+    assert b"x BAD" in first.line()
+    assert b"y OK" in first.command(b"y NOOP")
+    assert b"z OK" in second.command(b"z LOGIN user pass")
     first.close()
     second.close()
 
@@ -266,10 +253,9 @@ def test_malformed_command_leaves_this_and_other_connections_working(mail):
 )
 def test_bad_commands_get_bad(mail, command, expected):
     s = raw_session(mail)
-    s.sendall(command + b"\r\n")
-    assert expected in read_until(s, b"\r\n")
-    s.sendall(b"n NOOP\r\n")
-    assert b"n OK" in read_until(s, b"n OK")
+    s.send(command + b"\r\n")
+    assert expected in s.line()
+    assert b"n OK" in s.command(b"n NOOP")
     s.close()
 
 

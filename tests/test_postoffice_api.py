@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import imaplib
 import json
-import socket
 
 import pytest
 
 from elektromail import mime
 from elektromail.store import InvalidInput, NoSuchUser, UserExists
 from elektromail.testing import MailServer
+from tests.imap.wire import ImapWire
 
 USERS = "user:pass,alice:alice@example.org:wonder,bob:builder"
 
@@ -30,43 +30,19 @@ def message(subject: str, body: str = "hello") -> bytes:
     ).encode()
 
 
-class Wire:
-    """A raw IMAP connection, line by line: pushes and BYE must arrive unasked, byte-exact."""
+class Wire(ImapWire):
+    """The shared raw client on `mail`'s IMAP port: pushes and BYE must arrive unasked,
+    byte-exact."""
 
     def __init__(self, mail: MailServer) -> None:
-        self.sock = socket.create_connection((mail.host, mail.imap_port), timeout=10)
-        self.file = self.sock.makefile("rb")
-        assert self.line().startswith(b"* OK")
-
-    def line(self) -> bytes:
-        return self.file.readline()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def command(self, tag: bytes, text: bytes) -> list[bytes]:
-        """Send `tag text` and read up to and including the tagged answer."""
-        self.send(tag + b" " + text + b"\r\n")
-        lines = []
-        while True:
-            line = self.line()
-            lines.append(line)
-            if line.startswith(tag + b" ") or not line:
-                return lines
+        super().__init__(mail.imap_port, mail.host)
+        assert self.greeting.startswith(b"* OK")
 
     def login_and_select(self, user: bytes = b"user", password: bytes = b"pass") -> list[bytes]:
-        assert self.command(b"a", b"LOGIN " + user + b" " + password)[-1].startswith(b"a OK")
-        lines = self.command(b"b", b"SELECT INBOX")
+        assert self.responses(b"a LOGIN " + user + b" " + password)[-1].startswith(b"a OK")
+        lines = self.responses(b"b SELECT INBOX")
         assert lines[-1].startswith(b"b OK")
         return lines
-
-    def closed(self) -> bool:
-        """True once the server has closed the connection (reads end of stream)."""
-        return self.file.read() == b""
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
 
 
 def scalar(mail: MailServer, sql: str):
@@ -226,13 +202,13 @@ def test_purge_sends_expunges_to_a_selected_session(mail):
     wire = Wire(mail)
     assert b"* 3 EXISTS\r\n" in wire.login_and_select()
     mail.call(mail.server.postoffice.purge)
-    assert wire.command(b"c", b"NOOP") == [
+    assert wire.responses(b"c NOOP") == [
         b"* 3 EXPUNGE\r\n",
         b"* 2 EXPUNGE\r\n",
         b"* 1 EXPUNGE\r\n",
         b"c OK NOOP completed\r\n",
     ]
-    assert wire.command(b"d", b"UID SEARCH ALL")[0] == b"* SEARCH\r\n"
+    assert wire.responses(b"d UID SEARCH ALL")[0] == b"* SEARCH\r\n"
     wire.close()
 
 
@@ -355,8 +331,8 @@ def test_delete_user_ends_that_users_sessions_with_bye_unavailable_only(mail):
     alice.login_and_select(b"alice", b"wonder")
     mail.call(mail.server.postoffice.delete_user, "bob")
     assert bob.line() == b"* BYE [UNAVAILABLE] User deleted\r\n"
-    assert bob.closed()
-    assert alice.command(b"c", b"NOOP") == [b"c OK NOOP completed\r\n"]
+    assert bob.at_eof()
+    assert alice.responses(b"c NOOP") == [b"c OK NOOP completed\r\n"]
     bob.close()
     alice.close()
 
@@ -368,7 +344,7 @@ def test_delete_user_ends_an_idle_session_of_that_user(mail):
     assert wire.line() == b"+ idling\r\n"
     mail.call(mail.server.postoffice.delete_user, "bob")
     assert wire.line() == b"* BYE [UNAVAILABLE] User deleted\r\n"
-    assert wire.closed()
+    assert wire.at_eof()
     wire.close()
 
 

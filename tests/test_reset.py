@@ -251,13 +251,13 @@ def test_reset_ends_a_selected_session_with_bye_unavailable_and_closes_it(mail):
     wire.login_and_select(b"alice", b"wonder")
     reset(mail)
     assert wire.line() == BYE
-    assert wire.closed()
+    assert wire.at_eof()
     wire.close()
 
 
 def test_reset_ends_an_authenticated_session_and_an_idle_one(mail):
     authenticated = Wire(mail)
-    assert authenticated.command(b"a", b"LOGIN user pass")[-1].startswith(b"a OK")
+    assert authenticated.responses(b"a LOGIN user pass")[-1].startswith(b"a OK")
     idling = Wire(mail)
     idling.login_and_select(b"alice", b"wonder")
     idling.send(b"c IDLE\r\n")
@@ -265,15 +265,15 @@ def test_reset_ends_an_authenticated_session_and_an_idle_one(mail):
     reset(mail)
     for wire in (authenticated, idling):
         assert wire.line() == BYE
-        assert wire.closed()
+        assert wire.at_eof()
         wire.close()
 
 
 def test_reset_leaves_a_session_that_has_not_logged_in_usable(mail):
     wire = Wire(mail)
     reset(mail)
-    assert wire.command(b"a", b"LOGIN alice wonder")[-1].startswith(b"a OK")
-    assert b"* 2 EXISTS\r\n" in wire.command(b"b", b"SELECT INBOX")
+    assert wire.responses(b"a LOGIN alice wonder")[-1].startswith(b"a OK")
+    assert b"* 2 EXISTS\r\n" in wire.responses(b"b SELECT INBOX")
     wire.close()
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.imap.wire import ImapWire
+
 BIN = Path(sys.executable).parent
 TWISTD = str(BIN / "twistd")
 SCRIPT = str(BIN / "elektromail")
@@ -50,8 +52,8 @@ def test_every_entry_point_starts_the_same_server(child_server, command):
     server = child_server(ANY_PORTS, command=command).wait_ready()
     assert set(server.ports) == {"smtp", "imap"}
     send(server.ports["smtp"], "user@example.com", b"Subject: hi\r\n\r\nhello\r\n")
-    with socket.create_connection(("127.0.0.1", server.ports["imap"]), timeout=10) as s:
-        assert s.recv(1024).startswith(b"* OK [CAPABILITY IMAP4rev1 IMAP4rev2")
+    with ImapWire(server.ports["imap"]) as imap:
+        assert imap.greeting.startswith(b"* OK [CAPABILITY IMAP4rev1 IMAP4rev2")
 
 
 def test_ready_line_names_bound_ports_and_off_listeners(child_server):

@@ -16,11 +16,12 @@ import pytest
 
 from elektromail.config import ConfigError, resolve
 from elektromail.testing import MailServer
-from tests.faults.conftest import Line, client_tls, imap_login, settled
+from tests.faults.conftest import Line, imap_login, settled
+from tests.imap.wire import unverified_tls
 
 LIMIT = 3
-IMAP_REFUSAL = b"* BYE [UNAVAILABLE] Too many connections, try again later"
-SMTP_REFUSAL = b"421 4.3.2 localhost too many connections, try again later"
+IMAP_REFUSAL = b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
+SMTP_REFUSAL = b"421 4.3.2 localhost too many connections, try again later\r\n"
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def test_each_listener_has_its_own_limit(mail):
     assert greeted(mail.imap_port).line() == IMAP_REFUSAL
     with smtplib.SMTP(mail.host, mail.smtp_port, timeout=10) as smtp:
         smtp.sendmail("a@faults.test", ["user@faults.test"], b"Subject: in\r\n\r\nhi\r\n")
-    imaps = imaplib.IMAP4_SSL(mail.host, mail.server.port("imaps"), ssl_context=client_tls())
+    imaps = imaplib.IMAP4_SSL(mail.host, mail.server.port("imaps"), ssl_context=unverified_tls())
     with imaps:
         assert imaps.login("user", "pass")[0] == "OK"
     for client in clients:

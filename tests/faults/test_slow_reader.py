@@ -57,7 +57,7 @@ def test_a_slow_reader_gets_the_whole_answer_without_the_server_buffering_it():
         unsent, waiting = buffered(mail)
         assert waiting and unsent < bound, (unsent, waiting)
         # Now read it all: every message arrives, and the command completes.
-        lines = client.until(b"a ")
+        lines = client.lines_until(b"a ")
         assert sum(b" FETCH (BODY[] {" in line for line in lines) == MESSAGES
         assert lines[-1].startswith(b"a OK")
         assert client.status("NOOP").startswith(b"OK")
@@ -77,7 +77,7 @@ def test_a_paced_answer_after_starttls_completes():
         assert client.status("LOGIN user pass").startswith(b"OK")
         assert client.status("SELECT INBOX").startswith(b"OK")
         for _ in range(2):
-            lines = client.command("FETCH 1:* BODY.PEEK[]")
+            lines = client.tagged("FETCH 1:* BODY.PEEK[]")
             assert sum(b" FETCH (BODY[] {" in line for line in lines) == 40
             assert lines[-1].split(b" ")[1] == b"OK"
         client.close()

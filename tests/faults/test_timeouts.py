@@ -51,7 +51,7 @@ def test_smtp_client_idle_after_the_greeting_gets_421_and_is_closed(mail):
     4.5.3.2, occurs waiting for the client to send a command or data"; §4.2.3 "421 <domain>
     Service not available, closing transmission channel"; RFC 3463 §3.5 X.4.2 "Bad connection"."""
     client = smtp_session(mail)
-    assert client.line() == b"421 4.4.2 localhost timeout, closing connection"
+    assert client.line() == b"421 4.4.2 localhost timeout, closing connection\r\n"
     assert client.rest() == b""
     settled(mail, "smtp")
 

@@ -21,7 +21,6 @@ from elektromail.testing import MailServer
 from tests.faults.conftest import (
     Line,
     client_hello,
-    client_tls,
     imap_login,
     message,
     open_connections,
@@ -30,6 +29,7 @@ from tests.faults.conftest import (
     subscribers,
     wait_until,
 )
+from tests.imap.wire import unverified_tls
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_smtp_client_gone_mid_data_stores_nothing(mail, how):
         (b"DATA", b"354 "),
     ):
         client.send(command + b"\r\n")
-        assert client.until(reply)[-1].startswith(reply)
+        assert client.lines_until(reply)[-1].startswith(reply)
     raw = message("cut", 200_000)
     client.send(raw[: len(raw) // 2])
     send(mail, "during")
@@ -117,23 +117,23 @@ def still_serves(mail: MailServer, listener: str) -> None:
     if listener.startswith("smtp"):
         tls = listener == "smtps"
         smtp = (
-            smtplib.SMTP_SSL(mail.host, port, context=client_tls(), timeout=10)
+            smtplib.SMTP_SSL(mail.host, port, context=unverified_tls(), timeout=10)
             if tls
             else smtplib.SMTP(mail.host, port, timeout=10)
         )
         with smtp:
             if not tls:
-                smtp.starttls(context=client_tls())
+                smtp.starttls(context=unverified_tls())
             assert smtp.noop()[0] == 250
     else:
         imap = (
-            imaplib.IMAP4_SSL(mail.host, port, ssl_context=client_tls(), timeout=10)
+            imaplib.IMAP4_SSL(mail.host, port, ssl_context=unverified_tls(), timeout=10)
             if listener == "imaps"
             else imaplib.IMAP4(mail.host, port, timeout=10)
         )
         with imap:
             if listener == "imap":
-                imap.starttls(client_tls())
+                imap.starttls(unverified_tls())
             assert imap.login("user", "pass")[0] == "OK"
 
 
@@ -180,15 +180,15 @@ def test_client_gone_during_idle_leaves_no_subscriber_and_others_idle_on(mail, h
     client = idle(mail)
     assert subscribers(mail) == base + 2
     mail.inject("user", message("one"))
-    assert client.line() == b"* 1 EXISTS"
-    assert watcher.line() == b"* 1 EXISTS"
+    assert client.line() == b"* 1 EXISTS\r\n"
+    assert watcher.line() == b"* 1 EXISTS\r\n"
     vanish(client, how)
     settled(mail, "imap", 1)
     assert subscribers(mail) == base + 1
     mail.inject("user", message("two"))
-    assert watcher.until(b"* 2 EXISTS")
+    assert watcher.lines_until(b"* 2 EXISTS")
     watcher.send(b"DONE\r\n")
-    assert watcher.until(b"i ")[-1].startswith(b"i OK")
+    assert watcher.lines_until(b"i ")[-1].startswith(b"i OK")
     watcher.close()
     settled(mail, "imap")
     assert subscribers(mail) == base
@@ -225,10 +225,10 @@ def test_client_gone_during_a_long_fetch_frees_its_session_and_others_fetch_on(m
     assert other.status(f"FETCH {MESSAGES} (UID FLAGS)").startswith(b"OK")
     client.reset()
     settled(mail, "imap", 1)
-    answer = other.command(f"FETCH {MESSAGES} BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+    answer = other.tagged(f"FETCH {MESSAGES} BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
     assert answer[-1].split(b" ")[1] == b"OK"
     assert any(f"Subject: m{MESSAGES - 1}".encode() in line for line in answer)
-    assert other.command("SEARCH SEEN")[0] == b"* SEARCH"  # PEEK set no flag
+    assert other.tagged("SEARCH SEEN")[0] == b"* SEARCH\r\n"  # PEEK set no flag
     other.close()
     settled(mail, "imap")
     assert open_connections(mail, "imap") == 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import imaplib
-import socket
 
 import pytest
 
 from elektromail.testing import MailServer
 from tests.http.client import Api
+from tests.imap.wire import ImapWire
 
 MESSAGE = "From: App <app@example.com>\nTo: user@example.com\nSubject: Hi\n\nHello\n"
 
@@ -90,21 +90,19 @@ def test_internal_date_forms(api, given, expected):
 
 def test_idle_session_sees_an_injected_message_at_once(api, mail):
     api.inject(MESSAGE)
-    sock = socket.create_connection((mail.host, mail.imap_port), timeout=10)
-    lines = sock.makefile("rb")
-    assert lines.readline().startswith(b"* OK")
-    sock.sendall(b"a LOGIN user pass\r\nb SELECT INBOX\r\n")
-    while not lines.readline().startswith(b"b OK"):
-        pass
-    sock.sendall(b"c IDLE\r\n")
-    assert lines.readline() == b"+ idling\r\n"
+    wire = ImapWire(mail.imap_port, mail.host)
+    assert wire.greeting.startswith(b"* OK")
+    wire.send(b"a LOGIN user pass\r\nb SELECT INBOX\r\n")
+    assert wire.lines_until(b"b OK")
+    wire.send(b"c IDLE\r\n")
+    assert wire.line() == b"+ idling\r\n"
     api.inject(MESSAGE)
-    assert lines.readline() == b"* 2 EXISTS\r\n"
-    sock.sendall(b"DONE\r\n")
-    while not (line := lines.readline()).startswith(b"c "):
-        assert line.startswith(b"* ")
-    assert line.startswith(b"c OK")
-    sock.close()
+    assert wire.line() == b"* 2 EXISTS\r\n"
+    wire.send(b"DONE\r\n")
+    *untagged, done = wire.lines_until(b"c ")
+    assert all(line.startswith(b"* ") for line in untagged)
+    assert done.startswith(b"c OK")
+    wire.close()
 
 
 def test_selected_session_sees_it_on_noop(api, mail):

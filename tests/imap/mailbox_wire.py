@@ -1,13 +1,9 @@
-"""A raw IMAP connection for exact-line tests of the mailbox commands, plus mail fixtures."""
+"""The raw IMAP client as the mailbox-command tests use it (exact lines), plus mail fixtures."""
 
 from __future__ import annotations
 
-import re
-import socket
-
 from elektromail.testing import MailServer
-
-_LITERAL_AT_END = re.compile(rb"\{(\d+)\}$")
+from tests.imap.wire import ImapWire
 
 
 def message(subject: str = "hello", body: bytes = b"body\r\n") -> bytes:
@@ -29,64 +25,24 @@ def deliver(mail: MailServer, mailbox: str, *messages: bytes, to: str = "user@ex
         mail.call(mail.server.postoffice.deliver, [to], raw, mailbox)
 
 
-class Wire:
-    """One connection; `command` sends a tagged command and returns (untagged lines, the tagged
-    status line without its tag). Literals in responses are joined into their line."""
+class Wire(ImapWire):
+    """The shared raw client, logged in, with each command's answer as the mailbox tests compare
+    it: the untagged responses and the tagged status (without its tag), all without CRLF
+    (a literal stays inside its response)."""
 
     def __init__(self, mail: MailServer, user: str | None = "user", password: str = "pass"):
-        self.sock = socket.create_connection((mail.host, mail.imap_port), timeout=10)
-        self.buffer = b""
-        self.count = 0
-        self.greeting = self.line()
+        super().__init__(mail.imap_port, mail.host)
         if user is not None:
-            self.ok(f"LOGIN {user} {password}")
+            self.login(user, password)
 
-    def line(self) -> bytes:
-        line = self._raw_line()
-        while (match := _LITERAL_AT_END.search(line)) is not None:
-            line += b"\r\n" + self._read(int(match.group(1))) + self._raw_line()
-        return line
-
-    def _raw_line(self) -> bytes:
-        while b"\r\n" not in self.buffer:
-            self._fill()
-        line, self.buffer = self.buffer.split(b"\r\n", 1)
-        return line
-
-    def _read(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            self._fill()
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"connection closed; pending {self.buffer!r}")
-        self.buffer += chunk
-
-    def command(self, text: str | bytes) -> tuple[list[bytes], bytes]:
-        self.count += 1
-        tag = b"t%d" % self.count
-        data = text.encode() if isinstance(text, str) else text
-        self.sock.sendall(tag + b" " + data + b"\r\n")
-        untagged = []
-        while True:
-            line = self.line()
-            if line.startswith(tag + b" "):
-                return untagged, line[len(tag) + 1 :]
-            untagged.append(line)
+    def exchange(self, text: str | bytes) -> tuple[list[bytes], bytes]:
+        *untagged, tagged = (line.removesuffix(b"\r\n") for line in self.tagged(text))
+        return untagged, tagged.split(b" ", 1)[1]
 
     def ok(self, text: str | bytes) -> list[bytes]:
-        untagged, status = self.command(text)
+        untagged, status = self.exchange(text)
         assert status.startswith(b"OK"), (text, untagged, status)
         return untagged
-
-    def status_of(self, text: str | bytes) -> bytes:
-        return self.command(text)[1]
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def list_lines(lines: list[bytes]) -> list[bytes]:

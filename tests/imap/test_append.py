@@ -12,7 +12,8 @@ import pytest
 from imapclient import IMAPClient
 
 from elektromail.testing import MailServer
-from tests.imap.test_session_commands import USERS, ImapWire, still_usable
+from tests.imap.test_session_commands import LOGGED_IN, USERS, still_usable
+from tests.imap.wire import ImapWire
 
 LIMIT = 2000
 MESSAGE = (
@@ -38,7 +39,7 @@ def mail() -> Iterator[MailServer]:
 @pytest.fixture
 def wire(mail: MailServer) -> Iterator[ImapWire]:
     client = ImapWire(mail.imap_port)
-    client.login()
+    assert LOGGED_IN.match(client.login())
     yield client
     client.close()
 
@@ -197,7 +198,7 @@ def test_appending_session_in_imap4rev2_gets_no_recent(mail, wire):
 
 def test_other_session_on_the_mailbox_learns_of_the_message(mail, wire):
     watcher = ImapWire(mail.imap_port)
-    watcher.login()
+    assert LOGGED_IN.match(watcher.login())
     watcher.command(b"s SELECT INBOX")
     assert APPENDED.match(append_nonsync(wire, b"INBOX (\\Flagged)", MESSAGE))
     assert watcher.command(b"n NOOP") == b"* 1 EXISTS\r\n* 0 RECENT\r\nn OK NOOP completed\r\n"

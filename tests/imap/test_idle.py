@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import imaplib
-import socket
 
 import pytest
 from imapclient import IMAPClient
 
 from elektromail.testing import MailServer
+from tests.imap.wire import ImapWire
 
 
 @pytest.fixture
@@ -18,35 +18,15 @@ def mail():
         yield server
 
 
-class Wire:
-    """Line-oriented raw client: IDLE's pushes must arrive without the client asking."""
-
-    def __init__(self, mail: MailServer) -> None:
-        self.sock = socket.create_connection((mail.host, mail.imap_port), timeout=10)
-        self.file = self.sock.makefile("rb")
-        assert self.line().startswith(b"* OK")
-
-    def line(self) -> bytes:
-        return self.file.readline()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def until(self, tag: bytes) -> list[bytes]:
-        lines = []
-        while True:
-            line = self.line()
-            lines.append(line)
-            if line.startswith(tag + b" ") or not line:
-                return lines
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
+def connect(mail: MailServer) -> ImapWire:
+    """A raw connection, line by line: IDLE's pushes must arrive without the client asking."""
+    wire = ImapWire(mail.imap_port, mail.host)
+    assert wire.greeting.startswith(b"* OK")
+    return wire
 
 
-def idle_in_inbox(mail: MailServer) -> Wire:
-    wire = Wire(mail)
+def idle_in_inbox(mail: MailServer) -> ImapWire:
+    wire = connect(mail)
     wire.send(b"a LOGIN user pass\r\nb SELECT INBOX\r\n")
     wire.until(b"b")
     wire.send(b"c IDLE\r\n")
@@ -84,14 +64,14 @@ def test_anything_but_done_ends_idle_with_bad(mail):
     wire.send(b"d NOOP\r\n")
     assert wire.line().startswith(b"c BAD")
     wire.send(b"e NOOP\r\n")
-    assert wire.until(b"e")[-1].startswith(b"e OK")
+    assert wire.lines_until(b"e ")[-1].startswith(b"e OK")
     wire.close()
 
 
 def test_idle_and_done_in_one_packet(mail):
-    wire = Wire(mail)
+    wire = connect(mail)
     wire.send(b"a LOGIN user pass\r\nb IDLE\r\nDONE\r\nc NOOP\r\n")
-    lines = wire.until(b"c")
+    lines = wire.lines_until(b"c ")
     assert b"+ idling\r\n" in lines
     assert any(line.startswith(b"b OK") for line in lines)
     assert lines[-1].startswith(b"c OK")
@@ -99,14 +79,14 @@ def test_idle_and_done_in_one_packet(mail):
 
 
 def test_idle_before_login_is_bad(mail):
-    wire = Wire(mail)
+    wire = connect(mail)
     wire.send(b"a IDLE\r\n")
     assert wire.line().startswith(b"a BAD")
     wire.close()
 
 
 def test_idle_with_arguments_is_bad(mail):
-    wire = Wire(mail)
+    wire = connect(mail)
     wire.send(b"a LOGIN user pass\r\n")
     wire.until(b"a")
     wire.send(b"b IDLE now\r\n")
@@ -130,7 +110,7 @@ def test_inactivity_timers_are_settings():
     the settings shorten it (here to one second before login, for the test)."""
     assert MailServer().settings.imap_timeout >= 30 * 60
     with MailServer(imap_login_timeout=1) as mail:
-        wire = Wire(mail)
+        wire = connect(mail)
         assert wire.line().startswith(b"* BYE")
         assert wire.line() == b""  # closed
         wire.close()

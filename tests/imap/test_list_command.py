@@ -105,7 +105,7 @@ def test_list_shows_a_missing_parent_as_noselect(mail, wire):
     ]
     wire.ok("ENABLE IMAP4rev2")
     assert lines(wire, 'LIST "" "p"') == [b'* LIST (\\NonExistent \\HasChildren) "/" p']
-    assert wire.status_of("SELECT p").startswith(b"NO [NONEXISTENT]")
+    assert wire.status("SELECT p").startswith(b"NO [NONEXISTENT]")
 
 
 # --- names on the wire --------------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_list_encodes_names_for_the_dialect(mail, wire):
 
 
 def test_list_8bit_pattern_in_rev1_is_bad_and_broken_modified_utf7_matches_nothing(wire):
-    assert wire.status_of('LIST "" "\xc3\xa4"'.encode("latin-1")).startswith(b"BAD")
+    assert wire.status('LIST "" "\xc3\xa4"'.encode("latin-1")).startswith(b"BAD")
     assert lines(wire, 'LIST "" "&Jjo"') == []
     assert lines(wire, 'LIST "&Jjo" "*"') == []
 
@@ -279,7 +279,7 @@ def test_list_return_status_follows_each_selectable_mailbox(mail, wire):
     ],
 )
 def test_list_bad_arguments_are_bad_and_the_session_goes_on(wire, command):
-    assert wire.status_of(command.rstrip()).startswith(b"BAD")
+    assert wire.status(command.rstrip()).startswith(b"BAD")
     assert lines(wire, 'LIST "" INBOX') == [b'* LIST (\\HasNoChildren) "/" INBOX']
 
 
@@ -325,13 +325,13 @@ def test_lsub_shows_subscribed_names_and_noselect_parents(wire):
     ],
 )
 def test_lsub_bad_arguments(wire, command, answer):
-    assert wire.status_of(command).startswith(answer)
+    assert wire.status(command).startswith(answer)
     wire.ok("NOOP")
 
 
 def test_lsub_is_not_an_imap4rev2_command(wire):
     wire.ok("ENABLE IMAP4rev2")
-    assert wire.status_of('LSUB "" "*"').startswith(b"BAD")
+    assert wire.status('LSUB "" "*"').startswith(b"BAD")
     assert lines(wire, 'LIST (SUBSCRIBED) "" "INBOX"') == [
         b'* LIST (\\Subscribed \\HasNoChildren) "/" INBOX'
     ]

@@ -57,7 +57,7 @@ def test_create_with_trailing_delimiter_creates_the_name_without_it(wire):
 
 @pytest.mark.parametrize("name", ["Sent", "INBOX", "inbox", "InBoX", "INBOX/", '"inbox"'])
 def test_create_an_existing_name_is_alreadyexists(wire, name):
-    assert wire.status_of(f"CREATE {name}").startswith(b"NO [ALREADYEXISTS]")
+    assert wire.status(f"CREATE {name}").startswith(b"NO [ALREADYEXISTS]")
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_create_an_existing_name_is_alreadyexists(wire, name):
     ],
 )
 def test_create_an_impossible_name_is_cannot_and_the_session_goes_on(wire, argument):
-    assert wire.status_of(f"CREATE {argument}").startswith(b"NO [CANNOT]")
+    assert wire.status(f"CREATE {argument}").startswith(b"NO [CANNOT]")
     wire.ok("NOOP")
     assert names(wire) == DEFAULT
 
@@ -97,16 +97,16 @@ def test_create_an_impossible_name_is_cannot_and_the_session_goes_on(wire, argum
 )
 def test_create_with_bad_arguments_is_bad(wire, argument):
     data = f"CREATE {argument}".rstrip().encode("latin-1")
-    assert wire.status_of(data).startswith(b"BAD")
+    assert wire.status(data).startswith(b"BAD")
     assert names(wire) == DEFAULT  # nothing was created
 
 
 def test_create_with_a_control_character_in_utf8_is_cannot(wire):
     wire.ok("ENABLE IMAP4rev2")
-    assert wire.status_of(b"CREATE {3+}\r\na\nb").startswith(b"NO [CANNOT]")
-    assert wire.status_of(b"CREATE {3+}\r\na\x7fb").startswith(b"NO [CANNOT]")
-    assert wire.status_of(b'CREATE "a\xc2\x85b"').startswith(b"NO [CANNOT]")  # C1 control
-    assert wire.status_of(b'CREATE "a\xffb"').startswith(b"BAD")  # not UTF-8
+    assert wire.status(b"CREATE {3+}\r\na\nb").startswith(b"NO [CANNOT]")
+    assert wire.status(b"CREATE {3+}\r\na\x7fb").startswith(b"NO [CANNOT]")
+    assert wire.status(b'CREATE "a\xc2\x85b"').startswith(b"NO [CANNOT]")  # C1 control
+    assert wire.status(b'CREATE "a\xffb"').startswith(b"BAD")  # not UTF-8
 
 
 def test_create_special_use_marks_the_mailbox(wire):
@@ -120,7 +120,7 @@ def test_create_special_use_marks_the_mailbox(wire):
 
 @pytest.mark.parametrize("attribute", ["\\Bogus", "\\All", "\\Flagged"])
 def test_create_with_an_unsupported_use_attribute_is_useattr(wire, attribute):
-    assert wire.status_of(f"CREATE Virtual (USE ({attribute}))").startswith(b"NO [USEATTR]")
+    assert wire.status(f"CREATE Virtual (USE ({attribute}))").startswith(b"NO [USEATTR]")
     assert names(wire, "Virtual") == []
 
 
@@ -132,7 +132,7 @@ def test_create_in_modified_utf7_is_the_utf8_name_after_enable(mail, wire):
     wire.ok('SELECT "ä/Entwürfe"'.encode())
     other = Wire(mail)
     other.ok("ENABLE UTF8=ACCEPT")
-    assert other.status_of('CREATE "ä"'.encode()).startswith(b"NO [ALREADYEXISTS]")
+    assert other.status('CREATE "ä"'.encode()).startswith(b"NO [ALREADYEXISTS]")
     other.close()
 
 
@@ -147,7 +147,7 @@ def test_create_denormalized_utf8_is_stored_in_nfc_with_oldname(wire):
 
 def test_create_is_bad_before_login(mail):
     wire = Wire(mail, user=None)
-    assert wire.status_of("CREATE x").startswith(b"BAD")
+    assert wire.status("CREATE x").startswith(b"BAD")
     wire.ok("LOGIN user pass")
     assert names(wire, "x") == []
     wire.close()
@@ -158,16 +158,16 @@ def test_create_is_bad_before_login(mail):
 
 @pytest.mark.parametrize("name", ["INBOX", "inbox"])
 def test_delete_inbox_is_refused(wire, name):
-    assert wire.status_of(f"DELETE {name}").startswith(b"NO [CANNOT]")
+    assert wire.status(f"DELETE {name}").startswith(b"NO [CANNOT]")
 
 
 def test_delete_missing_mailbox_is_nonexistent(wire):
-    assert wire.status_of("DELETE nowhere").startswith(b"NO [NONEXISTENT]")
+    assert wire.status("DELETE nowhere").startswith(b"NO [NONEXISTENT]")
 
 
 def test_delete_a_mailbox_with_children_is_haschildren(wire):
     wire.ok("CREATE parent/child")
-    assert wire.status_of("DELETE parent").startswith(b"NO [HASCHILDREN]")
+    assert wire.status("DELETE parent").startswith(b"NO [HASCHILDREN]")
     wire.ok("DELETE parent/child")
     wire.ok("DELETE parent")
     assert names(wire, "parent*") == []
@@ -209,7 +209,7 @@ def test_delete_of_the_selected_mailbox_closes_it(mail, wire):
     deliver(mail, "Doomed", message())
     wire.ok("SELECT Doomed")
     assert wire.ok("DELETE Doomed") == [b"* OK [CLOSED] Selected mailbox was deleted"]
-    assert wire.status_of("FETCH 1 FLAGS").startswith(b"BAD")  # no mailbox selected now
+    assert wire.status("FETCH 1 FLAGS").startswith(b"BAD")  # no mailbox selected now
     wire.ok("SELECT INBOX")
 
 
@@ -263,7 +263,7 @@ def test_rename_moves_the_subtree_and_keeps_uids(mail, wire):
     ],
 )
 def test_rename_errors(wire, command, code):
-    assert wire.status_of(command).startswith(code)
+    assert wire.status(command).startswith(code)
     assert names(wire, "Sent*") == [b"Sent"]
 
 
@@ -273,7 +273,7 @@ def test_rename_onto_a_child_name_that_exists_is_alreadyexists(wire):
     wire.ok("DELETE dst/kid")
     wire.ok("DELETE dst")
     wire.ok("CREATE dst/kid")  # dst exists again (created as a parent)
-    assert wire.status_of("RENAME src dst").startswith(b"NO [ALREADYEXISTS]")
+    assert wire.status("RENAME src dst").startswith(b"NO [ALREADYEXISTS]")
     assert names(wire, "src*") == [b"src", b"src/kid"]
 
 
@@ -389,7 +389,7 @@ def test_subscribe_trailing_delimiter_and_inbox_case(wire):
     ],
 )
 def test_subscribe_bad_input(wire, command, answer):
-    assert wire.status_of(command).startswith(answer)
+    assert wire.status(command).startswith(answer)
     wire.ok("NOOP")
 
 
@@ -411,7 +411,7 @@ def test_status_counts_messages_flags_and_size(mail, wire):
 
 def test_status_of_the_selected_mailbox_is_answered(wire):
     wire.ok("SELECT INBOX")
-    untagged, tagged = wire.command("STATUS INBOX (MESSAGES)")
+    untagged, tagged = wire.exchange("STATUS INBOX (MESSAGES)")
     assert untagged == [b"* STATUS INBOX (MESSAGES 0)"]
     assert tagged.startswith(b"OK")
 
@@ -419,7 +419,7 @@ def test_status_of_the_selected_mailbox_is_answered(wire):
 def test_status_recent_is_rev1_only(wire):
     assert status(wire, "inbox", "RECENT") == b"* STATUS INBOX (RECENT 0)"
     wire.ok("ENABLE IMAP4rev2")
-    assert wire.status_of("STATUS INBOX (RECENT)").startswith(b"BAD")
+    assert wire.status("STATUS INBOX (RECENT)").startswith(b"BAD")
     assert status(wire, "INBOX", "DELETED SIZE") == b"* STATUS INBOX (DELETED 0 SIZE 0)"
 
 
@@ -438,7 +438,7 @@ def test_status_recent_is_rev1_only(wire):
     ],
 )
 def test_status_bad_input(wire, arguments, answer):
-    assert wire.status_of(f"STATUS {arguments}".rstrip()).startswith(answer)
+    assert wire.status(f"STATUS {arguments}".rstrip()).startswith(answer)
     wire.ok("NOOP")
 
 
@@ -455,7 +455,7 @@ def test_status_with_imapclient(mail):
 
 def test_namespace(wire):
     assert wire.ok("NAMESPACE") == [b'* NAMESPACE (("" "/")) NIL NIL']
-    assert wire.status_of("NAMESPACE extra").startswith(b"BAD")
+    assert wire.status("NAMESPACE extra").startswith(b"BAD")
 
 
 def test_namespace_with_imapclient(mail):
@@ -482,7 +482,7 @@ def test_namespace_with_imapclient(mail):
 )
 def test_mailbox_commands_are_bad_before_login(mail, command):
     wire = Wire(mail, user=None)
-    assert wire.status_of(command).startswith(b"BAD")
+    assert wire.status(command).startswith(b"BAD")
     wire.ok("LOGIN user pass")
     assert names(wire) == DEFAULT
     wire.close()
@@ -508,7 +508,7 @@ HUGE = b"{20000+}\r\n" + b"h" * 20000
     ],
 )
 def test_hostile_names_get_an_answer_and_the_session_goes_on(wire, command, answer):
-    assert wire.status_of(command).startswith(answer)
+    assert wire.status(command).startswith(answer)
     assert names(wire, "INBOX") == [b"INBOX"]
 
 

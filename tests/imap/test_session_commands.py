@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import imaplib
 import re
-import socket
-import ssl
 from collections.abc import Callable, Iterator
 from importlib import metadata
 
@@ -15,6 +13,7 @@ import pytest
 from imapclient import IMAPClient
 
 from elektromail.testing import MailServer
+from tests.imap.wire import ImapWire
 
 USERS = "user:pass,alice:alice@example.org:wonder"
 VERSION = metadata.version("elektromail").encode()
@@ -23,78 +22,11 @@ PLAIN_USER_PASS = base64.b64encode(b"\0user\0pass")
 LOGGED_IN = re.compile(rb"[a-z] OK \[CAPABILITY [^\]]*\] Logged in\r\n\Z")
 
 
-class ImapWire:
-    """A raw IMAP client on a socket: sends exactly the bytes it is given and returns the
-    server's response lines as bytes (literals in responses included)."""
-
-    def __init__(
-        self, port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
-    ) -> None:
-        self.sock = socket.create_connection((host, port), timeout=10)
-        if tls is not None:
-            self.sock = tls.wrap_socket(self.sock)
-        self.file = self.sock.makefile("rb")
-        self.greeting = self.line()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def line(self) -> bytes:
-        """One response line with its CRLF; a literal it announces is read into it."""
-        line = self.file.readline()
-        while match := re.search(rb"\{(\d+)\}\r\n\Z", line):
-            line += self.file.read(int(match.group(1)))
-            line += self.file.readline()
-        return line
-
-    def until(self, tag: bytes) -> bytes:
-        """Every line up to and including the tagged response for `tag`."""
-        out = b""
-        while True:
-            line = self.line()
-            if not line:
-                raise AssertionError(f"connection closed before {tag!r} was answered: {out!r}")
-            out += line
-            if line.startswith(tag + b" "):
-                return out
-
-    def command(self, line: bytes) -> bytes:
-        self.send(line + b"\r\n")
-        return self.until(line.split(b" ", 1)[0])
-
-    def login(self, user: bytes = b"user", password: bytes = b"pass") -> None:
-        assert LOGGED_IN.match(self.command(b"l LOGIN " + user + b" " + password))
-
-    def start_tls(self, context: ssl.SSLContext) -> None:
-        """Wrap the socket after a STARTTLS OK; no plaintext may have come after the OK."""
-        self.sock.setblocking(False)
-        assert self.file.peek() == b""  # no raw read can block now
-        self.sock.settimeout(10)
-        self.file.close()
-        self.sock = context.wrap_socket(self.sock)
-        self.file = self.sock.makefile("rb")
-
-    def at_eof(self) -> bool:
-        return self.file.read() == b""
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-
 def capabilities(response: bytes) -> set[bytes]:
     """The capability names in a `* CAPABILITY` line or a `[CAPABILITY ...]` code."""
     match = re.search(rb"CAPABILITY ([^\]\r]*)", response)
     assert match, response
     return set(match.group(1).split())
-
-
-def unverified_tls() -> ssl.SSLContext:
-    """The server's certificate is self-signed: test clients do not verify it."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 @pytest.fixture
@@ -125,7 +57,7 @@ def wire(connect: Callable[[], ImapWire]) -> ImapWire:
 @pytest.fixture
 def authed(connect: Callable[[], ImapWire]) -> ImapWire:
     client = connect()
-    client.login()
+    assert LOGGED_IN.match(client.login())
     return client
 
 
@@ -183,7 +115,7 @@ def test_any_state_commands_take_no_arguments(wire, command):
 @pytest.mark.parametrize("state", ["not authenticated", "authenticated", "selected"])
 def test_noop_and_logout_work_in_every_state(wire, state):
     if state != "not authenticated":
-        wire.login()
+        assert LOGGED_IN.match(wire.login())
     if state == "selected":
         assert wire.command(b"s SELECT INBOX").endswith(b"s OK [READ-WRITE] SELECT completed\r\n")
     assert wire.command(b"a NOOP") == b"a OK NOOP completed\r\n"
@@ -195,7 +127,7 @@ def test_noop_and_logout_work_in_every_state(wire, state):
 
 def test_commands_pipelined_after_logout_are_never_answered(wire):
     wire.send(b"a LOGOUT\r\nb NOOP\r\n")
-    assert wire.file.read() == b"* BYE elektromail logging out\r\na OK LOGOUT completed\r\n"
+    assert wire.rest() == b"* BYE elektromail logging out\r\na OK LOGOUT completed\r\n"
 
 
 def test_imaplib_logout_says_bye(mail):
@@ -562,7 +494,7 @@ def test_unsolicited_flag_update_carries_uid_only_in_imap4rev2(mail, connect, en
     mail.call(mail.server.postoffice.deliver, ["user@x"], b"Subject: s\r\n\r\nbody\r\n")
     watcher, changer = connect(), connect()
     for client in (watcher, changer):
-        client.login()
+        assert LOGGED_IN.match(client.login())
     if enable:
         watcher.command(b"e ENABLE " + enable)
     watcher.command(b"s SELECT INBOX")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import imaplib
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -11,13 +10,8 @@ from imapclient import IMAPClient
 
 from elektromail.config import resolve
 from elektromail.testing import MailServer
-from tests.imap.test_session_commands import (
-    LOGGED_IN,
-    USERS,
-    ImapWire,
-    capabilities,
-    unverified_tls,
-)
+from tests.imap.test_session_commands import LOGGED_IN, USERS, capabilities
+from tests.imap.wire import ImapWire, unverified_tls
 
 BEGIN_TLS = b"a OK Begin TLS negotiation now\r\n"
 
@@ -41,16 +35,6 @@ def tls_wire(mail: MailServer) -> Iterator[ImapWire]:
     client = ImapWire(mail.server.port("imaps"), tls=unverified_tls())
     yield client
     client.close()
-
-
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 # --- STARTTLS ----------------------------------------------------------------------------------
@@ -80,22 +64,19 @@ def test_starttls_twice_is_bad(wire):
     assert wire.command(b"c NOOP") == b"c OK NOOP completed\r\n"
 
 
-def test_commands_in_the_starttls_packet_are_dropped_not_run(mail):
+def test_commands_in_the_starttls_packet_are_dropped_not_run(wire):
     """CVE-2011-0411: plaintext after STARTTLS must not be run and answered over TLS."""
-    sock = socket.create_connection((mail.host, mail.imap_port), timeout=10)
-    greeting = sock.recv(4096)
-    assert greeting.startswith(b"* OK")
-    sock.sendall(b"a STARTTLS\r\nb CAPABILITY\r\nc LOGIN user pass\r\n")
-    assert recv_exactly(sock, len(BEGIN_TLS)) == BEGIN_TLS
+    assert wire.greeting.startswith(b"* OK")
+    wire.send(b"a STARTTLS\r\nb CAPABILITY\r\nc LOGIN user pass\r\n")
+    assert wire.read_exact(len(BEGIN_TLS)) == BEGIN_TLS
     # Any plaintext answer to b or c would arrive here and break the handshake.
-    tls = unverified_tls().wrap_socket(sock)
-    tls.sendall(b"d NOOP\r\n")
+    wire.start_tls(unverified_tls())
+    wire.send(b"d NOOP\r\n")
     expected = b"d OK NOOP completed\r\n"
-    assert recv_exactly(tls, len(expected)) == expected
-    tls.sendall(b"e SELECT INBOX\r\n")  # c's LOGIN did not happen either
+    assert wire.read_exact(len(expected)) == expected
+    wire.send(b"e SELECT INBOX\r\n")  # c's LOGIN did not happen either
     expected = b"e BAD SELECT not allowed before authentication\r\n"
-    assert recv_exactly(tls, len(expected)) == expected
-    tls.close()
+    assert wire.read_exact(len(expected)) == expected
 
 
 def test_starttls_queued_behind_another_command_still_drops_what_follows(wire):
@@ -120,7 +101,7 @@ def test_starttls_with_arguments_is_bad_and_stays_in_the_clear(wire, command, re
 
 
 def test_starttls_after_login_is_bad(wire):
-    wire.login()
+    assert LOGGED_IN.match(wire.login())
     assert wire.command(b"a STARTTLS") == b"a BAD STARTTLS not allowed now\r\n"
     assert b"STARTTLS" not in capabilities(wire.command(b"b CAPABILITY"))
 
@@ -168,10 +149,9 @@ def test_imaplib_imap4_ssl_logs_in_and_selects(mail):
 
 
 def test_imaps_port_refuses_plaintext(mail):
-    sock = socket.create_connection((mail.host, mail.server.port("imaps")), timeout=10)
-    sock.sendall(b"a CAPABILITY\r\n")
-    assert b"CAPABILITY" not in sock.recv(4096)
-    sock.close()
+    with ImapWire(mail.server.port("imaps"), mail.host, greeting=False) as plain:
+        plain.send(b"a CAPABILITY\r\n")
+        assert b"CAPABILITY" not in plain.read_chunk()
 
 
 def test_imaps_port_is_an_implemented_setting():

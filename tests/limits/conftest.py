@@ -4,19 +4,18 @@ server's peak memory (VmHWM, reset through /proc/<pid>/clear_refs before each at
 from __future__ import annotations
 
 import re
-import socket
 import sys
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import ChildServer
+from tests.imap.wire import ImapWire
 from tests.smtp.wire import Wire
 
 # One user per test module, so that what one delivers is not in another's mailbox.
 USERS = ["literals", "nesting", "big", "seq", "lines"]
 PASSWORD = "pw"
-_LITERAL_AT_END = re.compile(rb"\{(\d+)\}\r\n\Z")
 
 
 class Server:
@@ -73,70 +72,6 @@ def server() -> Iterator[Server]:
         child.stop()
 
 
-class Imap:
-    """A raw IMAP connection: send bytes, read lines (with their literals) or a tagged reply."""
-
-    def __init__(self, port: int, user: str | None = None) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.buffer = b""
-        self.greeting = self.line()
-        if user is not None:
-            assert self.command(b"l LOGIN " + user.encode() + b" " + PASSWORD.encode()).startswith(
-                b"l OK"
-            )
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self) -> bool:
-        chunk = self.sock.recv(1 << 20)
-        self.buffer += chunk
-        return bool(chunk)
-
-    def line(self) -> bytes:
-        """One response line, literals included; b"" at the end of the stream."""
-        out = b""
-        while True:
-            end = self.buffer.find(b"\r\n")
-            while end < 0:
-                if not self._fill():
-                    return out + self.buffer
-                end = self.buffer.find(b"\r\n")
-            out += self.buffer[: end + 2]
-            self.buffer = self.buffer[end + 2 :]
-            match = _LITERAL_AT_END.search(out)
-            if match is None:
-                return out
-            size = int(match.group(1))
-            while len(self.buffer) < size:
-                if not self._fill():
-                    raise ConnectionError("stream ended inside a literal")
-            out += self.buffer[:size]
-            self.buffer = self.buffer[size:]
-
-    def until(self, tag: bytes) -> bytes:
-        """Every line up to and including the one tagged `tag`."""
-        out = b""
-        while True:
-            line = self.line()
-            out += line
-            if not line or line.startswith(tag + b" "):
-                return out
-
-    def command(self, line: bytes) -> bytes:
-        """Send a tagged command line; its tag is its first word."""
-        self.send(line + b"\r\n")
-        return self.until(line.split(b" ", 1)[0])
-
-    def at_eof(self) -> bool:
-        while self._fill():
-            pass
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 class Smtp(Wire):
     """A raw SMTP connection (tests/smtp's Wire, with a longer timeout for big messages) that
     can run a whole transaction."""
@@ -158,11 +93,13 @@ class Smtp(Wire):
 @pytest.fixture
 def imap(server: Server) -> Iterator:
     """imap(user) opens a logged-in connection (user None: not logged in); all closed after."""
-    opened: list[Imap] = []
+    opened: list[ImapWire] = []
 
-    def connect(user: str | None) -> Imap:
-        client = Imap(server.imap_port, user)
+    def connect(user: str | None) -> ImapWire:
+        client = ImapWire(server.imap_port, timeout=20)
         opened.append(client)
+        if user is not None:
+            client.login(user, PASSWORD)
         return client
 
     yield connect

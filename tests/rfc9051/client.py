@@ -1,32 +1,18 @@
-"""A raw-socket IMAP test client: sends exactly the bytes a test asks for and reads responses
-(untagged, continuation requests, literals) until the tagged one, with a timeout as a safety
-net only. It interprets nothing beyond framing, so tests can send malformed input and see
-every byte of the answer. Optional implicit TLS and STARTTLS."""
+"""The compliance harness's IMAP client: commands made of parts (atoms, quoted strings,
+literals that wait for "+"), read until the tagged response and parsed into `Result`s. The
+bytes travel through the suite's raw client (tests/imap/wire.py), which interprets nothing
+beyond framing, so tests can send malformed input and see every byte of the answer."""
 
 from __future__ import annotations
 
 import itertools
 import socket
-import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tests.rfc9051.response import (
-    Response,
-    is_single_line,
-    literal_length,
-    parse_response,
-)
-
-DEFAULT_TIMEOUT = 10.0
-
-
-class ConnectionClosed(ConnectionError):
-    """The server closed the connection while a response was expected."""
-
-
-class ResponseTimeout(AssertionError):
-    """No complete response in time: the server is stuck or waits for more input."""
+from tests.imap.wire import DEFAULT_TIMEOUT, ImapWire, ResponseTimeout
+from tests.imap.wire import ConnectionClosed as ConnectionClosed
+from tests.rfc9051.response import Response, parse_response
 
 
 @dataclass(frozen=True)
@@ -101,105 +87,67 @@ class ImapClient:
         timeout: float = DEFAULT_TIMEOUT,
         label: str = "",
     ) -> None:
+        self.wire = ImapWire(port, host, tls=tls, timeout=timeout, greeting=False, label=label)
         self.host = host
         self.port = port
-        self.timeout = timeout
         self.label = label
-        self.transcript: list[tuple[str, bytes]] = []
-        self._buffer = bytearray()
         self._tags = itertools.count(1)
         self._prefix = "t"
-        self.tls = False
-        self.closed = False
         self.dialect: str | None = None  # "rev1" / "rev2" when a fixture chose one
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.settimeout(timeout)
-        if tls:
-            self.sock = tls_context().wrap_socket(self.sock, server_hostname=host)
-            self.tls = True
         self.greeting = self.read_response()
+
+    @property
+    def sock(self) -> socket.socket:
+        return self.wire.sock
+
+    @sock.setter
+    def sock(self, sock: socket.socket) -> None:
+        self.wire.sock = sock
+
+    @property
+    def tls(self) -> bool:
+        return self.wire.tls
+
+    @tls.setter
+    def tls(self, value: bool) -> None:
+        self.wire.tls = value
+
+    @property
+    def closed(self) -> bool:
+        return self.wire.closed
+
+    @property
+    def timeout(self) -> float:
+        return self.wire.timeout
 
     def set_timeout(self, seconds: float) -> None:
         """How long to wait for the server before failing (a safety net, not a sleep)."""
-        self.timeout = seconds
-        self.sock.settimeout(seconds)
+        self.wire.set_timeout(seconds)
 
     # --- raw I/O ----------------------------------------------------------------------------
 
     def send_raw(self, data: bytes) -> None:
-        self.transcript.append(("C", data))
-        self.sock.sendall(data)
-
-    def _fill(self) -> None:
-        try:
-            chunk = self.sock.recv(65536)
-        except TimeoutError:
-            raise ResponseTimeout(
-                f"no complete response within {self.timeout}s\n{self.tail()}"
-            ) from None
-        except (ConnectionResetError, ssl.SSLError) as e:
-            self.closed = True
-            raise ConnectionClosed(f"connection failed: {e}\n{self.tail()}") from None
-        if not chunk:
-            self.closed = True
-            raise ConnectionClosed(f"server closed the connection\n{self.tail()}")
-        self._buffer += chunk
+        self.wire.send(data)
 
     def read_line(self) -> bytes:
         """One line, CRLF included."""
-        while True:
-            end = self._buffer.find(b"\r\n")
-            if end >= 0:
-                line = bytes(self._buffer[: end + 2])
-                del self._buffer[: end + 2]
-                return line
-            self._fill()
+        return self.wire.read_line()
 
     def read_exact(self, count: int) -> bytes:
-        while len(self._buffer) < count:
-            self._fill()
-        data = bytes(self._buffer[:count])
-        del self._buffer[:count]
-        return data
+        return self.wire.read_exact(count)
 
     def read_response(self) -> Response:
         """One complete response, with the literals it announces."""
-        raw = self.read_line()
-        if not is_single_line(raw):
-            while (size := literal_length(raw)) is not None:
-                raw += self.read_exact(size)
-                raw += self.read_line()
-        self.transcript.append(("S", raw))
-        return parse_response(raw)
+        return parse_response(self.wire.read_response())
 
     def pending(self) -> bool:
         """Whether the server sent bytes not read yet (checked without waiting)."""
-        return bool(self._buffer)
+        return self.wire.pending()
 
     def wait_closed(self, timeout: float | None = None) -> bytes:
         """Read until the server closes the connection; returns what came meanwhile.
         Raises ResponseTimeout when the connection stays open."""
-        self.sock.settimeout(timeout or self.timeout)
-        received = bytes(self._buffer)
-        self._buffer.clear()
-        try:
-            while True:
-                try:
-                    chunk = self.sock.recv(65536)
-                except TimeoutError:
-                    raise ResponseTimeout(
-                        f"connection still open after {timeout or self.timeout}s\n{self.tail()}"
-                    ) from None
-                except (ConnectionResetError, ssl.SSLError, OSError):
-                    chunk = b""
-                if not chunk:
-                    self.closed = True
-                    return received
-                received += chunk
-                self.transcript.append(("S", chunk))
-        finally:
-            if not self.closed:
-                self.sock.settimeout(self.timeout)
+        return self.wire.dropped(timeout)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -273,15 +221,11 @@ class ImapClient:
         return self.command("LOGIN", quote(user), quote(password))
 
     def starttls(self) -> Result:
-        """STARTTLS; on OK the socket is wrapped before anything else is read."""
+        """STARTTLS; on OK the socket is wrapped before anything else is read (and no
+        cleartext may have come after the OK)."""
         result = self.command("STARTTLS")
         if result.status == "OK":
-            if self._buffer:
-                raise AssertionError(
-                    f"cleartext data after the STARTTLS OK: {bytes(self._buffer)!r}"
-                )
-            self.sock = tls_context().wrap_socket(self.sock, server_hostname=self.host)
-            self.tls = True
+            self.wire.start_tls()
         return result
 
     def create(self, name: str, *extra: Part) -> Result:
@@ -325,27 +269,8 @@ class ImapClient:
             pass
 
     def close(self) -> None:
-        self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        self.wire.close()
 
-    def tail(self, lines: int = 40) -> str:
+    def tail(self) -> str:
         """The end of the conversation, for failure messages."""
-        shown = []
-        for who, data in self.transcript[-lines:]:
-            text = data.decode("utf-8", "replace")
-            if len(text) > 600:
-                text = text[:600] + f"... ({len(data)} bytes)"
-            shown.append(f"{who}: {text.rstrip()}")
-        name = f" {self.label}" if self.label else ""
-        return f"--- transcript{name} ---\n" + "\n".join(shown)
-
-
-def tls_context() -> ssl.SSLContext:
-    """TLS without certificate checks: test servers use self-signed certificates."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+        return self.wire.tail()

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 
 STATUS_KINDS = frozenset({"OK", "NO", "BAD", "BYE", "PREAUTH"})
 
-_LITERAL_AT_END = re.compile(rb"~?\{(\d+)\+?\}\r\n\Z")
-
 
 class Atom(str):
     """An atom (or number, or flag) as sent by the server; compare it like a str."""
@@ -23,22 +21,6 @@ class Atom(str):
 
 class ParseError(ValueError):
     """The response does not follow the IMAP grammar closely enough to be read."""
-
-
-def literal_length(line: bytes) -> int | None:
-    """The octet count of the literal announced at the end of `line` (ending in CRLF),
-    or None when the line ends without one."""
-    match = _LITERAL_AT_END.search(line)
-    return int(match.group(1)) if match else None
-
-
-def is_single_line(first_line: bytes) -> bool:
-    """Status responses and continuation requests carry free text, never literals: a
-    `{5}` at the end of their text is text (e.g. an echoed bad command)."""
-    words = first_line.split(b" ", 2)
-    if words[0] == b"+":
-        return True
-    return len(words) > 1 and words[1].upper().rstrip(b"\r\n") in {k.encode() for k in STATUS_KINDS}
 
 
 class Tokenizer:

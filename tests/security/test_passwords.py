@@ -11,11 +11,10 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import socket
 
 import pytest
 
-from tests.imap.test_session_commands import ImapWire
+from tests.imap.wire import ImapWire
 from tests.smtp.wire import Wire
 
 TOKEN = "password-test-token"
@@ -206,6 +205,8 @@ def test_passwords_are_not_in_the_ready_line_or_the_greetings(server):
     main, _ = server
     line = main.wait_ready().wait_for(b"elektromail ready")
     assert leaks(line) == []
-    for port in (main.ports["smtp"], main.ports["imap"]):
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            assert leaks(sock.recv(4096)) == []
+    smtp = Wire(main.ports["smtp"])
+    assert leaks(smtp.greeting) == []
+    smtp.close()
+    with ImapWire(main.ports["imap"]) as imap:
+        assert leaks(imap.greeting) == []

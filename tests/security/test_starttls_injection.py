@@ -16,13 +16,12 @@ Added here: partial lines, a whole injected message, an injected AUTH/AUTHENTICA
 from __future__ import annotations
 
 import base64
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from elektromail.testing import MailServer
-from tests.imap.test_session_commands import unverified_tls
+from tests.imap.wire import ImapWire
 from tests.smtp.wire import Wire, client_context, mailbox
 
 BEGIN_TLS = b"a OK Begin TLS negotiation now\r\n"
@@ -101,50 +100,16 @@ def test_smtp_an_injected_auth_does_not_authenticate_the_tls_session(strict):
 # --- IMAP -------------------------------------------------------------------------------------
 
 
-class ImapTLS:
+def imap_after_injection(mail: MailServer, packet: bytes) -> ImapWire:
     """A connection that sent `packet` with STARTTLS in one write and is now over TLS."""
-
-    def __init__(self, mail: MailServer, packet: bytes) -> None:
-        sock = socket.create_connection((mail.host, mail.imap_port), timeout=10)
-        assert recv_line(sock).startswith(b"* OK")
-        sock.sendall(packet)
-        assert recv_exactly(sock, len(BEGIN_TLS)) == BEGIN_TLS
-        # any plaintext answer to the injected lines (a "+" for a literal, a BAD) would be
-        # read by the handshake as a broken TLS record
-        self.sock = unverified_tls().wrap_socket(sock)
-
-    def command(self, line: bytes) -> bytes:
-        """Send `line`; every response line up to the first tagged one (whatever its tag)."""
-        self.sock.sendall(line + b"\r\n")
-        out = b""
-        while True:
-            line = recv_line(self.sock)
-            out += line
-            if not line.startswith(b"* ") or not line:
-                return out
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def recv_line(sock: socket.socket) -> bytes:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(1)
-        if not chunk:
-            break
-        data += chunk
-    return data
+    wire = ImapWire(mail.imap_port, mail.host)
+    assert wire.greeting.startswith(b"* OK")
+    wire.send(packet)
+    assert wire.read_exact(len(BEGIN_TLS)) == BEGIN_TLS
+    # any plaintext answer to the injected lines (a "+" for a literal, a BAD) would be read
+    # by the handshake as a broken TLS record; start_tls refuses any that came already
+    wire.start_tls()
+    return wire
 
 
 @pytest.mark.parametrize(
@@ -160,14 +125,14 @@ def recv_line(sock: socket.socket) -> bytes:
     ids=["login", "literal-plus", "sync-literal", "sasl-ir", "sasl", "several"],
 )
 def test_imap_injected_commands_are_not_run_over_tls(mail, injected):
-    wire = ImapTLS(mail, b"a STARTTLS\r\n" + injected)
+    wire = imap_after_injection(mail, b"a STARTTLS\r\n" + injected)
     assert wire.command(b"e NOOP") == b"e OK NOOP completed\r\n"
     assert wire.command(b"f SELECT INBOX") == b"f " + NOT_AUTHENTICATED
     wire.close()
 
 
 def test_imap_a_partial_line_sent_with_starttls_is_not_completed_over_tls(mail):
-    wire = ImapTLS(mail, b"a STARTTLS\r\nb LOGIN user pa")
+    wire = imap_after_injection(mail, b"a STARTTLS\r\nb LOGIN user pa")
     # had the partial line stayed, "ss" would complete it into `b LOGIN user pass`
     assert wire.command(b"ss").startswith(b"ss BAD ")
     assert wire.command(b"f SELECT INBOX") == b"f " + NOT_AUTHENTICATED
@@ -175,7 +140,7 @@ def test_imap_a_partial_line_sent_with_starttls_is_not_completed_over_tls(mail):
 
 
 def test_imap_a_partial_literal_sent_with_starttls_is_not_completed_over_tls(mail):
-    wire = ImapTLS(mail, b"a STARTTLS\r\nb LOGIN user {4+}\r\npa")
+    wire = imap_after_injection(mail, b"a STARTTLS\r\nb LOGIN user {4+}\r\npa")
     # would finish the literal into `b LOGIN user "pass"`
     assert wire.command(b"ss").startswith(b"ss BAD ")
     assert wire.command(b"f SELECT INBOX") == b"f " + NOT_AUTHENTICATED

@@ -15,12 +15,13 @@ import re
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.imap.wire import ImapWire, unverified_tls
 
 TOKEN = "tls-key-test-token"
 KEY_MARKERS = (b"PRIVATE KEY", b"BEGIN EC", b"BEGIN RSA")
@@ -33,35 +34,29 @@ IN_DIRECTORY = (
 )
 
 
-def tls_context() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def certificate_via_starttls(port: int, protocol: str) -> bytes:
     """The server certificate (DER) after STARTTLS on an SMTP or IMAP port."""
+    if protocol == "imap":
+        with ImapWire(port) as imap:
+            assert imap.command(b"a STARTTLS").startswith(b"a OK")
+            imap.start_tls(unverified_tls())
+            return imap.sock.getpeercert(binary_form=True)
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     reader = sock.makefile("rb")
     reader.readline()  # the greeting
-    if protocol == "smtp":
-        sock.sendall(b"EHLO client.test\r\n")
-        while reader.readline()[3:4] == b"-":
-            pass
-        sock.sendall(b"STARTTLS\r\n")
-        assert reader.readline().startswith(b"220")
-    else:
-        sock.sendall(b"a STARTTLS\r\n")
-        assert reader.readline().startswith(b"a OK")
+    sock.sendall(b"EHLO client.test\r\n")
+    while reader.readline()[3:4] == b"-":
+        pass
+    sock.sendall(b"STARTTLS\r\n")
+    assert reader.readline().startswith(b"220")
     reader.close()
-    with tls_context().wrap_socket(sock) as tls:
+    with unverified_tls().wrap_socket(sock) as tls:
         return tls.getpeercert(binary_form=True)
 
 
 def certificate_via_implicit_tls(port: int) -> bytes:
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    with tls_context().wrap_socket(raw) as tls:
+    with unverified_tls().wrap_socket(raw) as tls:
         return tls.getpeercert(binary_form=True)
 
 

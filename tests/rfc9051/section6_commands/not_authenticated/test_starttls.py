@@ -7,13 +7,14 @@ import ssl
 
 import pytest
 
+from tests.imap.wire import unverified_tls
 from tests.rfc9051.assertions import (
     assert_bad,
     assert_ok,
     assert_still_usable,
     require,
 )
-from tests.rfc9051.client import ConnectionClosed, quote, tls_context
+from tests.rfc9051.client import ConnectionClosed, quote
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_starttls_discards_pipelined_cleartext_command(cleartext):
     assert_ok(result)
     assert not cleartext.pending(), "server answered the injected command in cleartext"
     try:
-        cleartext.sock = tls_context().wrap_socket(cleartext.sock, server_hostname="localhost")
+        cleartext.sock = unverified_tls().wrap_socket(cleartext.sock, server_hostname="localhost")
     except (ssl.SSLError, OSError):
         return  # option 1: the injected bytes broke the handshake
     cleartext.tls = True

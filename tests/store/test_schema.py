@@ -1,0 +1,236 @@
+"""store/schema.py: the PRAGMAs each connection gets, the schema version, and the upgrades of
+databases written by earlier versions (in one transaction, or not at all)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from elektromail.store.schema import (
+    SCHEMA_VERSION,
+    UPGRADES,
+    SchemaError,
+    check_database,
+    prepare_connection,
+)
+from elektromail.testing import MailServer
+from tests.store.conftest import message, structure
+
+# --- through a running server ----------------------------------------------------------------
+
+
+def test_schema_version_is_recorded(tmp_path):
+    db = tmp_path / "mail.db"
+    with MailServer(db=str(db)):
+        pass
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    db = tmp_path / "mail.db"
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(ValueError, match="newer"):
+        check_database(str(db))
+
+
+# --- PRAGMAs ----------------------------------------------------------------------------------
+
+
+def pragma(conn: sqlite3.Connection, name: str):
+    return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    ("in_memory", "expected"),
+    [
+        (
+            True,
+            {"foreign_keys": 1, "secure_delete": 2, "journal_mode": "memory", "busy_timeout": 0},
+        ),
+        (
+            False,
+            {
+                "foreign_keys": 1,
+                "secure_delete": 2,  # FAST
+                "journal_mode": "wal",
+                "synchronous": 1,  # NORMAL
+                "busy_timeout": 5000,
+            },
+        ),
+    ],
+    ids=["memory", "file"],
+)
+def test_each_connection_gets_its_pragmas(tmp_path, in_memory, expected):
+    # timeout=0: the busy timeout then comes from prepare_connection, not from sqlite3's default
+    conn = sqlite3.connect(":memory:" if in_memory else str(tmp_path / "mail.db"), timeout=0)
+    prepare_connection(conn, in_memory)
+    assert {name: pragma(conn, name) for name in expected} == expected
+    assert pragma(conn, "user_version") == SCHEMA_VERSION
+    conn.close()
+
+
+def test_a_new_database_gets_every_table(tmp_path):
+    conn = sqlite3.connect(":memory:")
+    prepare_connection(conn, True)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {
+        "meta",
+        "users",
+        "mailboxes",
+        "subscriptions",
+        "retired_names",
+        "bodies",
+        "messages",
+        "body_index",
+    }
+
+
+def test_preparing_a_current_database_again_changes_nothing(tmp_path):
+    path = str(tmp_path / "mail.db")
+    conn = sqlite3.connect(path)
+    prepare_connection(conn, False)
+    conn.execute("INSERT INTO users(name) VALUES ('kept')")
+    conn.commit()
+    conn.close()
+    again = sqlite3.connect(path)
+    prepare_connection(again, False)
+    assert again.execute("SELECT name FROM users").fetchall() == [("kept",)]
+    again.close()
+
+
+# --- upgrades ---------------------------------------------------------------------------------
+
+
+def test_every_version_has_its_upgrade_step():
+    assert set(UPGRADES) == set(range(1, SCHEMA_VERSION))
+
+
+RAW = message("Quarterly Numbers", "Budget inside")
+
+
+def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str = "") -> None:
+    """A database as `version` wrote it: one user "old" with INBOX subscribed and one message.
+    Version 1 kept subscriptions in a mailbox column, bodies had no IMAP renderings before
+    version 3, and body_index came with version 4."""
+    conn = sqlite3.connect(path)
+    subscribed = ", subscribed INTEGER NOT NULL DEFAULT 0" if version == 1 else ""
+    rendered = (
+        ", fetch_envelope BLOB, fetch_bodystructure BLOB, fetch_body BLOB" if version >= 3 else ""
+    )
+    conn.executescript(
+        f"""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password TEXT, email TEXT UNIQUE COLLATE NOCASE, seeded INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE mailboxes (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL
+            REFERENCES users(id) ON DELETE CASCADE, name TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL DEFAULT 1,
+            special_use TEXT{subscribed}, UNIQUE (user_id, name));
+        CREATE TABLE bodies (id INTEGER PRIMARY KEY, raw BLOB NOT NULL,
+            structure TEXT NOT NULL{rendered});
+        CREATE TABLE messages (id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL
+            REFERENCES mailboxes(id) ON DELETE CASCADE, uid INTEGER NOT NULL,
+            flags TEXT NOT NULL DEFAULT '', internal_date REAL NOT NULL,
+            tz_minutes INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL,
+            body_id INTEGER NOT NULL REFERENCES bodies(id), UNIQUE (mailbox_id, uid));
+        INSERT INTO users(id, name, password) VALUES (1, 'old', 'pw');
+        INSERT INTO mailboxes(id, user_id, name, uidvalidity, uidnext)
+            VALUES (1, 1, 'INBOX', 7, 2);
+        """
+    )
+    if version == 1:
+        conn.execute("UPDATE mailboxes SET subscribed = 1")
+    else:
+        conn.executescript(
+            "CREATE TABLE subscriptions (user_id INTEGER NOT NULL, name TEXT NOT NULL,"
+            " PRIMARY KEY (user_id, name)) WITHOUT ROWID;"
+            "INSERT INTO subscriptions VALUES (1, 'INBOX');"
+        )
+    conn.execute(
+        "INSERT INTO bodies(id, raw, structure) VALUES (1, ?, ?)",
+        (raw, structure_json or structure(raw)),
+    )
+    conn.execute(
+        "INSERT INTO messages(mailbox_id, uid, flags, internal_date, size, body_id)"
+        " VALUES (1, 1, '\\Seen', 1e9, ?, 1)",
+        (len(raw),),
+    )
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+
+
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION), ids=lambda v: f"from-{v}")
+def test_an_older_database_is_upgraded_and_keeps_its_mail(tmp_path, version):
+    path = str(tmp_path / "old.db")
+    old_database(path, version)
+    conn = sqlite3.connect(path)
+    prepare_connection(conn, False)
+    assert pragma(conn, "user_version") == SCHEMA_VERSION
+    assert "subscribed" not in columns(conn, "mailboxes")
+    assert {"fetch_envelope", "fetch_bodystructure", "fetch_body"} <= columns(conn, "bodies")
+    assert conn.execute("SELECT user_id, name FROM subscriptions").fetchall() == [(1, "INBOX")]
+    [(raw, flags)] = conn.execute(
+        "SELECT b.raw, m.flags FROM messages m JOIN bodies b ON b.id = m.body_id"
+    ).fetchall()
+    assert (bytes(raw), flags) == (RAW, "\\Seen")
+    [(attachments, search)] = conn.execute("SELECT attachments, search FROM body_index").fetchall()
+    assert attachments == 0
+    assert "quarterly numbers" in search and "budget inside" in search
+    conn.close()
+
+
+def test_an_upgrade_that_fails_leaves_the_old_version_intact(tmp_path):
+    """One transaction: a body the index cannot read stops the upgrade, and the database is
+    as version 1 left it, subscriptions column included."""
+    path = str(tmp_path / "old.db")
+    old_database(path, 1, structure_json="not the structure of anything")
+    conn = sqlite3.connect(path)
+    with pytest.raises(ValueError):  # the structure is no JSON
+        prepare_connection(conn, False)
+    conn.close()
+    conn = sqlite3.connect(path)
+    assert pragma(conn, "user_version") == 1
+    assert "subscribed" in columns(conn, "mailboxes")
+    assert "fetch_envelope" not in columns(conn, "bodies")
+    conn.close()
+
+
+# --- check_database ---------------------------------------------------------------------------
+
+
+def test_check_database_turns_a_newer_schema_into_schema_errors_reason(tmp_path):
+    path = str(tmp_path / "mail.db")
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 3}")
+    conn.close()
+    with pytest.raises(SchemaError, match=f"version {SCHEMA_VERSION + 3} is newer"):
+        prepare_connection(sqlite3.connect(path), False)
+    with pytest.raises(ValueError, match=f"version {SCHEMA_VERSION + 3} is newer"):
+        check_database(path)
+
+
+def test_check_database_refuses_a_file_that_is_not_a_database(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"these are not the pages you are looking for\n" * 100)
+    with pytest.raises(ValueError, match="not a database"):
+        check_database(str(path))
+
+
+def test_check_database_creates_a_new_file_at_the_current_version(tmp_path):
+    path = tmp_path / "new.db"
+    check_database(str(path))
+    conn = sqlite3.connect(path)
+    assert pragma(conn, "user_version") == SCHEMA_VERSION
+    assert pragma(conn, "journal_mode") == "wal"
+    conn.close()
