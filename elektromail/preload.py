@@ -25,6 +25,7 @@ from twisted.internet import threads
 from twisted.logger import Logger
 
 from elektromail import mailtext, mime
+from elektromail.lineends import crlf
 from elektromail.store import BaselineMessage, InvalidInput, normalize_flags
 from elektromail.store.mailboxes import DELIMITER, INBOX
 from elektromail.store.names import check_flags, check_mailbox_name, check_user_name
@@ -187,15 +188,6 @@ def _read_bytes(path: str) -> bytes:
             return f.read()
     except OSError as e:
         raise BadFixture(e.strerror or str(e)) from None
-
-
-_BARE_LF = re.compile(rb"(?<!\r)\n")
-
-
-def crlf(raw: bytes) -> bytes:
-    """Bare LF line ends as CRLF. Fixtures are often written with editors that save LF only,
-    and a message is stored with CRLF line ends as the protocols send it (RFC 5322 §2.1)."""
-    return _BARE_LF.sub(b"\r\n", raw)
 
 
 def read_sidecar(path: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from elektromail.http.jsonio import ApiError, bad_request, text_field
+from elektromail.lineends import crlf
 from elektromail.store.errors import InvalidInput
 from elektromail.store.names import (
     check_email,
@@ -24,7 +25,6 @@ SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 _SYSTEM_BY_LOWER = {flag.lower(): flag for flag in SYSTEM_FLAGS}
 # An IMAP keyword is an atom: no space, controls or atom-specials (RFC 9051 §9).
 _KEYWORD_RE = re.compile(r"[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|~]+\Z")
-_BARE_LF_RE = re.compile(rb"(?<!\r)\n")
 _MONTHS = ("jan feb mar apr may jun jul aug sep oct nov dec").split()
 # IMAP date-time, as the fixture sidecars write it: "01-Jan-2024 00:00:00 +0000".
 _IMAP_DATE_RE = re.compile(
@@ -92,11 +92,6 @@ def _raw(body: Mapping[str, Any], max_size: int) -> bytes:
     if len(raw) > max_size:
         raise ApiError(413, f"field {name!r}: message of {len(raw)} bytes exceeds {max_size}")
     return raw
-
-
-def crlf(raw: bytes) -> bytes:
-    """Bare LF line ends become CRLF; CRLF and lone CR stay as they are."""
-    return _BARE_LF_RE.sub(b"\r\n", raw) if b"\n" in raw else raw
 
 
 def parse_flags(value: object) -> tuple[str, ...]:
