@@ -4,12 +4,12 @@ and /rules are given. Pure code; every refusal is an ApiError naming the field."
 from __future__ import annotations
 
 import binascii
-import datetime
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from elektromail.dates import parse_given_date_time
 from elektromail.http.jsonio import ApiError, bad_request, text_field
 from elektromail.lineends import crlf
 from elektromail.store.errors import InvalidInput
@@ -25,11 +25,6 @@ SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 _SYSTEM_BY_LOWER = {flag.lower(): flag for flag in SYSTEM_FLAGS}
 # An IMAP keyword is an atom: no space, controls or atom-specials (RFC 9051 §9).
 _KEYWORD_RE = re.compile(r"[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|~]+\Z")
-_MONTHS = ("jan feb mar apr may jun jul aug sep oct nov dec").split()
-# IMAP date-time, as the fixture sidecars write it: "01-Jan-2024 00:00:00 +0000".
-_IMAP_DATE_RE = re.compile(
-    r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\s*\Z"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +126,10 @@ def parse_internal_date(value: object) -> tuple[float | None, int]:
         return float(value), 0
     if not isinstance(value, str):
         raise _bad_date()
-    when = _imap_date(value) or _iso_date(value)
-    if when is None:
-        raise _bad_date()
-    offset = when.utcoffset()
-    assert offset is not None
-    return when.timestamp(), int(offset.total_seconds() // 60)
+    try:
+        return parse_given_date_time(value)
+    except ValueError:
+        raise _bad_date() from None
 
 
 def _bad_date() -> ApiError:
@@ -144,43 +137,6 @@ def _bad_date() -> ApiError:
         "field 'internal_date': expected a date such as \"01-Jan-2024 00:00:00 +0000\","
         ' "2024-01-01T00:00:00Z" or seconds since 1970'
     )
-
-
-def _imap_date(text: str) -> datetime.datetime | None:
-    m = _IMAP_DATE_RE.match(text)
-    if m is None or m.group(2).lower() not in _MONTHS:
-        return None
-    day, _, year, hour, minute, second, sign, zh, zm = m.groups()
-    offset = datetime.timedelta(hours=int(zh), minutes=int(zm))
-    if offset >= datetime.timedelta(hours=24):
-        return None
-    zone = datetime.timezone(-offset if sign == "-" else offset)
-    try:
-        return datetime.datetime(
-            int(year),
-            _MONTHS.index(m.group(2).lower()) + 1,
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            tzinfo=zone,
-        )
-    except ValueError:
-        return None
-
-
-def _iso_date(text: str) -> datetime.datetime | None:
-    try:
-        when = datetime.datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if when.tzinfo is None:  # a date without a zone is UTC, as a test writer means it
-        when = when.replace(tzinfo=datetime.UTC)
-    try:
-        when.timestamp()
-    except (OverflowError, ValueError):
-        return None
-    return when
 
 
 def parse_new_user(body: Mapping[str, Any]) -> NewUser:

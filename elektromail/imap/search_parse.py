@@ -13,7 +13,7 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from elektromail.imap.format import parse_date
+from elektromail.dates import parse_date
 from elektromail.imap.parser import Atom
 from elektromail.imap.seqset import SequenceSet, parse_sequence_set
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from elektromail.dates import parse_date_time
 from elektromail.imap import format as fmt
 from elektromail.imap.args import mailbox_name
 from elektromail.imap.commands.store import STORABLE_SYSTEM
@@ -79,7 +80,7 @@ def parse_append(tokens: list, dialect: Dialect) -> AppendRequest:
     internal_date, tz_minutes = None, 0
     if tokens and isinstance(tokens[0], String) and not tokens[0].literal:
         try:
-            internal_date, tz_minutes = fmt.parse_internaldate(tokens.pop(0))
+            internal_date, tz_minutes = parse_date_time(tokens.pop(0))
         except ValueError as e:
             raise Bad(f"Invalid date-time: {e}") from None
     return AppendRequest(flags, internal_date, tz_minutes, _message(tokens, dialect))
