@@ -26,6 +26,7 @@ from elektromail.events import (
     ServerReset,
     UserDeleted,
 )
+from elektromail.flags import normalize_flags
 from elektromail.rules import RuleSet
 from elektromail.store import (
     Baseline,
@@ -36,7 +37,6 @@ from elektromail.store import (
     Store,
     UserExists,
     UserRow,
-    normalize_flags,
 )
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.names import (

@@ -25,10 +25,11 @@ from twisted.logger import Logger
 
 from elektromail import mailtext, mime
 from elektromail.dates import parse_given_date_time
+from elektromail.flags import check_flags
 from elektromail.lineends import crlf
-from elektromail.store import BaselineMessage, InvalidInput, normalize_flags
+from elektromail.store import BaselineMessage, InvalidInput
 from elektromail.store.mailboxes import DELIMITER, INBOX
-from elektromail.store.names import check_flags, check_mailbox_name, check_user_name
+from elektromail.store.names import check_mailbox_name, check_user_name
 
 if TYPE_CHECKING:
     from elektromail.postoffice import PostOffice
@@ -207,7 +208,7 @@ def read_sidecar(path: str) -> dict[str, Any]:
         flags = data.get("flags", [])
         if not isinstance(flags, list):
             raise InvalidInput("flags must be a list of strings")
-        meta["flags"] = normalize_flags(check_flags(flags))
+        meta["flags"] = check_flags(flags)
         if data.get("internal_date") is not None:
             meta["internal_date"] = parse_date_time(data["internal_date"])
     except ValueError as e:  # InvalidInput is one

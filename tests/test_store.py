@@ -7,7 +7,8 @@ import sqlite3
 import pytest
 
 from elektromail import mime
-from elektromail.store import NoSuchMailbox, normalize_flags
+from elektromail.flags import normalize_flags
+from elektromail.store import NoSuchMailbox
 from elektromail.store.schema import SCHEMA_VERSION, check_database
 from elektromail.testing import MailServer
 

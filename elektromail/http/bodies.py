@@ -4,12 +4,12 @@ and /rules are given. Pure code; every refusal is an ApiError naming the field."
 from __future__ import annotations
 
 import binascii
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from elektromail.dates import parse_given_date_time
+from elektromail.flags import InvalidFlag, check_flags
 from elektromail.http.jsonio import ApiError, bad_request, text_field
 from elektromail.lineends import crlf
 from elektromail.store.errors import InvalidInput
@@ -21,10 +21,6 @@ from elektromail.store.names import (
 )
 
 INBOX = "INBOX"
-SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
-_SYSTEM_BY_LOWER = {flag.lower(): flag for flag in SYSTEM_FLAGS}
-# An IMAP keyword is an atom: no space, controls or atom-specials (RFC 9051 §9).
-_KEYWORD_RE = re.compile(r"[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|~]+\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,22 +91,10 @@ def parse_flags(value: object) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list):
         raise bad_request("field 'flags': expected a list of strings")
-    flags = []
-    for item in value:
-        if not isinstance(item, str):
-            raise bad_request("field 'flags': expected a list of strings")
-        if item.startswith("\\"):
-            known = _SYSTEM_BY_LOWER.get(item.lower())
-            if known is None:
-                raise bad_request(
-                    f"field 'flags': {item!r} is not one of " + ", ".join(SYSTEM_FLAGS)
-                )
-            flags.append(known)
-        elif _KEYWORD_RE.match(item):
-            flags.append(item)
-        else:
-            raise bad_request(f"field 'flags': {item!r} is not a valid IMAP keyword")
-    return tuple(dict.fromkeys(flags))
+    try:
+        return check_flags(value)
+    except InvalidFlag as e:
+        raise bad_request(f"field 'flags': {e}") from None
 
 
 def parse_internal_date(value: object) -> tuple[float | None, int]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from elektromail.dates import parse_date
+from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap.parser import Atom
 from elektromail.imap.seqset import SequenceSet, parse_sequence_set
 
@@ -390,13 +391,8 @@ def _constant(key: Key) -> Callable[[_Cursor, str], Key]:
     return lambda cursor, name: key
 
 
-_SYSTEM_FLAGS = {
-    "ANSWERED": "\\Answered",
-    "DELETED": "\\Deleted",
-    "DRAFT": "\\Draft",
-    "FLAGGED": "\\Flagged",
-    "SEEN": "\\Seen",
-}
+# ANSWERED, DELETED, ... and UNANSWERED, UNDELETED, ...: one key per system flag.
+_SYSTEM_FLAGS = {flag.removeprefix("\\").upper(): flag for flag in SYSTEM_FLAGS}
 
 _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "ALL": _constant(Everything()),

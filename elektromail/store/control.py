@@ -15,6 +15,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from elektromail.flags import normalize_flags
 from elektromail.mailtext import Index
 from elektromail.store.db import (
     Rendered,
@@ -24,7 +25,6 @@ from elektromail.store.db import (
     _index_body,
     _insert_body,
     _insert_message,
-    normalize_flags,
 )
 from elektromail.store.errors import NoSuchUser, UserExists
 from elektromail.store.mailboxes import (

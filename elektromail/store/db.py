@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred
 
+from elektromail.flags import normalize_flags
 from elektromail.mailtext import Index, index_from_json
 from elektromail.store.errors import (
     MailboxExists,
@@ -66,10 +67,7 @@ __all__ = [
     "StoreError",
     "UserExists",
     "UserRow",
-    "normalize_flags",
 ]
-
-SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +97,6 @@ class MessageRow:
 
 
 Rendered = tuple[bytes, bytes, bytes]  # (ENVELOPE, BODYSTRUCTURE, BODY) as IMAP sends them
-
-
-def normalize_flags(flags: Iterable[str]) -> tuple[str, ...]:
-    """System flags in their canonical spelling, keywords as given, no duplicates (any case)."""
-    seen: dict[str, str] = {}
-    for flag in flags:
-        key = flag.lower()
-        if key not in seen:
-            seen[key] = SYSTEM_FLAGS.get(key, flag)
-    return tuple(seen.values())
 
 
 def _flags_from_db(text: str) -> tuple[str, ...]:

@@ -9,17 +9,16 @@ dropped (`{N+}`); MULTIAPPEND and CATENATE are not offered.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from elektromail.dates import parse_date_time
 from elektromail.imap import format as fmt
-from elektromail.imap.args import mailbox_name
-from elektromail.imap.commands.store import STORABLE_SYSTEM
+from elektromail.imap.args import mailbox_name, storable_flags
 from elektromail.imap.dispatch import AUTH, Bad, Done, No, command
 from elektromail.imap.parser import Atom, Literal8String, LiteralString, String
 from elektromail.imap.session import Dialect
-from elektromail.store import NoSuchMailbox, normalize_flags
-from elektromail.store.names import is_keyword
+from elektromail.store import NoSuchMailbox
 
 USAGE = "expected APPEND mailbox [(flags)] [date-time] literal"
 
@@ -88,17 +87,14 @@ def parse_append(tokens: list, dialect: Dialect) -> AppendRequest:
 
 def append_flags(tokens: list) -> tuple[str, ...]:
     """Flags as STORE takes them: system flags but \\Recent (RFC 9051 §2.3.2), any keyword."""
-    flags = []
+    return storable_flags(_atoms(tokens))
+
+
+def _atoms(tokens: list) -> Iterator[str]:
     for token in tokens:
         if not isinstance(token, Atom):
             raise Bad("flags must be atoms")
-        if token.startswith("\\"):
-            if token.lower() not in STORABLE_SYSTEM:
-                raise Bad(f"Invalid system flag {token}")
-        elif not is_keyword(token):
-            raise Bad(f"Invalid keyword {token!r}")
-        flags.append(str(token))
-    return normalize_flags(flags)
+        yield token
 
 
 def _message(tokens: list, dialect: Dialect) -> bytes:
