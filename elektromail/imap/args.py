@@ -108,10 +108,6 @@ def format_mailbox(name: str, dialect: Dialect) -> bytes:
     return fmt.astring(encode_mailbox(name, dialect), utf8_ok=dialect.utf8_names)
 
 
-def is_inbox(name: str) -> bool:
-    return name == INBOX
-
-
 def new_mailbox_name(name: str) -> str:
     """Check a canonical name that CREATE or RENAME is to create; returns it without the
     trailing delimiter that only declares "names will follow under it" (RFC 9051 §6.3.4).
