@@ -11,8 +11,6 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-DEFAULT_USERS = "user:pass"
-
 
 class ConfigError(Exception):
     """An invalid setting: the message names the setting and the value."""

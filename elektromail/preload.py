@@ -15,7 +15,6 @@ import datetime
 import email.utils
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +24,12 @@ from twisted.internet import threads
 from twisted.logger import Logger
 
 from elektromail import mime
-from elektromail.store import BaselineMessage, InvalidInput, normalize_flags
+from elektromail.dates import parse_given_date_time
+from elektromail.flags import check_flags
+from elektromail.lineends import crlf
+from elektromail.store import BaselineMessage, InvalidInput
 from elektromail.store.mailboxes import DELIMITER, INBOX
-from elektromail.store.names import check_flags, check_mailbox_name, check_user_name
+from elektromail.store.names import check_mailbox_name, check_user_name
 from elektromail.store.rows import Render, prepare
 
 if TYPE_CHECKING:
@@ -186,15 +188,6 @@ def _read_bytes(path: str) -> bytes:
         raise BadFixture(e.strerror or str(e)) from None
 
 
-_BARE_LF = re.compile(rb"(?<!\r)\n")
-
-
-def crlf(raw: bytes) -> bytes:
-    """Bare LF line ends as CRLF. Fixtures are often written with editors that save LF only,
-    and a message is stored with CRLF line ends as the protocols send it (RFC 5322 §2.1)."""
-    return _BARE_LF.sub(b"\r\n", raw)
-
-
 def read_sidecar(path: str) -> dict[str, Any]:
     """`flags` (normalized) and `internal_date` ((epoch seconds, offset minutes)) of a sidecar;
     BadFixture naming what is wrong. Other keys are ignored, as the original server did."""
@@ -212,7 +205,7 @@ def read_sidecar(path: str) -> dict[str, Any]:
         flags = data.get("flags", [])
         if not isinstance(flags, list):
             raise InvalidInput("flags must be a list of strings")
-        meta["flags"] = normalize_flags(check_flags(flags))
+        meta["flags"] = check_flags(flags)
         if data.get("internal_date") is not None:
             meta["internal_date"] = parse_date_time(data["internal_date"])
     except ValueError as e:  # InvalidInput is one
@@ -222,13 +215,6 @@ def read_sidecar(path: str) -> dict[str, Any]:
 
 # --- dates -----------------------------------------------------------------------------------
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-# IMAP's date-time (RFC 9051 §9), the format of the original's sidecars; the day may be
-# space-padded or a single digit.
-_DATE_TIME = re.compile(
-    r" ?([0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{4})"
-)
-
 
 def parse_date_time(value: object) -> tuple[float, int]:
     """A sidecar's internal_date as (epoch seconds, offset minutes): IMAP's
@@ -236,16 +222,9 @@ def parse_date_time(value: object) -> tuple[float, int]:
     ValueError otherwise."""
     if not isinstance(value, str):
         raise ValueError(f"internal_date {value!r} is not a string")
-    match = _DATE_TIME.fullmatch(value.strip())
     try:
-        if match is not None:
-            moment = _imap_date_time(match)
-        else:
-            moment = datetime.datetime.fromisoformat(value.strip())
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=datetime.UTC)
-        return _epoch_and_offset(moment)
-    except (ValueError, OverflowError):
+        return parse_given_date_time(value)
+    except ValueError:
         raise ValueError(
             f'internal_date {value!r} is not like "01-Jan-2024 00:00:00 +0000"'
         ) from None
@@ -254,22 +233,6 @@ def parse_date_time(value: object) -> tuple[float, int]:
 def _epoch_and_offset(moment: datetime.datetime) -> tuple[float, int]:
     offset = moment.utcoffset() or datetime.timedelta(0)
     return moment.timestamp(), int(offset.total_seconds() // 60)
-
-
-def _imap_date_time(match: re.Match[str]) -> datetime.datetime:
-    day, month, year, hour, minute, second, sign, zone = match.groups()
-    if month.lower() not in _MONTHS or int(zone[:2]) > 23 or int(zone[2:]) > 59:
-        raise ValueError(month)
-    offset = (int(zone[:2]) * 60 + int(zone[2:])) * (-1 if sign == "-" else 1)
-    return datetime.datetime(
-        int(year),
-        _MONTHS.index(month.lower()) + 1,
-        int(day),
-        int(hour),
-        int(minute),
-        min(int(second), 59),  # a leap second counts as :59
-        tzinfo=datetime.timezone(datetime.timedelta(minutes=offset)),
-    )
 
 
 def date_of(parsed: mime.ParsedMessage) -> tuple[float, int] | None:

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from elektromail import config
 from elektromail.config import ConfigError, Settings
+from elektromail.lineends import crlf
 
 T = TypeVar("T")
 
@@ -316,8 +317,6 @@ class MailServer:
         """Store `raw` in the mailbox (created when missing) of an existing user, without SMTP,
         as the HTTP API's /inject does: a str is stored as UTF-8 and bare LF line ends become
         CRLF. Returns the UID; raises elektromail.store.NoSuchUser for an unknown user."""
-        from elektromail.http.bodies import crlf
-
         raw = crlf(raw.encode("utf-8") if isinstance(raw, str) else raw)
         when, tz_minutes = _timestamp(internal_date)
         return self.call(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from elektromail import mailtext, mime
+from elektromail import dates, mailtext, mime
 from elektromail.imap import args as imap_args
 from elektromail.imap import format as fmt
 from elektromail.imap.dispatch import Bad, No
@@ -124,7 +124,7 @@ def _command_arguments(command: ParsedCommand) -> None:
             for message in _SEARCH_MESSAGES:
                 matcher(message)
         elif name == "APPEND" and len(args) > 2 and isinstance(args[-2], bytes):
-            fmt.parse_internaldate(args[-2])
+            dates.parse_date_time(args[-2])
         elif name in ("SELECT", "EXAMINE", "CREATE", "DELETE", "STATUS", "SUBSCRIBE") and args:
             imap_args.new_mailbox_name(imap_args.mailbox_name(args[0], dialect))
         elif name in ("LIST", "LSUB") and len(args) > 1:

@@ -4,13 +4,14 @@ and /rules are given. Pure code; every refusal is an ApiError naming the field."
 from __future__ import annotations
 
 import binascii
-import datetime
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from elektromail.dates import parse_given_date_time
+from elektromail.flags import InvalidFlag, check_flags
 from elektromail.http.jsonio import ApiError, bad_request, text_field
+from elektromail.lineends import crlf
 from elektromail.store.errors import InvalidInput
 from elektromail.store.names import (
     check_email,
@@ -20,16 +21,6 @@ from elektromail.store.names import (
 )
 
 INBOX = "INBOX"
-SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
-_SYSTEM_BY_LOWER = {flag.lower(): flag for flag in SYSTEM_FLAGS}
-# An IMAP keyword is an atom: no space, controls or atom-specials (RFC 9051 §9).
-_KEYWORD_RE = re.compile(r"[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|~]+\Z")
-_BARE_LF_RE = re.compile(rb"(?<!\r)\n")
-_MONTHS = ("jan feb mar apr may jun jul aug sep oct nov dec").split()
-# IMAP date-time, as the fixture sidecars write it: "01-Jan-2024 00:00:00 +0000".
-_IMAP_DATE_RE = re.compile(
-    r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\s*\Z"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,33 +85,16 @@ def _raw(body: Mapping[str, Any], max_size: int) -> bytes:
     return raw
 
 
-def crlf(raw: bytes) -> bytes:
-    """Bare LF line ends become CRLF; CRLF and lone CR stay as they are."""
-    return _BARE_LF_RE.sub(b"\r\n", raw) if b"\n" in raw else raw
-
-
 def parse_flags(value: object) -> tuple[str, ...]:
     """A JSON list of IMAP flags: system flags in any case, or keywords (atoms)."""
     if value is None:
         return ()
     if not isinstance(value, list):
         raise bad_request("field 'flags': expected a list of strings")
-    flags = []
-    for item in value:
-        if not isinstance(item, str):
-            raise bad_request("field 'flags': expected a list of strings")
-        if item.startswith("\\"):
-            known = _SYSTEM_BY_LOWER.get(item.lower())
-            if known is None:
-                raise bad_request(
-                    f"field 'flags': {item!r} is not one of " + ", ".join(SYSTEM_FLAGS)
-                )
-            flags.append(known)
-        elif _KEYWORD_RE.match(item):
-            flags.append(item)
-        else:
-            raise bad_request(f"field 'flags': {item!r} is not a valid IMAP keyword")
-    return tuple(dict.fromkeys(flags))
+    try:
+        return check_flags(value)
+    except InvalidFlag as e:
+        raise bad_request(f"field 'flags': {e}") from None
 
 
 def parse_internal_date(value: object) -> tuple[float | None, int]:
@@ -136,12 +110,10 @@ def parse_internal_date(value: object) -> tuple[float | None, int]:
         return float(value), 0
     if not isinstance(value, str):
         raise _bad_date()
-    when = _imap_date(value) or _iso_date(value)
-    if when is None:
-        raise _bad_date()
-    offset = when.utcoffset()
-    assert offset is not None
-    return when.timestamp(), int(offset.total_seconds() // 60)
+    try:
+        return parse_given_date_time(value)
+    except ValueError:
+        raise _bad_date() from None
 
 
 def _bad_date() -> ApiError:
@@ -149,43 +121,6 @@ def _bad_date() -> ApiError:
         "field 'internal_date': expected a date such as \"01-Jan-2024 00:00:00 +0000\","
         ' "2024-01-01T00:00:00Z" or seconds since 1970'
     )
-
-
-def _imap_date(text: str) -> datetime.datetime | None:
-    m = _IMAP_DATE_RE.match(text)
-    if m is None or m.group(2).lower() not in _MONTHS:
-        return None
-    day, _, year, hour, minute, second, sign, zh, zm = m.groups()
-    offset = datetime.timedelta(hours=int(zh), minutes=int(zm))
-    if offset >= datetime.timedelta(hours=24):
-        return None
-    zone = datetime.timezone(-offset if sign == "-" else offset)
-    try:
-        return datetime.datetime(
-            int(year),
-            _MONTHS.index(m.group(2).lower()) + 1,
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            tzinfo=zone,
-        )
-    except ValueError:
-        return None
-
-
-def _iso_date(text: str) -> datetime.datetime | None:
-    try:
-        when = datetime.datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if when.tzinfo is None:  # a date without a zone is UTC, as a test writer means it
-        when = when.replace(tzinfo=datetime.UTC)
-    try:
-        when.timestamp()
-    except (OverflowError, ValueError):
-        return None
-    return when
 
 
 def parse_new_user(body: Mapping[str, Any]) -> NewUser:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from elektromail.flags import ATOM_CHAR, SYSTEM_FLAGS
 from elektromail.rules import MAX_DELAY_MS
 
 JSON = "application/json"
@@ -63,13 +64,12 @@ MAILBOX = {
     "description": "Created when missing; `/` separates levels, as in `Archive/2024`.",
 }
 BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
-SYSTEM_FLAGS = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
 FLAGS_IN = {
     "type": "array",
     "items": {
         "anyOf": [
-            {"type": "string", "enum": SYSTEM_FLAGS},
-            {"type": "string", "pattern": r"^[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|~]+$"},
+            {"type": "string", "enum": list(SYSTEM_FLAGS)},
+            {"type": "string", "pattern": f"^{ATOM_CHAR}+$"},
         ]
     },
     "description": "System flags (any case) or keywords (IMAP atoms such as `$Label1`).",

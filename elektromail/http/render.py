@@ -14,7 +14,6 @@ from typing import Any
 
 from elektromail import mailtext, mime
 
-FILTERS = ("subject", "from", "to")
 _HEADER_LINE_RE = re.compile(rb"([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)")
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
 

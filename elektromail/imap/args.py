@@ -8,7 +8,9 @@ upper case, so the same name in either dialect names the same mailbox.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
+from elektromail.flags import InvalidFlag, check_flags
 from elektromail.imap import format as fmt
 from elektromail.imap import mutf7
 from elektromail.imap.dispatch import Bad, No
@@ -48,6 +50,16 @@ def paren_list(token: object, what: str) -> list:
     if isinstance(token, list):
         return token
     raise Bad(f"{what} must be a parenthesized list")
+
+
+def storable_flags(names: Iterable[str]) -> tuple[str, ...]:
+    """The flags STORE or APPEND names, normalized (elektromail.flags' rule); BAD naming the
+    first that cannot be stored, such as \\Recent (RFC 9051 §2.3.2) or `a]b`."""
+    try:
+        return check_flags(names)
+    except InvalidFlag as e:
+        kind = "system flag" if str(e.flag).startswith("\\") else "keyword"
+        raise Bad(f"Invalid {kind} {e.flag}") from None
 
 
 # --- mailbox names ------------------------------------------------------------------------
@@ -94,10 +106,6 @@ def encode_mailbox(name: str, dialect: Dialect) -> str:
 def format_mailbox(name: str, dialect: Dialect) -> bytes:
     """A stored name as a response's mailbox field, in the session's encoding."""
     return fmt.astring(encode_mailbox(name, dialect), utf8_ok=dialect.utf8_names)
-
-
-def is_inbox(name: str) -> bool:
-    return name == INBOX
 
 
 def new_mailbox_name(name: str) -> str:

@@ -5,11 +5,10 @@ Every function returns bytes and none touches a socket. Response codes live here
 
 from __future__ import annotations
 
-import datetime
-import math
 import re
 from collections.abc import Iterable
 
+from elektromail.dates import format_date_time
 from elektromail.mime import Address, BodyPart, Envelope, ParsedMessage
 
 # -- statuses and response codes (RFC 9051 §7.1, RFC 5530 and extensions) -------------------
@@ -293,78 +292,11 @@ def format_bodystructure(part: BodyPart, extended: bool, *, utf8_ok: bool = Fals
 
 # -- dates ---------------------------------------------------------------------------------
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NUMBER = {name.upper(): number for number, name in enumerate(_MONTHS, 1)}
-_DATE_TIME = re.compile(
-    r"( ?[0-9]|[0-9]{2})-([A-Za-z]{3})-([0-9]{4}) "
-    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})"
-)
-_DATE = re.compile(r"([0-9]{1,2})-([A-Za-z]{3})-([0-9]{4})")
-
 
 def format_internaldate(epoch_seconds: float, tz_offset_minutes: int) -> bytes:
-    """`"17-Jul-1996 02:44:25 -0700"` (quoted date-time) for a moment and a UTC offset."""
-    zone = datetime.timezone(datetime.timedelta(minutes=tz_offset_minutes))
-    moment = datetime.datetime.fromtimestamp(math.floor(epoch_seconds), zone)
-    sign = "-" if tz_offset_minutes < 0 else "+"
-    hours, minutes = divmod(abs(tz_offset_minutes), 60)
-    return (
-        f'"{moment.day:02d}-{_MONTHS[moment.month - 1]}-{moment.year:04d} '
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} "
-        f'{sign}{hours:02d}{minutes:02d}"'
-    ).encode("ascii")
-
-
-def _text(value: str | bytes) -> str:
-    if isinstance(value, bytes):
-        return value.decode("ascii", "replace")
-    return value
-
-
-def _month(name: str, text: str) -> int:
-    number = _MONTH_NUMBER.get(name.upper())
-    if number is None:
-        raise ValueError(f"invalid month in date {text!r}")
-    return number
-
-
-def parse_internaldate(text: str | bytes) -> tuple[int, int]:
-    """Parse an APPEND date-time (without its quotes) into (epoch seconds, offset minutes)."""
-    text = _text(text)
-    match = _DATE_TIME.fullmatch(text)
-    if match is None:
-        raise ValueError(f"invalid date-time {text!r}")
-    day, month, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
-    if int(zone_h) > 23 or int(zone_m) > 59:
-        raise ValueError(f"invalid time zone in date-time {text!r}")
-    offset = (int(zone_h) * 60 + int(zone_m)) * (-1 if sign == "-" else 1)
-    zone = datetime.timezone(datetime.timedelta(minutes=offset))
-    try:
-        moment = datetime.datetime(
-            int(year),
-            _month(month, text),
-            int(day),
-            int(hour),
-            int(minute),
-            min(int(second), 59),  # a leap second counts as :59
-            tzinfo=zone,
-        )
-    except ValueError as exc:
-        raise ValueError(f"invalid date-time {text!r}: {exc}") from None
-    return int(moment.timestamp()), offset
-
-
-def parse_date(text: str | bytes) -> datetime.date:
-    """Parse a SEARCH date-text such as `1-Feb-1994`."""
-    text = _text(text)
-    match = _DATE.fullmatch(text)
-    if match is None:
-        raise ValueError(f"invalid date {text!r}")
-    day, month, year = match.groups()
-    try:
-        return datetime.date(int(year), _month(month, text), int(day))
-    except ValueError as exc:
-        raise ValueError(f"invalid date {text!r}: {exc}") from None
+    """`"17-Jul-1996 02:44:25 -0700"` (quoted date-time) for a moment and a UTC offset;
+    elektromail.dates.parse_date_time reads it back without the quotes."""
+    return b'"%s"' % format_date_time(epoch_seconds, tz_offset_minutes).encode("ascii")
 
 
 # -- response lines ------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from elektromail.imap.format import parse_date
+from elektromail.dates import parse_date
+from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap.seqset import SequenceSet, parse_sequence_set
 from elektromail.imap.tokens import Atom
 
@@ -390,13 +391,8 @@ def _constant(key: Key) -> Callable[[_Cursor, str], Key]:
     return lambda cursor, name: key
 
 
-_SYSTEM_FLAGS = {
-    "ANSWERED": "\\Answered",
-    "DELETED": "\\Deleted",
-    "DRAFT": "\\Draft",
-    "FLAGGED": "\\Flagged",
-    "SEEN": "\\Seen",
-}
+# ANSWERED, DELETED, ... and UNANSWERED, UNDELETED, ...: one key per system flag.
+_SYSTEM_FLAGS = {flag.removeprefix("\\").upper(): flag for flag in SYSTEM_FLAGS}
 
 _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "ALL": _constant(Everything()),

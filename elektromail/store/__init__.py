@@ -17,7 +17,6 @@ from elektromail.store.db import (
     StoreError,
     UserExists,
     UserRow,
-    normalize_flags,
 )
 from elektromail.store.db import Store as _CoreStore
 from elektromail.store.errors import InvalidInput, NoSuchUser
@@ -51,5 +50,4 @@ __all__ = [
     "StoreError",
     "UserExists",
     "UserRow",
-    "normalize_flags",
 ]

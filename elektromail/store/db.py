@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred
 
+from elektromail.flags import normalize_flags
 from elektromail.mailtext import index_from_json
 from elektromail.store.errors import (
     MailboxExists,
@@ -70,10 +71,7 @@ __all__ = [
     "StoreError",
     "UserExists",
     "UserRow",
-    "normalize_flags",
 ]
-
-SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +98,6 @@ class MessageRow:
     envelope: bytes | None = None
     bodystructure: bytes | None = None
     body: bytes | None = None
-
-
-def normalize_flags(flags: Iterable[str]) -> tuple[str, ...]:
-    """System flags in their canonical spelling, keywords as given, no duplicates (any case)."""
-    seen: dict[str, str] = {}
-    for flag in flags:
-        key = flag.lower()
-        if key not in seen:
-            seen[key] = SYSTEM_FLAGS.get(key, flag)
-    return tuple(seen.values())
 
 
 def _flags_from_db(text: str) -> tuple[str, ...]:

@@ -3,26 +3,16 @@ the callers that take them from outside a protocol (the control API, fixtures). 
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable
 
+from elektromail import flags as flag_rule
 from elektromail.store.errors import InvalidInput
 from elektromail.store.mailboxes import DELIMITER, INBOX
 
 # As config.parse_users refuses them (plus ":" and ",", which its spec syntax cannot carry), so
 # a user made at run time could also have been configured.
 _USER_NAME_FORBIDDEN = frozenset(" @/\\\"':,")
-# System flags a client may set (lower-case); \Recent is the server's (RFC 3501 §2.3.2).
-STORABLE_SYSTEM_FLAGS = frozenset({"\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft"})
-# An IMAP flag-keyword: an atom (RFC 9051 §9), ASCII only.
-_KEYWORD = re.compile(r"[\x21-\x7e]+")
-_ATOM_SPECIALS = frozenset('(){%*"\\]')
-
-
-def is_keyword(flag: str) -> bool:
-    """An IMAP flag-keyword: an atom without atom-specials, ASCII only (RFC 9051 §9)."""
-    return bool(_KEYWORD.fullmatch(flag)) and not any(c in _ATOM_SPECIALS for c in flag)
 
 
 def check_user_name(name: str) -> str:
@@ -84,19 +74,10 @@ def check_mailbox_name(name: str) -> str:
     return canonical_mailbox(name)
 
 
-def check_flags(flags: Iterable[str]) -> list[str]:
-    """`flags` when each can be stored on a message (system flags but \\Recent, any keyword);
+def check_flags(flags: Iterable[str]) -> tuple[str, ...]:
+    """`flags` normalized when each can be stored on a message (elektromail.flags' rule);
     InvalidInput naming the first that cannot."""
-    if isinstance(flags, str):
-        raise InvalidInput("flags must be a list of strings")
-    checked = []
-    for flag in flags:
-        if not isinstance(flag, str):
-            raise InvalidInput(f"invalid flag {flag!r}: not a string")
-        if flag.startswith("\\"):
-            if flag.lower() not in STORABLE_SYSTEM_FLAGS:
-                raise InvalidInput(f"invalid flag {flag!r}: not a system flag that can be set")
-        elif not is_keyword(flag):
-            raise InvalidInput(f"invalid flag {flag!r}: not an IMAP keyword")
-        checked.append(flag)
-    return checked
+    try:
+        return flag_rule.check_flags(flags)
+    except flag_rule.InvalidFlag as e:
+        raise InvalidInput(str(e)) from None

@@ -13,7 +13,8 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from elektromail.store.db import _flags_from_db, normalize_flags
+from elektromail.flags import normalize_flags
+from elektromail.store.db import _flags_from_db
 from elektromail.store.messages import _delete_messages
 from elektromail.store.names import canonical_mailbox
 

@@ -15,21 +15,6 @@ from elektromail.store import MessageSummary
 # --- bodies --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("raw", "stored"),
-    [
-        (b"a\nb\n", b"a\r\nb\r\n"),
-        (b"a\r\nb\r\n", b"a\r\nb\r\n"),
-        (b"a\r\nb\nc", b"a\r\nb\r\nc"),
-        (b"lone\rcr\n", b"lone\rcr\r\n"),
-        (b"\n\n", b"\r\n\r\n"),
-        (b"no line end", b"no line end"),
-    ],
-)
-def test_bare_lf_becomes_crlf(raw, stored):
-    assert bodies.crlf(raw) == stored
-
-
 def test_injection_defaults():
     given = bodies.parse_injection({"user": "u", "raw": "S: x\n\n"}, 100)
     assert given == bodies.Injection("u", "INBOX", b"S: x\r\n\r\n", (), None, 0)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from twisted.internet.defer import DeferredList
 
-from elektromail.store import NoSuchMailbox, UserExists, normalize_flags
+from elektromail.flags import normalize_flags
+from elektromail.store import NoSuchMailbox, UserExists
 from elektromail.store.db import _uid_conditions
 from elektromail.store.errors import StoreFull, StoreUnavailable
 from elektromail.testing import MailServer

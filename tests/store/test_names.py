@@ -7,6 +7,7 @@ import unicodedata
 
 import pytest
 
+from elektromail.flags import is_keyword
 from elektromail.store import InvalidInput
 from elektromail.store.names import (
     canonical_mailbox,
@@ -16,7 +17,6 @@ from elektromail.store.names import (
     check_password,
     check_user_name,
     fold,
-    is_keyword,
 )
 
 
@@ -187,8 +187,8 @@ def test_check_mailbox_name_returns_the_canonical_form():
 @pytest.mark.parametrize(
     ("flags", "problem"),
     [
-        (["\\Recent"], "invalid flag '\\\\\\\\Recent': not a system flag that can be set"),
-        (["\\Important"], "not a system flag that can be set"),
+        (["\\Recent"], "invalid flag '\\\\\\\\Recent': not one of "),
+        (["\\Important"], "invalid flag '\\\\\\\\Important': not one of "),
         (["$ok", "bad flag"], "invalid flag 'bad flag': not an IMAP keyword"),
         ([3], "invalid flag 3: not a string"),
         ("\\Seen", "flags must be a list of strings"),
@@ -200,5 +200,6 @@ def test_check_flags_names_the_first_flag_it_cannot_store(flags, problem):
         check_flags(flags)
 
 
-def test_check_flags_keeps_system_flags_in_any_case_and_keywords():
-    assert check_flags(("\\seen", "\\DRAFT", "$Work")) == ["\\seen", "\\DRAFT", "$Work"]
+def test_check_flags_takes_system_flags_in_any_case_and_keywords():
+    """The store's wrapper of elektromail.flags: the flags normalized, as stored."""
+    assert check_flags(("\\seen", "\\DRAFT", "$Work")) == ("\\Seen", "\\Draft", "$Work")

@@ -9,16 +9,16 @@ dropped (`{N+}`); MULTIAPPEND and CATENATE are not offered.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from elektromail.dates import parse_date_time
 from elektromail.imap import format as fmt
-from elektromail.imap.args import mailbox_name
-from elektromail.imap.commands.store import STORABLE_SYSTEM
+from elektromail.imap.args import mailbox_name, storable_flags
 from elektromail.imap.dispatch import AUTH, Bad, Done, No, command
 from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String
-from elektromail.store import NoSuchMailbox, normalize_flags
-from elektromail.store.names import is_keyword
+from elektromail.store import NoSuchMailbox
 
 USAGE = "expected APPEND mailbox [(flags)] [date-time] literal"
 
@@ -79,7 +79,7 @@ def parse_append(tokens: list, dialect: Dialect) -> AppendRequest:
     internal_date, tz_minutes = None, 0
     if tokens and isinstance(tokens[0], String) and not tokens[0].literal:
         try:
-            internal_date, tz_minutes = fmt.parse_internaldate(tokens.pop(0))
+            internal_date, tz_minutes = parse_date_time(tokens.pop(0))
         except ValueError as e:
             raise Bad(f"Invalid date-time: {e}") from None
     return AppendRequest(flags, internal_date, tz_minutes, _message(tokens, dialect))
@@ -87,17 +87,14 @@ def parse_append(tokens: list, dialect: Dialect) -> AppendRequest:
 
 def append_flags(tokens: list) -> tuple[str, ...]:
     """Flags as STORE takes them: system flags but \\Recent (RFC 9051 §2.3.2), any keyword."""
-    flags = []
+    return storable_flags(_atoms(tokens))
+
+
+def _atoms(tokens: list) -> Iterator[str]:
     for token in tokens:
         if not isinstance(token, Atom):
             raise Bad("flags must be atoms")
-        if token.startswith("\\"):
-            if token.lower() not in STORABLE_SYSTEM:
-                raise Bad(f"Invalid system flag {token}")
-        elif not is_keyword(token):
-            raise Bad(f"Invalid keyword {token!r}")
-        flags.append(str(token))
-    return normalize_flags(flags)
+        yield token
 
 
 def _message(tokens: list, dialect: Dialect) -> bytes:

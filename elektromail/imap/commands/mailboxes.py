@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap import format as fmt
 from elektromail.imap.args import (
     DELIMITER,
@@ -20,7 +21,7 @@ from elektromail.imap.args import (
     paren_list,
 )
 from elektromail.imap.dispatch import AUTH, Bad, Done, No, advertise, command
-from elektromail.imap.view import SYSTEM_FLAGS, MailboxView
+from elektromail.imap.view import MailboxView
 from elektromail.store.db import (
     MailboxExists,
     MailboxHasChildren,

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from elektromail.imap import format as fmt
-from elektromail.imap.args import atom
+from elektromail.imap.args import atom, storable_flags
 from elektromail.imap.commands.common import resolve_uids, selected
 from elektromail.imap.dispatch import SELECTED, Bad, Done, No, command
-from elektromail.store import normalize_flags
-from elektromail.store.names import STORABLE_SYSTEM_FLAGS, is_keyword
 
 MODES = {"FLAGS": "set", "+FLAGS": "add", "-FLAGS": "remove"}
-STORABLE_SYSTEM = STORABLE_SYSTEM_FLAGS  # one rule for IMAP, the API and fixtures
 
 
 @command("STORE", SELECTED, uid=True, allows_expunge=False)
@@ -48,13 +45,4 @@ def _flags(tokens: list) -> tuple[str, ...]:
     """A parenthesised flag list or bare flags; \\Recent cannot be stored (RFC 3501 §2.3.2)."""
     if len(tokens) == 1 and isinstance(tokens[0], list):
         tokens = tokens[0]
-    flags = []
-    for token in tokens:
-        flag = atom(token, "flag")
-        if flag.startswith("\\"):
-            if flag.lower() not in STORABLE_SYSTEM:
-                raise Bad(f"invalid system flag {flag}")
-        elif not is_keyword(flag):
-            raise Bad(f"invalid keyword {flag!r}")
-        flags.append(flag)
-    return normalize_flags(flags)
+    return storable_flags(atom(token, "flag") for token in tokens)
