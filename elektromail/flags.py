@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from elektromail.names import InvalidInput
+
 # In the order a FLAGS response lists them (RFC 9051 §6.3.2's example; Dovecot's order too).
 # \Recent is not one: RFC 3501 made it the server's to set and RFC 9051 dropped it.
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
@@ -24,7 +26,7 @@ ATOM_CHAR = r"[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]"
 _KEYWORD = re.compile(ATOM_CHAR + "+")
 
 
-class InvalidFlag(ValueError):
+class InvalidFlag(InvalidInput):
     """Flags that no message can carry; `flag` is the first such one (None when the flags are
     not a list at all), the message says why."""
 

@@ -27,9 +27,8 @@ from elektromail import mime
 from elektromail.dates import parse_given_date_time
 from elektromail.flags import check_flags
 from elektromail.lineends import crlf
+from elektromail.names import DELIMITER, INBOX, check_mailbox_name, check_user_name
 from elektromail.store import BaselineMessage, InvalidInput
-from elektromail.store.mailboxes import DELIMITER, INBOX
-from elektromail.store.names import check_mailbox_name, check_user_name
 from elektromail.store.rows import Render, prepare
 
 if TYPE_CHECKING:

@@ -12,15 +12,14 @@ from elektromail.dates import parse_given_date_time
 from elektromail.flags import InvalidFlag, check_flags
 from elektromail.http.jsonio import ApiError, bad_request, text_field
 from elektromail.lineends import crlf
-from elektromail.store.errors import InvalidInput
-from elektromail.store.names import (
+from elektromail.names import (
+    INBOX,
     check_email,
     check_mailbox_name,
     check_password,
     check_user_name,
 )
-
-INBOX = "INBOX"
+from elektromail.store.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,8 @@ from elektromail.imap import mutf7
 from elektromail.imap.dispatch import Bad, No
 from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom
+from elektromail.names import DELIMITER, canonical_mailbox
 
-DELIMITER = "/"
-INBOX = "INBOX"
 # Dovecot refuses names over 255 bytes per level; a whole name is bounded so that a hostile
 # CREATE cannot make thousands of parents or rows of megabyte names.
 MAX_NAME_BYTES = 1024
@@ -81,22 +80,9 @@ def decode_mailbox(token: object, dialect: Dialect, what: str = "mailbox name") 
 
 def mailbox_name(token: object, dialect: Dialect) -> str:
     """The canonical (UTF-8, NFC) name of a mailbox argument; INBOX in any case is INBOX."""
-    return normalize_mailbox(decode_mailbox(token, dialect))
-
-
-def normalize_mailbox(name: str) -> str:
-    """NFC (RFC 9051 §5.1: names are Net-Unicode; a denormalized name is accepted everywhere
-    and means its NFC form) and the canonical spelling of INBOX."""
-    if not name.isascii():
-        name = unicodedata.normalize("NFC", name)
-    return canonical_mailbox(name)
-
-
-def canonical_mailbox(name: str) -> str:
-    head, slash, rest = name.partition(DELIMITER)
-    if head.upper() == INBOX:
-        return INBOX + slash + rest
-    return name
+    # NFC (RFC 9051 §5.1: names are Net-Unicode; a denormalized name is accepted everywhere
+    # and means its NFC form) and the canonical spelling of INBOX.
+    return canonical_mailbox(decode_mailbox(token, dialect))
 
 
 def encode_mailbox(name: str, dialect: Dialect) -> str:

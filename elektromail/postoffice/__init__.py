@@ -9,7 +9,6 @@ accounts, mailboxes, the messages of a mailbox, and the control plane.
 from elektromail.postoffice.office import PostOffice
 from elektromail.postoffice.routing import (
     DEFAULT_MAILBOXES,
-    INBOX,
     Delivery,
     MailboxRef,
     describe,
@@ -19,7 +18,6 @@ from elektromail.postoffice.routing import (
 
 __all__ = [
     "DEFAULT_MAILBOXES",
-    "INBOX",
     "Delivery",
     "MailboxRef",
     "PostOffice",

@@ -10,10 +10,10 @@ from twisted.logger import Logger
 
 from elektromail.config import UserSpec
 from elektromail.events import UserDeleted
+from elektromail.names import check_email, check_password, check_user_name
 from elektromail.postoffice.desk import Desk
 from elektromail.postoffice.routing import split_address, strip_tag
 from elektromail.store import UserExists, UserRow
-from elektromail.store.names import check_email, check_password, check_user_name
 
 log = Logger()
 

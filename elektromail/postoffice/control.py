@@ -10,10 +10,10 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.logger import Logger
 
 from elektromail.events import MessagesExpunged, ServerReset
+from elektromail.names import fold
 from elektromail.postoffice.desk import Desk
 from elektromail.rules import RuleSet
 from elektromail.store import Baseline, BaselineMailbox, BaselineMessage, BaselineUser
-from elektromail.store.names import fold
 
 log = Logger()
 

@@ -12,12 +12,15 @@ from twisted.logger import Logger
 
 from elektromail import dsn
 from elektromail.events import MessageAdded
-from elektromail.flags import normalize_flags
+from elektromail.flags import check_flags, normalize_flags
+from elektromail.names import INBOX, check_mailbox_name
 from elektromail.postoffice.accounts import AccountDesk
-from elektromail.postoffice.routing import INBOX, Delivery, describe
+from elektromail.postoffice.routing import (
+    Delivery,
+    describe,
+)
 from elektromail.store import NoSuchMailbox, UserRow
 from elektromail.store.errors import StoreUnavailable
-from elektromail.store.names import check_flags, check_mailbox_name
 from elektromail.store.rows import PreparedMessage, prepare
 
 log = Logger()

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from elektromail.config import Settings
 from elektromail.events import Events
-from elektromail.postoffice.routing import DEFAULT_MAILBOXES, INBOX
+from elektromail.names import INBOX
+from elektromail.postoffice.routing import (
+    DEFAULT_MAILBOXES,
+)
 from elektromail.rules import RuleSet
 from elektromail.store import Baseline, BaselineMailbox, BaselineUser, Store, UserRow
 from elektromail.store.rows import Render

@@ -8,8 +8,8 @@ from __future__ import annotations
 from twisted.internet.defer import Deferred
 
 from elektromail.events import MessagesExpunged
+from elektromail.names import INBOX
 from elektromail.postoffice.desk import Desk
-from elektromail.postoffice.routing import INBOX
 from elektromail.store import MailboxRow, UserRow
 from elektromail.store.mailboxes import MailboxCounts, MailboxListing, Renamed
 

@@ -12,10 +12,10 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.logger import Logger
 
 from elektromail.events import FlagsChanged, MessageAdded, MessagesExpunged
+from elektromail.flags import check_flags
 from elektromail.postoffice.desk import Desk
 from elektromail.postoffice.routing import MailboxRef
 from elektromail.store import MailboxRow, MessageRow
-from elektromail.store.names import check_flags
 from elektromail.store.summaries import Located, MailboxSummary, MessagePage, MessageSummary
 
 log = Logger()

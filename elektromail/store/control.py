@@ -15,6 +15,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from elektromail.names import fold
 from elektromail.store.db import (
     UserRow,
     _add_user,
@@ -34,7 +35,6 @@ from elektromail.store.mailboxes import (
     _get_mailbox,
     _parents,
 )
-from elektromail.store.names import fold
 from elektromail.store.rows import PreparedMessage
 
 

@@ -30,8 +30,6 @@ from elektromail.store.errors import (
 )
 from elektromail.store.mailboxes import (
     _MAILBOX_COLS,
-    DELIMITER,
-    INBOX,
     MailboxCounts,
     MailboxListing,
     MailboxRow,
@@ -54,8 +52,6 @@ from elektromail.store.schema import prepare_connection
 
 # Re-exported: callers import these from db (or from the package).
 __all__ = [
-    "DELIMITER",
-    "INBOX",
     "MailboxCounts",
     "MailboxExists",
     "MailboxHasChildren",

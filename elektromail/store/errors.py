@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
+# Defined beside the rules that raise it; the store's callers refuse it like the errors here.
+from elektromail.names import InvalidInput as InvalidInput
+
 
 class StoreError(Exception):
     """A store operation refused for a reason the caller reports to its client."""
@@ -31,11 +34,6 @@ class MailboxIntoItself(StoreError):
 
 class NoSuchUser(StoreError):
     pass
-
-
-class InvalidInput(StoreError, ValueError):
-    """A user name, password, email address, mailbox name or flag the server cannot take
-    (from the control API or a fixture); the message says which and why."""
 
 
 # --- the database itself failing --------------------------------------------------------------

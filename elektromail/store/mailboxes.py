@@ -13,16 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from elektromail.names import DELIMITER, INBOX
 from elektromail.store.errors import (
     MailboxExists,
     MailboxHasChildren,
     MailboxIntoItself,
     NoSuchMailbox,
 )
-
-# The hierarchy delimiter of mailbox names (shown by IMAP LIST): "a/b" is a child of "a".
-DELIMITER = "/"
-INBOX = "INBOX"
 
 
 @dataclass(frozen=True, slots=True)

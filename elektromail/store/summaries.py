@@ -14,9 +14,9 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from elektromail.flags import normalize_flags
+from elektromail.names import canonical_mailbox
 from elektromail.store.db import _flags_from_db
 from elektromail.store.messages import _delete_messages
-from elektromail.store.names import canonical_mailbox
 
 _LIKE_SPECIAL_RE = re.compile(r"[\\%_]")
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from elektromail.imap.commands.listmatch import Entry, Pattern, Selection, parents, select
+from elektromail.imap.listmatch import Entry, Pattern, Selection, parents, select
 
 MATCHES = [
     ("*", "", True),

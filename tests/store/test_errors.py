@@ -111,5 +111,8 @@ def test_refusals_are_store_errors_and_failures_are_not(refusal):
     assert issubclass(StoreFull, StoreUnavailable)
 
 
-def test_invalid_input_is_both_a_store_error_and_a_value_error():
-    assert issubclass(InvalidInput, StoreError) and issubclass(InvalidInput, ValueError)
+def test_invalid_input_is_a_value_error_and_no_failure_of_the_store():
+    """Defined beside the name and flag rules (row 0) and refused like a StoreError: the
+    request's fault, which trying again does not mend."""
+    assert issubclass(InvalidInput, ValueError)
+    assert not issubclass(InvalidInput, StoreUnavailable)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import (
-    DELIMITER,
     astring,
     atom,
     expect_count,
@@ -19,10 +18,11 @@ from elektromail.imap.args import (
     list_pattern,
     paren_list,
 )
-from elektromail.imap.commands.listmatch import Entry, Pattern, Selection, select
 from elektromail.imap.commands.status import parse_items, status_line
 from elektromail.imap.dispatch import AUTH, Bad, Done, advertise, command
+from elektromail.imap.listmatch import Entry, Pattern, Selection, select
 from elektromail.imap.tokens import Atom
+from elektromail.names import DELIMITER
 from elektromail.store.db import MailboxCounts, MailboxListing
 
 advertise("LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CHILDREN")

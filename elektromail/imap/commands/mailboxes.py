@@ -9,20 +9,18 @@ import unicodedata
 from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap import format as fmt
 from elektromail.imap.args import (
-    DELIMITER,
-    INBOX,
     atom,
     decode_mailbox,
     expect_count,
     format_mailbox,
     mailbox_name,
     new_mailbox_name,
-    normalize_mailbox,
     paren_list,
 )
 from elektromail.imap.dispatch import AUTH, Bad, Done, No, advertise, command
 from elektromail.imap.view import MailboxView
-from elektromail.store.db import (
+from elektromail.names import DELIMITER, INBOX, canonical_mailbox
+from elektromail.store.errors import (
     MailboxExists,
     MailboxHasChildren,
     MailboxIntoItself,
@@ -104,7 +102,7 @@ async def create(ctx, args) -> Done:
         raise Bad("expected CREATE mailbox [(USE (attributes))]")
     session = ctx.session
     supplied = decode_mailbox(args[0], session.dialect)
-    name = new_mailbox_name(normalize_mailbox(supplied))
+    name = new_mailbox_name(canonical_mailbox(supplied))
     special_use = _special_use(args[1]) if len(args) == 2 else None
     if name == INBOX:
         raise No("INBOX always exists", fmt.ALREADYEXISTS)

@@ -10,8 +10,8 @@ from bisect import bisect_left
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-DELIMITER = "/"
-INBOX = "INBOX"
+from elektromail.names import DELIMITER, INBOX
+
 _STAR, _PERCENT = object(), object()
 
 

@@ -1,14 +1,19 @@
-"""What the store can hold as a user name, password, email address, mailbox name and flag, for
-the callers that take them from outside a protocol (the control API, fixtures). Pure code."""
+"""What may name a user, a password, an email address and a mailbox, and the forms names are
+compared in: the rules every door applies (the control API, fixtures, the post office, the
+store; IMAP's own mailbox grammar builds on `canonical_mailbox`). Pure code."""
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
 
-from elektromail import flags as flag_rule
-from elektromail.store.errors import InvalidInput
-from elektromail.store.mailboxes import DELIMITER, INBOX
+INBOX = "INBOX"  # any case names it (RFC 9051 §5.1); stored and sent as spelled here
+DELIMITER = "/"  # the hierarchy delimiter of every mailbox name
+
+
+class InvalidInput(ValueError):
+    """A user name, password, email address, mailbox name or flag the server cannot take
+    (from the control API or a fixture); the message says which and why."""
+
 
 # As config.parse_users refuses them (plus ":" and ",", which its spec syntax cannot carry), so
 # a user made at run time could also have been configured.
@@ -72,12 +77,3 @@ def check_mailbox_name(name: str) -> str:
     if problem is not None:
         raise InvalidInput(f"invalid mailbox name {name!r}: {problem}")
     return canonical_mailbox(name)
-
-
-def check_flags(flags: Iterable[str]) -> tuple[str, ...]:
-    """`flags` normalized when each can be stored on a message (elektromail.flags' rule);
-    InvalidInput naming the first that cannot."""
-    try:
-        return flag_rule.check_flags(flags)
-    except flag_rule.InvalidFlag as e:
-        raise InvalidInput(str(e)) from None

@@ -1,5 +1,6 @@
-"""store/names.py: what the store takes as a user name, password, email address, mailbox name
-and flag from outside a protocol, and the forms it compares them in. Pure code."""
+"""names.py (and the flag rule it shares InvalidInput with): what the server takes as a user
+name, password, email address, mailbox name and flag from outside a protocol, and the forms it
+compares them in. Pure code."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ import unicodedata
 
 import pytest
 
-from elektromail.flags import is_keyword
-from elektromail.store import InvalidInput
-from elektromail.store.names import (
+from elektromail.flags import check_flags, is_keyword
+from elektromail.names import (
+    InvalidInput,
     canonical_mailbox,
     check_email,
-    check_flags,
     check_mailbox_name,
     check_password,
     check_user_name,
@@ -201,5 +201,5 @@ def test_check_flags_names_the_first_flag_it_cannot_store(flags, problem):
 
 
 def test_check_flags_takes_system_flags_in_any_case_and_keywords():
-    """The store's wrapper of elektromail.flags: the flags normalized, as stored."""
+    """InvalidFlag is an InvalidInput: one except clause refuses a bad name or flag."""
     assert check_flags(("\\seen", "\\DRAFT", "$Work")) == ("\\Seen", "\\Draft", "$Work")
