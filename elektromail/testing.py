@@ -30,13 +30,13 @@ from typing import Any, TypeVar
 from elektromail import config
 from elektromail.config import ConfigError, Settings
 from elektromail.lineends import crlf
+from elektromail.names import INBOX
 
 T = TypeVar("T")
 
 __all__ = ["ConfigError", "MailServer", "build_settings", "call_in_reactor", "reactor_in_thread"]
 
 DEFAULT_TIMEOUT = 10.0  # seconds wait_for_messages waits by default
-INBOX = "INBOX"
 
 _reactor_lock = threading.Lock()
 _reactor_thread: threading.Thread | None = None

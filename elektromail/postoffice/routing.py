@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-INBOX = "INBOX"
+from elektromail.names import INBOX
+
 # Created for every user: real clients look for these special-use mailboxes (RFC 6154).
 DEFAULT_MAILBOXES: tuple[tuple[str, str | None], ...] = (
     (INBOX, None),
