@@ -26,6 +26,7 @@ from elektromail.imap.dispatch import (
     No,
     Services,
     check_state,
+    check_writable,
     lookup_command,
 )
 from elektromail.imap.reader import (
@@ -436,7 +437,9 @@ class Connection:
         before = self.session.state
         try:
             check_state(spec, self.session)
-            done = await spec.handler(ctx, args) or Done()
+            request = args if spec.parse is None else spec.parse(ctx, args)
+            check_writable(spec, self.session)
+            done = await spec.handler(ctx, request) or Done()
             status, text, code = fmt.OK, done.text or f"{name} completed", done.code
         except (Bad, No) as e:
             status, text, code = (fmt.BAD if isinstance(e, Bad) else fmt.NO), e.text, e.code

@@ -1,5 +1,6 @@
 """The command table and the dispatcher: which command runs in which state, with the
-precondition checks made once here instead of in every handler (Dovecot's cmd table)."""
+precondition checks made once here instead of in every handler (Dovecot's cmd table): the
+state, and for a command that changes the selected mailbox, that it was not opened read-only."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from elektromail.imap import format as fmt
 from elektromail.imap.session import Session, State
 from elektromail.imap.tokens import Atom, String
 
@@ -24,19 +26,24 @@ AUTH = frozenset({State.AUTHENTICATED, State.SELECTED})
 SELECTED = frozenset({State.SELECTED})
 
 
-class Bad(Exception):
-    """Answer the command with a tagged BAD."""
+# A response code as tagged() takes it: a name from format.py's catalogue (fmt.TRYCREATE), or
+# one with its data made by fmt.format_response_code (APPENDUID, COPYUID, CAPABILITY...).
+Code = str | bytes | None
 
-    def __init__(self, text: str, code: str | None = None) -> None:
+
+class Bad(Exception):
+    """Answer the command with a tagged BAD: the command is malformed or not valid now."""
+
+    def __init__(self, text: str, code: Code = None) -> None:
         super().__init__(text)
         self.text = text
         self.code = code
 
 
 class No(Exception):
-    """Answer the command with a tagged NO."""
+    """Answer the command with a tagged NO: it is valid, but cannot be carried out."""
 
-    def __init__(self, text: str, code: str | None = None) -> None:
+    def __init__(self, text: str, code: Code = None) -> None:
         super().__init__(text)
         self.text = text
         self.code = code
@@ -47,7 +54,7 @@ class Done:
     """A handler's tagged OK: optional response code and text."""
 
     text: str | None = None
-    code: str | None = None
+    code: Code = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,11 @@ class Context(Protocol):
     def start_tls(self) -> None: ...
 
 
-Handler = Callable[[Context, list[Argument]], Awaitable[Done | None]]
+# A handler gets the command's arguments, or what its table entry's `parse` made of them.
+Handler = Callable[[Context, Any], Awaitable[Done | None]]
+# Arguments into the request a handler takes; raises Bad. Runs before the read-write check, so
+# a malformed command is BAD whatever the mailbox (as Dovecot answers).
+Parser = Callable[[Context, list[Argument]], Any]
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,9 @@ class CommandSpec:
     uid: bool = False  # also valid after the UID prefix
     # EXPUNGE responses may not be sent while answering FETCH, STORE or SEARCH (RFC 9051 §7.5.1)
     allows_expunge: bool = True
+    # Changes the selected mailbox: NO [READ-ONLY] after EXAMINE (RFC 9051 §6.3.3, §7.1).
+    read_write: bool = False
+    parse: Parser | None = None
 
 
 class CommandTable:
@@ -179,6 +193,14 @@ def lookup_command(name: str, args: list, table: CommandTable = TABLE) -> Invoca
     if spec is None:
         raise Bad(f"Unknown command {name}")
     return Invocation(spec, name, list(args), False)
+
+
+def check_writable(cmd: CommandSpec, session: Session) -> None:
+    """NO [READ-ONLY] for a command that changes the selected mailbox when it was opened
+    read-only: RFC 9051 §6.3.3, "No changes to the permanent state of the mailbox, including
+    per-user state, are permitted."."""
+    if cmd.read_write and session.view is not None and session.view.readonly:
+        raise No("Mailbox is read-only", fmt.READ_ONLY)
 
 
 def check_state(cmd: CommandSpec, session: Session) -> None:

@@ -309,7 +309,11 @@ def _clean_text(text: str) -> bytes:
 
 
 def format_response_code(name: str, data: str | bytes | None = None) -> bytes:
-    """`[NAME]` or `[NAME data]`, e.g. format_response_code(APPENDUID, "38505 3955")."""
+    """`[NAME]` or `[NAME data]`, e.g. format_response_code(APPENDUID, "38505 3955"). `name`
+    must be one of the catalogue's codes (RESPONSE_CODES): a misspelt code fails here, in the
+    tests, not on a client's screen."""
+    if name not in RESPONSE_CODES:
+        raise ValueError(f"not a response code of the catalogue: {name!r}")
     code = name.encode("ascii")
     if data is not None and data != b"" and data != "":
         code += b" " + _to_bytes(data)

@@ -132,15 +132,16 @@ class Session:
             return b""
         out = []
         if allow_expunge:
-            out.extend(b"* %d EXPUNGE\r\n" % seq for seq in view.take_expunges())
+            out.extend(fmt.untagged(b"%d EXPUNGE" % seq) for seq in view.take_expunges())
         if view.take_added():
-            out.append(b"* %d EXISTS\r\n" % view.exists)
+            out.append(fmt.untagged(b"%d EXISTS" % view.exists))
             if not self.dialect.rev2:
-                out.append(b"* 0 RECENT\r\n")
+                out.append(fmt.untagged(b"0 RECENT"))
         # RFC 9051 §7.5.2: an unsolicited FETCH carries the UID in IMAP4rev2 (rev1 clients
         # get the RFC 3501 form, as from Dovecot).
         rev2 = self.dialect.rev2
         for seq, uid, flags in view.take_flag_changes():
-            uid_part = b"UID %d " % uid if rev2 else b""
-            out.append(b"* %d FETCH (%sFLAGS %s)\r\n" % (seq, uid_part, fmt.format_flags(flags)))
+            items = [(b"UID", b"%d" % uid)] if rev2 else []
+            items.append((b"FLAGS", fmt.format_flags(flags)))
+            out.append(fmt.format_fetch(seq, items))
         return b"".join(out)

@@ -14,6 +14,7 @@ __all__ = [
     "LiteralString",
     "String",
     "parse_arguments",
+    "shown",
 ]
 
 DEFAULT_MAX_DEPTH = 100
@@ -52,6 +53,33 @@ class Literal8String(LiteralString):
     """A string sent as a BINARY literal8, ~{N}: may contain NUL (RFC 3516)."""
 
     binary = True
+
+
+SHOWN_LIMIT = 40  # characters of a client's token quoted in a response text
+
+
+def shown(token: object, limit: int = SHOWN_LIMIT) -> str:
+    """A client's token as response text quotes it: an atom as sent, a string in double quotes
+    (a literal as `{N}`), a list in parentheses, never a Python repr; ASCII, one line, at most
+    `limit` characters (then "...")."""
+    text = _shown(token)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(token: object) -> str:
+    if isinstance(token, Atom):
+        return _printable(str(token))
+    if isinstance(token, String):
+        if token.literal:
+            return ("~{%d}" if token.binary else "{%d}") % len(token)
+        return '"' + _printable(token.decode("ascii", "replace")) + '"'
+    if isinstance(token, list):
+        return "(" + " ".join(_shown(item) for item in token) + ")"
+    return "?"
+
+
+def _printable(text: str) -> str:
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
 
 
 class CommandSyntaxError(Exception):

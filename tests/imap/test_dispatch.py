@@ -17,11 +17,14 @@ from elektromail.imap.dispatch import (
     CommandSpec,
     CommandTable,
     Done,
+    No,
     check_state,
+    check_writable,
     lookup_command,
 )
 from elektromail.imap.session import Session, State
 from elektromail.imap.tokens import Atom, String
+from elektromail.imap.view import MailboxView
 
 
 async def handler(ctx, args) -> Done:
@@ -77,6 +80,40 @@ def test_expunges_wait_while_fetch_store_and_search_answer() -> None:
     """RFC 9051 §7.5.1: no EXPUNGE response while answering FETCH, STORE or SEARCH."""
     held = {name for name in TABLE.names() if not TABLE.lookup(name).allows_expunge}
     assert held == {"FETCH", "STORE", "SEARCH"}
+
+
+def test_exactly_the_commands_that_change_the_selected_mailbox_need_read_write() -> None:
+    """RFC 9051 §6.3.3: after EXAMINE "No changes to the permanent state of the mailbox ...
+    are permitted": STORE, EXPUNGE (and UID EXPUNGE) and MOVE. COPY changes another mailbox;
+    CLOSE and FETCH change nothing when read-only (they skip the expunge and the \\Seen)."""
+    writers = {name for name in TABLE.names() if TABLE.lookup(name).read_write}
+    assert writers == {"STORE", "EXPUNGE", "MOVE"}
+    assert all(TABLE.lookup(name).parse is not None for name in writers)
+
+
+# --- check_writable ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("read_write", "readonly", "refused"),
+    [(True, True, True), (True, False, False), (False, True, False), (False, False, False)],
+    ids=["writer-examined", "writer-selected", "reader-examined", "reader-selected"],
+)
+def test_check_writable(read_write: bool, readonly: bool, refused: bool) -> None:
+    spec = table_with(("X", SELECTED, {"read_write": read_write})).lookup("X")
+    session = session_in(State.SELECTED)
+    session.view = MailboxView(1, "INBOX", 1, 1, [], readonly)
+    if refused:
+        with pytest.raises(No) as raised:
+            check_writable(spec, session)
+        assert (raised.value.text, raised.value.code) == ("Mailbox is read-only", "READ-ONLY")
+    else:
+        check_writable(spec, session)
+
+
+def test_check_writable_needs_a_selected_mailbox_to_refuse() -> None:
+    spec = table_with(("X", ANY, {"read_write": True})).lookup("X")
+    check_writable(spec, session_in(State.AUTHENTICATED))
 
 
 # --- check_state -----------------------------------------------------------------------------

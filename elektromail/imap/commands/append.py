@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from elektromail.dates import parse_date_time
 from elektromail.imap import format as fmt
 from elektromail.imap.args import mailbox_name, storable_flags
-from elektromail.imap.dispatch import AUTH, Bad, Done, No, command
+from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, command
 from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String
 from elektromail.store import NoSuchMailbox
@@ -32,7 +32,7 @@ class AppendRequest:
 
 
 @command("APPEND", AUTH)
-async def append(ctx, args) -> Done:
+async def append(ctx: Context, args: list[Argument]) -> Done:
     if len(args) < 2:
         raise Bad(USAGE)
     session = ctx.session
@@ -59,7 +59,7 @@ async def append(ctx, args) -> Done:
         )
     except NoSuchMailbox:
         raise No("Mailbox does not exist", fmt.TRYCREATE) from None
-    return Done("APPEND completed", f"{fmt.APPENDUID} {uidvalidity} {uid}")
+    return Done("APPEND completed", fmt.format_response_code(fmt.APPENDUID, f"{uidvalidity} {uid}"))
 
 
 def _has_8bit_header(message: bytes) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import binascii
 
+from elektromail.imap import format as fmt
 from elektromail.imap.args import astring, atom, expect_count
 from elektromail.imap.commands.state import capability_code
-from elektromail.imap.dispatch import NOT_AUTH, Bad, Done, No, command
+from elektromail.imap.dispatch import NOT_AUTH, Argument, Bad, Context, Done, No, command
 from elektromail.imap.format import AUTHENTICATIONFAILED, AUTHORIZATIONFAILED, CANNOT
 from elektromail.tls import TLSError
 
@@ -18,7 +19,7 @@ PASSWORD_CHALLENGE = b"UGFzc3dvcmQ6"
 
 
 @command("STARTTLS", NOT_AUTH)
-async def starttls(ctx, args) -> Done:
+async def starttls(ctx: Context, args: list[Argument]) -> Done:
     """The protocol switches to TLS after writing the OK, and drops plaintext that came after
     the command; the client asks for CAPABILITY again (RFC 9051 §6.2.1)."""
     if args:
@@ -28,19 +29,19 @@ async def starttls(ctx, args) -> Done:
     try:
         ctx.services.tls.options()
     except TLSError as e:
-        raise No(f"TLS is not available: {e}", "UNAVAILABLE") from None
+        raise No(f"TLS is not available: {e}", fmt.UNAVAILABLE) from None
     ctx.start_tls()
     return Done("Begin TLS negotiation now")
 
 
 @command("LOGIN", NOT_AUTH)
-async def login(ctx, args) -> Done:
+async def login(ctx: Context, args: list[Argument]) -> Done:
     expect_count(args, 2, "LOGIN user password")
     return await _log_in(ctx, astring(args[0], "user name"), astring(args[1], "password"))
 
 
 @command("AUTHENTICATE", NOT_AUTH)
-async def authenticate(ctx, args) -> Done:
+async def authenticate(ctx: Context, args: list[Argument]) -> Done:
     if len(args) not in (1, 2):
         raise Bad("expected AUTHENTICATE mechanism [initial-response]")
     mechanism = atom(args[0], "mechanism").upper()
@@ -59,7 +60,7 @@ async def authenticate(ctx, args) -> Done:
     return await _log_in(ctx, *credentials)
 
 
-async def _log_in(ctx, name: str, password: str) -> Done:
+async def _log_in(ctx: Context, name: str, password: str) -> Done:
     # Checked here because with auth disabled any name becomes a user.
     if not _possible_user_name(name):
         raise No("Authentication failed", AUTHENTICATIONFAILED)
@@ -83,7 +84,7 @@ def _initial_response(token: object) -> bytes:
     return b"" if text == "=" else _decode(text.encode())
 
 
-async def _challenge(ctx, challenge: bytes) -> bytes:
+async def _challenge(ctx: Context, challenge: bytes) -> bytes:
     """Send `+ challenge` and read the client's decoded answer; `*` cancels (RFC 9051 §6.2.2)."""
     ctx.continuation(challenge.decode("ascii"))
     line = await ctx.read_line()

@@ -8,7 +8,7 @@ import dataclasses
 from elektromail import mime
 from elektromail.imap import format as fmt
 from elektromail.imap.commands.common import resolve_uids, selected
-from elektromail.imap.dispatch import SELECTED, Bad, Done, No, advertise, command
+from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
 from elektromail.store import MessageRow
 
@@ -25,7 +25,7 @@ RAW_ITEMS = {"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"}
 
 
 @command("FETCH", SELECTED, uid=True, allows_expunge=False)
-async def fetch(ctx, args) -> Done:
+async def fetch(ctx: Context, args: list[Argument]) -> Done:
     if len(args) < 2:
         raise Bad("expected FETCH sequence-set items")
     session = ctx.session
@@ -76,7 +76,7 @@ async def fetch(ctx, args) -> Done:
     return Done(f"{ctx.name} completed")
 
 
-async def _by_size(ctx, uids: list[int]) -> list[list[int]]:
+async def _by_size(ctx: Context, uids: list[int]) -> list[list[int]]:
     """`uids` in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes (a larger
     message alone), from their stored sizes."""
     rows = await ctx.services.postoffice.fetch_messages(ctx.session.view.mailbox_id, uids)
@@ -94,7 +94,7 @@ async def _by_size(ctx, uids: list[int]) -> list[list[int]]:
     return batches
 
 
-async def _add_structure_where_unrendered(ctx, rows: list[MessageRow]) -> list[MessageRow]:
+async def _add_structure_where_unrendered(ctx: Context, rows: list[MessageRow]) -> list[MessageRow]:
     """Bodies stored before renderings were kept (schema < 3) are rendered from their
     structure instead."""
     stale = [row.uid for row in rows if row.envelope is None]
@@ -116,7 +116,7 @@ def _needs_structure(item: FetchItem) -> bool:
     return section is not None and (bool(section.part) or section.text != "")
 
 
-async def _mark_seen(ctx, rows: list[MessageRow]) -> dict[int, tuple[str, ...]]:
+async def _mark_seen(ctx: Context, rows: list[MessageRow]) -> dict[int, tuple[str, ...]]:
     """Set \\Seen on the rows lacking it; their new flags by UID."""
     unseen = [row.uid for row in rows if "\\Seen" not in row.flags]
     if not unseen:
@@ -140,35 +140,36 @@ def _fetch_response(
     parsed = mime.from_json(row.structure) if row.structure is not None else None
     parts = [_item(item, row, parsed, utf8) for item in items]
     if add_flags and not any(item.name == "FLAGS" for item in items):
-        parts.append(b"FLAGS " + fmt.format_flags(row.flags))
-    return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
+        parts.append((b"FLAGS", fmt.format_flags(row.flags)))
+    return fmt.format_fetch(seq, parts)
 
 
-def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool) -> bytes:
+def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool) -> tuple[bytes, bytes]:
+    """(label, value) of one FETCH data item (RFC 9051 §7.5.2)."""
     name = item.name
     if name == "UID":
-        return b"UID %d" % row.uid
+        return b"UID", b"%d" % row.uid
     if name == "FLAGS":
-        return b"FLAGS " + fmt.format_flags(row.flags)
+        return b"FLAGS", fmt.format_flags(row.flags)
     if name == "INTERNALDATE":
-        return b"INTERNALDATE " + fmt.format_internaldate(row.internal_date, row.tz_minutes)
+        return b"INTERNALDATE", fmt.format_internaldate(row.internal_date, row.tz_minutes)
     if name == "RFC822.SIZE":
-        return b"RFC822.SIZE %d" % row.size
+        return b"RFC822.SIZE", b"%d" % row.size
     if name == "ENVELOPE":
         if row.envelope is not None:
-            return b"ENVELOPE " + row.envelope
-        return b"ENVELOPE " + fmt.format_envelope(parsed.envelope, utf8_ok=utf8)
+            return b"ENVELOPE", row.envelope
+        return b"ENVELOPE", fmt.format_envelope(parsed.envelope, utf8_ok=utf8)
     if name in ("BODY", "BODYSTRUCTURE") and item.section is None:
         extended = name == "BODYSTRUCTURE"
         rendered = row.bodystructure if extended else row.body
-        if rendered is not None:
-            return name.encode() + b" " + rendered
-        return name.encode() + b" " + fmt.format_bodystructure(parsed.body, extended, utf8_ok=utf8)
+        if rendered is None:
+            rendered = fmt.format_bodystructure(parsed.body, extended, utf8_ok=utf8)
+        return name.encode(), rendered
     if name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
-        return name.encode() + b" " + fmt.literal(_rfc822(name, row.raw, parsed))
+        return name.encode(), fmt.literal(_rfc822(name, row.raw, parsed))
     if name in ("BINARY", "BINARY.SIZE"):
-        return _binary(item, row.raw, parsed)
-    return item.label().encode() + b" " + _body_section(item, row.raw, parsed)
+        return item.label().encode(), _binary(item, row.raw, parsed)
+    return item.label().encode(), _body_section(item, row.raw, parsed)
 
 
 def _rfc822(name: str, raw: bytes, parsed) -> bytes:
@@ -212,14 +213,14 @@ def _body_section(item: FetchItem, raw: bytes, parsed) -> bytes:
 def _binary(item: FetchItem, raw: bytes, parsed) -> bytes:
     part = mime.section_part(parsed, item.section.part)
     if part is None:
-        raise No("no such body part", "NONEXISTENT")
+        raise No("no such body part", fmt.NONEXISTENT)
     if part.parts or part.message is not None:
         raise No("BINARY of a multipart or message part is not defined")
     decoded = mime.decode_body(raw[part.body_start : part.end], part.encoding)
     if decoded is None:
-        raise No(f"cannot decode {part.encoding}", "UNKNOWN-CTE")
+        raise No(f"cannot decode {part.encoding}", fmt.UNKNOWN_CTE)
     if item.name == "BINARY.SIZE":
-        return item.label().encode() + b" %d" % len(decoded)
+        return b"%d" % len(decoded)
     data = _window(decoded, item.partial)
     # RFC 9051 §7.5.2: literal8 only when the data holds NUL; other 8-bit data is a string
-    return item.label().encode() + b" " + fmt.literal(data, binary=b"\x00" in data)
+    return fmt.literal(data, binary=b"\x00" in data)

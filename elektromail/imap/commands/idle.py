@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from elektromail.imap.args import expect_count
-from elektromail.imap.dispatch import AUTH, Bad, Done, advertise, command
+from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, advertise, command
 
 advertise("IDLE")
 
 
 @command("IDLE", AUTH)
-async def idle(ctx, args) -> Done:
+async def idle(ctx: Context, args: list[Argument]) -> Done:
     expect_count(args, 0, "IDLE")
     session = ctx.session
 

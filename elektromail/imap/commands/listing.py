@@ -19,7 +19,7 @@ from elektromail.imap.args import (
     paren_list,
 )
 from elektromail.imap.commands.status import parse_items, status_line
-from elektromail.imap.dispatch import AUTH, Bad, Done, advertise, command
+from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, advertise, command
 from elektromail.imap.listmatch import Entry, Pattern, Selection, select
 from elektromail.imap.tokens import Atom
 from elektromail.names import DELIMITER
@@ -43,7 +43,7 @@ class ListOptions:
 
 
 @command("LIST", AUTH)
-async def list_(ctx, args) -> Done:
+async def list_(ctx: Context, args: list[Argument]) -> Done:
     dialect = ctx.session.dialect
     options, reference_token, pattern_tokens = parse_list(args, dialect)
     if not options.extended and _is_empty(pattern_tokens[0]):
@@ -51,7 +51,7 @@ async def list_(ctx, args) -> Done:
         list_pattern(reference_token, dialect, "reference")  # BAD for 8-bit in IMAP4rev1
         reference = astring(reference_token, "reference")
         root = reference.split(DELIMITER, 1)[0] + DELIMITER if DELIMITER in reference else ""
-        ctx.write(b"* LIST (\\Noselect) " + _DELIMITER_FIELD + b" " + _raw_name(root) + b"\r\n")
+        ctx.write(fmt.untagged(b"LIST (\\Noselect) " + _DELIMITER_FIELD + b" " + _raw_name(root)))
         return Done("LIST completed")
     patterns = _patterns(reference_token, pattern_tokens, dialect)
     if not patterns:
@@ -64,7 +64,7 @@ async def list_(ctx, args) -> Done:
 
 
 @command("LSUB", AUTH)
-async def lsub(ctx, args) -> Done:
+async def lsub(ctx: Context, args: list[Argument]) -> Done:
     """Subscribed names (RFC 3501 §6.3.9); a parent of a subscribed name that `%` stops at is
     shown \\Noselect. Not an IMAP4rev2 command (RFC 9051 Appendix E item 19)."""
     dialect = ctx.session.dialect
@@ -225,10 +225,16 @@ def _extended_data(entry: Entry) -> bytes:
 
 def _line(kind: bytes, attrs: list[str], name: str, dialect, extra: bytes = b"") -> bytes:
     flags = " ".join(attrs).encode("ascii")
-    return (
-        b"* " + kind + b" (" + flags + b") " + _DELIMITER_FIELD + b" "
-        + format_mailbox(name, dialect) + extra + b"\r\n"
-    )  # fmt: skip
+    return fmt.untagged(
+        kind
+        + b" ("
+        + flags
+        + b") "
+        + _DELIMITER_FIELD
+        + b" "
+        + format_mailbox(name, dialect)
+        + extra
+    )
 
 
 def _raw_name(text: str) -> bytes:

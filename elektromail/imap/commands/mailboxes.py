@@ -17,7 +17,8 @@ from elektromail.imap.args import (
     new_mailbox_name,
     paren_list,
 )
-from elektromail.imap.dispatch import AUTH, Bad, Done, No, advertise, command
+from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
+from elektromail.imap.session import Dialect
 from elektromail.imap.view import MailboxView
 from elektromail.names import DELIMITER, INBOX, canonical_mailbox
 from elektromail.store.errors import (
@@ -38,23 +39,23 @@ NONEXISTENT_TEXT = "Mailbox does not exist"
 
 
 @command("SELECT", AUTH)
-async def select(ctx, args) -> Done:
+async def select(ctx: Context, args: list[Argument]) -> Done:
     return await _open(ctx, args, readonly=False)
 
 
 @command("EXAMINE", AUTH)
-async def examine(ctx, args) -> Done:
+async def examine(ctx: Context, args: list[Argument]) -> Done:
     return await _open(ctx, args, readonly=True)
 
 
-async def _open(ctx, args, readonly: bool) -> Done:
+async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
     expect_count(args, 1, f"{ctx.name} mailbox")
     session = ctx.session
     name = mailbox_name(args[0], session.dialect)
     was_selected = session.view is not None
     session.unselect()  # a failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2)
     if was_selected and session.dialect.rev2:
-        ctx.write(b"* OK [CLOSED] Previous mailbox closed\r\n")
+        ctx.write(fmt.untagged_status(fmt.OK, "Previous mailbox closed", fmt.CLOSED))
     postoffice = ctx.services.postoffice
     mailbox = await postoffice.find_mailbox(session.user, name)
     if mailbox is None:
@@ -71,33 +72,38 @@ async def _open(ctx, args, readonly: bool) -> Done:
     )
     session.select(view, early)
     ctx.write(_select_responses(view, session.dialect))
-    return Done(f"{ctx.name} completed", "READ-ONLY" if readonly else "READ-WRITE")
+    return Done(f"{ctx.name} completed", fmt.READ_ONLY if readonly else fmt.READ_WRITE)
 
 
-def _select_responses(view: MailboxView, dialect) -> bytes:
+def _select_responses(view: MailboxView, dialect: Dialect) -> bytes:
+    """RFC 9051 §6.3.2's untagged responses (RFC 3501 §6.3.1's RECENT and UNSEEN in rev1)."""
     flags = fmt.format_flags([*SYSTEM_FLAGS, *view.keywords()])
     permanent = fmt.format_flags([] if view.readonly else [*SYSTEM_FLAGS, "\\*"])
-    lines = [b"* FLAGS " + flags, b"* %d EXISTS" % view.exists]
+    lines = [fmt.untagged(b"FLAGS " + flags), fmt.untagged(b"%d EXISTS" % view.exists)]
     if not dialect.rev2:
-        lines.append(b"* 0 RECENT")
+        lines.append(fmt.untagged(b"0 RECENT"))
         unseen = view.first_unseen()
         if unseen is not None:
-            lines.append(b"* OK [UNSEEN %d] First unseen" % unseen)
+            lines.append(_ok_with(fmt.UNSEEN, b"%d" % unseen, "First unseen"))
     lines += [
-        b"* OK [UIDVALIDITY %d] UIDs valid" % view.uidvalidity,
-        b"* OK [UIDNEXT %d] Predicted next UID" % view.uidnext,
-        b"* OK [PERMANENTFLAGS " + permanent + b"] Flags permitted",
+        _ok_with(fmt.UIDVALIDITY, b"%d" % view.uidvalidity, "UIDs valid"),
+        _ok_with(fmt.UIDNEXT, b"%d" % view.uidnext, "Predicted next UID"),
+        _ok_with(fmt.PERMANENTFLAGS, permanent, "Flags permitted"),
     ]
     if dialect.rev2:
-        lines.append(b'* LIST () "/" ' + format_mailbox(view.name, dialect))
-    return b"\r\n".join(lines) + b"\r\n"
+        lines.append(fmt.untagged(b'LIST () "/" ' + format_mailbox(view.name, dialect)))
+    return b"".join(lines)
+
+
+def _ok_with(code: str, data: bytes, text: str) -> bytes:
+    return fmt.untagged_status(fmt.OK, text, fmt.format_response_code(code, data))
 
 
 # --- CREATE, DELETE, RENAME ---------------------------------------------------------------
 
 
 @command("CREATE", AUTH)
-async def create(ctx, args) -> Done:
+async def create(ctx: Context, args: list[Argument]) -> Done:
     if len(args) not in (1, 2):
         raise Bad("expected CREATE mailbox [(USE (attributes))]")
     session = ctx.session
@@ -112,13 +118,8 @@ async def create(ctx, args) -> Done:
         raise No("Mailbox already exists", fmt.ALREADYEXISTS) from None
     if session.dialect.rev2 and unicodedata.normalize("NFC", supplied) != supplied:
         # RFC 9051 §6.3.4: the name was stored in NFC; say so with OLDNAME
-        ctx.write(
-            b'* LIST () "/" '
-            + format_mailbox(name, session.dialect)
-            + b' ("OLDNAME" ('
-            + fmt.astring(supplied, utf8_ok=True)
-            + b"))\r\n"
-        )
+        oldname = b' ("OLDNAME" (' + fmt.astring(supplied, utf8_ok=True) + b"))"
+        ctx.write(fmt.untagged(b'LIST () "/" ' + format_mailbox(name, session.dialect) + oldname))
     return Done("CREATE completed")
 
 
@@ -145,7 +146,7 @@ def _special_use(token: object) -> str | None:
 
 
 @command("DELETE", AUTH)
-async def delete(ctx, args) -> Done:
+async def delete(ctx: Context, args: list[Argument]) -> Done:
     """A mailbox with children is refused with HASCHILDREN (RFC 9051 §6.3.5 allows it; Dovecot
     does it), so no name is ever left as a \\Noselect shell. Subscriptions stay (§6.3.7)."""
     expect_count(args, 1, "DELETE mailbox")
@@ -161,12 +162,12 @@ async def delete(ctx, args) -> Done:
         raise No("Mailbox has children, delete them first", fmt.HASCHILDREN) from None
     if session.view is not None and session.view.mailbox_id == mailbox.id:
         session.unselect()
-        ctx.write(b"* OK [CLOSED] Selected mailbox was deleted\r\n")
+        ctx.write(fmt.untagged_status(fmt.OK, "Selected mailbox was deleted", fmt.CLOSED))
     return Done("DELETE completed")
 
 
 @command("RENAME", AUTH)
-async def rename(ctx, args) -> Done:
+async def rename(ctx: Context, args: list[Argument]) -> Done:
     expect_count(args, 2, "RENAME mailbox new-name")
     session = ctx.session
     old = mailbox_name(args[0], session.dialect)
@@ -191,7 +192,7 @@ async def rename(ctx, args) -> Done:
 
 
 @command("SUBSCRIBE", AUTH)
-async def subscribe(ctx, args) -> Done:
+async def subscribe(ctx: Context, args: list[Argument]) -> Done:
     """Any valid name, existing or not (RFC 9051 §6.3.7 lets the server choose; a subscribed
     name that does not exist is listed \\NonExistent)."""
     expect_count(args, 1, "SUBSCRIBE mailbox")
@@ -202,7 +203,7 @@ async def subscribe(ctx, args) -> Done:
 
 
 @command("UNSUBSCRIBE", AUTH)
-async def unsubscribe(ctx, args) -> Done:
+async def unsubscribe(ctx: Context, args: list[Argument]) -> Done:
     """OK whether or not the name was subscribed (RFC 9051 §6.3.8; Dovecot agrees)."""
     expect_count(args, 1, "UNSUBSCRIBE mailbox")
     session = ctx.session
@@ -214,9 +215,9 @@ async def unsubscribe(ctx, args) -> Done:
 
 
 @command("NAMESPACE", AUTH)
-async def namespace(ctx, args) -> Done:
+async def namespace(ctx: Context, args: list[Argument]) -> Done:
     """One personal namespace with no prefix; no other users' or shared ones (RFC 2342)."""
     if args:
         raise Bad("NAMESPACE takes no arguments")
-    ctx.write(b'* NAMESPACE (("" "/")) NIL NIL\r\n')
+    ctx.write(fmt.untagged(b'NAMESPACE (("" "/")) NIL NIL'))
     return Done("NAMESPACE completed")

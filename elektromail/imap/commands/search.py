@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from elektromail.imap.dispatch import SELECTED, Bad, Done, No, advertise, command
+from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import (
+    BADCHARSET_CODE,
     CONTENT,
     BadCharset,
     SearchContext,
@@ -18,7 +19,7 @@ CHUNK = 500
 
 
 @command("SEARCH", SELECTED, uid=True, allows_expunge=False)
-async def search(ctx, args) -> Done:
+async def search(ctx: Context, args: list[Argument]) -> Done:
     session = ctx.session
     view = session.view
     try:
@@ -26,7 +27,7 @@ async def search(ctx, args) -> Done:
     except BadCharset as e:
         if e.save:  # RFC 5182 §2.1: a NO to SEARCH RETURN (SAVE) empties $
             view.saved = []
-        raise No("unsupported charset", "BADCHARSET (UTF-8 US-ASCII)") from None
+        raise No("unsupported charset", BADCHARSET_CODE) from None
     except ValueError as e:
         raise Bad(f"invalid SEARCH: {e}") from None
     try:

@@ -9,7 +9,18 @@ from twisted.logger import Logger
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import atom
-from elektromail.imap.dispatch import ANY, AUTH, NOT_AUTH, TABLE, Bad, Done, advertise, command
+from elektromail.imap.dispatch import (
+    ANY,
+    AUTH,
+    NOT_AUTH,
+    TABLE,
+    Argument,
+    Bad,
+    Context,
+    Done,
+    advertise,
+    command,
+)
 from elektromail.imap.session import Session
 from elektromail.imap.tokens import Atom, String
 
@@ -33,29 +44,30 @@ def capabilities(session: Session) -> list[str]:
     return names
 
 
-def capability_code(session: Session) -> str:
-    return "CAPABILITY " + " ".join(capabilities(session))
+def capability_code(session: Session) -> bytes:
+    """`[CAPABILITY ...]` for the greeting and a login's OK (RFC 9051 §7.1)."""
+    return fmt.format_response_code(fmt.CAPABILITY, " ".join(capabilities(session)))
 
 
 @command("CAPABILITY", ANY)
-async def capability(ctx, args) -> None:
+async def capability(ctx: Context, args: list[Argument]) -> None:
     if args:
         raise Bad("CAPABILITY takes no arguments")
-    ctx.write(b"* CAPABILITY " + " ".join(capabilities(ctx.session)).encode() + b"\r\n")
+    ctx.write(fmt.untagged("CAPABILITY " + " ".join(capabilities(ctx.session))))
 
 
 @command("NOOP", ANY)
-async def noop(ctx, args) -> None:
+async def noop(ctx: Context, args: list[Argument]) -> None:
     if args:
         raise Bad("NOOP takes no arguments")
 
 
 @command("LOGOUT", ANY)
-async def logout(ctx, args) -> None:
+async def logout(ctx: Context, args: list[Argument]) -> None:
     if args:
         raise Bad("LOGOUT takes no arguments")
     ctx.session.logout()
-    ctx.write(b"* BYE elektromail logging out\r\n")
+    ctx.write(fmt.untagged_status(fmt.BYE, "elektromail logging out"))
 
 
 # --- ID (RFC 2971) ----------------------------------------------------------------------------
@@ -76,13 +88,13 @@ SERVER_ID = (("name", "elektromail"), ("version", _version()))
 
 
 @command("ID", ANY)
-async def id_(ctx, args) -> None:
+async def id_(ctx: Context, args: list[Argument]) -> None:
     if len(args) != 1:
         raise Bad("expected ID (field value ...) or ID NIL")
     fields = parse_id(args[0])
     if fields:
         log.debug("IMAP client ID {fields}", fields=fields)
-    ctx.write(b"* ID " + format_id(SERVER_ID) + b"\r\n")
+    ctx.write(fmt.untagged(b"ID " + format_id(SERVER_ID)))
 
 
 def parse_id(token: object) -> dict[str, str | None]:
@@ -121,7 +133,7 @@ ENABLEABLE = {"IMAP4REV2": "IMAP4rev2", "UTF8=ACCEPT": "UTF8=ACCEPT"}
 
 
 @command("ENABLE", AUTH)
-async def enable(ctx, args) -> Done:
+async def enable(ctx: Context, args: list[Argument]) -> Done:
     """RFC 5161 §3.1: unknown capabilities are ignored; `* ENABLED` lists what this command
     newly enabled. Only valid after login (RFC 5161 §3.1; Dovecot also answers OK before)."""
     if not args:
@@ -136,5 +148,5 @@ async def enable(ctx, args) -> Done:
         elif name == "UTF8=ACCEPT" and not dialect.utf8:
             dialect.utf8 = True
             enabled.append(ENABLEABLE[name])
-    ctx.write(b"* ENABLED" + b"".join(b" " + n.encode() for n in enabled) + b"\r\n")
+    ctx.write(fmt.untagged("ENABLED" + "".join(" " + name for name in enabled)))
     return Done("ENABLE completed")

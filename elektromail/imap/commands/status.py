@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import expect_count, format_mailbox, mailbox_name
-from elektromail.imap.dispatch import AUTH, Bad, Done, No, advertise, command
+from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.session import Dialect
-from elektromail.imap.tokens import Atom
-from elektromail.store.db import MailboxCounts, MailboxRow
+from elektromail.imap.tokens import Atom, shown
+from elektromail.store.mailboxes import MailboxCounts, MailboxRow
 
 advertise("STATUS=SIZE")
 
@@ -26,9 +26,13 @@ def parse_items(token: object, dialect: Dialect) -> tuple[str, ...]:
         raise Bad("empty status item list")
     wanted = set()
     for item in token:
-        name = str(item).upper() if isinstance(item, Atom) else None
+        if not isinstance(item, Atom):
+            # a string or a list where an item name belongs; Dovecot: "Status list contains
+            # non-atoms"
+            raise Bad(f"status items must be atoms, not {shown(item)}")
+        name = item.upper()
         if name not in ITEMS or (dialect.rev2 and name in REV1_ONLY):
-            raise Bad(f"unknown status item {item if name is None else name}")
+            raise Bad(f"unknown status item {shown(item)}")
         wanted.add(name)
     return tuple(name for name in ITEMS if name in wanted)
 
@@ -48,11 +52,11 @@ def status_line(
         "SIZE": counts.size,
     }
     pairs = " ".join(f"{item} {values[item]}" for item in items).encode("ascii")
-    return b"* STATUS " + format_mailbox(name, dialect) + b" (" + pairs + b")\r\n"
+    return fmt.untagged(b"STATUS " + format_mailbox(name, dialect) + b" (" + pairs + b")")
 
 
 @command("STATUS", AUTH)
-async def status(ctx, args) -> Done:
+async def status(ctx: Context, args: list[Argument]) -> Done:
     expect_count(args, 2, "STATUS mailbox (items)")
     session = ctx.session
     name = mailbox_name(args[0], session.dialect)
