@@ -49,7 +49,7 @@ log = Logger()
 Handler = Callable[..., Awaitable[Any]]
 
 
-class Reply:
+class JSONReply:
     """A handler's answer other than a plain 200 JSON value."""
 
     def __init__(self, value: Any, status: int = 200) -> None:
@@ -131,7 +131,7 @@ class ControlAPI:
             result = await handler(request, **values)
             if isinstance(result, bytes):
                 return result
-            if isinstance(result, Reply):
+            if isinstance(result, JSONReply):
                 return write_json(request, result.value, result.status)
             return write_json(request, result)
 
@@ -169,7 +169,7 @@ class ControlAPI:
         deleted = await self.postoffice.purge()
         return {"ok": True, "deleted": deleted}
 
-    async def inject(self, request) -> Reply:
+    async def inject(self, request) -> JSONReply:
         given = bodies.parse_injection(read_json_object(request), self.settings.max_message_size)
         try:
             uid = await self.postoffice.inject(
@@ -184,7 +184,7 @@ class ControlAPI:
             raise not_found(f"no user {given.user!r}") from None
         except InvalidInput as e:  # the body was checked: a name the store still refuses
             raise bad_request(f"field 'mailbox': {e}") from None
-        return Reply({"uid": uid}, 201)
+        return JSONReply({"uid": uid}, 201)
 
     # --- users -----------------------------------------------------------------------------
 
@@ -195,13 +195,13 @@ class ControlAPI:
             return [{"user": u.name, "email": u.email} for u in users]
         return [{"user": u.name} for u in users]
 
-    async def add_user(self, request) -> Reply:
+    async def add_user(self, request) -> JSONReply:
         given = bodies.parse_new_user(read_json_object(request))
         try:
             user = await self.postoffice.add_user(given.user, given.password, given.email)
         except UserExists as e:  # the name (any case) or the email address is taken
             raise ApiError(409, str(e)) from None
-        return Reply({"user": user.name, "email": user.email}, 201)
+        return JSONReply({"user": user.name, "email": user.email}, 201)
 
     async def delete_user(self, request, user: str) -> dict[str, Any]:
         try:
@@ -236,9 +236,9 @@ class ControlAPI:
         )
         return out
 
-    async def health(self, request) -> Reply:
+    async def health(self, request) -> JSONReply:
         ok = await healthy(self.reactor, self.settings.bind, self.port, self.postoffice.ping)
-        return Reply({"status": "ok"}) if ok else Reply({"error": "unhealthy"}, 503)
+        return JSONReply({"status": "ok"}) if ok else JSONReply({"error": "unhealthy"}, 503)
 
     # --- messages --------------------------------------------------------------------------
 
