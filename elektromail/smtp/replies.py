@@ -34,8 +34,10 @@ class Reply:
         return cls(code, status, text.replace("{", "{{").replace("}", "}}"))
 
     def line(self) -> str:
-        """`550 5.1.1 User unknown`: the reply as one line of text, as a DSN quotes it."""
-        return " ".join(str(part) for part in (self.code, self.status, self.text) if part)
+        """`550 5.1.1 User unknown`: the reply as one line of text, as a DSN quotes it (a
+        verbatim text with its braces as written, not as `verbatim` escaped them)."""
+        text = self.text.replace("{{", "{").replace("}}", "}")
+        return " ".join(str(part) for part in (self.code, self.status, text) if part)
 
 
 # --- connection ------------------------------------------------------------------------------

@@ -61,6 +61,14 @@ def test_rule_reply_is_the_rules_code_status_and_diagnostic_verbatim() -> None:
     assert reply.render(host="mx.test") == b"554 5.7.1 No {spam}\r\n"
 
 
+def test_a_verbatim_diagnostic_keeps_its_braces_in_the_dsn_line_too() -> None:
+    """RFC 3464 §2.3.6 Diagnostic-Code quotes the reply as the server gave it: a bounce
+    rule's "No {spam}" once became "No {{spam}}" there and in the log."""
+    reply = rule_reply(rule(action="bounce", code=550, status="5.1.1", diagnostic="No {spam}"))
+    assert reply.line() == "550 5.1.1 No {spam}"
+    assert reply.render(host="mx.test") == b"550 5.1.1 No {spam}\r\n"
+
+
 def test_no_data_stage_rule_forces_nothing() -> None:
     bounced = rule(action="bounce")
     delayed_at_rcpt = rule(action="delay", delay_ms=900)
