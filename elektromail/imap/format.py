@@ -354,10 +354,12 @@ def continuation(text: str | bytes = "Ready") -> bytes:
     return b"+ " + text + CRLF
 
 
+_SPACED = b" ".join  # (label, value) -> b"label value", in C: FETCH writes one per data item
+
+
 def format_fetch(number: int, items: Iterable[tuple[bytes, bytes]]) -> bytes:
     """`* 12 FETCH (FLAGS (\\Seen) UID 4)\\r\\n` from (label, formatted value) pairs."""
-    body = b" ".join(label + b" " + value for label, value in items)
-    return b"* %d FETCH (%b)\r\n" % (number, body)
+    return b"* %d FETCH (%b)\r\n" % (number, _SPACED(map(_SPACED, items)))
 
 
 def render_fetch_data(parsed: ParsedMessage) -> tuple[bytes, bytes, bytes]:

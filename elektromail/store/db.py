@@ -7,7 +7,6 @@ interaction, so one transaction: it commits before the Deferred fires.
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -370,7 +369,9 @@ def _stamped(message: PreparedMessage) -> PreparedMessage:
     flags = normalize_flags(message.flags)
     if flags == message.flags and when == message.internal_date:
         return message
-    return dataclasses.replace(message, flags=flags, internal_date=when)
+    # Spelled out: dataclasses.replace costs ~9 µs a message here, on the delivery path.
+    m = message
+    return PreparedMessage(m.raw, m.structure, m.rendered, m.index, flags, when, m.tz_minutes)
 
 
 def _deliver(cursor, targets, message: PreparedMessage) -> list[tuple[int, str, int]]:
