@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from elektromail.imap.format import astring
-from elektromail.imap.tokens import Atom, parse_arguments
+from elektromail.imap.tokens import Atom, parse_arguments, quote_text
 
 __all__ = ["MACROS", "FetchItem", "Section", "parse_fetch_item", "parse_fetch_items"]
 
@@ -109,7 +109,7 @@ def _number64(text: str, what: str) -> int:
 def _parse_partial(text: str, item: str) -> tuple[int, int]:
     match = _PARTIAL.fullmatch(text)
     if match is None:
-        raise ValueError(f"invalid partial {text!r} in {item} (expected <offset.count>)")
+        raise ValueError(f"invalid partial {quote_text(text)} in {item} (expected <offset.count>)")
     offset = _number64(match.group(1), "partial offset")
     if match.group(2).startswith("0"):
         raise ValueError(f"partial count in {item} must be a non-zero number")
@@ -137,7 +137,7 @@ def _parse_part(pieces: list[str], item: str) -> tuple[int, ...]:
     while pieces and pieces[0][:1].isdigit():
         piece = pieces.pop(0)
         if _PART_NUMBER.fullmatch(piece) is None or len(piece) > 10 or int(piece) > MAX_PART:
-            raise ValueError(f"invalid part number {piece!r} in {item}")
+            raise ValueError(f"invalid part number {quote_text(piece)} in {item}")
         part.append(int(piece))
     return tuple(part)
 
@@ -149,11 +149,11 @@ def parse_section(spec: str, item: str = "BODY[]") -> Section:
     head, space, rest = spec.partition(" ")
     pieces = head.split(".")
     if "" in pieces:
-        raise ValueError(f"invalid section {spec!r} in {item}")
+        raise ValueError(f"invalid section {quote_text(spec)} in {item}")
     part = _parse_part(pieces, item)
     text = ".".join(pieces).upper()
     if text not in SECTION_TEXTS:
-        raise ValueError(f"invalid section {spec!r} in {item}")
+        raise ValueError(f"invalid section {quote_text(spec)} in {item}")
     if text == "MIME" and not part:
         raise ValueError(f"MIME needs a part number in {item}")
     if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
@@ -188,7 +188,7 @@ def parse_fetch_item(text: str, *, rev2: bool = False) -> FetchItem:
     """Parse one fetch-att atom such as `BODY.PEEK[1.MIME]<0.512>` (macros excluded)."""
     match = _ITEM.fullmatch(text)
     if match is None:
-        raise ValueError(f"invalid fetch item {text!r}")
+        raise ValueError(f"invalid fetch item {quote_text(text)}")
     name = match.group(1).upper()
     if match.group(2) is not None:
         if name not in SECTION_ITEMS:
@@ -229,5 +229,6 @@ def parse_fetch_items(args: list, *, rev2: bool = False) -> list[FetchItem]:
             texts.append(token)
     else:
         raise ValueError("fetch items must be an atom or a parenthesized list")
-    items = [parse_fetch_item(text, rev2=rev2) for text in texts]
+    # Plain str from here on: an Atom's repr is not for the wire (`invalid fetch item ':'`).
+    items = [parse_fetch_item(str(text), rev2=rev2) for text in texts]
     return list(dict.fromkeys(items))

@@ -10,6 +10,8 @@ import base64
 import binascii
 import re
 
+from elektromail.imap.tokens import quote_text
+
 __all__ = ["decode", "decode_mutf7", "encode", "encode_mutf7"]
 
 _DIRECT = re.compile(r"[\x20-\x25\x27-\x7e]+")  # printable ASCII except "&"
@@ -48,20 +50,20 @@ def encode(name: str) -> str:
 def _decode_run(encoded: str, name: str) -> str:
     bits = len(encoded) * 6
     if bits % 16 >= 6:
-        raise ValueError(f"invalid modified UTF-7 {name!r}: truncated base64 run")
+        raise _invalid(name, "truncated base64 run")
     padded = encoded.replace(",", "/") + "=" * (-len(encoded) % 4)
     try:
         data = base64.b64decode(padded, validate=True)
     except binascii.Error:
-        raise ValueError(f"invalid modified UTF-7 {name!r}: bad base64") from None
+        raise _invalid(name, "bad base64") from None
     if base64.b64encode(data).decode("ascii").rstrip("=") != encoded.replace(",", "/"):
-        raise ValueError(f"invalid modified UTF-7 {name!r}: non-zero padding bits")
+        raise _invalid(name, "non-zero padding bits")
     try:
         text = data.decode("utf-16-be")
     except UnicodeDecodeError:
-        raise ValueError(f"invalid modified UTF-7 {name!r}: bad UTF-16") from None
+        raise _invalid(name, "bad UTF-16") from None
     if any("\x20" <= char <= "\x7e" for char in text):
-        raise ValueError(f"invalid modified UTF-7 {name!r}: printable ASCII must not be encoded")
+        raise _invalid(name, "printable ASCII must not be encoded")
     return text
 
 
@@ -83,16 +85,16 @@ def decode(name: str | bytes) -> str:
             previous_shifted = False
             continue
         if name[i] != "&":
-            raise ValueError(f"invalid modified UTF-7 {name!r}: character {name[i]!r}")
+            raise _invalid(name, f"character {quote_text(name[i])}")
         match = _SHIFTED.match(name, i)
         if match is None:
-            raise ValueError(f"invalid modified UTF-7 {name!r}: unterminated '&'")
+            raise _invalid(name, "unterminated '&'")
         encoded = match.group(1)
         if not encoded:
             out.append("&")
             previous_shifted = False
         elif previous_shifted:
-            raise ValueError(f"invalid modified UTF-7 {name!r}: adjacent encoded runs")
+            raise _invalid(name, "adjacent encoded runs")
         else:
             out.append(_decode_run(encoded, name))
             previous_shifted = True
@@ -102,3 +104,7 @@ def decode(name: str | bytes) -> str:
 
 encode_mutf7 = encode
 decode_mutf7 = decode
+
+
+def _invalid(name: str, why: str) -> ValueError:
+    return ValueError(f"invalid modified UTF-7 {quote_text(name)}: {why}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from elektromail.dates import parse_date
 from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap.seqset import SequenceSet, parse_sequence_set
-from elektromail.imap.tokens import Atom
+from elektromail.imap.tokens import Atom, quote_text
 
 __all__ = [
     "CHARSETS",
@@ -62,7 +62,7 @@ class BadCharset(Exception):
     """
 
     def __init__(self, charset: str, save: bool) -> None:
-        super().__init__(f"unsupported charset {charset!r}")
+        super().__init__(f"unsupported charset {quote_text(charset)}")
         self.charset = charset
         self.save = save
         self.supported = CHARSETS
@@ -326,7 +326,7 @@ def _date(cursor: _Cursor, key: str) -> datetime.date:
 def _number64(cursor: _Cursor, key: str) -> int:
     text = _atom(cursor.take(key, "a number"), key, "a number")
     if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"{key} needs a number, not {text[:40]!r}")
+        raise ValueError(f"{key} needs a number, not {quote_text(text)}")
     if len(text.lstrip("0")) > 19 or int(text) > MAX_NUMBER64:
         raise ValueError(f"{key} number is too large")
     return int(text)
@@ -336,7 +336,7 @@ def _seqset(text: str, key: str) -> SequenceSet:
     try:
         return parse_sequence_set(text)
     except ValueError as e:
-        raise ValueError(f"invalid {key} {text[:40]!r}: {e}") from None
+        raise ValueError(f"invalid {key} {quote_text(text)}: {e}") from None
 
 
 def _header(cursor: _Cursor, name: str) -> Key:
@@ -465,7 +465,7 @@ def _parse_keys(tokens: list, rev2: bool) -> Key:
                 frame.keys.append(parse(cursor, name))
             else:
                 known = " (an IMAP4rev1 key)" if name in _REV1_KEYS else ""
-                raise ValueError(f"unknown search key {token[:40]!r}{known}")
+                raise ValueError(f"unknown search key {quote_text(token)}{known}")
 
 
 def _return_options(token: object) -> frozenset[str]:
@@ -476,7 +476,7 @@ def _return_options(token: object) -> frozenset[str]:
         name = item.upper() if isinstance(item, Atom) else None
         if name not in RETURN_OPTIONS:
             shown = item if isinstance(item, str) else "a non-atom"
-            raise ValueError(f"unknown RETURN option {str(shown)[:40]!r}")
+            raise ValueError(f"unknown RETURN option {quote_text(str(shown))}")
         options.add(name)
     return frozenset(options or {"ALL"})
 

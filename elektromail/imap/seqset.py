@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from elektromail.imap.tokens import quote_text
+
 __all__ = [
     "MAX_NUMBER",
     "SequenceSet",
@@ -85,7 +87,7 @@ def _parse_number(text: str) -> Bound:
     if not text:
         problem = "empty element"
     elif not (text.isascii() and text.isdigit()):
-        problem = f"{text!r} is not a number or *"
+        problem = f"{quote_text(text)} is not a number or *"
     elif len(text) > 10 or int(text) > MAX_NUMBER:
         problem = f"{text} is over {MAX_NUMBER}"
     elif text.startswith("0"):

@@ -14,6 +14,7 @@ __all__ = [
     "LiteralString",
     "String",
     "parse_arguments",
+    "quote_text",
     "shown",
 ]
 
@@ -59,11 +60,21 @@ SHOWN_LIMIT = 40  # characters of a client's token quoted in a response text
 
 
 def shown(token: object, limit: int = SHOWN_LIMIT) -> str:
-    """A client's token as response text quotes it: an atom as sent, a string in double quotes
-    (a literal as `{N}`), a list in parentheses, never a Python repr; ASCII, one line, at most
-    `limit` characters (then "...")."""
+    """A client's token as response text quotes it: an atom as sent, a string quoted as IMAP
+    quotes it (a literal as `{N}`), a list in parentheses, never a Python repr; printable
+    ASCII (anything else "?"), at most `limit` characters (then "...")."""
     text = _shown(token)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def quote_text(text: str, limit: int = SHOWN_LIMIT) -> str:
+    """A client's text as a response text quotes it: in single quotes, printable ASCII
+    (anything else "?", never a Python escape such as `\\x0b`), at most `limit` characters of
+    it (then "...")."""
+    text = _printable(str(text))
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return "'" + text + "'"
 
 
 def _shown(token: object) -> str:
@@ -72,7 +83,8 @@ def _shown(token: object) -> str:
     if isinstance(token, String):
         if token.literal:
             return ("~{%d}" if token.binary else "{%d}") % len(token)
-        return '"' + _printable(token.decode("ascii", "replace")) + '"'
+        text = _printable(token.decode("ascii", "replace"))
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(token, list):
         return "(" + " ".join(_shown(item) for item in token) + ")"
     return "?"
@@ -129,7 +141,9 @@ def _char_error(byte: int) -> str:
         return "8-bit character outside a string"
     if byte < 0x20 or byte == 0x7F:
         return f"control character 0x{byte:02x}"
-    return f"unexpected character {chr(byte)!r}"
+    if 0x20 <= byte <= 0x7E:
+        return f"unexpected character {quote_text(chr(byte))}"
+    return f"unexpected character 0x{byte:02X}"
 
 
 def scan_tokens(

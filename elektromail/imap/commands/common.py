@@ -6,6 +6,7 @@ from __future__ import annotations
 from elektromail.imap.args import atom
 from elektromail.imap.dispatch import Bad
 from elektromail.imap.seqset import parse_sequence_set
+from elektromail.imap.tokens import quote_text
 from elektromail.imap.view import MailboxView
 from elektromail.postoffice import MailboxRef
 
@@ -26,7 +27,7 @@ def resolve_uids(token: object, view: MailboxView, uid: bool) -> list[int]:
     try:
         seqset = parse_sequence_set(text)
     except ValueError as e:
-        raise Bad(f"invalid sequence set {text!r}: {e}") from None
+        raise Bad(f"invalid sequence set {quote_text(text)}: {e}") from None
     if seqset.saved:
         return view.saved_uids()
     if uid:

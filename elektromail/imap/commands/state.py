@@ -22,7 +22,7 @@ from elektromail.imap.dispatch import (
     command,
 )
 from elektromail.imap.session import Session
-from elektromail.imap.tokens import Atom, String
+from elektromail.imap.tokens import Atom, String, quote_text
 
 log = Logger()
 
@@ -113,7 +113,7 @@ def parse_id(token: object) -> dict[str, str | None]:
             raise Bad(f"ID field names are strings of at most {MAX_ID_FIELD} octets")
         name = field.decode("utf-8", "replace").lower()
         if name in fields:
-            raise Bad(f"ID field {name!r} given twice")
+            raise Bad(f"ID field {quote_text(name)} given twice")
         if isinstance(value, Atom) and value.upper() == "NIL":
             fields[name] = None
         elif isinstance(value, String) and len(value) <= MAX_ID_VALUE:
