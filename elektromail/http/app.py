@@ -39,10 +39,10 @@ from elektromail.http.jsonio import (
 from elektromail.http.openapi import MAX_PAGE  # messages one listing page may ask for
 from elektromail.http.site import ControlFactory, ControlSite, store_unavailable
 from elektromail.http.ui import add_ui_routes
-from elektromail.names import INBOX
+from elektromail.names import INBOX, InvalidInput
 from elektromail.postoffice import PostOffice
 from elektromail.store import NoSuchUser, UserExists
-from elektromail.store.errors import InvalidInput, StoreUnavailable
+from elektromail.store.errors import StoreUnavailable
 
 log = Logger()
 

@@ -14,12 +14,12 @@ from elektromail.http.jsonio import ApiError, bad_request, text_field
 from elektromail.lineends import crlf
 from elektromail.names import (
     INBOX,
+    InvalidInput,
     check_email,
     check_mailbox_name,
     check_password,
     check_user_name,
 )
-from elektromail.store.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,7 +176,7 @@ class Connection:
     def __init__(self, services: Services, peer: Peer, *, tls: bool = False) -> None:
         self.services = services
         self.peer = peer
-        self.session = Session(services.events)
+        self.session = Session(services.postoffice.events)
         self.session.tls = tls  # the port speaks TLS from the first byte (IMAPS)
         self.reader = CommandReader(max_literal=services.settings.max_message_size)
         self._tls_requested = False

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from elektromail.config import Settings
-    from elektromail.events import Events
     from elektromail.postoffice import PostOffice
     from elektromail.tls import TLSMaterial
 
@@ -61,8 +60,7 @@ class Done:
 class Services:
     """What command handlers may use."""
 
-    postoffice: PostOffice
-    events: Events
+    postoffice: PostOffice  # its `events` is what sessions listen to
     settings: Settings
     tls: TLSMaterial
 

@@ -148,13 +148,13 @@ class IMAPFactory(ServerFactory):
         tls: TLSMaterial,
         implicit_tls: bool = False,
     ) -> None:
-        self.services = Services(postoffice, postoffice.events, settings, tls)
+        self.services = Services(postoffice, settings, tls)
         self.implicit_tls = implicit_tls  # the port speaks TLS from the first byte (IMAPS)
         self.connections: Connections[IMAPServer] = Connections("IMAP", settings.max_connections)
         self._unsubscribe = None
 
     def startFactory(self) -> None:
-        self._unsubscribe = self.services.events.subscribe(self._event)
+        self._unsubscribe = self.services.postoffice.events.subscribe(self._event)
 
     def stopFactory(self) -> None:
         if self._unsubscribe is not None:

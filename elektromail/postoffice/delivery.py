@@ -12,7 +12,7 @@ from twisted.logger import Logger
 
 from elektromail import dsn
 from elektromail.events import MessageAdded
-from elektromail.flags import check_flags, normalize_flags
+from elektromail.flags import check_flags
 from elektromail.names import INBOX, check_mailbox_name
 from elektromail.postoffice.accounts import AccountDesk
 from elektromail.postoffice.routing import (
@@ -127,8 +127,7 @@ class DeliveryDesk(AccountDesk):
         if row is None:
             raise NoSuchMailbox(mailbox)
         uid = yield self.store.append(row.id, message)
-        flags = normalize_flags(flags)
-        self.events.publish(MessageAdded(user.name, mailbox, row.id, uid, flags))
+        self.events.publish(MessageAdded(user.name, mailbox, row.id, uid, message.flags))
         log.info("appended {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=mailbox)
         return row.uidvalidity, uid
 
@@ -146,11 +145,10 @@ class DeliveryDesk(AccountDesk):
         (and its parents) when missing; fires with the UID. NoSuchUser; InvalidInput for a
         mailbox name or flag that cannot be."""
         mailbox = check_mailbox_name(mailbox)
-        flags = normalize_flags(check_flags(flags))
-        message = self.prepare(raw, flags, internal_date, tz_minutes)
+        message = self.prepare(raw, check_flags(flags), internal_date, tz_minutes)
         stored = yield self.store.inject(user, mailbox, message)
         self.events.publish(
-            MessageAdded(stored.user, stored.mailbox, stored.mailbox_id, stored.uid, flags)
+            MessageAdded(stored.user, stored.mailbox, stored.mailbox_id, stored.uid, message.flags)
         )
         log.info(
             "injected {uid} into {user}/{mailbox}",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from elektromail import mailtext, mime
+from elektromail.flags import normalize_flags
 from elektromail.mailtext import Index
 
 Rendered = tuple[bytes, bytes, bytes]  # (ENVELOPE, BODYSTRUCTURE, BODY) as IMAP sends them
@@ -47,7 +48,7 @@ def prepare(
     tz_minutes: int = 0,
 ) -> PreparedMessage:
     """Parse `raw` once (unless `parsed` is that parse already) and keep what every reader of
-    the message needs: its structure, IMAP renderings and search index."""
+    the message needs: its structure, IMAP renderings and search index; flags normalized."""
     if parsed is None:
         parsed = mime.parse(raw)
     return PreparedMessage(
@@ -55,7 +56,7 @@ def prepare(
         mime.to_json(parsed),
         render(parsed) if render is not None else None,
         mailtext.index(raw, parsed),
-        tuple(flags),
+        normalize_flags(flags),
         internal_date,
         tz_minutes,
     )

@@ -116,7 +116,6 @@ def make_services(
     postoffice = postoffice or FakePostOffice()
     return Services(
         postoffice=postoffice,  # type: ignore[arg-type]
-        events=postoffice.events,
         settings=settings or Settings(),
         tls=FakeTLS(),  # type: ignore[arg-type]
     )
