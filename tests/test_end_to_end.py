@@ -64,7 +64,7 @@ def test_smtplib_mail_arrives_byte_identical_over_imapclient(mail):
         assert envelope.subject == b"Welcome =?utf-8?q?M=C3=BCller?="
         assert envelope.from_[0].mailbox == b"app" and envelope.from_[0].host == b"example.com"
         assert envelope.message_id == b"<1@example.com>"
-        assert data[b"FLAGS"] == ()
+        assert data[b"FLAGS"] == (b"\\Recent",)  # the first session to see it (RFC 3501)
 
 
 def test_two_users_get_their_own_copy(mail):
@@ -112,7 +112,7 @@ def test_fetch_flags_internaldate_size_and_structure(mail):
     typ, data = client.uid("FETCH", "1:*", "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE)")
     assert typ == "OK"
     line = data[0]
-    assert line.startswith(b'1 (UID 1 FLAGS () INTERNALDATE "')
+    assert line.startswith(b'1 (UID 1 FLAGS (\\Recent) INTERNALDATE "')
     assert b"RFC822.SIZE %d" % len(MESSAGE) in line
     assert b'BODYSTRUCTURE ("text" "plain" ("charset" "utf-8") NIL NIL "8BIT"' in line
     client.logout()
@@ -143,7 +143,7 @@ def test_body_fetch_sets_seen_and_peek_does_not(mail):
     _, data = client.fetch("2", "(BODY[])")
     assert b"\\Seen" in data[0][0] + data[1]
     _, data = client.fetch("1:2", "(FLAGS)")
-    assert data == [b"1 (FLAGS ())", b"2 (FLAGS (\\Seen))"]
+    assert data == [b"1 (FLAGS (\\Recent))", b"2 (FLAGS (\\Seen \\Recent))"]
     client.logout()
 
 
@@ -154,7 +154,7 @@ def test_examine_is_read_only_and_never_sets_seen(mail):
     assert typ == "OK"
     client.fetch("1", "(BODY[])")
     _, data = client.fetch("1", "(FLAGS)")
-    assert data == [b"1 (FLAGS ())"]
+    assert data == [b"1 (FLAGS (\\Recent))"]  # EXAMINE shows \Recent without taking it
     client.logout()
 
 
@@ -163,13 +163,13 @@ def test_store_flags_and_uid_store(mail):
     client = imap(mail)
     client.select("INBOX")
     _, data = client.store("1", "+FLAGS", "(\\Flagged $Label1)")
-    assert data == [b"1 (FLAGS (\\Flagged $Label1))"]
+    assert data == [b"1 (FLAGS (\\Flagged \\Recent $Label1))"]
     _, data = client.uid("STORE", "1", "-FLAGS", "(\\Flagged)")
-    assert data == [b"1 (FLAGS ($Label1) UID 1)"]
+    assert data == [b"1 (FLAGS (\\Recent $Label1) UID 1)"]
     _, data = client.store("1", "FLAGS.SILENT", "(\\Seen)")
     assert data == [None]
     _, data = client.fetch("1", "(FLAGS)")
-    assert data == [b"1 (FLAGS (\\Seen))"]
+    assert data == [b"1 (FLAGS (\\Seen \\Recent))"]  # STORE FLAGS keeps \Recent (RFC 3501)
     client.logout()
 
 
@@ -183,7 +183,8 @@ def test_other_session_sees_new_mail_and_flag_changes_on_noop(mail):
     typ, _ = watcher.noop()
     assert typ == "OK"
     assert watcher.untagged_responses["EXISTS"][-1] == b"2"  # SELECT's EXISTS 1 came first
-    assert b"1 (FLAGS (\\Answered))" in watcher.untagged_responses.get("FETCH", [])
+    # the watcher selected first: message 1 is \Recent there (RFC 3501 §2.3.2)
+    assert b"1 (FLAGS (\\Answered \\Recent))" in watcher.untagged_responses.get("FETCH", [])
     watcher.logout()
     actor.logout()
 
@@ -227,7 +228,7 @@ def test_pipelined_commands_in_one_packet_are_answered_in_order(mail):
     s.send(b"a SELECT INBOX\r\nb UID FETCH 1:* FLAGS\r\nc LOGOUT\r\n")
     data = s.until(b"c")
     a, b, c = data.index(b"\r\na OK"), data.index(b"\r\nb OK"), data.index(b"\r\nc OK")
-    assert a < data.index(b"* 1 FETCH (UID 1 FLAGS ())") < b < data.index(b"* BYE") < c
+    assert a < data.index(b"* 1 FETCH (UID 1 FLAGS (\\Recent))") < b < data.index(b"* BYE") < c
     s.close()
 
 

@@ -143,7 +143,9 @@ def _imap(mail: MailServer) -> imaplib.IMAP4:
 
 
 def _flags_of(response: bytes) -> tuple[str, ...]:
-    return tuple(f.decode("utf-8") for f in imaplib.ParseFlags(response))
+    """The stored flags a FETCH shows: without \\Recent, the session's own (RFC 3501 §2.3.2)."""
+    flags = (f.decode("utf-8") for f in imaplib.ParseFlags(response))
+    return tuple(flag for flag in flags if flag != "\\Recent")
 
 
 def imap_store(mail: MailServer, flag: str) -> tuple[str, ...] | None:

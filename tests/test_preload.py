@@ -359,7 +359,8 @@ def test_a_server_loads_fixtures_at_start_up_into_configured_and_new_users(tree,
         _, data = client.fetch("1", "(FLAGS INTERNALDATE BODY.PEEK[])")
         assert (
             data[0][0]
-            == b'1 (FLAGS (\\Seen $Done) INTERNALDATE "05-Feb-2024 06:07:08 +0100" BODY[] {21}'
+            == b'1 (FLAGS (\\Seen \\Recent $Done) INTERNALDATE "05-Feb-2024 06:07:08 +0100"'
+            b" BODY[] {21}"
         )
         assert data[0][1] == b"Subject: old\r\n\r\nold\r\n"
         client.select("INBOX")

@@ -42,6 +42,7 @@ from elektromail.imap.search_parse import (
     Not,
     Nothing,
     Or,
+    RecentKey,
     SearchProgram,
     SetKey,
     SizeKey,
@@ -104,16 +105,18 @@ class SearchContext:
     """The selected mailbox as the SEARCH sees it.
 
     `uids`: every UID in the mailbox, ascending (sequence number n is uids[n - 1]);
-    `saved`: the UIDs of the saved search result that `$` stands for (RFC 5182).
+    `saved`: the UIDs of the saved search result that `$` stands for (RFC 5182);
+    `recent`: the UIDs that are \\Recent in this session (RFC 3501 §2.3.2).
     """
 
     uids: Sequence[int]
     saved: Collection[int] = ()
+    recent: Collection[int] = ()
 
     @classmethod
     def from_view(cls, view: Any, saved: Iterable[int] = ()) -> SearchContext:
         """From a MailboxView: its UIDs are copied, so later changes do not leak in."""
-        return cls(list(view.uids), frozenset(saved))
+        return cls(list(view.uids), frozenset(saved), frozenset(view.recent))
 
 
 # -- sequence sets ------------------------------------------------------------------------
@@ -317,6 +320,9 @@ def _compile(key: Key, ctx: SearchContext) -> Test:
         return _always
     if isinstance(key, Nothing):
         return _never
+    if isinstance(key, RecentKey):
+        recent = ctx.recent
+        return lambda facts: facts.message.uid in recent
     if isinstance(key, FlagKey):
         return _flag_test(key.flag.lower(), key.present)
     if isinstance(key, SizeKey):

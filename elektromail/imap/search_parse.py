@@ -33,6 +33,7 @@ __all__ = [
     "Not",
     "Nothing",
     "Or",
+    "RecentKey",
     "SearchProgram",
     "SetKey",
     "SizeKey",
@@ -80,12 +81,18 @@ class Key:
 
 @dataclass(frozen=True)
 class Everything(Key):
-    """ALL, and OLD (this server has no \\Recent flag, so every message is old)."""
+    """ALL."""
 
 
 @dataclass(frozen=True)
 class Nothing(Key):
-    """RECENT and NEW: no message is ever \\Recent here."""
+    """Matches no message."""
+
+
+@dataclass(frozen=True)
+class RecentKey(Key):
+    """RECENT: \\Recent in this session (RFC 3501 §6.4.4); OLD is its negation and NEW is
+    RECENT UNSEEN. Read from the session, not the store."""
 
 
 @dataclass(frozen=True)
@@ -418,11 +425,11 @@ _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     **{name: _constant(FlagKey(flag)) for name, flag in _SYSTEM_FLAGS.items()},
     **{"UN" + name: _constant(FlagKey(flag, False)) for name, flag in _SYSTEM_FLAGS.items()},
 }
-# RFC 3501 only; RFC 9051 dropped \Recent. This server never sets it.
+# RFC 3501 only; RFC 9051 dropped \Recent.
 _REV1_KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
-    "NEW": _constant(Nothing()),
-    "OLD": _constant(Everything()),
-    "RECENT": _constant(Nothing()),
+    "NEW": _constant(And((RecentKey(), FlagKey("\\Seen", False)))),
+    "OLD": _constant(Not(RecentKey())),
+    "RECENT": _constant(RecentKey()),
 }
 _REV1_TABLE = {**_KEYS, **_REV1_KEYS}
 

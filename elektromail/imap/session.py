@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from itertools import chain
 
 from elektromail.events import (
     MAILBOX_EVENTS,
@@ -17,6 +18,7 @@ from elektromail.events import (
     ServerReset,
     UserDeleted,
 )
+from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap import format as fmt
 from elektromail.imap.view import MailboxView
 from elektromail.store import UserRow
@@ -41,6 +43,20 @@ class Dialect:
         return self.rev2 or self.utf8
 
 
+def flags_responses(view: MailboxView) -> tuple[bytes, bytes]:
+    """FLAGS and OK [PERMANENTFLAGS] for the selected mailbox (RFC 9051 §7.3.5, §7.1): at
+    SELECT, and again whenever a keyword the session was not told of appears, before any FETCH
+    shows it (as Dovecot does). Keywords are permanent here, and new ones may be made (\\*)."""
+    keywords = view.announced_keywords()
+    flags = fmt.format_flags([*SYSTEM_FLAGS, *keywords])
+    permanent = fmt.format_flags([] if view.readonly else [*SYSTEM_FLAGS, *keywords, "\\*"])
+    code = fmt.format_response_code(fmt.PERMANENTFLAGS, permanent)
+    return (
+        fmt.untagged(b"FLAGS " + flags),
+        fmt.untagged_status(fmt.OK, "Flags permitted", code),
+    )
+
+
 class Session:
     def __init__(self, events: Events) -> None:
         self.events = events
@@ -50,6 +66,9 @@ class Session:
         self.tls = False
         self.view: MailboxView | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        # Whether a message that arrives in the selected mailbox is \Recent here (None: the
+        # dialect has no \Recent); set by select().
+        self._recent_arrival: Callable[[int], bool] | None = None
         # Called after a change from elsewhere reached the view: IDLE pushes it at once.
         self.on_change: Callable[[], None] | None = None
 
@@ -76,8 +95,14 @@ class Session:
         self._unsubscribe = self.events.subscribe(collect)
         return early
 
-    def select(self, view: MailboxView, early: list[Event]) -> None:
+    def select(
+        self,
+        view: MailboxView,
+        early: list[Event],
+        recent_arrival: Callable[[int], bool] | None = None,
+    ) -> None:
         self.view = view
+        self._recent_arrival = recent_arrival
         self.state = State.SELECTED
         for event in early:
             self._apply(event)
@@ -87,6 +112,7 @@ class Session:
             self._unsubscribe()
             self._unsubscribe = None
         self.view = None
+        self._recent_arrival = None
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
@@ -114,7 +140,10 @@ class Session:
         if view is None:
             return
         if isinstance(event, MessageAdded):
-            view.note_added(event.uid, event.flags)
+            if view.is_new(event.uid):
+                arrival = self._recent_arrival
+                recent = arrival is not None and arrival(event.uid)
+                view.note_added(event.uid, event.flags, recent=recent)
         elif isinstance(event, FlagsChanged):
             if event.origin is not self:
                 for uid, flags in event.changes:
@@ -133,15 +162,18 @@ class Session:
         out = []
         if allow_expunge:
             out.extend(fmt.untagged(b"%d EXPUNGE" % seq) for seq in view.take_expunges())
+        pending = view.pending
+        if view.announce(chain(*pending.added.values(), *pending.flags.values())):
+            out.extend(flags_responses(view))
         if view.take_added():
             out.append(fmt.untagged(b"%d EXISTS" % view.exists))
             if not self.dialect.rev2:
-                out.append(fmt.untagged(b"0 RECENT"))
+                out.append(fmt.untagged(b"%d RECENT" % len(view.recent)))
         # RFC 9051 §7.5.2: an unsolicited FETCH carries the UID in IMAP4rev2 (rev1 clients
         # get the RFC 3501 form, as from Dovecot).
         rev2 = self.dialect.rev2
         for seq, uid, flags in view.take_flag_changes():
             items = [(b"UID", b"%d" % uid)] if rev2 else []
-            items.append((b"FLAGS", fmt.format_flags(flags)))
+            items.append((b"FLAGS", fmt.format_flags(view.shown_flags(uid, flags))))
             out.append(fmt.format_fetch(seq, items))
         return b"".join(out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 @dataclass
 class Pending:
     added: dict[int, tuple[str, ...]] = field(default_factory=dict)  # uid -> flags
+    recent: set[int] = field(default_factory=set)  # of `added`, the ones recent here
     flags: dict[int, tuple[str, ...]] = field(default_factory=dict)  # uid -> new flags
     expunged: set[int] = field(default_factory=set)
 
@@ -31,7 +32,10 @@ class MailboxView:
         uidnext: int,
         messages: Iterable[tuple[int, Sequence[str]]],
         readonly: bool,
+        first_recent: int | None = None,
     ) -> None:
+        """`first_recent`: messages from this UID on are \\Recent in this session (RFC 3501
+        §2.3.2); None where the dialect has no \\Recent (IMAP4rev2)."""
         self.mailbox_id = mailbox_id
         self.name = name
         self.uidvalidity = uidvalidity
@@ -42,7 +46,13 @@ class MailboxView:
         for uid, flags in messages:
             self.uids.append(uid)
             self.flags[uid] = tuple(flags)
+        self.recent: set[int] = set()
+        if first_recent is not None:
+            self.recent.update(self.uids[bisect_left(self.uids, first_recent) :])
         self.pending = Pending()
+        # the keywords the session was told of in FLAGS (lower case -> spelling); it only
+        # grows, so a keyword once announced stays valid in this session
+        self.announced: dict[str, str] = {word.lower(): word for word in self.keywords()}
         self.saved: list[int] = []  # UIDs of the SEARCH result saved as `$` (RFC 5182)
 
     # --- lookups ----------------------------------------------------------------------------
@@ -81,6 +91,15 @@ class MailboxView:
                 return seq
         return None
 
+    def shown_flags(self, uid: int, flags: Sequence[str]) -> Sequence[str]:
+        """`flags` as this session reports them: with \\Recent when the message is recent
+        here (the store never holds \\Recent)."""
+        if uid not in self.recent:
+            return flags
+        # after the system flags, before the keywords, as Dovecot writes them
+        system = [flag for flag in flags if flag.startswith("\\")]
+        return (*system, "\\Recent", *(flag for flag in flags if not flag.startswith("\\")))
+
     def keywords(self) -> list[str]:
         """Keywords in use in this mailbox, for the FLAGS response."""
         seen: dict[str, str] = {}
@@ -90,11 +109,31 @@ class MailboxView:
                     seen.setdefault(flag.lower(), flag)
         return sorted(seen.values(), key=str.lower)
 
+    def announce(self, flags: Iterable[str]) -> bool:
+        """Note the keywords of `flags` the session has not been told of; True when there
+        were any, and FLAGS (and PERMANENTFLAGS) must be sent again before they are used."""
+        grew = False
+        for flag in flags:
+            if not flag.startswith("\\") and flag.lower() not in self.announced:
+                self.announced[flag.lower()] = flag
+                grew = True
+        return grew
+
+    def announced_keywords(self) -> list[str]:
+        return sorted(self.announced.values(), key=str.lower)
+
     # --- changes made elsewhere -------------------------------------------------------------
 
-    def note_added(self, uid: int, flags: Sequence[str]) -> None:
+    def is_new(self, uid: int) -> bool:
+        """True when a message added elsewhere with this UID is not known here yet."""
+        pending = self.pending
+        return uid not in self.flags and uid not in pending.expunged and uid not in pending.added
+
+    def note_added(self, uid: int, flags: Sequence[str], *, recent: bool = False) -> None:
         if uid not in self.flags and uid not in self.pending.expunged:
             self.pending.added[uid] = tuple(flags)
+            if recent:
+                self.pending.recent.add(uid)
 
     def note_flags(self, uid: int, flags: Sequence[str]) -> None:
         if uid in self.pending.added:
@@ -107,6 +146,7 @@ class MailboxView:
         return [uid for uid in self.saved if uid in self.flags]
 
     def note_expunged(self, uid: int) -> None:
+        self.pending.recent.discard(uid)
         if self.pending.added.pop(uid, None) is None and uid in self.flags:
             self.pending.expunged.add(uid)
         self.pending.flags.pop(uid, None)
@@ -126,6 +166,7 @@ class MailboxView:
             if seq is not None:
                 del self.uids[seq - 1]
                 del self.flags[uid]
+                self.recent.discard(uid)
                 seqs.append(seq)
         self.pending.expunged.clear()
         return seqs
@@ -139,7 +180,10 @@ class MailboxView:
                 self.uids.append(uid)
                 self.flags[uid] = self.pending.added[uid]
                 self.uidnext = max(self.uidnext, uid + 1)
+                if uid in self.pending.recent:
+                    self.recent.add(uid)
         self.pending.added.clear()
+        self.pending.recent.clear()
         return True
 
     def take_flag_changes(self) -> list[tuple[int, int, tuple[str, ...]]]:

@@ -38,6 +38,10 @@ class Desk:
             )
         )
         self._routes: dict[str, UserRow] = {}
+        # \Recent (RFC 3501 §2.3.2): mailbox id -> (UIDVALIDITY, first UID no read-write
+        # SELECT has seen), for the mailboxes opened since start; the store keeps a copy that
+        # lags by the writes in flight (see MailboxDesk.open_recent).
+        self._first_recent: dict[int, tuple[int, int]] = {}
         self._routes_generation = 0
         # Renders what a protocol will want of every message (IMAP's ENVELOPE, BODYSTRUCTURE,
         # BODY), once, at delivery; set by the service, which may import the protocols.

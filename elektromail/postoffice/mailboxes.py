@@ -6,12 +6,15 @@ selected sessions hear of as MessagesExpunged."""
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 
 from elektromail.events import MessagesExpunged
 from elektromail.names import INBOX
 from elektromail.postoffice.desk import Desk
 from elektromail.store import MailboxRow, UserRow
 from elektromail.store.mailboxes import MailboxCounts, MailboxListing, Renamed
+
+log = Logger()
 
 
 class MailboxDesk(Desk):
@@ -36,6 +39,48 @@ class MailboxDesk(Desk):
     ) -> Deferred[tuple[MailboxRow, MailboxCounts] | None]:
         """The mailbox and what STATUS counts in it, or None when it does not exist."""
         return self.store.mailbox_status(user.id, name)
+
+    # --- \Recent ---------------------------------------------------------------------------
+    # RFC 3501 §2.3.2: a message is recent in the one session that is "the first session to
+    # have been notified about this message". As in Dovecot, that is the first read-write
+    # SELECT to open the mailbox after the message arrived (or the session that has it
+    # selected read-write when it arrives); EXAMINE and STATUS look without taking. The
+    # decision is made here, synchronously, so two sessions never both take a message.
+
+    def open_recent(self, mailbox: MailboxRow, *, claim: bool) -> int:
+        """The first UID that is recent for a session opening `mailbox` (as just read for
+        SELECT). With `claim` the session takes every message up to UIDNEXT: later sessions
+        do not see them as recent."""
+        first = self._known_first_recent(mailbox)
+        taken = max(first, mailbox.uidnext) if claim else first
+        self._first_recent[mailbox.id] = (mailbox.uidvalidity, taken)
+        if taken > mailbox.first_recent:
+            self._keep_first_recent(mailbox.id, taken)
+        return first
+
+    def recent_arrival(self, mailbox_id: int, uid: int, *, claim: bool) -> bool:
+        """Whether a message that arrived while a session has the mailbox open is recent
+        there; with `claim` (read-write) the session takes it."""
+        known = self._first_recent.get(mailbox_id)
+        if known is None or uid < known[1]:
+            return False
+        if claim:
+            self._first_recent[mailbox_id] = (known[0], uid + 1)
+            self._keep_first_recent(mailbox_id, uid + 1)
+        return True
+
+    def _known_first_recent(self, mailbox: MailboxRow) -> int:
+        known = self._first_recent.get(mailbox.id)
+        if known is None or known[0] != mailbox.uidvalidity:  # a new mailbox with an old id
+            return mailbox.first_recent
+        return max(known[1], mailbox.first_recent)
+
+    def _keep_first_recent(self, mailbox_id: int, uid: int) -> None:
+        # In submission order with the store's other work, so a STATUS asked after this
+        # counts with it. A failed write costs only a message shown recent once more.
+        self.store.set_first_recent(mailbox_id, uid).addErrback(
+            lambda failure: log.failure("could not keep \\Recent state", failure)
+        )
 
     # --- changing ---------------------------------------------------------------------------
 

@@ -283,6 +283,11 @@ class Store:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
         return self._run(_mailbox_view, mailbox_id)
 
+    def set_first_recent(self, mailbox_id: int, uid: int) -> Deferred[None]:
+        """Messages below `uid` have been in a read-write SELECT (\\Recent given out); the
+        value only grows. Not grouped: a STATUS asked after it must count with it."""
+        return self._run(_set_first_recent, mailbox_id, uid)
+
     def fetch(
         self,
         mailbox_id: int,
@@ -479,6 +484,13 @@ def _mailbox_view(cursor, mailbox_id) -> tuple[MailboxRow, list[tuple[int, str]]
         "SELECT uid, flags FROM messages WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)
     ).fetchall()
     return _mailbox(row), messages
+
+
+def _set_first_recent(cursor, mailbox_id, uid) -> None:
+    cursor.execute(
+        "UPDATE mailboxes SET first_recent_uid = max(first_recent_uid, ?) WHERE id = ?",
+        (uid, mailbox_id),
+    )
 
 
 def _uid_chunks(uids: list[int], size: int = 500):

@@ -31,6 +31,8 @@ class MailboxRow:
     uidnext: int
     subscribed: bool
     special_use: str | None
+    # the first UID no read-write SELECT has seen yet (RFC 3501 §2.3.2 \Recent)
+    first_recent: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class MailboxCounts:
     unseen: int = 0
     deleted: int = 0
     size: int = 0
+    recent: int = 0  # not yet seen by a read-write SELECT (RFC 3501 §6.3.10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +67,13 @@ class Renamed:
 
 
 def _mailbox(row: Sequence[Any]) -> MailboxRow:
-    return MailboxRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
+    return MailboxRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
 
 
 _MAILBOX_COLS = (
     "id, user_id, name, uidvalidity, uidnext, EXISTS(SELECT 1 FROM subscriptions s"
-    " WHERE s.user_id = mailboxes.user_id AND s.name = mailboxes.name), special_use"
+    " WHERE s.user_id = mailboxes.user_id AND s.name = mailboxes.name), special_use,"
+    " first_recent_uid"
 )
 
 
@@ -279,8 +283,9 @@ def _is_subscribed(cursor, user_id, name) -> bool:
 
 _COUNTS = (
     "SELECT m.mailbox_id, count(*), sum(instr(' ' || m.flags || ' ', ' \\Seen ') = 0),"
-    " sum(instr(' ' || m.flags || ' ', ' \\Deleted ') > 0), coalesce(sum(m.size), 0)"
-    " FROM messages m"
+    " sum(instr(' ' || m.flags || ' ', ' \\Deleted ') > 0), coalesce(sum(m.size), 0),"
+    " sum(m.uid >= b.first_recent_uid)"
+    " FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
 )
 
 
@@ -292,8 +297,7 @@ def _mailbox_listing(cursor, user_id, counts) -> MailboxListing:
     by_id: dict[int, MailboxCounts] = {}
     if counts:
         rows = cursor.execute(
-            _COUNTS + " JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_id = ?"
-            " GROUP BY m.mailbox_id",
+            _COUNTS + " WHERE b.user_id = ? GROUP BY m.mailbox_id",
             (user_id,),
         )
         by_id = {r[0]: MailboxCounts(*r[1:]) for r in rows}

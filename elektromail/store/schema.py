@@ -6,7 +6,7 @@ import sqlite3
 
 from elektromail.mailtext import index_from_json
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS mailboxes (
     uidvalidity INTEGER NOT NULL,
     uidnext     INTEGER NOT NULL DEFAULT 1,
     special_use TEXT,  -- special-use attributes (RFC 6154), space-separated
+    -- RFC 3501 §2.3.2 (the Recent flag): messages from this UID on have not been in a read-write
+    -- SELECT yet; the next one to select the mailbox sees them as recent (as Dovecot)
+    first_recent_uid INTEGER NOT NULL DEFAULT 1,
     UNIQUE (user_id, name)
 );
 -- Subscriptions are names, not mailboxes: a name stays subscribed when its mailbox is deleted
@@ -95,6 +98,11 @@ ALTER TABLE bodies ADD COLUMN fetch_body BLOB;
 """,
     # 3 -> 4: body_index (created by SCHEMA) is filled by _index_bodies.
     3: "",
+    # 4 -> 5: \Recent tracking; mail stored before it counts as seen by a session already.
+    4: """
+ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
+UPDATE mailboxes SET first_recent_uid = uidnext;
+""",
 }
 
 

@@ -66,7 +66,7 @@ def test_flags_and_internal_date_are_stored(api, mail):
     client.select("INBOX")
     typ, data = client.fetch("1", "(FLAGS INTERNALDATE)")
     assert typ == "OK"
-    assert b"FLAGS (\\Seen $Label1)" in data[0]
+    assert b"FLAGS (\\Seen \\Recent $Label1)" in data[0]  # injected mail is new mail
     assert b'INTERNALDATE "01-Jan-2024 10:00:00 +0200"' in data[0]
     client.logout()
     item = api.get("/messages").json()["messages"][0]

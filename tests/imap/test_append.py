@@ -105,8 +105,9 @@ def test_append_sets_flags_keywords_and_internal_date(mail, wire):
     assert APPENDED.match(append_sync(wire, arguments, MESSAGE))
     wire.command(b"s SELECT INBOX")
     response = wire.command(b"f FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)")
+    # RFC 3501 §6.3.11: "the Recent flag is also set"; the first SELECT after it sees it
     assert response == (
-        b'* 1 FETCH (FLAGS (\\Seen \\Flagged $Forwarded custom) INTERNALDATE "07-Feb-1994'
+        b'* 1 FETCH (FLAGS (\\Seen \\Flagged \\Recent $Forwarded custom) INTERNALDATE "07-Feb-1994'
         b' 21:52:25 -0800" RFC822.SIZE %d)\r\nf OK FETCH completed\r\n' % len(MESSAGE)
     )
 
@@ -181,10 +182,12 @@ def test_ok_means_stored(mail, wire):
 
 
 def test_appending_session_with_the_mailbox_selected_sees_exists_before_ok(mail, wire):
+    """RFC 3501 §6.3.11: "In either case, the Recent flag is also set"; this session has the
+    mailbox selected, so it is the first notified (§2.3.2) and RECENT counts it."""
     wire.command(b"s SELECT INBOX")
     response = append_nonsync(wire, b"INBOX", MESSAGE)
     assert response == (
-        b"* 1 EXISTS\r\n* 0 RECENT\r\na OK [APPENDUID %d 1] APPEND completed\r\n"
+        b"* 1 EXISTS\r\n* 1 RECENT\r\na OK [APPENDUID %d 1] APPEND completed\r\n"
         % uidvalidity(mail)
     )
 
@@ -201,9 +204,10 @@ def test_other_session_on_the_mailbox_learns_of_the_message(mail, wire):
     assert LOGGED_IN.match(watcher.login())
     watcher.command(b"s SELECT INBOX")
     assert APPENDED.match(append_nonsync(wire, b"INBOX (\\Flagged)", MESSAGE))
-    assert watcher.command(b"n NOOP") == b"* 1 EXISTS\r\n* 0 RECENT\r\nn OK NOOP completed\r\n"
+    # the watcher has INBOX selected read-write: the first session notified (RFC 3501 §2.3.2)
+    assert watcher.command(b"n NOOP") == b"* 1 EXISTS\r\n* 1 RECENT\r\nn OK NOOP completed\r\n"
     fetched = watcher.command(b"f FETCH 1 (UID FLAGS)")
-    assert fetched == b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\nf OK FETCH completed\r\n"
+    assert fetched == (b"* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))\r\nf OK FETCH completed\r\n")
     watcher.close()
 
 
@@ -402,8 +406,8 @@ def test_imaplib_append_with_flags_and_date(mail):
     client.select("INBOX")
     typ, data = client.fetch("1", "(FLAGS INTERNALDATE BODY.PEEK[])")
     assert data[0][0] == (
-        b'1 (FLAGS (\\Seen \\Answered) INTERNALDATE "01-Mar-2024 12:30:00 +0200" BODY[] {%d}'
-        % len(MESSAGE)
+        b'1 (FLAGS (\\Seen \\Answered \\Recent) INTERNALDATE "01-Mar-2024 12:30:00 +0200"'
+        b" BODY[] {%d}" % len(MESSAGE)
     )
     assert data[0][1] == MESSAGE
     client.logout()
@@ -417,5 +421,5 @@ def test_imapclient_append_returns_the_appenduid_text(mail):
         assert response == b"[APPENDUID %d 1] APPEND completed" % uidvalidity(mail, "Drafts")
         client.select_folder("Drafts")
         data = client.fetch([1], ["FLAGS", "INTERNALDATE", "BODY.PEEK[]"])[1]
-        assert data[b"FLAGS"] == (b"\\Draft",)
+        assert data[b"FLAGS"] == (b"\\Draft", b"\\Recent")
         assert data[b"BODY[]"] == MESSAGE

@@ -94,7 +94,8 @@ def test_copy_answers_copyuid_and_keeps_flags(mail):
     assert code, data
     client.select("Archive")
     _, data = client.fetch("1:2", "(UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-    assert b"FLAGS (\\Flagged)" in data[0][0] and b"m2" in data[0][1]
+    # RFC 3501 §6.4.7: "the Recent flag SHOULD be set, in the copy"
+    assert b"FLAGS (\\Flagged \\Recent)" in data[0][0] and b"m2" in data[0][1]
     client.logout()
 
 

@@ -16,8 +16,8 @@ from elektromail.imap.search_parse import (
     FlagKey,
     HeaderKey,
     Not,
-    Nothing,
     Or,
+    RecentKey,
     SetKey,
     SizeKey,
 )
@@ -130,12 +130,14 @@ def test_literal_argument_is_decoded_as_utf8() -> None:
 @pytest.mark.parametrize(
     ("text", "key"),
     [
-        pytest.param("RECENT", Nothing(), id="recent-matches-nothing"),
-        pytest.param("NEW", Nothing(), id="new-matches-nothing"),
-        pytest.param("OLD", Everything(), id="old-matches-all"),
+        pytest.param("RECENT", RecentKey(), id="recent"),
+        pytest.param("NEW", And((RecentKey(), FlagKey("\\Seen", False))), id="new"),
+        pytest.param("OLD", Not(RecentKey()), id="old"),
     ],
 )
 def test_rev1_recent_keys(text: str, key: object) -> None:
+    """RFC 3501 §6.4.4: NEW 'is functionally equivalent to "(RECENT UNSEEN)"', OLD to
+    '"NOT RECENT"'."""
     assert parse(text, rev2=False).key == key
 
 

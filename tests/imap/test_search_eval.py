@@ -433,6 +433,7 @@ def test_candidates_narrow_what_to_load(
 def test_context_from_view_copies_uids() -> None:
     class View:
         uids = [1, 2, 3]
+        recent = {3}
 
     view = View()
     ctx = SearchContext.from_view(view, saved=[2])

@@ -148,18 +148,28 @@ UPDATES = [
     pytest.param([added(4)], True, False, b"* 4 EXISTS\r\n* 0 RECENT\r\n", id="exists-rev1"),
     pytest.param([added(4)], True, True, b"* 4 EXISTS\r\n", id="exists-rev2"),
     pytest.param(
-        [flagged(2, ("\\Seen", "$Work"))],
+        [flagged(2, ("\\Seen", "\\Answered"))],
         True,
         False,
-        b"* 2 FETCH (FLAGS (\\Seen $Work))\r\n",
+        b"* 2 FETCH (FLAGS (\\Seen \\Answered))\r\n",
         id="flags-rev1",
     ),
     pytest.param(
-        [flagged(2, ("\\Seen", "$Work"))],
+        [flagged(2, ("\\Seen", "\\Answered"))],
         True,
         True,
-        b"* 2 FETCH (UID 2 FLAGS (\\Seen $Work))\r\n",
+        b"* 2 FETCH (UID 2 FLAGS (\\Seen \\Answered))\r\n",
         id="flags-rev2-with-uid",
+    ),
+    pytest.param(
+        [flagged(2, ("\\Seen", "$Work")), added(4, ("later",))],
+        True,
+        False,
+        b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work later)\r\n"
+        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work later \\*)]"
+        b" Flags permitted\r\n"
+        b"* 4 EXISTS\r\n* 0 RECENT\r\n* 2 FETCH (FLAGS (\\Seen $Work))\r\n",
+        id="new-keywords-announced-before-use",
     ),
     pytest.param([flagged(3, ())], True, True, b"* 3 FETCH (UID 3 FLAGS ())\r\n", id="no-flags"),
     pytest.param([expunged(1, 3)], True, False, b"* 3 EXPUNGE\r\n* 1 EXPUNGE\r\n", id="expunge"),

@@ -485,7 +485,8 @@ def test_enable_imap4rev2_switches_the_dialect(authed):
 @pytest.mark.parametrize(
     ("enable", "update"),
     [
-        (b"", b"* 1 FETCH (FLAGS (\\Flagged))\r\n"),
+        # the rev1 watcher selected first: the message is \Recent there (RFC 3501 §2.3.2)
+        (b"", b"* 1 FETCH (FLAGS (\\Flagged \\Recent))\r\n"),
         (b"IMAP4rev2", b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n"),
     ],
     ids=["imap4rev1", "imap4rev2"],

@@ -261,3 +261,51 @@ def test_saved_uids_drop_expunged_messages_once_the_expunge_is_taken():
 
 def test_nothing_is_saved_at_first():
     assert sparse().saved_uids() == []
+
+
+# --- \Recent ----------------------------------------------------------------------------------
+
+
+def recent_view(first_recent: int | None) -> MailboxView:
+    messages = [(2, ()), (5, (SEEN,)), (9, ("$Work", SEEN))]
+    return MailboxView(7, "INBOX", 1234, 10, messages, readonly=False, first_recent=first_recent)
+
+
+def test_messages_from_the_first_recent_uid_on_are_recent():
+    assert recent_view(5).recent == {5, 9}
+    assert recent_view(1).recent == {2, 5, 9}
+    assert recent_view(10).recent == set()
+    assert recent_view(None).recent == set()  # IMAP4rev2: no \Recent at all
+
+
+def test_recent_is_shown_after_the_system_flags_before_the_keywords():
+    shown = recent_view(9)
+    assert shown.shown_flags(9, ("$Work", SEEN)) == (SEEN, "\\Recent", "$Work")
+    assert shown.shown_flags(5, (SEEN,)) == (SEEN,)
+
+
+def test_an_arrival_is_recent_only_when_it_is_told_and_only_if_noted_so():
+    shown = recent_view(None)
+    shown.note_added(10, (), recent=True)
+    shown.note_added(11, ())
+    assert shown.recent == set()  # not before the EXISTS that tells it
+    assert shown.take_added()
+    assert shown.recent == {10}
+
+
+def test_an_expunged_message_is_no_longer_recent():
+    shown = recent_view(5)
+    shown.note_added(10, (), recent=True)
+    shown.note_expunged(10)
+    shown.note_expunged(9)
+    shown.take_expunges()
+    shown.take_added()
+    assert shown.recent == {5}
+
+
+def test_is_new_says_whether_an_added_uid_is_unknown_here():
+    shown = recent_view(None)
+    assert not shown.is_new(5)
+    assert shown.is_new(10)
+    shown.note_added(10, ())
+    assert not shown.is_new(10)

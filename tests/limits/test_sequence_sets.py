@@ -71,7 +71,7 @@ def test_search_past_exists_is_bad(selected) -> None:
     [
         (b"UID FETCH " + WIDEST + b" (FLAGS)", rb"(\* \d+ FETCH \(UID \d+ FLAGS \(\)\)\r\n){3}"),
         (b"FETCH *:1 (FLAGS)", rb"\* 1 FETCH \(FLAGS \(\)\)\r\n\* 2 .*\r\n\* 3 .*\r\n"),
-        (b"UID STORE " + WIDEST + b" +FLAGS.SILENT (x)", rb""),
+        (b"UID STORE " + WIDEST + b" +FLAGS.SILENT (\\Answered)", rb""),
         (b"SEARCH UID " + WIDEST, rb"\* SEARCH 1 2 3\r\n"),
         (b"SEARCH *:1", rb"\* SEARCH 1 2 3\r\n"),
         (b"UID SEARCH UID " + WIDEST, rb"\* SEARCH \d+ \d+ \d+\r\n"),

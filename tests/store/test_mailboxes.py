@@ -223,7 +223,8 @@ def test_status_counts_messages_unseen_deleted_and_size(store):
         sizes += len(message(subject))
     row, counts = run(store.mailbox_status, user.id, "Box")
     assert row.id == box.id
-    assert counts == MailboxCounts(messages=3, unseen=1, deleted=1, size=sizes)
+    # no SELECT has seen them: all three are recent (RFC 3501 §6.3.10)
+    assert counts == MailboxCounts(messages=3, unseen=1, deleted=1, size=sizes, recent=3)
 
 
 def test_status_of_an_empty_and_a_missing_mailbox(store):
@@ -240,4 +241,4 @@ def test_listing_counts_only_when_asked_and_only_mailboxes_with_mail(store):
     assert run(store.mailbox_listing, user.id).counts == {}
     listing = run(store.mailbox_listing, user.id, counts=True)
     assert [box.id for box in listing.mailboxes] == [empty.id, full.id]  # by name
-    assert listing.counts == {full.id: MailboxCounts(1, 1, 0, len(message("x")))}
+    assert listing.counts == {full.id: MailboxCounts(1, 1, 0, len(message("x")), recent=1)}

@@ -187,6 +187,8 @@ def test_an_older_database_is_upgraded_and_keeps_its_mail(tmp_path, version):
     [(attachments, search)] = conn.execute("SELECT attachments, search FROM body_index").fetchall()
     assert attachments == 0
     assert "quarterly numbers" in search and "budget inside" in search
+    # mail stored before \Recent was tracked is not recent: the next UID is the first that is
+    assert conn.execute("SELECT first_recent_uid FROM mailboxes").fetchall() == [(2,)]
     conn.close()
 
 

@@ -4,6 +4,7 @@ no message is parsed again here."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from elektromail import mime
 from elektromail.imap import format as fmt
@@ -68,7 +69,8 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                     flags = changed.get(row.uid)
                     if flags is not None:
                         row = _with_flags(row, flags)
-                    out.append(_fetch_response(seq, row, items, flags is not None, utf8))
+                    shown = view.shown_flags(row.uid, row.flags)
+                    out.append(_fetch_response(seq, row, shown, items, flags is not None, utf8))
                 ctx.write(b"".join(out))
                 # A client reading slower than the store gives: wait, rather than hold the
                 # whole answer in memory.
@@ -135,12 +137,23 @@ def _with_flags(row: MessageRow, flags: tuple[str, ...]) -> MessageRow:
 
 
 def _fetch_response(
-    seq: int, row: MessageRow, items: list[FetchItem], add_flags: bool, utf8: bool
+    seq: int,
+    row: MessageRow,
+    flags: Sequence[str],
+    items: list[FetchItem],
+    add_flags: bool,
+    utf8: bool,
 ) -> bytes:
+    """`flags`: the row's flags as the session shows them (with \\Recent)."""
     parsed = mime.from_json(row.structure) if row.structure is not None else None
-    parts = [_item(item, row, parsed, utf8) for item in items]
+    parts = [
+        (b"FLAGS", fmt.format_flags(flags))
+        if item.name == "FLAGS"
+        else _item(item, row, parsed, utf8)
+        for item in items
+    ]
     if add_flags and not any(item.name == "FLAGS" for item in items):
-        parts.append((b"FLAGS", fmt.format_flags(row.flags)))
+        parts.append((b"FLAGS", fmt.format_flags(flags)))
     return fmt.format_fetch(seq, parts)
 
 
@@ -149,8 +162,6 @@ def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool) -> tuple[bytes, 
     name = item.name
     if name == "UID":
         return b"UID", b"%d" % row.uid
-    if name == "FLAGS":
-        return b"FLAGS", fmt.format_flags(row.flags)
     if name == "INTERNALDATE":
         return b"INTERNALDATE", fmt.format_internaldate(row.internal_date, row.tz_minutes)
     if name == "RFC822.SIZE":

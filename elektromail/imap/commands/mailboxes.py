@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import unicodedata
 
-from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap import format as fmt
 from elektromail.imap.args import (
     atom,
@@ -18,7 +17,7 @@ from elektromail.imap.args import (
     paren_list,
 )
 from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
-from elektromail.imap.session import Dialect
+from elektromail.imap.session import Dialect, flags_responses
 from elektromail.imap.view import MailboxView
 from elektromail.names import DELIMITER, INBOX, canonical_mailbox
 from elektromail.store.errors import (
@@ -62,6 +61,11 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
         raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT)
     early = session.watch(mailbox.id)
     row, messages = await postoffice.mailbox_view(mailbox.id)
+    # \Recent is IMAP4rev1's (RFC 9051 Appendix E): a rev2 session neither sees nor takes it,
+    # so a rev1 client still finds its new mail recent. EXAMINE looks without taking.
+    rev1 = not session.dialect.rev2
+    claim = rev1 and not readonly
+    first_recent = postoffice.open_recent(row, claim=claim) if rev1 else None
     view = MailboxView(
         row.id,
         row.name,
@@ -69,26 +73,32 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
         row.uidnext,
         ((uid, flags.split()) for uid, flags in messages),
         readonly,
+        first_recent,
     )
-    session.select(view, early)
+    arrival = None
+    if rev1:
+
+        def arrival(uid: int) -> bool:
+            return postoffice.recent_arrival(row.id, uid, claim=claim)
+
+    session.select(view, early, arrival)
     ctx.write(_select_responses(view, session.dialect))
     return Done(f"{ctx.name} completed", fmt.READ_ONLY if readonly else fmt.READ_WRITE)
 
 
 def _select_responses(view: MailboxView, dialect: Dialect) -> bytes:
     """RFC 9051 §6.3.2's untagged responses (RFC 3501 §6.3.1's RECENT and UNSEEN in rev1)."""
-    flags = fmt.format_flags([*SYSTEM_FLAGS, *view.keywords()])
-    permanent = fmt.format_flags([] if view.readonly else [*SYSTEM_FLAGS, "\\*"])
-    lines = [fmt.untagged(b"FLAGS " + flags), fmt.untagged(b"%d EXISTS" % view.exists)]
+    flags, permanent = flags_responses(view)
+    lines = [flags, fmt.untagged(b"%d EXISTS" % view.exists)]
     if not dialect.rev2:
-        lines.append(fmt.untagged(b"0 RECENT"))
+        lines.append(fmt.untagged(b"%d RECENT" % len(view.recent)))
         unseen = view.first_unseen()
         if unseen is not None:
             lines.append(_ok_with(fmt.UNSEEN, b"%d" % unseen, "First unseen"))
     lines += [
         _ok_with(fmt.UIDVALIDITY, b"%d" % view.uidvalidity, "UIDs valid"),
         _ok_with(fmt.UIDNEXT, b"%d" % view.uidnext, "Predicted next UID"),
-        _ok_with(fmt.PERMANENTFLAGS, permanent, "Flags permitted"),
+        permanent,
     ]
     if dialect.rev2:
         lines.append(fmt.untagged(b'LIST () "/" ' + format_mailbox(view.name, dialect)))

@@ -40,11 +40,11 @@ def parse_items(token: object, dialect: Dialect) -> tuple[str, ...]:
 def status_line(
     name: str, row: MailboxRow, counts: MailboxCounts, items: tuple[str, ...], dialect: Dialect
 ) -> bytes:
-    """`* STATUS name (MESSAGES 3 UNSEEN 1)`. RECENT is always 0: this server does not
-    track \\Recent (no session ever sees a message as recent)."""
+    """`* STATUS name (MESSAGES 3 UNSEEN 1)`. RECENT counts the messages no read-write
+    SELECT has seen yet: the ones the next SELECT will see as \\Recent (RFC 3501 §6.3.10)."""
     values = {
         "MESSAGES": counts.messages,
-        "RECENT": 0,
+        "RECENT": counts.recent,
         "UIDNEXT": row.uidnext,
         "UIDVALIDITY": row.uidvalidity,
         "UNSEEN": counts.unseen,

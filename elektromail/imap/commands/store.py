@@ -8,6 +8,7 @@ from elektromail.imap import format as fmt
 from elektromail.imap.args import atom, storable_flags
 from elektromail.imap.commands.common import resolve_uids, selected
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, command
+from elektromail.imap.session import flags_responses
 
 MODES = {"FLAGS": "set", "+FLAGS": "add", "-FLAGS": "remove"}
 
@@ -42,12 +43,13 @@ async def store(ctx: Context, request: StoreRequest) -> Done:
     result = await ctx.services.postoffice.store_flags(
         selected(session), request.uids, request.mode, request.flags, origin=session
     )
-    out = []
+    # a keyword new to the mailbox is announced before the FETCH that shows it, .SILENT or not
+    out = list(flags_responses(view)) if view.announce(request.flags) else []
     for uid, new in result:
         view.set_flags(uid, new)
         seq = view.seq_of(uid)
         if not request.silent and seq is not None:
-            items = [(b"FLAGS", fmt.format_flags(new))]
+            items = [(b"FLAGS", fmt.format_flags(view.shown_flags(uid, new)))]
             if ctx.uid:
                 items.append((b"UID", b"%d" % uid))
             out.append(fmt.format_fetch(seq, items))
