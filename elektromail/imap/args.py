@@ -23,6 +23,7 @@ from elektromail.names import DELIMITER, canonical_mailbox
 MAX_NAME_BYTES = 1024
 MAX_LEVEL_BYTES = 255
 MAX_LEVELS = 64
+INVALID_MUTF7 = "Mailbox name is not valid mUTF-7"
 
 
 def expect_count(args: list, count: int, usage: str) -> None:
@@ -66,13 +67,16 @@ def storable_flags(names: Iterable[str]) -> tuple[str, ...]:
 
 def decode_mailbox(token: object, dialect: Dialect, what: str = "mailbox name") -> str:
     """The Unicode text of a mailbox argument as the client sent it (not yet normalized):
-    modified UTF-7 in IMAP4rev1 (8-bit is a syntax error there), UTF-8 otherwise."""
+    modified UTF-7 in IMAP4rev1 (8-bit or broken modified UTF-7: NO [CANNOT]), UTF-8
+    otherwise."""
     name = astring(token, what)
     if not dialect.utf8_names:
         try:
             return mutf7.decode(name)
-        except ValueError as e:
-            raise Bad(f"invalid modified UTF-7 {what}: {e}") from None
+        except ValueError:
+            # A valid astring naming no mailbox that can exist: NO, as Dovecot answers (a BAD
+            # makes mbsync abandon every later folder of its channel). RFC 5530 [CANNOT].
+            raise No(INVALID_MUTF7, fmt.CANNOT) from None
     if _has_undecodable(name):
         raise Bad(f"{what} is not valid UTF-8")
     return name

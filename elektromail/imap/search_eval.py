@@ -155,14 +155,14 @@ def _resolve(key: SetKey, ctx: SearchContext) -> _UidSet:
         return _UidSet(None, frozenset(ctx.saved))
     if key.uid:
         return _UidSet(seqset.ranges(uids[-1] if uids else 0))
+    # A number past EXISTS matches nothing (Dovecot: SEARCH 1000 in 3 messages is an empty
+    # OK, 2:1000 finds 2 and 3); FETCH, STORE and COPY answer BAD for it instead.
     exists = len(uids)
-    for low, high in seqset.items:
-        if low is not None and high is not None and max(low, high) > exists:
-            raise ValueError(
-                f"invalid message sequence number {max(low, high)} "
-                f"(the mailbox has {exists} messages)"
-            )
-    ranges = [(uids[low - 1], uids[min(high, exists) - 1]) for low, high in seqset.ranges(exists)]
+    ranges = [
+        (uids[low - 1], uids[min(high, exists) - 1])
+        for low, high in seqset.ranges(exists)
+        if low <= exists
+    ]
     return _UidSet(ranges)
 
 
@@ -447,8 +447,8 @@ class Matcher:
 def bind(program: SearchProgram | Key, ctx: SearchContext) -> Matcher:
     """Resolve the program's sequence sets against the mailbox and compile it.
 
-    Raises ValueError (answer BAD) for a message sequence number above EXISTS, as FETCH does
-    (RFC 9051 §9 seq-number); a range reaching `*` is clamped. UID sets need not exist.
+    A message sequence number above EXISTS matches nothing, as in Dovecot (FETCH answers BAD
+    for one, RFC 9051 §9 seq-number); a range reaching `*` is clamped. UID sets need not exist.
     `$` matches the messages of ctx.saved, in SEARCH and UID SEARCH alike.
     """
     key = program.key if isinstance(program, SearchProgram) else program

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from elektromail.imap import args
+from elektromail.imap import format as fmt
 from elektromail.imap.commands.listing import parse_list
 from elektromail.imap.commands.status import parse_items
 from elektromail.imap.dispatch import Bad, No
@@ -36,8 +37,6 @@ def test_mailbox_name_is_canonical(token, dialect, name):
 @pytest.mark.parametrize(
     ("token", "dialect"),
     [
-        (String("ä".encode()), REV1),
-        (Atom("&AOQ"), REV1),
         (String(b"\xff"), REV2),
         ([Atom("a")], REV1),
     ],
@@ -45,6 +44,16 @@ def test_mailbox_name_is_canonical(token, dialect, name):
 def test_mailbox_name_bad_encoding_is_bad(token, dialect):
     with pytest.raises(Bad):
         args.mailbox_name(token, dialect)
+
+
+@pytest.mark.parametrize("token", [String("ä".encode()), Atom("&AOQ"), Atom("&AGEAYgBj-")])
+def test_a_name_that_is_not_modified_utf7_in_rev1_is_no_cannot(token):
+    """A valid astring, so not BAD (RFC 3501 §9): NO [CANNOT] as Dovecot's "Mailbox name is not
+    valid mUTF-7"."""
+    with pytest.raises(No) as raised:
+        args.mailbox_name(token, REV1)
+    assert raised.value.code == fmt.CANNOT
+    assert str(raised.value) == "Mailbox name is not valid mUTF-7"
 
 
 @pytest.mark.parametrize(

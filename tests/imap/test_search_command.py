@@ -8,6 +8,7 @@ import pytest
 from imapclient import IMAPClient
 
 from elektromail.testing import MailServer
+from tests.imap.wire import ImapWire
 
 MESSAGES = [
     b"From: Alice <alice@example.com>\r\nSubject: Invoice =?utf-8?q?M=C3=A4rz?=\r\n"
@@ -122,7 +123,8 @@ def test_unknown_charset_gets_badcharset(mail):
         b"SEARCH FROM",
         b"SEARCH BEFORE notadate",
         b"SEARCH (ALL",
-        b"SEARCH 9",
+        b"SEARCH 0",
+        b"SEARCH 4294967296",
         b"SEARCH FROBNICATE",
         b"SEARCH LARGER x",
         b"SEARCH RETURN (BOGUS) ALL",
@@ -133,6 +135,27 @@ def test_malformed_search_gets_bad(mail, command):
     assert raw(client, command)[-1].startswith(b"BAD")
     assert client.noop()[0] == "OK"
     client.logout()
+
+
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        (b"SEARCH 9", b"* SEARCH\r\n"),
+        (b"SEARCH 2:9", b"* SEARCH 2 3\r\n"),
+        (b"SEARCH OR 9 1", b"* SEARCH 1\r\n"),
+        (b"SEARCH RETURN () 1000", b'* ESEARCH (TAG "t")\r\n'),
+        (b"SEARCH RETURN (MIN COUNT) 1000", b'* ESEARCH (TAG "t") COUNT 0\r\n'),
+    ],
+)
+def test_a_sequence_number_past_exists_matches_nothing(mail, command, answer):
+    """Dovecot answers SEARCH 1000 in a 3-message mailbox with an empty OK (imaptest's esearch
+    script and imapclient's live tests expect it); FETCH 1000 stays BAD (RFC 9051 §9)."""
+    session = ImapWire(mail.imap_port)
+    session.login()
+    session.command(b"s SELECT INBOX")
+    assert session.command(b"t " + command) == answer + b"t OK SEARCH completed\r\n"
+    assert session.command(b"f FETCH 9 FLAGS").startswith(b"f BAD")
+    session.close()
 
 
 def test_imapclient_search(mail):

@@ -203,12 +203,16 @@ async def rename(ctx: Context, args: list[Argument]) -> Done:
 
 @command("SUBSCRIBE", AUTH)
 async def subscribe(ctx: Context, args: list[Argument]) -> Done:
-    """Any valid name, existing or not (RFC 9051 §6.3.7 lets the server choose; a subscribed
-    name that does not exist is listed \\NonExistent)."""
+    """An existing mailbox: RFC 9051 §6.3.7 "A server MAY validate the mailbox argument to
+    SUBSCRIBE to verify that it exists", and Dovecot does (NO). A subscribed name whose mailbox
+    is deleted later stays subscribed, listed \\NonExistent."""
     expect_count(args, 1, "SUBSCRIBE mailbox")
     session = ctx.session
     name = new_mailbox_name(mailbox_name(args[0], session.dialect))
-    await ctx.services.postoffice.subscribe(session.user, name)
+    postoffice = ctx.services.postoffice
+    if await postoffice.find_mailbox(session.user, name) is None:
+        raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT)
+    await postoffice.subscribe(session.user, name)
     return Done("SUBSCRIBE completed")
 
 

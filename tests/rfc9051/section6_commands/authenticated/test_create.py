@@ -255,3 +255,20 @@ def test_create_with_unknown_special_use_fails_and_creates_nothing(session, targ
     result = session.command("CREATE", quote(name), "(USE (\\X-Rfc9051-Nonsense))")
     assert_no(result)
     assert not exists(session, name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(Literal("Projekte/Über".encode()), id="8bit"),
+        pytest.param("&Jjo", id="unterminated-shift"),
+        pytest.param("&AGEAYgBj-", id="encoded-ascii"),
+    ],
+)
+def test_create_of_a_name_that_is_not_modified_utf7_is_no_in_rev1(rev1, names, name):
+    """RFC 3501 §5.1.3: names are modified UTF-7, so these name no mailbox; but each is a
+    valid astring, and BAD is for "command unknown or arguments invalid" (RFC 3501 §6.3.3):
+    the answer is NO (Dovecot: "Mailbox name is not valid mUTF-7")."""
+    argument = name if isinstance(name, Literal) else quote(names.new() + name)
+    assert_no(rev1.command("CREATE", argument))
+    assert_still_usable(rev1)

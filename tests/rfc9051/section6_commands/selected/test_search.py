@@ -652,3 +652,14 @@ def test_search_without_selected_mailbox_is_bad(session):
     """RFC 9051 §6.4: SEARCH is one of the commands "valid in the selected state"."""
     assert_bad(session.command("SEARCH", "ALL"))
     assert_still_usable(session)
+
+
+def test_search_for_a_sequence_number_past_exists_is_not_bad(session, corpus):
+    """RFC 9051 §6.4.4: `<sequence set>` matches "Messages with message sequence numbers
+    corresponding to the specified message sequence number set"; a number past EXISTS names
+    no message, so nothing matches it. The RFC leaves BAD or an empty OK open; Dovecot (and
+    clients such as imapclient and imaptest's esearch script) take the empty OK."""
+    count = len(EVERY)
+    assert search(session, str(count + 1000)) == []
+    assert search(session, f"{count}:{count + 1000}") == [count]
+    assert search(session, "OR", str(count + 1000), "1") == [1]
