@@ -213,6 +213,11 @@ class Connection:
         return self._closing
 
     @property
+    def awaiting_rest(self) -> bool:
+        """Part of a command arrived and the rest is awaited (see tcp.quick_ack)."""
+        return self.reader.mid_command
+
+    @property
     def waiting_for_client(self) -> bool:
         """A paced answer waits for the client to read what was sent."""
         return self._write_waiter is not None

@@ -180,6 +180,14 @@ class CommandReader:
         return self._paused
 
     @property
+    def mid_command(self) -> bool:
+        """Part of a command arrived and the rest has not: a line without its end, a literal
+        still short, or the line that goes on after a literal (while not paused)."""
+        if self._paused or self._mode == _DEAD:
+            return False
+        return self._mode != _LINE or self._cmd is not None or self.buffered > 0
+
+    @property
     def buffered(self) -> int:
         """Bytes received but not yet consumed (the limit checks bound it by one line)."""
         return len(self._buf) - self._pos

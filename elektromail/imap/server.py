@@ -20,6 +20,7 @@ from elektromail.imap.connection import Connection
 from elektromail.imap.dispatch import Services
 from elektromail.imap.session import Session
 from elektromail.postoffice import PostOffice
+from elektromail.tcp import quick_ack
 from elektromail.tls import TLSMaterial
 
 __all__ = ["IMAPFactory", "IMAPServer", "Services"]
@@ -79,6 +80,8 @@ class IMAPServer(imap4.IMAP4Server):
             return
         self.resetTimeout()
         self.connection.feed(data)
+        if self.connection.awaiting_rest:
+            quick_ack(self.transport)
 
     def handshakeCompleted(self) -> None:
         self.connection.handshake_completed()

@@ -34,6 +34,7 @@ from elektromail.smtp.session import (
     split_command,
 )
 from elektromail.store.errors import StoreUnavailable
+from elektromail.tcp import quick_ack
 from elektromail.tls import TLSMaterial
 
 log = Logger()
@@ -155,6 +156,9 @@ class SMTPServer(smtp.ESMTP):
         self.resetTimeout()
         self._lines.feed(data)
         self._process_lines()
+        if self._pending is None and (self._reader is not None or len(self._lines)):
+            # the rest of a line or of DATA is awaited: see tcp.quick_ack
+            quick_ack(self.transport)
 
     def _process_lines(self) -> None:
         if self._dispatching:  # a handler's Deferred fired at once; the loop below goes on

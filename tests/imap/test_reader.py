@@ -525,3 +525,25 @@ def test_raw_size_counts_every_byte_of_the_command() -> None:
     data = b"a APPEND INBOX {5+}\r\nhello\r\n"
     [event] = feed_all(data)
     assert event.raw_size == len(data)
+
+
+# --- mid_command: is the rest of a command awaited? (for tcp.quick_ack) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        pytest.param([b"a NOOP\r\n"], False, id="whole-command"),
+        pytest.param([b"a NO"], True, id="line-without-its-end"),
+        pytest.param([b"a APPEND INBOX {5}\r\n"], True, id="literal-announced"),
+        pytest.param([b"a APPEND INBOX {5}\r\n", b"hel"], True, id="literal-short"),
+        pytest.param([b"a APPEND INBOX {5}\r\n", b"hello"], True, id="line-after-literal"),
+        pytest.param([b"a APPEND INBOX {5}\r\n", b"hello\r\n"], False, id="all-of-it"),
+        pytest.param([], False, id="nothing"),
+    ],
+)
+def test_mid_command_says_whether_the_rest_is_awaited(chunks, expected):
+    reader = CommandReader(pause_after=())
+    for chunk in chunks:
+        reader.feed(chunk)
+    assert reader.mid_command is expected
