@@ -46,6 +46,9 @@ class Settings:
     special_use_mailboxes: bool = True  # Sent, Drafts, Trash, Junk, Archive for every user
     require_auth: bool = False  # SMTP: refuse MAIL before AUTH
     trace_headers: bool = False  # SMTP: add Return-Path and Received
+    # IMAP: refuse APPEND of 8-bit header bytes before ENABLE UTF8=ACCEPT (RFC 6855 §4's MUST);
+    # off, they are stored as sent, as Dovecot does, since real rev1 clients upload such mail.
+    strict_utf8_append: bool = False
     smtp_timeout: int = 300  # seconds, RFC 5321 §4.5.3.2
     imap_timeout: int = 30 * 60  # seconds after login, RFC 9051 §5.4
     imap_login_timeout: int = 60  # seconds before login
@@ -301,6 +304,14 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_TRACE_HEADERS",
         parse_bool,
         "SMTP: add Return-Path and Received headers",
+        flag=True,
+    ),
+    Setting(
+        "strict_utf8_append",
+        "strict-utf8-append",
+        "ELEKTROMAIL_STRICT_UTF8_APPEND",
+        parse_bool,
+        "IMAP: refuse APPEND with 8-bit headers before ENABLE UTF8=ACCEPT (RFC 6855)",
         flag=True,
     ),
     Setting(

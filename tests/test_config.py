@@ -110,3 +110,11 @@ def test_features_not_built_yet_are_listed(monkeypatch):
 def test_every_setting_is_built():
     env = {"HTTP_PORT": "8080", "ELEKTROMAIL_HTTP_TOKEN": "t", "ELEKTROMAIL_PRELOAD_DIR": "/tmp"}
     assert resolve({}, env).not_implemented == ()
+
+
+def test_strict_utf8_append_is_off_by_default_and_on_by_switch_or_env_var():
+    assert not resolve({}, {}).strict_utf8_append
+    assert resolve({"strict-utf8-append": True}, {}).strict_utf8_append
+    assert resolve({}, {"ELEKTROMAIL_STRICT_UTF8_APPEND": "yes"}).strict_utf8_append
+    with pytest.raises(ConfigError, match="ELEKTROMAIL_STRICT_UTF8_APPEND='sometimes'"):
+        resolve({}, {"ELEKTROMAIL_STRICT_UTF8_APPEND": "sometimes"})

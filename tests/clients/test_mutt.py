@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
-import time
-
 from tests.clients.conftest import MESSAGES, need
+from tests.clients.terminal import run_on_terminal, tail
 
 
 def test_mutt_reads_the_inbox(mail, tmp_path):
@@ -32,30 +27,8 @@ set mbox_type=mbox
 """
     )
     push = f'push "<pipe-message>cat > {out}<enter><exit>"'
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [binary, "-n", "-F", str(rc), "-e", push],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env={"HOME": str(tmp_path), "TERM": "vt100", "PATH": "/usr/bin:/bin"},
-        close_fds=True,
-    )
-    os.close(terminal)
-    screen = b""
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 0.5)
-        if ready:
-            try:
-                screen += os.read(controller, 65536)
-            except OSError:
-                break
-    if process.poll() is None:
-        process.kill()
-    process.wait(10)
-    os.close(controller)
-    assert out.exists(), screen.decode(errors="replace")[-2000:]
+    screen = run_on_terminal([binary, "-n", "-F", str(rc), "-e", push], tmp_path)
+    assert out.exists(), tail(screen)
     piped = out.read_bytes().replace(b"\r\n", b"\n")
     assert piped.endswith(MESSAGES[0].split(b"\r\n\r\n", 1)[1].replace(b"\r\n", b"\n"))
     assert b"Subject: first" in piped

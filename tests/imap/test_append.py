@@ -137,17 +137,58 @@ def test_message_with_8bit_and_nul_bytes_is_stored_as_given(mail, wire):
     assert [row.raw for row in stored(mail)] == [message]
 
 
-def test_8bit_header_fields_need_utf8_accept_or_rev2(mail, wire):
-    """RFC 6855 §4: a server offering UTF8=ACCEPT "MUST reject, with a "NO" response, an
-    "APPEND" command that includes any 8-bit character in message header fields" unless the
-    client enabled it; RFC 9051 §6.3.12 allows them in IMAP4rev2."""
-    message = b"Subject: M\xc3\xbcller\r\n\r\nbody\r\n"
-    assert append_nonsync(wire, b"INBOX", message).startswith(b"a NO ")
-    assert stored(mail) == []
-    wire.send(b"e ENABLE UTF8=ACCEPT\r\n")
-    wire.until(b"e")
+def test_8bit_header_fields_from_a_rev1_session_are_stored_as_sent(mail, wire):
+    """By default a rev1 APPEND with raw 8-bit header bytes is stored byte for byte, as
+    Dovecot stores it: mbsync and offlineimap upload such mail (our SMTP accepts it without
+    SMTPUTF8) and take a NO as a failed sync."""
+    message = b"Subject: M\xc3\xbcller \xe9\r\nFrom: J\xc3\xb6rg <j@example.com>\r\n\r\nbody\r\n"
     assert APPENDED.match(append_nonsync(wire, b"INBOX", message))
     assert [row.raw for row in stored(mail)] == [message]
+
+
+@pytest.fixture
+def strict_mail() -> Iterator[MailServer]:
+    with MailServer(users=USERS, smtp_port=None, strict_utf8_append=True) as server:
+        yield server
+
+
+@pytest.fixture
+def strict(strict_mail: MailServer) -> Iterator[ImapWire]:
+    client = ImapWire(strict_mail.imap_port)
+    assert LOGGED_IN.match(client.login())
+    yield client
+    client.close()
+
+
+def test_strict_setting_refuses_8bit_header_fields_until_utf8_accept(strict_mail, strict):
+    """RFC 6855 §4, with strict-utf8-append: a server offering UTF8=ACCEPT "MUST reject, with
+    a "NO" response, an "APPEND" command that includes any 8-bit character in message header
+    fields" unless the client enabled it."""
+    message = b"Subject: M\xc3\xbcller\r\n\r\nbody\r\n"
+    refused = append_nonsync(strict, b"INBOX", message)
+    assert refused == b"a NO 8-bit header fields need ENABLE UTF8=ACCEPT or IMAP4rev2\r\n"
+    assert stored(strict_mail) == []
+    strict.send(b"e ENABLE UTF8=ACCEPT\r\n")
+    strict.until(b"e")
+    assert APPENDED.match(append_nonsync(strict, b"INBOX", message))
+    assert [row.raw for row in stored(strict_mail)] == [message]
+
+
+def test_strict_setting_accepts_8bit_header_fields_in_rev2(strict_mail, strict):
+    """RFC 9051 §6.3.12: "8-bit characters are permitted in the message" in IMAP4rev2, and
+    the strict setting only applies RFC 6855's rule to rev1 sessions."""
+    message = b"Subject: M\xc3\xbcller\r\n\r\nbody\r\n"
+    strict.send(b"e ENABLE IMAP4rev2\r\n")
+    strict.until(b"e")
+    assert APPENDED.match(append_nonsync(strict, b"INBOX", message))
+    assert [row.raw for row in stored(strict_mail)] == [message]
+
+
+def test_strict_setting_accepts_8bit_bodies_with_ascii_headers(strict_mail, strict):
+    """RFC 6855 §4 speaks of "message header fields" only: an 8-bit body stays acceptable."""
+    message = b"Subject: Mueller\r\n\r\nM\xc3\xbcller\r\n"
+    assert APPENDED.match(append_nonsync(strict, b"INBOX", message))
+    assert [row.raw for row in stored(strict_mail)] == [message]
 
 
 def test_literal8_message_is_accepted(mail, wire):

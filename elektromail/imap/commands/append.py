@@ -1,5 +1,7 @@
 """APPEND (RFC 9051 §6.3.12): store the message a client sends, answered OK with APPENDUID
 (RFC 4315) only once it is stored; `UTF8 (~{N}...)` (RFC 6855 §4) after ENABLE UTF8=ACCEPT.
+8-bit header bytes are accepted in any session unless the strict-utf8-append setting asks
+for RFC 6855's refusal.
 
 The message is stored exactly as sent, bare LFs included (bytes are sacred); Dovecot instead
 normalises line ends, so a message appended with LF comes back from it with CRLF. A message over
@@ -43,10 +45,7 @@ async def append(ctx: Context, args: list[Argument]) -> Done:
         raise No(f"Message too big (limit {limit} bytes)", fmt.TOOBIG)
     if not request.message:
         raise No("Can't save a zero byte message")  # Dovecot's answer; the RFC is silent
-    if not (session.dialect.rev2 or session.dialect.utf8) and _has_8bit_header(request.message):
-        # RFC 6855 §4: a server that offers UTF8=ACCEPT "MUST reject, with a "NO" response,
-        # an "APPEND" command that includes any 8-bit character in message header fields"
-        # unless the client enabled it. IMAP4rev2 permits them (RFC 9051 §6.3.12).
+    if ctx.services.settings.strict_utf8_append and _refused_8bit(session.dialect, request):
         raise No("8-bit header fields need ENABLE UTF8=ACCEPT or IMAP4rev2")
     try:
         uidvalidity, uid = await ctx.services.postoffice.append(
@@ -60,6 +59,16 @@ async def append(ctx: Context, args: list[Argument]) -> Done:
     except NoSuchMailbox:
         raise No("Mailbox does not exist", fmt.TRYCREATE) from None
     return Done("APPEND completed", fmt.format_response_code(fmt.APPENDUID, f"{uidvalidity} {uid}"))
+
+
+def _refused_8bit(dialect: Dialect, request: AppendRequest) -> bool:
+    """RFC 6855 §4: a server that offers UTF8=ACCEPT "MUST reject, with a "NO" response, an
+    "APPEND" command that includes any 8-bit character in message header fields" unless the
+    client enabled it; IMAP4rev2 permits them (RFC 9051 §6.3.12). Only with the
+    strict-utf8-append setting: by default such a message is stored as sent, as Dovecot
+    stores it, because rev1 clients (mbsync, offlineimap) upload mail with raw 8-bit headers,
+    which our own SMTP accepts, and treat the NO as a failed sync."""
+    return not (dialect.rev2 or dialect.utf8) and _has_8bit_header(request.message)
 
 
 def _has_8bit_header(message: bytes) -> bool:
