@@ -34,15 +34,18 @@ def parse_addresses(text: str) -> list[Address]:
     """An RFC 5322 address-list as IMAP address structures (RFC 9051 §7.5.2); never raises.
 
     Groups give a start marker Address(None, None, name, None) and an end marker
-    Address(None, None, None, None); comments are ignored; display names are unquoted; a quoted
-    local-part keeps its quotes (it is the local-part production IMAP asks for); a missing
-    domain gives host None; an empty local-part gives mailbox "" (None would be a group end).
+    Address(None, None, None, None); display names are unquoted; a quoted local-part keeps its
+    quotes (it is the local-part production IMAP asks for); a missing domain gives host None; an
+    empty local-part gives mailbox "" (None would be a group end). Comments are ignored, except
+    that an address without a display name takes the last comment inside it as its name
+    (`user@host (Real Name)`), as Dovecot and c-client do.
     """
     if m := _SIMPLE_ADDRESS_RE.fullmatch(text):  # the common shapes skip the tokenizer
         return [_simple_address(m)]
     if _SIMPLE_LIST_RE.fullmatch(text):
         return [_simple_address(m) for m in _SIMPLE_ADDRESS_RE.finditer(text)]
-    tokens = _address_tokens(text)
+    comments: dict[int, str] = {}
+    tokens = _address_tokens(text, comments)
     out: list[Address] = []
     i, n, in_group = 0, len(tokens), False
     while i < n:
@@ -62,10 +65,11 @@ def parse_addresses(text: str) -> list[Address]:
         if stop == "<":
             address, i = _angle_address(tokens, j + 1, _phrase(words) or None)
         elif stop == "@":
-            host, i = _domain(tokens, j + 1)
-            address = Address(None, None, _local_part(words), host)
+            host, end = _domain(tokens, j + 1)
+            address = Address(_last_comment(comments, i, end), None, _local_part(words), host)
+            i = end
         elif words:
-            address, i = Address(None, None, _phrase(words), None), j
+            address, i = Address(_last_comment(comments, i, j), None, _phrase(words), None), j
         else:
             i = j + 1  # a stray ":" inside a group
             continue
@@ -84,7 +88,9 @@ def _simple_address(m: re.Match[str]) -> Address:
     return Address(name and _WSP_RE.sub(" ", name), None, mailbox, host)
 
 
-def _address_tokens(text: str) -> list[_Token]:
+def _address_tokens(text: str, comments: dict[int, str]) -> list[_Token]:
+    """The tokens of `text`; `comments` gets, at the index of the token that follows them, the
+    text of the last complete comment before that token (len(tokens) for one at the end)."""
     tokens: list[_Token] = []
     pos = 0
     while m := _ADDRESS_TOKEN_RE.match(text, pos):
@@ -97,18 +103,33 @@ def _address_tokens(text: str) -> list[_Token]:
         elif literal:
             tokens.append(("a", literal))
         else:
-            pos = _skip_comment(text, pos)
+            start = pos
+            pos, closed = _skip_comment(text, pos)
+            if closed and text[start : pos - 1].strip():  # a blank comment names no one
+                comments[len(tokens)] = unquote(text[start : pos - 1])
     return tokens
 
 
-def _skip_comment(text: str, pos: int) -> int:
+def _skip_comment(text: str, pos: int) -> tuple[int, bool]:
+    """The position after the comment whose "(" ends before `pos`, and whether it was closed
+    (an unclosed comment runs to the end)."""
     depth = 1
     while m := _COMMENT_CHAR_RE.search(text, pos):
         pos = m.end() + (m.group() == "\\")
         depth += {"(": 1, ")": -1}.get(m.group(), 0)
         if depth == 0:
-            return pos
-    return len(text)
+            return pos, True
+    return len(text), False
+
+
+def _last_comment(comments: dict[int, str], start: int, end: int) -> str | None:
+    """The display name an addr-spec takes from a comment: RFC 5322 §3.4 calls the meaning of
+    `user@host (Real Name)` unspecified and notes that "some legacy implementations interpret
+    the comment"; Dovecot and c-client do, and so IMAP clients expect it. The last comment after
+    the address's first token `start`, up to and including the one just before token `end`."""
+    if not comments:
+        return None
+    return next((comments[k] for k in range(end, start, -1) if k in comments), None)
 
 
 def _skip_words(tokens: list[_Token], i: int) -> int:

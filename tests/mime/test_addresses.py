@@ -26,7 +26,7 @@ from tests.mime.messages import (
         ('"Jo" Doe <j@x>', [Address("Jo Doe", None, "j", "x")]),
         ('"" <j@x>', [Address(None, None, "j", "x")]),
         ("<j@x>", [Address(None, None, "j", "x")]),
-        ("j@x.org (John Doe)", [Address(None, None, "j", "x.org")]),
+        ("j@x.org (John Doe)", [Address("John Doe", None, "j", "x.org")]),
         ("John (the (nested) man) Doe <j@x>", [Address("John Doe", None, "j", "x")]),
         ("<@r1.example,@r2.example:j@x>", [Address(None, "@r1.example,@r2.example", "j", "x")]),
         ('"john doe"@x.org', [Address(None, None, '"john doe"', "x.org")]),
@@ -70,8 +70,9 @@ def test_address_list_parsing(header, expected):
     ["a@b.example", "John Doe <j@x.org>", "A <a@x>, b@y, C D <c@z>", "  a@b  ,  Q <q@r>  "],
 )
 def test_address_fast_path_agrees_with_the_full_parser(simple):
-    # A trailing comment forces the tokenizer; the result must not depend on the path taken.
-    assert parse_addresses(simple) == parse_addresses(simple + " (comment)")
+    # A leading comment forces the tokenizer and names no one (a trailing one would be the last
+    # address's name); the result must not depend on the path taken.
+    assert parse_addresses(simple) == parse_addresses("(comment) " + simple)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +83,58 @@ def test_address_garbage_never_raises(garbage):
     raw = crlf(f"From: {garbage}\nTo: {garbage}\n\nx")
     env = parse(raw).envelope
     assert env.from_ == env.sender == env.reply_to
+
+
+# -- a comment as the display name ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("user@domain (Real Name)", [Address("Real Name", None, "user", "domain")]),
+        # the last comment inside the address wins, wherever it stands
+        ("user (c1) @ domain (c2)", [Address("c2", None, "user", "domain")]),
+        ("user@domain (c1) (c2)", [Address("c2", None, "user", "domain")]),
+        ("user (only here)@domain", [Address("only here", None, "user", "domain")]),
+        # nested comments and quoted-pairs: the comment's text, as Dovecot reads it
+        ("a@b (nested (comment) here)", [Address("nested (comment) here", None, "a", "b")]),
+        (r"a@b (with \) escaped)", [Address("with ) escaped", None, "a", "b")]),
+        ("a@b (=?utf-8?q?J=C3=B6rg?=)", [Address("=?utf-8?q?J=C3=B6rg?=", None, "a", "b")]),
+        # no name: an empty, blank or unclosed comment, or one before the address
+        ("a@b ()", [Address(None, None, "a", "b")]),
+        ("a@b ( )", [Address(None, None, "a", "b")]),
+        ("a@b (unclosed", [Address(None, None, "a", "b")]),
+        ("(before) a@b", [Address(None, None, "a", "b")]),
+        # a phrase or angle brackets: the comment is only a comment
+        ("Name (cmt) <a@b>", [Address("Name", None, "a", "b")]),
+        ("<a@b> (after)", [Address(None, None, "a", "b")]),
+        ("<user (comment)@ (comment) domain.org>", [Address(None, None, "user", "domain.org")]),
+        # each address of a list, and of a group, its own
+        (
+            "a@b (one), c@d, e@f (three)",
+            [
+                Address("one", None, "a", "b"),
+                Address(None, None, "c", "d"),
+                Address("three", None, "e", "f"),
+            ],
+        ),
+        (
+            "group: a@b (cmt);, c@d",
+            [
+                Address(None, None, "group", None),
+                Address("cmt", None, "a", "b"),
+                GROUP_END,
+                Address(None, None, "c", "d"),
+            ],
+        ),
+        # junk after the domain ends the address: a comment after the junk names no one
+        ("a@b junk (late)", [Address(None, None, "a", "b")]),
+        ("bare (Name)", [Address("Name", None, "bare", None)]),
+    ],
+)
+def test_an_address_without_a_phrase_takes_its_last_comment_as_name(header, expected):
+    """RFC 5322 §3.4: "Some legacy implementations used the simple form where the addr-spec
+    appears without the angle brackets, but included the name of the recipient in parentheses
+    as a comment following the addr-spec." Dovecot and c-client show that comment as the
+    display name, and so does the ENVELOPE here."""
+    assert parse_addresses(header) == expected
