@@ -16,6 +16,7 @@ _SIMPLE = rf"\s*(?:({_ATOM}(?:\s+{_ATOM})*)?\s*<({_ATOM})@({_ATOM})>|({_ATOM})@(
 _SIMPLE_ADDRESS_RE = re.compile(_SIMPLE, re.A)  # re.A: \s is ASCII white space, NBSP is not
 _SIMPLE_LIST_RE = re.compile(f"{_SIMPLE}(?:,{_SIMPLE})*", re.A)
 _WSP_RE = re.compile(r"\s+", re.A)
+_LWSP_RE = re.compile(r"[ \t\r\n]+")
 _ADDRESS_TOKEN_RE = re.compile(
     r'\s*(?:([<>,:;@])|([^\s"<>,:;@\[()]+|\))|"((?:[^"\\]|\\.)*)"?|(\[(?:[^\]\\]|\\.)*\]?)|(\())',
     re.S | re.A,
@@ -23,6 +24,12 @@ _ADDRESS_TOKEN_RE = re.compile(
 _COMMENT_CHAR_RE = re.compile(r"[()\\]")
 _Token = tuple[str, str]  # ("a", atom or domain literal), ("q", unescaped quoted string), (c, c)
 _QUOTED_PAIR_RE = re.compile(r"\\(.)", re.S)
+
+
+def tidy_spaces(text: str) -> str:
+    """Each run of white space (SP, HTAB, CR, LF) one space, none at either end: how Dovecot
+    writes a display name or subject in ENVELOPE."""
+    return _LWSP_RE.sub(" ", text).strip(" ")
 
 
 def unquote(quoted: str) -> str:
@@ -106,7 +113,7 @@ def _address_tokens(text: str, comments: dict[int, str]) -> list[_Token]:
             start = pos
             pos, closed = _skip_comment(text, pos)
             if closed and text[start : pos - 1].strip():  # a blank comment names no one
-                comments[len(tokens)] = unquote(text[start : pos - 1])
+                comments[len(tokens)] = tidy_spaces(unquote(text[start : pos - 1]))
     return tokens
 
 
@@ -139,7 +146,9 @@ def _skip_words(tokens: list[_Token], i: int) -> int:
 
 
 def _phrase(words: list[_Token]) -> str:
-    return " ".join(text for _, text in words)
+    """A display name: its words joined by one space, white space inside quoted ones tidied
+    (Dovecot's ENVELOPE does the same)."""
+    return tidy_spaces(" ".join(text for _, text in words))
 
 
 def _local_part(words: list[_Token]) -> str:

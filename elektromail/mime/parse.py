@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote_from_bytes
 
-from elektromail.mime.addresses import parse_addresses, unquote
+from elektromail.mime.addresses import parse_addresses, tidy_spaces, unquote
 from elektromail.mime.model import (
     IDENTITY_ENCODINGS,
     Address,
@@ -283,7 +283,7 @@ def _envelope(fields: dict[bytes, bytes]) -> Envelope:
     from_ = _addresses(fields.get(b"from"))
     return Envelope(
         _text(fields.get(b"date")),
-        _text(fields.get(b"subject")),
+        _for_humans(_text(fields.get(b"subject"))),
         from_,
         _addresses(fields.get(b"sender")) or from_,  # RFC 3501 §7.4.2: default to From
         _addresses(fields.get(b"reply-to")) or from_,
@@ -293,6 +293,15 @@ def _envelope(fields: dict[bytes, bytes]) -> Envelope:
         _text(fields.get(b"in-reply-to")),
         _text(fields.get(b"message-id")),
     )
+
+
+def _for_humans(text: str | None) -> str | None:
+    """The subject as Dovecot's ENVELOPE gives it: folded or not, each run of white space one
+    space (RFC 9051 §7.5.2 only says the envelope is "computed by the server by parsing the
+    [RFC5322] header into the component parts")."""
+    if text is None or ("\t" not in text and "  " not in text):  # _text removed CR and LF
+        return text
+    return tidy_spaces(text)
 
 
 def _addresses(value: bytes | None) -> tuple[Address, ...] | None:

@@ -99,6 +99,7 @@ def test_address_garbage_never_raises(garbage):
         # nested comments and quoted-pairs: the comment's text, as Dovecot reads it
         ("a@b (nested (comment) here)", [Address("nested (comment) here", None, "a", "b")]),
         (r"a@b (with \) escaped)", [Address("with ) escaped", None, "a", "b")]),
+        ("a@b (  spaced\t out  )", [Address("spaced out", None, "a", "b")]),
         ("a@b (=?utf-8?q?J=C3=B6rg?=)", [Address("=?utf-8?q?J=C3=B6rg?=", None, "a", "b")]),
         # no name: an empty, blank or unclosed comment, or one before the address
         ("a@b ()", [Address(None, None, "a", "b")]),
@@ -138,3 +139,11 @@ def test_an_address_without_a_phrase_takes_its_last_comment_as_name(header, expe
     as a comment following the addr-spec." Dovecot and c-client show that comment as the
     display name, and so does the ENVELOPE here."""
     assert parse_addresses(header) == expected
+
+
+def test_quoted_display_names_have_their_white_space_tidied():
+    """Dovecot's ENVELOPE writes a display name with each run of white space as one space."""
+    assert parse_addresses('"Tab\tName"   <a@b>') == [Address("Tab Name", None, "a", "b")]
+    assert parse_addresses('"  Lead and trail  " <a@b>') == [
+        Address("Lead and trail", None, "a", "b")
+    ]

@@ -101,7 +101,9 @@ def test_sender_and_reply_to_default_to_from(headers, sender, reply_to):
         ("Subject:\n", ""),
         ("Subject:    \n", ""),
         ("", None),
-        ("Subject: folded\n  twice\n\tand tab\n", "folded  twice\tand tab"),
+        # Dovecot's ENVELOPE subject: each run of white space one space, folded or not
+        ("Subject: folded\n  twice\n\tand tab\n", "folded twice and tab"),
+        ("Subject: two  spaces\tand\t\ttabs\n", "two spaces and tabs"),
         ("SUBJECT: upper\n", "upper"),
         ("Subject : space before colon\n", "space before colon"),
         ("Subject: first\nSubject: second\n", "first"),
