@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from elektromail.mime import (
@@ -11,6 +13,8 @@ from elektromail.mime import (
 )
 from tests.mime.messages import (
     GROUP_END,
+    QUADRATIC_GUARD,
+    N,
     crlf,
 )
 
@@ -147,3 +151,15 @@ def test_quoted_display_names_have_their_white_space_tidied():
     assert parse_addresses('"  Lead and trail  " <a@b>') == [
         Address("Lead and trail", None, "a", "b")
     ]
+
+
+def test_many_address_fields_merge_in_linear_time():
+    """Dovecot's envelope holds the addresses of every To: field; so does this one, and a
+    header of many such fields must not cost their number squared."""
+    count = N // 5
+    raw = b"".join(b"To: u%d@x.org (n)\r\n" % i for i in range(count)) + b"\r\nbody"
+    started = time.perf_counter()
+    to = parse(raw).envelope.to
+    assert to is not None and len(to) == count
+    assert to[-1] == Address("n", None, f"u{count - 1}", "x.org")
+    assert time.perf_counter() - started < QUADRATIC_GUARD
