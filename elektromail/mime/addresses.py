@@ -1,4 +1,5 @@
-"""RFC 5322 address lists as IMAP address structures (RFC 9051 §7.5.2); never raises.
+"""RFC 5322 address lists as IMAP address structures (RFC 9051 §7.5.2), and back to text in the
+one form SEARCH FROM/TO/CC/BCC match against; never raises.
 
 A fast path takes the common shapes ("a@b.c", "Name <a@b.c>", lists of them) with one regex;
 anything else (quotes, comments, groups, routes, junk) goes through a small tokenizer.
@@ -7,6 +8,7 @@ anything else (quotes, comments, groups, routes, junk) goes through a small toke
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from elektromail.mime.model import GROUP_END, Address
 
@@ -24,6 +26,9 @@ _ADDRESS_TOKEN_RE = re.compile(
 _COMMENT_CHAR_RE = re.compile(r"[()\\]")
 _Token = tuple[str, str]  # ("a", atom or domain literal), ("q", unescaped quoted string), (c, c)
 _QUOTED_PAIR_RE = re.compile(r"\\(.)", re.S)
+# RFC 5322 §3.2.3 atext, plus any non-ASCII character (RFC 6532 §3.2; Dovecot counts 8-bit bytes
+# as atext too): a word made only of these needs no quotes.
+_ATEXT_RE = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\x80-\U0010ffff]+")
 
 
 def tidy_spaces(text: str) -> str:
@@ -192,3 +197,52 @@ def _angle_address(tokens: list[_Token], i: int, name: str | None) -> tuple[Addr
     if j < n and tokens[j][0] == ">":
         j += 1
     return Address(name, adl, mailbox, host), j
+
+
+# -- back to text ---------------------------------------------------------------------------------
+
+
+def write_addresses(addresses: Iterable[Address] | None) -> str:
+    """An address list as RFC 5322 text in one normal form: `Name <mailbox@host>` (the name
+    quoted when it is not all atext, an encoded-word left bare), `<mailbox@host>` without a
+    name, `<@route:mailbox@host>`, a group as `Team: a, b;`, items joined by ", ".
+
+    This is the text SEARCH FROM/TO/CC/BCC look in, the form Dovecot matches against: comments
+    and folding gone, the display name the envelope shows. Encoded-words stay encoded.
+    A host-less entry is a group start only when a group end follows (see model.py).
+    """
+    addresses = list(addresses or ())
+    ends = addresses.count(GROUP_END)
+    items: list[str] = []
+    group: list[str] | None = None
+    for address in addresses:
+        if address == GROUP_END:
+            ends -= 1
+            if group is not None:
+                members = ", ".join(member for member in group[1:] if member)
+                items.append(f"{group[0]}: {members};" if members else f"{group[0]}:;")
+                group = None
+        elif group is None and ends and address.host is None and address.name is None:
+            group = [_written_phrase(address.mailbox or "")]
+        else:
+            (items if group is None else group).append(_written_address(address))
+    return ", ".join(item for item in items if item)
+
+
+def _written_address(address: Address) -> str:
+    name = "" if address.name is None else _written_phrase(address.name)
+    if not (address.adl or address.mailbox or address.host):
+        return name
+    route = address.adl + ":" if address.adl else ""
+    spec = address.mailbox or '""'  # a quoted local-part is stored with its quotes
+    if address.host:
+        spec += "@" + address.host
+    return f"{name} <{route}{spec}>" if name else f"<{route}{spec}>"
+
+
+def _written_phrase(text: str) -> str:
+    """A display name or group name as a phrase: bare when it is one atom or holds an
+    encoded-word (RFC 2047 §5: an encoded-word cannot be quoted), else a quoted string."""
+    if _ATEXT_RE.fullmatch(text) or "=?" in text:
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

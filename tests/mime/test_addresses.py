@@ -1,4 +1,5 @@
-"""RFC 5322 address lists as IMAP address structures (mime/addresses.py)."""
+"""RFC 5322 address lists as IMAP address structures, and written back for SEARCH
+(mime/addresses.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from elektromail.mime import (
     Address,
     parse,
     parse_addresses,
+    write_addresses,
 )
 from tests.mime.messages import (
     GROUP_END,
@@ -151,6 +153,70 @@ def test_quoted_display_names_have_their_white_space_tidied():
     assert parse_addresses('"  Lead and trail  " <a@b>') == [
         Address("Lead and trail", None, "a", "b")
     ]
+
+
+# -- back to text, for SEARCH -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "written"),
+    [
+        ("user@domain.org", "<user@domain.org>"),
+        ("RealFrom <user@domain.org>", "RealFrom <user@domain.org>"),
+        ("<user (comment)@ (comment) domain.org>", "<user@domain.org>"),
+        ("user@domain.org (RealFrom)", "RealFrom <user@domain.org>"),
+        ("Real Name <a@b>", '"Real Name" <a@b>'),
+        ("John Q. Public <j@x>", '"John Q. Public" <j@x>'),
+        (r'"Jo \"JJ\" Doe" <j@x>', r'"Jo \"JJ\" Doe" <j@x>'),
+        # Dovecot also escapes the "'", so its SEARCH FROM "o'brien" misses this one
+        ('"O\'Brien, Pat" <p@x>', '"O\'Brien, Pat" <p@x>'),
+        ("=?utf-8?q?J=C3=B6rg_X?= <j@x>", "=?utf-8?q?J=C3=B6rg_X?= <j@x>"),
+        ("Zoë Ünal <z@x>", '"Zoë Ünal" <z@x>'),
+        ("Zoë <z@x>", "Zoë <z@x>"),
+        ("<@r1.example,@r2.example:j@x>", "<@r1.example,@r2.example:j@x>"),
+        ('"a b"@c', '<"a b"@c>'),
+        ("a@b, c@d", "<a@b>, <c@d>"),
+        (
+            "g: a@b, B <c@d>;, g2: e@f;",
+            "g: <a@b>, B <c@d>;, g2: <e@f>;",
+        ),
+        ("undisclosed-recipients:;", "undisclosed-recipients:;"),
+        ('"": a@b;', '"": <a@b>;'),
+        ("Some Team:;", '"Some Team":;'),
+        ("bare", "<bare>"),
+        ("<>", ""),
+    ],
+)
+def test_written_addresses_are_the_form_search_reads(header, written):
+    """The normal form Dovecot's SEARCH FROM/TO/CC/BCC match against (message_address_write):
+    comments and folding gone, names quoted when they are not one atom."""
+    assert write_addresses(parse_addresses(header)) == written
+
+
+def test_written_addresses_of_nothing_are_empty():
+    assert write_addresses(None) == write_addresses(()) == ""
+
+
+# These take milliseconds; quadratic work at their sizes takes minutes (see tests/mime/messages).
+HOSTILE_ADDRESSES = {
+    "long-list": ", ".join(f"N{i} <u{i}@x.org> (c{i})" for i in range(N // 5)),
+    "nested-comments": "a@b " + "(" * N + "x" + ")" * N,
+    "unclosed-comments": "a@b " + "(" * N,
+    "many-comments": "a@b " + "(c)" * N,
+    "comments-in-local-part": "a(c)." * (N // 2) + "@b",
+    "groups": "g:a@b;," * (N // 5),
+    "bare-words-then-a-group": "x, " * (N // 5) + "g:;",
+    "routes": "<" + "@a," * (N // 5),
+    "quoted-pairs": '"a\\' * N,
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_ADDRESSES)
+def test_hostile_address_lists_parse_and_write_in_linear_time(name):
+    started = time.perf_counter()
+    addresses = parse_addresses(HOSTILE_ADDRESSES[name])
+    assert isinstance(write_addresses(addresses), str)
+    assert time.perf_counter() - started < QUADRATIC_GUARD
 
 
 def test_many_address_fields_merge_in_linear_time():
