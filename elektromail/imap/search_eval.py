@@ -4,8 +4,11 @@ compiled into small predicates, message text decoded lazily and only when a key 
 Pure code. Matching rules (see also `bind`):
 - strings match case-insensitively (Unicode casefold) as substrings;
 - header keys read the top-level header, values unfolded and RFC 2047-decoded (8-bit bytes as
-  UTF-8, else latin-1); FROM/TO/CC/BCC match the whole decoded field text, as Dovecot does;
-  an empty string matches every message that has the field;
+  UTF-8, else latin-1); an empty string matches every message that has the field;
+- FROM/TO/CC/BCC read the envelope's addresses of that field written out in one normal form,
+  `Name <mailbox@host>, Team: <a@b>;` (mime.write_addresses), then RFC 2047-decoded, as Dovecot
+  matches them: comments, folding and quoting of the header are gone, so
+  `<user (comment)@ (comment) host>` matches "user@host" and not "comment";
 - BODY reads every text/* leaf part (nested messages included), transfer encoding undone and
   the charset decoded (unknown charsets, and 8-bit bytes labelled US-ASCII: UTF-8, else latin-1);
   TEXT reads the header fields of every entity and what BODY reads;
@@ -32,6 +35,7 @@ from elektromail.imap.search_parse import (
     FLAGS,
     HEADERS,
     SIZE,
+    AddressKey,
     And,
     BodyKey,
     DateKey,
@@ -65,6 +69,7 @@ _EPOCH = datetime.datetime(1970, 1, 1)
 _FIELD_RE = re.compile(rb"^([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.M)
 _IDENTITY_CHARSETS = frozenset({"us-ascii", "ascii", "utf-8", "utf8"})
 _COST = {FLAGS: 1, SIZE: 2, DATE: 2, HEADERS: 3, BODY: 4}
+_ENVELOPE_MEMBERS = {"from": "from_", "to": "to", "cc": "cc", "bcc": "bcc"}
 
 
 class SearchMessage(Protocol):
@@ -170,12 +175,23 @@ def _resolve(key: SetKey, ctx: SearchContext) -> _UidSet:
 
 
 class _Facts:
-    __slots__ = ("_body", "_fields", "_flags", "_parsed", "_text", "message")
+    __slots__ = (
+        "_addresses",
+        "_body",
+        "_envelope",
+        "_fields",
+        "_flags",
+        "_parsed",
+        "_text",
+        "message",
+    )
 
     def __init__(self, message: SearchMessage) -> None:
         self.message = message
         self._flags: frozenset[str] | None = None
         self._parsed: mime.ParsedMessage | None = None
+        self._envelope: mime.Envelope | None = None
+        self._addresses: dict[str, str] | None = None
         self._fields: dict[str, list[str]] | None = None
         self._body: str | None = None
         self._text: str | None = None
@@ -205,8 +221,32 @@ class _Facts:
                 self._parsed = structure
         return self._parsed
 
+    def envelope(self) -> mime.Envelope:
+        """The stored envelope; read alone from the stored structure when nothing needed more."""
+        if self._parsed is not None:
+            return self._parsed.envelope
+        if self._envelope is None:
+            structure = self.message.structure
+            if isinstance(structure, str):
+                self._envelope = mime.envelope_from_json(structure)
+            else:
+                self._envelope = self.parsed().envelope
+        return self._envelope
+
     def sent_day(self) -> datetime.date | None:
         return _sent_day(self.parsed().envelope.date)
+
+    def address_text(self, field: str) -> str:
+        """The envelope's `field` addresses as SEARCH FROM/TO/CC/BCC read them: written out
+        (mime.write_addresses), RFC 2047-decoded, casefolded."""
+        if self._addresses is None:
+            self._addresses = {}
+        text = self._addresses.get(field)
+        if text is None:
+            addresses = getattr(self.envelope(), _ENVELOPE_MEMBERS[field])
+            text = mime.decode_header(mime.write_addresses(addresses)).casefold()
+            self._addresses[field] = text
+        return text
 
     def fields(self) -> dict[str, list[str]]:
         """Top-level header fields: lower-case name -> decoded, casefolded values."""
@@ -329,6 +369,8 @@ def _compile(key: Key, ctx: SearchContext) -> Test:
         return _size_test(key.larger, key.size)
     if isinstance(key, DateKey):
         return _date_test(key)
+    if isinstance(key, AddressKey):
+        return _address_test(key.field, key.text.casefold())
     if isinstance(key, HeaderKey):
         return _header_test(key.field, key.text.casefold())
     if isinstance(key, BodyKey):
@@ -372,6 +414,16 @@ def _date_test(key: DateKey) -> Test:
 def _header_test(field: str, needle: str) -> Test:
     def test(facts: _Facts) -> bool:
         return any(needle in value for value in facts.fields().get(field, ()))
+
+    return test
+
+
+def _address_test(field: str, needle: str) -> Test:
+    if not needle:  # as for HEADER: every message that has the field, even one without address
+        return _header_test(field, needle)
+
+    def test(facts: _Facts) -> bool:
+        return needle in facts.address_text(field)
 
     return test
 

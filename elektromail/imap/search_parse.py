@@ -22,6 +22,7 @@ __all__ = [
     "CHARSETS",
     "MAX_DEPTH",
     "RETURN_OPTIONS",
+    "AddressKey",
     "And",
     "BadCharset",
     "BodyKey",
@@ -133,6 +134,11 @@ class HeaderKey(Key):
     field: str
     text: str
     needs = frozenset({HEADERS})
+
+
+@dataclass(frozen=True)
+class AddressKey(HeaderKey):
+    """FROM/TO/CC/BCC: the string is looked for in the addresses of the envelope's field."""
 
 
 @dataclass(frozen=True)
@@ -353,9 +359,9 @@ def _header(cursor: _Cursor, name: str) -> Key:
     return HeaderKey(field_name.lower(), _text(cursor.take(name, "a string"), name))
 
 
-def _string_key(header: str) -> Callable[[_Cursor, str], Key]:
+def _string_key(header: str, key: type[HeaderKey] = HeaderKey) -> Callable[[_Cursor, str], Key]:
     def parse(cursor: _Cursor, name: str) -> Key:
-        return HeaderKey(header, _text(cursor.take(name, "a string"), name))
+        return key(header, _text(cursor.take(name, "a string"), name))
 
     return parse
 
@@ -403,11 +409,11 @@ _SYSTEM_FLAGS = {flag.removeprefix("\\").upper(): flag for flag in SYSTEM_FLAGS}
 
 _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "ALL": _constant(Everything()),
-    "BCC": _string_key("bcc"),
+    "BCC": _string_key("bcc", AddressKey),
     "BEFORE": _date_key("before", False),
     "BODY": _body_key(False),
-    "CC": _string_key("cc"),
-    "FROM": _string_key("from"),
+    "CC": _string_key("cc", AddressKey),
+    "FROM": _string_key("from", AddressKey),
     "HEADER": _header,
     "KEYWORD": _keyword_key(True),
     "LARGER": _size_key(True),
@@ -419,7 +425,7 @@ _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "SMALLER": _size_key(False),
     "SUBJECT": _string_key("subject"),
     "TEXT": _body_key(True),
-    "TO": _string_key("to"),
+    "TO": _string_key("to", AddressKey),
     "UID": _uid_key,
     "UNKEYWORD": _keyword_key(False),
     **{name: _constant(FlagKey(flag)) for name, flag in _SYSTEM_FLAGS.items()},

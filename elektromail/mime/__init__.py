@@ -4,7 +4,7 @@
 decode.py turns header text and bodies into readable text, serial.py stores them as JSON.
 """
 
-from elektromail.mime.addresses import parse_addresses
+from elektromail.mime.addresses import parse_addresses, write_addresses
 from elektromail.mime.decode import decode_body, decode_header, decoded_addresses, param_value
 from elektromail.mime.model import Address, BodyPart, Envelope, ParsedMessage
 from elektromail.mime.parse import MAX_DEPTH, parse
@@ -29,4 +29,5 @@ __all__ = [
     "section_part",
     "section_range",
     "to_json",
+    "write_addresses",
 ]

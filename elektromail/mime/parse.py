@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote_from_bytes
 
-from elektromail.mime.addresses import parse_addresses, unquote
+from elektromail.mime.addresses import parse_addresses, tidy_spaces, unquote
 from elektromail.mime.model import (
     IDENTITY_ENCODINGS,
     Address,
@@ -30,6 +30,8 @@ _MESSAGE_RFC822 = ("message", "rfc822", ())  # RFC 2046 §5.1.5: the default in 
 _ENCAPSULATED = frozenset({"rfc822", "global"})
 _CONTENT = rb"content-(?:type|id|description|transfer-encoding|md5|disposition|language|location)"
 _ENVELOPE = rb"date|subject|from|sender|reply-to|to|cc|bcc|in-reply-to|message-id"
+_ADDRESS_ORDER = (b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc")  # as in the Envelope
+_ADDRESS_FIELDS = frozenset(_ADDRESS_ORDER)
 
 
 def _field_patterns(names: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
@@ -56,9 +58,10 @@ def parse(raw: bytes) -> ParsedMessage:
     """Parse a raw message once; never raises, whatever the input."""
     size = len(raw)
     header_end = _header_end(raw, 0, size)
-    fields = _fields(raw, 0, header_end, _MESSAGE_FIELDS)
+    repeated: list[tuple[bytes, bytes]] = []
+    fields = _fields(raw, 0, header_end, _MESSAGE_FIELDS, repeated)
     body = _entity(raw, 0, header_end, size, fields, 0, _TEXT_PLAIN)
-    return ParsedMessage(size, header_end, _envelope(fields), body)
+    return ParsedMessage(size, header_end, _envelope(fields, repeated), body)
 
 
 def _header_end(raw: bytes, start: int, end: int) -> int:
@@ -74,14 +77,25 @@ def _header_end(raw: bytes, start: int, end: int) -> int:
     return end if crlf < 0 else crlf + 3
 
 
-def _fields(raw: bytes, start: int, stop: int, patterns: tuple) -> dict[bytes, bytes]:
-    """The first occurrence of each field the patterns name: lower-case name -> raw value."""
+def _fields(
+    raw: bytes,
+    start: int,
+    stop: int,
+    patterns: tuple,
+    repeated: list[tuple[bytes, bytes]] | None = None,
+) -> dict[bytes, bytes]:
+    """The first occurrence of each field the patterns name: lower-case name -> raw value.
+    Later occurrences of address fields go to `repeated` (name, value), when it is given."""
     first, others = patterns
     found: dict[bytes, bytes] = {}
     if m := first.match(raw, start, stop):
         found[m.group(1).lower()] = m.group(2)
     for m in others.finditer(raw, start, stop):
-        found.setdefault(m.group(1).lower(), m.group(2))
+        name = m.group(1).lower()
+        if name not in found:
+            found[name] = m.group(2)
+        elif repeated is not None and name in _ADDRESS_FIELDS:
+            repeated.append((name, m.group(2)))
     return found
 
 
@@ -134,8 +148,10 @@ def _entity(
 
 def _encapsulated(raw: bytes, start: int, end: int, depth: int) -> tuple[Envelope, BodyPart]:
     header_end = _header_end(raw, start, end)
-    fields = _fields(raw, start, header_end, _MESSAGE_FIELDS)
-    return _envelope(fields), _entity(raw, start, header_end, end, fields, depth, _TEXT_PLAIN)
+    repeated: list[tuple[bytes, bytes]] = []
+    fields = _fields(raw, start, header_end, _MESSAGE_FIELDS, repeated)
+    envelope = _envelope(fields, repeated)
+    return envelope, _entity(raw, start, header_end, end, fields, depth, _TEXT_PLAIN)
 
 
 def _children(
@@ -279,20 +295,40 @@ def _language(value: bytes | None) -> tuple[str, ...] | None:
     return tuple(_unfold(value).replace(",", " ").split()) or None
 
 
-def _envelope(fields: dict[bytes, bytes]) -> Envelope:
-    from_ = _addresses(fields.get(b"from"))
+def _envelope(fields: dict[bytes, bytes], repeated: list[tuple[bytes, bytes]]) -> Envelope:
+    """The envelope of a header: the first Date, Subject, In-Reply-To and Message-ID; each
+    address member holds the addresses of every field of its name, in order, as Dovecot's
+    envelope does (so a second From: cannot hide behind the first one)."""
+    get = fields.get
+    from_, sender = _addresses(get(b"from")), _addresses(get(b"sender"))
+    reply_to, to = _addresses(get(b"reply-to")), _addresses(get(b"to"))
+    cc, bcc = _addresses(get(b"cc")), _addresses(get(b"bcc"))
+    if repeated:  # rare: a header with two From: or To: fields
+        lists = [list(found or ()) for found in (from_, sender, reply_to, to, cc, bcc)]
+        for name, value in repeated:
+            lists[_ADDRESS_ORDER.index(name)].extend(_addresses(value) or ())
+        from_, sender, reply_to, to, cc, bcc = (tuple(found) or None for found in lists)
     return Envelope(
-        _text(fields.get(b"date")),
-        _text(fields.get(b"subject")),
+        _text(get(b"date")),
+        _for_humans(_text(get(b"subject"))),
         from_,
-        _addresses(fields.get(b"sender")) or from_,  # RFC 3501 §7.4.2: default to From
-        _addresses(fields.get(b"reply-to")) or from_,
-        _addresses(fields.get(b"to")),
-        _addresses(fields.get(b"cc")),
-        _addresses(fields.get(b"bcc")),
-        _text(fields.get(b"in-reply-to")),
-        _text(fields.get(b"message-id")),
+        sender or from_,  # RFC 3501 §7.4.2: default to From
+        reply_to or from_,
+        to,
+        cc,
+        bcc,
+        _text(get(b"in-reply-to")),
+        _text(get(b"message-id")),
     )
+
+
+def _for_humans(text: str | None) -> str | None:
+    """The subject as Dovecot's ENVELOPE gives it: folded or not, each run of white space one
+    space (RFC 9051 §7.5.2 only says the envelope is "computed by the server by parsing the
+    [RFC5322] header into the component parts")."""
+    if text is None or ("\t" not in text and "  " not in text):  # _text removed CR and LF
+        return text
+    return tidy_spaces(text)
 
 
 def _addresses(value: bytes | None) -> tuple[Address, ...] | None:

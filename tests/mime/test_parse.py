@@ -17,6 +17,7 @@ from tests.mime.messages import (
     DIGEST,
     FORWARD,
     FORWARD_MULTIPART,
+    GROUP_END,
     MIXED,
     PDF,
     PDF_B64,
@@ -101,7 +102,9 @@ def test_sender_and_reply_to_default_to_from(headers, sender, reply_to):
         ("Subject:\n", ""),
         ("Subject:    \n", ""),
         ("", None),
-        ("Subject: folded\n  twice\n\tand tab\n", "folded  twice\tand tab"),
+        # Dovecot's ENVELOPE subject: each run of white space one space, folded or not
+        ("Subject: folded\n  twice\n\tand tab\n", "folded twice and tab"),
+        ("Subject: two  spaces\tand\t\ttabs\n", "two spaces and tabs"),
         ("SUBJECT: upper\n", "upper"),
         ("Subject : space before colon\n", "space before colon"),
         ("Subject: first\nSubject: second\n", "first"),
@@ -117,6 +120,38 @@ def test_subject_is_unfolded_and_present_but_empty_is_empty_string(header, subje
 def test_absent_headers_give_none():
     env = parse(b"\r\nbody").envelope
     assert env == Envelope()
+
+
+def test_repeated_address_fields_are_merged_into_one_envelope_member():
+    """As Dovecot's envelope does: every From: (To:, Cc:...) field's addresses in order, so a
+    second From: cannot hide behind the first; Date, Subject and the ids stay the first."""
+    raw = crlf(
+        "From: a@x\nTo: t1@x\nSubject: one\nFrom: B <b@y>, c@z\nCc: c@x\nTo: g:;\n"
+        "Sender: s@x\nSubject: two\n\nbody\n"
+    )
+    env = parse(raw).envelope
+    merged_from = (
+        Address(None, None, "a", "x"),
+        Address("B", None, "b", "y"),
+        Address(None, None, "c", "z"),
+    )
+    assert env.from_ == env.reply_to == merged_from
+    assert env.sender == (Address(None, None, "s", "x"),)
+    assert env.to == (Address(None, None, "t1", "x"), Address(None, None, "g", None), GROUP_END)
+    assert env.cc == (Address(None, None, "c", "x"),)
+    assert env.subject == "one"
+
+
+def test_empty_repeated_address_fields_add_nothing():
+    env = parse(crlf("From: a@x\nFrom:\nReply-To:\nReply-To: (nobody)\n\nbody\n")).envelope
+    assert env.from_ == env.reply_to == env.sender == (Address(None, None, "a", "x"),)
+
+
+def test_addresses_of_an_attached_message_are_merged_too():
+    raw = crlf("Content-Type: message/rfc822\n\nFrom: a@x\nFrom: b@y\nSubject: inner\n\nhi\n")
+    inner = parse(raw).body.envelope
+    assert inner is not None
+    assert inner.from_ == (Address(None, None, "a", "x"), Address(None, None, "b", "y"))
 
 
 def test_header_names_inside_folded_lines_are_not_fields():

@@ -410,10 +410,11 @@ def test_generated_address_lists_parse_back(items: list, group: bool) -> None:
     folds=st.lists(st.integers(0, 60), max_size=4),
 )
 def test_folded_header_values_unfold_to_themselves(value: str, folds: list[int]) -> None:
-    """RFC 5322 §2.2.3: unfolding removes each CRLF that is followed by white space."""
+    """RFC 5322 §2.2.3: unfolding removes each CRLF that is followed by white space; then, as in
+    Dovecot's ENVELOPE, each run of white space is one space."""
     value = value.strip()
     folded = value
     for cut in sorted({c for c in folds if 0 < c < len(value) and value[c] in " \t"}, reverse=True):
         folded = folded[:cut] + "\r\n" + folded[cut:]
     raw = b"Subject: " + folded.encode() + b"\r\n\r\nbody"
-    assert mime.parse(raw).envelope.subject == value
+    assert mime.parse(raw).envelope.subject == re.sub(r"[ \t]+", " ", value)

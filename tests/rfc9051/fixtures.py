@@ -310,3 +310,47 @@ JVBERi0=
 
 # A message of header fields only: no blank line, no body (RFC 9051 §6.4.5.1).
 HEADER_ONLY = b"Subject: only a header\r\nFrom: x@example.com\r\n"
+
+# Address shapes as imaptest's search-addresses script has them (RFC 5322 §3.4): bare
+# addr-specs, display names, comments inside an angle address, a trailing comment, a list, and
+# groups (one folded, one empty). Every message has From; TO, CC and BCC vary.
+ADDRESS_SHAPES = tuple(
+    crlf(header + "Subject: address shapes\n\nbody\n")
+    for header in (
+        # 1
+        "From: user-from@domain.org\nTo: user-to@domain.org\nCc: user-cc@domain.org\n"
+        "Bcc: user-bcc@domain.org\n",
+        # 2
+        "From: RealFrom <user-from@domain.org>\nTo: RealTo <user-to@domain.org>\n"
+        "Cc: RealCc <user-cc@domain.org>\nBcc: RealBcc <user-bcc@domain.org>\n",
+        # 3
+        "From: <user-from (comment)@ (comment) domain.org>\nTo: <user-to@domain.org>\n"
+        "Cc: <user-cc@domain.org>\nBcc: <user-bcc@domain.org>\n",
+        # 4
+        "From: user-from@domain.org (RealFrom)\nTo: user-to@domain.org (RealTo)\n"
+        "Cc: user-cc@domain.org (RealCc)\nBcc: user-bcc@domain.org (RealBcc)\n",
+        # 5
+        "From: user-from1@domain.org, user-from2@domain.org\nCc: user-cc@domain.org\n",
+        # 6
+        "From: RealFrom <user-from@domain.org>\n"
+        "To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\n"
+        "  groupname2: groupuser3@domain.org;\n",
+        # 7
+        "From: RealFrom <user-from@domain.org>\nTo: groupname:;\n",
+    )
+)
+
+# An addr-spec with its owner's name in a trailing comment (RFC 5322 §3.4's legacy form), and a
+# Subject folded with a tab and holding a run of spaces.
+LEGACY_NAME = crlf(
+    """\
+Date: Thu, 15 Feb 2007 01:02:03 +0200
+From: user@example.com (Real Name)
+To: other@example.com
+Subject: folded
+\tsubject  with spaces
+Message-Id: <legacy-name@example.com>
+
+body
+"""
+)

@@ -26,6 +26,7 @@ from tests.rfc9051.fixtures import (
     EIGHT_BIT,
     GROUPS,
     HEADER_ONLY,
+    LEGACY_NAME,
     NESTED,
     NESTED_PART1_DECODED,
     NESTED_PART3_DECODED,
@@ -352,6 +353,32 @@ def test_fetch_envelope_of_route_addresses_quoted_names_and_encoded_words(sessio
     ), value
 
 
+def test_fetch_envelope_of_a_legacy_comment_name_keeps_the_addr_spec(session, mailbox):
+    """RFC 9051 §7.5.2: the address structure is "display name, [SMTP] at-domain-list [...],
+    mailbox name (local-part ABNF production from [RFC5322]), and hostname"; RFC 5322 §3.4 on
+    `user@example.com (Real Name)`: "Some legacy implementations used the simple form where the
+    addr-spec appears without the angle brackets, but included the name of the recipient in
+    parentheses as a comment following the addr-spec.  Since the meaning of the information in
+    a comment is unspecified [...]" — so the display name is that comment or NIL, and the
+    comment is never part of the mailbox or host."""
+    mailbox(session, LEGACY_NAME)
+    value = plain(fetch_one(session, "1", "(ENVELOPE)")["ENVELOPE"])
+    (address,) = value[2]
+    assert address[1:] == [None, "user", "example.com"], value
+    assert address[0] in (None, "Real Name"), value
+    assert value[3] == value[4] == value[2]  # Sender and Reply-To default to From
+
+
+def test_fetch_envelope_subject_of_a_folded_field_is_unfolded(session, mailbox):
+    """RFC 9051 §7.5.2: the envelope is "computed by the server by parsing the [RFC5322] header
+    into the component parts"; RFC 5322 §2.2.3: "Unfolding is accomplished by simply removing
+    any CRLF that is immediately followed by WSP." The white space stays (some servers, Dovecot
+    among them, also make each run of it one space)."""
+    mailbox(session, LEGACY_NAME)
+    subject = plain(fetch_one(session, "1", "(ENVELOPE)")["ENVELOPE"])[1]
+    assert subject in ("folded\tsubject  with spaces", "folded subject with spaces"), subject
+
+
 # --- BODY and BODYSTRUCTURE --------------------------------------------------------------------
 
 
@@ -557,9 +584,10 @@ def test_fetch_header_fields_keep_folded_lines(session, mailbox):
             b"Subject: only a header\r\n",
             marks=pytest.mark.dovecot_deviation("adds a blank line that the message lacks"),
         ),
+        ("HEADER.FIELDS.NOT (FROM)", b"Subject: only a header\r\n"),
         ("TEXT", b""),
     ],
-    ids=["header", "header-fields", "text"],
+    ids=["header", "header-fields", "header-fields-not", "text"],
 )
 def test_fetch_header_of_a_message_without_body_has_no_blank_line(
     session, mailbox, section, expected

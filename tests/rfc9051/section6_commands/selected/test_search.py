@@ -13,6 +13,7 @@ from tests.rfc9051.assertions import (
     assert_ok,
     assert_still_usable,
     assert_untagged,
+    fetch_one,
     fetched,
     message_count,
     one_esearch,
@@ -21,6 +22,7 @@ from tests.rfc9051.assertions import (
 )
 from tests.rfc9051.client import Literal, quote
 from tests.rfc9051.fixtures import (
+    ADDRESS_SHAPES,
     ENCODED_HEADERS,
     GROUPS,
     MULTIPART,
@@ -28,6 +30,7 @@ from tests.rfc9051.fixtures import (
     PLAIN,
     Stored,
 )
+from tests.rfc9051.response import plain
 
 # The corpus every test searches: flags, keywords and internal dates (in 2020) differ per
 # message; the Date: header fields are all in February 1994.
@@ -125,6 +128,67 @@ def test_search_address_keys_match_the_envelope_field(session, corpus, key, valu
     envelope structure's FROM field." (TO, CC and BCC likewise); "a message matches the key if
     the string is a substring of the associated text." """
     assert search(session, key, quote(value)) == expected
+
+
+@pytest.fixture
+def shapes(session, mailbox):
+    """ADDRESS_SHAPES (imaptest's search-addresses messages), selected."""
+    return mailbox(session, *ADDRESS_SHAPES)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("FROM", "user-from@domain.org", [1, 2, 3, 4, 6, 7]),
+        ("TO", "user-to@domain.org", [1, 2, 3, 4]),
+        ("CC", "user-cc@domain.org", [1, 2, 3, 4, 5]),
+        ("BCC", "user-bcc@domain.org", [1, 2, 3, 4]),
+        ("FROM", "ser-fro", [1, 2, 3, 4, 5, 6, 7]),
+        ("BCC", "ser-bc", [1, 2, 3, 4]),
+        ("FROM", "user-from2", [5]),
+        ("TO", "groupname", [6, 7]),
+        ("TO", "groupname2", [6]),
+        ("TO", "groupuser3", [6]),
+        ("TO", "groupuser4", []),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_search_address_keys_match_mailbox_at_host(session, shapes, key, value, expected):
+    """RFC 9051 §6.4.4: "FROM <string> Messages that contain the specified string in the
+    envelope structure's FROM field."; §7.5.2: the envelope's address structure holds "display
+    name, [SMTP] at-domain-list (source route and obs-route ABNF production from [RFC5322]),
+    mailbox name (local-part ABNF production from [RFC5322]), and hostname" and "[RFC5322]
+    group syntax is indicated by a special form of address structure in which the host name
+    field is NIL. [...] the mailbox name field holds the group name phrase." An address is
+    found as mailbox@host, however the header spelled it (3 has comments inside the angle
+    brackets), and a group by its name."""
+    assert search(session, key, quote(value)) == expected
+
+
+def test_search_address_keys_do_not_match_comments_outside_the_envelope(session, shapes):
+    """RFC 9051 §6.4.4: FROM matches "the envelope structure's FROM field"; a comment inside
+    an angle address (3: `<user-from (comment)@ (comment) domain.org>`) is in no field of the
+    address structure (§7.5.2), so it is not found; the header text still has it."""
+    assert search(session, "FROM", "comment") == []
+    assert search(session, "HEADER", "From", quote("(comment)")) == [3]
+
+
+@pytest.mark.parametrize("key", ["FROM", "TO", "CC", "BCC"])
+def test_search_address_keys_match_display_names_as_the_envelope_has_them(session, shapes, key):
+    """RFC 9051 §6.4.4 (FROM <string> ... "in the envelope structure's FROM field", and TO, CC,
+    BCC likewise) and §7.5.2 (the address structure's first field is the display name): 2 has
+    name-addr display names, 6 and 7 From only; 4 has the legacy trailing comment of RFC 5322
+    §3.4 (`user-from@domain.org (RealFrom)`), whose meaning RFC 5322 leaves "unspecified":
+    4 matches exactly when the server's ENVELOPE takes the comment as the display name."""
+    field = {"FROM": 2, "TO": 5, "CC": 6, "BCC": 7}[key]
+    name = "Real" + key.capitalize()
+    legacy = plain(fetch_one(session, "4", "(ENVELOPE)")["ENVELOPE"])[field][0]
+    assert legacy[0] in (None, name), legacy  # the comment is the name, or nothing is
+    expected = [2, 4] if legacy[0] else [2]
+    if key == "FROM":
+        expected += [6, 7]
+    assert search(session, key, name.lower()) == expected
+    assert search(session, key, quote(name[1:-1])) == expected  # a substring of the name
 
 
 def test_search_subject_is_a_case_insensitive_substring(session, corpus):
