@@ -50,6 +50,7 @@ from elektromail.imap.search_parse import (
     SearchProgram,
     SetKey,
     SizeKey,
+    SubjectKey,
 )
 
 __all__ = [
@@ -371,6 +372,8 @@ def _compile(key: Key, ctx: SearchContext) -> Test:
         return _date_test(key)
     if isinstance(key, AddressKey):
         return _address_test(key.field, key.text.casefold())
+    if isinstance(key, SubjectKey):
+        return _subject_test(key.text.casefold())
     if isinstance(key, HeaderKey):
         return _header_test(key.field, key.text.casefold())
     if isinstance(key, BodyKey):
@@ -424,6 +427,14 @@ def _address_test(field: str, needle: str) -> Test:
 
     def test(facts: _Facts) -> bool:
         return needle in facts.address_text(field)
+
+    return test
+
+
+def _subject_test(needle: str) -> Test:
+    def test(facts: _Facts) -> bool:
+        subject = facts.envelope().subject
+        return subject is not None and needle in mime.decode_header(subject).casefold()
 
     return test
 

@@ -38,6 +38,7 @@ __all__ = [
     "SearchProgram",
     "SetKey",
     "SizeKey",
+    "SubjectKey",
     "parse_search",
 ]
 
@@ -139,6 +140,12 @@ class HeaderKey(Key):
 @dataclass(frozen=True)
 class AddressKey(HeaderKey):
     """FROM/TO/CC/BCC: the string is looked for in the addresses of the envelope's field."""
+
+
+@dataclass(frozen=True)
+class SubjectKey(HeaderKey):
+    """SUBJECT: the string is looked for in the envelope's SUBJECT field (RFC 9051 §6.4.4), as
+    ENVELOPE shows it (white space runs made one space), RFC 2047-decoded."""
 
 
 @dataclass(frozen=True)
@@ -423,7 +430,7 @@ _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "SENTSINCE": _date_key("since", True),
     "SINCE": _date_key("since", False),
     "SMALLER": _size_key(False),
-    "SUBJECT": _string_key("subject"),
+    "SUBJECT": _string_key("subject", SubjectKey),
     "TEXT": _body_key(True),
     "TO": _string_key("to", AddressKey),
     "UID": _uid_key,

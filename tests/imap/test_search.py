@@ -21,6 +21,7 @@ from elektromail.imap.search_parse import (
     RecentKey,
     SetKey,
     SizeKey,
+    SubjectKey,
 )
 from elektromail.imap.seqset import SequenceSet
 from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String, parse_arguments
@@ -70,7 +71,7 @@ DRAFT = FlagKey("\\Draft")
         pytest.param("SENTSINCE 29-Feb-2024", DateKey("since", day("2024-02-29"), True), id="ss"),
         pytest.param("SINCE 31-dec-1999", DateKey("since", day("1999-12-31")), id="since"),
         pytest.param("SMALLER 0", SizeKey(False, 0), id="smaller"),
-        pytest.param("SUBJECT report", HeaderKey("subject", "report"), id="subject"),
+        pytest.param("SUBJECT report", SubjectKey("subject", "report"), id="subject"),
         pytest.param("TEXT hello", BodyKey("hello", headers=True), id="text"),
         pytest.param("TO bob", AddressKey("to", "bob"), id="to"),
         pytest.param("UID 3:*", SetKey(seq((3, None)), uid=True), id="uid"),
@@ -108,13 +109,13 @@ DRAFT = FlagKey("\\Draft")
         ),
         pytest.param(
             "seen uid 1 Subject x",
-            And((SEEN, SetKey(seq((1, 1)), True), HeaderKey("subject", "x"))),
+            And((SEEN, SetKey(seq((1, 1)), True), SubjectKey("subject", "x"))),
             id="case-insensitive",
         ),
         pytest.param("LARGER 007", SizeKey(True, 7), id="leading-zeros"),
         pytest.param("LARGER 9223372036854775807", SizeKey(True, 2**63 - 1), id="largest-number64"),
-        pytest.param("SUBJECT NIL", HeaderKey("subject", "NIL"), id="nil-is-a-word"),
-        pytest.param('SUBJECT "Grüße"', HeaderKey("subject", "Grüße"), id="utf8-quoted"),
+        pytest.param("SUBJECT NIL", SubjectKey("subject", "NIL"), id="nil-is-a-word"),
+        pytest.param('SUBJECT "Grüße"', SubjectKey("subject", "Grüße"), id="utf8-quoted"),
     ],
 )
 def test_parse_key(text: str, key: object) -> None:
@@ -123,7 +124,7 @@ def test_parse_key(text: str, key: object) -> None:
 
 def test_literal_argument_is_decoded_as_utf8() -> None:
     args = [Atom("SUBJECT"), LiteralString("Grüße aus München".encode())]
-    assert parse_search(args, rev2=True, utf8=False).key == HeaderKey(
+    assert parse_search(args, rev2=True, utf8=False).key == SubjectKey(
         "subject", "Grüße aus München"
     )
 

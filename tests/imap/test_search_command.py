@@ -165,3 +165,20 @@ def test_imapclient_search(mail):
         assert client.search(["SUBJECT", "invoice"]) == [1, 3]
         assert client.search(["BODY", "Grüße"], charset="UTF-8") == [2]
         assert client.search(["SUBJECT", "März"], charset="UTF-8") == [1]
+
+
+def test_subject_matches_the_envelope_subject_as_dovecot(mail):
+    """RFC 9051 §6.4.4: SUBJECT looks in "the envelope structure's SUBJECT field", which shows
+    each run of white space as one space (as Dovecot's does): a folded Subject is found by the
+    words with one space between them, and two spaces in the search string find nothing."""
+    mail.call(
+        mail.server.postoffice.deliver,
+        ["user@x"],
+        b"Subject: folded\r\n\tsubject  here\r\n\r\nbody\r\n",
+    )
+    session = ImapWire(mail.imap_port)
+    session.login()
+    session.command(b"s SELECT INBOX")
+    assert session.command(b'a SEARCH SUBJECT "folded subject here"').startswith(b"* SEARCH 4\r\n")
+    assert session.command(b'b SEARCH SUBJECT "subject  here"').startswith(b"* SEARCH\r\n")
+    session.close()
