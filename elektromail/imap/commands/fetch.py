@@ -166,7 +166,7 @@ def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool) -> tuple[bytes, 
             rendered = fmt.format_bodystructure(parsed.body, extended, utf8_ok=utf8)
         return name.encode(), rendered
     if name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
-        return name.encode(), fmt.literal(_rfc822(name, row.raw, parsed))
+        return name.encode(), _text_literal(_rfc822(name, row.raw, parsed))
     if name in ("BINARY", "BINARY.SIZE"):
         return item.label().encode(), _binary(item, row.raw, parsed)
     return item.label().encode(), _body_section(item, row.raw, parsed)
@@ -191,23 +191,40 @@ def _window(data: bytes, partial: tuple[int, int] | None) -> bytes:
     return data[offset : offset + count]
 
 
+def _text_literal(data: bytes) -> bytes:
+    """A literal of message text, which may hold NUL only in a literal8 (RFC 9051 §4.3.1:
+    "unencoded binary strings are not permitted, unless returned in a <literal8> in response to
+    a BINARY.PEEK[...] or BINARY[...]"). Mail with NUL still arrives by SMTP and the API, so each
+    NUL goes out as 0x80, as Dovecot sends it: one octet for one, so RFC822.SIZE, partial
+    offsets and BODYSTRUCTURE sizes stay true. The stored bytes are not changed."""
+    if 0 in data:  # one memchr (`b"\\0" in data` costs six times as much)
+        data = data.replace(b"\x00", b"\x80")
+    return fmt.literal(data)
+
+
+# The answer for a section the message does not have: `BODY[3]` of a two-part message,
+# `BODY[1.HEADER]` of a part that is no message... RFC 9051 leaves it open; Dovecot sends the
+# empty string, so do we.
+NO_SUCH_SECTION = fmt.literal(b"")
+
+
 def _body_section(item: FetchItem, raw: bytes, parsed) -> bytes:
     section = item.section
     if parsed is None:  # BODY[] of the whole message needs no structure
-        return fmt.literal(_window(raw, item.partial))
+        return _text_literal(_window(raw, item.partial))
     text = section.text
     if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
         span = mime.section_range(parsed, section.part, "HEADER")
         if span is None:
-            return b"NIL"
+            return NO_SUCH_SECTION
         header = raw[span[0] : span[1]]
         data = mime.filter_header_fields(header, section.fields, text == "HEADER.FIELDS.NOT")
     else:
         span = mime.section_range(parsed, section.part, text)
         if span is None:
-            return b"NIL"
+            return NO_SUCH_SECTION
         data = raw[span[0] : span[1]]
-    return fmt.literal(_window(data, item.partial))
+    return _text_literal(_window(data, item.partial))
 
 
 def _binary(item: FetchItem, raw: bytes, parsed) -> bytes:
