@@ -14,6 +14,7 @@ import pytest
 
 from elektromail.testing import MailServer
 from tests.imap.wire import ImapWire
+from tests.mime.test_binary import APPEND_BINARY, ENCODED, ENCODED_BINARY
 
 # NUL at the very first and last octet of the message, of the header and of the body.
 NUL_MAIL = (
@@ -154,6 +155,23 @@ def test_bodystructure_sizes_count_the_stored_octets(box):
     assert b'"7BIT" %d 3 NIL NIL NIL NIL)' % len(body) in response, response
 
 
+def test_binary_and_the_api_give_the_stored_nuls(mail, box):
+    """The stored bytes are sacred: BINARY[] (a literal8, RFC 3516 §4.3) and the HTTP API send
+    them as stored."""
+    wire = box(NUL_MAIL)
+    response = wire.command(b"f FETCH 1 (BINARY.PEEK[] BINARY.SIZE[] BINARY.PEEK[1]<0.1>)")
+    expected = b"* 1 FETCH (BINARY[] %s BINARY.SIZE[] %d BINARY[1]<0> %s)\r\n" % (
+        lit8(NUL_MAIL),
+        len(NUL_MAIL),
+        lit8(b"\x00"),
+    )
+    assert response == expected + OK
+    assert stored_raw(mail, wire.mailbox) == [NUL_MAIL]
+    url = f"{mail.http_url}/messages/1/raw?user=user&mailbox={wire.mailbox}"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == NUL_MAIL
+
+
 def test_mail_with_nul_from_smtp_and_inject_reads_the_same():
     """Both ways in accept NUL; neither lets one out in a plain literal."""
     with MailServer(users="user:pass", http_port=0) as mail:
@@ -190,6 +208,63 @@ def append(wire: ImapWire, *args: bytes) -> bytes:
     return wire.command(line).split(b"\r\n")[-2] + b"\r\n"
 
 
+# --- BINARY of multiparts and messages (RFC 3516 in rev1; RFC 9051 in rev2) -----------------
+
+
+def test_binary_of_a_multipart_and_a_message_part_in_rev1(box):
+    """RFC 3516 §4.2: "BINARY<section-binary>[<partial>] Requests that the specified section be
+    transmitted after performing CTE-related decoding." It has no rule against multiparts, and
+    their encoding can only be 7bit, 8bit or binary (RFC 2045 §6.4): imaptest
+    fetch-binary-mime."""
+    wire = box(MIME)
+    response = wire.command(
+        b"f FETCH 1 (BINARY.PEEK[] BINARY.SIZE[] BINARY.PEEK[2] BINARY.SIZE[2])"
+    )
+    expected = b"* 1 FETCH (BINARY[] %s BINARY.SIZE[] 602 BINARY[2] %s BINARY.SIZE[2] 298)\r\n" % (
+        lit(MIME),
+        lit(MIME_PART2),
+    )
+    assert len(MIME) == 602 and len(MIME_PART2) == 298
+    assert response == expected + OK
+
+
+def test_binary_of_a_multipart_decodes_the_parts_inside(box):
+    """As Dovecot: each base64 or quoted-printable part is decoded and says
+    "Content-Transfer-Encoding: binary"; BINARY.SIZE matches (RFC 3516 §4.3: "The value
+    returned MUST match the size of the <nstring> or <literal8> that will be returned by the
+    corresponding FETCH BINARY request")."""
+    wire = box(ENCODED)
+    response = wire.command(b"f FETCH 1 (BINARY.SIZE[] BINARY.PEEK[]<200.100> BINARY.PEEK[]<0.50>)")
+    window = ENCODED_BINARY[200:300]
+    assert b"\x00" in window and b"\x00" not in ENCODED_BINARY[:50]
+    expected = (
+        b"* 1 FETCH (BINARY.SIZE[] %d BINARY[]<200> %s BINARY[]<0> %s)\r\n"
+        % (
+            len(ENCODED_BINARY),
+            lit8(window),  # RFC 9051 §7.5.2: a literal8 where there is NUL, else a string
+            lit(ENCODED_BINARY[:50]),
+        )
+    )
+    assert response == expected + OK
+
+
+def test_rev2_answers_binary_of_leaves_and_of_a_single_part_message(mail, box):
+    wire = box(MIME, APPEND_BINARY, rev2=True)
+    response = wire.command(b"f FETCH 1 (BINARY.PEEK[1] BINARY.PEEK[2.2])")
+    assert (
+        response
+        == b"* 1 FETCH (BINARY[1] %s BINARY[2.2] %s)\r\n"
+        % (
+            lit(b"hello\r\n"),
+            lit(b"Hello another world\r\n"),
+        )
+        + OK
+    )
+    response = wire.command(b"f FETCH 2 (BINARY.SIZE[] RFC822.SIZE)")
+    size = len(stored_raw(mail, wire.mailbox)[1])
+    assert response == b"* 2 FETCH (BINARY.SIZE[] %d RFC822.SIZE %d)\r\n" % (size, size) + OK
+
+
 # --- sections a message does not have (Dovecot: the empty string) ---------------------------
 
 
@@ -206,6 +281,9 @@ def append(wire: ImapWire, *args: bytes) -> bytes:
         (b"BODY.PEEK[3]<0.10>", b"BODY[3]<0>"),
         (b"BODY.PEEK[1]<100.5>", b"BODY[1]<100>"),
         (b"BODY.PEEK[4294967295]", b"BODY[4294967295]"),
+        (b"BINARY.PEEK[9]", b"BINARY[9]"),
+        (b"BINARY.PEEK[9]<0.5>", b"BINARY[9]<0>"),
+        (b"BINARY.PEEK[4294967295.1]", b"BINARY[4294967295.1]"),
     ],
 )
 def test_a_missing_section_is_the_empty_string(box, item, label):
@@ -213,6 +291,12 @@ def test_a_missing_section_is_the_empty_string(box, item, label):
     the empty string, and so do we (we answered NIL before)."""
     wire = box(MIME)
     assert wire.command(b"f FETCH 1 (" + item + b")") == b"* 1 FETCH (%s {0}\r\n)\r\n" % label + OK
+
+
+def test_binary_size_of_a_missing_part_is_zero(box):
+    wire = box(MIME)
+    response = wire.command(b"f FETCH 1 (BINARY.SIZE[9] BINARY.SIZE[1.2])")
+    assert response == b"* 1 FETCH (BINARY.SIZE[9] 0 BINARY.SIZE[1.2] 0)\r\n" + OK
 
 
 def test_a_part_number_past_32_bits_is_bad(box):

@@ -41,7 +41,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
     need_raw = any(item.section is not None or item.name in RAW_ITEMS for item in items)
     need_rendered = any(item.name in RENDERED_ITEMS and item.section is None for item in items)
     set_seen = not view.readonly and any(item.sets_seen for item in items)
-    utf8 = session.dialect.utf8_names
+    dialect = session.dialect
     postoffice = ctx.services.postoffice
     with ctx.paced() as pacing:
         for start in range(0, len(uids), CHUNK):
@@ -68,7 +68,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                     flags = changed.get(row.uid)
                     if flags is not None:
                         row = _with_flags(row, flags)
-                    out.append(_fetch_response(seq, row, items, flags is not None, utf8))
+                    out.append(_fetch_response(seq, row, items, flags is not None, dialect))
                 ctx.write(b"".join(out))
                 # A client reading slower than the store gives: wait, rather than hold the
                 # whole answer in memory.
@@ -135,16 +135,17 @@ def _with_flags(row: MessageRow, flags: tuple[str, ...]) -> MessageRow:
 
 
 def _fetch_response(
-    seq: int, row: MessageRow, items: list[FetchItem], add_flags: bool, utf8: bool
+    seq: int, row: MessageRow, items: list[FetchItem], add_flags: bool, dialect
 ) -> bytes:
     parsed = mime.from_json(row.structure) if row.structure is not None else None
-    parts = [_item(item, row, parsed, utf8) for item in items]
+    utf8, rev2 = dialect.utf8_names, dialect.rev2
+    parts = [_item(item, row, parsed, utf8, rev2) for item in items]
     if add_flags and not any(item.name == "FLAGS" for item in items):
         parts.append((b"FLAGS", fmt.format_flags(row.flags)))
     return fmt.format_fetch(seq, parts)
 
 
-def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool) -> tuple[bytes, bytes]:
+def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool, rev2: bool) -> tuple[bytes, bytes]:
     """(label, value) of one FETCH data item (RFC 9051 §7.5.2)."""
     name = item.name
     if name == "UID":
@@ -168,7 +169,7 @@ def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool) -> tuple[bytes, 
     if name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
         return name.encode(), _text_literal(_rfc822(name, row.raw, parsed))
     if name in ("BINARY", "BINARY.SIZE"):
-        return item.label().encode(), _binary(item, row.raw, parsed)
+        return item.label().encode(), _binary(item, row.raw, parsed, rev2)
     return item.label().encode(), _body_section(item, row.raw, parsed)
 
 
@@ -227,17 +228,24 @@ def _body_section(item: FetchItem, raw: bytes, parsed) -> bytes:
     return _text_literal(_window(data, item.partial))
 
 
-def _binary(item: FetchItem, raw: bytes, parsed) -> bytes:
-    part = mime.section_part(parsed, item.section.part)
-    if part is None:
-        raise No("no such body part", fmt.NONEXISTENT)
-    if part.parts or part.message is not None:
-        raise No("BINARY of a multipart or message part is not defined")
-    decoded = mime.decode_body(raw[part.body_start : part.end], part.encoding)
-    if decoded is None:
-        raise No(f"cannot decode {part.encoding}", fmt.UNKNOWN_CTE)
+def _binary(item: FetchItem, raw: bytes, parsed, rev2: bool) -> bytes:
+    path = item.section.part
+    part = mime.section_part(parsed, path)
+    if part is None:  # as for BODY[...]: Dovecot's empty string, and a size of 0
+        return b"0" if item.name == "BINARY.SIZE" else NO_SUCH_SECTION
+    if rev2 and not mime.is_leaf(part):
+        # RFC 9051 §6.4.5: "this data item can only be requested for leaf body parts: those
+        # that have media types other than multipart/*, message/rfc822, or message/global."
+        # RFC 3516, which rev1 sessions follow, has no such rule.
+        raise No("BINARY takes only leaf body parts in IMAP4rev2")
+    try:
+        data = mime.binary_section(raw, parsed, path)
+    except mime.UnknownEncoding:
+        # RFC 9051 §7.5.2: "it MUST fail the request and issue a "NO" response that contains
+        # the "UNKNOWN-CTE" response code."
+        raise No("Unknown Content-Transfer-Encoding", fmt.UNKNOWN_CTE) from None
     if item.name == "BINARY.SIZE":
-        return b"%d" % len(decoded)
-    data = _window(decoded, item.partial)
+        return b"%d" % len(data)
+    data = _window(data, item.partial)
     # RFC 9051 §7.5.2: literal8 only when the data holds NUL; other 8-bit data is a string
     return fmt.literal(data, binary=b"\x00" in data)
