@@ -248,6 +248,17 @@ def test_binary_of_a_multipart_decodes_the_parts_inside(box):
     assert response == expected + OK
 
 
+@pytest.mark.parametrize("section", [b"", b"2"])
+def test_rev2_refuses_binary_of_a_non_leaf_part(box, section):
+    """RFC 9051 §6.4.5: "Note that this data item can only be requested for leaf body parts:
+    those that have media types other than multipart/*, message/rfc822, or message/global." """
+    wire = box(MIME, rev2=True)
+    response = wire.command(b"f FETCH 1 (UID BINARY.PEEK[%s])" % section)
+    assert (
+        response == b"* 1 FETCH (UID 1)\r\nf NO BINARY takes only leaf body parts in IMAP4rev2\r\n"
+    )
+
+
 def test_rev2_answers_binary_of_leaves_and_of_a_single_part_message(mail, box):
     wire = box(MIME, APPEND_BINARY, rev2=True)
     response = wire.command(b"f FETCH 1 (BINARY.PEEK[1] BINARY.PEEK[2.2])")
@@ -305,3 +316,50 @@ def test_a_part_number_past_32_bits_is_bad(box):
     wire = box(MIME)
     response = wire.command(b"f FETCH 1 (BODY.PEEK[4294967296])")
     assert response.startswith(b"f BAD "), response
+
+
+# --- an item that cannot be answered among several ----------------------------------------
+
+
+def test_unknown_cte_keeps_the_items_before_it_and_ends_the_fetch(box):
+    """RFC 3516 §4.3: "If the server does not know how to decode the section's CTE, it MUST fail
+    the request and issue a "NO" response that contains the "UNKNOWN-CTE" extended response
+    code." As Dovecot: what was answered goes out, the FETCH stops there, then NO."""
+    wire = box(UNKNOWN)
+    response = wire.command(b"f FETCH 1 (UID BINARY.PEEK[1] BINARY.PEEK[2] BODY.PEEK[1])")
+    assert response == b"* 1 FETCH (UID 1 BINARY[1] %s)\r\n" % lit(b"plain part") + UNKNOWN_CTE
+    response = wire.command(b"f FETCH 1 (BINARY.SIZE[2])")
+    assert response == b"* 1 FETCH (UID 1)\r\n" + UNKNOWN_CTE  # never an empty FETCH ()
+    assert wire.command(b"z NOOP") == b"z OK NOOP completed\r\n"
+
+
+def test_earlier_messages_are_answered_and_later_ones_not(box):
+    wire = box(MIME, UNKNOWN, MIME)
+    response = wire.command(b"f FETCH 1:3 (UID BINARY.PEEK[2])")
+    assert response == (
+        b"* 1 FETCH (UID 1 BINARY[2] %s)\r\n* 2 FETCH (UID 2)\r\n" % lit(MIME_PART2) + UNKNOWN_CTE
+    )
+    response = wire.command(b"f FETCH 1:3 (BINARY.SIZE[1])")  # part 1 of each is fine
+    assert response == (
+        b"* 1 FETCH (BINARY.SIZE[1] 7)\r\n* 2 FETCH (BINARY.SIZE[1] 10)\r\n"
+        b"* 3 FETCH (BINARY.SIZE[1] 7)\r\n" + OK
+    )
+
+
+def test_seen_is_set_only_where_something_that_sets_it_was_answered(box):
+    """RFC 9051 §6.4.5: BODY[...] and BINARY[...] set \\Seen; a message whose FETCH stopped
+    before any such item, and messages never reached, keep their flags."""
+    wire = box(MIME, UNKNOWN, UNKNOWN, MIME)
+    response = wire.command(b"f FETCH 1:2 (BODY[1] BINARY[2])")
+    assert response == (
+        b"* 1 FETCH (BODY[1] %s BINARY[2] %s FLAGS (\\Seen))\r\n"
+        % (lit(b"hello\r\n"), lit(MIME_PART2))
+        + b"* 2 FETCH (BODY[1] %s FLAGS (\\Seen))\r\n" % lit(b"plain part")
+        + UNKNOWN_CTE
+    )
+    response = wire.command(b"f FETCH 3:4 (BINARY[2] BODY[1])")
+    assert response == b"* 3 FETCH (UID 3)\r\n" + UNKNOWN_CTE
+    assert wire.command(b"f FETCH 1:4 (FLAGS)") == (
+        b"* 1 FETCH (FLAGS (\\Seen))\r\n* 2 FETCH (FLAGS (\\Seen))\r\n"
+        b"* 3 FETCH (FLAGS ())\r\n* 4 FETCH (FLAGS ())\r\n" + OK
+    )

@@ -4,6 +4,7 @@ no message is parsed again here."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 from elektromail import mime
 from elektromail.imap import format as fmt
@@ -59,17 +60,15 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 )
                 if need_rendered and not need_structure:
                     rows = await _add_structure_where_unrendered(ctx, rows)
-                changed = await _mark_seen(ctx, rows) if set_seen else {}
-                out = []
-                for row in rows:
-                    seq = view.seq_of(row.uid)
-                    if seq is None:
-                        continue
-                    flags = changed.get(row.uid)
-                    if flags is not None:
-                        row = _with_flags(row, flags)
-                    out.append(_fetch_response(seq, row, items, flags is not None, dialect))
-                ctx.write(b"".join(out))
+                refusals: list[No] = []
+                answers = _answers(rows, items, view, dialect, refusals)
+                changed = {}
+                if set_seen:  # the whole batch first: \Seen only where something set it
+                    answers = list(answers)
+                    changed = await _mark_seen(ctx, _seen_rows(answers, items))
+                ctx.write(b"".join(_response(*a, changed.get(a[1].uid)) for a in answers))
+                if refusals:  # Dovecot's answer too: what was answered so far goes out, then NO
+                    raise refusals[0]
                 # A client reading slower than the store gives: wait, rather than hold the
                 # whole answer in memory.
                 await pacing.sent()
@@ -130,19 +129,51 @@ async def _mark_seen(ctx: Context, rows: list[MessageRow]) -> dict[int, tuple[st
     return dict(result)
 
 
-def _with_flags(row: MessageRow, flags: tuple[str, ...]) -> MessageRow:
-    return dataclasses.replace(row, flags=flags)
+Answer = tuple[int, MessageRow, list[tuple[bytes, bytes]]]
 
 
-def _fetch_response(
-    seq: int, row: MessageRow, items: list[FetchItem], add_flags: bool, dialect
-) -> bytes:
-    parsed = mime.from_json(row.structure) if row.structure is not None else None
-    utf8, rev2 = dialect.utf8_names, dialect.rev2
-    parts = [_item(item, row, parsed, utf8, rev2) for item in items]
-    if add_flags and not any(item.name == "FLAGS" for item in items):
-        parts.append((b"FLAGS", fmt.format_flags(row.flags)))
-    return fmt.format_fetch(seq, parts)
+def _answers(
+    rows: list[MessageRow], items: list[FetchItem], view, dialect, refusals: list[No]
+) -> Iterator[Answer]:
+    """(seq, row, a (label, value) per item) for each row, made as they are read, up to the
+    first item that cannot be answered. Then, as Dovecot does by default, the FETCH stops:
+    that message keeps the items before it, and its refusal goes into `refusals`."""
+    utf8 = dialect.utf8_names
+    rev2 = dialect.rev2
+    for row in rows:
+        seq = view.seq_of(row.uid)
+        if seq is None:
+            continue
+        parsed = mime.from_json(row.structure) if row.structure is not None else None
+        values: list[tuple[bytes, bytes]] = []
+        try:
+            for item in items:
+                values.append(_item(item, row, parsed, utf8, rev2))
+        except No as refusal:
+            refusals.append(refusal)
+            yield seq, row, values
+            return
+        yield seq, row, values
+
+
+def _seen_rows(answered: list[Answer], items: list[FetchItem]) -> list[MessageRow]:
+    """The rows to mark \\Seen: those with an answered item that sets it."""
+    return [row for _, row, values in answered if any(i.sets_seen for i in items[: len(values)])]
+
+
+def _response(seq: int, row: MessageRow, values: list, new_flags: tuple[str, ...] | None) -> bytes:
+    """The FETCH response; `new_flags` are the flags after this FETCH set \\Seen (RFC 9051
+    §6.4.5: "if this causes the flags to change, they SHOULD be included as part of the FETCH
+    responses")."""
+    if not values:  # refused at the first item; RFC 9051 §9 has msg-att hold one: Dovecot's UID
+        values = [(b"UID", b"%d" % row.uid)]
+    if new_flags is not None:
+        flags = fmt.format_flags(new_flags)
+        if any(label == b"FLAGS" for label, _ in values):
+            values = [(label, flags if label == b"FLAGS" else value) for label, value in values]
+        else:
+            values = [*values, (b"FLAGS", flags)]
+    return fmt.format_fetch(seq, values)
 
 
 def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool, rev2: bool) -> tuple[bytes, bytes]:
