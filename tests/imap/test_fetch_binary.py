@@ -14,7 +14,7 @@ import pytest
 
 from elektromail.testing import MailServer
 from tests.imap.wire import ImapWire
-from tests.mime.test_binary import APPEND_BINARY, ENCODED, ENCODED_BINARY
+from tests.mime.test_binary import APPEND_BINARY, BINARY_BODY, ENCODED, ENCODED_BINARY, HEADER
 
 # NUL at the very first and last octet of the message, of the header and of the body.
 NUL_MAIL = (
@@ -206,6 +206,62 @@ def append(wire: ImapWire, *args: bytes) -> bytes:
     """`a APPEND <args joined by spaces>`: the tagged response (literals as LITERAL+ `{n+}`)."""
     line = b" ".join([b"a APPEND", *args]).replace(b"}\r\n", b"+}\r\n")
     return wire.command(line).split(b"\r\n")[-2] + b"\r\n"
+
+
+def test_literal8_append_stores_binary_parts_as_base64(mail, box):
+    """RFC 3516 §4.4: "The server MAY modify the CTE of the appended data, however any such
+    transformation MUST NOT result in a loss of data." As Dovecot (imaptest append-binary):
+    BODY[1] is base64 text, BINARY[1] the octets sent."""
+    wire = box()
+    answer = append(wire, wire.mailbox.encode(), lit8(APPEND_BINARY))
+    assert answer.startswith(b"a OK [APPENDUID "), answer
+    converted = HEADER + b"Content-Transfer-Encoding: base64\r\n\r\nAC3kCg0KCg=="
+    assert stored_raw(mail, wire.mailbox) == [converted]
+    response = wire.command(b"f FETCH 1 (BODY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1])")
+    expected = b"* 1 FETCH (BODY[1] %s BINARY.SIZE[1] 7 BINARY[1] %s)\r\n" % (
+        lit(b"AC3kCg0KCg=="),
+        lit8(BINARY_BODY),
+    )
+    assert response == expected + OK
+
+
+def test_plain_literal_append_is_stored_as_sent(mail, box):
+    """A plain literal may not carry NUL (RFC 3501 §4.3), but clients send it; Dovecot keeps
+    such a message as it is, and so do we: the FETCH side hides the NULs."""
+    wire = box()
+    assert append(wire, wire.mailbox.encode(), lit(APPEND_BINARY)).startswith(b"a OK")
+    assert stored_raw(mail, wire.mailbox) == [APPEND_BINARY]
+    response = wire.command(b"f FETCH 1 (BODY.PEEK[1])")
+    assert response == b"* 1 FETCH (BODY[1] %s)\r\n" % lit(shown(BINARY_BODY)) + OK
+
+
+def test_utf8_append_literal8_is_converted_too(mail, box):
+    """RFC 6855 §4's `UTF8 (literal8)` is a literal8 like RFC 3516's."""
+    wire = box()
+    wire.command(b"e ENABLE UTF8=ACCEPT")
+    answer = append(wire, wire.mailbox.encode(), b"UTF8 (" + lit8(APPEND_BINARY) + b")")
+    assert answer.startswith(b"a OK"), answer
+    assert b"\x00" not in stored_raw(mail, wire.mailbox)[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (lit8(b"INBOX"), lit(APPEND_BINARY)),
+        (b"INBOX", lit8(b'"01-Jan-2020 00:00:00 +0000"'), lit(APPEND_BINARY)),
+        (b"INBOX", b"(" + lit8(b"\\Seen") + b")", lit(APPEND_BINARY)),
+    ],
+    ids=["mailbox", "date-time", "flag"],
+)
+def test_literal8_only_for_the_message(mail, box, args):
+    """RFC 3516 §7: append =/ "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal8:
+    the other arguments keep their syntax, which has no literal8 (Dovecot: "literal8 not
+    allowed here")."""
+    wire = box()
+    answer = append(wire, *args)
+    assert answer.startswith(b"a BAD "), answer
+    assert stored_raw(mail, "INBOX") == []
+    assert wire.command(b"z NOOP") == b"z OK NOOP completed\r\n"
 
 
 # --- BINARY of multiparts and messages (RFC 3516 in rev1; RFC 9051 in rev2) -----------------
