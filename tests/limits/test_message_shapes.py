@@ -118,7 +118,7 @@ def test_ten_thousand_parts_are_all_described(server, mailbox) -> None:
     assert len(structure) < 2 * MEGABYTE
     last = fetch(client, number, b"(BODY.PEEK[10000] BODY.PEEK[10001])")
     assert b"BODY[10000] {10}\r\npart 10000" in last
-    assert b'BODY[10001] ""' in last or b"BODY[10001] NIL" in last
+    assert b"BODY[10001] {0}\r\n)" in last  # the empty string, as Dovecot spells it
     assert time.monotonic() - started < 10
     assert server.peak_mb() - base < 100  # measured: 19 MB
 

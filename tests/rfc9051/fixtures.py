@@ -354,3 +354,44 @@ Message-Id: <legacy-name@example.com>
 body
 """
 )
+
+# NUL octets in the body: SMTP and APPEND clients let them through, and a server may send them
+# only in a literal8 (RFC 9051 §4.3.1). The body starts and ends with one.
+NUL_OCTETS_BODY = b"\x00one\r\ntwo\x00three\r\n\x00"
+NUL_OCTETS = (
+    b"From: Nul <nul@example.com>\r\nSubject: nul octets\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+    + NUL_OCTETS_BODY
+)
+
+# A multipart with a message/rfc822 part and nothing encoded: 7bit everywhere.
+UNENCODED = crlf(
+    """\
+From: Kim <kim@example.com>
+Subject: forwarded as is
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=u1
+
+--u1
+Content-Type: text/plain; charset=us-ascii
+
+see below
+--u1
+Content-Type: message/rfc822
+
+From: Lee <lee@example.com>
+Subject: the original
+Content-Type: multipart/alternative; boundary=u2
+
+--u2
+Content-Type: text/plain; charset=us-ascii
+
+plain original
+--u2
+Content-Type: text/html; charset=us-ascii
+
+<p>html original</p>
+--u2--
+--u1--
+"""
+)

@@ -4,7 +4,9 @@
 for RFC 6855's refusal.
 
 The message is stored exactly as sent, bare LFs included (bytes are sacred); Dovecot instead
-normalises line ends, so a message appended with LF comes back from it with CRLF. A message over
+normalises line ends, so a message appended with LF comes back from it with CRLF. One exception,
+Dovecot's too: in a literal8 (`~{N}`), parts labelled "Content-Transfer-Encoding: binary" are
+stored as base64 (RFC 3516 §4.4), since only BINARY[...] may send their NULs. A message over
 max_message_size is refused by the protocol before the client sends it (`{N}`), or read and
 dropped (`{N+}`); MULTIAPPEND and CATENATE are not offered.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from elektromail import mime
 from elektromail.dates import parse_date_time
 from elektromail.imap import format as fmt
 from elektromail.imap.args import mailbox_name, storable_flags
@@ -31,6 +34,7 @@ class AppendRequest:
     internal_date: int | None  # epoch seconds; None: now
     tz_minutes: int
     message: bytes
+    binary: bool = False  # sent as a literal8, ~{N} (RFC 3516 §4.4; RFC 6855 §4's UTF8 (~{N}))
 
 
 @command("APPEND", AUTH)
@@ -38,6 +42,10 @@ async def append(ctx: Context, args: list[Argument]) -> Done:
     if len(args) < 2:
         raise Bad(USAGE)
     session = ctx.session
+    if isinstance(args[0], Literal8String):
+        # RFC 3516 §7 allows a literal8 only as the message; a mailbox is an astring (RFC 9051
+        # §9), which has none. Dovecot: "literal8 not allowed here".
+        raise Bad("literal8 is allowed only for the message")
     name = mailbox_name(args[0], session.dialect)
     request = parse_append(args[1:], session.dialect)
     limit = ctx.services.settings.max_message_size
@@ -47,11 +55,17 @@ async def append(ctx: Context, args: list[Argument]) -> Done:
         raise No("Can't save a zero byte message")  # Dovecot's answer; the RFC is silent
     if ctx.services.settings.strict_utf8_append and _refused_8bit(session.dialect, request):
         raise No("8-bit header fields need ENABLE UTF8=ACCEPT or IMAP4rev2")
+    message = request.message
+    if request.binary:
+        # RFC 3516 §4.4: "The server MAY modify the CTE of the appended data". Dovecot stores
+        # binary parts of a literal8 as base64, so no NUL is kept where a plain literal must
+        # carry it; the limit above counts what the client sent.
+        message = mime.encode_binary_parts(message)
     try:
         uidvalidity, uid = await ctx.services.postoffice.append(
             session.user,
             name,
-            request.message,
+            message,
             request.flags,
             request.internal_date,
             request.tz_minutes,
@@ -91,7 +105,14 @@ def parse_append(tokens: list, dialect: Dialect) -> AppendRequest:
             internal_date, tz_minutes = parse_date_time(tokens.pop(0))
         except ValueError as e:
             raise Bad(f"Invalid date-time: {e}") from None
-    return AppendRequest(flags, internal_date, tz_minutes, _message(tokens, dialect))
+    binary = bool(tokens) and _is_literal8(tokens[-1])
+    return AppendRequest(flags, internal_date, tz_minutes, _message(tokens, dialect), binary)
+
+
+def _is_literal8(token: object) -> bool:
+    if isinstance(token, list):  # UTF8 (~{N}...)
+        return len(token) == 1 and _is_literal8(token[0])
+    return isinstance(token, Literal8String)
 
 
 def append_flags(tokens: list) -> tuple[str, ...]:

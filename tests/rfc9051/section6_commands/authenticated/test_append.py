@@ -23,7 +23,15 @@ from tests.rfc9051.assertions import (
     require,
 )
 from tests.rfc9051.client import Literal, quote
-from tests.rfc9051.fixtures import ALL, BARE_BODY, PLAIN, UTF8_HEADERS, sized
+from tests.rfc9051.fixtures import (
+    ALL,
+    BARE_BODY,
+    NUL_OCTETS,
+    NUL_OCTETS_BODY,
+    PLAIN,
+    UTF8_HEADERS,
+    sized,
+)
 from tests.rfc9051.response import fetch_items
 
 # The in-process server gets a small message size limit, so that TOOBIG is cheap to test, and
@@ -333,6 +341,18 @@ def test_append_utf8_data_extension_after_enable(imap, target, names):
     )
     assert_ok(result)
     assert fetch_first(imap, name, "BODY.PEEK[]")["BODY[]"] == UTF8_HEADERS
+
+
+def test_append_literal8_loses_no_data(rev1, target, names):
+    """RFC 3516 §4.4: "The APPEND command is extended to allow the client to append data
+    containing NULs by using the <literal8> syntax.  The server MAY modify the CTE of the
+    appended data, however any such transformation MUST NOT result in a loss of data." (RFC
+    9051 Appendix B: IMAP4rev2 leaves this part of BINARY out, hence a rev1 session.)"""
+    require(target.capabilities, "BINARY")
+    name = names.created(rev1)
+    assert_ok(rev1.command("APPEND", quote(name), Literal(NUL_OCTETS, binary=True)))
+    items = fetch_first(rev1, name, "BINARY.PEEK[1]")
+    assert items["BINARY[1]"] == NUL_OCTETS_BODY
 
 
 def test_append_before_login_is_bad(client, names):

@@ -13,6 +13,7 @@ import pytest
 from tests.rfc9051.assertions import (
     assert_bad,
     assert_no,
+    assert_not_ok,
     assert_ok,
     assert_still_usable,
     fetch_one,
@@ -30,7 +31,10 @@ from tests.rfc9051.fixtures import (
     NESTED,
     NESTED_PART1_DECODED,
     NESTED_PART3_DECODED,
+    NUL_OCTETS,
+    NUL_OCTETS_BODY,
     PLAIN,
+    UNENCODED,
     UNKNOWN_CTE,
     Stored,
     message,
@@ -778,6 +782,83 @@ def test_fetch_binary_of_unknown_encoding_is_no_unknown_cte(binary_session, mail
     assert_still_usable(binary_session)
 
 
+def octets(value) -> bytes:
+    """A string value's octets, whether it came quoted (str) or as a literal (bytes)."""
+    return value.encode() if isinstance(value, str) else value
+
+
+def test_fetch_binary_of_an_unencoded_multipart_in_rev1_is_its_octets(rev1, target, mailbox):
+    """RFC 3516 §4.2: "BINARY<section-binary>[<partial>] Requests that the specified section be
+    transmitted after performing CTE-related decoding."; section-binary = "[" [section-part]
+    "]" admits any part in IMAP4rev1, multiparts and message/rfc822 too, and those can only be
+    7bit, 8bit or binary (RFC 2045 §6.4, RFC 2046 §5.2.1): there is nothing to decode, so the
+    octets are BODY[...]'s; §4.3: BINARY.SIZE "MUST match the size of the <nstring> or
+    <literal8> that will be returned by the corresponding FETCH BINARY request"."""
+    require(target.capabilities, "BINARY")
+    mailbox(rev1, UNENCODED)
+    items = fetch_one(
+        rev1,
+        "1",
+        "(BINARY.PEEK[] BINARY.SIZE[] BINARY.PEEK[2] BINARY.SIZE[2] BODY.PEEK[2] BINARY.PEEK[2.2])",
+    )
+    assert octets(items["BINARY[]"]) == UNENCODED
+    assert int(items["BINARY.SIZE[]"]) == len(UNENCODED)
+    assert octets(items["BINARY[2]"]) == octets(items["BODY[2]"])
+    assert int(items["BINARY.SIZE[2]"]) == len(octets(items["BODY[2]"]))
+    assert octets(items["BINARY[2.2]"]) == body_of(UNENCODED, b"text/html", b"u2")
+
+
+@pytest.mark.parametrize("section", ["", "2"], ids=["multipart", "message-rfc822"])
+def test_fetch_binary_of_a_non_leaf_part_is_refused_in_rev2(rev2, mailbox, section):
+    """RFC 9051 §6.4.5: "Note that this data item can only be requested for leaf body parts:
+    those that have media types other than multipart/*, message/rfc822, or message/global." """
+    mailbox(rev2, UNENCODED)
+    assert_not_ok(rev2.command("FETCH", "1", f"(BINARY.PEEK[{section}])"))
+    assert_still_usable(rev2)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        "(BODY.PEEK[])",
+        "(BODY.PEEK[TEXT])",
+        "(BODY.PEEK[1])",
+        "(BODY.PEEK[]<0.300>)",
+        "(BODY.PEEK[TEXT]<1.8>)",
+        "(BODY.PEEK[1]<0.1>)",
+    ],
+)
+def test_fetch_sends_no_nul_outside_a_literal8(session, mailbox, items):
+    """RFC 9051 §4.3.1: "unencoded binary strings are not permitted, unless returned in a
+    <literal8> in response to a BINARY.PEEK[<section-binary>]<<partial>> or
+    BINARY[<section-binary>]<<partial>> FETCH data item.  A "binary string" is any string with
+    NUL characters."; RFC 3501 §4.3: a literal is "zero or more octets" of CHAR8 (%x01-ff)."""
+    mailbox(session, NUL_OCTETS)
+    result = session.command("FETCH", "1", items)
+    assert_ok(result)
+    (response,) = result.of("FETCH")
+    assert b"\x00" not in response.raw, response.raw
+
+
+def test_fetch_rfc822_sends_no_nul(rev1, mailbox):
+    """RFC 3501 §4.3: "A literal is a sequence of zero or more octets (including CR and LF)"
+    of CHAR8 = %x01-ff; RFC822, RFC822.HEADER and RFC822.TEXT are literals."""
+    mailbox(rev1, NUL_OCTETS)
+    result = rev1.command("FETCH", "1", "(RFC822.HEADER RFC822.TEXT RFC822)")
+    assert_ok(result)
+    assert all(b"\x00" not in response.raw for response in result.of("FETCH")), result
+
+
+def test_fetch_binary_returns_the_nul_octets(binary_session, mailbox):
+    """RFC 9051 §7.5.2: BINARY is the section "after removing any encoding specified in the
+    corresponding Content-Transfer-Encoding header field" (none for "binary"): the octets,
+    NULs included, in a <literal8> (§4.3.1)."""
+    mailbox(binary_session, NUL_OCTETS)
+    items = fetch_one(binary_session, "1", "(BINARY.PEEK[1] BINARY.SIZE[1])")
+    assert items["BINARY[1]"] == NUL_OCTETS_BODY
+    assert int(items["BINARY.SIZE[1]"]) == len(NUL_OCTETS_BODY)
+
+
 # --- macros and IMAP4rev1 items -------------------------------------------------------------
 
 
@@ -880,6 +961,10 @@ def test_fetch_star_in_an_empty_mailbox_is_bad(session, mailbox):
             "(BODY[0])", marks=pytest.mark.dovecot_deviation("answers BODY[0] with an empty string")
         ),
         pytest.param(
+            "(BODY.PEEK[4294967296])",
+            marks=pytest.mark.dovecot_deviation("answers BODY[4294967296] with part 1"),
+        ),
+        pytest.param(
             "(BODY[]<0>)",
             marks=pytest.mark.dovecot_deviation("takes <0> as a partial without a length"),
         ),
@@ -900,8 +985,8 @@ def test_fetch_invalid_data_items_are_bad(session, mailbox, items):
     """RFC 9051 §6.4.5: "BAD - command unknown or arguments invalid"; "A macro must be used by
     itself and not in conjunction with other macros or data items."; "The MIME part specifier
     MUST be prefixed by one or more numeric part specifiers."; fetch-att, section, header-list =
-    "(" header-fld-name *(SP header-fld-name) ")", partial = "<" number64 "." nz-number64 ">"
-    (RFC 9051 §9)."""
+    "(" header-fld-name *(SP header-fld-name) ")", partial = "<" number64 "." nz-number64 ">",
+    nz-number = "Non-zero unsigned 32-bit integer" (RFC 9051 §9)."""
     mailbox(session, PLAIN)
     assert_bad(session.command("FETCH", "1", items))
     assert_still_usable(session)
