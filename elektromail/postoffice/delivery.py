@@ -1,7 +1,7 @@
 """The delivery desk: every way a message comes in. SMTP and bounces deliver by address
 (`deliver`: routing and "acknowledged means stored" in one place); IMAP APPEND and the API's
-inject store into a named user's mailbox. Each message is parsed once, into a PreparedMessage,
-and each stored copy is announced with MessageAdded."""
+inject store into a named user's mailbox. Each message is stored as received and parsed once,
+later (store/pending.py); each stored copy is announced with MessageAdded."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from elektromail.postoffice.routing import (
 )
 from elektromail.store import NoSuchMailbox, UserRow
 from elektromail.store.errors import StoreUnavailable
-from elektromail.store.rows import PreparedMessage, prepare
+from elektromail.store.rows import PreparedMessage, unparsed
 
 log = Logger()
 
@@ -34,15 +34,10 @@ class DeliveryDesk(AccountDesk):
         internal_date: float | None = None,
         tz_minutes: int = 0,
     ) -> PreparedMessage:
-        """`raw` parsed once into what is stored beside its bytes: its structure, its IMAP
-        renderings and its listing/search index, with the flags and dates given."""
-        return prepare(
-            raw,
-            self.render,
-            flags=flags,
-            internal_date=internal_date,
-            tz_minutes=tz_minutes,
-        )
+        """`raw` as it is stored, with the flags and dates given. It is parsed once, after it
+        is acknowledged: when a reader first needs its structure, or when the store is idle
+        (store/pending.py); a delivery waits only for its bytes to be committed."""
+        return unparsed(raw, flags=flags, internal_date=internal_date, tz_minutes=tz_minutes)
 
     @inlineCallbacks
     def deliver(self, recipients: Sequence[str], raw: bytes, mailbox: str = INBOX):

@@ -95,6 +95,7 @@ class ControlOps:
 
     _run: Any
     _grouped: Any
+    _noted: Any
 
     def create_user(
         self,
@@ -115,7 +116,7 @@ class ControlOps:
     def inject(self, user: str, mailbox: str, message: PreparedMessage) -> Deferred[Injected]:
         """Store one message into the named user's mailbox, creating it and its missing
         parents (subscribed) first. NoSuchUser."""
-        return self._grouped(_inject, user, mailbox, _stamped(message))
+        return self._grouped(_inject, user, mailbox, _stamped(self._noted(message)))
 
     def purge(self) -> Deferred[list[Emptied]]:
         """Delete every message; users and mailboxes (UIDVALIDITY, UIDNEXT) stay."""
@@ -230,6 +231,7 @@ def _purge(cursor) -> list[Emptied]:
     ]
     cursor.execute("DELETE FROM messages")
     cursor.execute("DELETE FROM body_index")  # foreign keys are off here: no cascade
+    cursor.execute("DELETE FROM unparsed")
     cursor.execute("DELETE FROM bodies")
     return emptied
 
@@ -283,6 +285,7 @@ def _stored_already(cursor, sizes: dict[int, list[int]], raw: bytes) -> bool:
 _WIPE_ORDER = (
     "messages",
     "body_index",
+    "unparsed",
     "bodies",
     "subscriptions",
     "retired_names",

@@ -15,6 +15,8 @@ from typing import Any
 
 from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 
 from elektromail.flags import normalize_flags
 from elektromail.mailtext import index_from_json
@@ -46,7 +48,8 @@ from elektromail.store.mailboxes import (
     _subscribe,
     _unsubscribe,
 )
-from elektromail.store.rows import PreparedMessage, Rendered
+from elektromail.store.pending import any_unparsed, note_unparsed, parse_messages, parse_some
+from elektromail.store.rows import PreparedMessage, Render, Rendered
 from elektromail.store.schema import prepare_connection
 
 # Re-exported: callers import these from db (or from the package).
@@ -105,11 +108,19 @@ def _user(row: Sequence[Any]) -> UserRow:
 
 _USER_COLS = "id, name, password, email, seeded"
 
+log = Logger()
+
+# The idle-time parse of stored but unparsed bodies (pending.py) starts once no such body has
+# been stored for IDLE_SECONDS, and goes BACKFILL_BATCH bodies (~5 ms for 2 KB messages) an
+# interaction, so that mail arriving meanwhile waits for one batch at most.
+IDLE_SECONDS = 0.25
+BACKFILL_BATCH = 25
+
 
 class Store:
     """Users, mailboxes and messages in one SQLite database."""
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, clock: IReactorTime | None = None) -> None:
         self.path = path
         in_memory = path is None
         self._pool = adbapi.ConnectionPool(
@@ -123,14 +134,74 @@ class Store:
         )
         self._writes: list[tuple[Callable[..., Any], tuple, Deferred]] = []
         self._writing = False
+        # Renders IMAP's ENVELOPE, BODYSTRUCTURE and BODY when a body is parsed (set by the
+        # post office, from the service, which may import the protocols).
+        self.render: Render | None = None
+        self._clock = clock
+        self._backfill_call: IDelayedCall | None = None
+        self._stored_unparsed = 0  # since the backfill last looked
+        self._closed = False
 
     def open(self) -> Deferred[None]:
         """Start the pool and create or check the schema (fails with the sqlite error)."""
         self._pool.start()
-        return self._pool.runInteraction(lambda cursor: None)
+        d = self._pool.runInteraction(any_unparsed)
+        d.addCallback(self._opened)
+        return d
+
+    def _opened(self, waiting: bool) -> None:
+        if waiting:  # stored before the last stop and not parsed yet
+            self._arm_backfill(IDLE_SECONDS)
 
     def close(self) -> None:
+        self._closed = True
+        if self._backfill_call is not None:
+            self._backfill_call.cancel()
+            self._backfill_call = None
         self._pool.close()
+
+    # --- the idle-time parse ----------------------------------------------------------------
+
+    def _noted(self, message: PreparedMessage) -> PreparedMessage:
+        """`message`, about to be stored; an unparsed one wakes the idle-time parse."""
+        if message.structure is None:
+            self._stored_unparsed += 1
+            if self._backfill_call is None:
+                self._arm_backfill(IDLE_SECONDS)
+        return message
+
+    def _arm_backfill(self, delay: float) -> None:
+        if self._closed:
+            return
+        if self._clock is None:
+            from twisted.internet import reactor
+
+            self._clock = reactor  # type: ignore[assignment]
+        assert self._clock is not None
+        self._backfill_call = self._clock.callLater(delay, self._backfill)
+
+    def _backfill(self) -> None:
+        """Parse a batch of waiting bodies if none was stored since the last look; under load
+        this waits, and after it, goes on batch after batch until no body waits."""
+        self._backfill_call = None
+        if self._stored_unparsed:
+            self._stored_unparsed = 0
+            self._arm_backfill(IDLE_SECONDS)
+            return
+        d = self._run(parse_some, self.render, BACKFILL_BATCH)
+        d.addCallbacks(self._backfilled, self._backfill_failed)
+
+    def _backfilled(self, parsed: int) -> None:
+        if parsed >= BACKFILL_BATCH and self._backfill_call is None:
+            self._arm_backfill(IDLE_SECONDS if self._stored_unparsed else 0)
+
+    def _backfill_failed(self, failure) -> None:
+        if not self._closed:  # the next body stored tries again
+            log.failure("parsing stored messages failed", failure)
+
+    def parse_pending(self) -> Deferred[int]:
+        """Parse every stored body still waiting now; fires with how many there were."""
+        return self._run(parse_some, self.render, -1)
 
     def _run(self, fn, *args) -> Deferred[Any]:
         """Run `fn(cursor, *args)` in one transaction. A database that cannot do the work
@@ -272,12 +343,12 @@ class Store:
     ) -> Deferred[list[tuple[int, str, int]]]:
         """Store one message into each (user_id, mailbox name), creating missing mailboxes,
         in one transaction. Returns (mailbox_id, mailbox name, uid) per target."""
-        return self._grouped(_deliver, targets, _stamped(message))
+        return self._grouped(_deliver, targets, _stamped(self._noted(message)))
 
     def append(self, mailbox_id: int, message: PreparedMessage) -> Deferred[int]:
         """Store one message into an existing mailbox; fires with its UID (NoSuchMailbox when
         the mailbox is gone)."""
-        return self._grouped(_append, mailbox_id, _stamped(message))
+        return self._grouped(_append, mailbox_id, _stamped(self._noted(message)))
 
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
@@ -299,7 +370,7 @@ class Store:
     ) -> Deferred[list[MessageRow]]:
         """Messages by UID (ascending); `structure`, `raw` and `rendered` say which of the
         body's columns to read."""
-        return self._run(_fetch, mailbox_id, list(uids), structure, raw, rendered)
+        return self._run(_fetch, self.render, mailbox_id, list(uids), structure, raw, rendered)
 
     def store_flags(
         self, mailbox_id: int, uids: Sequence[int], mode: str, flags: Sequence[str]
@@ -426,9 +497,10 @@ def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
 
 
 def _body_row(message: PreparedMessage) -> tuple:
-    """(raw, structure, envelope, bodystructure, body): the bodies columns of `message`."""
+    """(raw, structure, envelope, bodystructure, body): the bodies columns of `message` (structure
+    '' until an unparsed message is parsed)."""
     envelope, bodystructure, body = message.rendered or (None, None, None)
-    return (message.raw, message.structure, envelope, bodystructure, body)
+    return (message.raw, message.structure or "", envelope, bodystructure, body)
 
 
 def _insert_body(cursor, message: PreparedMessage) -> int:
@@ -443,7 +515,11 @@ def _insert_body(cursor, message: PreparedMessage) -> int:
 
 
 def _index_body(cursor, body_id: int, message: PreparedMessage) -> None:
-    """The body's body_index row (computed here when the caller had no parse at hand)."""
+    """The body's body_index row (computed here when the caller had no parse at hand), or its
+    place among the bodies still to parse."""
+    if message.structure is None:
+        note_unparsed(cursor, body_id)
+        return
     found = message.index
     if found is None:
         found = index_from_json(message.raw, message.structure)
@@ -498,7 +574,12 @@ def _uid_chunks(uids: list[int], size: int = 500):
         yield uids[i : i + size]
 
 
-def _fetch(cursor, mailbox_id, uids, structure, raw, rendered) -> list[MessageRow]:
+def _fetch(cursor, render, mailbox_id, uids, structure, raw, rendered) -> list[MessageRow]:
+    parsed = (
+        parse_messages(cursor, render, mailbox_id, _uid_conditions(uids))
+        if (structure or rendered)
+        else {}
+    )
     cols = "m.uid, m.flags, m.internal_date, m.tz_minutes, m.size"
     cols += ", b.structure" if structure else ", NULL"
     cols += ", b.raw" if raw else ", NULL"
@@ -506,6 +587,7 @@ def _fetch(cursor, mailbox_id, uids, structure, raw, rendered) -> list[MessageRo
         cols += ", b.fetch_envelope, b.fetch_bodystructure, b.fetch_body"
     else:
         cols += ", NULL, NULL, NULL"
+    cols += ", m.body_id"
     join = " JOIN bodies b ON b.id = m.body_id" if structure or raw or rendered else ""
     out: list[MessageRow] = []
     for where, params in _uid_conditions(uids):
@@ -514,8 +596,31 @@ def _fetch(cursor, mailbox_id, uids, structure, raw, rendered) -> list[MessageRo
             " ORDER BY m.uid",
             (mailbox_id, *params),
         )
-        out.extend(MessageRow(r[0], _flags_from_db(r[1]), *r[2:]) for r in rows)
+        for r in rows:
+            row = MessageRow(r[0], _flags_from_db(r[1]), *r[2:10])
+            found = parsed.get(r[10])
+            out.append(row if found is None else _parsed_row(row, found, structure, rendered))
     return out
+
+
+def _parsed_row(
+    row: MessageRow, message: PreparedMessage, structure: bool, rendered: bool
+) -> MessageRow:
+    """`row` with what this interaction parsed of its body (see pending.Parsed)."""
+    none = (None, None, None)
+    envelope, bodystructure, body = (message.rendered or none) if rendered else none
+    return MessageRow(
+        row.uid,
+        row.flags,
+        row.internal_date,
+        row.tz_minutes,
+        row.size,
+        message.structure if structure else None,
+        row.raw,
+        envelope,
+        bodystructure,
+        body,
+    )
 
 
 def _uid_conditions(uids: list[int]):

@@ -6,7 +6,7 @@ import sqlite3
 
 from elektromail.mailtext import index_from_json
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -78,6 +78,12 @@ CREATE TABLE IF NOT EXISTS body_index (
     attachments INTEGER NOT NULL,
     search      TEXT NOT NULL  -- case-folded subject, addresses and body text
 );
+-- Bodies stored but not parsed yet: mail is acknowledged once its bytes are committed, and
+-- the parse is made when a reader first needs it or the store is idle (see pending.py); until
+-- then the body's structure is '' and it has no body_index row.
+CREATE TABLE IF NOT EXISTS unparsed (
+    body_id INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE
+);
 """
 
 
@@ -103,6 +109,8 @@ ALTER TABLE bodies ADD COLUMN fetch_body BLOB;
 ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
 UPDATE mailboxes SET first_recent_uid = uidnext;
 """,
+    # 5 -> 6: unparsed (created by SCHEMA); every body stored before it is parsed already.
+    5: "",
 }
 
 

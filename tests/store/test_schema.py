@@ -88,6 +88,7 @@ def test_a_new_database_gets_every_table(tmp_path):
         "bodies",
         "messages",
         "body_index",
+        "unparsed",
     }
 
 
@@ -117,9 +118,10 @@ RAW = message("Quarterly Numbers", "Budget inside")
 def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str = "") -> None:
     """A database as `version` wrote it: one user "old" with INBOX subscribed and one message.
     Version 1 kept subscriptions in a mailbox column, bodies had no IMAP renderings before
-    version 3, and body_index came with version 4."""
+    version 3, body_index came with version 4 and \\Recent tracking with version 5."""
     conn = sqlite3.connect(path)
     subscribed = ", subscribed INTEGER NOT NULL DEFAULT 0" if version == 1 else ""
+    recent = ", first_recent_uid INTEGER NOT NULL DEFAULT 1" if version >= 5 else ""
     rendered = (
         ", fetch_envelope BLOB, fetch_bodystructure BLOB, fetch_body BLOB" if version >= 3 else ""
     )
@@ -131,7 +133,7 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
         CREATE TABLE mailboxes (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL
             REFERENCES users(id) ON DELETE CASCADE, name TEXT NOT NULL,
             uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL DEFAULT 1,
-            special_use TEXT{subscribed}, UNIQUE (user_id, name));
+            special_use TEXT{subscribed}{recent}, UNIQUE (user_id, name));
         CREATE TABLE bodies (id INTEGER PRIMARY KEY, raw BLOB NOT NULL,
             structure TEXT NOT NULL{rendered});
         CREATE TABLE messages (id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL
@@ -144,6 +146,8 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
             VALUES (1, 1, 'INBOX', 7, 2);
         """
     )
+    if version >= 5:
+        conn.execute("UPDATE mailboxes SET first_recent_uid = uidnext")
     if version == 1:
         conn.execute("UPDATE mailboxes SET subscribed = 1")
     else:
