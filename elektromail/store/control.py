@@ -231,7 +231,6 @@ def _purge(cursor) -> list[Emptied]:
     ]
     cursor.execute("DELETE FROM messages")
     cursor.execute("DELETE FROM body_index")  # foreign keys are off here: no cascade
-    cursor.execute("DELETE FROM unparsed")
     cursor.execute("DELETE FROM bodies")
     return emptied
 
@@ -285,7 +284,6 @@ def _stored_already(cursor, sizes: dict[int, list[int]], raw: bytes) -> bool:
 _WIPE_ORDER = (
     "messages",
     "body_index",
-    "unparsed",
     "bodies",
     "subscriptions",
     "retired_names",

@@ -5,8 +5,8 @@ later, once, and kept: by the first reader that needs it, or when the store is i
 Measured under smtp-source (20 sessions, 2 KB messages) the parse was a third of the server's
 time per message, and nothing a client is told after DATA or APPEND depends on it. Every
 interaction that reads `bodies.structure`, the `fetch_*` renderings or `body_index` calls one of
-the `parse_*` functions here first, in the same transaction; an empty `unparsed` table (the
-usual case) costs one index probe.
+the `parse_*` functions here first, in the same transaction; when nothing waits (the usual
+case) that costs one probe of an empty partial index.
 """
 
 from __future__ import annotations
@@ -23,27 +23,26 @@ from elektromail.store.rows import PreparedMessage, Render, prepare
 Parsed = dict[int, PreparedMessage]
 
 
-def note_unparsed(cursor, body_id: int) -> None:
-    """Mark a body just inserted (with structure '') as waiting for its parse."""
-    cursor.execute("INSERT INTO unparsed(body_id) VALUES (?)", (body_id,))
+# A body waits for its parse while its structure is '' (the partial index bodies_unparsed).
+WAITING = "structure = ''"
 
 
 def any_unparsed(cursor) -> bool:
-    return cursor.execute("SELECT 1 FROM unparsed LIMIT 1").fetchone() is not None
+    return cursor.execute(f"SELECT 1 FROM bodies WHERE {WAITING} LIMIT 1").fetchone() is not None
 
 
 def parse_all(cursor, render: Render | None) -> Parsed:
     """Parse every body still waiting (a listing or search across mailboxes needs them all)."""
     if not any_unparsed(cursor):
         return {}
-    return _parse(cursor, render, "SELECT body_id FROM unparsed", ())[0]
+    return _parse(cursor, render, f"SELECT id FROM bodies WHERE {WAITING}", ())[0]
 
 
 def parse_some(cursor, render: Render | None, limit: int) -> int:
     """Parse and store up to `limit` waiting bodies (-1: all), oldest first (the idle-time
     backfill); returns how many were stored (0 while the database cannot be written)."""
     parsed, stored = _parse(
-        cursor, render, "SELECT body_id FROM unparsed ORDER BY body_id LIMIT ?", (limit,)
+        cursor, render, f"SELECT id FROM bodies WHERE {WAITING} ORDER BY id LIMIT ?", (limit,)
     )
     return len(parsed) if stored else 0
 
@@ -54,7 +53,7 @@ def parse_bodies(cursor, render: Render | None, body_ids: Iterable[int]) -> Pars
     if not ids or not any_unparsed(cursor):
         return {}
     marks = ",".join("?" * len(ids))
-    select = f"SELECT body_id FROM unparsed WHERE body_id IN ({marks})"
+    select = f"SELECT id FROM bodies WHERE {WAITING} AND id IN ({marks})"
     return _parse(cursor, render, select, ids)[0]
 
 
@@ -68,8 +67,9 @@ def parse_messages(
     parsed: Parsed = {}
     for where, params in conditions:
         select = (
-            "SELECT DISTINCT u.body_id FROM unparsed u JOIN messages m ON m.body_id = u.body_id"
-            f" WHERE m.mailbox_id = ? AND {where}"
+            # the waiting ids come from the partial index, not from each message's body row
+            f"SELECT DISTINCT m.body_id FROM messages m WHERE m.mailbox_id = ? AND {where}"
+            f" AND m.body_id IN (SELECT id FROM bodies WHERE {WAITING})"
         )
         parsed.update(_parse(cursor, render, select, (mailbox_id, *params))[0])
     return parsed
@@ -118,4 +118,3 @@ def _store(cursor, parsed: Parsed) -> None:
     cursor.executemany(
         "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)", index
     )
-    cursor.executemany("DELETE FROM unparsed WHERE body_id = ?", [(i,) for i in parsed])

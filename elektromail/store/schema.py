@@ -78,12 +78,10 @@ CREATE TABLE IF NOT EXISTS body_index (
     attachments INTEGER NOT NULL,
     search      TEXT NOT NULL  -- case-folded subject, addresses and body text
 );
--- Bodies stored but not parsed yet: mail is acknowledged once its bytes are committed, and
--- the parse is made when a reader first needs it or the store is idle (see pending.py); until
--- then the body's structure is '' and it has no body_index row.
-CREATE TABLE IF NOT EXISTS unparsed (
-    body_id INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE
-);
+-- Bodies stored but not parsed yet have structure '' (a parse never gives that): mail is
+-- acknowledged once its bytes are committed, and the parse is made when a reader first needs it
+-- or the store is idle (see pending.py). Until then the body has no body_index row.
+CREATE INDEX IF NOT EXISTS bodies_unparsed ON bodies(id) WHERE structure = '';
 """
 
 
@@ -109,7 +107,7 @@ ALTER TABLE bodies ADD COLUMN fetch_body BLOB;
 ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
 UPDATE mailboxes SET first_recent_uid = uidnext;
 """,
-    # 5 -> 6: unparsed (created by SCHEMA); every body stored before it is parsed already.
+    # 5 -> 6: bodies_unparsed (created by SCHEMA); every body stored before it is parsed.
     5: "",
 }
 

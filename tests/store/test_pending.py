@@ -21,7 +21,7 @@ RAW = message("quarterly numbers", "the budget is inside", sender="Ann <ann@exam
 
 def waiting(store: Store) -> int:
     return run(
-        store._run, lambda cursor: cursor.execute("SELECT count(*) FROM unparsed").fetchone()[0]
+        store._run, lambda cursor: cursor.execute("SELECT count(*) FROM bodies WHERE structure = ''").fetchone()[0]
     )
 
 

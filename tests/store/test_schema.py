@@ -88,7 +88,6 @@ def test_a_new_database_gets_every_table(tmp_path):
         "bodies",
         "messages",
         "body_index",
-        "unparsed",
     }
 
 
