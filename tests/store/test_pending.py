@@ -20,9 +20,9 @@ RAW = message("quarterly numbers", "the budget is inside", sender="Ann <ann@exam
 
 
 def waiting(store: Store) -> int:
-    return run(
-        store._run, lambda cursor: cursor.execute("SELECT count(*) FROM bodies WHERE structure = ''").fetchone()[0]
-    )
+    """How many stored bodies wait for their parse."""
+    sql = "SELECT count(*) FROM bodies WHERE structure = ''"
+    return run(store._run, lambda cursor: cursor.execute(sql).fetchone()[0])
 
 
 @pytest.fixture
