@@ -44,7 +44,6 @@ class Desk:
         # lags by the writes in flight (see MailboxDesk.open_recent).
         self._first_recent: dict[int, tuple[int, int]] = {}
         self._routes_generation = 0
-        self.render = None
         # How much mail came in, for the log (a summary a minute, or a line per message).
         self.traffic = Traffic(each=settings.log_messages)
 
