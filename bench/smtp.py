@@ -209,10 +209,11 @@ class Elektromail:
         if db:
             argv += ["--db", db]
         if profile is not None:
-            argv = [__file__, "--serve-profiled", str(profile), *argv[2:]]
+            argv = [os.path.abspath(__file__), "--serve-profiled", str(profile), *argv[2:]]
         self.log = tempfile.NamedTemporaryFile(prefix="elektromail-bench-", suffix=".log")
+        # `python -m` puts the working directory first on sys.path: run another tree from it
         self.process = subprocess.Popen(
-            [sys.executable, *argv], env=env, stdout=self.log, stderr=self.log
+            [sys.executable, *argv], env=env, stdout=self.log, stderr=self.log, cwd=tree
         )
         self.pid = self.process.pid
         self.port, self.imap_port = self._wait_ready()
