@@ -33,7 +33,7 @@ def expect_count(args: list, count: int, usage: str) -> None:
 
 def astring(token: object, what: str) -> str:
     """An atom or a string (quoted or literal) as text; 8-bit bytes kept as escapes. A literal8
-    is no astring (RFC 3516 §4.1 allows ~{N} in APPEND only): BAD, as Dovecot answers."""
+    is no astring (RFC 3516 §7 allows ~{N} in APPEND only): BAD, as Dovecot answers."""
     if isinstance(token, Atom):
         return str(token)
     if isinstance(token, Literal8String):

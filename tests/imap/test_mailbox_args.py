@@ -144,7 +144,7 @@ def test_parse_list_basic_form_is_not_extended():
 
 @pytest.mark.parametrize("what", ["user name", "mailbox name", "reference"])
 def test_a_literal8_is_no_astring(what):
-    """RFC 3516 §4.1 adds literal8 to APPEND's message only ("append =/ ... literal8"); an
+    """RFC 3516 §7 adds literal8 to APPEND's message only ("append =/ ... literal8"); an
     astring is atom / string (RFC 9051 §9), so ~{N} elsewhere is BAD, as Dovecot answers."""
     with pytest.raises(Bad, match="literal8 not allowed here"):
         args.astring(Literal8String(b"INBOX"), what)
