@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from itertools import chain
 
 from elektromail import mime
 from elektromail.imap import format as fmt
 from elektromail.imap.commands.common import resolve_uids, selected
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
+from elektromail.imap.session import flags_responses
 from elektromail.store import MessageRow
 
 advertise("BINARY")  # RFC 3516; part of IMAP4rev2, announced for rev1 clients
@@ -42,6 +44,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
     need_raw = any(item.section is not None or item.name in RAW_ITEMS for item in items)
     need_rendered = any(item.name in RENDERED_ITEMS and item.section is None for item in items)
     set_seen = not view.readonly and any(item.sets_seen for item in items)
+    shows_flags = set_seen or any(item.name == "FLAGS" for item in items)
     dialect = session.dialect
     postoffice = ctx.services.postoffice
     with ctx.paced() as pacing:
@@ -60,6 +63,9 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 )
                 if need_rendered and not need_structure:
                     rows = await _add_structure_where_unrendered(ctx, rows)
+                if shows_flags and view.announce(chain.from_iterable(row.flags for row in rows)):
+                    # a keyword another session set, not told of yet: FLAGS goes first
+                    ctx.write(b"".join(flags_responses(view)))
                 refusals: list[No] = []
                 answers = _answers(rows, items, view, dialect, refusals)
                 changed = {}
