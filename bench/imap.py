@@ -36,11 +36,13 @@ from imap_stress import IMAPTEST, PROFILES, Stress, run_imaptest
 from imap_targets import (
     Client,
     Target,
+    busy_since,
     cpu_seconds,
     dovecot_available,
     dovecot_home,
     drop,
     fill,
+    machine_jiffies,
     rss_mb,
     start_elektromail,
 )
@@ -246,7 +248,8 @@ def load_section(args, targets, box: str, messages: list[Message], report: Repor
         server = "" if load.server_cpu is None else f", server {load.server_cpu / load.seconds:.0%}"
         report.notes.append(
             f"{target.name} under load: {load.commands} commands; CPU of a core: clients"
-            f" {load.client_cpu / load.seconds:.0%}{server}"
+            f" {load.client_cpu / load.seconds:.0%}{server}; machine (2 cores, everyone's)"
+            f" {load.machine_busy:.0%} busy"
         )
 
 
@@ -256,6 +259,7 @@ def bulk_section(args, targets: list[Target], suffix: str, report: Report) -> No
         for line, value in bench_bulk(target, args.bulk_n, args.big, suffix).items():
             report.add(section, line, target.name, Ms(value) if line.endswith("(ms)") else value)
         print(f"  {target.name}: bulk lines done", flush=True)
+    note_rss(targets, report, "after the bulk lines (their mailboxes deleted)")
 
 
 def imaptest_section(args, targets: list[Target], suffix: str, report: Report) -> None:
@@ -271,7 +275,7 @@ def imaptest_section(args, targets: list[Target], suffix: str, report: Report) -
             for target in targets:
                 box = f"bench-stress-{suffix}"
                 fill(target, box, [])
-                before = cpu_seconds(target.pid)
+                before, machine = cpu_seconds(target.pid), machine_jiffies()
                 try:
                     stress = run_imaptest(
                         args.imaptest_binary,
@@ -284,7 +288,7 @@ def imaptest_section(args, targets: list[Target], suffix: str, report: Report) -
                     )
                 finally:
                     drop(target, [box])
-                after = cpu_seconds(target.pid)
+                after, stress.machine_busy = cpu_seconds(target.pid), busy_since(machine)
                 if before is not None and after is not None:
                     stress.server_cpu = after - before
                 print(
@@ -300,7 +304,7 @@ def imaptest_section(args, targets: list[Target], suffix: str, report: Report) -
                 )
                 report.notes.append(
                     f"{target.name} imaptest {profile}: totals {stress.totals};"
-                    f" {stress.errors} error lines{cpu}"
+                    f" {stress.errors} error lines{cpu}; machine {stress.machine_busy:.0%} busy"
                     + "".join(f"\n    {e}" for e in stress.first_errors)
                 )
             note_rss(targets, report, f"after imaptest {profile}")
@@ -358,7 +362,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # progress lines, when written to a file
-    started = loadavg()
+    started, began = loadavg(), time.monotonic()
     print(f"load average at start: {started}", flush=True)
     process, port = start_elektromail(["--db", args.db] if args.db else [])
     targets = [Target("elektromail", "127.0.0.1", port, "user", "pass", pid=process.pid)]
@@ -382,7 +386,10 @@ def main() -> None:
         process.terminate()
         process.wait()
     print(f"\nIMAP benchmark: elektromail against {dovecot_version()}, same run")
-    print(f"load average (1, 5, 15 min): at start {started}, at the end {loadavg()}")
+    print(
+        f"load average (1, 5, 15 min): at start {started}, at the end {loadavg()};"
+        f" {os.cpu_count()} cores; the run took {time.monotonic() - began:.0f} s"
+    )
     print(
         f"-n {args.n} --bulk-n {args.bulk_n} --big {args.big} --repeat {args.repeat}"
         f" --repeat-quick {args.repeat_quick} --load-clients {args.load_clients}"

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from imap_corpus import BODY_WORD, SENDERS, SUBJECT_WORD, Message, corpus
-from imap_targets import Target, cpu_seconds
+from imap_targets import Target, busy_since, cpu_seconds, machine_jiffies
 
 FETCH_ONE = "(UID FLAGS BODY.PEEK[])"
 
@@ -127,6 +127,7 @@ class Load:
     seconds: float
     client_cpu: float  # seconds of CPU the client processes used
     server_cpu: float | None  # seconds of CPU the server used, when we know its process
+    machine_busy: float  # share of all cores busy meanwhile, every process on the machine
 
 
 def measure_load(
@@ -150,11 +151,11 @@ def measure_load(
         barrier.wait(timeout=120)  # every session is logged in and selected
     except threading.BrokenBarrierError:
         raise RuntimeError(f"load client failed: {results.get(timeout=10)}") from None
-    cpu_before = cpu_seconds(server_pid)
+    cpu_before, machine = cpu_seconds(server_pid), machine_jiffies()
     start = time.perf_counter()
     done = [results.get(timeout=seconds + 600) for _ in workers]
     elapsed = time.perf_counter() - start
-    cpu_after = cpu_seconds(server_pid)
+    cpu_after, busy = cpu_seconds(server_pid), busy_since(machine)
     for worker in workers:
         worker.join()
     errors = [d for d in done if isinstance(d, str)]
@@ -167,6 +168,7 @@ def measure_load(
         elapsed,
         sum(cpu for _, cpu in done),
         None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+        busy,
     )
 
 

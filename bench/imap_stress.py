@@ -27,6 +27,7 @@ class Stress:
     errors: int
     first_errors: list[str] = field(default_factory=list)
     server_cpu: float | None = None
+    machine_busy: float | None = None  # share of all cores busy meanwhile, everyone's
 
 
 def run_imaptest(

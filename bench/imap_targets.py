@@ -232,3 +232,15 @@ def rss_mb(pid: int | None) -> float | None:
     except OSError:
         pass
     return None
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine, all cores, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+def busy_since(before: tuple[int, int]) -> float:
+    """The share of the machine's CPU (all cores) busy since `before`: ours and everyone's."""
+    busy, total = machine_jiffies()
+    return (busy - before[0]) / max(1, total - before[1])
