@@ -46,6 +46,7 @@ from elektromail.store.mailboxes import (
     _subscribe,
     _unsubscribe,
 )
+from elektromail.store.memory import release_freed_memory
 from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.schema import prepare_connection
 
@@ -137,6 +138,17 @@ class Store:
         (full, read-only, I/O error) fails the Deferred with StoreFull or StoreUnavailable,
         so that callers answer a temporary failure instead of an internal error."""
         return self._pool.runInteraction(fn, *args).addErrback(_translate)
+
+    def _run_freeing(self, fn, *args) -> Deferred[Any]:
+        """`_run` for a write that may delete many messages: afterwards the in-memory
+        database's freed pages go back to the system (store/memory.py)."""
+
+        def release(result: Any) -> Any:
+            if self.path is None:
+                release_freed_memory()
+            return result
+
+        return self._run(fn, *args).addCallback(release)
 
     def _grouped(self, fn, *args) -> Deferred[Any]:
         """Run `fn` like `_run`, but in one transaction with the other grouped writes that
@@ -243,7 +255,7 @@ class Store:
     def delete_mailbox(self, user_id: int, name: str) -> Deferred[tuple[MailboxRow, list[int]]]:
         """Remove a mailbox without children, its messages and the bodies no other message
         shares; fires with its row and the UIDs it held. NoSuchMailbox, MailboxHasChildren."""
-        return self._run(_delete_mailbox, user_id, name)
+        return self._run_freeing(_delete_mailbox, user_id, name)
 
     def rename_mailbox(self, user_id: int, old: str, new: str) -> Deferred[Renamed]:
         """Rename `old` and its whole subtree to `new` (parents created); UIDs stay. INBOX

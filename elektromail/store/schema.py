@@ -123,6 +123,10 @@ def prepare_connection(conn: sqlite3.Connection, in_memory: bool) -> None:
         # only a power loss can drop the last ones.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA busy_timeout = 5000")
+    if in_memory:
+        # Freed pages are given back at each commit (only a new database takes it, before its
+        # first table): see store/memory.py
+        conn.execute("PRAGMA auto_vacuum = FULL")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise SchemaError(f"database schema version {version} is newer than {SCHEMA_VERSION}")

@@ -236,3 +236,21 @@ def test_check_database_creates_a_new_file_at_the_current_version(tmp_path):
     assert pragma(conn, "user_version") == SCHEMA_VERSION
     assert pragma(conn, "journal_mode") == "wal"
     conn.close()
+
+
+def test_an_in_memory_database_gives_freed_pages_back_and_a_file_keeps_its_mode(tmp_path):
+    """auto_vacuum = FULL for ":memory:" (store/memory.py: the RSS after a large delete comes
+    back); a database file keeps SQLite's default, which a VACUUM would be needed to change."""
+    memory = sqlite3.connect(":memory:")
+    prepare_connection(memory, True)
+    assert pragma(memory, "auto_vacuum") == 1  # FULL
+    memory.execute("CREATE TABLE t (x BLOB)")
+    memory.executemany("INSERT INTO t VALUES (?)", [(b"x" * 4000,)] * 200)
+    memory.commit()
+    grown = pragma(memory, "page_count")
+    memory.execute("DELETE FROM t")
+    memory.commit()
+    assert pragma(memory, "page_count") < grown // 10
+    file = sqlite3.connect(str(tmp_path / "mail.db"))
+    prepare_connection(file, False)
+    assert pragma(file, "auto_vacuum") == 0
