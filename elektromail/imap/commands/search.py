@@ -5,13 +5,30 @@ from __future__ import annotations
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import (
     BADCHARSET_CODE,
-    CONTENT,
     BadCharset,
     SearchContext,
     bind,
     parse_search,
     saved_result,
     search_response,
+)
+from elektromail.imap.search_eval import (
+    flag_matches,
+    key_cost,
+    leaf_test,
+    store_query,
+    uid_set,
+)
+from elektromail.imap.search_parse import (
+    And,
+    Everything,
+    FlagKey,
+    Key,
+    Not,
+    Nothing,
+    Or,
+    RecentKey,
+    SetKey,
 )
 
 advertise("ESEARCH", "SEARCHRES")
@@ -34,18 +51,64 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
         matcher = bind(program, SearchContext.from_view(view, view.saved))
     except ValueError as e:
         raise Bad(f"invalid SEARCH: {e}") from None
-    uids = matcher.candidates(view.flags)
-    if matcher.needs_store:
-        content = bool(program.needs & CONTENT)
-        matched = []
-        for start in range(0, len(uids), CHUNK):
-            rows = await ctx.services.postoffice.fetch_messages(
-                view.mailbox_id, uids[start : start + CHUNK], structure=content, raw=content
-            )
-            matched.extend(row.uid for row in rows if matcher(row))
-        uids = matched
+    matched = await _matching(ctx, matcher.key, matcher.ctx, set(matcher.ctx.uids))
+    uids = [uid for uid in matcher.ctx.uids if uid in matched]
     if program.save:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
     ctx.write(search_response(program, numbers, tag=ctx.tag, uid=ctx.uid))
     return Done(f"{ctx.name} completed")
+
+
+async def _matching(ctx: Context, key: Key, search: SearchContext, domain: set[int]) -> set[int]:
+    """The UIDs of `domain` that match `key`, as a set: flags, sequence sets and \\Recent
+    from the session's view, what SQL answers exactly (store/search.py) by one query each, and
+    only what is left (BODY, TEXT) by loading messages and testing them. AND narrows the
+    domain key by key, cheapest first, so a dear key tests only what the others left; OR
+    tests each key on what the ones before it did not match. Depth is bounded by the parser."""
+    if not domain or isinstance(key, Nothing):
+        return set()
+    if isinstance(key, Everything):
+        return domain
+    if isinstance(key, RecentKey):
+        return domain & set(search.recent)
+    if isinstance(key, SetKey):
+        member = uid_set(key, search)
+        return {uid for uid in domain if member(uid)}
+    if isinstance(key, FlagKey):
+        return flag_matches(key, domain, ctx.session.view.flags)
+    if isinstance(key, Not):
+        return domain - await _matching(ctx, key.key, search, domain)
+    if isinstance(key, And):
+        for each in sorted(key.keys, key=key_cost):
+            domain = await _matching(ctx, each, search, domain)
+            if not domain:
+                break
+        return domain
+    if isinstance(key, Or):
+        found: set[int] = set()
+        for each in sorted(key.keys, key=key_cost):
+            hits = await _matching(ctx, each, search, domain - found)
+            found |= hits
+            if len(found) == len(domain):
+                break
+        return found
+    query = store_query(key)
+    mailbox_id = ctx.session.view.mailbox_id
+    if query is not None:
+        return domain.intersection(await ctx.services.postoffice.search_uids(mailbox_id, query))
+    return await _tested(ctx, key, search, domain)
+
+
+async def _tested(ctx: Context, key: Key, search: SearchContext, domain: set[int]) -> set[int]:
+    """The messages of `domain` that `key` matches, loaded in chunks and tested one by one."""
+    test = leaf_test(key, search)
+    uids = sorted(domain)
+    mailbox_id = ctx.session.view.mailbox_id
+    found = set()
+    for start in range(0, len(uids), CHUNK):
+        rows = await ctx.services.postoffice.fetch_messages(
+            mailbox_id, uids[start : start + CHUNK], structure=True, raw=True
+        )
+        found.update(row.uid for row in rows if test(row))
+    return found
