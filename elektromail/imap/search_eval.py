@@ -24,6 +24,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, Protocol
 
 from elektromail import mime
@@ -529,17 +530,10 @@ def flag_matches(key: FlagKey, uids: Iterable[int], flags: Mapping[int, Sequence
     """The `uids` whose flags (from the session's view) satisfy `key`; judged once per
     distinct set of flags, which a mailbox has few of."""
     flag, present = key.flag.lower(), key.present
-    verdicts: dict[Sequence[str], bool] = {}
-    out = set()
-    empty: tuple[str, ...] = ()
-    for uid in uids:
-        have = flags.get(uid, empty)
-        verdict = verdicts.get(have)
-        if verdict is None:
-            verdict = verdicts[have] = any(f.lower() == flag for f in have) == present
-        if verdict:
-            out.add(uid)
-    return out
+    uids = list(uids)
+    have = list(map(flags.get, uids))  # None: not in the view, no flags
+    verdicts = {each: any(f.lower() == flag for f in each or ()) == present for each in set(have)}
+    return set(compress(uids, map(verdicts.__getitem__, have)))
 
 
 def bind(program: SearchProgram | Key, ctx: SearchContext) -> Matcher:

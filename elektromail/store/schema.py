@@ -91,11 +91,14 @@ CREATE TABLE IF NOT EXISTS search_envelope (
     bcc_text  BLOB NOT NULL,
     sent      TEXT  -- the Date: header's date, ISO; NULL when none or unparsable
 );
+-- Kept in name order, so HEADER reads only the rows of its field.
 CREATE TABLE IF NOT EXISTS search_header (
-    body_id INTEGER NOT NULL REFERENCES bodies(id) ON DELETE CASCADE,
-    name    BLOB NOT NULL,  -- lower-case
-    value   BLOB NOT NULL
-);
+    name     BLOB NOT NULL,  -- lower-case
+    body_id  INTEGER NOT NULL REFERENCES bodies(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,  -- the field's place in the header (a name may repeat)
+    value    BLOB NOT NULL,
+    PRIMARY KEY (name, body_id, position)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS search_header_body ON search_header(body_id);
 """
 

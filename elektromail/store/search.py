@@ -130,8 +130,11 @@ def _insert_fields(cursor, body_id: int, fields: SearchFields) -> None:
         (body_id, subject, *map(to_blob, fields.addresses), fields.sent),
     )
     cursor.executemany(
-        "INSERT INTO search_header(body_id, name, value) VALUES (?, ?, ?)",
-        [(body_id, to_blob(name), to_blob(value)) for name, value in fields.fields],
+        "INSERT INTO search_header(name, body_id, position, value) VALUES (?, ?, ?, ?)",
+        [
+            (to_blob(name), body_id, position, to_blob(value))
+            for position, (name, value) in enumerate(fields.fields)
+        ],
     )
 
 

@@ -52,7 +52,7 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
     except ValueError as e:
         raise Bad(f"invalid SEARCH: {e}") from None
     matched = await _matching(ctx, matcher.key, matcher.ctx, set(matcher.ctx.uids))
-    uids = [uid for uid in matcher.ctx.uids if uid in matched]
+    uids = sorted(matched)  # the view's order: UIDs ascending
     if program.save:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
