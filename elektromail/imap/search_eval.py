@@ -521,9 +521,10 @@ def leaf_test(key: Key, ctx: SearchContext) -> Callable[[SearchMessage], bool]:
     return lambda message: test(_Facts(message))
 
 
-def uid_set(key: SetKey, ctx: SearchContext) -> Callable[[int], bool]:
-    """Membership in the messages a sequence set, UID set or `$` names."""
-    return _resolve(key, ctx).__contains__
+def uid_set(key: SetKey, ctx: SearchContext) -> list[int]:
+    """The mailbox's messages a sequence set, UID set or `$` names, ascending; by bisection
+    of ctx.uids, so `UID 1` costs no pass over a large mailbox."""
+    return _resolve(key, ctx).select(ctx.uids)
 
 
 def flag_matches(key: FlagKey, uids: Iterable[int], flags: Mapping[int, Sequence[str]]) -> set[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import (
     BADCHARSET_CODE,
@@ -29,6 +31,7 @@ from elektromail.imap.search_parse import (
     Or,
     RecentKey,
     SetKey,
+    SizeKey,
 )
 
 advertise("ESEARCH", "SEARCHRES")
@@ -73,8 +76,7 @@ async def _matching(ctx: Context, key: Key, search: SearchContext, domain: set[i
     if isinstance(key, RecentKey):
         return domain & set(search.recent)
     if isinstance(key, SetKey):
-        member = uid_set(key, search)
-        return {uid for uid in domain if member(uid)}
+        return domain.intersection(uid_set(key, search))
     if isinstance(key, FlagKey):
         return flag_matches(key, domain, ctx.session.view.flags)
     if isinstance(key, Not):
@@ -93,11 +95,32 @@ async def _matching(ctx: Context, key: Key, search: SearchContext, domain: set[i
             if len(found) == len(domain):
                 break
         return found
+    if isinstance(key, SizeKey):
+        sizes = await _sizes(ctx, domain)
+        if key.larger:
+            return {uid for uid in domain if sizes.get(uid, -1) > key.size}
+        return {uid for uid in domain if uid in sizes and sizes[uid] < key.size}
     query = store_query(key)
     mailbox_id = ctx.session.view.mailbox_id
     if query is not None:
         return domain.intersection(await ctx.services.postoffice.search_uids(mailbox_id, query))
     return await _tested(ctx, key, search, domain)
+
+
+# The sizes of the messages each view has searched by size: a UID's message never changes, so
+# they are read once per session (WeakKeyDictionary: gone with the view).
+_SIZES: WeakKeyDictionary[object, dict[int, int]] = WeakKeyDictionary()
+
+
+async def _sizes(ctx: Context, domain: set[int]) -> dict[int, int]:
+    """uid -> RFC822.SIZE for the messages of `domain` the store still has."""
+    view = ctx.session.view
+    known = _SIZES.setdefault(view, {})
+    missing = sorted(domain.difference(known))
+    if missing:
+        rows = await ctx.services.postoffice.fetch_messages(view.mailbox_id, missing)
+        known.update((row.uid, row.size) for row in rows)
+    return known
 
 
 async def _tested(ctx: Context, key: Key, search: SearchContext, domain: set[int]) -> set[int]:
