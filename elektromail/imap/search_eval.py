@@ -527,14 +527,22 @@ def uid_set(key: SetKey, ctx: SearchContext) -> list[int]:
     return _resolve(key, ctx).select(ctx.uids)
 
 
-def flag_matches(key: FlagKey, uids: Iterable[int], flags: Mapping[int, Sequence[str]]) -> set[int]:
-    """The `uids` whose flags (from the session's view) satisfy `key`; judged once per
-    distinct set of flags, which a mailbox has few of."""
+def flag_matches(
+    key: FlagKey,
+    uids: Iterable[int],
+    flags: Mapping[int, Sequence[str]],
+    *,
+    ordered: bool = False,
+) -> Any:
+    """The `uids` whose flags (from the session's view) satisfy `key`, as a set (a list in
+    the order of `uids` when `ordered`); judged once per distinct set of flags, which a
+    mailbox has few of."""
     flag, present = key.flag.lower(), key.present
     uids = list(uids)
     have = list(map(flags.get, uids))  # None: not in the view, no flags
     verdicts = {each: any(f.lower() == flag for f in each or ()) == present for each in set(have)}
-    return set(compress(uids, map(verdicts.__getitem__, have)))
+    matched = compress(uids, map(verdicts.__getitem__, have))
+    return list(matched) if ordered else set(matched)
 
 
 def bind(program: SearchProgram | Key, ctx: SearchContext) -> Matcher:

@@ -54,8 +54,11 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
         matcher = bind(program, SearchContext.from_view(view, view.saved))
     except ValueError as e:
         raise Bad(f"invalid SEARCH: {e}") from None
-    matched = await _matching(ctx, matcher.key, matcher.ctx, set(matcher.ctx.uids))
-    uids = sorted(matched)  # the view's order: UIDs ascending
+    if isinstance(matcher.key, FlagKey):  # SEEN, UNSEEN...: one ordered pass, no sets
+        uids = flag_matches(matcher.key, matcher.ctx.uids, view.flags, ordered=True)
+    else:
+        matched = await _matching(ctx, matcher.key, matcher.ctx, set(matcher.ctx.uids))
+        uids = sorted(matched)  # the view's order: UIDs ascending
     if program.save:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
