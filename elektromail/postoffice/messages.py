@@ -40,6 +40,11 @@ class MessageDesk(Desk):
         `rendered` say which of the stored body's columns to read too."""
         return self.store.fetch(mailbox_id, uids, structure=structure, raw=raw, rendered=rendered)
 
+    def search_uids(self, mailbox_id: int, query: tuple) -> Deferred[list[int]]:
+        """The UIDs of the mailbox's messages matching one SEARCH key the store answers
+        (store/search.py lists the queries)."""
+        return self.store.search_uids(mailbox_id, query)
+
     def store_flags(
         self,
         where: MailboxRef,

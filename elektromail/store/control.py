@@ -231,6 +231,8 @@ def _purge(cursor) -> list[Emptied]:
     ]
     cursor.execute("DELETE FROM messages")
     cursor.execute("DELETE FROM body_index")  # foreign keys are off here: no cascade
+    cursor.execute("DELETE FROM search_envelope")
+    cursor.execute("DELETE FROM search_header")
     cursor.execute("DELETE FROM bodies")
     return emptied
 
@@ -284,6 +286,8 @@ def _stored_already(cursor, sizes: dict[int, list[int]], raw: bytes) -> bool:
 _WIPE_ORDER = (
     "messages",
     "body_index",
+    "search_envelope",
+    "search_header",
     "bodies",
     "subscriptions",
     "retired_names",

@@ -49,6 +49,7 @@ from elektromail.store.mailboxes import (
 from elektromail.store.memory import release_freed_memory
 from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.schema import prepare_connection
+from elektromail.store.search import index_search_fields
 
 # Re-exported: callers import these from db (or from the package).
 __all__ = [
@@ -463,6 +464,7 @@ def _index_body(cursor, body_id: int, message: PreparedMessage) -> None:
         "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)",
         (body_id, found.attachments, found.search),
     )
+    index_search_fields(cursor, body_id, message.raw, message.structure, found)
 
 
 def _insert_message(cursor, mailbox_id, body_id, message: PreparedMessage) -> int:

@@ -88,6 +88,8 @@ def test_a_new_database_gets_every_table(tmp_path):
         "bodies",
         "messages",
         "body_index",
+        "search_envelope",
+        "search_header",
     }
 
 
@@ -117,9 +119,12 @@ RAW = message("Quarterly Numbers", "Budget inside")
 def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str = "") -> None:
     """A database as `version` wrote it: one user "old" with INBOX subscribed and one message.
     Version 1 kept subscriptions in a mailbox column, bodies had no IMAP renderings before
-    version 3, and body_index came with version 4."""
+    version 3, body_index came with version 4, first_recent_uid with 5 and the SEARCH
+    header index with 6."""
     conn = sqlite3.connect(path)
     subscribed = ", subscribed INTEGER NOT NULL DEFAULT 0" if version == 1 else ""
+    if version >= 5:
+        subscribed += ", first_recent_uid INTEGER NOT NULL DEFAULT 1"
     rendered = (
         ", fetch_envelope BLOB, fetch_bodystructure BLOB, fetch_body BLOB" if version >= 3 else ""
     )
@@ -144,6 +149,8 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
             VALUES (1, 1, 'INBOX', 7, 2);
         """
     )
+    if version >= 5:  # as the 4 -> 5 upgrade left it
+        conn.execute("UPDATE mailboxes SET first_recent_uid = uidnext")
     if version == 1:
         conn.execute("UPDATE mailboxes SET subscribed = 1")
     else:
@@ -187,6 +194,11 @@ def test_an_older_database_is_upgraded_and_keeps_its_mail(tmp_path, version):
     [(attachments, search)] = conn.execute("SELECT attachments, search FROM body_index").fetchall()
     assert attachments == 0
     assert "quarterly numbers" in search and "budget inside" in search
+    # the SEARCH header index, from version 6, is filled for the bodies already there
+    [(subject,)] = conn.execute("SELECT subject FROM search_envelope").fetchall()
+    assert bytes(subject) == b"quarterly numbers"
+    names = [bytes(n) for (n,) in conn.execute("SELECT name FROM search_header")]
+    assert b"subject" in names
     # mail stored before \Recent was tracked is not recent: the next UID is the first that is
     assert conn.execute("SELECT first_recent_uid FROM mailboxes").fetchall() == [(2,)]
     conn.close()
