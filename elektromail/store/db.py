@@ -296,10 +296,14 @@ class Store:
         structure: bool = False,
         raw: bool = False,
         rendered: bool = False,
+        budget: tuple[int, int] | None = None,
     ) -> Deferred[list[MessageRow]]:
         """Messages by UID (ascending); `structure`, `raw` and `rendered` say which of the
-        body's columns to read."""
-        return self._run(_fetch, mailbox_id, list(uids), structure, raw, rendered)
+        body's columns to read. With a `budget` of (messages, bytes), only the first of
+        `uids` that fit in it by their stored sizes (at least one, however large): the
+        caller goes on after the last row returned. Sizes and bodies are read in one
+        interaction, so one thread hop."""
+        return self._run(_fetch, mailbox_id, list(uids), structure, raw, rendered, budget)
 
     def store_flags(
         self, mailbox_id: int, uids: Sequence[int], mode: str, flags: Sequence[str]
@@ -498,7 +502,30 @@ def _uid_chunks(uids: list[int], size: int = 500):
         yield uids[i : i + size]
 
 
-def _fetch(cursor, mailbox_id, uids, structure, raw, rendered) -> list[MessageRow]:
+def _within(cursor, mailbox_id, uids: list[int], budget: tuple[int, int]) -> list[int]:
+    """The first of `uids` (ascending) whose stored sizes fit in `budget` (messages,
+    bytes); at least one that exists."""
+    count, size_limit = budget
+    if len(uids) <= 1:
+        return uids
+    taken: list[int] = []
+    total = 0
+    for where, params in _uid_conditions(uids):
+        for uid, size in cursor.execute(
+            f"SELECT m.uid, m.size FROM messages m WHERE m.mailbox_id = ? AND {where}"
+            " ORDER BY m.uid",
+            (mailbox_id, *params),
+        ):
+            if taken and (len(taken) >= count or total + size > size_limit):
+                return taken
+            taken.append(uid)
+            total += size
+    return taken
+
+
+def _fetch(cursor, mailbox_id, uids, structure, raw, rendered, budget=None) -> list[MessageRow]:
+    if budget is not None:
+        uids = _within(cursor, mailbox_id, uids, budget)
     cols = "m.uid, m.flags, m.internal_date, m.tz_minutes, m.size"
     cols += ", b.structure" if structure else ", NULL"
     cols += ", b.raw" if raw else ", NULL"
