@@ -233,24 +233,31 @@ def one_command_section(args, targets: list[Target], suffix: str, report: Report
 
 def load_section(args, targets, box: str, messages: list[Message], report: Report) -> None:
     section = "under load (commands/s)"
-    line = f"{args.load_clients} sessions x (FETCH n + UID SEARCH FROM), {args.load_secs:g} s"
-    for target in targets:
-        load = measure_load(
-            target,
-            box,
-            len(messages),
-            args.load_clients,
-            args.load_secs,
-            target.pid,
-        )
-        print(f"  {target.name}: {line}: {load.commands_per_second:,.1f} commands/s", flush=True)
-        report.add(section, line, target.name, load)
-        server = "" if load.server_cpu is None else f", server {load.server_cpu / load.seconds:.0%}"
-        report.notes.append(
-            f"{target.name} under load: {load.commands} commands; CPU of a core: clients"
-            f" {load.client_cpu / load.seconds:.0%}{server}; machine (2 cores, everyone's)"
-            f" {load.machine_busy:.0%} busy"
-        )
+    both = f"{args.load_clients} sessions x (FETCH n + UID SEARCH FROM), {args.load_secs:g} s"
+    alone = f"{args.load_clients} sessions x FETCH n, {args.load_secs:g} s"
+    for line, search in ((both, True), (alone, False)):
+        for target in targets:
+            _one_load(args, target, box, messages, report, section, line, search)
+
+
+def _one_load(args, target, box, messages, report, section: str, line: str, search: bool) -> None:
+    load = measure_load(
+        target,
+        box,
+        len(messages),
+        args.load_clients,
+        args.load_secs,
+        target.pid,
+        search,
+    )
+    print(f"  {target.name}: {line}: {load.commands_per_second:,.1f} commands/s", flush=True)
+    report.add(section, line, target.name, load)
+    server = "" if load.server_cpu is None else f", server {load.server_cpu / load.seconds:.0%}"
+    report.notes.append(
+        f"{target.name} under load: {load.commands} commands; CPU of a core: clients"
+        f" {load.client_cpu / load.seconds:.0%}{server}; machine (2 cores, everyone's)"
+        f" {load.machine_busy:.0%} busy"
+    )
 
 
 def bulk_section(args, targets: list[Target], suffix: str, report: Report) -> None:

@@ -131,16 +131,23 @@ class Load:
 
 
 def measure_load(
-    target: Target, mailbox: str, n: int, clients: int, seconds: float, server_pid: int | None
+    target: Target,
+    mailbox: str,
+    n: int,
+    clients: int,
+    seconds: float,
+    server_pid: int | None,
+    search: bool = True,
 ) -> Load:
-    """`clients` processes, one session each, looping FETCH n + UID SEARCH FROM senderK."""
+    """`clients` processes, one session each, looping FETCH n + UID SEARCH FROM senderK
+    (FETCH n alone without `search`)."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(clients + 1)
     results = context.Queue()
     workers = [
         context.Process(
             target=_load_worker,
-            args=(target, mailbox, n, seconds, barrier, results, seed),
+            args=(target, mailbox, n, seconds, barrier, results, seed, search),
             daemon=True,
         )
         for seed in range(clients)
@@ -172,7 +179,7 @@ def measure_load(
     )
 
 
-def _load_worker(target, mailbox, n, seconds, barrier, results, seed) -> None:
+def _load_worker(target, mailbox, n, seconds, barrier, results, seed, search=True) -> None:
     """One client: counts the commands it completes before the deadline."""
     try:
         rng = random.Random(seed)
@@ -186,6 +193,8 @@ def _load_worker(target, mailbox, n, seconds, barrier, results, seed) -> None:
             if time.monotonic() >= deadline:
                 break
             count += 1
+            if not search:
+                continue
             _ok(client.uid("SEARCH", "FROM", f"sender{rng.randrange(SENDERS)}"), "SEARCH")
             if time.monotonic() >= deadline:
                 break
