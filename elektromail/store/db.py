@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.enterprise import adbapi
-from twisted.internet import defer
 from twisted.internet.defer import Deferred
 
 from elektromail.flags import normalize_flags
@@ -121,71 +120,25 @@ class Store:
             check_same_thread=False,
             cp_min=1,
             cp_max=1,
-            cp_openfun=lambda conn: self._opened(conn, in_memory),
+            cp_openfun=lambda conn: prepare_connection(conn, in_memory),
             cp_noisy=False,
         )
         self._writes: list[tuple[Callable[..., Any], tuple, Deferred]] = []
         self._writing = False
-        # The pool's one connection, and the interactions handed to its thread and not yet
-        # answered: while none is, the connection is idle and a small read may run here.
-        self._connection: sqlite3.Connection | None = None
-        self._in_flight = 0
-
-    def _opened(self, conn: sqlite3.Connection, in_memory: bool) -> None:
-        prepare_connection(conn, in_memory)
-        self._connection = conn
 
     def open(self) -> Deferred[None]:
         """Start the pool and create or check the schema (fails with the sqlite error)."""
         self._pool.start()
-        return self._interaction(lambda cursor: None)
+        return self._pool.runInteraction(lambda cursor: None)
 
     def close(self) -> None:
-        self._connection = None
         self._pool.close()
-
-    def _interaction(self, fn, *args) -> Deferred[Any]:
-        self._in_flight += 1
-        d = self._pool.runInteraction(fn, *args)
-        d.addBoth(self._answered)  # first: a callback after it may read at once
-        return d
-
-    def _answered(self, result):
-        self._in_flight -= 1
-        return result
 
     def _run(self, fn, *args) -> Deferred[Any]:
         """Run `fn(cursor, *args)` in one transaction. A database that cannot do the work
         (full, read-only, I/O error) fails the Deferred with StoreFull or StoreUnavailable,
         so that callers answer a temporary failure instead of an internal error."""
-        return self._interaction(fn, *args).addErrback(_translate)
-
-    def _read(self, fn, *args, pooled=None) -> Deferred[Any]:
-        """Run the read `fn(cursor, *args)`, of a few rows by key, at once on this thread
-        when the pool's connection is idle; else (or when `fn` returns NOT_HERE) `pooled`
-        (by default `fn`) as `_run` does.
-
-        The hand-off to the pool's thread and back costs more than such a read (~0.1-0.4 ms
-        against ~20 us for one message by UID), and it is the one-command latency a client
-        feels. Safe: the connection is used by one thread at a time, since nothing is in the
-        pool while this runs, and nothing enters it meanwhile (this is the reactor's thread).
-        It sees exactly what a read through the pool would: every earlier interaction has
-        committed and answered. Only bounded reads come here, so the reactor never waits
-        on a long one."""
-        conn = self._connection
-        if conn is None or self._in_flight or self._writing:
-            return self._run(pooled or fn, *args)
-        try:
-            result = fn(conn.cursor(), *args)
-            if conn.in_transaction:  # a read opens none; as runInteraction would
-                conn.commit()
-        except Exception:
-            if conn.in_transaction:
-                conn.rollback()
-            return defer.fail().addErrback(_translate)
-        if result is NOT_HERE:
-            return self._run(pooled or fn, *args)
-        return defer.succeed(result)
+        return self._pool.runInteraction(fn, *args).addErrback(_translate)
 
     def _run_freeing(self, fn, *args) -> Deferred[Any]:
         """`_run` for a write that may delete many messages: afterwards the in-memory
@@ -240,12 +193,12 @@ class Store:
     def simulate_full(self, full: bool) -> Deferred[None]:
         """Tests: make the database full (no page beyond those it uses: a write that needs
         one fails with SQLITE_FULL, as on a full disk), or give it room again."""
-        return self._interaction(_simulate_full, full)
+        return self._pool.runInteraction(_simulate_full, full)
 
     def simulate_read_only(self, read_only: bool) -> Deferred[None]:
         """Tests: refuse every write with SQLITE_READONLY (PRAGMA query_only), as a database
         file that became read-only does, or accept writes again."""
-        return self._interaction(
+        return self._pool.runInteraction(
             lambda cursor: cursor.execute(f"PRAGMA query_only = {int(read_only)}")
         )
 
@@ -257,7 +210,7 @@ class Store:
         return self._run(_add_user, name, password, email, seeded)
 
     def get_user(self, name: str) -> Deferred[UserRow | None]:
-        return self._read(_get_user, "name", name)
+        return self._run(_get_user, "name", name)
 
     def find_user_by_email(self, email: str) -> Deferred[UserRow | None]:
         return self._run(_get_user, "email", email)
@@ -283,7 +236,7 @@ class Store:
         return self._run(_ensure_mailboxes, user_id, mailboxes)
 
     def get_mailbox(self, user_id: int, name: str) -> Deferred[MailboxRow | None]:
-        return self._read(_get_mailbox, user_id, name)
+        return self._run(_get_mailbox, user_id, name)
 
     def list_mailboxes(self, user_id: int) -> Deferred[list[MailboxRow]]:
         return self._run(_list_mailboxes, user_id)
@@ -363,11 +316,7 @@ class Store:
         `uids` that fit in it by their stored sizes (at least one, however large): the
         caller goes on after the last row returned. Sizes and bodies are read in one
         interaction, so one thread hop."""
-        uids = list(uids)
-        args = (mailbox_id, uids, structure, raw, rendered, budget)
-        if len(uids) <= READ_HERE_MESSAGES:
-            return self._read(_fetch_here, *args, pooled=_fetch)
-        return self._run(_fetch, *args)
+        return self._run(_fetch, mailbox_id, list(uids), structure, raw, rendered, budget)
 
     def store_flags(
         self, mailbox_id: int, uids: Sequence[int], mode: str, flags: Sequence[str]
@@ -565,32 +514,6 @@ def _set_first_recent(cursor, mailbox_id, uid) -> None:
 def _uid_chunks(uids: list[int], size: int = 500):
     for i in range(0, len(uids), size):
         yield uids[i : i + size]
-
-
-# `Store._read` runs a FETCH of at most this many messages (and bodies of at most so many bytes
-# in all) on the reactor's thread when the pool is idle: microseconds of work.
-READ_HERE_MESSAGES = 8
-READ_HERE_BYTES = 256 << 10
-NOT_HERE = object()  # what a `_read` function returns to be run in the pool after all
-
-
-def _fetch_here(cursor, mailbox_id, uids, structure, raw, rendered, budget=None):
-    """`_fetch`, or NOT_HERE when the bodies to read would be over READ_HERE_BYTES."""
-    if budget is not None:
-        uids = _within(cursor, mailbox_id, uids, budget)
-    if raw and _stored_size(cursor, mailbox_id, uids) > READ_HERE_BYTES:
-        return NOT_HERE
-    return _fetch(cursor, mailbox_id, uids, structure, raw, rendered)
-
-
-def _stored_size(cursor, mailbox_id, uids: list[int]) -> int:
-    total = 0
-    for where, params in _uid_conditions(uids):
-        total += cursor.execute(
-            f"SELECT coalesce(sum(m.size), 0) FROM messages m WHERE m.mailbox_id = ? AND {where}",
-            (mailbox_id, *params),
-        ).fetchone()[0]
-    return total
 
 
 def _within(cursor, mailbox_id, uids: list[int], budget: tuple[int, int]) -> list[int]:
