@@ -7,7 +7,7 @@ import pytest
 from twisted.internet.defer import DeferredList
 
 from elektromail.flags import normalize_flags
-from elektromail.store import NoSuchMailbox, UserExists, db
+from elektromail.store import NoSuchMailbox, UserExists
 from elektromail.store.db import _uid_conditions
 from elektromail.store.errors import StoreFull, StoreUnavailable
 from elektromail.testing import MailServer
@@ -305,7 +305,7 @@ def test_a_small_fetch_sees_the_write_still_in_the_pool_before_it(store):
 
 def test_a_fetch_of_large_bodies_reads_them_whole(store):
     inbox = add_mailbox(store, add_user(store))
-    big = b"y" * (db.READ_HERE_BYTES + 10) + b"\r\n"
+    big = b"y" * (300 * 1024) + b"\r\n"  # a large body, read whole
     append(store, inbox, big)
     append(store, inbox, b"small\r\n")
     rows = run(store.fetch, inbox.id, [1, 2], raw=True, budget=(10, 1 << 30))
