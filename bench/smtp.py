@@ -1,14 +1,19 @@
-"""SMTP throughput: N messages over C concurrent connections, until all are committed and visible
-over IMAP; the same load against an aiosmtpd server that keeps messages in a list (the Python
-peer) and, when Postfix's smtp-sink/smtp-source are installed, against smtp-sink (the ceiling).
+"""SMTP ingest: N messages over C concurrent sessions, into elektromail (in memory and with an
+`ELEKTROMAIL_DB` file, each checked over IMAP), and the same load, in the same run, into the
+peers: aiosmtpd and Twisted's own `twisted.mail.smtp.ESMTP`, each keeping the messages in a list
+(what a protocol costs without parsing or storing), and Postfix's smtp-sink (discards; the
+ceiling). Two load shapes: one message per session (connect, EHLO, MAIL, RCPT, DATA, QUIT) and
+many per session; two load generators: Postfix's smtp-source (C, one command at a time) when
+installed, and a Python asyncio client (pipelines MAIL, RCPT and DATA).
 
 Run by hand, never as a unit test:
 
-    python bench/smtp.py                    # 10,000 messages of 2 KB over 20 connections
-    python bench/smtp.py -n 2000 -c 5 --db /tmp/bench.db
-    python bench/smtp.py --profile          # elektromail's reactor thread under pyinstrument
+    python bench/smtp.py                    # 10,000 messages of 2 KB over 20 sessions, 3 rounds
+    python bench/smtp.py -n 2000 --rounds 1 --servers elektromail-memory,twisted
+    python bench/smtp.py --profile /tmp/p.txt --servers elektromail-memory --clients smtp-source
 
-Needs `aiosmtpd` (pip) for the Python peer; without it that row is skipped.
+Needs `aiosmtpd` (pip) for that peer and Debian's `postfix` package for smtp-source/smtp-sink;
+what is missing is skipped and said so.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,14 +37,18 @@ HOST = "127.0.0.1"
 SENDER = b"sender@bench.example"
 RECIPIENT = b"bench@bench.example"
 USER, PASSWORD = "bench", "bench"
+WARM_UP = 200  # messages sent before each server's first timed run
+
+SHAPES = {"per-session": "one message per session", "persistent": "many per session"}
 
 
 @dataclass
 class Result:
-    label: str
+    server: str
+    client: str
+    shape: str
     messages: int
     seconds: float
-    note: str = ""
     cpu: float | None = None  # the server's CPU seconds (all threads) for the run
 
     @property
@@ -46,7 +56,7 @@ class Result:
         return self.messages / self.seconds if self.seconds else 0.0
 
 
-# --- the message and the client ------------------------------------------------------------
+# --- the message and the Python client -------------------------------------------------------
 
 
 def make_message(size: int) -> bytes:
@@ -75,39 +85,84 @@ async def read_reply(reader: asyncio.StreamReader) -> int:
             return int(line[:3])
 
 
-async def one_session(port: int, todo: list[int], message: bytes, failures: list[str]) -> None:
-    reader, writer = await asyncio.open_connection(HOST, port)
-    await read_reply(reader)
-    writer.write(b"EHLO bench.example\r\n")
-    await read_reply(reader)
-    envelope = b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (SENDER, RECIPIENT)
+class Session:
+    """One SMTP session of the Python client."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        await read_reply(self.reader)
+        self.writer.write(b"EHLO bench.example\r\n")
+        await read_reply(self.reader)
+
+    async def send(self, number: int, message: bytes) -> list[int]:
+        # RFC 2920: MAIL, RCPT and DATA in one go. None of the peers advertises PIPELINING, but
+        # all read commands one after another, so each answers them in order all the same.
+        self.writer.write(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (SENDER, RECIPIENT))
+        codes = [await read_reply(self.reader) for _ in range(3)]
+        self.writer.write(b"X-Sequence: %d\r\n" % number + message + b".\r\n")
+        codes.append(await read_reply(self.reader))
+        return codes
+
+    async def close(self) -> None:
+        self.writer.write(b"QUIT\r\n")
+        await read_reply(self.reader)
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+async def one_worker(
+    port: int, todo: list[int], message: bytes, persistent: bool, failures: list[str]
+) -> None:
+    session = None
     while todo:
         number = todo.pop()
-        writer.write(envelope)  # RFC 2920: MAIL, RCPT and DATA in one go
-        codes = [await read_reply(reader) for _ in range(3)]
-        writer.write(b"X-Sequence: %d\r\n" % number + message + b".\r\n")
-        codes.append(await read_reply(reader))
+        if session is None:
+            session = Session(port)
+            await session.open()
+        codes = await session.send(number, message)
         if codes != [250, 250, 354, 250]:
             failures.append(f"message {number}: {codes}")
-    writer.write(b"QUIT\r\n")
-    await read_reply(reader)
-    writer.close()
-    await writer.wait_closed()
+        if not persistent:
+            await session.close()
+            session = None
+    if session is not None:
+        await session.close()
 
 
-async def send_all(port: int, count: int, connections: int, message: bytes) -> list[str]:
+async def send_all(
+    port: int, count: int, connections: int, message: bytes, persistent: bool
+) -> list[str]:
     todo = list(range(count, 0, -1))
     failures: list[str] = []
-    await asyncio.gather(*(one_session(port, todo, message, failures) for _ in range(connections)))
+    workers = (one_worker(port, todo, message, persistent, failures) for _ in range(connections))
+    await asyncio.gather(*workers)
     return failures
 
 
-def run_client(port: int, count: int, connections: int, message: bytes) -> float:
-    started = time.perf_counter()
-    failures = asyncio.run(send_all(port, count, connections, message))
+def python_client(port: int, count: int, args: argparse.Namespace, persistent: bool) -> None:
+    message = make_message(args.size)
+    failures = asyncio.run(send_all(port, count, args.connections, message, persistent))
     if failures:
         raise SystemExit(f"{len(failures)} messages failed, first: {failures[0]}")
-    return time.perf_counter() - started
+
+
+def smtp_source(port: int, count: int, args: argparse.Namespace, persistent: bool) -> None:
+    """Postfix's load generator: `-s` sessions in parallel, `-d` to keep a session for the next
+    message; `-l` is the payload after its few header lines."""
+    argv = ["smtp-source", "-s", str(args.connections), "-m", str(count), "-l", str(args.size)]
+    if persistent:
+        argv.append("-d")
+    argv += ["-f", SENDER.decode(), "-t", RECIPIENT.decode(), f"{HOST}:{port}"]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
+CLIENTS: dict[str, Callable[[int, int, argparse.Namespace, bool], None]] = {
+    "smtp-source": smtp_source,
+    "python": python_client,
+}
 
 
 # --- servers ---------------------------------------------------------------------------------
@@ -121,21 +176,6 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class Meter:
-    """Wall and CPU time of one server process over a run."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.cpu = cpu_seconds(pid)
-        self.started = time.perf_counter()
-
-    def result(self, label: str, messages: int, note: str = "") -> Result:
-        seconds = time.perf_counter() - self.started
-        cpu = cpu_seconds(self.pid)
-        used = None if cpu is None or self.cpu is None else cpu - self.cpu
-        return Result(label, messages, seconds, note, used)
 
 
 def free_port() -> int:
@@ -157,7 +197,8 @@ def wait_connectable(port: int, timeout: float = 10.0) -> None:
 
 
 class Elektromail:
-    """elektromail in a child process, its log in a file (a pipe nobody reads would fill)."""
+    """elektromail in a child process, its log in a file (a pipe nobody reads would fill).
+    `settle(n)` waits until IMAP's EXAMINE INBOX counts n messages."""
 
     def __init__(self, db: str | None, profile: Path | None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ELEKTROMAIL_")}
@@ -171,7 +212,8 @@ class Elektromail:
         self.process = subprocess.Popen(
             [sys.executable, *argv], env=env, stdout=self.log, stderr=self.log
         )
-        self.smtp_port, self.imap_port = self._wait_ready()
+        self.pid = self.process.pid
+        self.port, self.imap_port = self._wait_ready()
 
     def _wait_ready(self, timeout: float = 20.0) -> tuple[int, int]:
         deadline = time.monotonic() + timeout
@@ -188,8 +230,7 @@ class Elektromail:
             time.sleep(0.02)
         raise SystemExit("elektromail did not get ready")
 
-    def visible_over_imap(self, expected: int, timeout: float = 60.0) -> None:
-        """Wait until EXAMINE INBOX counts `expected` messages."""
+    def settle(self, expected: int, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         with imaplib.IMAP4(HOST, self.imap_port) as imap:
             imap.login(USER, PASSWORD)
@@ -200,6 +241,9 @@ class Elektromail:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"only {count} of {expected} messages visible over IMAP")
                 time.sleep(0.005)
+
+    def log_lines(self) -> int:
+        return len(Path(self.log.name).read_bytes().splitlines())
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -238,25 +282,30 @@ def serve_profiled(out: str, argv: list[str]) -> None:
     Path(out).write_text(profiler.output_text(unicode=True, show_all=False))
 
 
-class Aiosmtpd:
-    """aiosmtpd in a child process (`bench/smtp.py --serve-aiosmtpd`), keeping messages in a
-    list; `count()` asks it how many it holds."""
+class ListPeer:
+    """A peer in a child process (`bench/smtp.py --serve-<name> PORT`) that keeps messages in a
+    list and answers "count" on stdin with how many it holds."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve-aiosmtpd", str(self.port)],
+            [sys.executable, __file__, f"--serve-{name}", str(self.port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
+        self.pid = self.process.pid
         if self.process.stdout.readline().strip() != "ready":
-            raise SystemExit("aiosmtpd did not start")
+            raise SystemExit(f"{name} did not start")
 
     def count(self) -> int:
         self.process.stdin.write("count\n")
         self.process.stdin.flush()
         return int(self.process.stdout.readline())
+
+    def settle(self, expected: int) -> None:
+        if self.count() != expected:
+            raise SystemExit(f"the peer holds {self.count()} messages, not {expected}")
 
     def stop(self) -> None:
         self.process.stdin.close()
@@ -284,6 +333,76 @@ def serve_aiosmtpd(port: int) -> None:
     controller.stop()
 
 
+def serve_twisted(port: int) -> None:
+    """Twisted's own ESMTP, as its documentation builds one: an IMessageDelivery whose messages
+    append their lines to a list. TCP_NODELAY is set as elektromail sets it, so that the two
+    differ in what they do per message, not in socket options."""
+    from twisted.internet import defer, reactor, stdio
+    from twisted.mail import smtp
+    from twisted.protocols.basic import LineReceiver
+    from zope.interface import implementer
+
+    messages: list[bytes] = []
+
+    @implementer(smtp.IMessage)
+    class ListMessage:
+        def __init__(self) -> None:
+            self.lines: list[bytes] = []
+
+        def lineReceived(self, line: bytes) -> None:
+            self.lines.append(line)
+
+        def eomReceived(self):
+            messages.append(b"\r\n".join(self.lines) + b"\r\n")
+            return defer.succeed(None)
+
+        def connectionLost(self) -> None:
+            self.lines = []
+
+    @implementer(smtp.IMessageDelivery)
+    class ListDelivery:
+        def receivedHeader(self, helo, origin, recipients):
+            return None
+
+        def validateFrom(self, helo, origin):
+            return origin
+
+        def validateTo(self, user):
+            return ListMessage
+
+    class Factory(smtp.SMTPFactory):
+        protocol = smtp.ESMTP
+
+        def buildProtocol(self, addr):
+            p = super().buildProtocol(addr)
+            p.delivery = ListDelivery()
+            made = p.connectionMade
+
+            def connection_made() -> None:
+                p.transport.setTcpNoDelay(True)
+                made()
+
+            p.connectionMade = connection_made
+            return p
+
+    class Control(LineReceiver):
+        delimiter = b"\n"
+
+        def connectionMade(self) -> None:
+            self.sendLine(b"ready")
+
+        def lineReceived(self, line: bytes) -> None:
+            if line.strip() == b"count":
+                self.sendLine(b"%d" % len(messages))
+
+        def connectionLost(self, reason) -> None:
+            reactor.stop()
+
+    reactor.listenTCP(port, Factory(), interface=HOST, backlog=128)
+    stdio.StandardIO(Control())
+    reactor.run()
+
+
 class SmtpSink:
     def __init__(self) -> None:
         self.port = free_port()
@@ -295,145 +414,182 @@ class SmtpSink:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self.pid = self.process.pid
         wait_connectable(self.port)
+
+    def settle(self, expected: int) -> None:
+        pass
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
 
 
-def smtp_source(port: int, count: int, connections: int, size: int) -> float:
-    argv = ["smtp-source", "-d", "-s", str(connections), "-m", str(count), "-l", str(size)]
-    argv += ["-f", SENDER.decode(), "-t", RECIPIENT.decode(), f"{HOST}:{port}"]
-    started = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
-
-
 # --- the run ---------------------------------------------------------------------------------
 
 
-def bench_elektromail(args: argparse.Namespace, message: bytes, source: bool) -> list[Result]:
+@dataclass(frozen=True)
+class Contender:
+    name: str  # as --servers names it
+    label: str  # as the table shows it
+    start: Callable[[argparse.Namespace], object]
+    counts: bool = True  # settle() can check a count
+
+
+def _db_path(args: argparse.Namespace) -> str:
+    path = os.path.join(args.workdir, "bench.db")
+    for leftover in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    return path
+
+
+CONTENDERS = [
+    Contender(
+        "elektromail-memory",
+        "elektromail, in memory",
+        lambda args: Elektromail(None, args.profile),
+    ),
+    Contender(
+        "elektromail-file",
+        "elektromail, ELEKTROMAIL_DB file",
+        lambda args: Elektromail(_db_path(args), args.profile),
+    ),
+    Contender("aiosmtpd", "aiosmtpd (list)", lambda args: ListPeer("aiosmtpd")),
+    Contender("twisted", "Twisted ESMTP (list)", lambda args: ListPeer("twisted")),
+    Contender("smtp-sink", "Postfix smtp-sink (discards)", lambda args: SmtpSink(), counts=False),
+]
+
+
+def bench_server(
+    contender: Contender, args: argparse.Namespace, runs: list[tuple[str, str]]
+) -> list[Result]:
+    """Start the server, warm it up, then time each (client, shape) of `runs` with the same
+    number of messages; each run is checked (stored and visible) before the clock stops."""
+    server = contender.start(args)
     results = []
-    server = Elektromail(args.db, args.profile)
     try:
-        run_client(server.smtp_port, min(200, args.messages), args.connections, message)  # warm
-        server.visible_over_imap(min(200, args.messages))
-        base = min(200, args.messages)
-        meter = Meter(server.process.pid)
-        run_client(server.smtp_port, args.messages, args.connections, message)
-        server.visible_over_imap(base + args.messages)
-        storage = "SQLite file" if args.db else "in memory"
-        results.append(meter.result("elektromail", args.messages, f"{storage}, IMAP-checked"))
-        if source:
-            meter = Meter(server.process.pid)
-            smtp_source(server.smtp_port, args.messages, args.connections, args.size)
-            server.visible_over_imap(base + 2 * args.messages)
-            label = "elektromail, smtp-source client"
-            results.append(meter.result(label, args.messages, "IMAP-checked"))
+        warm_client = CLIENTS[runs[0][0]]
+        warm_client(server.port, WARM_UP, args, True)
+        held = WARM_UP
+        server.settle(held)
+        for client, shape in runs:
+            cpu_before = cpu_seconds(server.pid)
+            started = time.perf_counter()
+            CLIENTS[client](server.port, args.messages, args, shape == "persistent")
+            held += args.messages
+            server.settle(held)
+            seconds = time.perf_counter() - started
+            cpu_after = cpu_seconds(server.pid)
+            cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+            results.append(Result(contender.label, client, shape, args.messages, seconds, cpu))
     finally:
         server.stop()
-    if args.profile:
-        print(f"profile of elektromail written to {args.profile}")
+    if args.profile and contender.name.startswith("elektromail"):
+        print(f"profile of {contender.label} written to {args.profile}")
     return results
 
 
-def bench_aiosmtpd(args: argparse.Namespace, message: bytes, source: bool) -> list[Result]:
-    try:
-        import aiosmtpd  # noqa: F401
-    except ImportError:
-        print("aiosmtpd is not installed: its rows are skipped (pip install aiosmtpd)")
-        return []
-    results = []
-    server = Aiosmtpd()
-    try:
-        run_client(server.port, min(200, args.messages), args.connections, message)
-        base = server.count()
-        meter = Meter(server.process.pid)
-        run_client(server.port, args.messages, args.connections, message)
-        if server.count() != base + args.messages:
-            raise SystemExit("aiosmtpd lost messages")
-        results.append(meter.result("aiosmtpd (list)", args.messages, "in memory"))
-        if source:
-            meter = Meter(server.process.pid)
-            smtp_source(server.port, args.messages, args.connections, args.size)
-            results.append(meter.result("aiosmtpd, smtp-source client", args.messages))
-    finally:
-        server.stop()
-    return results
+def median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[len(values) // 2]
 
 
-def bench_sink(args: argparse.Namespace, message: bytes) -> list[Result]:
-    sink = SmtpSink()
-    try:
-        meter = Meter(sink.process.pid)
-        run_client(sink.port, args.messages, args.connections, message)
-        results = [meter.result("smtp-sink", args.messages, "discards; our client's ceiling")]
-        meter = Meter(sink.process.pid)
-        smtp_source(sink.port, args.messages, args.connections, args.size)
-        results.append(meter.result("smtp-sink, smtp-source client", args.messages, "C to C"))
-    finally:
-        sink.stop()
-    return results
-
-
-def table(rounds: list[list[Result]], args: argparse.Namespace) -> str:
-    """One row per server: the median round, and the range of rates over the rounds."""
-    lines = [
-        f"{args.messages} messages of {args.size} bytes over {args.connections} connections,"
-        f" median of {len(rounds)} round(s)",
-        "",
-        "| server | messages/s | range | server CPU µs/message | note |",
-        "|---|---:|---:|---:|---|",
+def tables(rounds: list[list[Result]], args: argparse.Namespace) -> str:
+    """One table per (client, shape): each server's median rate and range over the rounds, its
+    CPU per message, and elektromail's ratios to the peers."""
+    every = [r for results in rounds for r in results]
+    out = [
+        f"{args.messages} messages of {args.size} bytes over {args.connections} sessions,"
+        f" median of {len(rounds)} round(s); ratios are of the medians",
     ]
-    for label in dict.fromkeys(r.label for results in rounds for r in results):
-        runs = sorted(
-            (r for results in rounds for r in results if r.label == label), key=lambda r: r.rate
-        )
-        median = runs[len(runs) // 2]
-        spread = f"{runs[0].rate:,.0f} to {runs[-1].rate:,.0f}" if len(runs) > 1 else ""
-        cpus = sorted(r.cpu / r.messages * 1e6 for r in runs if r.cpu is not None)
-        cpu = f"{cpus[len(cpus) // 2]:,.0f}" if cpus else "n/a"
-        lines.append(f"| {label} | {median.rate:,.0f} | {spread} | {cpu} | {median.note} |")
-    return "\n".join(lines)
+    for client, shape in dict.fromkeys((r.client, r.shape) for r in every):
+        rows = [r for r in every if (r.client, r.shape) == (client, shape)]
+        rate: dict[str, float] = {}
+        out += [
+            "",
+            f"{client}, {SHAPES[shape]}:",
+            "",
+            "| server | messages/s | range | server CPU µs/message |",
+            "|---|---:|---:|---:|",
+        ]
+        for label in dict.fromkeys(r.server for r in rows):
+            runs = [r for r in rows if r.server == label]
+            rates = sorted(r.rate for r in runs)
+            rate[label] = median(rates)
+            spread = f"{rates[0]:,.0f} to {rates[-1]:,.0f}" if len(rates) > 1 else ""
+            cpus = [r.cpu / r.messages * 1e6 for r in runs if r.cpu is not None]
+            cpu = f"{median(cpus):,.0f}" if cpus else "n/a"
+            out.append(f"| {label} | {rate[label]:,.0f} | {spread} | {cpu} |")
+        peers = [p for p in ("aiosmtpd (list)", "Twisted ESMTP (list)") if p in rate]
+        for label in (label for label in rate if label.startswith("elektromail")):
+            ratios = ", ".join(f"{rate[label] / rate[p]:.2f}x {p}" for p in peers)
+            if ratios:
+                out.append(f"\n{label}: {ratios}")
+    return "\n".join(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", "--messages", type=int, default=10_000)
-    parser.add_argument("-c", "--connections", type=int, default=20)
+    parser.add_argument("-n", "--messages", type=int, default=10_000, help="per timed run")
+    parser.add_argument("-c", "--connections", type=int, default=20, help="parallel sessions")
     parser.add_argument("-s", "--size", type=int, default=2048, help="message size in bytes")
-    parser.add_argument("--db", help="SQLite file for elektromail (default: in memory)")
+    names = [c.name for c in CONTENDERS]
+    parser.add_argument(
+        "--servers", default=",".join(names), help=f"comma-separated, of {','.join(names)}"
+    )
+    parser.add_argument(
+        "--clients",
+        default="smtp-source,python",
+        help="comma-separated load generators: smtp-source (Postfix's), python (asyncio)",
+    )
+    parser.add_argument(
+        "--shapes", default=",".join(SHAPES), help="comma-separated: per-session, persistent"
+    )
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile here")
     parser.add_argument(
         "--rounds", type=int, default=3, help="runs of every server, interleaved (median shown)"
     )
-    parser.add_argument("--serve-aiosmtpd", type=int, help=argparse.SUPPRESS)
     if sys.argv[1:2] == ["--serve-profiled"]:
         serve_profiled(sys.argv[2], sys.argv[3:])
         return
-    args = parser.parse_args()
-    if args.serve_aiosmtpd:
-        serve_aiosmtpd(args.serve_aiosmtpd)
+    if sys.argv[1:2] == ["--serve-aiosmtpd"]:
+        serve_aiosmtpd(int(sys.argv[2]))
         return
-    if args.db and os.path.exists(args.db):
-        raise SystemExit(f"{args.db} exists; give a new file (it is replaced every round)")
-    message = make_message(args.size)
+    if sys.argv[1:2] == ["--serve-twisted"]:
+        serve_twisted(int(sys.argv[2]))
+        return
+    args = parser.parse_args()
+    wanted = args.servers.split(",")
+    contenders = [c for c in CONTENDERS if c.name in wanted]
+    clients = [c for c in args.clients.split(",") if c]
     postfix_tools = bool(shutil.which("smtp-sink") and shutil.which("smtp-source"))
     if not postfix_tools:
-        print("smtp-sink/smtp-source not installed (Debian: postfix): no ceiling row")
+        print("smtp-sink/smtp-source not installed (Debian: postfix): their rows are skipped")
+        clients = [c for c in clients if c != "smtp-source"]
+        contenders = [c for c in contenders if c.name != "smtp-sink"]
+    try:
+        import aiosmtpd  # noqa: F401
+    except ImportError:
+        print("aiosmtpd is not installed: its rows are skipped (pip install aiosmtpd)")
+        contenders = [c for c in contenders if c.name != "aiosmtpd"]
+    runs = [(c, s) for c in clients for s in args.shapes.split(",")]
+    if not runs or not contenders:
+        raise SystemExit("nothing to run")
     rounds = []
-    for number in range(1, args.rounds + 1):
-        for leftover in (args.db, f"{args.db}-wal", f"{args.db}-shm") if args.db else ():
-            if os.path.exists(leftover):
-                os.remove(leftover)
-        results = bench_elektromail(args, message, postfix_tools)
-        results += bench_aiosmtpd(args, message, postfix_tools)
-        if postfix_tools:
-            results += bench_sink(args, message)
-        rounds.append(results)
-        print(f"round {number}: " + ", ".join(f"{r.label} {r.rate:,.0f}/s" for r in results))
-    print(table(rounds, args))
+    with tempfile.TemporaryDirectory(prefix="smtp-bench-") as workdir:
+        args.workdir = workdir
+        for number in range(1, args.rounds + 1):
+            results = []
+            for contender in contenders:
+                results += bench_server(contender, args, runs)
+            rounds.append(results)
+            print(
+                f"round {number}: "
+                + ", ".join(f"{r.server} [{r.client} {r.shape}] {r.rate:,.0f}/s" for r in results),
+                flush=True,
+            )
+    print(tables(rounds, args))
 
 
 if __name__ == "__main__":
