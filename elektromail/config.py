@@ -46,6 +46,9 @@ class Settings:
     special_use_mailboxes: bool = True  # Sent, Drafts, Trash, Junk, Archive for every user
     require_auth: bool = False  # SMTP: refuse MAIL before AUTH
     trace_headers: bool = False  # SMTP: add Return-Path and Received
+    # One info line per stored message (and per delivery rule that acts, per SMTP login);
+    # off, a summary line a minute at most says how much came in.
+    log_messages: bool = False
     # IMAP: refuse APPEND of 8-bit header bytes before ENABLE UTF8=ACCEPT (RFC 6855 §4's MUST);
     # off, they are stored as sent, as Dovecot does, since real rev1 clients upload such mail.
     strict_utf8_append: bool = False
@@ -304,6 +307,14 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_TRACE_HEADERS",
         parse_bool,
         "SMTP: add Return-Path and Received headers",
+        flag=True,
+    ),
+    Setting(
+        "log_messages",
+        "log-messages",
+        "ELEKTROMAIL_LOG_MESSAGES",
+        parse_bool,
+        "log a line per stored message (default: a summary a minute)",
         flag=True,
     ),
     Setting(

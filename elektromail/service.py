@@ -149,6 +149,7 @@ class Server:
             if close_all is not None:
                 close_all()
         self.ports.clear()
+        self.postoffice.traffic.flush()
         self.store.close()
 
 

@@ -102,12 +102,14 @@ class DeliveryDesk(AccountDesk):
         if self.settings.trace_headers:
             raw = b"Return-Path: <>\r\n" + raw
         deliveries = yield self.deliver([report.sender], raw)
-        log.info(
-            "DSN ({action}) for {recipients} delivered to {where}",
-            action="failed" if report.failed else "delivered",
-            recipients=[r.final_recipient for r in report.recipients],
-            where=describe(deliveries),
-        )
+        self.traffic.count("dsn", len(raw))
+        if self.traffic.each:
+            log.info(
+                "DSN ({action}) for {recipients} delivered to {where}",
+                action="failed" if report.failed else "delivered",
+                recipients=[r.final_recipient for r in report.recipients],
+                where=describe(deliveries),
+            )
         return deliveries
 
     @inlineCallbacks
@@ -128,7 +130,9 @@ class DeliveryDesk(AccountDesk):
             raise NoSuchMailbox(mailbox)
         uid = yield self.store.append(row.id, message)
         self.events.publish(MessageAdded(user.name, mailbox, row.id, uid, message.flags))
-        log.info("appended {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=mailbox)
+        self.traffic.count("append", len(raw))
+        if self.traffic.each:
+            log.info("appended {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=mailbox)
         return row.uidvalidity, uid
 
     @inlineCallbacks
@@ -150,10 +154,12 @@ class DeliveryDesk(AccountDesk):
         self.events.publish(
             MessageAdded(stored.user, stored.mailbox, stored.mailbox_id, stored.uid, message.flags)
         )
-        log.info(
-            "injected {uid} into {user}/{mailbox}",
-            uid=stored.uid,
-            user=stored.user,
-            mailbox=stored.mailbox,
-        )
+        self.traffic.count("inject", len(raw))
+        if self.traffic.each:
+            log.info(
+                "injected {uid} into {user}/{mailbox}",
+                uid=stored.uid,
+                user=stored.user,
+                mailbox=stored.mailbox,
+            )
         return stored.uid

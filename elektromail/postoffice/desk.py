@@ -9,6 +9,7 @@ from elektromail.names import INBOX
 from elektromail.postoffice.routing import (
     DEFAULT_MAILBOXES,
 )
+from elektromail.postoffice.traffic import Traffic
 from elektromail.rules import RuleSet
 from elektromail.store import Baseline, BaselineMailbox, BaselineUser, Store, UserRow
 from elektromail.store.rows import Render
@@ -46,6 +47,8 @@ class Desk:
         # Renders what a protocol will want of every message (IMAP's ENVELOPE, BODYSTRUCTURE,
         # BODY), once, at delivery; set by the service, which may import the protocols.
         self.render: Render | None = None
+        # How much mail came in, for the log (a summary a minute, or a line per message).
+        self.traffic = Traffic(each=settings.log_messages)
 
     def default_boxes(self) -> tuple[BaselineMailbox, ...]:
         """Every user's mailboxes as the baseline holds them (INBOX and the special-use ones

@@ -64,7 +64,7 @@ class DeliveryPolicy:
         rule = self.rules.at_rcpt(mail.sender, rcpt.recipient)
         if rule is None or rule.stage is not Stage.RCPT:
             return Decision(replies.RECIPIENT_OK, recipient=Recipient(rcpt, rule))
-        _log_rule(rule, session)
+        self._log_rule(rule, session)
         if rule.action in (Action.REJECT, Action.TEMPFAIL):
             return Decision(transaction.rule_reply(rule), rule.delay)
         if rule.action is Action.DISCONNECT:
@@ -94,27 +94,31 @@ class DeliveryPolicy:
                 recipients=envelope.addresses,
             )
             return Decision(replies.LOCAL_ERROR)
-        log.info(
-            "SMTP {size} bytes from <{sender}>: {result}",
-            size=len(raw),
-            sender=envelope.sender,
-            result=describe(outcome.deliveries)
-            or (outcome.reply.line() if outcome.reply else "closed by a disconnect rule"),
-        )
+        traffic = self.postoffice.traffic
+        if outcome.deliveries:
+            traffic.count("smtp", len(raw))
+        if traffic.each:
+            log.info(
+                "SMTP {size} bytes from <{sender}>: {result}",
+                size=len(raw),
+                sender=envelope.sender,
+                result=describe(outcome.deliveries)
+                or (outcome.reply.line() if outcome.reply else "closed by a disconnect rule"),
+            )
         return Decision(outcome.reply, outcome.delay)
 
     def _delay_or_disconnect(self, rule: Rule | None, normal: Reply, session: Session) -> Decision:
         # Connect and mail stages allow only delay and disconnect rules.
         if rule is None:
             return Decision(normal)
-        _log_rule(rule, session)
+        self._log_rule(rule, session)
         return Decision(None if rule.action is Action.DISCONNECT else normal, rule.delay)
 
-
-def _log_rule(rule: Rule, session: Session) -> None:
-    log.info(
-        "SMTP rule {number} ({action}) for {peer}",
-        number=rule.number,
-        action=rule.action.value,
-        peer=session.peer,
-    )
+    def _log_rule(self, rule: Rule, session: Session) -> None:
+        if self.postoffice.traffic.each:
+            log.info(
+                "SMTP rule {number} ({action}) for {peer}",
+                number=rule.number,
+                action=rule.action.value,
+                peer=session.peer,
+            )

@@ -469,7 +469,8 @@ class SMTPServer(smtp.ESMTP):
             return
         self.session.user = user.name
         self.authenticated = True
-        log.info("SMTP AUTH {mechanism} as {user}", mechanism=mechanism, user=user.name)
+        if self.factory.postoffice.traffic.each:
+            log.info("SMTP AUTH {mechanism} as {user}", mechanism=mechanism, user=user.name)
         self.reply(replies.AUTH_OK)
 
 

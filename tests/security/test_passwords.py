@@ -68,7 +68,8 @@ class Http:
 def server(child_server):
     users = f"alice:alice@example.org:{ALICE},bob:{BOB}"
     env = {"ELEKTROMAIL_USERS": users, "ELEKTROMAIL_HTTP_TOKEN": TOKEN}
-    args = ["--smtp-port", "0", "--imap-port", "0", "--http-port", "0"]
+    # every line the server can write, the per-message and per-login ones too
+    args = ["--smtp-port", "0", "--imap-port", "0", "--http-port", "0", "--log-messages"]
     # the command line wins over the environment: dave's users replace alice's and bob's there
     return child_server(args, env), child_server(
         [*args, "--users", f"dave:{DAVE}"], {"ELEKTROMAIL_HTTP_TOKEN": TOKEN}

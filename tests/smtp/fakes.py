@@ -8,10 +8,12 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from elektromail import dsn
 from elektromail.postoffice import Delivery
+from elektromail.postoffice.traffic import Traffic
 from elektromail.rules import RuleSet
 from elektromail.rules import parse as parse_rules
 
@@ -22,8 +24,12 @@ class MemoryPostOffice:
     """`deliver` and `bounce` succeed at once (or raise `deliver_error`/`bounce_error`), each
     recipient reaching the user named by its local part."""
 
-    def __init__(self, rules: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, rules: list[dict[str, Any]] | None = None, *, log_messages: bool = False
+    ) -> None:
         self.rules: RuleSet = parse_rules(rules or [])
+        self.clock = Clock()
+        self.traffic = Traffic(each=log_messages, clock=self.clock)
         self.delivered: list[tuple[list[str], bytes]] = []
         self.bounced: list[dsn.Report] = []
         self.deliver_error: Exception | None = None

@@ -22,9 +22,12 @@ MESSAGE = b"Subject: x\r\n\r\nbody\r\n"
 
 
 def policy_with(
-    rules: list[dict[str, Any]] | None = None, *, trace_headers: bool = False
+    rules: list[dict[str, Any]] | None = None,
+    *,
+    trace_headers: bool = False,
+    log_messages: bool = False,
 ) -> tuple[DeliveryPolicy, MemoryPostOffice]:
-    postoffice = MemoryPostOffice(rules)
+    postoffice = MemoryPostOffice(rules, log_messages=log_messages)
     policy = DeliveryPolicy(postoffice, "mx.test", trace_headers=trace_headers)  # type: ignore[arg-type]
     return policy, postoffice
 
@@ -159,13 +162,19 @@ def test_on_rcpt_matches_the_sender_of_the_transaction() -> None:
     assert policy.on_rcpt(in_transaction("friend@x"), rcpt).reply == replies.RECIPIENT_OK
 
 
-def test_a_rule_that_acts_is_logged_with_its_number_and_the_peer() -> None:
-    policy, _ = policy_with(
-        [{"recipient": "x@*", "action": "reject"}, {"recipient": "bob@*", "action": "tempfail"}]
-    )
+def test_a_rule_that_acts_is_logged_with_its_number_and_the_peer_when_asked() -> None:
+    rules = [{"recipient": "x@*", "action": "reject"}, {"recipient": "bob@*", "action": "tempfail"}]
+    policy, _ = policy_with(rules, log_messages=True)
     with capturedLogs() as events:
         policy.on_rcpt(in_transaction(), RcptArguments("bob@example.com"))
     assert [formatEvent(e) for e in events] == ["SMTP rule 2 (tempfail) for [127.0.0.1]"]
+
+
+def test_a_rule_that_acts_logs_nothing_by_default() -> None:
+    policy, _ = policy_with([{"recipient": "bob@*", "action": "tempfail"}])
+    with capturedLogs() as events:
+        policy.on_rcpt(in_transaction(), RcptArguments("bob@example.com"))
+    assert events == []
 
 
 def test_a_data_stage_rule_is_not_logged_at_rcpt() -> None:
@@ -235,10 +244,22 @@ def test_on_data_answers_a_failing_store_at_once(error: Exception, expected: Rep
     assert len(events) == 1  # one warning or one failure with its traceback, never silence
 
 
-def test_on_data_logs_where_the_copies_went() -> None:
-    policy, _ = policy_with()
+def test_on_data_logs_where_the_copies_went_when_asked() -> None:
+    policy, _ = policy_with(log_messages=True)
     with capturedLogs() as events:
         result_of(policy.on_data(in_transaction(), envelope_for(to("bob@x")), MESSAGE))
     assert [formatEvent(e) for e in events] == [
         f"SMTP {len(MESSAGE)} bytes from <app@example.org>: bob/INBOX#1"
+    ]
+
+
+def test_on_data_by_default_logs_one_summary_a_minute_not_a_line_a_message() -> None:
+    policy, postoffice = policy_with()
+    with capturedLogs() as events:
+        for _ in range(3):
+            result_of(policy.on_data(in_transaction(), envelope_for(to("bob@x")), MESSAGE))
+        assert events == []
+        postoffice.clock.advance(60)
+    assert [formatEvent(e) for e in events] == [
+        f"stored 3 messages ({3 * len(MESSAGE)} bytes) in the last minute: 3 over SMTP"
     ]

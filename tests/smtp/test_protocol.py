@@ -9,6 +9,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from elektromail.config import Settings
+from elektromail.postoffice.traffic import Traffic
 from elektromail.rules import RuleSet
 from elektromail.rules import parse as parse_rules
 from elektromail.smtp.server import PAUSE_READING_BYTES, SMTPFactory, SMTPServer
@@ -20,6 +21,7 @@ class HeldPostOffice:
     def __init__(self, rules: RuleSet | None = None) -> None:
         self.pending: list[tuple[list[str], bytes, Deferred[list]]] = []
         self.rules = rules or RuleSet()
+        self.traffic = Traffic(clock=Clock())
 
     def deliver(self, recipients: list[str], raw: bytes) -> Deferred[list]:
         d: Deferred[list] = Deferred()
