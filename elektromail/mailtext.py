@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from elektromail import mime
+from elektromail.searchtext import SearchFields, search_fields
 
 # The body text kept for search: a 50 MB message must not double its size in the index.
 SEARCH_TEXT_LIMIT = 1 << 20  # characters
@@ -116,6 +117,7 @@ class Index:
 
     attachments: int
     search: str  # case-folded
+    fields: SearchFields | None = None  # what IMAP SEARCH's header keys read (searchtext)
 
 
 def index(raw: bytes, parsed: mime.ParsedMessage) -> Index:
@@ -130,7 +132,7 @@ def index(raw: bytes, parsed: mime.ParsedMessage) -> Index:
         _shown_addresses(envelope.cc),
         body[:SEARCH_TEXT_LIMIT],
     )
-    return Index(len(found.attachments), "\n".join(fields).casefold())
+    return Index(len(found.attachments), "\n".join(fields).casefold(), search_fields(raw, parsed))
 
 
 def index_from_json(raw: bytes, structure: str) -> Index:

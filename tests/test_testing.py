@@ -415,5 +415,7 @@ def test_startup_bench_prints_medians():
         "MailServer (new process)",
         "MailServer (one more, in process)",
     }
-    assert all(0 < ms < 10_000 for ms in medians.values())
+    # wall times, which a loaded machine stretches without bound (twistd took 7 s at a load
+    # average of 9 on 2 cores): this test checks that the bench reports, not how fast
+    assert all(isinstance(ms, float) and ms > 0 for ms in medians.values())
     assert result.returncode in (0, 1)  # 1: over the target, which this test does not judge

@@ -15,7 +15,7 @@ from elektromail.imap import format as fmt
 from elektromail.imap import mutf7
 from elektromail.imap.dispatch import Bad, No
 from elektromail.imap.session import Dialect
-from elektromail.imap.tokens import Atom
+from elektromail.imap.tokens import Atom, Literal8String
 from elektromail.names import DELIMITER, canonical_mailbox
 
 # Dovecot refuses names over 255 bytes per level; a whole name is bounded so that a hostile
@@ -32,9 +32,12 @@ def expect_count(args: list, count: int, usage: str) -> None:
 
 
 def astring(token: object, what: str) -> str:
-    """An atom or a string (quoted or literal) as text; 8-bit bytes kept as escapes."""
+    """An atom or a string (quoted or literal) as text; 8-bit bytes kept as escapes. A literal8
+    is no astring (RFC 3516 §7 allows ~{N} in APPEND only): BAD, as Dovecot answers."""
     if isinstance(token, Atom):
         return str(token)
+    if isinstance(token, Literal8String):
+        raise Bad(f"literal8 not allowed here ({what})")
     if isinstance(token, bytes):
         return token.decode("utf-8", "surrogateescape")
     raise Bad(f"{what} must be a string")

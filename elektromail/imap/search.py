@@ -64,7 +64,9 @@ BADCHARSET_CODE = fmt.format_response_code(fmt.BADCHARSET, "(" + " ".join(CHARSE
 
 def format_search(numbers: Sequence[int]) -> bytes:
     """IMAP4rev1 `* SEARCH 2 3 7\\r\\n` (`* SEARCH\\r\\n` when nothing matched)."""
-    return b"* SEARCH" + b"".join(b" %d" % number for number in numbers) + fmt.CRLF
+    if not numbers:
+        return b"* SEARCH" + fmt.CRLF
+    return b"* SEARCH " + " ".join(map(str, numbers)).encode("ascii") + fmt.CRLF
 
 
 def format_esearch(

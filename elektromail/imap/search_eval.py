@@ -20,12 +20,11 @@ Pure code. Matching rules (see also `bind`):
 from __future__ import annotations
 
 import datetime
-import email.utils
 import math
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, Protocol
 
 from elektromail import mime
@@ -52,6 +51,7 @@ from elektromail.imap.search_parse import (
     SizeKey,
     SubjectKey,
 )
+from elektromail.searchtext import address_text, header_fields, sent_day, subject_text
 
 __all__ = [
     "CONTENT",
@@ -62,15 +62,18 @@ __all__ = [
     "SearchMessage",
     "bind",
     "evaluate",
+    "flag_matches",
+    "key_cost",
+    "leaf_test",
+    "store_query",
+    "uid_set",
 ]
 
 CONTENT = frozenset({HEADERS, BODY})  # keys that read the raw message and its structure
 
 _EPOCH = datetime.datetime(1970, 1, 1)
-_FIELD_RE = re.compile(rb"^([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.M)
 _IDENTITY_CHARSETS = frozenset({"us-ascii", "ascii", "utf-8", "utf8"})
 _COST = {FLAGS: 1, SIZE: 2, DATE: 2, HEADERS: 3, BODY: 4}
-_ENVELOPE_MEMBERS = {"from": "from_", "to": "to", "cc": "cc", "bcc": "bcc"}
 
 
 class SearchMessage(Protocol):
@@ -235,7 +238,7 @@ class _Facts:
         return self._envelope
 
     def sent_day(self) -> datetime.date | None:
-        return _sent_day(self.parsed().envelope.date)
+        return sent_day(self.parsed().envelope.date)
 
     def address_text(self, field: str) -> str:
         """The envelope's `field` addresses as SEARCH FROM/TO/CC/BCC read them: written out
@@ -244,8 +247,7 @@ class _Facts:
             self._addresses = {}
         text = self._addresses.get(field)
         if text is None:
-            addresses = getattr(self.envelope(), _ENVELOPE_MEMBERS[field])
-            text = mime.decode_header(mime.write_addresses(addresses)).casefold()
+            text = address_text(self.envelope(), field)
             self._addresses[field] = text
         return text
 
@@ -254,7 +256,7 @@ class _Facts:
         if self._fields is None:
             self._fields = {}
             header = self.raw()[: self.parsed().header_end]
-            for name, value in _header_fields(header):
+            for name, value in header_fields(header):
                 self._fields.setdefault(name.lower(), []).append(value.casefold())
         return self._fields
 
@@ -271,7 +273,7 @@ class _Facts:
             lines = [
                 f"{name}: {value}"
                 for part in _walk(self.parsed().body)
-                for name, value in _header_fields(raw[part.start : part.body_start])
+                for name, value in header_fields(raw[part.start : part.body_start])
             ]
             self._text = "\n".join(lines).casefold() + "\n" + self.body_text()
         return self._text
@@ -283,26 +285,6 @@ def _local_day(epoch: float, tz_minutes: int) -> datetime.date | None:
     except (OverflowError, ValueError):
         return None
     return moment.date()
-
-
-def _sent_day(header: str | None) -> datetime.date | None:
-    if not header:
-        return None
-    try:
-        parts = email.utils.parsedate_tz(header)
-        return None if parts is None else datetime.date(parts[0], parts[1], parts[2])
-    except (ValueError, TypeError, IndexError, OverflowError):
-        return None
-
-
-def _header_fields(block: bytes) -> Iterator[tuple[str, str]]:
-    """(name, decoded value) of each field in a header block, values unfolded."""
-    for m in _FIELD_RE.finditer(block):
-        value = m.group(2)
-        if b"\n" in value:
-            value = value.replace(b"\r\n", b"").replace(b"\n", b"")
-        text = value.strip().decode("utf-8", "surrogateescape")
-        yield m.group(1).decode("latin-1"), mime.decode_header(text)
 
 
 def _walk(root: mime.BodyPart) -> Iterator[mime.BodyPart]:
@@ -433,8 +415,8 @@ def _address_test(field: str, needle: str) -> Test:
 
 def _subject_test(needle: str) -> Test:
     def test(facts: _Facts) -> bool:
-        subject = facts.envelope().subject
-        return subject is not None and needle in mime.decode_header(subject).casefold()
+        subject = subject_text(facts.envelope())
+        return subject is not None and needle in subject
 
     return test
 
@@ -505,6 +487,62 @@ class Matcher:
             for uid in uids
             if check(_Facts(MessageInfo(uid, flags.get(uid, empty) if flags else empty)))
         ]
+
+
+# -- keys the store answers, and the parts of a tree evaluated as sets of UIDs ---------------
+
+
+def store_query(key: Key) -> tuple | None:
+    """The store/search.py query that answers `key` exactly, or None when SQL cannot."""
+    if isinstance(key, SizeKey):
+        return ("size", key.larger, key.size)
+    if isinstance(key, DateKey):
+        return ("sent" if key.sent else "internal", key.op, key.date)
+    if isinstance(key, AddressKey):
+        needle = key.text.casefold()
+        if not needle:  # as _address_test: every message that has the field
+            return ("header", key.field, "")
+        return ("address", key.field, needle)
+    if isinstance(key, SubjectKey):
+        return ("subject", key.text.casefold())
+    if isinstance(key, HeaderKey):
+        return ("header", key.field, key.text.casefold())
+    return None
+
+
+def key_cost(key: Key) -> int:
+    """How dear a key is to evaluate: what it reads (flags < size, date < headers < body)."""
+    return _cost(key)
+
+
+def leaf_test(key: Key, ctx: SearchContext) -> Callable[[SearchMessage], bool]:
+    """`key` alone as a test of one loaded message."""
+    test = _compile(key, ctx)
+    return lambda message: test(_Facts(message))
+
+
+def uid_set(key: SetKey, ctx: SearchContext) -> list[int]:
+    """The mailbox's messages a sequence set, UID set or `$` names, ascending; by bisection
+    of ctx.uids, so `UID 1` costs no pass over a large mailbox."""
+    return _resolve(key, ctx).select(ctx.uids)
+
+
+def flag_matches(
+    key: FlagKey,
+    uids: Iterable[int],
+    flags: Mapping[int, Sequence[str]],
+    *,
+    ordered: bool = False,
+) -> Any:
+    """The `uids` whose flags (from the session's view) satisfy `key`, as a set (a list in
+    the order of `uids` when `ordered`); judged once per distinct set of flags, which a
+    mailbox has few of."""
+    flag, present = key.flag.lower(), key.present
+    uids = list(uids)
+    have = list(map(flags.get, uids))  # None: not in the view, no flags
+    verdicts = {each: any(f.lower() == flag for f in each or ()) == present for each in set(have)}
+    matched = compress(uids, map(verdicts.__getitem__, have))
+    return list(matched) if ordered else set(matched)
 
 
 def bind(program: SearchProgram | Key, ctx: SearchContext) -> Matcher:

@@ -41,11 +41,9 @@ class MailboxView:
         self.uidvalidity = uidvalidity
         self.uidnext = uidnext
         self.readonly = readonly
-        self.uids: list[int] = []
-        self.flags: dict[int, tuple[str, ...]] = {}
-        for uid, flags in messages:
-            self.uids.append(uid)
-            self.flags[uid] = tuple(flags)
+        # built by comprehensions, not a loop of appends: SELECT of 100,000 messages
+        self.flags: dict[int, tuple[str, ...]] = {uid: tuple(flags) for uid, flags in messages}
+        self.uids: list[int] = list(self.flags)
         self.recent: set[int] = set()
         if first_recent is not None:
             self.recent.update(self.uids[bisect_left(self.uids, first_recent) :])
@@ -103,7 +101,9 @@ class MailboxView:
     def keywords(self) -> list[str]:
         """Keywords in use in this mailbox, for the FLAGS response."""
         seen: dict[str, str] = {}
-        for flags in self.flags.values():
+        # each distinct set of flags once, in UID order of first use (which spelling of a
+        # keyword wins): most messages share a few
+        for flags in dict.fromkeys(self.flags.values()):
             for flag in flags:
                 if not flag.startswith("\\"):
                     seen.setdefault(flag.lower(), flag)

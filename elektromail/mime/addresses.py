@@ -8,7 +8,7 @@ anything else (quotes, comments, groups, routes, junk) goes through a small toke
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from elektromail.mime.model import GROUP_END, Address
 
@@ -211,6 +211,18 @@ def write_addresses(addresses: Iterable[Address] | None) -> str:
     and folding gone, the display name the envelope shows. Encoded-words stay encoded.
     A host-less entry is a group start only when a group end follows (see model.py).
     """
+    return join_address_list(addresses, _written_address, _written_phrase)
+
+
+def join_address_list(
+    addresses: Iterable[Address] | None,
+    address_text: Callable[[Address], str],
+    group_name: Callable[[str], str],
+) -> str:
+    """An address list as one line of text: each address as `address_text` writes it, a group
+    as `Name: a, b;` (`Name:;` when empty) with its name by `group_name`, items joined by ", ",
+    empty ones left out. A host-less entry starts a group only when a group end follows (see
+    model.py); a group never closed is dropped."""
     addresses = list(addresses or ())
     ends = addresses.count(GROUP_END)
     items: list[str] = []
@@ -223,9 +235,9 @@ def write_addresses(addresses: Iterable[Address] | None) -> str:
                 items.append(f"{group[0]}: {members};" if members else f"{group[0]}:;")
                 group = None
         elif group is None and ends and address.host is None and address.name is None:
-            group = [_written_phrase(address.mailbox or "")]
+            group = [group_name(address.mailbox or "")]
         else:
-            (items if group is None else group).append(_written_address(address))
+            (items if group is None else group).append(address_text(address))
     return ", ".join(item for item in items if item)
 
 

@@ -9,7 +9,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote_to_bytes
 
-from elektromail.mime.model import GROUP_END, IDENTITY_ENCODINGS, Address
+from elektromail.mime.addresses import join_address_list
+from elektromail.mime.model import IDENTITY_ENCODINGS, Address
 
 _ENCODED_WORD_RE = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=", re.A)
 _SURROGATES_TO_LATIN1 = {0xDC80 + i: 0x80 + i for i in range(128)}
@@ -73,21 +74,7 @@ def decoded_addresses(addresses: Iterable[Address] | None) -> str:
 
     A group start with no end marker after it is a mailbox without a domain.
     """
-    addresses = list(addresses or ())
-    ends = addresses.count(GROUP_END)
-    items: list[str] = []
-    group: list[str] | None = None
-    for address in addresses:
-        if address == GROUP_END:
-            ends -= 1
-            if group is not None:
-                items.append(f"{group[0]}:{' ' if group[1:] else ''}{', '.join(group[1:])};")
-                group = None
-        elif group is None and ends and address.host is None and address.name is None:
-            group = [decode_header(address.mailbox or "")]
-        else:
-            (items if group is None else group).append(_render_address(address))
-    return ", ".join(items)
+    return join_address_list(addresses, _render_address, decode_header)
 
 
 def _render_address(address: Address) -> str:

@@ -35,10 +35,19 @@ class MessageDesk(Desk):
         structure: bool = False,
         raw: bool = False,
         rendered: bool = False,
+        budget: tuple[int, int] | None = None,
     ) -> Deferred[list[MessageRow]]:
         """Messages by UID (ascending) with flags, dates and size; `structure`, `raw` and
-        `rendered` say which of the stored body's columns to read too."""
-        return self.store.fetch(mailbox_id, uids, structure=structure, raw=raw, rendered=rendered)
+        `rendered` say which of the stored body's columns to read too; `budget` (messages,
+        bytes) reads only the first that fit, by stored size (see Store.fetch)."""
+        return self.store.fetch(
+            mailbox_id, uids, structure=structure, raw=raw, rendered=rendered, budget=budget
+        )
+
+    def search_uids(self, mailbox_id: int, query: tuple) -> Deferred[list[int]]:
+        """The UIDs of the mailbox's messages matching one SEARCH key the store answers
+        (store/search.py lists the queries)."""
+        return self.store.search_uids(mailbox_id, query)
 
     def store_flags(
         self,

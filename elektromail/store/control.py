@@ -94,6 +94,7 @@ class ControlOps:
     """Mixed into Store, whose `_run` runs an interaction and `_grouped` a grouped write."""
 
     _run: Any
+    _run_freeing: Any
     _grouped: Any
     _noted: Any
 
@@ -111,7 +112,7 @@ class ControlOps:
     def delete_user(self, name: str) -> Deferred[UserRow]:
         """Remove the user (any case), its mailboxes, messages and the bodies nothing else
         shares; fires with the removed row. NoSuchUser."""
-        return self._run(_delete_user, name)
+        return self._run_freeing(_delete_user, name)
 
     def inject(self, user: str, mailbox: str, message: PreparedMessage) -> Deferred[Injected]:
         """Store one message into the named user's mailbox, creating it and its missing
@@ -120,7 +121,7 @@ class ControlOps:
 
     def purge(self) -> Deferred[list[Emptied]]:
         """Delete every message; users and mailboxes (UIDVALIDITY, UIDNEXT) stay."""
-        return self._run(_wholesale, _purge)
+        return self._run_freeing(_wholesale, _purge)
 
     def install(self, baseline: Baseline) -> Deferred[int]:
         """Add what `baseline` has and the store lacks (start-up): users, mailboxes, and each
@@ -131,7 +132,7 @@ class ControlOps:
     def reset(self, baseline: Baseline) -> Deferred[None]:
         """Replace everything with `baseline`: every mailbox recreated with a new UIDVALIDITY,
         UIDs from 1. Users of the baseline keep their ids."""
-        return self._run(_wholesale, _reset, baseline)
+        return self._run_freeing(_wholesale, _reset, baseline)
 
 
 # --- interactions ----------------------------------------------------------------------------
@@ -231,6 +232,8 @@ def _purge(cursor) -> list[Emptied]:
     ]
     cursor.execute("DELETE FROM messages")
     cursor.execute("DELETE FROM body_index")  # foreign keys are off here: no cascade
+    cursor.execute("DELETE FROM search_envelope")
+    cursor.execute("DELETE FROM search_header")
     cursor.execute("DELETE FROM bodies")
     return emptied
 
@@ -284,6 +287,8 @@ def _stored_already(cursor, sizes: dict[int, list[int]], raw: bytes) -> bool:
 _WIPE_ORDER = (
     "messages",
     "body_index",
+    "search_envelope",
+    "search_header",
     "bodies",
     "subscriptions",
     "retired_names",

@@ -48,9 +48,11 @@ from elektromail.store.mailboxes import (
     _subscribe,
     _unsubscribe,
 )
+from elektromail.store.memory import release_freed_memory
 from elektromail.store.pending import any_unparsed, parse_messages, parse_some
 from elektromail.store.rows import PreparedMessage, Render, Rendered
 from elektromail.store.schema import prepare_connection
+from elektromail.store.searchindex import index_search_fields
 
 # Re-exported: callers import these from db (or from the package).
 __all__ = [
@@ -209,6 +211,17 @@ class Store:
         so that callers answer a temporary failure instead of an internal error."""
         return self._pool.runInteraction(fn, *args).addErrback(_translate)
 
+    def _run_freeing(self, fn, *args) -> Deferred[Any]:
+        """`_run` for a write that may delete many messages: afterwards the in-memory
+        database's freed pages go back to the system (store/memory.py)."""
+
+        def release(result: Any) -> Any:
+            if self.path is None:
+                release_freed_memory()
+            return result
+
+        return self._run(fn, *args).addCallback(release)
+
     def _grouped(self, fn, *args) -> Deferred[Any]:
         """Run `fn` like `_run`, but in one transaction with the other grouped writes that
         arrive while a group is committing (group commit). Each write has a savepoint of its
@@ -314,7 +327,7 @@ class Store:
     def delete_mailbox(self, user_id: int, name: str) -> Deferred[tuple[MailboxRow, list[int]]]:
         """Remove a mailbox without children, its messages and the bodies no other message
         shares; fires with its row and the UIDs it held. NoSuchMailbox, MailboxHasChildren."""
-        return self._run(_delete_mailbox, user_id, name)
+        return self._run_freeing(_delete_mailbox, user_id, name)
 
     def rename_mailbox(self, user_id: int, old: str, new: str) -> Deferred[Renamed]:
         """Rename `old` and its whole subtree to `new` (parents created); UIDs stay. INBOX
@@ -367,10 +380,16 @@ class Store:
         structure: bool = False,
         raw: bool = False,
         rendered: bool = False,
+        budget: tuple[int, int] | None = None,
     ) -> Deferred[list[MessageRow]]:
         """Messages by UID (ascending); `structure`, `raw` and `rendered` say which of the
-        body's columns to read."""
-        return self._run(_fetch, self.render, mailbox_id, list(uids), structure, raw, rendered)
+        body's columns to read. With a `budget` of (messages, bytes), only the first of
+        `uids` that fit in it by their stored sizes (at least one, however large): the
+        caller goes on after the last row returned. Sizes and bodies are read in one
+        interaction, so one thread hop."""
+        return self._run(
+            _fetch, self.render, mailbox_id, list(uids), structure, raw, rendered, budget
+        )
 
     def store_flags(
         self, mailbox_id: int, uids: Sequence[int], mode: str, flags: Sequence[str]
@@ -555,6 +574,7 @@ def _index_body(cursor, body_id: int, message: PreparedMessage) -> None:
         "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)",
         (body_id, found.attachments, found.search),
     )
+    index_search_fields(cursor, body_id, message.raw, message.structure, found)
 
 
 def _insert_message(cursor, mailbox_id, body_id, message: PreparedMessage) -> int:
@@ -604,7 +624,32 @@ def _uid_chunks(uids: list[int], size: int = 500):
         yield uids[i : i + size]
 
 
-def _fetch(cursor, render, mailbox_id, uids, structure, raw, rendered) -> list[MessageRow]:
+def _within(cursor, mailbox_id, uids: list[int], budget: tuple[int, int]) -> list[int]:
+    """The first of `uids` (ascending) whose stored sizes fit in `budget` (messages,
+    bytes); at least one that exists."""
+    count, size_limit = budget
+    if len(uids) <= 1:
+        return uids
+    taken: list[int] = []
+    total = 0
+    for where, params in _uid_conditions(uids):
+        for uid, size in cursor.execute(
+            f"SELECT m.uid, m.size FROM messages m WHERE m.mailbox_id = ? AND {where}"
+            " ORDER BY m.uid",
+            (mailbox_id, *params),
+        ):
+            if taken and (len(taken) >= count or total + size > size_limit):
+                return taken
+            taken.append(uid)
+            total += size
+    return taken
+
+
+def _fetch(
+    cursor, render, mailbox_id, uids, structure, raw, rendered, budget=None
+) -> list[MessageRow]:
+    if budget is not None:
+        uids = _within(cursor, mailbox_id, uids, budget)
     parsed = (
         parse_messages(cursor, render, mailbox_id, _uid_conditions(uids))
         if (structure or rendered)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from elektromail.store.errors import StoreUnavailable, unavailable
 from elektromail.store.rows import PreparedMessage, Render, prepare
+from elektromail.store.searchindex import index_search_fields
 
 # What a reader parsed in its own interaction: body id -> the parse. The rows it reads of those
 # bodies take their structure, renderings and index from here, not from the tables: when the
@@ -118,3 +119,6 @@ def _store(cursor, parsed: Parsed) -> None:
     cursor.executemany(
         "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)", index
     )
+    for body_id, message in parsed.items():
+        assert message.structure is not None
+        index_search_fields(cursor, body_id, message.raw, message.structure, message.index)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 
 from elektromail.mailtext import index_from_json
+from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -78,6 +79,27 @@ CREATE TABLE IF NOT EXISTS body_index (
     attachments INTEGER NOT NULL,
     search      TEXT NOT NULL  -- case-folded subject, addresses and body text
 );
+-- What IMAP SEARCH's header keys read of a body (elektromail.searchtext), decoded and
+-- case-folded at delivery so that SQL's instr() answers FROM/TO/CC/BCC/SUBJECT/HEADER/SENT*;
+-- texts are UTF-8 BLOBs (a byte substring is a character substring). Goes with its body.
+CREATE TABLE IF NOT EXISTS search_envelope (
+    body_id   INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
+    subject   BLOB,  -- NULL: the message has no subject
+    from_text BLOB NOT NULL,
+    to_text   BLOB NOT NULL,
+    cc_text   BLOB NOT NULL,
+    bcc_text  BLOB NOT NULL,
+    sent      TEXT  -- the Date: header's date, ISO; NULL when none or unparsable
+);
+-- Kept in name order, so HEADER reads only the rows of its field.
+CREATE TABLE IF NOT EXISTS search_header (
+    name     BLOB NOT NULL,  -- lower-case
+    body_id  INTEGER NOT NULL REFERENCES bodies(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,  -- the field's place in the header (a name may repeat)
+    value    BLOB NOT NULL,
+    PRIMARY KEY (name, body_id, position)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS search_header_body ON search_header(body_id);
 -- Bodies stored but not parsed yet have structure '' (a parse never gives that): mail is
 -- acknowledged once its bytes are committed, and the parse is made when a reader first needs it
 -- or the store is idle (see pending.py). Until then the body has no body_index row.
@@ -107,7 +129,9 @@ ALTER TABLE bodies ADD COLUMN fetch_body BLOB;
 ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
 UPDATE mailboxes SET first_recent_uid = uidnext;
 """,
-    # 5 -> 6: bodies_unparsed (created by SCHEMA); every body stored before it is parsed.
+    # 5 -> 6: the SEARCH header index (created by SCHEMA) is filled by fill_search_index.
+    # 6 -> 7: bodies_unparsed (created by SCHEMA); every body stored before it is parsed.
+    6: "",
     5: "",
 }
 
@@ -129,6 +153,10 @@ def prepare_connection(conn: sqlite3.Connection, in_memory: bool) -> None:
         # only a power loss can drop the last ones.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA busy_timeout = 5000")
+    if in_memory:
+        # Freed pages are given back at each commit (only a new database takes it, before its
+        # first table): see store/memory.py
+        conn.execute("PRAGMA auto_vacuum = FULL")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise SchemaError(f"database schema version {version} is newer than {SCHEMA_VERSION}")
@@ -140,6 +168,7 @@ def prepare_connection(conn: sqlite3.Connection, in_memory: bool) -> None:
         try:
             if version:
                 _index_bodies(conn)
+                fill_search_index(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             conn.rollback()

@@ -95,3 +95,41 @@ def assert_stored_as_uploaded(stored: bytes, local: bytes) -> None:
     assert b"\n" not in stored.replace(b"\r\n", b""), "every line ends in CRLF"
     sent = b"\r\n".join(line for line in lines if not line.startswith(CLIENT_HEADERS))
     assert sent == local.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def sync_both_ways(mail: MailServer, folder, inbox_dir, new_folder_dir, sync) -> None:
+    """The round both sync tests share, after a first sync brought `folder` (the local Maildir
+    of FOLDER) down. Locally: flag the UTF-8 message, write 8-bit-header mail into `folder`,
+    into `inbox_dir` and into the new folder `new_folder_dir` (which must reach the server as
+    NEW_FOLDER). On the server: a new 8-bit message, and \\Seen on the latin-1 one. `sync()`;
+    then each side has the other's changes, the uploads byte for byte, and a second `sync()`
+    with nothing to do changes nothing."""
+    from tests.clients import maildir  # maildir imports this module
+
+    maildir.set_flags(maildir.messages(folder)[normalized(EIGHT_BIT[0])], "FS")
+    written, in_inbox, in_new = LOCAL_8BIT
+    maildir.deliver(folder, "1700000000.1.local", written)
+    maildir.deliver(inbox_dir, "1700000000.2.local", in_inbox)
+    maildir.deliver(maildir.make_folder(new_folder_dir), "1700000000.3.local", in_new)
+    arrived = EIGHT_BIT[0].replace(b"<koeln@", b"<koeln2@")
+    mail.inject("user", arrived, mailbox=FOLDER)
+    latin1 = on_server(mail, FOLDER)[normalized(EIGHT_BIT[1])]
+    mail.call(mail.server.postoffice.change_flags, "user", FOLDER, latin1["uid"], ["\\Seen"])
+
+    sync()
+    server = on_server(mail, FOLDER)
+    assert set(server) == {normalized(m) for m in [*EIGHT_BIT, arrived, written]}
+    assert {"\\Flagged", "\\Seen"} <= set(server[normalized(EIGHT_BIT[0])]["flags"])
+    assert server[normalized(EIGHT_BIT[0])]["raw"] == EIGHT_BIT[0], "stored bytes unchanged"
+    assert_stored_as_uploaded(server[normalized(written)]["raw"], written)
+    assert_stored_as_uploaded(on_server(mail, "INBOX")[normalized(in_inbox)]["raw"], in_inbox)
+    [created] = on_server(mail, NEW_FOLDER).values()
+    assert_stored_as_uploaded(created["raw"], in_new)
+    local_files = maildir.messages(folder)
+    assert normalized(arrived) in local_files
+    assert "S" in maildir.flags(local_files[normalized(EIGHT_BIT[1])])
+
+    before = {box: set(on_server(mail, box)) for box in ("INBOX", FOLDER, NEW_FOLDER)}
+    sync()
+    assert {box: set(on_server(mail, box)) for box in before} == before
+    assert set(maildir.messages(folder)) == before[FOLDER]

@@ -64,7 +64,8 @@ def imaptest() -> Path:
 
 @pytest.fixture(scope="module")
 def server():
-    with MailServer(users="user:pass,user2:pass2") as mail:
+    # imaptest logs user2 in with the same password as user
+    with MailServer(users="user:pass,user2:pass") as mail:
         yield mail
 
 

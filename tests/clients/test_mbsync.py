@@ -11,15 +11,14 @@ from tests.clients.conftest import (
     EIGHT_BIT,
     FOLDER,
     FOLDER_MUTF7,
-    LOCAL_8BIT,
     MESSAGES,
     NEW_FOLDER,
     NEW_FOLDER_MUTF7,
-    assert_stored_as_uploaded,
     inbox,
     need,
     normalized,
     on_server,
+    sync_both_ways,
 )
 
 COMPLAINT = re.compile(r"error|refuse|Warning:", re.IGNORECASE)
@@ -115,36 +114,8 @@ def test_mbsync_syncs_8bit_headers_and_a_utf8_folder_both_ways(mail_8bit, tmp_pa
     assert set(maildir.messages(inbox_dir)) == set(on_server(mail, "INBOX"))
     assert set(maildir.messages(folder)) == {normalized(m) for m in EIGHT_BIT}
 
-    # locally: flag the UTF-8 message, write 8-bit-header mail into both folders and into a
-    # new folder named as this mbsync names folders
-    local_files = maildir.messages(folder)
-    maildir.set_flags(local_files[normalized(EIGHT_BIT[0])], "FS")
-    written, in_inbox, in_new = LOCAL_8BIT
-    maildir.deliver(folder, "1700000000.1.local", written)
-    maildir.deliver(inbox_dir, "1700000000.2.local", in_inbox)
+    # the new local folder is named as this mbsync names folders
     new_name = NEW_FOLDER if folder.name == "\u00dcber" else NEW_FOLDER_MUTF7
-    maildir.deliver(maildir.make_folder(root / new_name), "1700000000.3.local", in_new)
-    # on the server: a new 8-bit message, and \Seen on the latin-1 one
-    arrived = EIGHT_BIT[0].replace(b"<koeln@", b"<koeln2@")
-    mail.inject("user", arrived, mailbox=FOLDER)
-    latin1 = on_server(mail, FOLDER)[normalized(EIGHT_BIT[1])]
-    mail.call(mail.server.postoffice.change_flags, "user", FOLDER, latin1["uid"], ["\\Seen"])
-
-    run_mbsync(binary, config, tmp_path)
-    server = on_server(mail, FOLDER)
-    assert set(server) == {normalized(m) for m in [*EIGHT_BIT, arrived, written]}
-    assert {"\\Flagged", "\\Seen"} <= set(server[normalized(EIGHT_BIT[0])]["flags"])
-    assert server[normalized(EIGHT_BIT[0])]["raw"] == EIGHT_BIT[0], "stored bytes unchanged"
-    assert_stored_as_uploaded(server[normalized(written)]["raw"], written)
-    assert_stored_as_uploaded(on_server(mail, "INBOX")[normalized(in_inbox)]["raw"], in_inbox)
-    [created] = on_server(mail, NEW_FOLDER).values()
-    assert_stored_as_uploaded(created["raw"], in_new)
-    local_files = maildir.messages(folder)
-    assert normalized(arrived) in local_files
-    assert "S" in maildir.flags(local_files[normalized(EIGHT_BIT[1])])
-
-    # a run with nothing to do changes nothing, and exits 0 too
-    before = {box: set(on_server(mail, box)) for box in ("INBOX", FOLDER, NEW_FOLDER)}
-    run_mbsync(binary, config, tmp_path)
-    assert {box: set(on_server(mail, box)) for box in before} == before
-    assert set(maildir.messages(folder)) == before[FOLDER]
+    sync_both_ways(
+        mail, folder, inbox_dir, root / new_name, lambda: run_mbsync(binary, config, tmp_path)
+    )

@@ -104,3 +104,27 @@ def test_a_new_message_with_a_new_keyword_is_announced_before_exists(mail):
     assert fetched == b"* 1 FETCH (FLAGS (fresh))\r\nf OK FETCH completed\r\n"
     wire.close()
     other.close()
+
+
+def test_a_fetch_showing_another_sessions_new_keyword_announces_it_first(mail):
+    """Found by imaptest's default stress profile: FETCH FLAGS read the stored flags, which held
+    a keyword another session had just set, before this session was told of it."""
+    deliver(mail)
+    watcher, changer = selected(mail), selected(mail)
+    changer.command(b"t STORE 1 +FLAGS.SILENT ($Other)")
+    answer = watcher.command(b"f FETCH 1 (FLAGS)")
+    assert answer.startswith(announcement(b"$Other"))
+    assert b"* 1 FETCH (FLAGS ($Other))\r\n" in answer
+    watcher.close()
+    changer.close()
+
+
+def test_a_store_result_showing_another_sessions_new_keyword_announces_it_first(mail):
+    deliver(mail)
+    watcher, changer = selected(mail), selected(mail)
+    changer.command(b"t STORE 1 +FLAGS.SILENT ($Other)")
+    assert watcher.command(b"s STORE 1 +FLAGS (\\Seen)") == (
+        announcement(b"$Other") + b"* 1 FETCH (FLAGS ($Other \\Seen))\r\ns OK STORE completed\r\n"
+    )
+    watcher.close()
+    changer.close()

@@ -11,7 +11,7 @@ from elektromail.imap.commands.listing import parse_list
 from elektromail.imap.commands.status import parse_items
 from elektromail.imap.dispatch import Bad, No
 from elektromail.imap.session import Dialect
-from elektromail.imap.tokens import Atom, LiteralString, String
+from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String
 
 REV1, REV2, UTF8 = Dialect(), Dialect(rev2=True), Dialect(utf8=True)
 
@@ -140,3 +140,11 @@ def test_parse_list_options():
 def test_parse_list_basic_form_is_not_extended():
     options, _reference, patterns = parse_list([String(b""), Atom("*")], REV1)
     assert not options.extended and patterns == ["*"]
+
+
+@pytest.mark.parametrize("what", ["user name", "mailbox name", "reference"])
+def test_a_literal8_is_no_astring(what):
+    """RFC 3516 §7 adds literal8 to APPEND's message only ("append =/ ... literal8"); an
+    astring is atom / string (RFC 9051 §9), so ~{N} elsewhere is BAD, as Dovecot answers."""
+    with pytest.raises(Bad, match="literal8 not allowed here"):
+        args.astring(Literal8String(b"INBOX"), what)

@@ -274,6 +274,44 @@ def test_fetch_skips_missing_uids_and_reads_more_than_one_chunk(store):
     assert rows[-1].raw == b"1201\r\n"
 
 
+def test_fetch_with_a_budget_reads_the_first_messages_that_fit_and_always_one(store):
+    inbox = add_mailbox(store, add_user(store))
+    sizes = [10, 10, 30, 10]
+    for size in sizes:
+        append(store, inbox, b"x" * (size - 2) + b"\r\n")
+    read = [row.uid for row in run(store.fetch, inbox.id, [1, 2, 3, 4], raw=True, budget=(9, 25))]
+    assert read == [1, 2]
+    read = [row.uid for row in run(store.fetch, inbox.id, [3, 4], raw=True, budget=(9, 25))]
+    assert read == [3]  # over the budget alone: read anyway, alone
+    read = [row.uid for row in run(store.fetch, inbox.id, [2, 3, 4], raw=True, budget=(1, 999))]
+    assert read == [2]
+    read = [row.uid for row in run(store.fetch, inbox.id, [7, 4], raw=True, budget=(9, 99))]
+    assert read == [4]  # a missing UID takes nothing of the budget
+
+
+def test_a_small_fetch_sees_the_write_still_in_the_pool_before_it(store):
+    """A read by key may run on the reactor's thread, but never ahead of an earlier write."""
+    inbox = add_mailbox(store, add_user(store))
+    append(store, inbox, b"a\r\n")
+
+    async def flag_then_fetch():
+        stored = store.store_flags(inbox.id, [1], "add", ["\\Flagged"])
+        fetched = store.fetch(inbox.id, [1])  # asked while the write is in the pool
+        await stored
+        return await fetched
+
+    assert run(flag_then_fetch)[0].flags == ("\\Flagged",)
+
+
+def test_a_fetch_of_large_bodies_reads_them_whole(store):
+    inbox = add_mailbox(store, add_user(store))
+    big = b"y" * (300 * 1024) + b"\r\n"  # a large body, read whole
+    append(store, inbox, big)
+    append(store, inbox, b"small\r\n")
+    rows = run(store.fetch, inbox.id, [1, 2], raw=True, budget=(10, 1 << 30))
+    assert [row.raw for row in rows] == [big, b"small\r\n"]
+
+
 @pytest.mark.parametrize(
     ("uids", "conditions"),
     [

@@ -162,3 +162,73 @@ def test_a_read_only_database_still_answers_reads_of_unparsed_bodies(rendering_s
     assert waiting(store) == 1
     assert run(store.parse_pending) == 1
     assert [s.uid for s in run(store.search_messages, None, None, "budget", False)] == [uid]
+
+
+def index_rows(store: Store) -> tuple[int, int]:
+    """(search_envelope rows, search_header rows): the SEARCH header index."""
+
+    def count(cursor):
+        envelope = cursor.execute("SELECT count(*) FROM search_envelope").fetchone()[0]
+        return envelope, cursor.execute("SELECT count(*) FROM search_header").fetchone()[0]
+
+    return run(store._run, count)
+
+
+def test_imap_search_by_header_parses_the_mailbox_waiting_bodies_first(rendering_store):
+    """The header index is written when a body is parsed: a SEARCH FROM/SUBJECT/HEADER/SENT*
+    parses what waits in that mailbox, so mail acknowledged a moment ago is found."""
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    other = add_mailbox(store, add_user(store, "other"))
+    run(store.append, box.id, unparsed(RAW))
+    run(store.append, box.id, unparsed(message("other", "nothing here")))
+    run(store.append, other.id, unparsed(message("elsewhere", sender="ann@example.com")))
+    assert index_rows(store) == (0, 0)
+    assert run(store.search_uids, box.id, ("size", True, 1)) == [1, 2]  # needs no parse
+    assert waiting(store) == 3
+    assert run(store.search_uids, box.id, ("address", "from", "ann@example")) == [1]
+    assert waiting(store) == 1  # only this mailbox's bodies
+    assert index_rows(store)[0] == 2
+    assert run(store.search_uids, box.id, ("subject", "quarterly")) == [1]
+    assert run(store.search_uids, other.id, ("header", "subject", "elsewhere")) == [1]
+    assert waiting(store) == 0
+
+
+def test_imap_search_by_header_fails_temporarily_when_parses_cannot_be_stored(rendering_store):
+    """A read-only database cannot take the index rows: the header SEARCH fails as the store
+    being unavailable (NO [UNAVAILABLE] to the client) instead of missing the waiting mail."""
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    run(store.append, box.id, unparsed(RAW))
+    run(store.simulate_read_only, True)
+    try:
+        with pytest.raises(StoreUnavailable):
+            run(store.search_uids, box.id, ("address", "from", "ann@example"))
+        assert run(store.search_uids, box.id, ("size", True, 1)) == [1]
+    finally:
+        run(store.simulate_read_only, False)
+    assert run(store.search_uids, box.id, ("address", "from", "ann@example")) == [1]
+
+
+def test_a_body_parsed_later_gets_the_index_a_parsed_one_gets_at_delivery(rendering_store):
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+
+    def rows(cursor, body_id):
+        return (
+            cursor.execute(
+                "SELECT subject, from_text, to_text, cc_text, bcc_text, sent"
+                " FROM search_envelope WHERE body_id = ?",
+                (body_id,),
+            ).fetchall(),
+            cursor.execute(
+                "SELECT name, position, value FROM search_header WHERE body_id = ?"
+                " ORDER BY position",
+                (body_id,),
+            ).fetchall(),
+        )
+
+    run(store.append, box.id, prepare(RAW, render_fetch_data))
+    run(store.append, box.id, unparsed(RAW))
+    assert run(store.parse_pending) == 1
+    assert run(store._run, rows, 1) == run(store._run, rows, 2) != ([], [])

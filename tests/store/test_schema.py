@@ -88,6 +88,8 @@ def test_a_new_database_gets_every_table(tmp_path):
         "bodies",
         "messages",
         "body_index",
+        "search_envelope",
+        "search_header",
     }
 
 
@@ -117,10 +119,12 @@ RAW = message("Quarterly Numbers", "Budget inside")
 def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str = "") -> None:
     """A database as `version` wrote it: one user "old" with INBOX subscribed and one message.
     Version 1 kept subscriptions in a mailbox column, bodies had no IMAP renderings before
-    version 3, body_index came with version 4 and \\Recent tracking with version 5."""
+    version 3, body_index came with version 4, first_recent_uid with 5 and the SEARCH
+    header index with 6."""
     conn = sqlite3.connect(path)
     subscribed = ", subscribed INTEGER NOT NULL DEFAULT 0" if version == 1 else ""
-    recent = ", first_recent_uid INTEGER NOT NULL DEFAULT 1" if version >= 5 else ""
+    if version >= 5:
+        subscribed += ", first_recent_uid INTEGER NOT NULL DEFAULT 1"
     rendered = (
         ", fetch_envelope BLOB, fetch_bodystructure BLOB, fetch_body BLOB" if version >= 3 else ""
     )
@@ -132,7 +136,7 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
         CREATE TABLE mailboxes (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL
             REFERENCES users(id) ON DELETE CASCADE, name TEXT NOT NULL,
             uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL DEFAULT 1,
-            special_use TEXT{subscribed}{recent}, UNIQUE (user_id, name));
+            special_use TEXT{subscribed}, UNIQUE (user_id, name));
         CREATE TABLE bodies (id INTEGER PRIMARY KEY, raw BLOB NOT NULL,
             structure TEXT NOT NULL{rendered});
         CREATE TABLE messages (id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL
@@ -145,7 +149,7 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
             VALUES (1, 1, 'INBOX', 7, 2);
         """
     )
-    if version >= 5:
+    if version >= 5:  # as the 4 -> 5 upgrade left it
         conn.execute("UPDATE mailboxes SET first_recent_uid = uidnext")
     if version == 1:
         conn.execute("UPDATE mailboxes SET subscribed = 1")
@@ -190,6 +194,11 @@ def test_an_older_database_is_upgraded_and_keeps_its_mail(tmp_path, version):
     [(attachments, search)] = conn.execute("SELECT attachments, search FROM body_index").fetchall()
     assert attachments == 0
     assert "quarterly numbers" in search and "budget inside" in search
+    # the SEARCH header index, from version 6, is filled for the bodies already there
+    [(subject,)] = conn.execute("SELECT subject FROM search_envelope").fetchall()
+    assert bytes(subject) == b"quarterly numbers"
+    names = [bytes(n) for (n,) in conn.execute("SELECT name FROM search_header")]
+    assert b"subject" in names
     # mail stored before \Recent was tracked is not recent: the next UID is the first that is
     assert conn.execute("SELECT first_recent_uid FROM mailboxes").fetchall() == [(2,)]
     conn.close()
@@ -239,3 +248,21 @@ def test_check_database_creates_a_new_file_at_the_current_version(tmp_path):
     assert pragma(conn, "user_version") == SCHEMA_VERSION
     assert pragma(conn, "journal_mode") == "wal"
     conn.close()
+
+
+def test_an_in_memory_database_gives_freed_pages_back_and_a_file_keeps_its_mode(tmp_path):
+    """auto_vacuum = FULL for ":memory:" (store/memory.py: the RSS after a large delete comes
+    back); a database file keeps SQLite's default, which a VACUUM would be needed to change."""
+    memory = sqlite3.connect(":memory:")
+    prepare_connection(memory, True)
+    assert pragma(memory, "auto_vacuum") == 1  # FULL
+    memory.execute("CREATE TABLE t (x BLOB)")
+    memory.executemany("INSERT INTO t VALUES (?)", [(b"x" * 4000,)] * 200)
+    memory.commit()
+    grown = pragma(memory, "page_count")
+    memory.execute("DELETE FROM t")
+    memory.commit()
+    assert pragma(memory, "page_count") < grown // 10
+    file = sqlite3.connect(str(tmp_path / "mail.db"))
+    prepare_connection(file, False)
+    assert pragma(file, "auto_vacuum") == 0

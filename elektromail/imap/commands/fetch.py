@@ -4,13 +4,16 @@ no message is parsed again here."""
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_right
 from collections.abc import Iterator
+from itertools import chain
 
 from elektromail import mime
 from elektromail.imap import format as fmt
 from elektromail.imap.commands.common import resolve_uids, selected
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
+from elektromail.imap.session import flags_responses
 from elektromail.store import MessageRow
 
 advertise("BINARY")  # RFC 3516; part of IMAP4rev2, announced for rev1 clients
@@ -42,60 +45,52 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
     need_raw = any(item.section is not None or item.name in RAW_ITEMS for item in items)
     need_rendered = any(item.name in RENDERED_ITEMS and item.section is None for item in items)
     set_seen = not view.readonly and any(item.sets_seen for item in items)
+    shows_flags = set_seen or any(item.name == "FLAGS" for item in items)
     dialect = session.dialect
     postoffice = ctx.services.postoffice
     with ctx.paced() as pacing:
-        for start in range(0, len(uids), CHUNK):
-            part = uids[start : start + CHUNK]
-            batches = await _by_size(ctx, part) if need_raw else [part]
-            for batch in batches:
-                if ctx.closed:  # the client left: reading the rest would keep the store busy
-                    break
-                rows = await postoffice.fetch_messages(
-                    view.mailbox_id,
-                    batch,
-                    structure=need_structure,
-                    raw=need_raw,
-                    rendered=need_rendered,
+        # Bodies are read in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes
+        # (a larger message alone), chosen by the store from their sizes in the same round
+        # trip; without bodies, CHUNK messages at a time.
+        budget = (CHUNK_WITH_BODIES, BODY_BYTES) if need_raw else None
+        rest = uids
+        while rest:
+            if ctx.closed:  # the client left: reading the rest would keep the store busy
+                break
+            part = rest[:CHUNK]
+            rows = await postoffice.fetch_messages(
+                view.mailbox_id,
+                part,
+                structure=need_structure,
+                raw=need_raw,
+                rendered=need_rendered,
+                budget=budget,
+            )
+            # the store answered a prefix of `part` (all of it without a budget)
+            rest = rest[bisect_right(part, rows[-1].uid) if rows and budget else len(part) :]
+            if need_rendered and not need_structure:
+                rows = await _add_structure_where_unrendered(ctx, rows)
+            if shows_flags and view.announce(chain.from_iterable(row.flags for row in rows)):
+                # a keyword another session set, not told of yet: FLAGS goes first
+                ctx.write(b"".join(flags_responses(view)))
+            refusals: list[No] = []
+            answers = _answers(rows, items, view, dialect, refusals)
+            changed = {}
+            if set_seen:  # the whole batch first: \Seen only where something set it
+                answers = list(answers)
+                changed = await _mark_seen(ctx, _seen_rows(answers, items))
+            ctx.write(
+                b"".join(
+                    _response(seq, row, values, _shown(view, row.uid, changed.get(row.uid)))
+                    for seq, row, values in answers
                 )
-                if need_rendered and not need_structure:
-                    rows = await _add_structure_where_unrendered(ctx, rows)
-                refusals: list[No] = []
-                answers = _answers(rows, items, view, dialect, refusals)
-                changed = {}
-                if set_seen:  # the whole batch first: \Seen only where something set it
-                    answers = list(answers)
-                    changed = await _mark_seen(ctx, _seen_rows(answers, items))
-                ctx.write(
-                    b"".join(
-                        _response(seq, row, values, _shown(view, row.uid, changed.get(row.uid)))
-                        for seq, row, values in answers
-                    )
-                )
-                if refusals:  # Dovecot's answer too: what was answered so far goes out, then NO
-                    raise refusals[0]
-                # A client reading slower than the store gives: wait, rather than hold the
-                # whole answer in memory.
-                await pacing.sent()
+            )
+            if refusals:  # Dovecot's answer too: what was answered so far goes out, then NO
+                raise refusals[0]
+            # A client reading slower than the store gives: wait, rather than hold the
+            # whole answer in memory.
+            await pacing.sent()
     return Done(f"{ctx.name} completed")
-
-
-async def _by_size(ctx: Context, uids: list[int]) -> list[list[int]]:
-    """`uids` in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes (a larger
-    message alone), from their stored sizes."""
-    rows = await ctx.services.postoffice.fetch_messages(ctx.session.view.mailbox_id, uids)
-    batches: list[list[int]] = []
-    batch: list[int] = []
-    size = 0
-    for row in rows:
-        if batch and (len(batch) >= CHUNK_WITH_BODIES or size + row.size > BODY_BYTES):
-            batches.append(batch)
-            batch, size = [], 0
-        batch.append(row.uid)
-        size += row.size
-    if batch:
-        batches.append(batch)
-    return batches
 
 
 async def _add_structure_where_unrendered(ctx: Context, rows: list[MessageRow]) -> list[MessageRow]:

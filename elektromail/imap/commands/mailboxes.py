@@ -5,6 +5,7 @@ LIST and LSUB are in `listing`, STATUS in `status`."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import (
@@ -71,7 +72,7 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
         row.name,
         row.uidvalidity,
         row.uidnext,
-        ((uid, flags.split()) for uid, flags in messages),
+        _parsed_flags(messages),
         readonly,
         first_recent,
     )
@@ -84,6 +85,17 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
     session.select(view, early, arrival)
     ctx.write(_select_responses(view, session.dialect))
     return Done(f"{ctx.name} completed", fmt.READ_ONLY if readonly else fmt.READ_WRITE)
+
+
+def _parsed_flags(messages: list[tuple[int, str]]) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """(uid, flags) from the stored (uid, flags text): one tuple per distinct text, shared,
+    since most messages of a large mailbox have the same few flags."""
+    known: dict[str, tuple[str, ...]] = {}
+    for uid, text in messages:
+        flags = known.get(text)
+        if flags is None:
+            flags = known[text] = tuple(text.split())
+        yield uid, flags
 
 
 def _select_responses(view: MailboxView, dialect: Dialect) -> bytes:

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import (
     BADCHARSET_CODE,
-    CONTENT,
     BadCharset,
     SearchContext,
     bind,
     parse_search,
     saved_result,
     search_response,
+)
+from elektromail.imap.search_eval import (
+    flag_matches,
+    key_cost,
+    leaf_test,
+    store_query,
+    uid_set,
+)
+from elektromail.imap.search_parse import (
+    And,
+    Everything,
+    FlagKey,
+    Key,
+    Not,
+    Nothing,
+    Or,
+    RecentKey,
+    SetKey,
+    SizeKey,
 )
 
 advertise("ESEARCH", "SEARCHRES")
@@ -34,18 +54,87 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
         matcher = bind(program, SearchContext.from_view(view, view.saved))
     except ValueError as e:
         raise Bad(f"invalid SEARCH: {e}") from None
-    uids = matcher.candidates(view.flags)
-    if matcher.needs_store:
-        content = bool(program.needs & CONTENT)
-        matched = []
-        for start in range(0, len(uids), CHUNK):
-            rows = await ctx.services.postoffice.fetch_messages(
-                view.mailbox_id, uids[start : start + CHUNK], structure=content, raw=content
-            )
-            matched.extend(row.uid for row in rows if matcher(row))
-        uids = matched
+    if isinstance(matcher.key, FlagKey):  # SEEN, UNSEEN...: one ordered pass, no sets
+        uids = flag_matches(matcher.key, matcher.ctx.uids, view.flags, ordered=True)
+    else:
+        matched = await _matching(ctx, matcher.key, matcher.ctx, set(matcher.ctx.uids))
+        uids = sorted(matched)  # the view's order: UIDs ascending
     if program.save:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
     ctx.write(search_response(program, numbers, tag=ctx.tag, uid=ctx.uid))
     return Done(f"{ctx.name} completed")
+
+
+async def _matching(ctx: Context, key: Key, search: SearchContext, domain: set[int]) -> set[int]:
+    """The UIDs of `domain` that match `key`, as a set: flags, sequence sets and \\Recent
+    from the session's view, what SQL answers exactly (store/search.py) by one query each, and
+    only what is left (BODY, TEXT) by loading messages and testing them. AND narrows the
+    domain key by key, cheapest first, so a dear key tests only what the others left; OR
+    tests each key on what the ones before it did not match. Depth is bounded by the parser."""
+    if not domain or isinstance(key, Nothing):
+        return set()
+    if isinstance(key, Everything):
+        return domain
+    if isinstance(key, RecentKey):
+        return domain & set(search.recent)
+    if isinstance(key, SetKey):
+        return domain.intersection(uid_set(key, search))
+    if isinstance(key, FlagKey):
+        return flag_matches(key, domain, ctx.session.view.flags)
+    if isinstance(key, Not):
+        return domain - await _matching(ctx, key.key, search, domain)
+    if isinstance(key, And):
+        for each in sorted(key.keys, key=key_cost):
+            domain = await _matching(ctx, each, search, domain)
+            if not domain:
+                break
+        return domain
+    if isinstance(key, Or):
+        found: set[int] = set()
+        for each in sorted(key.keys, key=key_cost):
+            hits = await _matching(ctx, each, search, domain - found)
+            found |= hits
+            if len(found) == len(domain):
+                break
+        return found
+    if isinstance(key, SizeKey):
+        sizes = await _sizes(ctx, domain)
+        if key.larger:
+            return {uid for uid in domain if sizes.get(uid, -1) > key.size}
+        return {uid for uid in domain if uid in sizes and sizes[uid] < key.size}
+    query = store_query(key)
+    mailbox_id = ctx.session.view.mailbox_id
+    if query is not None:
+        return domain.intersection(await ctx.services.postoffice.search_uids(mailbox_id, query))
+    return await _tested(ctx, key, search, domain)
+
+
+# The sizes of the messages each view has searched by size: a UID's message never changes, so
+# they are read once per session (WeakKeyDictionary: gone with the view).
+_SIZES: WeakKeyDictionary[object, dict[int, int]] = WeakKeyDictionary()
+
+
+async def _sizes(ctx: Context, domain: set[int]) -> dict[int, int]:
+    """uid -> RFC822.SIZE for the messages of `domain` the store still has."""
+    view = ctx.session.view
+    known = _SIZES.setdefault(view, {})
+    missing = sorted(domain.difference(known))
+    if missing:
+        rows = await ctx.services.postoffice.fetch_messages(view.mailbox_id, missing)
+        known.update((row.uid, row.size) for row in rows)
+    return known
+
+
+async def _tested(ctx: Context, key: Key, search: SearchContext, domain: set[int]) -> set[int]:
+    """The messages of `domain` that `key` matches, loaded in chunks and tested one by one."""
+    test = leaf_test(key, search)
+    uids = sorted(domain)
+    mailbox_id = ctx.session.view.mailbox_id
+    found = set()
+    for start in range(0, len(uids), CHUNK):
+        rows = await ctx.services.postoffice.fetch_messages(
+            mailbox_id, uids[start : start + CHUNK], structure=True, raw=True
+        )
+        found.update(row.uid for row in rows if test(row))
+    return found

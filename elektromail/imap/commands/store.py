@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import atom, storable_flags
@@ -44,7 +45,9 @@ async def store(ctx: Context, request: StoreRequest) -> Done:
         selected(session), request.uids, request.mode, request.flags, origin=session
     )
     # a keyword new to the mailbox is announced before the FETCH that shows it, .SILENT or not
-    out = list(flags_responses(view)) if view.announce(request.flags) else []
+    # (and one that another session set on these messages, which the FETCH shows too)
+    shown = chain(request.flags, *(new for _, new in result))
+    out = list(flags_responses(view)) if view.announce(shown) else []
     for uid, new in result:
         view.set_flags(uid, new)
         seq = view.seq_of(uid)

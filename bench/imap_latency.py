@@ -1,0 +1,206 @@
+"""What a client doing one thing at a time feels: bench/imap.py's one-command and load lines.
+
+The client is Python's plain `imaplib` with its default socket options (Nagle on, as in most
+client libraries), one session per server. Each line runs once unmeasured, then `repeat` times
+with the servers taking turns, so that the noise of a shared machine falls on both alike.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import multiprocessing
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from imap_corpus import BODY_WORD, SENDERS, SUBJECT_WORD, Message, corpus
+from imap_targets import Target, busy_since, cpu_seconds, machine_jiffies
+
+FETCH_ONE = "(UID FLAGS BODY.PEEK[])"
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    p90_ms: float
+    samples: int
+
+
+def session(target: Target, mailbox: str | None) -> imaplib.IMAP4:
+    client = imaplib.IMAP4(target.host, target.port, timeout=600)
+    client.login(target.user, target.password)
+    if mailbox is not None:
+        _ok(client.select(mailbox), "SELECT")
+    return client
+
+
+def _ok(answer: tuple[str, list], what: str) -> list:
+    status, data = answer
+    if status != "OK":
+        raise RuntimeError(f"{what}: {status} {data!r}")
+    return data
+
+
+def one_command_lines(
+    messages: Sequence[Message], repeat: int, repeat_quick: int
+) -> list[tuple[str, int, Callable[[imaplib.IMAP4, random.Random, str], object]]]:
+    """(line, repetitions, call) for each one-command line of issue 15's first table."""
+    n = len(messages)
+    message_id = messages[n // 2].message_id
+    extra = corpus(repeat_quick + 1, seed=99)
+
+    def search(*keys: str):
+        return lambda c, rng, box: _ok(c.uid("SEARCH", *keys), "SEARCH")
+
+    def append(c, rng, box):
+        return _ok(c.append(box, None, None, extra[rng.randrange(len(extra))].raw), "APPEND")
+
+    return [
+        ("UID SEARCH FROM sender7", repeat, search("FROM", "sender7")),
+        (f"UID SEARCH SUBJECT {SUBJECT_WORD}", repeat, search("SUBJECT", SUBJECT_WORD)),
+        ("UID SEARCH HEADER Message-ID <one>", repeat, search("HEADER", "Message-ID", message_id)),
+        ("UID SEARCH SEEN", repeat, search("SEEN")),
+        ("UID SEARCH LARGER 100", repeat, search("LARGER", "100")),
+        (f"UID SEARCH TEXT {BODY_WORD}", repeat, search("TEXT", BODY_WORD)),
+        (
+            f"FETCH n {FETCH_ONE}, one message",
+            repeat_quick,
+            lambda c, rng, box: _ok(c.fetch(str(rng.randint(1, n)), FETCH_ONE), "FETCH"),
+        ),
+        ("APPEND, synchronizing literal", repeat_quick, append),
+    ]
+
+
+def measure_one_commands(
+    targets: Sequence[Target],
+    mailbox: str,
+    append_box: str,
+    messages: Sequence[Message],
+    repeat: int,
+    repeat_quick: int,
+    progress: Callable[[str], None] = print,
+) -> dict[str, dict[str, Timing]]:
+    """{line: {target name: Timing}}, every target measured in the same loop."""
+    clients = [session(t, mailbox) for t in targets]
+    results: dict[str, dict[str, Timing]] = {}
+    try:
+        for line, times, call in one_command_lines(messages, repeat, repeat_quick):
+            samples: list[list[float]] = [[] for _ in targets]
+            rng = random.Random(line)
+            for client in clients:
+                call(client, rng, append_box)  # unmeasured: caches, first-use costs
+            for _ in range(times):
+                for client, taken in zip(clients, samples, strict=True):
+                    start = time.perf_counter()
+                    call(client, rng, append_box)
+                    taken.append((time.perf_counter() - start) * 1000)
+            results[line] = {t.name: _timing(s) for t, s in zip(targets, samples, strict=True)}
+            progress(
+                f"  {line:48} "
+                + "  ".join(f"{t.name} {results[line][t.name].median_ms:9.2f} ms" for t in targets)
+            )
+    finally:
+        for client in clients:
+            try:
+                client.logout()
+            except (imaplib.IMAP4.error, OSError):
+                pass
+    return results
+
+
+def _timing(samples: list[float]) -> Timing:
+    p90 = (
+        statistics.quantiles(samples, n=10, method="inclusive")[8]
+        if len(samples) > 1
+        else samples[0]
+    )
+    return Timing(statistics.median(samples), p90, len(samples))
+
+
+@dataclass
+class Load:
+    commands_per_second: float
+    commands: int
+    seconds: float
+    client_cpu: float  # seconds of CPU the client processes used
+    server_cpu: float | None  # seconds of CPU the server used, when we know its process
+    machine_busy: float  # share of all cores busy meanwhile, every process on the machine
+
+
+def measure_load(
+    target: Target,
+    mailbox: str,
+    n: int,
+    clients: int,
+    seconds: float,
+    server_pid: int | None,
+    search: bool = True,
+) -> Load:
+    """`clients` processes, one session each, looping FETCH n + UID SEARCH FROM senderK
+    (FETCH n alone without `search`)."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(clients + 1)
+    results = context.Queue()
+    workers = [
+        context.Process(
+            target=_load_worker,
+            args=(target, mailbox, n, seconds, barrier, results, seed, search),
+            daemon=True,
+        )
+        for seed in range(clients)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        barrier.wait(timeout=120)  # every session is logged in and selected
+    except threading.BrokenBarrierError:
+        raise RuntimeError(f"load client failed: {results.get(timeout=10)}") from None
+    cpu_before, machine = cpu_seconds(server_pid), machine_jiffies()
+    start = time.perf_counter()
+    done = [results.get(timeout=seconds + 600) for _ in workers]
+    elapsed = time.perf_counter() - start
+    cpu_after, busy = cpu_seconds(server_pid), busy_since(machine)
+    for worker in workers:
+        worker.join()
+    errors = [d for d in done if isinstance(d, str)]
+    if errors:
+        raise RuntimeError(f"load client failed: {errors[0]}")
+    commands = sum(count for count, _ in done)
+    return Load(
+        commands / seconds,
+        commands,
+        elapsed,
+        sum(cpu for _, cpu in done),
+        None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+        busy,
+    )
+
+
+def _load_worker(target, mailbox, n, seconds, barrier, results, seed, search=True) -> None:
+    """One client: counts the commands it completes before the deadline."""
+    try:
+        rng = random.Random(seed)
+        client = session(target, mailbox)
+        barrier.wait(timeout=120)
+        cpu = time.process_time()
+        deadline = time.monotonic() + seconds
+        count = 0
+        while True:
+            _ok(client.fetch(str(rng.randint(1, n)), FETCH_ONE), "FETCH")
+            if time.monotonic() >= deadline:
+                break
+            count += 1
+            if not search:
+                continue
+            _ok(client.uid("SEARCH", "FROM", f"sender{rng.randrange(SENDERS)}"), "SEARCH")
+            if time.monotonic() >= deadline:
+                break
+            count += 1
+        results.put((count, time.process_time() - cpu))
+        client.logout()
+    except Exception as e:  # reported by the parent, which is waiting on the queue
+        results.put(f"{type(e).__name__}: {e}")
+        barrier.abort()

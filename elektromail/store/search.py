@@ -1,0 +1,119 @@
+"""IMAP SEARCH in SQL: the one-key queries over the message rows and the per-body header index
+(searchindex.py), each answering exactly what imap/search_eval would. A body's index rows are
+written when it is parsed, so a query that reads them parses the mailbox's waiting bodies first.
+
+A mixin of `Store` (which provides `_run`). A query is a small tuple, so the protocol side
+needs no SQL:
+
+- ("size", larger, n): RFC822.SIZE > n (larger) or < n;
+- ("internal", op, date): the internal date's calendar day, in the message's own zone,
+  before / on / since `date` (op "before", "on", "since");
+- ("sent", op, date): the same for the Date: header's date; no or a bad Date: matches none;
+- ("address", field, text): `text` in the envelope's from/to/cc/bcc written out;
+- ("subject", text): `text` in the envelope's subject (none: no match);
+- ("header", name, text): `text` in some top-level `name` field (name lower-case).
+
+Texts are casefolded by the caller; the answer is the matching UIDs of the mailbox.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from elektromail.searchtext import to_blob
+from elektromail.store.errors import StoreUnavailable
+from elektromail.store.pending import WAITING, parse_messages
+from elektromail.store.rows import Render
+
+_ADDRESS_COLUMNS = {"from": "from_text", "to": "to_text", "cc": "cc_text", "bcc": "bcc_text"}
+_DAY = 86400
+_EPOCH = datetime.date(1970, 1, 1)
+# The seconds datetime can hold (search_eval matches none outside them)
+_FIRST = (datetime.date.min - _EPOCH).days * _DAY
+_LAST = (datetime.date.max - _EPOCH).days * _DAY + _DAY - 1
+# floor(internal_date) in whole seconds plus the zone: the local time search_eval reads
+_LOCAL = (
+    "(CAST(m.internal_date AS INTEGER)"
+    " - (m.internal_date < CAST(m.internal_date AS INTEGER)) + 60 * m.tz_minutes)"
+)
+
+Query = tuple[Any, ...]
+
+
+class SearchOps:
+    """One SEARCH key answered by SQL. Mixed into Store, whose `_run` runs an interaction."""
+
+    _run: Any
+    render: Render | None
+
+    def search_uids(self, mailbox_id: int, query: Query) -> Deferred[list[int]]:
+        """The UIDs of the mailbox's messages that match `query` (see the module)."""
+        return self._run(_search_uids, self.render, mailbox_id, query)
+
+
+# The query kinds that read the header index, which a body gets when it is parsed.
+_INDEXED = frozenset({"sent", "address", "subject", "header"})
+
+
+def _search_uids(cursor, render: Render | None, mailbox_id: int, query: Query) -> list[int]:
+    if query[0] in _INDEXED and parse_messages(cursor, render, mailbox_id, [("1", ())]):
+        waiting = cursor.execute(
+            f"SELECT 1 FROM messages WHERE mailbox_id = ? AND body_id IN"
+            f" (SELECT id FROM bodies WHERE {WAITING}) LIMIT 1",
+            (mailbox_id,),
+        ).fetchone()
+        if waiting:  # parsed, but the database could not take the parses
+            raise StoreUnavailable("the search index cannot be written")
+    where, params = _condition(query)
+    rows = cursor.execute(
+        f"SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND {where}",
+        (mailbox_id, *params),
+    )
+    return [uid for (uid,) in rows]
+
+
+def _condition(query: Query) -> tuple[str, tuple]:
+    kind = query[0]
+    if kind == "size":
+        _, larger, size = query
+        return ("m.size > ?" if larger else "m.size < ?"), (size,)
+    if kind == "internal":
+        _, op, date = query
+        start = (date - _EPOCH).days * _DAY
+        valid = f"{_LOCAL} BETWEEN {_FIRST} AND {_LAST}"
+        if op == "before":
+            return f"{_LOCAL} < ? AND {valid}", (start,)
+        if op == "on":
+            return f"{_LOCAL} >= ? AND {_LOCAL} < ? AND {valid}", (start, start + _DAY)
+        return f"{_LOCAL} >= ? AND {valid}", (start,)
+    if kind == "sent":
+        _, op, date = query
+        compare = {"before": "<", "on": "=", "since": ">="}[op]
+        return (
+            f"m.body_id IN (SELECT body_id FROM search_envelope WHERE sent {compare} ?)",
+            (date.isoformat(),),
+        )
+    if kind == "address":
+        _, field, text = query
+        column = _ADDRESS_COLUMNS[field]
+        return (
+            f"m.body_id IN (SELECT body_id FROM search_envelope WHERE instr({column}, ?) > 0)",
+            (to_blob(text),),
+        )
+    if kind == "subject":
+        _, text = query
+        return (
+            "m.body_id IN (SELECT body_id FROM search_envelope WHERE instr(subject, ?) > 0)",
+            (to_blob(text),),
+        )
+    if kind == "header":
+        _, name, text = query
+        return (
+            "m.body_id IN (SELECT body_id FROM search_header WHERE name = ?"
+            " AND instr(value, ?) > 0)",
+            (to_blob(name), to_blob(text)),
+        )
+    raise ValueError(f"not a search query: {query!r}")
