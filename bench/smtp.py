@@ -200,17 +200,20 @@ class Elektromail:
     """elektromail in a child process, its log in a file (a pipe nobody reads would fill).
     `settle(n)` waits until IMAP's EXAMINE INBOX counts n messages."""
 
-    def __init__(self, db: str | None, profile: Path | None) -> None:
+    def __init__(self, db: str | None, profile: Path | None, tree: str | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ELEKTROMAIL_")}
         env.update(ELEKTROMAIL_USERS=f"{USER}:{PASSWORD}")
+        if tree is not None:  # another checkout's elektromail, for before/after in one run
+            env["PYTHONPATH"] = tree
         argv = ["-m", "elektromail", "--smtp-port", "0", "--imap-port", "0"]
         if db:
             argv += ["--db", db]
         if profile is not None:
-            argv = [__file__, "--serve-profiled", str(profile), *argv[2:]]
+            argv = [os.path.abspath(__file__), "--serve-profiled", str(profile), *argv[2:]]
         self.log = tempfile.NamedTemporaryFile(prefix="elektromail-bench-", suffix=".log")
+        # `python -m` puts the working directory first on sys.path: run another tree from it
         self.process = subprocess.Popen(
-            [sys.executable, *argv], env=env, stdout=self.log, stderr=self.log
+            [sys.executable, *argv], env=env, stdout=self.log, stderr=self.log, cwd=tree
         )
         self.pid = self.process.pid
         self.port, self.imap_port = self._wait_ready()
@@ -444,21 +447,29 @@ def _db_path(args: argparse.Namespace) -> str:
     return path
 
 
-CONTENDERS = [
-    Contender(
-        "elektromail-memory",
-        "elektromail, in memory",
-        lambda args: Elektromail(None, args.profile),
-    ),
-    Contender(
-        "elektromail-file",
-        "elektromail, ELEKTROMAIL_DB file",
-        lambda args: Elektromail(_db_path(args), args.profile),
-    ),
+def elektromail_contenders(tree: str | None = None) -> list[Contender]:
+    suffix = "" if tree is None else "@baseline"
+    label = "" if tree is None else f" ({os.path.basename(tree.rstrip('/'))})"
+    return [
+        Contender(
+            "elektromail-memory" + suffix,
+            "elektromail, in memory" + label,
+            lambda args: Elektromail(None, args.profile, tree),
+        ),
+        Contender(
+            "elektromail-file" + suffix,
+            "elektromail, ELEKTROMAIL_DB file" + label,
+            lambda args: Elektromail(_db_path(args), args.profile, tree),
+        ),
+    ]
+
+
+PEERS = [
     Contender("aiosmtpd", "aiosmtpd (list)", lambda args: ListPeer("aiosmtpd")),
     Contender("twisted", "Twisted ESMTP (list)", lambda args: ListPeer("twisted")),
     Contender("smtp-sink", "Postfix smtp-sink (discards)", lambda args: SmtpSink(), counts=False),
 ]
+CONTENDERS = elektromail_contenders() + PEERS
 
 
 def bench_server(
@@ -548,6 +559,12 @@ def main() -> None:
     )
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile here")
     parser.add_argument(
+        "--baseline-tree",
+        help="also run the elektromail of this source tree (e.g. an export of an earlier"
+        " commit), interleaved with this one, as elektromail-memory@baseline and"
+        " elektromail-file@baseline",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=3, help="runs of every server, interleaved (median shown)"
     )
     if sys.argv[1:2] == ["--serve-profiled"]:
@@ -561,7 +578,11 @@ def main() -> None:
         return
     args = parser.parse_args()
     wanted = args.servers.split(",")
-    contenders = [c for c in CONTENDERS if c.name in wanted]
+    every = CONTENDERS
+    if args.baseline_tree:
+        every = elektromail_contenders(args.baseline_tree) + CONTENDERS
+        wanted += [f"{name}@baseline" for name in wanted if name.startswith("elektromail")]
+    contenders = [c for c in every if c.name in wanted]
     clients = [c for c in args.clients.split(",") if c]
     postfix_tools = bool(shutil.which("smtp-sink") and shutil.which("smtp-source"))
     if not postfix_tools:

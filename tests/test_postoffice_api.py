@@ -427,3 +427,18 @@ def test_users_with_mail_names_only_users_that_have_a_message(mail):
     assert mail.call(store.users_with_mail) == ["user", "bob"]
     mail.call(mail.server.postoffice.purge)
     assert mail.call(store.users_with_mail) == []
+
+
+# --- delivery by a remembered route ------------------------------------------------------------
+
+
+def test_a_remembered_route_to_a_user_removed_behind_the_post_office_is_routed_again(mail):
+    """Routes are remembered; a user deleted straight in the store (not through the post
+    office, which would forget them) makes the remembered route fail, and the delivery routes
+    again and lands, in the user made anew for the address."""
+    postoffice = mail.server.postoffice
+    [first] = mail.call(postoffice.deliver, ["carol@example.com"], message("first"))
+    mail.call(mail.server.store.delete_user, "carol")
+    [second] = mail.call(postoffice.deliver, ["carol@example.com"], message("second"))
+    assert (first.user, first.uid, second.user, second.uid) == ("carol", 1, "carol", 1)
+    assert [m.uid for m in mail.call(mail.server.store.list_messages, "carol")] == [1]

@@ -44,11 +44,19 @@ class Desk:
         # lags by the writes in flight (see MailboxDesk.open_recent).
         self._first_recent: dict[int, tuple[int, int]] = {}
         self._routes_generation = 0
-        # Renders what a protocol will want of every message (IMAP's ENVELOPE, BODYSTRUCTURE,
-        # BODY), once, at delivery; set by the service, which may import the protocols.
-        self.render: Render | None = None
         # How much mail came in, for the log (a summary a minute, or a line per message).
         self.traffic = Traffic(each=settings.log_messages)
+
+    @property
+    def render(self) -> Render | None:
+        """Renders what a protocol will want of every message (IMAP's ENVELOPE, BODYSTRUCTURE,
+        BODY), once, when it is parsed; set by the service, which may import the protocols.
+        The store parses, so it is the store's."""
+        return self.store.render
+
+    @render.setter
+    def render(self, render: Render | None) -> None:
+        self.store.render = render
 
     def default_boxes(self) -> tuple[BaselineMailbox, ...]:
         """Every user's mailboxes as the baseline holds them (INBOX and the special-use ones

@@ -101,7 +101,8 @@ class SMTPServer(smtp.ESMTP):
             self._close()
             return
         self.session = self._new_session(tls=self.factory.implicit_tls)
-        log.debug("SMTP connection from {peer}", peer=self.session.peer)
+        if self.factory.postoffice.traffic.each:  # twistd writes debug lines too: ~50 us each
+            log.debug("SMTP connection from {peer}", peer=self.session.peer)
         self.setTimeout(self.timeout)
         self._hold(self._carry_out(self.factory.policy.on_connect(self.session)))
 

@@ -96,6 +96,7 @@ class ControlOps:
     _run: Any
     _run_freeing: Any
     _grouped: Any
+    _noted: Any
 
     def create_user(
         self,
@@ -116,7 +117,7 @@ class ControlOps:
     def inject(self, user: str, mailbox: str, message: PreparedMessage) -> Deferred[Injected]:
         """Store one message into the named user's mailbox, creating it and its missing
         parents (subscribed) first. NoSuchUser."""
-        return self._grouped(_inject, user, mailbox, _stamped(message))
+        return self._grouped(_inject, user, mailbox, _stamped(self._noted(message)))
 
     def purge(self) -> Deferred[list[Emptied]]:
         """Delete every message; users and mailboxes (UIDVALIDITY, UIDNEXT) stay."""

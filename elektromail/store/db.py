@@ -15,6 +15,8 @@ from typing import Any
 
 from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 
 from elektromail.flags import normalize_flags
 from elektromail.mailtext import index_from_json
@@ -47,9 +49,10 @@ from elektromail.store.mailboxes import (
     _unsubscribe,
 )
 from elektromail.store.memory import release_freed_memory
-from elektromail.store.rows import PreparedMessage, Rendered
+from elektromail.store.pending import any_unparsed, parse_messages, parse_some
+from elektromail.store.rows import PreparedMessage, Render, Rendered
 from elektromail.store.schema import prepare_connection
-from elektromail.store.search import index_search_fields
+from elektromail.store.searchindex import index_search_fields
 
 # Re-exported: callers import these from db (or from the package).
 __all__ = [
@@ -107,11 +110,19 @@ def _user(row: Sequence[Any]) -> UserRow:
 
 _USER_COLS = "id, name, password, email, seeded"
 
+log = Logger()
+
+# The idle-time parse of stored but unparsed bodies (pending.py) starts once no such body has
+# been stored for IDLE_SECONDS, and goes BACKFILL_BATCH bodies (~5 ms for 2 KB messages) an
+# interaction, so that mail arriving meanwhile waits for one batch at most.
+IDLE_SECONDS = 0.25
+BACKFILL_BATCH = 25
+
 
 class Store:
     """Users, mailboxes and messages in one SQLite database."""
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, clock: IReactorTime | None = None) -> None:
         self.path = path
         in_memory = path is None
         self._pool = adbapi.ConnectionPool(
@@ -125,14 +136,74 @@ class Store:
         )
         self._writes: list[tuple[Callable[..., Any], tuple, Deferred]] = []
         self._writing = False
+        # Renders IMAP's ENVELOPE, BODYSTRUCTURE and BODY when a body is parsed (set by the
+        # post office, from the service, which may import the protocols).
+        self.render: Render | None = None
+        self._clock = clock
+        self._backfill_call: IDelayedCall | None = None
+        self._stored_unparsed = 0  # since the backfill last looked
+        self._closed = False
 
     def open(self) -> Deferred[None]:
         """Start the pool and create or check the schema (fails with the sqlite error)."""
         self._pool.start()
-        return self._pool.runInteraction(lambda cursor: None)
+        d = self._pool.runInteraction(any_unparsed)
+        d.addCallback(self._opened)
+        return d
+
+    def _opened(self, waiting: bool) -> None:
+        if waiting:  # stored before the last stop and not parsed yet
+            self._arm_backfill(IDLE_SECONDS)
 
     def close(self) -> None:
+        self._closed = True
+        if self._backfill_call is not None:
+            self._backfill_call.cancel()
+            self._backfill_call = None
         self._pool.close()
+
+    # --- the idle-time parse ----------------------------------------------------------------
+
+    def _noted(self, message: PreparedMessage) -> PreparedMessage:
+        """`message`, about to be stored; an unparsed one wakes the idle-time parse."""
+        if message.structure is None:
+            self._stored_unparsed += 1
+            if self._backfill_call is None:
+                self._arm_backfill(IDLE_SECONDS)
+        return message
+
+    def _arm_backfill(self, delay: float) -> None:
+        if self._closed:
+            return
+        if self._clock is None:
+            from twisted.internet import reactor
+
+            self._clock = reactor  # type: ignore[assignment]
+        assert self._clock is not None
+        self._backfill_call = self._clock.callLater(delay, self._backfill)
+
+    def _backfill(self) -> None:
+        """Parse a batch of waiting bodies if none was stored since the last look; under load
+        this waits, and after it, goes on batch after batch until no body waits."""
+        self._backfill_call = None
+        if self._stored_unparsed:
+            self._stored_unparsed = 0
+            self._arm_backfill(IDLE_SECONDS)
+            return
+        d = self._run(parse_some, self.render, BACKFILL_BATCH)
+        d.addCallbacks(self._backfilled, self._backfill_failed)
+
+    def _backfilled(self, parsed: int) -> None:
+        if parsed >= BACKFILL_BATCH and self._backfill_call is None:
+            self._arm_backfill(IDLE_SECONDS if self._stored_unparsed else 0)
+
+    def _backfill_failed(self, failure) -> None:
+        if not self._closed:  # the next body stored tries again
+            log.failure("parsing stored messages failed", failure)
+
+    def parse_pending(self) -> Deferred[int]:
+        """Parse every stored body still waiting now; fires with how many there were."""
+        return self._run(parse_some, self.render, -1)
 
     def _run(self, fn, *args) -> Deferred[Any]:
         """Run `fn(cursor, *args)` in one transaction. A database that cannot do the work
@@ -285,12 +356,12 @@ class Store:
     ) -> Deferred[list[tuple[int, str, int]]]:
         """Store one message into each (user_id, mailbox name), creating missing mailboxes,
         in one transaction. Returns (mailbox_id, mailbox name, uid) per target."""
-        return self._grouped(_deliver, targets, _stamped(message))
+        return self._grouped(_deliver, targets, _stamped(self._noted(message)))
 
     def append(self, mailbox_id: int, message: PreparedMessage) -> Deferred[int]:
         """Store one message into an existing mailbox; fires with its UID (NoSuchMailbox when
         the mailbox is gone)."""
-        return self._grouped(_append, mailbox_id, _stamped(message))
+        return self._grouped(_append, mailbox_id, _stamped(self._noted(message)))
 
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
@@ -316,7 +387,9 @@ class Store:
         `uids` that fit in it by their stored sizes (at least one, however large): the
         caller goes on after the last row returned. Sizes and bodies are read in one
         interaction, so one thread hop."""
-        return self._run(_fetch, mailbox_id, list(uids), structure, raw, rendered, budget)
+        return self._run(
+            _fetch, self.render, mailbox_id, list(uids), structure, raw, rendered, budget
+        )
 
     def store_flags(
         self, mailbox_id: int, uids: Sequence[int], mode: str, flags: Sequence[str]
@@ -400,12 +473,25 @@ def _deliver(cursor, targets, message: PreparedMessage) -> list[tuple[int, str, 
     body_id = _insert_body(cursor, message)
     stored = []
     for user_id, name in targets:
-        mailbox = _get_mailbox(cursor, user_id, name) or _create_mailbox(
-            cursor, user_id, name, None
-        )
-        uid = _insert_message(cursor, mailbox.id, body_id, message)
-        stored.append((mailbox.id, name, uid))
+        taken = _take_uid(cursor, user_id, name)
+        if taken is None:
+            _create_mailbox(cursor, user_id, name, None)
+            taken = _take_uid(cursor, user_id, name)
+        mailbox_id, uid = taken
+        cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message))
+        stored.append((mailbox_id, name, uid))
     return stored
+
+
+def _take_uid(cursor, user_id: int, name: str) -> tuple[int, int] | None:
+    """(mailbox id, the next UID, now taken) of the user's mailbox `name`, or None when it does
+    not exist: the lookup and the UID in one statement, since a delivery's SQL statements are
+    most of its cost in the database thread."""
+    return cursor.execute(
+        "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE user_id = ? AND name = ?"
+        " RETURNING id, uidnext - 1",
+        (user_id, name),
+    ).fetchone()
 
 
 def _append(cursor, mailbox_id, message: PreparedMessage) -> int:
@@ -416,15 +502,31 @@ def _append(cursor, mailbox_id, message: PreparedMessage) -> int:
 
 
 def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
-    """Each write under its own savepoint: (True, result) or (False, the exception).
+    """Each write's outcome: (True, result) or (False, the exception it raised).
 
-    The group is one transaction, committed by the pool after this returns: outside a
-    transaction a SAVEPOINT opens one of its own and its RELEASE commits it, so without the
-    BEGIN each write would commit alone, and a later failure of the database (SQLITE_FULL rolls
-    the whole transaction back) would report failure for writes already committed, which a
-    client then sends again. A failure of the database fails the whole group."""
+    The group is one transaction, committed by the pool after this returns. The writes run
+    first without savepoints (two statements a write saved; writes rarely fail); when one fails,
+    the transaction is rolled back and the group runs again with a savepoint per write, so that
+    a failing write fails alone. A failure of the database fails the whole group."""
     if not cursor.connection.in_transaction:
         cursor.execute("BEGIN")
+    try:
+        return [(True, fn(cursor, *args)) for fn, args in writes]
+    except Exception as e:
+        if unavailable(e) is not None:
+            raise  # the database failed, not a write: the transaction is lost
+    cursor.execute("ROLLBACK")
+    return _run_group_apart(cursor, writes)
+
+
+def _run_group_apart(cursor, writes: list) -> list[tuple[bool, Any]]:
+    """The group again, each write under its own savepoint.
+
+    Outside a transaction a SAVEPOINT opens one of its own and its RELEASE commits it, so
+    without the BEGIN each write would commit alone, and a later failure of the database
+    (SQLITE_FULL rolls the whole transaction back) would report failure for writes already
+    committed, which a client then sends again."""
+    cursor.execute("BEGIN")
     results: list[tuple[bool, Any]] = []
     for fn, args in writes:
         cursor.execute("SAVEPOINT grouped_write")
@@ -443,9 +545,10 @@ def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
 
 
 def _body_row(message: PreparedMessage) -> tuple:
-    """(raw, structure, envelope, bodystructure, body): the bodies columns of `message`."""
+    """(raw, structure, envelope, bodystructure, body): the bodies columns of `message` (structure
+    '' until an unparsed message is parsed)."""
     envelope, bodystructure, body = message.rendered or (None, None, None)
-    return (message.raw, message.structure, envelope, bodystructure, body)
+    return (message.raw, message.structure or "", envelope, bodystructure, body)
 
 
 def _insert_body(cursor, message: PreparedMessage) -> int:
@@ -460,7 +563,10 @@ def _insert_body(cursor, message: PreparedMessage) -> int:
 
 
 def _index_body(cursor, body_id: int, message: PreparedMessage) -> None:
-    """The body's body_index row (computed here when the caller had no parse at hand)."""
+    """The body's body_index row (computed here when the caller had no parse at hand); an
+    unparsed body gets its row when it is parsed."""
+    if message.structure is None:
+        return
     found = message.index
     if found is None:
         found = index_from_json(message.raw, message.structure)
@@ -478,12 +584,14 @@ def _insert_message(cursor, mailbox_id, body_id, message: PreparedMessage) -> in
         "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
         (mailbox_id,),
     ).fetchone()[0]
-    cursor.execute(
-        "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        _message_row(mailbox_id, uid, body_id, message),
-    )
+    cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message))
     return uid
+
+
+_INSERT_MESSAGE = (
+    "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _message_row(mailbox_id: int, uid: int, body_id: int, message: PreparedMessage) -> tuple:
@@ -537,9 +645,16 @@ def _within(cursor, mailbox_id, uids: list[int], budget: tuple[int, int]) -> lis
     return taken
 
 
-def _fetch(cursor, mailbox_id, uids, structure, raw, rendered, budget=None) -> list[MessageRow]:
+def _fetch(
+    cursor, render, mailbox_id, uids, structure, raw, rendered, budget=None
+) -> list[MessageRow]:
     if budget is not None:
         uids = _within(cursor, mailbox_id, uids, budget)
+    parsed = (
+        parse_messages(cursor, render, mailbox_id, _uid_conditions(uids))
+        if (structure or rendered)
+        else {}
+    )
     cols = "m.uid, m.flags, m.internal_date, m.tz_minutes, m.size"
     cols += ", b.structure" if structure else ", NULL"
     cols += ", b.raw" if raw else ", NULL"
@@ -547,6 +662,7 @@ def _fetch(cursor, mailbox_id, uids, structure, raw, rendered, budget=None) -> l
         cols += ", b.fetch_envelope, b.fetch_bodystructure, b.fetch_body"
     else:
         cols += ", NULL, NULL, NULL"
+    cols += ", m.body_id"
     join = " JOIN bodies b ON b.id = m.body_id" if structure or raw or rendered else ""
     out: list[MessageRow] = []
     for where, params in _uid_conditions(uids):
@@ -555,8 +671,31 @@ def _fetch(cursor, mailbox_id, uids, structure, raw, rendered, budget=None) -> l
             " ORDER BY m.uid",
             (mailbox_id, *params),
         )
-        out.extend(MessageRow(r[0], _flags_from_db(r[1]), *r[2:]) for r in rows)
+        for r in rows:
+            row = MessageRow(r[0], _flags_from_db(r[1]), *r[2:10])
+            found = parsed.get(r[10])
+            out.append(row if found is None else _parsed_row(row, found, structure, rendered))
     return out
+
+
+def _parsed_row(
+    row: MessageRow, message: PreparedMessage, structure: bool, rendered: bool
+) -> MessageRow:
+    """`row` with what this interaction parsed of its body (see pending.Parsed)."""
+    none = (None, None, None)
+    envelope, bodystructure, body = (message.rendered or none) if rendered else none
+    return MessageRow(
+        row.uid,
+        row.flags,
+        row.internal_date,
+        row.tz_minutes,
+        row.size,
+        message.structure if structure else None,
+        row.raw,
+        envelope,
+        bodystructure,
+        body,
+    )
 
 
 def _uid_conditions(uids: list[int]):

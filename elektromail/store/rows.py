@@ -22,11 +22,13 @@ class PreparedMessage:
     structure (mime.to_json), the IMAP renderings and the listing/search index made from the
     same parse, and the flags and dates its stored copies get.
 
-    `rendered` and `index` may be None (the store then renders nothing and indexes from
-    `structure`); `internal_date` None means "now, when stored"."""
+    `structure` None means "not parsed yet": the store keeps the bytes and parses them when
+    first needed (store/pending.py). Otherwise `rendered` and `index` may be None (the store
+    then renders nothing and indexes from `structure`). `internal_date` None means "now, when
+    stored"."""
 
     raw: bytes
-    structure: str
+    structure: str | None
     rendered: Rendered | None = None
     index: Index | None = None
     flags: tuple[str, ...] = ()
@@ -60,3 +62,15 @@ def prepare(
         internal_date,
         tz_minutes,
     )
+
+
+def unparsed(
+    raw: bytes,
+    *,
+    flags: Sequence[str] = (),
+    internal_date: float | None = None,
+    tz_minutes: int = 0,
+) -> PreparedMessage:
+    """`raw` to be stored now and parsed once, later, when first needed (store/pending.py):
+    what must happen before a delivery is acknowledged is only that its bytes are committed."""
+    return PreparedMessage(raw, None, None, None, normalize_flags(flags), internal_date, tz_minutes)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 
 from elektromail.mailtext import index_from_json
-from elektromail.store.search import fill_search_index
+from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -100,6 +100,10 @@ CREATE TABLE IF NOT EXISTS search_header (
     PRIMARY KEY (name, body_id, position)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS search_header_body ON search_header(body_id);
+-- Bodies stored but not parsed yet have structure '' (a parse never gives that): mail is
+-- acknowledged once its bytes are committed, and the parse is made when a reader first needs it
+-- or the store is idle (see pending.py). Until then the body has no body_index row.
+CREATE INDEX IF NOT EXISTS bodies_unparsed ON bodies(id) WHERE structure = '';
 """
 
 
@@ -126,6 +130,8 @@ ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
 UPDATE mailboxes SET first_recent_uid = uidnext;
 """,
     # 5 -> 6: the SEARCH header index (created by SCHEMA) is filled by fill_search_index.
+    # 6 -> 7: bodies_unparsed (created by SCHEMA); every body stored before it is parsed.
+    6: "",
     5: "",
 }
 

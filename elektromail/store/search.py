@@ -1,6 +1,6 @@
-"""IMAP SEARCH in SQL: the per-body header index (searchtext.SearchFields, written with each
-body and filled for older ones by the schema upgrade) and the one-key queries over it and
-over the message rows, each answering exactly what imap/search_eval would.
+"""IMAP SEARCH in SQL: the one-key queries over the message rows and the per-body header index
+(searchindex.py), each answering exactly what imap/search_eval would. A body's index rows are
+written when it is parsed, so a query that reads them parses the mailbox's waiting bodies first.
 
 A mixin of `Store` (which provides `_run`). A query is a small tuple, so the protocol side
 needs no SQL:
@@ -23,12 +23,10 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from elektromail.mailtext import Index
-from elektromail.searchtext import (
-    SearchFields,
-    search_fields_from_json,
-    to_blob,
-)
+from elektromail.searchtext import to_blob
+from elektromail.store.errors import StoreUnavailable
+from elektromail.store.pending import WAITING, parse_messages
+from elektromail.store.rows import Render
 
 _ADDRESS_COLUMNS = {"from": "from_text", "to": "to_text", "cc": "cc_text", "bcc": "bcc_text"}
 _DAY = 86400
@@ -49,13 +47,26 @@ class SearchOps:
     """One SEARCH key answered by SQL. Mixed into Store, whose `_run` runs an interaction."""
 
     _run: Any
+    render: Render | None
 
     def search_uids(self, mailbox_id: int, query: Query) -> Deferred[list[int]]:
         """The UIDs of the mailbox's messages that match `query` (see the module)."""
-        return self._run(_search_uids, mailbox_id, query)
+        return self._run(_search_uids, self.render, mailbox_id, query)
 
 
-def _search_uids(cursor, mailbox_id: int, query: Query) -> list[int]:
+# The query kinds that read the header index, which a body gets when it is parsed.
+_INDEXED = frozenset({"sent", "address", "subject", "header"})
+
+
+def _search_uids(cursor, render: Render | None, mailbox_id: int, query: Query) -> list[int]:
+    if query[0] in _INDEXED and parse_messages(cursor, render, mailbox_id, [("1", ())]):
+        waiting = cursor.execute(
+            f"SELECT 1 FROM messages WHERE mailbox_id = ? AND body_id IN"
+            f" (SELECT id FROM bodies WHERE {WAITING}) LIMIT 1",
+            (mailbox_id,),
+        ).fetchone()
+        if waiting:  # parsed, but the database could not take the parses
+            raise StoreUnavailable("the search index cannot be written")
     where, params = _condition(query)
     rows = cursor.execute(
         f"SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND {where}",
@@ -106,43 +117,3 @@ def _condition(query: Query) -> tuple[str, tuple]:
             (to_blob(name), to_blob(text)),
         )
     raise ValueError(f"not a search query: {query!r}")
-
-
-# -- the index, written with each body ------------------------------------------------------
-
-
-def index_search_fields(
-    cursor, body_id: int, raw: bytes, structure: str, index: Index | None
-) -> None:
-    """The body's rows in search_envelope and search_header (from `index` when it has them,
-    else from the stored structure)."""
-    fields = index.fields if index is not None else None
-    if fields is None:
-        fields = search_fields_from_json(raw, structure)
-    _insert_fields(cursor, body_id, fields)
-
-
-def _insert_fields(cursor, body_id: int, fields: SearchFields) -> None:
-    subject = None if fields.subject is None else to_blob(fields.subject)
-    cursor.execute(
-        "INSERT INTO search_envelope(body_id, subject, from_text, to_text, cc_text, bcc_text,"
-        " sent) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (body_id, subject, *map(to_blob, fields.addresses), fields.sent),
-    )
-    cursor.executemany(
-        "INSERT INTO search_header(name, body_id, position, value) VALUES (?, ?, ?, ?)",
-        [
-            (to_blob(name), body_id, position, to_blob(value))
-            for position, (name, value) in enumerate(fields.fields)
-        ],
-    )
-
-
-def fill_search_index(conn) -> None:
-    """Index the bodies stored before the search index existed (schema upgrade)."""
-    rows = conn.execute(
-        "SELECT id, raw, structure FROM bodies"
-        " WHERE id NOT IN (SELECT body_id FROM search_envelope) ORDER BY id"
-    )
-    for body_id, raw, structure in rows.fetchall():
-        _insert_fields(conn, body_id, search_fields_from_json(bytes(raw), structure))

@@ -16,7 +16,10 @@ from twisted.internet.defer import Deferred
 from elektromail.flags import normalize_flags
 from elektromail.names import canonical_mailbox
 from elektromail.store.db import _flags_from_db
+from elektromail.store.errors import StoreUnavailable
 from elektromail.store.messages import _delete_messages
+from elektromail.store.pending import Parsed, any_unparsed, parse_all, parse_bodies
+from elektromail.store.rows import Render
 
 _LIKE_SPECIAL_RE = re.compile(r"[\\%_]")
 
@@ -74,7 +77,7 @@ _FROM = (
 )
 _SELECT = (
     "SELECT m.uid, u.name, b.name, m.flags, m.internal_date, m.tz_minutes, m.size,"
-    " bo.structure, coalesce(bi.attachments, 0){raw}" + _FROM
+    " bo.structure, coalesce(bi.attachments, 0), m.body_id{raw}" + _FROM
 )
 
 
@@ -82,13 +85,14 @@ class SummaryOps:
     """Mixed into Store, whose `_run` runs an interaction."""
 
     _run: Any
+    render: Render | None
 
     def list_messages(
         self, user: str | None = None, mailbox: str | None = None
     ) -> Deferred[list[MessageSummary]]:
         """Every message, or those of `user` (any case) and/or of mailboxes named `mailbox`
         (INBOX in any case), oldest stored first."""
-        return self._run(_list_messages, user, mailbox)
+        return self._run(_list_messages, self.render, user, mailbox)
 
     def page_messages(
         self,
@@ -101,13 +105,15 @@ class SummaryOps:
     ) -> Deferred[MessagePage]:
         """`limit` messages from `offset` of those `list_messages` gives (`text`: only those
         whose subject, addresses or body text contain it, any case), and the matching total."""
-        return self._run(_page_messages, user, mailbox, text, newest_first, limit, offset)
+        return self._run(
+            _page_messages, self.render, user, mailbox, text, newest_first, limit, offset
+        )
 
     def search_messages(
         self, user: str | None, mailbox: str | None, text: str | None, newest_first: bool
     ) -> Deferred[list[MessageSummary]]:
         """`list_messages` narrowed by `text` as in `page_messages`, in either order."""
-        return self._run(_list_messages, user, mailbox, text, newest_first)
+        return self._run(_list_messages, self.render, user, mailbox, text, newest_first)
 
     def mailbox_summaries(self, user: str | None = None) -> Deferred[list[MailboxSummary]]:
         """Every mailbox (of `user`, any case) with its message and unseen counts; users in
@@ -131,15 +137,22 @@ class SummaryOps:
     ) -> Deferred[MessageSummary | None]:
         """One message, with its raw bytes unless `raw` is False; None when the user, mailbox
         or UID does not exist."""
-        return self._run(_get_message, user, mailbox, uid, raw)
+        return self._run(_get_message, self.render, user, mailbox, uid, raw)
 
     def users_with_mail(self) -> Deferred[list[str]]:
         """Names of the users who have at least one message, in the order they were made."""
         return self._run(_users_with_mail)
 
 
-def _summary(row) -> MessageSummary:
-    raw = row[9] if len(row) > 9 else None
+def _summary(row, parsed: Parsed) -> MessageSummary:
+    """A row of _SELECT; a body this interaction parsed (see pending.Parsed) takes its
+    structure and attachment count from the parse."""
+    raw = row[10] if len(row) > 10 else None
+    structure, attachments = row[7], row[8]
+    found = parsed.get(row[9])
+    if found is not None:
+        assert found.structure is not None and found.index is not None
+        structure, attachments = found.structure, found.index.attachments
     return MessageSummary(
         row[0],
         row[1],
@@ -148,9 +161,9 @@ def _summary(row) -> MessageSummary:
         row[4],
         row[5],
         row[6],
-        row[7],
+        structure,
         bytes(raw) if raw is not None else None,
-        row[8],
+        attachments,
     )
 
 
@@ -170,15 +183,28 @@ def _where(user, mailbox, text=None) -> tuple[str, list[Any]]:
     return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params
 
 
-def _list_messages(cursor, user, mailbox, text=None, newest_first=False) -> list[MessageSummary]:
+def _list_messages(
+    cursor, render, user, mailbox, text=None, newest_first=False
+) -> list[MessageSummary]:
+    parsed = _parse_for_listing(cursor, render, text)
     where, params = _where(user, mailbox, text)
     # Row ids grow with every stored message: their order is the order mail arrived in.
     order = " ORDER BY m.id DESC" if newest_first else " ORDER BY m.id"
     rows = cursor.execute(_SELECT.format(raw="") + where + order, params)
-    return [_summary(row) for row in rows]
+    return [_summary(row, parsed) for row in rows]
 
 
-def _page_messages(cursor, user, mailbox, text, newest_first, limit, offset) -> MessagePage:
+def _parse_for_listing(cursor, render, text: str | None) -> Parsed:
+    """Every waiting body parsed: a listing may show any of them."""
+    parsed = parse_all(cursor, render)
+    if text and parsed and any_unparsed(cursor):
+        # The parses could not be stored, so the search index lacks them.
+        raise StoreUnavailable("the search index cannot be written")
+    return parsed
+
+
+def _page_messages(cursor, render, user, mailbox, text, newest_first, limit, offset) -> MessagePage:
+    parsed = _parse_for_listing(cursor, render, text)
     where, params = _where(user, mailbox, text)
     order = " ORDER BY m.id DESC" if newest_first else " ORDER BY m.id"
     matching = (
@@ -192,13 +218,13 @@ def _page_messages(cursor, user, mailbox, text, newest_first, limit, offset) -> 
         page = ids[offset : offset + limit]
         marks = ",".join("?" * len(page))
         rows = cursor.execute(_SELECT.format(raw="") + f" WHERE m.id IN ({marks})" + order, page)
-        return MessagePage(len(ids), [_summary(row) for row in rows])
+        return MessagePage(len(ids), [_summary(row, parsed) for row in rows])
     # The count reads no body: bodies join only for the page itself.
     total = cursor.execute("SELECT count(*)" + matching, params).fetchone()[0]
     rows = cursor.execute(
         _SELECT.format(raw="") + where + order + " LIMIT ? OFFSET ?", [*params, limit, offset]
     )
-    return MessagePage(total, [_summary(row) for row in rows])
+    return MessagePage(total, [_summary(row, parsed) for row in rows])
 
 
 def _mailbox_summaries(cursor, user) -> list[MailboxSummary]:
@@ -249,13 +275,22 @@ def _remove_message(cursor, user, mailbox, uid) -> Located | None:
     return found
 
 
-def _get_message(cursor, user, mailbox, uid, raw=True) -> MessageSummary | None:
+def _get_message(cursor, render, user, mailbox, uid, raw=True) -> MessageSummary | None:
+    parsed: Parsed = {}
+    if any_unparsed(cursor):
+        found = cursor.execute(
+            "SELECT m.body_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
+            " JOIN users u ON u.id = b.user_id WHERE u.name = ? AND b.name = ? AND m.uid = ?",
+            (user, canonical_mailbox(mailbox), uid),
+        ).fetchone()
+        if found is not None:
+            parsed = parse_bodies(cursor, render, found)
     row = cursor.execute(
         _SELECT.format(raw=", bo.raw" if raw else "")
         + " WHERE u.name = ? AND b.name = ? AND m.uid = ?",
         (user, canonical_mailbox(mailbox), uid),
     ).fetchone()
-    return _summary(row) if row else None
+    return _summary(row, parsed) if row else None
 
 
 def _users_with_mail(cursor) -> list[str]:

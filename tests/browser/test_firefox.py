@@ -5,6 +5,7 @@ Chromium-only."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 from collections.abc import Iterator
 
@@ -46,7 +47,6 @@ def test_the_inbox_works_in_firefox(firefox):
         with smtplib.SMTP(mail.host, mail.smtp_port, timeout=10) as client:
             client.sendmail("ann@example.com", ["user@example.com"], HTML_MAIL.encode())
         firefox.wait(ROWS + ".some(t => t.includes('Sandboxed'))", what="the live delivery")
-        title = firefox.run("return document.title")
         firefox.run(
             "[...document.querySelectorAll('#messages .row')]"
             ".find(r => r.textContent.includes('Sandboxed')).click()"
@@ -64,5 +64,7 @@ def test_the_inbox_works_in_firefox(firefox):
             assert firefox.run("return document.body.children.length") >= 2
         finally:
             firefox.out_of_frame()
-        assert firefox.run("return document.title") == title
-        assert "pwned" not in title
+        # The script would have set the page's title; the unread count in it follows the
+        # listing's own refreshes, so only its shape is compared.
+        title = firefox.run("return document.title")
+        assert re.fullmatch(r"(\(\d+\) )?elektromail", title), title

@@ -82,7 +82,7 @@ def test_flags_are_normalised(given, expected):
 
 def test_grouped_writes_fail_alone(mail):
     """Appends arriving together share one transaction; a failing one does not undo the
-    others (each has its own savepoint)."""
+    others (the group runs again with a savepoint for each)."""
     store = mail.server.store
     user = mail.call(store.get_user, "user")
     inbox = mail.call(store.get_mailbox, user.id, "INBOX")
@@ -103,7 +103,7 @@ def test_grouped_writes_fail_alone(mail):
     assert [row.raw for row in rows] == [b"a\r\n", b"c\r\n"]
 
 
-def test_imap_renderings_are_stored_at_delivery(mail):
+def test_imap_renderings_are_made_from_the_stored_message(mail):
     mail.call(mail.server.postoffice.deliver, ["user@x"], b"Subject: hi\r\n\r\nbody\r\n")
     user = mail.call(mail.server.store.get_user, "user")
     inbox = mail.call(mail.server.store.get_mailbox, user.id, "INBOX")

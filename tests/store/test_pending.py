@@ -1,0 +1,234 @@
+"""store/pending.py: a body stored unparsed is parsed once, by the first reader that needs its
+structure, renderings or index, or by the idle-time backfill, and then reads exactly as a body
+parsed before it was stored."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from twisted.internet.task import Clock
+
+from elektromail.imap.format import render_fetch_data
+from elektromail.store import Store
+from elektromail.store.db import BACKFILL_BATCH, IDLE_SECONDS
+from elektromail.store.errors import StoreUnavailable
+from elektromail.store.rows import prepare, unparsed
+from tests.store.conftest import add_mailbox, add_user, message, run
+
+RAW = message("quarterly numbers", "the budget is inside", sender="Ann <ann@example.com>")
+
+
+def waiting(store: Store) -> int:
+    """How many stored bodies wait for their parse."""
+    sql = "SELECT count(*) FROM bodies WHERE structure = ''"
+    return run(store._run, lambda cursor: cursor.execute(sql).fetchone()[0])
+
+
+@pytest.fixture
+def rendering_store(store: Store) -> Store:
+    store.render = render_fetch_data
+    return store
+
+
+def test_an_unparsed_body_is_stored_at_once_and_parsed_by_the_first_fetch_that_needs_it(
+    rendering_store,
+):
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    uid = run(store.append, box.id, unparsed(RAW))
+    assert waiting(store) == 1
+    [flags_only] = run(store.fetch, box.id, [uid])  # needs no parse
+    assert flags_only.size == len(RAW) and waiting(store) == 1
+    [row] = run(store.fetch, box.id, [uid], structure=True, rendered=True, raw=True)
+    assert waiting(store) == 0
+    expected = prepare(RAW, render_fetch_data)
+    assert (row.structure, row.raw) == (expected.structure, RAW)
+    assert (row.envelope, row.bodystructure, row.body) == expected.rendered
+
+
+def test_a_body_is_parsed_only_once(rendering_store, monkeypatch):
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    uid = run(store.append, box.id, unparsed(RAW))
+    parses = []
+    import elektromail.store.pending as pending
+
+    real = pending.prepare
+    monkeypatch.setattr(pending, "prepare", lambda *a, **k: parses.append(1) or real(*a, **k))
+    for _ in range(3):
+        run(store.fetch, box.id, [uid], structure=True)
+    run(store.list_messages)
+    assert parses == [1]
+
+
+def test_listing_and_text_search_parse_what_waits(rendering_store):
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    run(store.append, box.id, unparsed(RAW))
+    run(store.append, box.id, unparsed(message("other", "nothing here")))
+    found = run(store.search_messages, None, None, "budget", False)
+    assert [s.uid for s in found] == [1]
+    assert waiting(store) == 0
+
+
+def test_get_message_parses_its_own_body_only(rendering_store):
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    run(store.append, box.id, unparsed(RAW))
+    run(store.append, box.id, unparsed(message("other")))
+    summary = run(store.get_message, "user", "INBOX", 2)
+    assert '"other"' in summary.structure or "other" in summary.structure
+    assert waiting(store) == 1
+
+
+def test_expunging_an_unparsed_message_forgets_its_body(rendering_store):
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    uid = run(store.append, box.id, unparsed(RAW, flags=("\\Deleted",)))
+    run(store.expunge, box.id, [uid])
+    assert waiting(store) == 0
+
+
+def test_purge_forgets_the_waiting_bodies(rendering_store):
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    run(store.append, box.id, unparsed(RAW))
+    run(store.purge)
+    assert waiting(store) == 0
+
+
+def test_the_idle_store_parses_in_batches_once_nothing_arrived_for_a_while():
+    clock = Clock()
+    store = Store(clock=clock)
+    store.render = render_fetch_data
+    run(store.open)
+    try:
+        box = add_mailbox(store, add_user(store))
+        for n in range(BACKFILL_BATCH + 3):
+            run(store.append, box.id, unparsed(message(f"m{n}")))
+        run(clock.advance, IDLE_SECONDS)  # messages came since the last look: wait again
+        assert waiting(store) == BACKFILL_BATCH + 3
+        run(clock.advance, IDLE_SECONDS)  # quiet: one batch
+        assert waiting(store) == 3
+        run(clock.advance, 0)  # the next batch follows at once
+        assert waiting(store) == 0
+        assert clock.getDelayedCalls() == []
+    finally:
+        run(store.close)
+
+
+def test_a_file_reopened_with_waiting_bodies_parses_them_when_idle(tmp_path):
+    path = str(tmp_path / "mail.db")
+    store = Store(path, clock=Clock())
+    run(store.open)
+    box = add_mailbox(store, add_user(store))
+    run(store.append, box.id, unparsed(RAW))
+    run(store.close)
+    clock = Clock()
+    reopened = Store(path, clock=clock)
+    run(reopened.open)
+    try:
+        run(clock.advance, IDLE_SECONDS)
+        assert waiting(reopened) == 0
+    finally:
+        run(reopened.close)
+    conn = sqlite3.connect(path)
+    [(structure,)] = conn.execute("SELECT structure FROM bodies").fetchall()
+    assert structure == prepare(RAW).structure
+    conn.close()
+
+
+def test_a_read_only_database_still_answers_reads_of_unparsed_bodies(rendering_store):
+    """The parse cannot be stored, so each read parses for itself; the waiting body stays
+    waiting, and the backfill stores nothing (and does not spin)."""
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    uid = run(store.append, box.id, unparsed(RAW))
+    run(store.simulate_read_only, True)
+    try:
+        [row] = run(store.fetch, box.id, [uid], structure=True, rendered=True)
+        expected = prepare(RAW, render_fetch_data)
+        assert row.structure == expected.structure
+        assert (row.envelope, row.bodystructure, row.body) == expected.rendered
+        [listed] = run(store.list_messages)
+        assert listed.structure == expected.structure
+        assert run(store.get_message, "user", "INBOX", uid).structure == expected.structure
+        with pytest.raises(StoreUnavailable):
+            run(store.search_messages, None, None, "budget", False)
+        assert run(store.parse_pending) == 0
+    finally:
+        run(store.simulate_read_only, False)
+    assert waiting(store) == 1
+    assert run(store.parse_pending) == 1
+    assert [s.uid for s in run(store.search_messages, None, None, "budget", False)] == [uid]
+
+
+def index_rows(store: Store) -> tuple[int, int]:
+    """(search_envelope rows, search_header rows): the SEARCH header index."""
+
+    def count(cursor):
+        envelope = cursor.execute("SELECT count(*) FROM search_envelope").fetchone()[0]
+        return envelope, cursor.execute("SELECT count(*) FROM search_header").fetchone()[0]
+
+    return run(store._run, count)
+
+
+def test_imap_search_by_header_parses_the_mailbox_waiting_bodies_first(rendering_store):
+    """The header index is written when a body is parsed: a SEARCH FROM/SUBJECT/HEADER/SENT*
+    parses what waits in that mailbox, so mail acknowledged a moment ago is found."""
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    other = add_mailbox(store, add_user(store, "other"))
+    run(store.append, box.id, unparsed(RAW))
+    run(store.append, box.id, unparsed(message("other", "nothing here")))
+    run(store.append, other.id, unparsed(message("elsewhere", sender="ann@example.com")))
+    assert index_rows(store) == (0, 0)
+    assert run(store.search_uids, box.id, ("size", True, 1)) == [1, 2]  # needs no parse
+    assert waiting(store) == 3
+    assert run(store.search_uids, box.id, ("address", "from", "ann@example")) == [1]
+    assert waiting(store) == 1  # only this mailbox's bodies
+    assert index_rows(store)[0] == 2
+    assert run(store.search_uids, box.id, ("subject", "quarterly")) == [1]
+    assert run(store.search_uids, other.id, ("header", "subject", "elsewhere")) == [1]
+    assert waiting(store) == 0
+
+
+def test_imap_search_by_header_fails_temporarily_when_parses_cannot_be_stored(rendering_store):
+    """A read-only database cannot take the index rows: the header SEARCH fails as the store
+    being unavailable (NO [UNAVAILABLE] to the client) instead of missing the waiting mail."""
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    run(store.append, box.id, unparsed(RAW))
+    run(store.simulate_read_only, True)
+    try:
+        with pytest.raises(StoreUnavailable):
+            run(store.search_uids, box.id, ("address", "from", "ann@example"))
+        assert run(store.search_uids, box.id, ("size", True, 1)) == [1]
+    finally:
+        run(store.simulate_read_only, False)
+    assert run(store.search_uids, box.id, ("address", "from", "ann@example")) == [1]
+
+
+def test_a_body_parsed_later_gets_the_index_a_parsed_one_gets_at_delivery(rendering_store):
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+
+    def rows(cursor, body_id):
+        return (
+            cursor.execute(
+                "SELECT subject, from_text, to_text, cc_text, bcc_text, sent"
+                " FROM search_envelope WHERE body_id = ?",
+                (body_id,),
+            ).fetchall(),
+            cursor.execute(
+                "SELECT name, position, value FROM search_header WHERE body_id = ?"
+                " ORDER BY position",
+                (body_id,),
+            ).fetchall(),
+        )
+
+    run(store.append, box.id, prepare(RAW, render_fetch_data))
+    run(store.append, box.id, unparsed(RAW))
+    assert run(store.parse_pending) == 1
+    assert run(store._run, rows, 1) == run(store._run, rows, 2) != ([], [])
