@@ -30,19 +30,25 @@ class MailboxView:
         name: str,
         uidvalidity: int,
         uidnext: int,
-        messages: Iterable[tuple[int, Sequence[str]]],
+        messages: Iterable[tuple[int, Sequence[str]]] | dict[int, tuple[str, ...]],
         readonly: bool,
         first_recent: int | None = None,
     ) -> None:
-        """`first_recent`: messages from this UID on are \\Recent in this session (RFC 3501
+        """`messages`: (uid, flags) in UID order, or uid -> flags tuple (the view keeps that
+        dict). `first_recent`: messages from this UID on are \\Recent in this session (RFC 3501
         §2.3.2); None where the dialect has no \\Recent (IMAP4rev2)."""
         self.mailbox_id = mailbox_id
         self.name = name
         self.uidvalidity = uidvalidity
         self.uidnext = uidnext
         self.readonly = readonly
-        # built by comprehensions, not a loop of appends: SELECT of 100,000 messages
-        self.flags: dict[int, tuple[str, ...]] = {uid: tuple(flags) for uid, flags in messages}
+        # built by comprehensions, not a loop of appends: SELECT of 100,000 messages; a dict
+        # of tuples in UID order (what SELECT builds) is taken as it is
+        self.flags: dict[int, tuple[str, ...]] = (
+            messages
+            if isinstance(messages, dict)
+            else {uid: tuple(flags) for uid, flags in messages}
+        )
         self.uids: list[int] = list(self.flags)
         self.recent: set[int] = set()
         if first_recent is not None:
