@@ -66,7 +66,9 @@ def format_search(numbers: Sequence[int]) -> bytes:
     """IMAP4rev1 `* SEARCH 2 3 7\\r\\n` (`* SEARCH\\r\\n` when nothing matched)."""
     if not numbers:
         return b"* SEARCH" + fmt.CRLF
-    return b"* SEARCH " + " ".join(map(str, numbers)).encode("ascii") + fmt.CRLF
+    # a list's repr writes its numbers in C: "[2, 3, 7]" -> "2 3 7", quicker than a join of str()
+    text = repr(numbers if type(numbers) is list else list(numbers))[1:-1].replace(",", "")
+    return b"* SEARCH " + text.encode("ascii") + fmt.CRLF
 
 
 def format_esearch(

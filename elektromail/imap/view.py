@@ -9,7 +9,7 @@ EXPUNGE never during FETCH, STORE or SEARCH).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 
 
@@ -30,19 +30,25 @@ class MailboxView:
         name: str,
         uidvalidity: int,
         uidnext: int,
-        messages: Iterable[tuple[int, Sequence[str]]],
+        messages: Iterable[tuple[int, Sequence[str]]] | dict[int, tuple[str, ...]],
         readonly: bool,
         first_recent: int | None = None,
     ) -> None:
-        """`first_recent`: messages from this UID on are \\Recent in this session (RFC 3501
+        """`messages`: (uid, flags) in UID order, or uid -> flags tuple (the view keeps that
+        dict). `first_recent`: messages from this UID on are \\Recent in this session (RFC 3501
         §2.3.2); None where the dialect has no \\Recent (IMAP4rev2)."""
         self.mailbox_id = mailbox_id
         self.name = name
         self.uidvalidity = uidvalidity
         self.uidnext = uidnext
         self.readonly = readonly
-        # built by comprehensions, not a loop of appends: SELECT of 100,000 messages
-        self.flags: dict[int, tuple[str, ...]] = {uid: tuple(flags) for uid, flags in messages}
+        # built by comprehensions, not a loop of appends: SELECT of 100,000 messages; a dict
+        # of tuples in UID order (what SELECT builds) is taken as it is
+        self.flags: dict[int, tuple[str, ...]] = (
+            messages
+            if isinstance(messages, dict)
+            else {uid: tuple(flags) for uid, flags in messages}
+        )
         self.uids: list[int] = list(self.flags)
         self.recent: set[int] = set()
         if first_recent is not None:
@@ -52,6 +58,9 @@ class MailboxView:
         # grows, so a keyword once announced stays valid in this session
         self.announced: dict[str, str] = {word.lower(): word for word in self.keywords()}
         self.saved: list[int] = []  # UIDs of the SEARCH result saved as `$` (RFC 5182)
+        # lower-case flag -> the UIDs of `flags` that have it: built by the first SEARCH for a
+        # flag and kept in step wherever `flags` changes, so SEEN needs no pass over the mailbox
+        self._having: dict[str, set[int]] | None = None
 
     # --- lookups ----------------------------------------------------------------------------
 
@@ -88,6 +97,13 @@ class MailboxView:
             if "\\Seen" not in self.flags[uid]:
                 return seq
         return None
+
+    def uids_with_flag(self, flag: str) -> Set[int]:
+        """The UIDs whose flags (as applied here, pending changes not) include `flag`, any
+        case; a subset of `uids`. The set is the view's own: read it, never change it."""
+        if self._having is None:
+            self._having = _flag_index(self.flags)
+        return self._having.get(flag.lower(), _NONE)
 
     def shown_flags(self, uid: int, flags: Sequence[str]) -> Sequence[str]:
         """`flags` as this session reports them: with \\Recent when the message is recent
@@ -154,6 +170,7 @@ class MailboxView:
     def set_flags(self, uid: int, flags: Sequence[str]) -> None:
         """A change this session made itself (and reports in its own response)."""
         if uid in self.flags:
+            self._reindex(uid, self.flags[uid], flags)
             self.flags[uid] = tuple(flags)
             self.pending.flags.pop(uid, None)
 
@@ -165,7 +182,7 @@ class MailboxView:
             seq = self.seq_of(uid)
             if seq is not None:
                 del self.uids[seq - 1]
-                del self.flags[uid]
+                self._reindex(uid, self.flags.pop(uid), ())
                 self.recent.discard(uid)
                 seqs.append(seq)
         self.pending.expunged.clear()
@@ -179,6 +196,7 @@ class MailboxView:
             if uid > self.largest_uid():
                 self.uids.append(uid)
                 self.flags[uid] = self.pending.added[uid]
+                self._reindex(uid, (), self.flags[uid])
                 self.uidnext = max(self.uidnext, uid + 1)
                 if uid in self.pending.recent:
                     self.recent.add(uid)
@@ -192,10 +210,38 @@ class MailboxView:
         for uid in sorted(self.pending.flags):
             seq = self.seq_of(uid)
             if seq is not None:
+                self._reindex(uid, self.flags[uid], self.pending.flags[uid])
                 self.flags[uid] = self.pending.flags[uid]
                 out.append((seq, uid, self.flags[uid]))
         self.pending.flags.clear()
         return out
+
+    def _reindex(self, uid: int, old: Sequence[str], new: Sequence[str]) -> None:
+        """Keep `uids_with_flag` in step with a change of `uid`'s flags from `old` to `new`."""
+        having = self._having
+        if having is None or old == new:
+            return
+        before = {flag.lower() for flag in old}
+        after = {flag.lower() for flag in new}
+        for flag in before - after:
+            having[flag].discard(uid)
+        for flag in after - before:
+            having.setdefault(flag, set()).add(uid)
+
+
+_NONE: Set[int] = frozenset()  # what uids_with_flag gives for a flag no message has
+
+
+def _flag_index(flags: dict[int, tuple[str, ...]]) -> dict[str, set[int]]:
+    """lower-case flag -> UIDs, grouped by distinct set of flags first: a mailbox has few."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for uid, each in flags.items():
+        groups.setdefault(each, []).append(uid)
+    having: dict[str, set[int]] = {}
+    for each, uids in groups.items():
+        for flag in {flag.lower() for flag in each}:
+            having.setdefault(flag, set()).update(uids)
+    return having
 
 
 def _sorted_unique(values: list[int]) -> list[int]:

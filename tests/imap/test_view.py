@@ -309,3 +309,19 @@ def test_is_new_says_whether_an_added_uid_is_unknown_here():
     assert shown.is_new(10)
     shown.note_added(10, ())
     assert not shown.is_new(10)
+
+
+def test_a_view_from_the_flags_select_parsed_is_the_view_from_pairs():
+    from elektromail.imap.commands.mailboxes import _parsed_flags
+
+    stored = [(2, "\\Seen $Work"), (5, ""), (9, "\\Seen $Work"), (10, "$work")]
+    parsed = _parsed_flags(stored)
+    assert list(parsed.items()) == [(uid, tuple(text.split())) for uid, text in stored]
+    assert parsed[2] is parsed[9]  # one tuple per distinct text
+    from_dict = MailboxView(7, "INBOX", 1234, 11, parsed, readonly=False, first_recent=9)
+    from_pairs = MailboxView(
+        7, "INBOX", 1234, 11, list(parsed.items()), readonly=False, first_recent=9
+    )
+    for each in (from_dict, from_pairs):
+        assert (each.uids, each.recent, each.keywords()) == ([2, 5, 9, 10], {9, 10}, ["$Work"])
+    assert from_dict.flags == from_pairs.flags

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import filterfalse
 from weakref import WeakKeyDictionary
 
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
@@ -15,7 +16,6 @@ from elektromail.imap.search import (
     search_response,
 )
 from elektromail.imap.search_eval import (
-    flag_matches,
     key_cost,
     leaf_test,
     store_query,
@@ -54,10 +54,17 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
         matcher = bind(program, SearchContext.from_view(view, view.saved))
     except ValueError as e:
         raise Bad(f"invalid SEARCH: {e}") from None
-    if isinstance(matcher.key, FlagKey):  # SEEN, UNSEEN...: one ordered pass, no sets
-        uids = flag_matches(matcher.key, matcher.ctx.uids, view.flags, ordered=True)
+    key = matcher.key
+    if isinstance(key, FlagKey):  # SEEN, UNSEEN...: from the view's flag index, no pass
+        having = view.uids_with_flag(key.flag)
+        # `having` is a subset of the view's UIDs, which ctx.uids copies
+        uids = (
+            sorted(having)
+            if key.present
+            else list(filterfalse(having.__contains__, matcher.ctx.uids))
+        )
     else:
-        matched = await _matching(ctx, matcher.key, matcher.ctx, set(matcher.ctx.uids))
+        matched = await _matching(ctx, key, matcher.ctx, set(matcher.ctx.uids))
         uids = sorted(matched)  # the view's order: UIDs ascending
     if program.save:
         view.saved = saved_result(program, uids)
@@ -81,7 +88,8 @@ async def _matching(ctx: Context, key: Key, search: SearchContext, domain: set[i
     if isinstance(key, SetKey):
         return domain.intersection(uid_set(key, search))
     if isinstance(key, FlagKey):
-        return flag_matches(key, domain, ctx.session.view.flags)
+        having = ctx.session.view.uids_with_flag(key.flag)
+        return domain & having if key.present else domain - having
     if isinstance(key, Not):
         return domain - await _matching(ctx, key.key, search, domain)
     if isinstance(key, And):
