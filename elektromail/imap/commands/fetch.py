@@ -84,10 +84,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
     # trip; without bodies, CHUNK messages at a time.
     budget = (CHUNK_WITH_BODIES, BODY_BYTES) if need_raw else None
     rest = uids
-    # Paced once a run is written and more follow: an answer of one run goes out whole
-    # either way, and most FETCHes (one message, a few flags) are one run.
-    pacing = None
-    try:
+    with ctx.paced() as pacing:
         while rest:
             if ctx.closed:  # the client left: reading the rest would keep the store busy
                 break
@@ -121,16 +118,9 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
             )
             if refusals:  # Dovecot's answer too: what was answered so far goes out, then NO
                 raise refusals[0]
-            if rest:
-                if pacing is None:
-                    pacing = ctx.paced()
-                    pacing.__enter__()
-                # A client reading slower than the store gives: wait, rather than hold the
-                # whole answer in memory.
-                await pacing.sent()
-    finally:
-        if pacing is not None:
-            pacing.__exit__(None, None, None)
+            # A client reading slower than the store gives: wait, rather than hold the
+            # whole answer in memory.
+            await pacing.sent()
     return Done(f"{ctx.name} completed")
 
 
