@@ -351,9 +351,13 @@ class Connection:
             while self._queue and not self._busy and not self._closed and not self._logged_out():
                 event = self._queue.popleft()
                 self._busy = True
-                d = defer.Deferred.fromCoroutine(self._handle(event))
-                d.addErrback(self._internal_error)
-                d.addBoth(self._finished)
+                # A command straight into its coroutine: one layer less to resume after each
+                # store round trip.
+                if isinstance(event, ParsedCommand):
+                    work = self._run_command(event)
+                else:
+                    work = self._handle(event)
+                defer.Deferred.fromCoroutine(work).addCallbacks(self._finished, self._failed)
         finally:
             self._draining = False
         if self._reading_paused and len(self._queue) < MAX_QUEUED // 2 and not self._closed:
@@ -370,6 +374,10 @@ class Connection:
             # queued command: it resumes when they are done, not when an earlier one is.
             self._accept(self.reader.resume())
         self._drain()
+
+    def _failed(self, failure: object) -> None:
+        self._internal_error(failure)
+        self._finished(None)
 
     def _internal_error(self, failure: object) -> None:
         log.failure("IMAP session failed", failure)
@@ -412,9 +420,8 @@ class Connection:
     # --- events from the reader -------------------------------------------------------------
 
     async def _handle(self, event: Event | Refusal) -> None:
-        if isinstance(event, ParsedCommand):
-            await self._run_command(event)
-        elif isinstance(event, ParseError):
+        """Anything but a command (those go to `_run_command`)."""
+        if isinstance(event, ParseError):
             self._reply(event.tag, fmt.BAD, event.message)
         elif isinstance(event, LineTooLong):
             self._reply(event.tag, fmt.BAD, "Line too long", fmt.TOOBIG)
@@ -432,11 +439,14 @@ class Connection:
         self.flush()
 
     async def _run_command(self, parsed: ParsedCommand) -> None:
+        """Run one command and write its answer; what it wrote goes out at its end (an
+        exception goes to `_failed`, whose goodbye writes what is pending)."""
         tag = parsed.tag
         try:
             spec, name, args, uid = lookup_command(parsed.name, parsed.args)
         except Bad as e:
             self._reply(tag, fmt.BAD, e.text, e.code)
+            self.flush()
             return
         ctx = CommandContext(self, tag, name, uid)
         before = self.session.state
@@ -449,6 +459,7 @@ class Connection:
         except (Bad, No) as e:
             status, text, code = (fmt.BAD if isinstance(e, Bad) else fmt.NO), e.text, e.code
         except ConnectionError:
+            self.flush()
             return
         except StoreUnavailable as e:
             status, text, code = fmt.NO, *_store_failure(name, e)
@@ -456,6 +467,7 @@ class Connection:
             log.failure("IMAP command {name} failed", name=name)
             status, text, code = fmt.NO, "Internal server error", fmt.SERVERBUG
         if self._closed:
+            self.flush()
             return
         if self.session.state is not State.LOGOUT:
             self.write(self.session.updates(allow_expunge=spec.allows_expunge))
@@ -463,6 +475,7 @@ class Connection:
         self._after(before)
         if self._tls_requested:
             self._start_tls(accepted=status == fmt.OK)
+        self.flush()
 
     def request_tls(self) -> None:
         """STARTTLS: switch once its tagged OK is written."""

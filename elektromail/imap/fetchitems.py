@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from elektromail.imap.format import astring
 from elektromail.imap.tokens import Atom, parse_arguments, quote_text
@@ -230,5 +231,12 @@ def parse_fetch_items(args: list, *, rev2: bool = False) -> list[FetchItem]:
     else:
         raise ValueError("fetch items must be an atom or a parenthesized list")
     # Plain str from here on: an Atom's repr is not for the wire (`invalid fetch item ':'`).
-    items = [parse_fetch_item(str(text), rev2=rev2) for text in texts]
-    return list(dict.fromkeys(items))
+    return list(_parse_item_texts(tuple(map(str, texts)), rev2))
+
+
+@lru_cache(maxsize=256)
+def _parse_item_texts(texts: tuple[str, ...], rev2: bool) -> tuple[FetchItem, ...]:
+    """The items of `texts`, duplicates dropped: a client sends the same few lists again and
+    again, so each is parsed once (FetchItems are frozen; a ValueError is not cached)."""
+    items = [parse_fetch_item(text, rev2=rev2) for text in texts]
+    return tuple(dict.fromkeys(items))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from bisect import bisect_right
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain
 
 from elektromail import mime
@@ -28,6 +30,37 @@ STRUCTURE_ITEMS = {"BINARY", "BINARY.SIZE"}
 RAW_ITEMS = {"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"}
 
 
+@dataclass(frozen=True, slots=True)
+class FetchPlan:
+    """What a FETCH's items need, worked out once per item list (clients send the same few
+    lists again and again): the items answered, their response labels, the store columns to
+    read, and whether \\Seen may be set and FLAGS shown."""
+
+    items: tuple[FetchItem, ...]
+    labels: tuple[bytes, ...]
+    structure: bool
+    raw: bool
+    rendered: bool
+    sets_seen: bool
+    flags: bool
+
+
+@lru_cache(maxsize=256)
+def fetch_plan(items: tuple[FetchItem, ...], *, uid: bool) -> FetchPlan:
+    """The plan of `items`; after the UID prefix, UID goes first unless asked for."""
+    if uid and not any(item.name == "UID" for item in items):
+        items = (FetchItem("UID"), *items)
+    return FetchPlan(
+        items=items,
+        labels=tuple(item.label().encode() for item in items),
+        structure=any(_needs_structure(item) for item in items),
+        raw=any(item.section is not None or item.name in RAW_ITEMS for item in items),
+        rendered=any(item.name in RENDERED_ITEMS and item.section is None for item in items),
+        sets_seen=any(item.sets_seen for item in items),
+        flags=any(item.name == "FLAGS" for item in items),
+    )
+
+
 @command("FETCH", SELECTED, uid=True, allows_expunge=False)
 async def fetch(ctx: Context, args: list[Argument]) -> Done:
     if len(args) < 2:
@@ -35,25 +68,23 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
     session = ctx.session
     view = session.view
     try:
-        items = parse_fetch_items(args[1:], rev2=session.dialect.rev2)
+        parsed_items = parse_fetch_items(args[1:], rev2=session.dialect.rev2)
     except ValueError as e:
         raise Bad(f"invalid FETCH items: {e}") from None
     uids = resolve_uids(args[0], view, ctx.uid)
-    if ctx.uid and not any(item.name == "UID" for item in items):
-        items = [FetchItem("UID"), *items]
-    need_structure = any(_needs_structure(item) for item in items)
-    need_raw = any(item.section is not None or item.name in RAW_ITEMS for item in items)
-    need_rendered = any(item.name in RENDERED_ITEMS and item.section is None for item in items)
-    set_seen = not view.readonly and any(item.sets_seen for item in items)
-    shows_flags = set_seen or any(item.name == "FLAGS" for item in items)
+    plan = fetch_plan(tuple(parsed_items), uid=ctx.uid)
+    items = plan.items
+    need_structure, need_raw, need_rendered = plan.structure, plan.raw, plan.rendered
+    set_seen = plan.sets_seen and not view.readonly
+    shows_flags = set_seen or plan.flags
     dialect = session.dialect
     postoffice = ctx.services.postoffice
+    # Bodies are read in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes
+    # (a larger message alone), chosen by the store from their sizes in the same round
+    # trip; without bodies, CHUNK messages at a time.
+    budget = (CHUNK_WITH_BODIES, BODY_BYTES) if need_raw else None
+    rest = uids
     with ctx.paced() as pacing:
-        # Bodies are read in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes
-        # (a larger message alone), chosen by the store from their sizes in the same round
-        # trip; without bodies, CHUNK messages at a time.
-        budget = (CHUNK_WITH_BODIES, BODY_BYTES) if need_raw else None
-        rest = uids
         while rest:
             if ctx.closed:  # the client left: reading the rest would keep the store busy
                 break
@@ -74,7 +105,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 # a keyword another session set, not told of yet: FLAGS goes first
                 ctx.write(b"".join(flags_responses(view)))
             refusals: list[No] = []
-            answers = _answers(rows, items, view, dialect, refusals)
+            answers = _answers(rows, plan, view, dialect, refusals)
             changed = {}
             if set_seen:  # the whole batch first: \Seen only where something set it
                 answers = list(answers)
@@ -133,13 +164,14 @@ Answer = tuple[int, MessageRow, list[tuple[bytes, bytes]]]
 
 
 def _answers(
-    rows: list[MessageRow], items: list[FetchItem], view, dialect, refusals: list[No]
+    rows: list[MessageRow], plan: FetchPlan, view, dialect, refusals: list[No]
 ) -> Iterator[Answer]:
     """(seq, row, a (label, value) per item) for each row, made as they are read, up to the
     first item that cannot be answered. Then, as Dovecot does by default, the FETCH stops:
     that message keeps the items before it, and its refusal goes into `refusals`."""
     utf8 = dialect.utf8_names
     rev2 = dialect.rev2
+    labelled = tuple(zip(plan.labels, plan.items, strict=True))
     for row in rows:
         seq = view.seq_of(row.uid)
         if seq is None:
@@ -147,12 +179,12 @@ def _answers(
         parsed = mime.from_json(row.structure) if row.structure is not None else None
         values: list[tuple[bytes, bytes]] = []
         try:
-            for item in items:
+            for label, item in labelled:
                 if item.name == "FLAGS":  # as this session shows them: with \\Recent
                     flags = fmt.format_flags(view.shown_flags(row.uid, row.flags))
-                    values.append((b"FLAGS", flags))
+                    values.append((label, flags))
                 else:
-                    values.append(_item(item, row, parsed, utf8, rev2))
+                    values.append((label, _item(item, row, parsed, utf8, rev2)))
         except No as refusal:
             refusals.append(refusal)
             yield seq, row, values
@@ -184,30 +216,30 @@ def _response(seq: int, row: MessageRow, values: list, new_flags: tuple[str, ...
     return fmt.format_fetch(seq, values)
 
 
-def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool, rev2: bool) -> tuple[bytes, bytes]:
-    """(label, value) of one FETCH data item (RFC 9051 §7.5.2)."""
+def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool, rev2: bool) -> bytes:
+    """The value of one FETCH data item (RFC 9051 §7.5.2); its label is `item.label()`."""
     name = item.name
     if name == "UID":
-        return b"UID", b"%d" % row.uid
+        return b"%d" % row.uid
     if name == "INTERNALDATE":
-        return b"INTERNALDATE", fmt.format_internaldate(row.internal_date, row.tz_minutes)
+        return fmt.format_internaldate(row.internal_date, row.tz_minutes)
     if name == "RFC822.SIZE":
-        return b"RFC822.SIZE", b"%d" % row.size
+        return b"%d" % row.size
     if name == "ENVELOPE":
         if row.envelope is not None:
-            return b"ENVELOPE", row.envelope
-        return b"ENVELOPE", fmt.format_envelope(parsed.envelope, utf8_ok=utf8)
+            return row.envelope
+        return fmt.format_envelope(parsed.envelope, utf8_ok=utf8)
     if name in ("BODY", "BODYSTRUCTURE") and item.section is None:
         extended = name == "BODYSTRUCTURE"
         rendered = row.bodystructure if extended else row.body
         if rendered is None:
             rendered = fmt.format_bodystructure(parsed.body, extended, utf8_ok=utf8)
-        return name.encode(), rendered
+        return rendered
     if name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
-        return name.encode(), _text_literal(_rfc822(name, row.raw, parsed))
+        return _text_literal(_rfc822(name, row.raw, parsed))
     if name in ("BINARY", "BINARY.SIZE"):
-        return item.label().encode(), _binary(item, row.raw, parsed, rev2)
-    return item.label().encode(), _body_section(item, row.raw, parsed)
+        return _binary(item, row.raw, parsed, rev2)
+    return _body_section(item, row.raw, parsed)
 
 
 def _rfc822(name: str, raw: bytes, parsed) -> bytes:
