@@ -2,8 +2,8 @@
 
 Every base-protocol script must pass, and every extension script whose capabilities the server
 advertises; the others run no command (imaptest checks the capabilities itself). The binary is
-$IMAPTEST, else the one `../shared/tools/imaptest/build.sh` builds (`.ci/run` builds it, with
-its Debian packages); without either the test skips and says why.
+$IMAPTEST, else the one `../shared/tools/imaptest/build.sh` builds, which this test runs once
+(`.ci/run` installs its Debian packages); without either the test skips and says why.
 """
 
 from __future__ import annotations
