@@ -138,7 +138,7 @@ def index(raw: bytes, parsed: mime.ParsedMessage) -> Index:
         len(found.attachments),
         "\n".join(fields).casefold(),
         search_fields(raw, parsed),
-        sort_fields(envelope),
+        sort_fields(envelope, raw[: parsed.header_end]),
     )
 
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from elektromail import mime
-from elektromail.sortkeys import base_subject, casemap, sent_time, sort_fields
+from elektromail.sortkeys import (
+    base_subject,
+    base_subject_and_reply,
+    casemap,
+    message_ids,
+    sent_time,
+    sort_fields,
+    thread_references,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,3 +105,68 @@ def test_sent_time_is_utc_seconds_and_none_when_it_cannot_be_read():
     assert sent_time("not a date") is None
     assert sent_time(None) is None
     assert sent_time("Thu, 1 Jan 1970 00:00:00 +0000") is None  # 0: as Dovecot, unknown
+
+
+@pytest.mark.parametrize(
+    ("subject", "reply"),
+    [
+        # RFC 5256 §3: "A message is considered to be a reply or forward if the base subject
+        # extraction rules, applied to the original subject, remove any of the following: a
+        # subj-refwd, a "(fwd)" subj-trailer, or a subj-fwd-hdr and subj-fwd-trl."
+        ("Re: lunch", True),
+        ("lunch (fwd)", True),
+        ("[fwd: lunch]", True),
+        ("Fw: lunch", True),
+        ("[list] lunch", False),  # a blob alone is not a reply
+        ("  lunch  ", False),
+        ("lunch", False),
+        (None, False),
+    ],
+)
+def test_the_reply_or_forward_mark(subject, reply):
+    assert base_subject_and_reply(subject)[1] is reply
+
+
+@pytest.mark.parametrize(
+    ("value", "ids"),
+    [
+        ("<a@b>", ["a@b"]),
+        # RFC 5256 §3: "<"01KF8JCEOCBS0045PS"@xxx.yyy.com> and <01KF8JCEOCBS0045PS@xxx.yyy.com>
+        # MUST be interpreted as being the same Message ID"
+        ('<"01KF8JCEOCBS0045PS"@xxx.yyy.com>', ["01KF8JCEOCBS0045PS@xxx.yyy.com"]),
+        ("<01KF8JCEOCBS0045PS@xxx.yyy.com>", ["01KF8JCEOCBS0045PS@xxx.yyy.com"]),
+        ("<a@b> <c@d>\t<e@f>", ["a@b", "c@d", "e@f"]),
+        ("<a @ b>", ["a@b"]),  # white space inside is dropped, as Dovecot does
+        ("<a(comment)@b>", ["a@b"]),
+        ("<no-at-sign> <x@y>", ["x@y"]),
+        ("<a@[127.0.0.1]>", ["a@[127.0.0.1]"]),
+        ("<a@b", []),
+        ('<"unclosed@b>', []),
+        ("junk", []),
+        ("", []),
+        (None, []),
+    ],
+)
+def test_message_ids_are_found_and_normalized(value, ids):
+    assert message_ids(value) == ids
+
+
+def test_references_are_the_references_field_else_the_first_in_reply_to():
+    """RFC 5256 §3: "If a message contains a References header line, then use the Message IDs
+    in the References header line"; otherwise "use the first (if any) valid Message ID found
+    in the In-Reply-To header line as the only reference"."""
+    assert thread_references("<a@x> <b@x>", "<c@x>") == ("a@x", "b@x")
+    assert thread_references("no ids here", "<c@x> <d@x>") == ("c@x",)
+    assert thread_references(None, "Your message of Monday <c@x>") == ("c@x",)
+    assert thread_references(None, None) == ()
+
+
+def test_sort_fields_read_the_first_of_each_threading_field():
+    raw = (
+        b"Message-ID: <me@x>\r\nMessage-ID: <second@x>\r\nReferences: <a@x>\r\n <b@x>\r\n"
+        b"References: <other@x>\r\nIn-Reply-To: <c@x>\r\nSubject: Re: hello\r\n\r\nbody\r\n"
+    )
+    parsed = mime.parse(raw)
+    fields = sort_fields(parsed.envelope, raw[: parsed.header_end])
+    assert (fields.message_id, fields.references) == ("me@x", ("a@x", "b@x"))
+    assert (fields.subject, fields.reply) == ("HELLO", True)

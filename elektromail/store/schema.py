@@ -100,9 +100,10 @@ CREATE TABLE IF NOT EXISTS search_header (
     PRIMARY KEY (name, body_id, position)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS search_header_body ON search_header(body_id);
--- What IMAP SORT orders a body by (elektromail.sortkeys): i;unicode-casemap keys as UTF-8 BLOBs,
--- which compare in the comparator's order, and the Date: header in seconds since the epoch
--- (NULL: SORT DATE reads the internal date). Written when the body is parsed; goes with it.
+-- What IMAP SORT orders a body by and THREAD links it by (elektromail.sortkeys): i;unicode-casemap
+-- keys as UTF-8 BLOBs, which compare in the comparator's order, the Date: header in seconds since
+-- the epoch (NULL: the internal date stands in), the normalized Message-ID and references.
+-- Written when the body is parsed; goes with it.
 CREATE TABLE IF NOT EXISTS sort_keys (
     body_id      INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
     subject      BLOB NOT NULL,  -- the base subject (RFC 5256 §2.1)
@@ -111,7 +112,10 @@ CREATE TABLE IF NOT EXISTS sort_keys (
     cc_key       BLOB NOT NULL,
     display_from BLOB NOT NULL,
     display_to   BLOB NOT NULL,
-    sent         INTEGER
+    sent         INTEGER,
+    reply        INTEGER NOT NULL,  -- 1: the subject marks a reply or forward (RFC 5256 §3)
+    message_id   TEXT,  -- NULL: no valid Message-ID
+    refs         TEXT  -- JSON list of the references; NULL: none
 );
 -- Bodies stored but not parsed yet have structure '' (a parse never gives that): mail is
 -- acknowledged once its bytes are committed, and the parse is made when a reader first needs it

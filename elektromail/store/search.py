@@ -20,6 +20,7 @@ Texts are casefolded by the caller; the answer is the matching UIDs of the mailb
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -43,6 +44,7 @@ _LOCAL = (
 
 Query = tuple[Any, ...]
 SortOrder = tuple[tuple[str, bool], ...]
+ThreadRow = tuple[int, int, str, bool, str | None, tuple[str, ...]]
 
 # SORT's keys as columns of messages m and sort_keys k. Times are whole seconds, as Dovecot
 # compares them: messages that arrived in the same second keep their UID order.
@@ -69,6 +71,12 @@ class SearchOps:
     def search_uids(self, mailbox_id: int, query: Query) -> Deferred[list[int]]:
         """The UIDs of the mailbox's messages that match `query` (see the module)."""
         return self._run(_search_uids, self.render, mailbox_id, query)
+
+    def thread_messages(self, mailbox_id: int) -> Deferred[list[ThreadRow]]:
+        """What THREAD reads of each message of the mailbox, in UID order: (uid, sent time or
+        else internal date in seconds, base subject in casemap form, reply or forward,
+        Message-ID or None, references)."""
+        return self._run(_thread_messages, self.render, mailbox_id)
 
     def sorted_uids(self, mailbox_id: int, order: SortOrder) -> Deferred[list[int]]:
         """Every UID of the mailbox in SORT's order (RFC 5256 §3): `order` is (key, reverse)
@@ -160,3 +168,24 @@ def _sorted_uids(cursor, render: Render | None, mailbox_id: int, order: SortOrde
         (mailbox_id,),
     )
     return [uid for (uid,) in rows]
+
+
+def _thread_messages(cursor, render: Render | None, mailbox_id: int) -> list[ThreadRow]:
+    _parse_waiting(cursor, render, mailbox_id)
+    rows = cursor.execute(
+        f"SELECT m.uid, {SORT_KEYS['DATE']}, k.subject, k.reply, k.message_id, k.refs"
+        " FROM messages m LEFT JOIN sort_keys k ON k.body_id = m.body_id"
+        " WHERE m.mailbox_id = ? ORDER BY m.uid",
+        (mailbox_id,),
+    )
+    return [
+        (
+            uid,
+            date,
+            "" if subject is None else bytes(subject).decode("utf-8", "surrogatepass"),
+            bool(reply),
+            message_id,
+            tuple(json.loads(refs)) if refs else (),
+        )
+        for uid, date, subject, reply, message_id, refs in rows
+    ]

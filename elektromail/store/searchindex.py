@@ -4,6 +4,8 @@ body is parsed, and filled for older bodies by the schema upgrade."""
 
 from __future__ import annotations
 
+import json
+
 from elektromail import mime
 from elektromail.mailtext import Index
 from elektromail.searchtext import SearchFields, search_fields, to_blob
@@ -22,7 +24,7 @@ def index_search_fields(
         if fields is None:
             fields = search_fields(raw, parsed)
         if keys is None:
-            keys = sort_fields(parsed.envelope)
+            keys = sort_fields(parsed.envelope, raw[: parsed.header_end])
     _insert_fields(cursor, body_id, fields)
     _insert_sort_keys(cursor, body_id, keys)
 
@@ -46,7 +48,7 @@ def _insert_fields(cursor, body_id: int, fields: SearchFields) -> None:
 def _insert_sort_keys(cursor, body_id: int, keys: SortFields) -> None:
     cursor.execute(
         "INSERT INTO sort_keys(body_id, subject, from_key, to_key, cc_key, display_from,"
-        " display_to, sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " display_to, sent, reply, message_id, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             body_id,
             *map(
@@ -54,6 +56,9 @@ def _insert_sort_keys(cursor, body_id: int, keys: SortFields) -> None:
                 (keys.subject, keys.from_, keys.to, keys.cc, keys.display_from, keys.display_to),
             ),
             keys.sent,
+            int(keys.reply),
+            keys.message_id,
+            json.dumps(keys.references) if keys.references else None,
         ),
     )
 
@@ -69,4 +74,6 @@ def fill_search_index(conn) -> None:
         parsed = mime.from_json(structure)
         if not searchable:
             _insert_fields(conn, body_id, search_fields(bytes(raw), parsed))
-        _insert_sort_keys(conn, body_id, sort_fields(parsed.envelope))
+        _insert_sort_keys(
+            conn, body_id, sort_fields(parsed.envelope, bytes(raw)[: parsed.header_end])
+        )

@@ -35,8 +35,9 @@ MESSAGES = [
 ]
 
 
-def deliver_all(server: MailServer) -> None:
-    for message, when in MESSAGES:
+def deliver_all(server: MailServer, messages: list[tuple[bytes, float]] = MESSAGES) -> None:
+    """Store (raw, internal date) pairs in user's INBOX, in order."""
+    for message, when in messages:
         server.call(server.server.postoffice.inject, "user", "INBOX", message, internal_date=when)
 
 

@@ -13,6 +13,7 @@ from elektromail.imap.commands import (
     state,
     status,
     store,
+    thread,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "state",
     "status",
     "store",
+    "thread",
 ]
