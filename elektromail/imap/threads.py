@@ -10,40 +10,53 @@ threads ordered by their newest message.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["ALGORITHMS", "ThreadMessage", "format_thread", "id_ranks", "thread"]
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadMessage:
+class ThreadMessage(NamedTuple):
     """One searched message: `date` is the sent date in seconds (the internal date when it has
-    none), `subject` the base subject (casemapped), `reply` whether its subject marked a reply
-    or forward, `message_id` normalized or None, `references` its references in order."""
+    none), `subject` the base subject (casemapped, in UTF-8: equal texts are equal bytes),
+    `reply` whether its subject marked a reply or forward, `message_id` normalized or None,
+    `references` its references in order."""
 
     uid: int
     date: int
-    subject: str
+    subject: bytes
     reply: bool
     message_id: str | None
     references: tuple[str, ...]
 
 
-@dataclass(eq=False, slots=True)
 class _Node:
     """A message, or a dummy (`message` None) standing for a Message ID no searched message has."""
 
-    message: ThreadMessage | None = None
-    parent: _Node | None = None
-    children: list[_Node] = field(default_factory=list)  # after step (3): existing messages
-    # the root list's facts (steps 4 and 5)
-    date: int = 0
-    uid: int = 0
-    reply: bool = False
-    ignore: bool = False
-    subject_holder: _Node | None = None  # 5.B: the root this one is merged into
-    parented: bool = False  # some node has had it as its parent
-    rank: int = 0  # REFS' last tie-break: where its Message ID first appears in the mailbox
+    __slots__ = (
+        "children",
+        "date",
+        "ignore",
+        "message",
+        "parent",
+        "parented",
+        "rank",
+        "reply",
+        "subject_holder",
+        "uid",
+    )
+
+    def __init__(self, rank: int = 0, children: list[_Node] | None = None) -> None:
+        self.message: ThreadMessage | None = None
+        self.parent: _Node | None = None
+        self.children: list[_Node] = [] if children is None else children  # after step (3)
+        self.parented = False  # some node has had it as its parent
+        # the root list's facts (steps 4 and 5)
+        self.date = 0
+        self.uid = 0
+        self.reply = False
+        self.ignore = False
+        self.subject_holder: _Node | None = None  # 5.B: the root this one is merged into
+        self.rank = rank  # REFS' last tie-break: where its Message ID first appears
 
 
 # A thread tree as the response writes it: (number or None for a dummy, children).
@@ -177,7 +190,7 @@ def _sort_roots(roots: list[_Node]) -> list[_Node]:
     return sorted(roots, key=_sort_key)
 
 
-def _subject_of(root: _Node) -> tuple[str, bool]:
+def _subject_of(root: _Node) -> tuple[bytes, bool]:
     message = root.message if root.message is not None else _sorted_children(root)[0].message
     assert message is not None
     return message.subject, message.reply
@@ -186,7 +199,7 @@ def _subject_of(root: _Node) -> tuple[str, bool]:
 def _gather_subjects(roots: list[_Node]) -> None:
     """Step 5.B: the subject table; each root that is not the table's entry for its subject
     is pointed at the one that was when it was looked at."""
-    table: dict[str, _Node] = {}
+    table: dict[bytes, _Node] = {}
     for root in roots:
         if root.ignore:
             continue
@@ -283,9 +296,7 @@ def _ordered_subject(messages: Sequence[ThreadMessage], number: Callable[[int], 
     """Sorted by base subject and sent date, split where the subject changes; threads in the
     order of their first message's date (ties: its number); the first message the parent
     of all the others."""
-    ordered = sorted(
-        messages, key=lambda m: (m.subject.encode("utf-8", "surrogatepass"), m.date, m.uid)
-    )
+    ordered = sorted(messages, key=lambda m: (m.subject, m.date, m.uid))
     threads: list[list[ThreadMessage]] = []
     for message in ordered:
         if threads and threads[-1][0].subject == message.subject:
@@ -341,24 +352,23 @@ def format_thread(threads: list[Tree]) -> bytes:
     if not threads:
         return b"* THREAD\r\n"
     out: list[str] = ["* THREAD "]
-    # what is left to write, last first: text, or a member, or a list of children
-    stack: list[str | tuple[str, Tree] | list[Tree]] = [
-        ("member", tree) for tree in reversed(threads)
-    ]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            out.append(item)
-        elif isinstance(item, tuple):
-            number, children = item[1]
-            out.append("(" if number is None else f"({number} " if children else f"({number}")
-            stack.append(")")
-            stack.append(children)
-        else:
-            children = item
-            while len(children) == 1:
-                number, children = children[0]
-                out.append(f"{number} " if children else str(number))
-            stack.extend(("member", child) for child in reversed(children))
+    levels = [iter(threads)]  # the members left to write at each open level
+    closers = [""]  # what ends each level
+    while levels:
+        member = next(levels[-1], None)
+        if member is None:
+            levels.pop()
+            out.append(closers.pop())
+            continue
+        number, children = member
+        if not children:
+            out.append(f"({number})")
+            continue
+        out.append("(" if number is None else f"({number} ")
+        while len(children) == 1:
+            number, children = children[0]
+            out.append(f"{number} " if children else str(number))
+        levels.append(iter(children))
+        closers.append(")")
     out.append("\r\n")
     return "".join(out).encode("ascii")

@@ -44,7 +44,7 @@ _LOCAL = (
 
 Query = tuple[Any, ...]
 SortOrder = tuple[tuple[str, bool], ...]
-ThreadRow = tuple[int, int, str, bool, str | None, tuple[str, ...]]
+ThreadRow = tuple[int, int, bytes, bool, str | None, tuple[str, ...]]
 
 # SORT's keys as columns of messages m and sort_keys k. Times are whole seconds, as Dovecot
 # compares them: messages that arrived in the same second keep their UID order.
@@ -74,7 +74,7 @@ class SearchOps:
 
     def thread_messages(self, mailbox_id: int) -> Deferred[list[ThreadRow]]:
         """What THREAD reads of each message of the mailbox, in UID order: (uid, sent time or
-        else internal date in seconds, base subject in casemap form, reply or forward,
+        else internal date in seconds, base subject in casemap form as UTF-8, reply or forward,
         Message-ID or None, references)."""
         return self._run(_thread_messages, self.render, mailbox_id)
 
@@ -173,19 +173,13 @@ def _sorted_uids(cursor, render: Render | None, mailbox_id: int, order: SortOrde
 def _thread_messages(cursor, render: Render | None, mailbox_id: int) -> list[ThreadRow]:
     _parse_waiting(cursor, render, mailbox_id)
     rows = cursor.execute(
-        f"SELECT m.uid, {SORT_KEYS['DATE']}, k.subject, k.reply, k.message_id, k.refs"
-        " FROM messages m LEFT JOIN sort_keys k ON k.body_id = m.body_id"
+        f"SELECT m.uid, {SORT_KEYS['DATE']}, coalesce(k.subject, x''), k.reply, k.message_id,"
+        " k.refs FROM messages m LEFT JOIN sort_keys k ON k.body_id = m.body_id"
         " WHERE m.mailbox_id = ? ORDER BY m.uid",
         (mailbox_id,),
-    )
+    ).fetchall()
+    loads = json.loads
     return [
-        (
-            uid,
-            date,
-            "" if subject is None else bytes(subject).decode("utf-8", "surrogatepass"),
-            bool(reply),
-            message_id,
-            tuple(json.loads(refs)) if refs else (),
-        )
+        (uid, date, subject, reply == 1, message_id, tuple(loads(refs)) if refs else ())
         for uid, date, subject, reply, message_id, refs in rows
     ]

@@ -17,7 +17,9 @@ def msg(
     subject: str = "",
     reply: bool = False,
 ) -> ThreadMessage:
-    return ThreadMessage(uid, uid if date is None else date, subject, reply, message_id, references)
+    return ThreadMessage(
+        uid, uid if date is None else date, subject.encode(), reply, message_id, references
+    )
 
 
 def answer(algorithm: str, messages: list[ThreadMessage]) -> bytes:
