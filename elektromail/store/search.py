@@ -12,6 +12,8 @@ needs no SQL:
 - ("sent", op, date): the same for the Date: header's date; no or a bad Date: matches none;
 - ("address", field, text): `text` in the envelope's from/to/cc/bcc written out;
 - ("subject", text): `text` in the envelope's subject (none: no match);
+- ("within", older, target): the internal date, in whole seconds, at or before (older) or at
+  or after `target` (RFC 5032's OLDER and YOUNGER);
 - ("header", name, text): `text` in some top-level `name` field (name lower-case).
 
 Texts are casefolded by the caller; the answer is the matching UIDs of the mailbox.
@@ -128,6 +130,9 @@ def _condition(query: Query) -> tuple[str, tuple]:
         if op == "on":
             return f"{_LOCAL} >= ? AND {_LOCAL} < ? AND {valid}", (start, start + _DAY)
         return f"{_LOCAL} >= ? AND {valid}", (start,)
+    if kind == "within":
+        _, older, target = query
+        return f"{_SECONDS.format('m.internal_date')} {'<=' if older else '>='} ?", (target,)
     if kind == "sent":
         _, op, date = query
         compare = {"before": "<", "on": "=", "since": ">="}[op]

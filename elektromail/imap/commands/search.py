@@ -35,7 +35,7 @@ from elektromail.imap.search_parse import (
     SizeKey,
 )
 
-advertise("ESEARCH", "SEARCHRES")
+advertise("ESEARCH", "SEARCHRES", "WITHIN")
 CHUNK = 500
 
 
