@@ -89,6 +89,7 @@ def sort(client: imaplib.IMAP4, arguments: bytes) -> list[bytes]:
         (b"(REVERSE SUBJECT)", b"3 1 2 4"),  # the tie 2 = 4 stays in sequence order
         (b"(SUBJECT REVERSE ARRIVAL)", b"4 2 1 3"),
         (b"(subject reverse size)", b"4 2 1 3"),
+        (b'("SUBJECT" "REVERSE" size)', b"4 2 1 3"),  # astrings, as Dovecot reads them
         # as Dovecot: a second REVERSE cancels the first; a key named again adds nothing (and
         # leaves a REVERSE before it for the next key)
         (b"(REVERSE REVERSE ARRIVAL)", b"2 3 1 4"),
@@ -109,6 +110,7 @@ def test_search_criteria_choose_the_messages_sorted(mail):
     assert sort(client, b"(REVERSE SIZE) US-ASCII SUBJECT apple") == [b"* SORT 4 2"]
     assert sort(client, b"(DATE) utf-8 OR FROM zed 3") == [b"* SORT 1 3"]
     assert sort(client, b"(DATE) UTF-8 SUBJECT nothing") == [b"* SORT"]
+    assert sort(client, b'(REVERSE SIZE) "US-ASCII" SUBJECT apple') == [b"* SORT 4 2"]
     client.logout()
 
 

@@ -70,6 +70,7 @@ def thread(client: imaplib.IMAP4, arguments: bytes) -> bytes:
         # ORDEREDSUBJECT: by base subject, threads by their first message's date
         (b"ORDEREDSUBJECT UTF-8 ALL", b"* THREAD (6)(3 5)(1 (2)(4))"),
         (b"references us-ascii ALL", b"* THREAD (6)(3 5)(1 2 4)"),
+        (b'"REFERENCES" "UTF-8" ALL', b"* THREAD (6)(3 5)(1 2 4)"),  # astrings, as Dovecot
     ],
 )
 def test_each_algorithm(mail, arguments, expected):
@@ -140,6 +141,7 @@ def test_capability_lists_the_algorithms(mail):
         b"REFERENCES",
         b"REFERENCES UTF-8",  # no search key
         b"NOSUCH UTF-8 ALL",
+        b'"" UTF-8 ALL',  # a string where the algorithm goes: BAD, and no Python repr in it
         b"(REFERENCES) UTF-8 ALL",
         b"REFERENCES (UTF-8) ALL",
         b"REFERENCES UTF-8 NOSUCHKEY",
@@ -151,6 +153,7 @@ def test_malformed_thread_is_bad_and_changes_nothing(mail, arguments):
     client = login(mail)
     lines = raw(client, b"THREAD " + arguments)
     assert lines[-1].startswith(b"BAD"), lines
+    assert b"b'" not in lines[-1]
     assert thread(client, b"REFERENCES UTF-8 ALL") == b"* THREAD (6)(3 5)(1 2 4)"
     client.logout()
 

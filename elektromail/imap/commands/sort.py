@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from elektromail.imap import format as fmt
+from elektromail.imap.args import astring
 from elektromail.imap.commands.search import matching_uids
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import BADCHARSET_CODE, CHARSETS, parse_search
-from elektromail.imap.tokens import Atom, quote_text
+from elektromail.imap.tokens import Atom, shown
 
 advertise("SORT", "SORT=DISPLAY", "ESORT")
 
@@ -88,7 +89,7 @@ def _parse(args: list[Argument]) -> tuple[list[Argument], Order, str, list[Argum
     order = _criteria(args[pos])
     if pos + 1 >= len(args) or isinstance(args[pos + 1], list):
         raise Bad("invalid SORT: a charset must follow the sort criteria")
-    charset = str(args[pos + 1])
+    charset = astring(args[pos + 1], "charset")
     if pos + 2 >= len(args):
         raise Bad("invalid SORT: at least one search key is needed")
     return returning, order, charset, list(args[pos + 2 :])
@@ -102,14 +103,14 @@ def _criteria(items: list[Argument]) -> Order:
     order: list[tuple[str, bool]] = []
     reverse = last_reverse = False
     for item in items:
-        name = item.upper() if isinstance(item, Atom) else None
+        # astrings, as Dovecot reads them
+        name = None if isinstance(item, list) else astring(item, "sort key").upper()
         last_reverse = name == "REVERSE"
         if last_reverse:
             reverse = not reverse
             continue
         if name not in SORT_KEYS:
-            shown = quote_text(str(item)) if isinstance(item, str) else "a list"
-            raise Bad(f"invalid SORT: unknown sort key {shown}")
+            raise Bad(f"invalid SORT: unknown sort key {shown(item)}")
         if any(key == name for key, _ in order):
             continue
         order.append((name, reverse))

@@ -6,11 +6,12 @@ threading facts (sortkeys.py, kept when it is parsed) and imap/threads.py builds
 
 from __future__ import annotations
 
+from elektromail.imap.args import astring
 from elektromail.imap.commands.search import matching_uids
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import BADCHARSET_CODE, CHARSETS, parse_search
 from elektromail.imap.threads import ALGORITHMS, ThreadMessage, format_thread, id_ranks, thread
-from elektromail.imap.tokens import Atom, quote_text
+from elektromail.imap.tokens import Atom, shown
 
 advertise(*(f"THREAD={name}" for name in ALGORITHMS))
 
@@ -19,9 +20,10 @@ advertise(*(f"THREAD={name}" for name in ALGORITHMS))
 async def thread_command(ctx: Context, args: list[Argument]) -> Done:
     if len(args) < 2 or isinstance(args[0], list) or isinstance(args[1], list):
         raise Bad("invalid THREAD: an algorithm and a charset must come first")
-    algorithm, charset, keys = str(args[0]).upper(), str(args[1]), args[2:]
+    algorithm = astring(args[0], "threading algorithm").upper()
+    charset, keys = astring(args[1], "charset"), args[2:]
     if algorithm not in ALGORITHMS:
-        raise Bad(f"invalid THREAD: unknown threading algorithm {quote_text(str(args[0]))}")
+        raise Bad(f"invalid THREAD: unknown threading algorithm {shown(args[0])}")
     if charset.upper() not in CHARSETS:
         raise No("unsupported charset", BADCHARSET_CODE)
     if not keys:
