@@ -47,13 +47,17 @@ def _ok(answer: tuple[str, list], what: str) -> list:
 def one_command_lines(
     messages: Sequence[Message], repeat: int, repeat_quick: int
 ) -> list[tuple[str, int, Callable[[imaplib.IMAP4, random.Random, str], object]]]:
-    """(line, repetitions, call) for each one-command line of issue 15's first table."""
+    """(line, repetitions, call) for each one-command line of issue 15's first table, and
+    issue 16's SORT and THREAD lines."""
     n = len(messages)
     message_id = messages[n // 2].message_id
     extra = corpus(repeat_quick + 1, seed=99)
 
     def search(*keys: str):
         return lambda c, rng, box: _ok(c.uid("SEARCH", *keys), "SEARCH")
+
+    def ordered(command: str, *arguments: str):
+        return lambda c, rng, box: _ok(c.uid(command, *arguments, "UTF-8", "ALL"), command)
 
     def append(c, rng, box):
         return _ok(c.append(box, None, None, extra[rng.randrange(len(extra))].raw), "APPEND")
@@ -65,6 +69,9 @@ def one_command_lines(
         ("UID SEARCH SEEN", repeat, search("SEEN")),
         ("UID SEARCH LARGER 100", repeat, search("LARGER", "100")),
         (f"UID SEARCH TEXT {BODY_WORD}", repeat, search("TEXT", BODY_WORD)),
+        ("UID SORT (DATE) ALL", repeat, ordered("SORT", "(DATE)")),
+        ("UID SORT (SUBJECT) ALL", repeat, ordered("SORT", "(SUBJECT)")),
+        ("UID THREAD REFERENCES ALL", repeat, ordered("THREAD", "REFERENCES")),
         (
             f"FETCH n {FETCH_ONE}, one message",
             repeat_quick,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from elektromail import mime
 from elektromail.searchtext import SearchFields, search_fields
+from elektromail.sortkeys import SortFields, sort_fields
 
 # The body text kept for search: a 50 MB message must not double its size in the index.
 SEARCH_TEXT_LIMIT = 1 << 20  # characters
@@ -118,6 +119,7 @@ class Index:
     attachments: int
     search: str  # case-folded
     fields: SearchFields | None = None  # what IMAP SEARCH's header keys read (searchtext)
+    sort: SortFields | None = None  # what IMAP SORT orders by (sortkeys)
 
 
 def index(raw: bytes, parsed: mime.ParsedMessage) -> Index:
@@ -132,7 +134,12 @@ def index(raw: bytes, parsed: mime.ParsedMessage) -> Index:
         _shown_addresses(envelope.cc),
         body[:SEARCH_TEXT_LIMIT],
     )
-    return Index(len(found.attachments), "\n".join(fields).casefold(), search_fields(raw, parsed))
+    return Index(
+        len(found.attachments),
+        "\n".join(fields).casefold(),
+        search_fields(raw, parsed),
+        sort_fields(envelope, raw[: parsed.header_end]),
+    )
 
 
 def index_from_json(raw: bytes, structure: str) -> Index:

@@ -50,6 +50,7 @@ from elektromail.imap.search_parse import (
     SetKey,
     SizeKey,
     SubjectKey,
+    WithinKey,
 )
 from elektromail.searchtext import address_text, header_fields, sent_day, subject_text
 
@@ -352,6 +353,8 @@ def _compile(key: Key, ctx: SearchContext) -> Test:
         return _size_test(key.larger, key.size)
     if isinstance(key, DateKey):
         return _date_test(key)
+    if isinstance(key, WithinKey):
+        return _within_test(key.older, key.target)
     if isinstance(key, AddressKey):
         return _address_test(key.field, key.text.casefold())
     if isinstance(key, SubjectKey):
@@ -394,6 +397,12 @@ def _date_test(key: DateKey) -> Test:
         return day == date if op == "on" else day >= date
 
     return test
+
+
+def _within_test(older: bool, target: int) -> Test:
+    if older:
+        return lambda facts: math.floor(facts.message.internal_date) <= target
+    return lambda facts: math.floor(facts.message.internal_date) >= target
 
 
 def _header_test(field: str, needle: str) -> Test:
@@ -498,6 +507,8 @@ def store_query(key: Key) -> tuple | None:
         return ("size", key.larger, key.size)
     if isinstance(key, DateKey):
         return ("sent" if key.sent else "internal", key.op, key.date)
+    if isinstance(key, WithinKey):
+        return ("within", key.older, key.target)
     if isinstance(key, AddressKey):
         needle = key.text.casefold()
         if not needle:  # as _address_test: every message that has the field

@@ -10,6 +10,7 @@ deeper than MAX_DEPTH (the tokenizer's own limit), are refused with ValueError.
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -126,6 +127,17 @@ class DateKey(Key):
     @property
     def needs(self) -> frozenset[str]:  # type: ignore[override]
         return frozenset({HEADERS if self.sent else DATE})
+
+
+@dataclass(frozen=True)
+class WithinKey(Key):
+    """OLDER n / YOUNGER n (RFC 5032 §2): the internal date, to the second, at or before
+    (older) or at or after `target`, the server's time when the command came less n
+    seconds."""
+
+    older: bool
+    target: int
+    needs = frozenset({DATE})
 
 
 @dataclass(frozen=True)
@@ -394,6 +406,25 @@ def _size_key(larger: bool) -> Callable[[_Cursor, str], Key]:
     return parse
 
 
+# The server's clock for OLDER and YOUNGER (tests replace it).
+clock: Callable[[], float] = time.time
+MAX_INTERVAL = 2**32 - 1  # as Dovecot: an unsigned 32-bit number of seconds
+
+
+def _within_key(older: bool) -> Callable[[_Cursor, str], Key]:
+    def parse(cursor: _Cursor, name: str) -> Key:
+        text = _atom(cursor.take(name, "an interval"), name, "an interval")
+        # RFC 5032 §3: ( "OLDER" / "YOUNGER" ) SP nz-number
+        if not (text.isascii() and text.isdigit()) or len(text) > 10:
+            raise ValueError(f"{name} needs a number of seconds, not {quote_text(text)}")
+        interval = int(text)
+        if not 0 < interval <= MAX_INTERVAL:
+            raise ValueError(f"{name} needs a number of seconds from 1 to {MAX_INTERVAL}")
+        return WithinKey(older, int(clock()) - interval)
+
+    return parse
+
+
 def _keyword_key(present: bool) -> Callable[[_Cursor, str], Key]:
     def parse(cursor: _Cursor, name: str) -> Key:
         flag = _atom(cursor.take(name, "a keyword"), name, "a keyword (an atom)")
@@ -424,6 +455,7 @@ _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "HEADER": _header,
     "KEYWORD": _keyword_key(True),
     "LARGER": _size_key(True),
+    "OLDER": _within_key(True),
     "ON": _date_key("on", False),
     "SENTBEFORE": _date_key("before", True),
     "SENTON": _date_key("on", True),
@@ -435,6 +467,7 @@ _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "TO": _string_key("to", AddressKey),
     "UID": _uid_key,
     "UNKEYWORD": _keyword_key(False),
+    "YOUNGER": _within_key(False),
     **{name: _constant(FlagKey(flag)) for name, flag in _SYSTEM_FLAGS.items()},
     **{"UN" + name: _constant(FlagKey(flag, False)) for name, flag in _SYSTEM_FLAGS.items()},
 }

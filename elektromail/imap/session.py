@@ -116,6 +116,14 @@ class Session:
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
+    def unauthenticate(self) -> None:
+        """Back to not authenticated, keeping only TLS (RFC 8437 §3): the mailbox is left
+        without expunging, what ENABLE enabled is disabled, `$` goes with the view."""
+        self.unselect()
+        self.user = None
+        self.dialect = Dialect()
+        self.state = State.NOT_AUTHENTICATED
+
     def logout(self) -> None:
         self.unselect()
         self.state = State.LOGOUT

@@ -49,6 +49,18 @@ class MessageDesk(Desk):
         (store/search.py lists the queries)."""
         return self.store.search_uids(mailbox_id, query)
 
+    def thread_messages(self, mailbox_id: int) -> Deferred[list[tuple]]:
+        """What IMAP THREAD reads of each message of the mailbox, in UID order (store/search.py
+        says what each row holds)."""
+        return self.store.thread_messages(mailbox_id)
+
+    def sorted_uids(
+        self, mailbox_id: int, order: tuple[tuple[str, bool], ...]
+    ) -> Deferred[list[int]]:
+        """Every UID of the mailbox in IMAP SORT's order: `order` is (key, reverse) pairs
+        (store/search.py lists the keys)."""
+        return self.store.sorted_uids(mailbox_id, order)
+
     def store_flags(
         self,
         where: MailboxRef,

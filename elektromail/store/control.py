@@ -234,6 +234,7 @@ def _purge(cursor) -> list[Emptied]:
     cursor.execute("DELETE FROM body_index")  # foreign keys are off here: no cascade
     cursor.execute("DELETE FROM search_envelope")
     cursor.execute("DELETE FROM search_header")
+    cursor.execute("DELETE FROM sort_keys")
     cursor.execute("DELETE FROM bodies")
     return emptied
 
@@ -289,6 +290,7 @@ _WIPE_ORDER = (
     "body_index",
     "search_envelope",
     "search_header",
+    "sort_keys",
     "bodies",
     "subscriptions",
     "retired_names",

@@ -7,7 +7,7 @@ import sqlite3
 from elektromail.mailtext import index_from_json
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -100,6 +100,23 @@ CREATE TABLE IF NOT EXISTS search_header (
     PRIMARY KEY (name, body_id, position)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS search_header_body ON search_header(body_id);
+-- What IMAP SORT orders a body by and THREAD links it by (elektromail.sortkeys): i;unicode-casemap
+-- keys as UTF-8 BLOBs, which compare in the comparator's order, the Date: header in seconds since
+-- the epoch (NULL: the internal date stands in), the normalized Message-ID and references.
+-- Written when the body is parsed; goes with it.
+CREATE TABLE IF NOT EXISTS sort_keys (
+    body_id      INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
+    subject      BLOB NOT NULL,  -- the base subject (RFC 5256 §2.1)
+    from_key     BLOB NOT NULL,
+    to_key       BLOB NOT NULL,
+    cc_key       BLOB NOT NULL,
+    display_from BLOB NOT NULL,
+    display_to   BLOB NOT NULL,
+    sent         INTEGER,
+    reply        INTEGER NOT NULL,  -- 1: the subject marks a reply or forward (RFC 5256 §3)
+    message_id   TEXT,  -- NULL: no valid Message-ID
+    refs         TEXT  -- JSON list of the references; NULL: none
+);
 -- Bodies stored but not parsed yet have structure '' (a parse never gives that): mail is
 -- acknowledged once its bytes are committed, and the parse is made when a reader first needs it
 -- or the store is idle (see pending.py). Until then the body has no body_index row.
@@ -132,6 +149,8 @@ UPDATE mailboxes SET first_recent_uid = uidnext;
     # 5 -> 6: the SEARCH header index (created by SCHEMA) is filled by fill_search_index.
     # 6 -> 7: bodies_unparsed (created by SCHEMA); every body stored before it is parsed.
     6: "",
+    # 7 -> 8: the SORT keys (created by SCHEMA) are filled by fill_search_index.
+    7: "",
     5: "",
 }
 

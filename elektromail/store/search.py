@@ -1,6 +1,7 @@
-"""IMAP SEARCH in SQL: the one-key queries over the message rows and the per-body header index
-(searchindex.py), each answering exactly what imap/search_eval would. A body's index rows are
-written when it is parsed, so a query that reads them parses the mailbox's waiting bodies first.
+"""IMAP SEARCH and SORT in SQL: the one-key queries over the message rows and the per-body header
+index (searchindex.py), each answering exactly what imap/search_eval would, and SORT's order
+over the per-body SORT keys. A body's index rows are written when it is parsed, so a query that
+reads them parses the mailbox's waiting bodies first.
 
 A mixin of `Store` (which provides `_run`). A query is a small tuple, so the protocol side
 needs no SQL:
@@ -11,6 +12,8 @@ needs no SQL:
 - ("sent", op, date): the same for the Date: header's date; no or a bad Date: matches none;
 - ("address", field, text): `text` in the envelope's from/to/cc/bcc written out;
 - ("subject", text): `text` in the envelope's subject (none: no match);
+- ("within", older, target): the internal date, in whole seconds, at or before (older) or at
+  or after `target` (RFC 5032's OLDER and YOUNGER);
 - ("header", name, text): `text` in some top-level `name` field (name lower-case).
 
 Texts are casefolded by the caller; the answer is the matching UIDs of the mailbox.
@@ -19,6 +22,7 @@ Texts are casefolded by the caller; the answer is the matching UIDs of the mailb
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -41,6 +45,23 @@ _LOCAL = (
 )
 
 Query = tuple[Any, ...]
+SortOrder = tuple[tuple[str, bool], ...]
+ThreadRow = tuple[int, int, bytes, bool, str | None, tuple[str, ...]]
+
+# SORT's keys as columns of messages m and sort_keys k. Times are whole seconds, as Dovecot
+# compares them: messages that arrived in the same second keep their UID order.
+_SECONDS = "(CAST({0} AS INTEGER) - ({0} < CAST({0} AS INTEGER)))"
+SORT_KEYS = {
+    "ARRIVAL": _SECONDS.format("m.internal_date"),
+    "CC": "k.cc_key",
+    "DATE": f"coalesce(k.sent, {_SECONDS.format('m.internal_date')})",
+    "FROM": "k.from_key",
+    "SIZE": "m.size",
+    "SUBJECT": "k.subject",
+    "TO": "k.to_key",
+    "DISPLAYFROM": "k.display_from",
+    "DISPLAYTO": "k.display_to",
+}
 
 
 class SearchOps:
@@ -53,13 +74,39 @@ class SearchOps:
         """The UIDs of the mailbox's messages that match `query` (see the module)."""
         return self._run(_search_uids, self.render, mailbox_id, query)
 
+    def thread_messages(self, mailbox_id: int) -> Deferred[list[ThreadRow]]:
+        """What THREAD reads of each message of the mailbox, in UID order: (uid, sent time or
+        else internal date in seconds, base subject in casemap form as UTF-8, reply or forward,
+        Message-ID or None, references)."""
+        return self._run(_thread_messages, self.render, mailbox_id)
+
+    def sorted_uids(self, mailbox_id: int, order: SortOrder) -> Deferred[list[int]]:
+        """Every UID of the mailbox in SORT's order (RFC 5256 §3): `order` is (key, reverse)
+        pairs, key one of SORT_KEYS; messages equal by every key stay in UID order."""
+        for key, _ in order:
+            if key not in SORT_KEYS:
+                raise ValueError(f"not a sort key: {key!r}")
+        return self._run(_sorted_uids, self.render, mailbox_id, tuple(order))
+
 
 # The query kinds that read the header index, which a body gets when it is parsed.
 _INDEXED = frozenset({"sent", "address", "subject", "header"})
 
 
 def _search_uids(cursor, render: Render | None, mailbox_id: int, query: Query) -> list[int]:
-    if query[0] in _INDEXED and parse_messages(cursor, render, mailbox_id, [("1", ())]):
+    if query[0] in _INDEXED:
+        _parse_waiting(cursor, render, mailbox_id)
+    where, params = _condition(query)
+    rows = cursor.execute(
+        f"SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND {where}",
+        (mailbox_id, *params),
+    )
+    return [uid for (uid,) in rows]
+
+
+def _parse_waiting(cursor, render: Render | None, mailbox_id: int) -> None:
+    """Parse the mailbox's bodies that wait for it, so that their index rows exist."""
+    if parse_messages(cursor, render, mailbox_id, [("1", ())]):
         waiting = cursor.execute(
             f"SELECT 1 FROM messages WHERE mailbox_id = ? AND body_id IN"
             f" (SELECT id FROM bodies WHERE {WAITING}) LIMIT 1",
@@ -67,12 +114,6 @@ def _search_uids(cursor, render: Render | None, mailbox_id: int, query: Query) -
         ).fetchone()
         if waiting:  # parsed, but the database could not take the parses
             raise StoreUnavailable("the search index cannot be written")
-    where, params = _condition(query)
-    rows = cursor.execute(
-        f"SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND {where}",
-        (mailbox_id, *params),
-    )
-    return [uid for (uid,) in rows]
 
 
 def _condition(query: Query) -> tuple[str, tuple]:
@@ -89,6 +130,9 @@ def _condition(query: Query) -> tuple[str, tuple]:
         if op == "on":
             return f"{_LOCAL} >= ? AND {_LOCAL} < ? AND {valid}", (start, start + _DAY)
         return f"{_LOCAL} >= ? AND {valid}", (start,)
+    if kind == "within":
+        _, older, target = query
+        return f"{_SECONDS.format('m.internal_date')} {'<=' if older else '>='} ?", (target,)
     if kind == "sent":
         _, op, date = query
         compare = {"before": "<", "on": "=", "since": ">="}[op]
@@ -117,3 +161,30 @@ def _condition(query: Query) -> tuple[str, tuple]:
             (to_blob(name), to_blob(text)),
         )
     raise ValueError(f"not a search query: {query!r}")
+
+
+def _sorted_uids(cursor, render: Render | None, mailbox_id: int, order: SortOrder) -> list[int]:
+    if any(key not in ("ARRIVAL", "SIZE") for key, _ in order):
+        _parse_waiting(cursor, render, mailbox_id)
+    terms = [SORT_KEYS[key] + (" DESC" if reverse else "") for key, reverse in order]
+    rows = cursor.execute(
+        "SELECT m.uid FROM messages m LEFT JOIN sort_keys k ON k.body_id = m.body_id"
+        f" WHERE m.mailbox_id = ? ORDER BY {', '.join(terms)}, m.uid",
+        (mailbox_id,),
+    )
+    return [uid for (uid,) in rows]
+
+
+def _thread_messages(cursor, render: Render | None, mailbox_id: int) -> list[ThreadRow]:
+    _parse_waiting(cursor, render, mailbox_id)
+    rows = cursor.execute(
+        f"SELECT m.uid, {SORT_KEYS['DATE']}, coalesce(k.subject, x''), k.reply, k.message_id,"
+        " k.refs FROM messages m LEFT JOIN sort_keys k ON k.body_id = m.body_id"
+        " WHERE m.mailbox_id = ? ORDER BY m.uid",
+        (mailbox_id,),
+    ).fetchall()
+    loads = json.loads
+    return [
+        (uid, date, subject, reply == 1, message_id, tuple(loads(refs)) if refs else ())
+        for uid, date, subject, reply, message_id, refs in rows
+    ]

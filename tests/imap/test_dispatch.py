@@ -71,15 +71,18 @@ def test_capabilities_follow_the_state_they_were_advertised_for() -> None:
 
 
 def test_the_uid_prefix_is_valid_for_exactly_the_commands_rfc9051_names() -> None:
-    """RFC 9051 §6.4.9: UID COPY, MOVE, FETCH, SEARCH, STORE and EXPUNGE."""
+    """RFC 9051 §6.4.9: UID COPY, MOVE, FETCH, SEARCH, STORE and EXPUNGE; and RFC 5256 §3:
+    "There is also a UID SORT command" (and "a UID THREAD command")."""
     with_uid = {name for name in TABLE.names() if TABLE.lookup(name).uid}
-    assert with_uid == {"COPY", "MOVE", "FETCH", "SEARCH", "STORE", "EXPUNGE"}
+    assert with_uid == {"COPY", "MOVE", "FETCH", "SEARCH", "STORE", "EXPUNGE", "SORT", "THREAD"}
 
 
 def test_expunges_wait_while_fetch_store_and_search_answer() -> None:
-    """RFC 9051 §7.5.1: no EXPUNGE response while answering FETCH, STORE or SEARCH."""
+    """RFC 9051 §7.5.1: no EXPUNGE response while answering FETCH, STORE or SEARCH; RFC 5256
+    §3: "Untagged EXPUNGE responses are not permitted while the server is responding to a
+    SORT command" (and THREAD alike; held for their UID forms too, as for UID SEARCH)."""
     held = {name for name in TABLE.names() if not TABLE.lookup(name).allows_expunge}
-    assert held == {"FETCH", "STORE", "SEARCH"}
+    assert held == {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
 
 def test_exactly_the_commands_that_change_the_selected_mailbox_need_read_write() -> None:

@@ -182,3 +182,74 @@ def test_subject_matches_the_envelope_subject_as_dovecot(mail):
     assert session.command(b'a SEARCH SUBJECT "folded subject here"').startswith(b"* SEARCH 4\r\n")
     assert session.command(b'b SEARCH SUBJECT "subject  here"').startswith(b"* SEARCH\r\n")
     session.close()
+
+
+NOW = 1_780_000_000  # the server's clock in the WITHIN tests
+
+
+@pytest.fixture
+def dated(monkeypatch):
+    """Messages 1000 s, 100 s and 10 s old (internal dates) at a fixed server time."""
+    from elektromail.imap import search_parse
+
+    monkeypatch.setattr(search_parse, "clock", lambda: NOW + 0.7)
+    with MailServer() as server:
+        for age in (1000, 100, 10):
+            raw_message = b"Subject: aged %d\r\n\r\nx\r\n" % age
+            server.call(
+                server.server.postoffice.inject,
+                "user",
+                "INBOX",
+                raw_message,
+                internal_date=NOW - age + 0.5,
+            )
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("criteria", "expected"),
+    [
+        # RFC 5032 §2: "For OLDER, messages match if the INTERNALDATE is less recent than or
+        # equal to the target time. For YOUNGER, messages match if the INTERNALDATE is more
+        # recent than or equal to the target time" ("to the resolution of a second")
+        ("OLDER 100", b"1 2"),
+        ("OLDER 101", b"1"),
+        ("YOUNGER 100", b"2 3"),
+        ("YOUNGER 99", b"3"),
+        ("YOUNGER 5", b""),
+        ("OLDER 4294967295", b""),
+        ("NOT YOUNGER 50 NOT OLDER 500", b"2"),
+        ("OR OLDER 900 YOUNGER 20", b"1 3"),
+    ],
+)
+def test_older_and_younger(dated, criteria, expected):
+    client = login(dated)
+    assert raw(client, b"UID SEARCH " + criteria.encode())[0] == (b"* SEARCH " + expected).strip()
+    client.logout()
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        b"OLDER",
+        b"OLDER 0",
+        b"OLDER -5",
+        b"YOUNGER 1.5",
+        b"YOUNGER abc",
+        b"OLDER 4294967296",
+        b"YOUNGER (10)",
+        b'OLDER "10"',
+    ],
+)
+def test_a_bad_interval_is_bad(dated, criteria):
+    """RFC 5032 §3: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number."""
+    client = login(dated)
+    assert raw(client, b"SEARCH " + criteria)[-1].startswith(b"BAD")
+    assert raw(client, b"SEARCH YOUNGER 100")[0] == b"* SEARCH 2 3"
+    client.logout()
+
+
+def test_within_is_advertised(mail):
+    client = login(mail)
+    assert "WITHIN" in client.capabilities
+    client.logout()

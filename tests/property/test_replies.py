@@ -199,9 +199,12 @@ TEMPLATES: dict[str, list] = {
     "RENAME": [A("Old"), A("New")],
     "SEARCH": [A("RETURN"), [A("MIN")], A("CHARSET"), A("UTF-8"), A("SUBJECT"), S(b"one")],
     "SELECT": [A("INBOX")],
+    "SORT": [A("RETURN"), [A("ALL")], [A("REVERSE"), A("DATE")], A("UTF-8"), A("SUBJECT"), S(b"x")],
     "STATUS": [A("INBOX"), [A("MESSAGES"), A("UIDNEXT")]],
     "STORE": [A("1:*"), A("+FLAGS.SILENT"), [A("\\Seen"), A("$Label")]],
     "SUBSCRIBE": [A("Folder")],
+    "THREAD": [A("REFERENCES"), A("UTF-8"), A("SUBJECT"), S(b"one")],
+    "UNAUTHENTICATE": [],
     "UNSELECT": [],
     "UNSUBSCRIBE": [A("Folder")],
 }

@@ -17,6 +17,7 @@ from elektromail.imap.search_parse import (
     HeaderKey,
     SizeKey,
     SubjectKey,
+    WithinKey,
 )
 from tests.store.conftest import add_mailbox, add_user, prepared, run
 
@@ -82,6 +83,12 @@ KEYS = [
         for op in ("before", "on", "since")
         for day in ((2026, 1, 5), (2026, 1, 6), (1970, 1, 1), (1969, 12, 31), (2024, 2, 29))
         for sent in (False, True)
+    ),
+    # OLDER/YOUNGER (RFC 5032): internal dates to the second, negative and fractional ones
+    *(
+        WithinKey(older, target)
+        for older in (True, False)
+        for target in (1767673800, 1767673799, 0, -86402, -86401, 10**9, 2**40)
     ),
 ]
 

@@ -9,9 +9,11 @@ from elektromail.imap.commands import (
     mailboxes,
     messages,
     search,
+    sort,
     state,
     status,
     store,
+    thread,
 )
 
 __all__ = [
@@ -23,7 +25,9 @@ __all__ = [
     "mailboxes",
     "messages",
     "search",
+    "sort",
     "state",
     "status",
     "store",
+    "thread",
 ]

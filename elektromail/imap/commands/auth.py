@@ -1,5 +1,6 @@
 """The not-authenticated state (RFC 9051 §6.2): STARTTLS, LOGIN, and AUTHENTICATE with the
-PLAIN (RFC 4616) and LOGIN mechanisms, with or without an initial response (RFC 4959)."""
+PLAIN (RFC 4616) and LOGIN mechanisms, with or without an initial response (RFC 4959); and
+UNAUTHENTICATE (RFC 8437), the way back to it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ import binascii
 from elektromail.imap import format as fmt
 from elektromail.imap.args import astring, atom, expect_count
 from elektromail.imap.commands.state import capability_code
-from elektromail.imap.dispatch import NOT_AUTH, Argument, Bad, Context, Done, No, command
+from elektromail.imap.dispatch import (
+    AUTH,
+    NOT_AUTH,
+    Argument,
+    Bad,
+    Context,
+    Done,
+    No,
+    advertise,
+    command,
+)
 from elektromail.imap.format import AUTHENTICATIONFAILED, AUTHORIZATIONFAILED, CANNOT
 from elektromail.tls import TLSError
 
@@ -32,6 +43,21 @@ async def starttls(ctx: Context, args: list[Argument]) -> Done:
         raise No(f"TLS is not available: {e}", fmt.UNAVAILABLE) from None
     ctx.start_tls()
     return Done("Begin TLS negotiation now")
+
+
+# RFC 8437 §3: "Servers MAY choose to advertise the UNAUTHENTICATE capability only after
+# authentication has completed" (it means nothing before).
+advertise("UNAUTHENTICATE", states=AUTH)
+
+
+@command("UNAUTHENTICATE", AUTH)
+async def unauthenticate(ctx: Context, args: list[Argument]) -> Done:
+    """RFC 8437 §3: "reset all connection state except for the state of the TLS layer"; "A NO
+    response is not permitted"."""
+    if args:
+        raise Bad("UNAUTHENTICATE takes no arguments")
+    ctx.session.unauthenticate()
+    return Done("Now not authenticated")
 
 
 @command("LOGIN", NOT_AUTH)

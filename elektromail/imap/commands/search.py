@@ -10,6 +10,7 @@ from elektromail.imap.search import (
     BADCHARSET_CODE,
     BadCharset,
     SearchContext,
+    SearchProgram,
     bind,
     parse_search,
     saved_result,
@@ -34,7 +35,7 @@ from elektromail.imap.search_parse import (
     SizeKey,
 )
 
-advertise("ESEARCH", "SEARCHRES")
+advertise("ESEARCH", "SEARCHRES", "WITHIN")
 CHUNK = 500
 
 
@@ -50,27 +51,30 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
         raise No("unsupported charset", BADCHARSET_CODE) from None
     except ValueError as e:
         raise Bad(f"invalid SEARCH: {e}") from None
-    try:
-        matcher = bind(program, SearchContext.from_view(view, view.saved))
-    except ValueError as e:
-        raise Bad(f"invalid SEARCH: {e}") from None
-    key = matcher.key
-    if isinstance(key, FlagKey):  # SEEN, UNSEEN...: from the view's flag index, no pass
-        having = view.uids_with_flag(key.flag)
-        # `having` is a subset of the view's UIDs, which ctx.uids copies
-        uids = (
-            sorted(having)
-            if key.present
-            else list(filterfalse(having.__contains__, matcher.ctx.uids))
-        )
-    else:
-        matched = await _matching(ctx, key, matcher.ctx, set(matcher.ctx.uids))
-        uids = sorted(matched)  # the view's order: UIDs ascending
+    uids = await matching_uids(ctx, program)
     if program.save:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
     ctx.write(search_response(program, numbers, tag=ctx.tag, uid=ctx.uid))
     return Done(f"{ctx.name} completed")
+
+
+async def matching_uids(ctx: Context, program: SearchProgram) -> list[int]:
+    """The UIDs of the selected mailbox's messages that `program` matches, ascending (the
+    view's order). Raises Bad when the program cannot be bound to the view."""
+    view = ctx.session.view
+    try:
+        matcher = bind(program, SearchContext.from_view(view, view.saved))
+    except ValueError as e:
+        raise Bad(f"invalid {ctx.name.removeprefix('UID ')}: {e}") from None
+    key = matcher.key
+    if isinstance(key, FlagKey):  # SEEN, UNSEEN...: from the view's flag index, no pass
+        having = view.uids_with_flag(key.flag)
+        # `having` is a subset of the view's UIDs, which ctx.uids copies
+        if key.present:
+            return sorted(having)
+        return list(filterfalse(having.__contains__, matcher.ctx.uids))
+    return sorted(await _matching(ctx, key, matcher.ctx, set(matcher.ctx.uids)))
 
 
 async def _matching(ctx: Context, key: Key, search: SearchContext, domain: set[int]) -> set[int]:

@@ -1,0 +1,158 @@
+"""SORT and UID SORT (RFC 5256 §3), with SORT=DISPLAY (RFC 5957) and ESORT (RFC 5267 §3).
+
+The search criteria are SEARCH's (commands/search.py); the order comes from the store, which
+keeps each body's SORT keys (sortkeys.py) and answers one ordered query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from elektromail.imap import format as fmt
+from elektromail.imap.args import astring
+from elektromail.imap.commands.search import matching_uids
+from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
+from elektromail.imap.search import BADCHARSET_CODE, CHARSETS, parse_search
+from elektromail.imap.tokens import Atom, shown
+
+advertise("SORT", "SORT=DISPLAY", "ESORT")
+
+# RFC 5256 §3 and RFC 5957 §3: the keys a sort criterion may name.
+SORT_KEYS = frozenset(
+    {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
+)
+
+Order = tuple[tuple[str, bool], ...]
+
+
+@command("SORT", SELECTED, uid=True, allows_expunge=False)
+async def sort(ctx: Context, args: list[Argument]) -> Done:
+    returning, order, charset, keys = _parse(args)
+    session = ctx.session
+    view = session.view
+    save = bool(returning) and any(
+        isinstance(item, Atom) and item.upper() == "SAVE" for item in returning[1]
+    )
+    if charset.upper() not in CHARSETS:
+        if save:  # RFC 5182 §2.1: a NO to a command with RETURN (SAVE) empties $
+            view.saved = []
+        raise No("unsupported charset", BADCHARSET_CODE)
+    try:
+        # SORT names its charset before the keys, where SEARCH says CHARSET; a UTF8=ACCEPT
+        # session may still name one here (RFC 6855 §3 restricts SEARCH's CHARSET only).
+        # RETURN's options are SEARCH's (RFC 5267 §3.1), SAVE too (RFC 5182 §1).
+        program = parse_search(
+            [*returning, Atom("CHARSET"), Atom(charset), *keys],
+            rev2=session.dialect.rev2,
+            utf8=False,
+        )
+    except ValueError as e:
+        raise Bad(f"invalid SORT: {e}") from None
+    matched = set(await matching_uids(ctx, program))
+    ordered = await ctx.services.postoffice.sorted_uids(view.mailbox_id, order)
+    uids = [uid for uid in ordered if uid in matched]
+    if program.save:
+        view.saved = _saved(program.returns, uids)
+    numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
+    if not returning:
+        ctx.write(_format_sort(numbers))
+    elif program.returns - {"SAVE"}:  # RETURN (SAVE) alone answers nothing (RFC 5182 §2.1)
+        ctx.write(_format_esort(numbers, program.returns, tag=ctx.tag, uid=ctx.uid))
+    return Done(f"{ctx.name} completed")
+
+
+def _saved(returns: frozenset[str], uids: list[int]) -> list[int]:
+    """What $ holds after SORT RETURN (SAVE ...) (RFC 5182 §2.1's table, MIN and MAX read in
+    sort order as ESORT reads them), ascending."""
+    if not uids or returns & {"ALL", "COUNT"} or not returns & {"MIN", "MAX"}:
+        return sorted(uids)
+    picked = set()
+    if "MIN" in returns:
+        picked.add(uids[0])
+    if "MAX" in returns:
+        picked.add(uids[-1])
+    return sorted(picked)
+
+
+def _parse(args: list[Argument]) -> tuple[list[Argument], Order, str, list[Argument]]:
+    """([RETURN, its options] or [], sort criteria, charset, search keys) of SORT's
+    arguments."""
+    returning: list[Argument] = []
+    pos = 0
+    if args and isinstance(args[0], Atom) and args[0].upper() == "RETURN":
+        if len(args) < 2 or not isinstance(args[1], list):
+            raise Bad("invalid SORT: RETURN needs a parenthesised list of options")
+        returning = args[:2]
+        pos = 2
+    if pos >= len(args) or not isinstance(args[pos], list):
+        raise Bad("invalid SORT: sort criteria must be a parenthesised list")
+    order = _criteria(args[pos])
+    if pos + 1 >= len(args) or isinstance(args[pos + 1], list):
+        raise Bad("invalid SORT: a charset must follow the sort criteria")
+    charset = astring(args[pos + 1], "charset")
+    if pos + 2 >= len(args):
+        raise Bad("invalid SORT: at least one search key is needed")
+    return returning, order, charset, list(args[pos + 2 :])
+
+
+def _criteria(items: list[Argument]) -> Order:
+    """RFC 5256 §4: sort-criterion = ["REVERSE" SP] sort-key, at least one. As Dovecot: a
+    second REVERSE cancels the first, and a key named again adds nothing."""
+    if not items:
+        raise Bad("invalid SORT: empty sort criteria")
+    order: list[tuple[str, bool]] = []
+    reverse = last_reverse = False
+    for item in items:
+        # astrings, as Dovecot reads them
+        name = None if isinstance(item, list) else astring(item, "sort key").upper()
+        last_reverse = name == "REVERSE"
+        if last_reverse:
+            reverse = not reverse
+            continue
+        if name not in SORT_KEYS:
+            raise Bad(f"invalid SORT: unknown sort key {shown(item)}")
+        if any(key == name for key, _ in order):
+            continue
+        order.append((name, reverse))
+        reverse = False
+    if last_reverse:
+        raise Bad("invalid SORT: REVERSE must be followed by a sort key")
+    return tuple(order)
+
+
+def _format_sort(numbers: Sequence[int]) -> bytes:
+    """`* SORT 3 1 2\\r\\n` (`* SORT\\r\\n` when nothing matched)."""
+    if not numbers:
+        return b"* SORT" + fmt.CRLF
+    return b"* SORT " + " ".join(map(str, numbers)).encode("ascii") + fmt.CRLF
+
+
+def _format_esort(numbers: Sequence[int], returns: frozenset[str], *, tag: str, uid: bool) -> bytes:
+    """ESORT's `* ESEARCH (TAG "a") UID MIN 3 MAX 2 COUNT 3 ALL 3:4,2` (RFC 5267 §3.2): MIN and
+    MAX are the first and the last in sort order, ALL keeps the sort order."""
+    out = [b"* ESEARCH (TAG " + fmt.string(tag) + b")"]
+    if uid:
+        out.append(b"UID")
+    if numbers and "MIN" in returns:
+        out.append(b"MIN %d" % numbers[0])
+    if numbers and "MAX" in returns:
+        out.append(b"MAX %d" % numbers[-1])
+    if "COUNT" in returns:
+        out.append(b"COUNT %d" % len(numbers))
+    if numbers and "ALL" in returns:
+        out.append(b"ALL " + ordered_set(numbers).encode("ascii"))
+    return b" ".join(out) + fmt.CRLF
+
+
+def ordered_set(numbers: Sequence[int]) -> str:
+    """A sequence set that keeps `numbers`' order: runs that climb by one become a:b."""
+    parts = []
+    start = prev = numbers[0]
+    for number in numbers[1:]:
+        if number == prev + 1:
+            prev = number
+            continue
+        parts.append(f"{start}:{prev}" if prev != start else str(start))
+        start = prev = number
+    parts.append(f"{start}:{prev}" if prev != start else str(start))
+    return ",".join(parts)
