@@ -110,7 +110,12 @@ class MailboxView:
         """Whether a message here may be flagged \\Deleted, as applied or in a change not yet
         reported. Every change of flags reaches the view through events as it commits, so
         False means EXPUNGE has nothing to remove and need not ask the store."""
-        if self.uids_with_flag("\\Deleted"):
+        if self._having is not None:
+            if self._having.get("\\deleted"):
+                return True
+        # flags come from the store (and STORE, APPEND) in their canonical spelling; one pass
+        # here is cheaper than a flag index kept in step with every change of flags
+        elif any(DELETED in flags for flags in self.flags.values()):
             return True
         pending = self.pending
         return any(
@@ -243,6 +248,7 @@ class MailboxView:
             having.setdefault(flag, set()).add(uid)
 
 
+DELETED = "\\Deleted"
 _NONE: Set[int] = frozenset()  # what uids_with_flag gives for a flag no message has
 
 

@@ -340,9 +340,11 @@ def test_a_view_without_deleted_flags_holds_nothing_to_expunge():
     ],
     ids=["applied", "pending-change", "pending-arrival"],
 )
-def test_a_deleted_flag_applied_or_pending_may_be_expunged(change):
+@pytest.mark.parametrize("indexed", [False, True], ids=["scanned", "indexed"])
+def test_a_deleted_flag_applied_or_pending_may_be_expunged(change, indexed):
     mailbox = sparse()
-    mailbox.uids_with_flag(SEEN)  # the flag index built first, then kept in step
+    if indexed:
+        mailbox.uids_with_flag(SEEN)  # the flag index built first (SEARCH), then kept in step
     change(mailbox)
     assert mailbox.may_hold_deleted()
 
@@ -352,3 +354,6 @@ def test_a_deleted_flag_taken_off_again_leaves_nothing_to_expunge():
     assert mailbox.may_hold_deleted()
     mailbox.set_flags(1, (SEEN,))
     assert not mailbox.may_hold_deleted()
+    assert mailbox.uids_with_flag(SEEN) == {1}
+    mailbox.set_flags(2, (DELETED,))
+    assert mailbox.may_hold_deleted()
