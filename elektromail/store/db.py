@@ -399,6 +399,14 @@ class Store:
         the mailbox is gone)."""
         return self._grouped(_append, mailbox_id, _stamped(self._noted(message)))
 
+    def append_named(
+        self, user_id: int, name: str, message: PreparedMessage
+    ) -> Deferred[tuple[int, int, int]]:
+        """Store one message into the user's existing mailbox `name`, found in the same
+        interaction (IMAP APPEND: one thread hop, not two); fires with (mailbox id,
+        UIDVALIDITY, UID). NoSuchMailbox when there is no such mailbox."""
+        return self._grouped(_append_named, user_id, name, _stamped(self._noted(message)))
+
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
         return self._run(_mailbox_view, mailbox_id)
@@ -535,6 +543,20 @@ def _append(cursor, mailbox_id, message: PreparedMessage) -> int:
         raise NoSuchMailbox(mailbox_id)
     body_id = _insert_body(cursor, message)
     return _insert_message(cursor, mailbox_id, body_id, message)
+
+
+def _append_named(cursor, user_id, name, message: PreparedMessage) -> tuple[int, int, int]:
+    taken = cursor.execute(
+        "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE user_id = ? AND name = ?"
+        " RETURNING id, uidvalidity, uidnext - 1",
+        (user_id, name),
+    ).fetchone()
+    if taken is None:
+        raise NoSuchMailbox(name)
+    mailbox_id, uidvalidity, uid = taken
+    body_id = _insert_body(cursor, message)
+    cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message))
+    return mailbox_id, uidvalidity, uid
 
 
 def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:

@@ -185,6 +185,30 @@ def test_append_to_a_mailbox_that_is_gone_is_no_such_mailbox(store):
         run(store.append, 12345, prepared(b"x\r\n"))
 
 
+def test_append_by_name_finds_the_mailbox_and_takes_its_next_uid_in_one_write(store):
+    user = add_user(store)
+    add_mailbox(store, user)
+    work = add_mailbox(store, user, "Work")
+    append(store, work, message("first"))
+    raw = message("second")
+    found = run(store.append_named, user.id, "Work", prepared(raw, flags=("\\seen",)))
+    assert found == (work.id, work.uidvalidity, 2)
+    [row] = run(store.fetch, work.id, [2])
+    assert (row.flags, row.size) == (("\\Seen",), len(raw))
+    assert uids(store, work) == [1, 2]
+
+
+def test_append_by_name_to_a_mailbox_that_does_not_exist_stores_nothing(store):
+    user = add_user(store)
+    inbox = add_mailbox(store, user)
+    with pytest.raises(NoSuchMailbox):
+        run(store.append_named, user.id, "inbox/none", prepared(b"x\r\n"))
+    with pytest.raises(NoSuchMailbox):
+        run(store.append_named, user.id + 1, "INBOX", prepared(b"x\r\n"))
+    assert uids(store, inbox) == []
+    assert run(store.list_messages) == []
+
+
 def test_the_database_failing_fails_every_write_of_the_group(store):
     """A database failure (here full) loses the whole transaction, so none of the grouped
     writes may report success."""
