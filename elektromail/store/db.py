@@ -8,6 +8,7 @@ interaction, so one transaction: it commits before the Deferred fires.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,14 @@ class MessageRow:
     body: bytes | None = None
 
 
+@dataclass(slots=True)
+class _RecentWrite:
+    """A first-recent UID waiting to be written, and who waits for it."""
+
+    uid: int
+    done: list[Deferred[None]]
+
+
 def _flags_from_db(text: str) -> tuple[str, ...]:
     return tuple(text.split()) if text else ()
 
@@ -145,6 +154,9 @@ class Store:
         self._clock = clock
         self._backfill_call: IDelayedCall | None = None
         self._stored_unparsed = 0  # since the backfill last looked
+        # set_first_recent's writes not begun yet, by mailbox id; shared with the store thread
+        self._recent_waiting: dict[int, _RecentWrite] = {}
+        self._recent_lock = threading.Lock()
         self._released_at = float("-inf")  # when the heap was last given back (clock time)
         self._release_call: IDelayedCall | None = None
         self._closed = False
@@ -413,8 +425,29 @@ class Store:
 
     def set_first_recent(self, mailbox_id: int, uid: int) -> Deferred[None]:
         """Messages below `uid` have been in a read-write SELECT (\\Recent given out); the
-        value only grows. Not grouped: a STATUS asked after it must count with it."""
-        return self._run(_set_first_recent, mailbox_id, uid)
+        value only grows. Not grouped: a STATUS asked after it must count with it. While the
+        mailbox's last such write waits for the store thread, a new value joins it instead of
+        queueing another interaction (a session that has the mailbox selected takes every
+        message appended to it: one write per APPEND otherwise)."""
+        done: Deferred[None] = Deferred()
+        with self._recent_lock:
+            waiting = self._recent_waiting.get(mailbox_id)
+            if waiting is not None:
+                waiting.uid = max(waiting.uid, uid)
+                waiting.done.append(done)
+                return done
+            waiting = self._recent_waiting[mailbox_id] = _RecentWrite(uid, [done])
+        self._run(self._write_first_recent, mailbox_id).addCallbacks(
+            lambda _: [d.callback(None) for d in waiting.done],
+            lambda failure: [d.errback(failure) for d in waiting.done],
+        )
+        return done
+
+    def _write_first_recent(self, cursor, mailbox_id: int) -> None:
+        """In the store thread: from now on a new value needs a write of its own."""
+        with self._recent_lock:
+            uid = self._recent_waiting.pop(mailbox_id).uid
+        _set_first_recent(cursor, mailbox_id, uid)
 
     def fetch(
         self,
