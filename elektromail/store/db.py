@@ -50,7 +50,7 @@ from elektromail.store.mailboxes import (
     _unsubscribe,
 )
 from elektromail.store.memory import release_freed_memory
-from elektromail.store.pending import any_unparsed, parse_messages, parse_some
+from elektromail.store.pending import WAITING, any_unparsed, parse_bodies, parse_some
 from elektromail.store.rows import PreparedMessage, Render, Rendered
 from elektromail.store.schema import prepare_connection
 from elektromail.store.searchindex import index_search_fields
@@ -741,11 +741,7 @@ def _fetch(
 ) -> list[MessageRow]:
     if budget is not None:
         uids = _within(cursor, mailbox_id, uids, budget)
-    parsed = (
-        parse_messages(cursor, render, mailbox_id, _uid_conditions(uids))
-        if (structure or rendered)
-        else {}
-    )
+    parse = structure or rendered
     cols = "m.uid, m.flags, m.internal_date, m.tz_minutes, m.size"
     cols += ", b.structure" if structure else ", NULL"
     cols += ", b.raw" if raw else ", NULL"
@@ -754,8 +750,13 @@ def _fetch(
     else:
         cols += ", NULL, NULL, NULL"
     cols += ", m.body_id"
+    # whether the body still waits for its parse (pending.WAITING), read with the row: the
+    # rows found waiting are parsed afterwards, so a FETCH whose messages are all parsed (most
+    # of them) asks nothing more of the database
+    cols += f", b.{WAITING}" if parse else ", 0"
     join = " JOIN bodies b ON b.id = m.body_id" if structure or raw or rendered else ""
     out: list[MessageRow] = []
+    waiting: dict[int, list[int]] = {}  # body id -> where its rows are in `out`
     for where, params in _uid_conditions(uids):
         rows = cursor.execute(
             f"SELECT {cols} FROM messages m{join} WHERE m.mailbox_id = ? AND {where}"
@@ -763,9 +764,13 @@ def _fetch(
             (mailbox_id, *params),
         )
         for r in rows:
-            row = MessageRow(r[0], _flags_from_db(r[1]), *r[2:10])
-            found = parsed.get(r[10])
-            out.append(row if found is None else _parsed_row(row, found, structure, rendered))
+            if r[11]:
+                waiting.setdefault(r[10], []).append(len(out))
+            out.append(MessageRow(r[0], _flags_from_db(r[1]), *r[2:10]))
+    if waiting:
+        for body_id, found in parse_bodies(cursor, render, waiting).items():
+            for i in waiting[body_id]:
+                out[i] = _parsed_row(out[i], found, structure, rendered)
     return out
 
 
