@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from elektromail.dates import format_date_time
 from elektromail.mime import Address, BodyPart, Envelope, ParsedMessage
@@ -152,6 +153,15 @@ def format_list(items: Iterable[bytes]) -> bytes:
 
 def format_flags(flags: Iterable[str]) -> bytes:
     r"""`(\Seen $Forwarded)`; flags are atoms and keep their order."""
+    if type(flags) is tuple:  # as the store and the session view hold them
+        return _format_flag_tuple(flags)
+    return format_list(flag.encode("ascii") for flag in flags)
+
+
+# A mailbox's messages share a few sets of flags, and every FETCH FLAGS, STORE answer and
+# unsolicited FETCH formats one of them again.
+@lru_cache(maxsize=1024)
+def _format_flag_tuple(flags: tuple[str, ...]) -> bytes:
     return format_list(flag.encode("ascii") for flag in flags)
 
 

@@ -167,10 +167,12 @@ class Session:
         view = self.view
         if view is None:
             return b""
+        pending = view.pending
+        if not (pending.added or pending.flags or pending.expunged):
+            return b""  # most commands: nothing happened elsewhere meanwhile
         out = []
         if allow_expunge:
             out.extend(fmt.untagged(b"%d EXPUNGE" % seq) for seq in view.take_expunges())
-        pending = view.pending
         if view.announce(chain(*pending.added.values(), *pending.flags.values())):
             out.extend(flags_responses(view))
         if view.take_added():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
+from itertools import chain
 
 
 @dataclass
@@ -104,6 +105,24 @@ class MailboxView:
         if self._having is None:
             self._having = _flag_index(self.flags)
         return self._having.get(flag.lower(), _NONE)
+
+    def may_hold_deleted(self) -> bool:
+        """Whether a message here may be flagged \\Deleted, as applied or in a change not yet
+        reported. Every change of flags reaches the view through events as it commits, so
+        False means EXPUNGE has nothing to remove and need not ask the store."""
+        if self._having is not None:
+            if self._having.get("\\deleted"):
+                return True
+        # flags come from the store (and STORE, APPEND) in their canonical spelling; one pass
+        # here is cheaper than a flag index kept in step with every change of flags
+        elif any(DELETED in flags for flags in self.flags.values()):
+            return True
+        pending = self.pending
+        return any(
+            flag.lower() == "\\deleted"
+            for flags in chain(pending.added.values(), pending.flags.values())
+            for flag in flags
+        )
 
     def shown_flags(self, uid: int, flags: Sequence[str]) -> Sequence[str]:
         """`flags` as this session reports them: with \\Recent when the message is recent
@@ -229,6 +248,7 @@ class MailboxView:
             having.setdefault(flag, set()).add(uid)
 
 
+DELETED = "\\Deleted"
 _NONE: Set[int] = frozenset()  # what uids_with_flag gives for a flag no message has
 
 

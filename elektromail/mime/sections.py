@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from elektromail.mime.model import BodyPart, ParsedMessage
 
@@ -58,10 +59,22 @@ def filter_header_fields(header_block: bytes, names: Iterable[str], exclude: boo
     """BODY[HEADER.FIELDS (names)], or .NOT when exclude: the matching fields as exact bytes,
     then the blank line, which RFC 9051 §6.4.5 leaves out only when the header has none."""
     wanted = {name.encode("utf-8", "surrogateescape").lower() for name in names}
-    out = []
-    for m in _FIELD_LINES_RE.finditer(header_block):
-        if (m.group(1).lower() in wanted) != exclude:
-            out.append(m.group() if m.group().endswith(b"\n") else m.group() + b"\r\n")
-    if header_block.endswith((b"\n\n", b"\n\r\n")) or header_block in (b"\r\n", b"\n"):
+    fields, blank = _header_fields(bytes(header_block))
+    out = [field for name, field in fields if (name in wanted) != exclude]
+    if blank:
         out.append(b"\r\n")
     return b"".join(out)
+
+
+# Clients ask for a few fields of the same messages again and again (a list view, imaptest's
+# FETCH): a header block's fields are split once and kept for a while.
+@lru_cache(maxsize=256)
+def _header_fields(header_block: bytes) -> tuple[tuple[tuple[bytes, bytes], ...], bool]:
+    """(lower-case name, the field's exact bytes, ending in a line end) of each field, and
+    whether the block ends in the blank line."""
+    fields = []
+    for m in _FIELD_LINES_RE.finditer(header_block):
+        field = m.group()
+        fields.append((m.group(1).lower(), field if field.endswith(b"\n") else field + b"\r\n"))
+    blank = header_block.endswith((b"\n\n", b"\n\r\n")) or header_block in (b"\r\n", b"\n")
+    return tuple(fields), blank

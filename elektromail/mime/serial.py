@@ -6,6 +6,7 @@ from_json(to_json(m)) == m; envelope_from_json reads only the envelope, for FETC
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from elektromail.mime.model import Address, BodyPart, Envelope, ParsedMessage
 
@@ -24,6 +25,10 @@ def to_json(msg: ParsedMessage) -> str:
     return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
 
 
+# FETCH reads the structure of the same few messages again and again (a client paging through
+# a mailbox, imaptest's FETCH and FETCH2): the parse of a text is kept for a while. The model is
+# frozen, so one object serves every reader; 512 parses are some 2 MB.
+@lru_cache(maxsize=512)
 def from_json(text: str) -> ParsedMessage:
     size, header_end, envelope, body = json.loads(text)
     return ParsedMessage(size, header_end, _envelope_from(envelope), _part_from(body))

@@ -20,7 +20,7 @@ from elektromail.postoffice.routing import (
     Delivery,
     describe,
 )
-from elektromail.store import NoSuchMailbox, UserRow
+from elektromail.store import UserRow
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.rows import PreparedMessage, unparsed
 
@@ -138,15 +138,12 @@ class DeliveryDesk(AccountDesk):
         """Store `raw` into an existing mailbox of `user` (IMAP APPEND): fires with
         (uidvalidity, uid); NoSuchMailbox when it does not exist."""
         message = self.prepare(raw, flags, internal_date, tz_minutes)
-        row = yield self.store.get_mailbox(user.id, mailbox)
-        if row is None:
-            raise NoSuchMailbox(mailbox)
-        uid = yield self.store.append(row.id, message)
-        self.events.publish(MessageAdded(user.name, mailbox, row.id, uid, message.flags))
+        mailbox_id, uidvalidity, uid = yield self.store.append_named(user.id, mailbox, message)
+        self.events.publish(MessageAdded(user.name, mailbox, mailbox_id, uid, message.flags))
         self.traffic.count("append", len(raw))
         if self.traffic.each:
             log.info("appended {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=mailbox)
-        return row.uidvalidity, uid
+        return uidvalidity, uid
 
     @inlineCallbacks
     def inject(

@@ -8,6 +8,7 @@ interaction, so one transaction: it commits before the Deferred fires.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from elektromail.store.mailboxes import (
     _unsubscribe,
 )
 from elektromail.store.memory import release_freed_memory
-from elektromail.store.pending import any_unparsed, parse_messages, parse_some
+from elektromail.store.pending import WAITING, any_unparsed, parse_bodies, parse_some
 from elektromail.store.rows import PreparedMessage, Render, Rendered
 from elektromail.store.schema import prepare_connection
 from elektromail.store.searchindex import index_search_fields
@@ -100,6 +101,14 @@ class MessageRow:
     body: bytes | None = None
 
 
+@dataclass(slots=True)
+class _RecentWrite:
+    """A first-recent UID waiting to be written, and who waits for it."""
+
+    uid: int
+    done: list[Deferred[None]]
+
+
 def _flags_from_db(text: str) -> tuple[str, ...]:
     return tuple(text.split()) if text else ()
 
@@ -117,6 +126,9 @@ log = Logger()
 # interaction, so that mail arriving meanwhile waits for one batch at most.
 IDLE_SECONDS = 0.25
 BACKFILL_BATCH = 25
+# An EXPUNGE frees a few pages; malloc_trim costs ~0.2 ms of the reactor's time. After a small
+# delete the heap is given back at most this often (and once more after the last one).
+RELEASE_EVERY = 1.0
 
 
 class Store:
@@ -142,6 +154,11 @@ class Store:
         self._clock = clock
         self._backfill_call: IDelayedCall | None = None
         self._stored_unparsed = 0  # since the backfill last looked
+        # set_first_recent's writes not begun yet, by mailbox id; shared with the store thread
+        self._recent_waiting: dict[int, _RecentWrite] = {}
+        self._recent_lock = threading.Lock()
+        self._released_at = float("-inf")  # when the heap was last given back (clock time)
+        self._release_call: IDelayedCall | None = None
         self._closed = False
 
     def open(self) -> Deferred[None]:
@@ -157,9 +174,10 @@ class Store:
 
     def close(self) -> None:
         self._closed = True
-        if self._backfill_call is not None:
-            self._backfill_call.cancel()
-            self._backfill_call = None
+        for call in (self._backfill_call, self._release_call):
+            if call is not None:
+                call.cancel()
+        self._backfill_call = self._release_call = None
         self._pool.close()
 
     # --- the idle-time parse ----------------------------------------------------------------
@@ -172,15 +190,18 @@ class Store:
                 self._arm_backfill(IDLE_SECONDS)
         return message
 
-    def _arm_backfill(self, delay: float) -> None:
-        if self._closed:
-            return
+    def _reactor(self) -> IReactorTime:
         if self._clock is None:
             from twisted.internet import reactor
 
             self._clock = reactor  # type: ignore[assignment]
         assert self._clock is not None
-        self._backfill_call = self._clock.callLater(delay, self._backfill)
+        return self._clock
+
+    def _arm_backfill(self, delay: float) -> None:
+        if self._closed:
+            return
+        self._backfill_call = self._reactor().callLater(delay, self._backfill)
 
     def _backfill(self) -> None:
         """Parse a batch of waiting bodies if none was stored since the last look; under load
@@ -221,6 +242,33 @@ class Store:
             return result
 
         return self._run(fn, *args).addCallback(release)
+
+    def _run_removing(self, fn, *args) -> Deferred[list[int]]:
+        """`_run` for a small delete that fires with what it removed (EXPUNGE): the in-memory
+        database's freed pages go back to the system when something was removed, at most once
+        every RELEASE_EVERY seconds, and once more after the last removal."""
+
+        def removed(gone: list[int]) -> list[int]:
+            if gone and self.path is None:
+                self._release_soon()
+            return gone
+
+        return self._run(fn, *args).addCallback(removed)
+
+    def _release_soon(self) -> None:
+        if self._release_call is not None or self._closed:
+            return  # the trailing release is already due
+        clock = self._reactor()
+        wait = self._released_at + RELEASE_EVERY - clock.seconds()
+        if wait <= 0:
+            self._release_now()
+        else:
+            self._release_call = clock.callLater(wait, self._release_now)
+
+    def _release_now(self) -> None:
+        self._release_call = None
+        self._released_at = self._reactor().seconds()
+        release_freed_memory()
 
     def _grouped(self, fn, *args) -> Deferred[Any]:
         """Run `fn` like `_run`, but in one transaction with the other grouped writes that
@@ -363,14 +411,43 @@ class Store:
         the mailbox is gone)."""
         return self._grouped(_append, mailbox_id, _stamped(self._noted(message)))
 
+    def append_named(
+        self, user_id: int, name: str, message: PreparedMessage
+    ) -> Deferred[tuple[int, int, int]]:
+        """Store one message into the user's existing mailbox `name`, found in the same
+        interaction (IMAP APPEND: one thread hop, not two); fires with (mailbox id,
+        UIDVALIDITY, UID). NoSuchMailbox when there is no such mailbox."""
+        return self._grouped(_append_named, user_id, name, _stamped(self._noted(message)))
+
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
         return self._run(_mailbox_view, mailbox_id)
 
     def set_first_recent(self, mailbox_id: int, uid: int) -> Deferred[None]:
         """Messages below `uid` have been in a read-write SELECT (\\Recent given out); the
-        value only grows. Not grouped: a STATUS asked after it must count with it."""
-        return self._run(_set_first_recent, mailbox_id, uid)
+        value only grows. Not grouped: a STATUS asked after it must count with it. While the
+        mailbox's last such write waits for the store thread, a new value joins it instead of
+        queueing another interaction (a session that has the mailbox selected takes every
+        message appended to it: one write per APPEND otherwise)."""
+        done: Deferred[None] = Deferred()
+        with self._recent_lock:
+            waiting = self._recent_waiting.get(mailbox_id)
+            if waiting is not None:
+                waiting.uid = max(waiting.uid, uid)
+                waiting.done.append(done)
+                return done
+            waiting = self._recent_waiting[mailbox_id] = _RecentWrite(uid, [done])
+        self._run(self._write_first_recent, mailbox_id).addCallbacks(
+            lambda _: [d.callback(None) for d in waiting.done],
+            lambda failure: [d.errback(failure) for d in waiting.done],
+        )
+        return done
+
+    def _write_first_recent(self, cursor, mailbox_id: int) -> None:
+        """In the store thread: from now on a new value needs a write of its own."""
+        with self._recent_lock:
+            uid = self._recent_waiting.pop(mailbox_id).uid
+        _set_first_recent(cursor, mailbox_id, uid)
 
     def fetch(
         self,
@@ -499,6 +576,20 @@ def _append(cursor, mailbox_id, message: PreparedMessage) -> int:
         raise NoSuchMailbox(mailbox_id)
     body_id = _insert_body(cursor, message)
     return _insert_message(cursor, mailbox_id, body_id, message)
+
+
+def _append_named(cursor, user_id, name, message: PreparedMessage) -> tuple[int, int, int]:
+    taken = cursor.execute(
+        "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE user_id = ? AND name = ?"
+        " RETURNING id, uidvalidity, uidnext - 1",
+        (user_id, name),
+    ).fetchone()
+    if taken is None:
+        raise NoSuchMailbox(name)
+    mailbox_id, uidvalidity, uid = taken
+    body_id = _insert_body(cursor, message)
+    cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message))
+    return mailbox_id, uidvalidity, uid
 
 
 def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
@@ -650,11 +741,7 @@ def _fetch(
 ) -> list[MessageRow]:
     if budget is not None:
         uids = _within(cursor, mailbox_id, uids, budget)
-    parsed = (
-        parse_messages(cursor, render, mailbox_id, _uid_conditions(uids))
-        if (structure or rendered)
-        else {}
-    )
+    parse = structure or rendered
     cols = "m.uid, m.flags, m.internal_date, m.tz_minutes, m.size"
     cols += ", b.structure" if structure else ", NULL"
     cols += ", b.raw" if raw else ", NULL"
@@ -663,8 +750,13 @@ def _fetch(
     else:
         cols += ", NULL, NULL, NULL"
     cols += ", m.body_id"
+    # whether the body still waits for its parse (pending.WAITING), read with the row: the
+    # rows found waiting are parsed afterwards, so a FETCH whose messages are all parsed (most
+    # of them) asks nothing more of the database
+    cols += f", b.{WAITING}" if parse else ", 0"
     join = " JOIN bodies b ON b.id = m.body_id" if structure or raw or rendered else ""
     out: list[MessageRow] = []
+    waiting: dict[int, list[int]] = {}  # body id -> where its rows are in `out`
     for where, params in _uid_conditions(uids):
         rows = cursor.execute(
             f"SELECT {cols} FROM messages m{join} WHERE m.mailbox_id = ? AND {where}"
@@ -672,9 +764,13 @@ def _fetch(
             (mailbox_id, *params),
         )
         for r in rows:
-            row = MessageRow(r[0], _flags_from_db(r[1]), *r[2:10])
-            found = parsed.get(r[10])
-            out.append(row if found is None else _parsed_row(row, found, structure, rendered))
+            if r[11]:
+                waiting.setdefault(r[10], []).append(len(out))
+            out.append(MessageRow(r[0], _flags_from_db(r[1]), *r[2:10]))
+    if waiting:
+        for body_id, found in parse_bodies(cursor, render, waiting).items():
+            for i in waiting[body_id]:
+                out[i] = _parsed_row(out[i], found, structure, rendered)
     return out
 
 

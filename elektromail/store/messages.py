@@ -19,12 +19,12 @@ class MessageOps:
     runs an interaction."""
 
     _run: Any
-    _run_freeing: Any
+    _run_removing: Any
 
     def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None) -> Deferred[list[int]]:
         """Remove the messages flagged \\Deleted (only among `uids` when given); fires with
         the removed UIDs, ascending."""
-        return self._run_freeing(_expunge, mailbox_id, None if uids is None else list(uids))
+        return self._run_removing(_expunge, mailbox_id, None if uids is None else list(uids))
 
     def copy(
         self, source_id: int, uids: Sequence[int], target_id: int, *, move: bool = False

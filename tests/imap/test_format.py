@@ -70,6 +70,11 @@ def test_literal() -> None:
 def test_format_flags() -> None:
     assert fmt.format_flags([]) == b"()"
     assert fmt.format_flags(["\\Seen", "$Forwarded"]) == b"(\\Seen $Forwarded)"
+    # a tuple, as the store and the view hold flags, the same way, and again
+    for _ in range(2):
+        assert fmt.format_flags(("\\Seen", "$Forwarded")) == b"(\\Seen $Forwarded)"
+        assert fmt.format_flags(("$Forwarded", "\\Seen")) == b"($Forwarded \\Seen)"
+        assert fmt.format_flags(()) == b"()"
 
 
 # -- ENVELOPE ------------------------------------------------------------------------------

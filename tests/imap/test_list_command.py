@@ -350,3 +350,30 @@ def test_capabilities_announce_the_mailbox_extensions(wire):
     words = set(line.split()[2:])
     expected = {b"LIST-EXTENDED", b"LIST-STATUS", b"SPECIAL-USE", b"CREATE-SPECIAL-USE"}
     assert expected | {b"CHILDREN", b"NAMESPACE", b"STATUS=SIZE"} <= words
+
+
+# --- repeated LISTs (answers kept by what they are made of) --------------------------------
+
+
+def test_a_repeated_list_follows_every_change_of_mailboxes_and_subscriptions(wire):
+    command = 'LIST (SUBSCRIBED) "" "Work*"'
+    assert lines(wire, command) == []
+    wire.ok("CREATE Work")
+    assert lines(wire, command) == []
+    wire.ok("SUBSCRIBE Work")
+    assert lines(wire, command) == [b'* LIST (\\Subscribed) "/" Work']
+    wire.ok("CREATE Work/Sub")
+    assert lines(wire, 'LIST "" "Work*"') == [
+        b'* LIST (\\HasChildren) "/" Work',
+        b'* LIST (\\HasNoChildren) "/" Work/Sub',
+    ]
+    wire.ok("RENAME Work/Sub Work/Other")
+    wire.ok("DELETE Work/Other")
+    assert lines(wire, 'LIST "" "Work*"') == [b'* LIST (\\HasNoChildren) "/" Work']
+
+
+def test_a_repeated_list_answers_in_the_dialect_of_the_session(wire):
+    wire.ok('CREATE "Caf&AOk-"')
+    assert lines(wire, 'LIST "" "Caf*"') == [b'* LIST (\\HasNoChildren) "/" Caf&AOk-']
+    wire.ok("ENABLE UTF8=ACCEPT")
+    assert lines(wire, 'LIST "" "Caf*"') == [b'* LIST (\\HasNoChildren) "/" "Caf\xc3\xa9"']

@@ -202,3 +202,25 @@ def test_commands_outside_the_selected_state_get_bad(mail, command):
     client = login(mail)
     assert raw_command(client, command.encode()).startswith(b"BAD")
     client.logout()
+
+
+def test_expunge_removes_what_another_session_flagged_deleted_just_before(mail):
+    actor, watcher = login(mail), login(mail)
+    actor.select("INBOX")
+    watcher.select("INBOX")
+    actor.store("2", "+FLAGS.SILENT", "(\\Deleted)")
+    typ, data = watcher.expunge()  # the change is not yet told to `watcher`
+    assert (typ, data) == ("OK", [b"2"])
+    assert uids(actor) == [1, 3, 4, 5]
+    actor.logout()
+    watcher.logout()
+
+
+def test_expunge_removes_what_the_control_api_flagged_deleted(mail):
+    client = login(mail)
+    client.select("INBOX")
+    mail.call(mail.server.postoffice.change_flags, "user", "INBOX", 3, add=["\\Deleted"])
+    typ, data = client.expunge()
+    assert (typ, data) == ("OK", [b"3"])
+    assert uids(client) == [1, 2, 4, 5]
+    client.logout()

@@ -325,3 +325,35 @@ def test_a_view_from_the_flags_select_parsed_is_the_view_from_pairs():
     for each in (from_dict, from_pairs):
         assert (each.uids, each.recent, each.keywords()) == ([2, 5, 9, 10], {9, 10}, ["$Work"])
     assert from_dict.flags == from_pairs.flags
+
+
+def test_a_view_without_deleted_flags_holds_nothing_to_expunge():
+    assert not sparse().may_hold_deleted()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.set_flags(5, (DELETED,)),
+        lambda m: m.note_flags(2, ("\\deleted",)),
+        lambda m: m.note_added(11, (DELETED,)),
+    ],
+    ids=["applied", "pending-change", "pending-arrival"],
+)
+@pytest.mark.parametrize("indexed", [False, True], ids=["scanned", "indexed"])
+def test_a_deleted_flag_applied_or_pending_may_be_expunged(change, indexed):
+    mailbox = sparse()
+    if indexed:
+        mailbox.uids_with_flag(SEEN)  # the flag index built first (SEARCH), then kept in step
+    change(mailbox)
+    assert mailbox.may_hold_deleted()
+
+
+def test_a_deleted_flag_taken_off_again_leaves_nothing_to_expunge():
+    mailbox = view((1, (DELETED,)), (2, ()))
+    assert mailbox.may_hold_deleted()
+    mailbox.set_flags(1, (SEEN,))
+    assert not mailbox.may_hold_deleted()
+    assert mailbox.uids_with_flag(SEEN) == {1}
+    mailbox.set_flags(2, (DELETED,))
+    assert mailbox.may_hold_deleted()

@@ -125,3 +125,12 @@ def test_filter_header_fields_name_with_space_before_colon_and_lf_lines():
     assert (
         filter_header_fields(b"Subject : x\nA: b\n\n", ["subject"], False) == b"Subject : x\n\r\n"
     )
+
+
+def test_fields_of_one_header_asked_for_again_by_other_names_and_by_exclusion():
+    header = b"From: a@x\r\nSubject: one\r\n two\r\nTo: b@y\r\nsubject: again\r\n\r\n"
+    fields = filter_header_fields
+    assert fields(header, ["SUBJECT"], False) == (b"Subject: one\r\n two\r\nsubject: again\r\n\r\n")
+    assert fields(bytearray(header), ["to", "from"], False) == b"From: a@x\r\nTo: b@y\r\n\r\n"
+    assert fields(header, ["Subject"], True) == b"From: a@x\r\nTo: b@y\r\n\r\n"
+    assert fields(header[:-2], ["to"], False) == b"To: b@y\r\n"  # no blank line to end it

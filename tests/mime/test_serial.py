@@ -81,3 +81,11 @@ def test_json_is_compact():
     assert len(text) < 330
     assert '"7bit"' not in text  # defaults are omitted
     assert text.count('"alice"') == 1  # sender and reply-to equal to from are not repeated
+
+
+def test_a_text_read_again_gives_the_same_frozen_parse_without_decoding_it_again():
+    text = to_json(parse(PLAIN))
+    first = from_json(text)
+    assert from_json("".join(text)) is first  # an equal text read from the store again
+    with pytest.raises(AttributeError):
+        first.size = 0  # shared by every reader: it cannot be changed

@@ -7,7 +7,7 @@ import pytest
 from twisted.internet.defer import DeferredList
 
 from elektromail.flags import normalize_flags
-from elektromail.store import NoSuchMailbox, UserExists
+from elektromail.store import NoSuchMailbox, UserExists, db
 from elektromail.store.db import _uid_conditions
 from elektromail.store.errors import StoreFull, StoreUnavailable
 from elektromail.testing import MailServer
@@ -183,6 +183,30 @@ def test_append_keeps_flags_date_and_zone(store):
 def test_append_to_a_mailbox_that_is_gone_is_no_such_mailbox(store):
     with pytest.raises(NoSuchMailbox):
         run(store.append, 12345, prepared(b"x\r\n"))
+
+
+def test_append_by_name_finds_the_mailbox_and_takes_its_next_uid_in_one_write(store):
+    user = add_user(store)
+    add_mailbox(store, user)
+    work = add_mailbox(store, user, "Work")
+    append(store, work, message("first"))
+    raw = message("second")
+    found = run(store.append_named, user.id, "Work", prepared(raw, flags=("\\seen",)))
+    assert found == (work.id, work.uidvalidity, 2)
+    [row] = run(store.fetch, work.id, [2])
+    assert (row.flags, row.size) == (("\\Seen",), len(raw))
+    assert uids(store, work) == [1, 2]
+
+
+def test_append_by_name_to_a_mailbox_that_does_not_exist_stores_nothing(store):
+    user = add_user(store)
+    inbox = add_mailbox(store, user)
+    with pytest.raises(NoSuchMailbox):
+        run(store.append_named, user.id, "inbox/none", prepared(b"x\r\n"))
+    with pytest.raises(NoSuchMailbox):
+        run(store.append_named, user.id + 1, "INBOX", prepared(b"x\r\n"))
+    assert uids(store, inbox) == []
+    assert run(store.list_messages) == []
 
 
 def test_the_database_failing_fails_every_write_of_the_group(store):
@@ -363,3 +387,30 @@ def test_store_flags_answers_for_the_messages_that_exist(store):
 def test_store_flags_refuses_an_unknown_mode(store):
     with pytest.raises(ValueError, match="toggle"):
         store.store_flags(1, [1], "toggle", ["\\Seen"])
+
+
+def test_first_recent_writes_asked_while_one_waits_join_it(store, monkeypatch):
+    """A session that has a mailbox selected read-write takes every message appended to it:
+    the writes of those UIDs queued meanwhile become one, of the largest, and each caller's
+    Deferred fires once it is written."""
+    inbox = add_mailbox(store, add_user(store))
+    writes: list[int] = []
+    write = db._set_first_recent
+
+    def counted(cursor, mailbox_id, uid):
+        writes.append(uid)
+        write(cursor, mailbox_id, uid)
+
+    monkeypatch.setattr(db, "_set_first_recent", counted)
+
+    def three_at_once():
+        asked = [store.set_first_recent(inbox.id, uid) for uid in (5, 9, 7)]
+        return DeferredList(asked, fireOnOneErrback=True)
+
+    fired = run(three_at_once)
+    assert [ok for ok, _ in fired] == [True, True, True]
+    assert writes == [9]
+    assert run(store.get_mailbox, inbox.user_id, "INBOX").first_recent == 9
+    run(store.set_first_recent, inbox.id, 4)  # only grows
+    assert writes == [9, 4]
+    assert run(store.get_mailbox, inbox.user_id, "INBOX").first_recent == 9

@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 
 import pytest
+from twisted.internet.task import Clock
 
+from elektromail.store import Store, db
 from elektromail.store.memory import release_freed_memory
 from elektromail.testing import MailServer
+from tests.store.conftest import add_mailbox, add_user, append, run
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
@@ -33,3 +36,26 @@ def test_deleting_a_full_mailbox_gives_its_pages_back():
         mail.call(store.delete_mailbox, user.id, "Big")
         after = mail.call(store._pool.runInteraction, _pages)
         assert after - before < (full - before) // 10
+
+
+def test_expunges_give_the_heap_back_at_most_once_a_second_and_after_the_last(monkeypatch):
+    """malloc_trim costs the reactor ~0.2 ms: not after every small EXPUNGE, nor after one that
+    removed nothing, but never left out after the last one that removed something."""
+    trims: list[float] = []
+    clock = Clock()
+    monkeypatch.setattr(db, "release_freed_memory", lambda: trims.append(clock.seconds()))
+    store = Store(clock=clock)
+    run(store.open)
+    try:
+        box = add_mailbox(store, add_user(store))
+        run(store.expunge, box.id)  # nothing to remove
+        assert trims == []
+        for _ in range(3):
+            append(store, box, b"Subject: x\r\n\r\nbody\r\n", flags=("\\Deleted",))
+            assert run(store.expunge, box.id)
+        assert trims == [0.0]  # the first at once, the later two wait
+        run(clock.advance, db.RELEASE_EVERY)
+        assert trims == [0.0, db.RELEASE_EVERY]
+        assert clock.getDelayedCalls() == []
+    finally:
+        run(store.close)

@@ -47,6 +47,32 @@ def test_an_unparsed_body_is_stored_at_once_and_parsed_by_the_first_fetch_that_n
     assert (row.envelope, row.bodystructure, row.body) == expected.rendered
 
 
+def test_a_fetch_parses_the_waiting_bodies_among_its_rows_and_only_those(rendering_store):
+    """Parsed and waiting messages mixed, one body under two UIDs (a copy), and rendered
+    columns alone: every row comes back parsed, in UID order, and nothing waits after."""
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    other = message("parsed at delivery")
+    first = run(store.append, box.id, prepare(other, render_fetch_data))
+    waiting_uid = run(store.append, box.id, unparsed(RAW))
+    _, copied = run(store.copy, box.id, [waiting_uid], box.id)
+    copy_uid = copied[0][1]
+    untouched = run(store.append, box.id, unparsed(message("not fetched")))
+    assert waiting(store) == 2
+    wanted = [first, waiting_uid, copy_uid]
+    rows = run(store.fetch, box.id, wanted, rendered=True)
+    assert [row.uid for row in rows] == wanted
+    assert [(r.envelope, r.bodystructure, r.body) for r in rows] == [
+        prepare(other, render_fetch_data).rendered,
+        prepare(RAW, render_fetch_data).rendered,
+        prepare(RAW, render_fetch_data).rendered,
+    ]
+    assert waiting(store) == 1  # the message not fetched still waits
+    [row] = run(store.fetch, box.id, [untouched], structure=True)
+    assert row.structure == prepare(message("not fetched"), render_fetch_data).structure
+    assert waiting(store) == 0
+
+
 def test_a_body_is_parsed_only_once(rendering_store, monkeypatch):
     store = rendering_store
     box = add_mailbox(store, add_user(store))

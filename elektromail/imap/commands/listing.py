@@ -21,6 +21,7 @@ from elektromail.imap.args import (
 from elektromail.imap.commands.status import parse_items, status_line
 from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, advertise, command
 from elektromail.imap.listmatch import Entry, Pattern, Selection, select
+from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom
 from elektromail.names import DELIMITER
 from elektromail.store.db import MailboxCounts, MailboxListing
@@ -59,7 +60,7 @@ async def list_(ctx: Context, args: list[Argument]) -> Done:
     listing = await ctx.services.postoffice.mailbox_listing(
         ctx.session.user, counts=bool(options.status)
     )
-    ctx.write(b"".join(_list_responses(listing, patterns, options, dialect)))
+    ctx.write(_list_answer(listing, patterns, options, dialect))
     return Done("LIST completed")
 
 
@@ -187,6 +188,36 @@ def _select(listing: MailboxListing, patterns: list[Pattern], selection: Selecti
         patterns,
         selection,
     )
+
+
+# Recent LIST answers without STATUS, by everything they are made of: a client that lists
+# again and again (imaptest does, between every few commands) gets the same bytes back for a
+# dictionary lookup while its mailboxes and subscriptions stay as they are.
+_ANSWERS: dict[tuple, bytes] = {}
+_ANSWERS_KEPT = 256
+
+
+def _list_answer(
+    listing: MailboxListing, patterns: list[Pattern], options: ListOptions, dialect: Dialect
+) -> bytes:
+    if options.status:  # the counts change all the time
+        return b"".join(_list_responses(listing, patterns, options, dialect))
+    key = (
+        tuple((m.name, m.special_use) for m in listing.mailboxes),
+        listing.subscriptions,
+        tuple(p.text for p in patterns),
+        (options.extended, options.selection, options.subscribed, options.children),
+        options.special_use,
+        dialect.rev2,
+        dialect.utf8,
+    )
+    answer = _ANSWERS.get(key)
+    if answer is None:
+        answer = b"".join(_list_responses(listing, patterns, options, dialect))
+        if len(_ANSWERS) >= _ANSWERS_KEPT:
+            _ANSWERS.clear()
+        _ANSWERS[key] = answer
+    return answer
 
 
 def _list_responses(

@@ -18,6 +18,8 @@ async def _expunge(ctx: Context, uids: list[int] | None) -> list[int]:
     """Remove \\Deleted messages and queue their EXPUNGE responses for this session;
     other sessions hear of it through the post office's event."""
     session = ctx.session
+    if not session.view.may_hold_deleted():
+        return []  # nothing is flagged \Deleted: no store round trip
     removed = await ctx.services.postoffice.expunge(selected(session), uids, origin=session)
     for uid in removed:
         session.view.note_expunged(uid)
