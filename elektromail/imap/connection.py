@@ -165,7 +165,8 @@ class OutputPacing:
         self._connection.resume_writing()
 
     def sent(self) -> defer.Deferred[None]:
-        """Flush what was written; fires at once, or when the client has read enough."""
+        """Fires at once while the client keeps up, or once it has read enough of what was
+        written (which is then sent first)."""
         return self._connection.output_sent()
 
 
@@ -401,10 +402,13 @@ class Connection:
         self._out_size = 0
 
     def output_sent(self) -> defer.Deferred[None]:
-        """Flush; fires at once, or once the client has caught up with a paced answer."""
-        self.flush()
+        """Fires at once while the client keeps up: what is written waits for the next flush
+        (FLUSH_AT bytes, or the command's end, so that a short answer and its tagged status
+        leave in one write). While a paced answer is ahead of the client, flush and fire once
+        the client has caught up."""
         if not self._writing_paused or self._closed:
             return defer.succeed(None)
+        self.flush()
         self._write_waiter = defer.Deferred()
         return self._write_waiter
 

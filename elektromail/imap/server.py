@@ -8,6 +8,7 @@ and its handshake, the idle timeouts, TCP_NODELAY and back-pressure (the `Peer` 
 
 from __future__ import annotations
 
+from twisted.internet import tcp
 from twisted.internet.interfaces import IHandshakeListener, IPushProducer, ITLSTransport
 from twisted.internet.protocol import ServerFactory
 from twisted.mail import imap4
@@ -107,7 +108,18 @@ class IMAPServer(imap4.IMAP4Server):
     # --- Peer: what the Connection calls ------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        self.transport.write(data)
+        """Write `data` now when nothing waits before it: an answer that fits the socket's
+        buffer leaves in this call, not one reactor turn later (the transport would only
+        queue it for the next writable event). What the socket does not take is queued as
+        usual, so the transport's buffer, and the pacing that watches it, see the rest."""
+        transport = self.transport
+        if _sends_at_once(transport):
+            sent = transport.writeSomeData(data)
+            if isinstance(sent, int):  # else the connection is lost: the transport finds out
+                if sent == len(data):
+                    return
+                data = data[sent:]
+        transport.write(data)
 
     def pause_reading(self) -> None:
         self.transport.pauseProducing()
@@ -139,6 +151,20 @@ class IMAPServer(imap4.IMAP4Server):
         # loseConnection from ever closing the connection.
         if self.transport.producer is self._paced_output:
             self.transport.unregisterProducer()
+
+
+def _sends_at_once(transport: object) -> bool:
+    """Whether bytes may go straight to `transport`'s socket: a plain TCP connection (TLS
+    writes go through the TLS layer), open, with nothing of its own waiting to be sent."""
+    return (
+        isinstance(transport, tcp.Connection)
+        and not transport.TLS
+        and transport.connected
+        and not transport.disconnecting
+        and not transport._writeDisconnected
+        and not transport._tempDataLen
+        and transport.offset == len(transport.dataBuffer)
+    )
 
 
 class IMAPFactory(ServerFactory):
