@@ -406,13 +406,8 @@ class SMTPServer(smtp.ESMTP):
         if reader.failure is not None:
             self.reply(reader.failure)
             return None
-        return Deferred.fromCoroutine(self._deliver(envelope, reader.message()))
-
-    async def _deliver(self, envelope: Envelope, raw: bytes) -> None:
-        decision = await self.factory.policy.on_data(self.session, envelope, raw)
-        held = self._carry_out(decision)
-        if held is not None:
-            await held
+        decided = self.factory.policy.on_data(self.session, envelope, reader.message())
+        return decided.addCallback(self._carry_out)
 
     # --- AUTH ---------------------------------------------------------------------------
 
