@@ -34,7 +34,7 @@ from elektromail.smtp.session import (
     split_command,
 )
 from elektromail.store.errors import StoreUnavailable
-from elektromail.tcp import quick_ack
+from elektromail.tcp import quick_ack, write_now
 from elektromail.tls import TLSMaterial
 
 log = Logger()
@@ -145,9 +145,9 @@ class SMTPServer(smtp.ESMTP):
 
     def reply(self, reply: Reply, **values: str) -> None:
         if values:
-            self.transport.write(reply.render(host=self.hostname, **values))
+            write_now(self.transport, reply.render(host=self.hostname, **values))
         else:
-            self.transport.write(self.factory.rendered(reply))
+            write_now(self.transport, self.factory.rendered(reply))
 
     # --- input: lines, queued while a command waits on a Deferred -----------------------
 
