@@ -1,9 +1,12 @@
-"""TCP tuning the protocols share: acknowledging at once while a command is half-read."""
+"""TCP tuning the protocols share: acknowledging at once while a command is half-read, and
+sending a short answer at once rather than at the reactor's next turn."""
 
 from __future__ import annotations
 
 import socket
 from typing import Any
+
+from twisted.internet import tcp
 
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux
 
@@ -30,3 +33,31 @@ def quick_ack(transport: Any) -> None:
         transport = getattr(transport, "transport", None)
         if transport is None:
             return
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """`transport.write(data)`, sent at once when nothing waits in the transport's buffer.
+
+    Twisted's write only queues: it registers the socket for writing (one epoll_ctl), the
+    reactor's next turn sends, and the emptied buffer unregisters it again (another). A
+    protocol that answers each command with a line (SMTP without pipelining) pays that on
+    every reply. Here a plain TCP connection with an empty buffer (no TLS, no producer, not
+    closing) gets the send now, as its own doWrite would make it; whatever is not sent (a full
+    socket buffer, an error) goes through `write`, which keeps the order and handles the error
+    as always. Any other transport (TLS, a test's StringTransport) gets `write`."""
+    if (
+        isinstance(transport, tcp.Connection)
+        and not transport.TLS
+        and transport.connected
+        and not transport.disconnecting
+        and transport.producer is None
+        and not transport.dataBuffer
+        and not getattr(transport, "_tempDataBuffer", True)
+        and not getattr(transport, "_writeDisconnected", True)
+    ):
+        sent = transport.writeSomeData(data)
+        if sent.__class__ is int:
+            if sent == len(data):
+                return
+            data = data[sent:]
+    transport.write(data)

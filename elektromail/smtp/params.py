@@ -151,8 +151,32 @@ def _no_value(value: bytes | None, parameter: str) -> None:
         raise Refused(replies.PARAMETER_SYNTAX, parameter=parameter)
 
 
+# The form nearly every client sends: `FROM:<a.b@c.d>` (or `FROM:<>`), `TO:<a.b@c.d>`, ASCII and
+# no parameters. A fullmatch of one of these gives what the full parser gives for it, in a
+# fraction of the time; anything else goes the full way.
+_ASCII_ATOM = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ASCII_LABEL = rb"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ASCII_ADDRESS = rb"%s(?:\.%s)*@%s(?:\.%s)*" % (
+    _ASCII_ATOM,
+    _ASCII_ATOM,
+    _ASCII_LABEL,
+    _ASCII_LABEL,
+)
+_PLAIN_MAIL = re.compile(rb"(?i:FROM):<(%s)?>" % _ASCII_ADDRESS)
+_PLAIN_RCPT = re.compile(rb"(?i:TO):<(%s)>" % _ASCII_ADDRESS)
+
+
 def parse_mail(argument: bytes, max_size: int) -> MailArguments:
     """The MAIL command's argument. Raises Refused."""
+    plain = _PLAIN_MAIL.fullmatch(argument)
+    if plain is not None:
+        sender = plain.group(1)
+        return MailArguments(sender.decode("ascii") if sender else "")
+    return parse_mail_fully(argument, max_size)
+
+
+def parse_mail_fully(argument: bytes, max_size: int) -> MailArguments:
+    """`parse_mail` without its shortcut for the plain form."""
     split = split_path(argument, b"FROM:")
     if split is None:
         raise Refused(replies.MAIL_SYNTAX)
@@ -199,6 +223,14 @@ def parse_mail(argument: bytes, max_size: int) -> MailArguments:
 
 def parse_rcpt(argument: bytes, smtputf8: bool) -> RcptArguments:
     """The RCPT command's argument; `smtputf8` says whether MAIL asked for SMTPUTF8."""
+    plain = _PLAIN_RCPT.fullmatch(argument)
+    if plain is not None:
+        return RcptArguments(plain.group(1).decode("ascii"))
+    return parse_rcpt_fully(argument, smtputf8)
+
+
+def parse_rcpt_fully(argument: bytes, smtputf8: bool) -> RcptArguments:
+    """`parse_rcpt` without its shortcut for the plain form."""
     split = split_path(argument, b"TO:")
     if split is None or split[0] == b"<>":
         raise Refused(replies.RCPT_SYNTAX)

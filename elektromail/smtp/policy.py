@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from elektromail.postoffice import PostOffice, describe
 from elektromail.rules import Action, Rule, RuleSet, Stage
@@ -71,41 +73,54 @@ class DeliveryPolicy:
             return Decision(None, rule.delay)
         return Decision(replies.RECIPIENT_OK, rule.delay, Recipient(rcpt, rule))
 
-    async def on_data(self, session: Session, envelope: Envelope, raw: bytes) -> Decision:
+    def on_data(self, session: Session, envelope: Envelope, raw: bytes) -> Deferred[Decision]:
         """Deliver a received message (data-stage rules, storage, DSN) and say what the client
         is told: 250 only once the post office has stored it, an error if it could not."""
         try:
-            outcome = await transaction.finish(
+            outcome = transaction.finish(
                 self.postoffice, session, envelope, raw, self.host, self.trace_headers
             )
-        except StoreUnavailable as e:
-            log.warn(
-                "SMTP message from <{sender}> to {recipients} not accepted: {why}",
-                sender=envelope.sender,
-                recipients=envelope.addresses,
-                why=e,
-            )
-            full = isinstance(e, StoreFull)
-            return Decision(replies.STORE_FULL if full else replies.STORE_UNAVAILABLE)
         except Exception:
-            log.failure(
-                "SMTP delivery from {sender} to {recipients} failed",
-                sender=envelope.sender,
-                recipients=envelope.addresses,
-            )
-            return Decision(replies.LOCAL_ERROR)
+            outcome = fail()
+        return outcome.addCallbacks(
+            self._delivered,
+            self._not_delivered,
+            callbackArgs=(envelope, len(raw)),
+            errbackArgs=(envelope,),
+        )
+
+    def _delivered(self, outcome: transaction.Outcome, envelope: Envelope, size: int) -> Decision:
         traffic = self.postoffice.traffic
         if outcome.deliveries:
-            traffic.count("smtp", len(raw))
+            traffic.count("smtp", size)
         if traffic.each:
             log.info(
                 "SMTP {size} bytes from <{sender}>: {result}",
-                size=len(raw),
+                size=size,
                 sender=envelope.sender,
                 result=describe(outcome.deliveries)
                 or (outcome.reply.line() if outcome.reply else "closed by a disconnect rule"),
             )
         return Decision(outcome.reply, outcome.delay)
+
+    def _not_delivered(self, failure: Failure, envelope: Envelope) -> Decision:
+        error = failure.value
+        if isinstance(error, StoreUnavailable):
+            log.warn(
+                "SMTP message from <{sender}> to {recipients} not accepted: {why}",
+                sender=envelope.sender,
+                recipients=envelope.addresses,
+                why=error,
+            )
+            full = isinstance(error, StoreFull)
+            return Decision(replies.STORE_FULL if full else replies.STORE_UNAVAILABLE)
+        log.failure(
+            "SMTP delivery from {sender} to {recipients} failed",
+            failure,
+            sender=envelope.sender,
+            recipients=envelope.addresses,
+        )
+        return Decision(replies.LOCAL_ERROR)
 
     def _delay_or_disconnect(self, rule: Rule | None, normal: Reply, session: Session) -> Decision:
         # Connect and mail stages allow only delay and disconnect rules.

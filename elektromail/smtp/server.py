@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import TypeVar
 
 from twisted.internet import protocol
 from twisted.internet.defer import CancelledError, Deferred
@@ -34,10 +35,13 @@ from elektromail.smtp.session import (
     split_command,
 )
 from elektromail.store.errors import StoreUnavailable
-from elektromail.tcp import quick_ack
+from elektromail.tcp import quick_ack, write_now
 from elektromail.tls import TLSMaterial
 
 log = Logger()
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 HOSTNAME = "localhost"
 # Stop reading from a client whose unprocessed input (pipelined behind a pending delivery or
@@ -51,6 +55,9 @@ _SASL_REPLIES: dict[type[sasl.SASLError], Reply] = {
 }
 
 Handled = Deferred[None] | None  # a handler's result: a Deferred holds back later commands
+
+# The session of a connection refused at the greeting (too many open), which runs no command.
+_UNCONNECTED = Session(peer="")
 
 
 def address_literal(address: IAddress) -> str:
@@ -76,7 +83,7 @@ class SMTPServer(smtp.ESMTP):
     def __init__(self) -> None:
         super().__init__()
         self.hostname = HOSTNAME
-        self.session = Session(peer="")
+        self.session = _UNCONNECTED  # replaced in connectionMade, unless the connection is refused
         self._lines = LineBuffer()
         self._pending: Deferred[None] | None = None
         self._dispatching = False
@@ -145,9 +152,9 @@ class SMTPServer(smtp.ESMTP):
 
     def reply(self, reply: Reply, **values: str) -> None:
         if values:
-            self.transport.write(reply.render(host=self.hostname, **values))
+            write_now(self.transport, reply.render(host=self.hostname, **values))
         else:
-            self.transport.write(self.factory.rendered(reply))
+            write_now(self.transport, self.factory.rendered(reply))
 
     # --- input: lines, queued while a command waits on a Deferred -----------------------
 
@@ -312,8 +319,17 @@ class SMTPServer(smtp.ESMTP):
 
     def smtp_EHLO(self, argument: bytes) -> Handled:
         self._greeted(argument, esmtp=True)
-        extensions = "\n".join(self.keywords())
-        self.reply(replies.EHLO_OK, peer=self.session.peer, extensions=extensions)
+        # The answer depends only on the peer's address and on whether STARTTLS is offered:
+        # made once per pair, not once per connection.
+        key = (self.session.peer, self._can_start_tls())
+        wire = self.factory.ehlo_replies.get(key)
+        if wire is None:
+            extensions = "\n".join(self.keywords())
+            wire = replies.EHLO_OK.render(
+                host=self.hostname, peer=self.session.peer, extensions=extensions
+            )
+            self.factory.ehlo_replies.remember(key, wire)
+        write_now(self.transport, wire)
         return None
 
     def smtp_HELO(self, argument: bytes) -> Handled:
@@ -406,13 +422,8 @@ class SMTPServer(smtp.ESMTP):
         if reader.failure is not None:
             self.reply(reader.failure)
             return None
-        return Deferred.fromCoroutine(self._deliver(envelope, reader.message()))
-
-    async def _deliver(self, envelope: Envelope, raw: bytes) -> None:
-        decision = await self.factory.policy.on_data(self.session, envelope, raw)
-        held = self._carry_out(decision)
-        if held is not None:
-            await held
+        decided = self.factory.policy.on_data(self.session, envelope, reader.message())
+        return decided.addCallback(self._carry_out)
 
     # --- AUTH ---------------------------------------------------------------------------
 
@@ -475,6 +486,18 @@ class SMTPServer(smtp.ESMTP):
         self.reply(replies.AUTH_OK)
 
 
+class WireCache(dict[K, V]):
+    """Replies already rendered, bounded: rule replies are made anew for each message, and
+    many peers may say EHLO, so it starts over rather than grow."""
+
+    LIMIT = 512
+
+    def remember(self, key: K, value: V) -> None:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[key] = value
+
+
 class SMTPFactory(protocol.ServerFactory):
     """Builds SMTPServer connections and keeps track of them for `close_connections`.
     With `implicit_tls` the listener is TLS from the first byte (SMTPS, RFC 8314), so its
@@ -501,14 +524,18 @@ class SMTPFactory(protocol.ServerFactory):
         self.policy = DeliveryPolicy(
             postoffice, self.hostname, trace_headers=settings.trace_headers
         )
-        self._rendered: dict[Reply, bytes] = {}
+        # Keyed by identity (hashing a Reply hashes its fields, on every reply sent); the entry
+        # holds the Reply, so its id is not reused while cached.
+        self._rendered: WireCache[int, tuple[Reply, bytes]] = WireCache()
+        self.ehlo_replies: WireCache[tuple[str, bool], bytes] = WireCache()
 
     def rendered(self, reply: Reply) -> bytes:
         """The wire form of a reply that needs only the host name (most do), made once."""
-        wire = self._rendered.get(reply)
-        if wire is None:
-            wire = self._rendered[reply] = reply.render(host=self.hostname)
-        return wire
+        entry = self._rendered.get(id(reply))
+        if entry is None or entry[0] is not reply:
+            entry = (reply, reply.render(host=self.hostname))
+            self._rendered.remember(id(reply), entry)
+        return entry[1]
 
     def close_connections(self) -> None:
         """Tell every open connection 421 and close it (the server is stopping)."""

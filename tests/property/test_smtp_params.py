@@ -105,6 +105,43 @@ local_parts = st.one_of(
 addresses = st.builds(lambda local, domain: f"{local}@{domain}", local_parts, domains)
 
 
+# paths next to the plain form's edges
+EDGES = ["", "a@-b", "a@b-", ".a@b", "a.@b", "a..b@c", "a@b..c", "a@b.", "@b", "a@", "a",
+         "a@b@c", "a@[1.2.3.4]", '"q"@b', "ü@b", "a@ü", "a b@c", "a@b c", "@r:a@b", "a@b>",
+         "<a@b"]  # fmt: skip
+
+
+def outcome(parse, *args):  # what a parser answers: its arguments, or the reply it refuses with
+    try:
+        return parse(*args)
+    except Refused as e:
+        return (e.reply, e.values)
+
+
+@budget(1.5)
+@given(
+    argument=st.one_of(
+        arguments,
+        st.builds(lambda a, b: f"<{a}>{b}".encode(), st.one_of(st.sampled_from(EDGES), addresses),
+                  st.sampled_from(["", " ", " SIZE=1", ">", "x"])),
+    ),
+    smtputf8=st.booleans(),
+)  # fmt: skip
+def test_the_shortcut_for_plain_paths_answers_as_the_full_parser(argument: bytes, smtputf8: bool):
+    for prefix in (b"FROM:", b"from:", b"TO:", b"To:", b"FROM: ", b""):
+        line = prefix + argument
+        assert outcome(params.parse_mail, line, 100) == outcome(params.parse_mail_fully, line, 100)
+        rcpt = outcome(params.parse_rcpt, line, smtputf8)
+        assert rcpt == outcome(params.parse_rcpt_fully, line, smtputf8)
+
+
+def test_the_shortcut_takes_the_plain_forms() -> None:
+    assert params._PLAIN_MAIL.fullmatch(b"FROM:<a.b@c-d.example>")
+    assert params._PLAIN_MAIL.fullmatch(b"from:<>")
+    assert params._PLAIN_RCPT.fullmatch(b"TO:<a@b>")
+    assert not params._PLAIN_RCPT.fullmatch(b"TO:<>")
+
+
 def to_xtext(text: str) -> str:
     """RFC 3461 §4: xchar as it is, everything else (and "+", "=") as +HH."""
     return "".join(

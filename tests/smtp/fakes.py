@@ -1,6 +1,6 @@
 """An in-memory stand-in for the post office, for the SMTP policy and transaction tests: it keeps
 what was delivered and bounced in lists and can be told to fail; and a way to run a coroutine
-that never waits on the reactor."""
+that never waits on the reactor (or a Deferred that has fired)."""
 
 from __future__ import annotations
 
@@ -50,11 +50,12 @@ class MemoryPostOffice:
         return succeed([Delivery(report.sender, "sender", "INBOX", 1)])
 
 
-def result_of(coroutine: Coroutine[Any, Any, T]) -> T:
-    """The result of a coroutine that only awaits Deferreds which have fired; its exception
-    is raised here."""
+def result_of(work: Coroutine[Any, Any, T] | Deferred[T]) -> T:
+    """The result of a Deferred that has fired, or of a coroutine that only awaits Deferreds
+    which have fired; its exception is raised here."""
     outcome: list[T | Failure] = []
-    Deferred.fromCoroutine(coroutine).addBoth(outcome.append)
+    d = work if isinstance(work, Deferred) else Deferred.fromCoroutine(work)
+    d.addBoth(outcome.append)
     assert outcome, "the coroutine waits on something that has not fired"
     if isinstance(outcome[0], Failure):
         outcome[0].raiseException()

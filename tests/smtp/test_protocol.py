@@ -12,7 +12,8 @@ from elektromail.config import Settings
 from elektromail.postoffice.traffic import Traffic
 from elektromail.rules import RuleSet
 from elektromail.rules import parse as parse_rules
-from elektromail.smtp.server import PAUSE_READING_BYTES, SMTPFactory, SMTPServer
+from elektromail.smtp.replies import Reply
+from elektromail.smtp.server import PAUSE_READING_BYTES, SMTPFactory, SMTPServer, WireCache
 
 
 class HeldPostOffice:
@@ -197,3 +198,22 @@ def test_a_connect_disconnect_rule_closes_before_any_greeting() -> None:
     server.makeConnection(transport)
     assert transport.disconnecting
     assert transport.value() == b""
+
+
+def test_a_rendered_reply_is_the_one_asked_for_and_the_cache_stays_bounded() -> None:
+    factory = SMTPFactory(HeldPostOffice(), Settings(), tls=None)  # type: ignore[arg-type]
+    for number in range(3 * WireCache.LIMIT):  # a rule reply is a new Reply for each message
+        reply = Reply(550, "5.7.1", f"No {number}")
+        assert factory.rendered(reply) == f"550 5.7.1 No {number}\r\n".encode()
+        assert len(factory._rendered) <= WireCache.LIMIT
+
+
+def test_the_ehlo_answer_is_made_once_per_peer_and_the_same_each_time() -> None:
+    server, transport, _ = connect()
+    server.dataReceived(b"EHLO a\r\n")
+    first = transport.value()
+    assert first.startswith(b"250-localhost Hello ") and first.endswith(b"250 AUTH PLAIN LOGIN\r\n")
+    transport.clear()
+    server.dataReceived(b"EHLO b\r\n")
+    assert transport.value() == first
+    assert len(server.factory.ehlo_replies) == 1

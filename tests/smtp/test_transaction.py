@@ -21,6 +21,7 @@ from elektromail.smtp.transaction import (
     data_stage_outcome,
     dsn_report,
     finish,
+    is_plain,
     protocol_name,
     rule_reply,
     trace_headers,
@@ -300,3 +301,33 @@ def test_a_failing_store_fails_the_transaction() -> None:
     with pytest.raises(StoreUnavailable):
         finished(postoffice, envelope(recipient()))
     assert postoffice.bounced == []
+
+
+@pytest.mark.parametrize(
+    ("recipients", "plain"),
+    [
+        pytest.param([recipient("bob@x"), recipient("alice@x")], True, id="no-rules"),
+        pytest.param([recipient("bob@x", notify=frozenset({"FAILURE"}))], True, id="failure-dsn"),
+        pytest.param([recipient("bob@x", notify=frozenset({"SUCCESS"}))], False, id="success-dsn"),
+        pytest.param([recipient("bob@x"), recipient("gone@x", BOUNCE)], False, id="bounce"),
+        pytest.param([recipient("bob@x", rule(action="delay", stage="data", delay_ms=1))], False,
+                     id="data-stage-rule"),
+        pytest.param([], False, id="no-recipients"),
+    ],
+)  # fmt: skip
+def test_only_a_message_without_rules_or_success_dsns_takes_the_plain_path(
+    recipients: list[Recipient], plain: bool
+) -> None:
+    assert is_plain(envelope(*recipients)) is plain
+
+
+def test_a_plain_message_is_stored_and_answered_as_any_other() -> None:
+    postoffice = MemoryPostOffice()
+    outcome = finished(postoffice, envelope(recipient("bob@x")), trace=True)
+    [(recipients, stored)] = postoffice.delivered
+    assert recipients == ["bob@x"]
+    assert stored.startswith(b"Return-Path: <app@example.org>\r\nReceived: from client.test")
+    assert stored.endswith(b"\r\n" + MESSAGE)
+    assert outcome.reply is replies.MESSAGE_ACCEPTED
+    assert outcome.delay == 0.0
+    assert [(d.user, d.uid) for d in outcome.deliveries] == [("bob", 1)]
