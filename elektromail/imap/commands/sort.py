@@ -13,6 +13,7 @@ from elektromail.imap.args import astring
 from elektromail.imap.commands.search import matching_uids
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import BADCHARSET_CODE, CHARSETS, parse_search
+from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.tokens import Atom, shown
 
 advertise("SORT", "SORT=DISPLAY", "ESORT")
@@ -140,19 +141,5 @@ def _format_esort(numbers: Sequence[int], returns: frozenset[str], *, tag: str, 
     if "COUNT" in returns:
         out.append(b"COUNT %d" % len(numbers))
     if numbers and "ALL" in returns:
-        out.append(b"ALL " + ordered_set(numbers).encode("ascii"))
+        out.append(b"ALL " + format_sequence_set(numbers, sort=False).encode("ascii"))
     return b" ".join(out) + fmt.CRLF
-
-
-def ordered_set(numbers: Sequence[int]) -> str:
-    """A sequence set that keeps `numbers`' order: runs that climb by one become a:b."""
-    parts = []
-    start = prev = numbers[0]
-    for number in numbers[1:]:
-        if number == prev + 1:
-            prev = number
-            continue
-        parts.append(f"{start}:{prev}" if prev != start else str(start))
-        start = prev = number
-    parts.append(f"{start}:{prev}" if prev != start else str(start))
-    return ",".join(parts)
