@@ -119,7 +119,8 @@ class Rule:
         for name in ("code", "status", "diagnostic", "probability"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
-        if self.delay_ms:
+        # A delay rule requires delay_ms, even 0: the echo must be a rule PUT /rules takes.
+        if self.delay_ms or self.action is Action.DELAY:
             out["delay_ms"] = self.delay_ms
         return out
 

@@ -202,6 +202,13 @@ def test_to_json_gives_back_what_was_given_with_defaults() -> None:
     ]
 
 
+def test_a_zero_delay_keeps_its_delay_ms_so_the_echo_parses_again() -> None:
+    given = [{"recipient": "slow@*", "action": "delay", "delay_ms": 0}]
+    echoed = rules.parse(given).to_json()
+    assert echoed == [{**given[0], "stage": "rcpt"}]
+    assert rules.parse(echoed).to_json() == echoed
+
+
 # --- matching --------------------------------------------------------------------------------
 
 
