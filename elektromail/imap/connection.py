@@ -475,11 +475,21 @@ class Connection:
             return
         if self.session.state is not State.LOGOUT:
             self.write(self.session.updates(allow_expunge=spec.allows_expunge))
+            if self.session.contexts:
+                self.write(await self._context_updates())
         self._reply(tag, status, text, code)
         self._after(before)
         if self._tls_requested:
             self._start_tls(accepted=status == fmt.OK)
         self.flush()
+
+    async def _context_updates(self) -> bytes:
+        """The SEARCH RETURN (UPDATE) notifications the command's changes cause (RFC 5267
+        §4.3); a search that fails now (the store away) is told next time instead."""
+        try:
+            return await self.session.context_updates()
+        except StoreUnavailable:
+            return b""
 
     def request_tls(self) -> None:
         """STARTTLS: switch once its tagged OK is written."""

@@ -72,11 +72,17 @@ def format_search(numbers: Sequence[int]) -> bytes:
 
 
 def format_esearch(
-    numbers: Sequence[int], returns: frozenset[str] | set[str], *, tag: str, uid: bool
+    numbers: Sequence[int],
+    returns: frozenset[str] | set[str],
+    *,
+    tag: str,
+    uid: bool,
+    partial: tuple[int, int] | None = None,
 ) -> bytes:
     """`* ESEARCH (TAG "a") UID MIN 1 MAX 9 COUNT 3 ALL 1:3,9\\r\\n` (RFC 4731 §3.1).
 
-    MIN, MAX and ALL are left out when nothing matched; COUNT is always there when asked.
+    MIN, MAX and ALL are left out when nothing matched; COUNT is always there when asked;
+    PARTIAL (RFC 5267 §4.4) too, NIL when no result is at those positions.
     """
     out = [b"* ESEARCH (TAG " + fmt.string(tag) + b")"]
     if uid:
@@ -89,7 +95,18 @@ def format_esearch(
         out.append(b"COUNT %d" % len(numbers))
     if numbers and "ALL" in returns:
         out.append(b"ALL " + format_sequence_set(numbers).encode("ascii"))
+    if partial is not None:
+        out.append(format_partial(sorted(numbers), partial, sort=True))
     return b" ".join(out) + fmt.CRLF
+
+
+def format_partial(ordered: Sequence[int], partial: tuple[int, int], *, sort: bool) -> bytes:
+    """`PARTIAL (2:4 7,9:10)`: the results at positions first..last of `ordered` (from 1),
+    or NIL (RFC 5267 §4.4); `sort` False keeps SORT's order in the set, as ESORT's ALL."""
+    first, last = partial
+    picked = ordered[first - 1 : last]
+    shown = format_sequence_set(picked, sort=sort).encode("ascii") if picked else b"NIL"
+    return b"PARTIAL (%d:%d %s)" % (first, last, shown)
 
 
 def search_response(
@@ -106,7 +123,7 @@ def search_response(
     shown = program.returns - {"SAVE"}
     if not shown:
         return b""
-    return format_esearch(numbers, shown, tag=tag, uid=uid)
+    return format_esearch(numbers, shown, tag=tag, uid=uid, partial=program.partial)
 
 
 def saved_result(program: SearchProgram, uids: Sequence[int]) -> list[int]:

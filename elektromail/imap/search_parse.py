@@ -45,7 +45,11 @@ __all__ = [
 
 MAX_DEPTH = 100  # nesting of AND/OR/NOT left after simplification
 CHARSETS = ("UTF-8", "US-ASCII")
-RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
+RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "UPDATE", "CONTEXT"})
+# Options that ask for no data item: CONTEXT is a hint (RFC 5267 §4.2, ignored as Dovecot
+# does); a RETURN list with nothing else answers ALL, as RETURN () does.
+_HINTS = frozenset({"CONTEXT"})
+_UINT32 = 4294967295
 MAX_NUMBER64 = 2**63 - 1  # number64 (RFC 9051 §9)
 
 # Which message data a key reads; the server loads only what the union of its keys needs.
@@ -249,15 +253,17 @@ def make_not(key: Key) -> Key:
 class SearchProgram:
     """A parsed SEARCH: the key tree and how to answer.
 
-    `returns` holds the RETURN options (MIN MAX COUNT ALL SAVE); without RETURN, and for
-    `RETURN ()`, it is {"ALL"}. `esearch` is True when the answer is an ESEARCH response:
-    always in IMAP4rev2, in IMAP4rev1 only when RETURN was given (RFC 4731 §3.1).
+    `returns` holds the RETURN options (MIN MAX COUNT ALL SAVE PARTIAL UPDATE); without
+    RETURN, and for `RETURN ()`, it is {"ALL"}. `esearch` is True when the answer is an
+    ESEARCH response: always in IMAP4rev2, in IMAP4rev1 only when RETURN was given (RFC 4731
+    §3.1). `partial` is PARTIAL's range of result positions, low to high (RFC 5267 §4.4).
     """
 
     key: Key
     returns: frozenset[str] = frozenset({"ALL"})
     esearch: bool = False
     charset: str | None = None
+    partial: tuple[int, int] | None = None
 
     @property
     def needs(self) -> frozenset[str]:
@@ -521,17 +527,38 @@ def _parse_keys(tokens: list, rev2: bool) -> Key:
                 raise ValueError(f"unknown search key {quote_text(token)}{known}")
 
 
-def _return_options(token: object) -> frozenset[str]:
+def _return_options(token: object) -> tuple[frozenset[str], tuple[int, int] | None]:
+    """RETURN's options (RFC 4731 §3.1, RFC 5182, RFC 5267 §4) and PARTIAL's range."""
     if not isinstance(token, list):
         raise ValueError("RETURN needs a parenthesised list of options")
-    options = set()
-    for item in token:
+    options: set[str] = set()
+    partial = None
+    items = iter(token)
+    for item in items:
         name = item.upper() if isinstance(item, Atom) else None
         if name not in RETURN_OPTIONS:
             shown = item if isinstance(item, str) else "a non-atom"
             raise ValueError(f"unknown RETURN option {quote_text(str(shown))}")
+        if name in ("PARTIAL", "UPDATE") and name in options:
+            raise ValueError(f"{name} can be given only once")
+        if name == "PARTIAL":
+            partial = _partial_range(next(items, None))
         options.add(name)
-    return frozenset(options or {"ALL"})
+    if partial is not None and "ALL" in options:
+        raise ValueError("PARTIAL conflicts with ALL")
+    return frozenset(options - _HINTS or {"ALL"}), partial
+
+
+def _partial_range(token: object) -> tuple[int, int]:
+    """PARTIAL's `first:last` (RFC 5267 §4.4): positions from 1, either order, no `*`."""
+    text = token.upper() if isinstance(token, Atom) else ""
+    low, colon, high = text.partition(":")
+    if not (colon and low.isdigit() and high.isdigit() and low.isascii() and high.isascii()):
+        raise ValueError("PARTIAL needs a range of positions, first:last")
+    first, last = sorted((int(low), int(high)))
+    if first < 1 or last > _UINT32:
+        raise ValueError("PARTIAL positions go from 1 to 4294967295")
+    return first, last
 
 
 def parse_search(args: list, *, rev2: bool, utf8: bool) -> SearchProgram:
@@ -543,10 +570,11 @@ def parse_search(args: list, *, rev2: bool, utf8: bool) -> SearchProgram:
     """
     pos = 0
     returns: frozenset[str] | None = None
+    partial = None
     if args and isinstance(args[0], Atom) and args[0].upper() == "RETURN":
         if len(args) < 2:
             raise ValueError("RETURN needs a parenthesised list of options")
-        returns = _return_options(args[1])
+        returns, partial = _return_options(args[1])
         pos = 2
     charset = None
     if pos < len(args) and isinstance(args[pos], Atom) and args[pos].upper() == "CHARSET":
@@ -567,4 +595,5 @@ def parse_search(args: list, *, rev2: bool, utf8: bool) -> SearchProgram:
         frozenset({"ALL"}) if returns is None else returns,
         esearch=rev2 or returns is not None,
         charset=charset,
+        partial=partial,
     )

@@ -20,6 +20,7 @@ from elektromail.events import (
 )
 from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap import format as fmt
+from elektromail.imap.contexts import Contexts
 from elektromail.imap.view import MailboxView
 from elektromail.store import UserRow
 
@@ -71,6 +72,8 @@ class Session:
         self._recent_arrival: Callable[[int], bool] | None = None
         # Called after a change from elsewhere reached the view: IDLE pushes it at once.
         self.on_change: Callable[[], None] | None = None
+        # SEARCH RETURN (UPDATE) contexts of the selected mailbox (RFC 5267 §4.3)
+        self.contexts = Contexts()
 
     # --- state changes ----------------------------------------------------------------------
 
@@ -111,6 +114,7 @@ class Session:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self.contexts.clear()  # updates cease with the selection (RFC 5267 §4.3)
         self.view = None
         self._recent_arrival = None
         if self.state is State.SELECTED:
@@ -172,6 +176,8 @@ class Session:
             return b""  # most commands: nothing happened elsewhere meanwhile
         out = []
         if allow_expunge:
+            if self.contexts and pending.expunged:
+                out.append(self.contexts.removed_by_expunge(view, pending.expunged))
             out.extend(fmt.untagged(b"%d EXPUNGE" % seq) for seq in view.take_expunges())
         if view.announce(chain(*pending.added.values(), *pending.flags.values())):
             out.extend(flags_responses(view))
@@ -187,3 +193,17 @@ class Session:
             items.append((b"FLAGS", fmt.format_flags(view.shown_flags(uid, flags))))
             out.append(fmt.format_fetch(seq, items))
         return b"".join(out)
+
+    async def context_updates(self) -> bytes:
+        """ADDTO and REMOVEFROM for the update contexts, after `updates` told the changes
+        that cause them (RFC 5267 §4.3.3): the messages added or changed since last time."""
+        view = self.view
+        if view is None or not self.contexts or not view.touched:
+            return b""
+        touched, view.touched = view.touched, set()
+        try:
+            return await self.contexts.changed(view, touched)
+        except BaseException:
+            if self.view is view:  # told next time
+                view.touched |= touched
+            raise

@@ -62,6 +62,9 @@ class MailboxView:
         # lower-case flag -> the UIDs of `flags` that have it: built by the first SEARCH for a
         # flag and kept in step wherever `flags` changes, so SEEN needs no pass over the mailbox
         self._having: dict[str, set[int]] | None = None
+        # UIDs added or whose flags changed since last taken, while SEARCH RETURN (UPDATE)
+        # contexts watch (imap/contexts.py); None: nobody watches, nothing is kept
+        self.touched: set[int] | None = None
 
     # --- lookups ----------------------------------------------------------------------------
 
@@ -192,6 +195,8 @@ class MailboxView:
             self._reindex(uid, self.flags[uid], flags)
             self.flags[uid] = tuple(flags)
             self.pending.flags.pop(uid, None)
+            if self.touched is not None:
+                self.touched.add(uid)
 
     def take_expunges(self) -> list[int]:
         """Apply pending expunges; returns the sequence numbers to report, in the order
@@ -219,6 +224,8 @@ class MailboxView:
                 self.uidnext = max(self.uidnext, uid + 1)
                 if uid in self.pending.recent:
                     self.recent.add(uid)
+        if self.touched is not None:
+            self.touched.update(self.pending.added)
         self.pending.added.clear()
         self.pending.recent.clear()
         return True
@@ -232,6 +239,8 @@ class MailboxView:
                 self._reindex(uid, self.flags[uid], self.pending.flags[uid])
                 self.flags[uid] = self.pending.flags[uid]
                 out.append((seq, uid, self.flags[uid]))
+        if self.touched is not None:
+            self.touched.update(uid for _, uid, _ in out)
         self.pending.flags.clear()
         return out
 

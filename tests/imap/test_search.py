@@ -282,7 +282,7 @@ def test_needs_says_what_to_load(text: str, needs: set[str]) -> None:
         pytest.param("OR () SEEN", "empty parenthesised list", id="empty-operand"),
         pytest.param("RETURN", "RETURN needs", id="return-alone"),
         pytest.param("RETURN ALL", "RETURN needs", id="return-not-a-list"),
-        pytest.param("RETURN (PARTIAL 1:5) ALL", "unknown RETURN option 'PARTIAL'", id="partial"),
+        pytest.param("RETURN (PARTIAL 1:5 ALL) ALL", "PARTIAL conflicts with ALL", id="partial"),
         pytest.param("RETURN ((ALL)) ALL", "unknown RETURN option", id="return-nested"),
         pytest.param("ALL RETURN (ALL)", "unknown search key 'RETURN'", id="return-after-keys"),
         pytest.param("CHARSET", "CHARSET needs", id="charset-alone"),

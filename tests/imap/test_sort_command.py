@@ -218,8 +218,8 @@ def test_capability_lists_sort_display_and_esort(mail):
         b"(ARRIVAL) UTF-8 NOSUCHKEY",
         b"(ARRIVAL) UTF-8 ALL )",
         b"RETURN (ARRIVAL) UTF-8 ALL",  # RETURN without its options
-        b"RETURN (SAVE UPDATE) (ARRIVAL) UTF-8 ALL",
-        b"RETURN (PARTIAL 1:2) (ARRIVAL) UTF-8 ALL",
+        b"RETURN (SAVE RELEVANCY) (ARRIVAL) UTF-8 ALL",
+        b"RETURN (PARTIAL 1:2 ALL) (ARRIVAL) UTF-8 ALL",  # RFC 5267 §4.4: one or the other
         b"RETURN ALL (ARRIVAL) UTF-8 ALL",
     ],
 )

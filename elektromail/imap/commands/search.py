@@ -5,6 +5,8 @@ from __future__ import annotations
 from itertools import filterfalse
 from weakref import WeakKeyDictionary
 
+from elektromail.imap import format as fmt
+from elektromail.imap.contexts import Evaluate, UpdateContext
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import (
     BADCHARSET_CODE,
@@ -17,6 +19,7 @@ from elektromail.imap.search import (
     search_response,
 )
 from elektromail.imap.search_eval import (
+    Matcher,
     key_cost,
     leaf_test,
     store_query,
@@ -34,8 +37,9 @@ from elektromail.imap.search_parse import (
     SetKey,
     SizeKey,
 )
+from elektromail.imap.tokens import String
 
-advertise("ESEARCH", "SEARCHRES", "WITHIN")
+advertise("ESEARCH", "SEARCHRES", "WITHIN", "CONTEXT=SEARCH")
 CHUNK = 500
 
 
@@ -51,22 +55,74 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
         raise No("unsupported charset", BADCHARSET_CODE) from None
     except ValueError as e:
         raise Bad(f"invalid SEARCH: {e}") from None
-    uids = await matching_uids(ctx, program)
+    updating = "UPDATE" in program.returns
+    if updating and ctx.tag in session.contexts:
+        # RFC 5267 §4.3: a tag already naming an update context cannot name another
+        raise Bad("Duplicate search update tag")
+    uids, evaluate = await _matching_and_evaluator(ctx, program)
     if program.save:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
     ctx.write(search_response(program, numbers, tag=ctx.tag, uid=ctx.uid))
+    if updating:
+        _keep_updated(ctx, evaluate, uids)
     return Done(f"{ctx.name} completed")
+
+
+def _keep_updated(ctx: Context, evaluate: Evaluate, uids: list[int]) -> None:
+    """Keep the search's results up to date for the client (RFC 5267 §4.3), or say that
+    it will not be (§4.3.1) when the session has as many contexts as it may."""
+    session = ctx.session
+    if session.contexts.full():
+        code = fmt.format_response_code(fmt.NOUPDATE, fmt.string(ctx.tag))
+        ctx.write(fmt.untagged_status(fmt.NO, "Too many contexts", code))
+        return
+    if session.view.touched is None:
+        session.view.touched = set()
+    session.contexts.add(UpdateContext(ctx.tag, evaluate, ctx.uid, set(uids)))
+
+
+@command("CANCELUPDATE", SELECTED)
+async def cancelupdate(ctx: Context, args: list[Argument]) -> Done:
+    """RFC 5267 §4.3.5: `CANCELUPDATE "tag" ...` ends those contexts' updates."""
+    if not args or not all(isinstance(arg, String) and not arg.literal for arg in args):
+        raise Bad("CANCELUPDATE needs one or more quoted tags")
+    tags = [arg.decode("utf-8", "replace") for arg in args]
+    contexts = ctx.session.contexts
+    if not all(tag in contexts for tag in tags):
+        raise No("Unknown tag")
+    for tag in tags:
+        contexts.cancel(tag)
+    if not contexts:
+        ctx.session.view.touched = None  # nobody watches: stop keeping changes
+    return Done("Updates cancelled")
 
 
 async def matching_uids(ctx: Context, program: SearchProgram) -> list[int]:
     """The UIDs of the selected mailbox's messages that `program` matches, ascending (the
     view's order). Raises Bad when the program cannot be bound to the view."""
+    return (await _matching_and_evaluator(ctx, program))[0]
+
+
+async def _matching_and_evaluator(
+    ctx: Context, program: SearchProgram
+) -> tuple[list[int], Evaluate]:
+    """matching_uids, and the program as bound now, to evaluate later on given UIDs (an
+    update context's: sequence sets keep the meaning they had when the command came)."""
     view = ctx.session.view
     try:
         matcher = bind(program, SearchContext.from_view(view, view.saved))
     except ValueError as e:
         raise Bad(f"invalid {ctx.name.removeprefix('UID ')}: {e}") from None
+
+    async def evaluate(uids: set[int]) -> set[int]:
+        return await _matching(ctx, matcher.key, matcher.ctx, set(uids))
+
+    return await _all_matching(ctx, matcher), evaluate
+
+
+async def _all_matching(ctx: Context, matcher: Matcher) -> list[int]:
+    view = ctx.session.view
     key = matcher.key
     if isinstance(key, FlagKey):  # SEEN, UNSEEN...: from the view's flag index, no pass
         having = view.uids_with_flag(key.flag)

@@ -12,11 +12,11 @@ from elektromail.imap import format as fmt
 from elektromail.imap.args import astring
 from elektromail.imap.commands.search import matching_uids
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
-from elektromail.imap.search import BADCHARSET_CODE, CHARSETS, parse_search
+from elektromail.imap.search import BADCHARSET_CODE, CHARSETS, format_partial, parse_search
 from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.tokens import Atom, shown
 
-advertise("SORT", "SORT=DISPLAY", "ESORT")
+advertise("SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SORT")
 
 # RFC 5256 §3 and RFC 5957 §3: the keys a sort criterion may name.
 SORT_KEYS = frozenset(
@@ -58,7 +58,16 @@ async def sort(ctx: Context, args: list[Argument]) -> Done:
     if not returning:
         ctx.write(_format_sort(numbers))
     elif program.returns - {"SAVE"}:  # RETURN (SAVE) alone answers nothing (RFC 5182 §2.1)
-        ctx.write(_format_esort(numbers, program.returns, tag=ctx.tag, uid=ctx.uid))
+        ctx.write(
+            _format_esort(
+                numbers, program.returns, tag=ctx.tag, uid=ctx.uid, partial=program.partial
+            )
+        )
+    if "UPDATE" in program.returns:
+        # RFC 5267 §4.3.1: a server may refuse to keep a context up to date, and sorted ones
+        # cost most; Dovecot keeps none for SORT. The other options are honoured.
+        code = fmt.format_response_code(fmt.NOUPDATE, fmt.string(ctx.tag))
+        ctx.write(fmt.untagged_status(fmt.NO, "Sort results are not updated", code))
     return Done(f"{ctx.name} completed")
 
 
@@ -128,9 +137,16 @@ def _format_sort(numbers: Sequence[int]) -> bytes:
     return b"* SORT " + " ".join(map(str, numbers)).encode("ascii") + fmt.CRLF
 
 
-def _format_esort(numbers: Sequence[int], returns: frozenset[str], *, tag: str, uid: bool) -> bytes:
+def _format_esort(
+    numbers: Sequence[int],
+    returns: frozenset[str],
+    *,
+    tag: str,
+    uid: bool,
+    partial: tuple[int, int] | None = None,
+) -> bytes:
     """ESORT's `* ESEARCH (TAG "a") UID MIN 3 MAX 2 COUNT 3 ALL 3:4,2` (RFC 5267 §3.2): MIN and
-    MAX are the first and the last in sort order, ALL keeps the sort order."""
+    MAX are the first and the last in sort order, ALL and PARTIAL (§4.4) keep the sort order."""
     out = [b"* ESEARCH (TAG " + fmt.string(tag) + b")"]
     if uid:
         out.append(b"UID")
@@ -142,4 +158,6 @@ def _format_esort(numbers: Sequence[int], returns: frozenset[str], *, tag: str, 
         out.append(b"COUNT %d" % len(numbers))
     if numbers and "ALL" in returns:
         out.append(b"ALL " + format_sequence_set(numbers, sort=False).encode("ascii"))
+    if partial is not None:
+        out.append(format_partial(numbers, partial, sort=False))
     return b" ".join(out) + fmt.CRLF
