@@ -65,6 +65,9 @@ class MailboxView:
         # UIDs added or whose flags changed since last taken, while SEARCH RETURN (UPDATE)
         # contexts watch (imap/contexts.py); None: nobody watches, nothing is kept
         self.touched: set[int] | None = None
+        # Grows whenever `uids` does or shrinks: what is cached by it (SORT's order, THREAD's
+        # rows) stays valid while it stays, as a message's sort and thread keys never change
+        self.generation = 0
 
     # --- lookups ----------------------------------------------------------------------------
 
@@ -210,12 +213,15 @@ class MailboxView:
                 self.recent.discard(uid)
                 seqs.append(seq)
         self.pending.expunged.clear()
+        if seqs:
+            self.generation += 1
         return seqs
 
     def take_added(self) -> bool:
         """Apply pending new messages; True when EXISTS grew."""
         if not self.pending.added:
             return False
+        self.generation += 1
         for uid in sorted(self.pending.added):
             if uid > self.largest_uid():
                 self.uids.append(uid)

@@ -259,3 +259,28 @@ def test_a_long_sort_answers_every_message(mail):
     numbers = [int(n) for n in line.split()[2:]]
     assert len(numbers) == 304
     assert numbers[:3] == [304, 303, 302]
+
+
+def append(client: imaplib.IMAP4, message: bytes) -> None:
+    lines = raw(client, b"APPEND INBOX {%d+}\r\n%b" % (len(message), message))
+    assert lines[-1].startswith(b"OK"), lines
+
+
+def test_a_repeated_sort_sees_messages_added_and_expunged_meanwhile(mail):
+    """The order is kept per session while the mailbox's messages stay the same (RFC 5267
+    §4.5: "servers MUST behave identically whether or not internal caching is taking place"):
+    an arrival, this session's or another's, and an expunge change the answer at once."""
+    client, other = login(mail), login(mail)
+    assert sort(client, b"(SUBJECT) UTF-8 ALL") == [b"* SORT 2 4 1 3"]
+    assert sort(client, b"(SUBJECT) UTF-8 ALL") == [b"* SORT 2 4 1 3"]
+    append(other, b"Subject: aardvark\r\n\r\nx")
+    raw(client, b"NOOP")  # the EXISTS that brings 5
+    assert sort(client, b"(SUBJECT) UTF-8 ALL") == [b"* SORT 5 2 4 1 3"]
+    append(client, b"Subject: zulu\r\n\r\nx")
+    assert sort(client, b"(SUBJECT) UTF-8 ALL")[-1] == b"* SORT 5 2 4 1 3 6"
+    raw(other, b"STORE 2 +FLAGS.SILENT (\\Deleted)")
+    raw(other, b"EXPUNGE")
+    raw(client, b"NOOP")  # SORT may not report the EXPUNGE; NOOP does
+    assert sort(client, b"(SUBJECT) UTF-8 ALL") == [b"* SORT 4 3 1 2 5"]
+    assert sort(client, b"(REVERSE SUBJECT) UTF-8 ALL") == [b"* SORT 5 2 1 3 4"]
+    assert sort(client, b"(SUBJECT) UTF-8 UNSEEN") == [b"* SORT 4 3 1 2 5"]

@@ -10,7 +10,7 @@ import pytest
 
 from elektromail.testing import MailServer
 from tests.imap.test_search_command import raw
-from tests.imap.test_sort_command import deliver_all, login
+from tests.imap.test_sort_command import append, deliver_all, login
 
 MESSAGES = [
     (
@@ -186,3 +186,19 @@ def test_a_long_chain_of_replies_is_one_thread():
         line = thread(client, b"REFERENCES UTF-8 ALL")
         assert line == b"* THREAD (" + b" ".join(b"%d" % i for i in range(1, 1501)) + b")"
         client.logout()
+
+
+def test_a_repeated_thread_sees_messages_added_and_expunged_meanwhile(mail):
+    """Threads are kept per session while the mailbox's messages stay the same; arrivals and
+    expunges change the answer at once, sequence numbers included (RFC 5267 §4.5)."""
+    client, other = login(mail), login(mail)
+    assert thread(client, b"REFERENCES UTF-8 ALL") == b"* THREAD (6)(3 5)(1 2 4)"
+    append(other, b"Message-ID: <new@x>\r\nReferences: <orphan@x>\r\n\r\nx")
+    raw(client, b"NOOP")
+    assert thread(client, b"REFERENCES UTF-8 ALL") == b"* THREAD (6 7)(3 5)(1 2 4)"
+    raw(other, b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+    raw(other, b"EXPUNGE")
+    raw(client, b"NOOP")
+    assert thread(client, b"REFERENCES UTF-8 ALL") == b"* THREAD (5 6)(2 4)(1 3)"
+    assert thread(client, b"REFERENCES UTF-8 2:*") == b"* THREAD (5 6)(2 4)(3)"
+    assert raw(client, b"UID THREAD REFERENCES UTF-8 ALL")[0] == b"* THREAD (6 7)(3 5)(2 4)"

@@ -15,6 +15,7 @@ from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No
 from elektromail.imap.search import BADCHARSET_CODE, CHARSETS, format_partial, parse_search
 from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.tokens import Atom, shown
+from elektromail.imap.viewcache import cached
 
 advertise("SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SORT")
 
@@ -50,7 +51,9 @@ async def sort(ctx: Context, args: list[Argument]) -> Done:
     except ValueError as e:
         raise Bad(f"invalid SORT: {e}") from None
     matched = set(await matching_uids(ctx, program))
-    ordered = await ctx.services.postoffice.sorted_uids(view.mailbox_id, order)
+    ordered = await cached(
+        view, ("sort", order), lambda: ctx.services.postoffice.sorted_uids(view.mailbox_id, order)
+    )
     uids = [uid for uid in ordered if uid in matched]
     if program.save:
         view.saved = _saved(program.returns, uids)

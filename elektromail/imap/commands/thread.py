@@ -12,6 +12,7 @@ from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No
 from elektromail.imap.search import BADCHARSET_CODE, CHARSETS, parse_search
 from elektromail.imap.threads import ALGORITHMS, ThreadMessage, format_thread, id_ranks, thread
 from elektromail.imap.tokens import Atom, shown
+from elektromail.imap.viewcache import cached
 
 advertise(*(f"THREAD={name}" for name in ALGORITHMS))
 
@@ -37,9 +38,18 @@ async def thread_command(ctx: Context, args: list[Argument]) -> Done:
         )
     except ValueError as e:
         raise Bad(f"invalid THREAD: {e}") from None
-    matched = set(await matching_uids(ctx, program))
-    rows = await ctx.services.postoffice.thread_messages(view.mailbox_id)
-    mailbox = [ThreadMessage(*row) for row in rows]
+    matched = frozenset(await matching_uids(ctx, program))
+    answer = await cached(
+        view, ("thread", algorithm, ctx.uid, matched), lambda: _threaded(ctx, algorithm, matched)
+    )
+    ctx.write(answer)
+    return Done(f"{ctx.name} completed")
+
+
+async def _threaded(ctx: Context, algorithm: str, matched: frozenset[int]) -> bytes:
+    """The THREAD response for the messages `matched`."""
+    view = ctx.session.view
+    mailbox = await cached(view, "thread rows", lambda: _thread_rows(ctx))
     messages = [m for m in mailbox if m.uid in matched]
     if ctx.uid:
         number = int
@@ -53,5 +63,9 @@ async def thread_command(ctx: Context, args: list[Argument]) -> Done:
             return seq
 
     ranks = id_ranks(mailbox) if algorithm == "REFS" else None
-    ctx.write(format_thread(thread(algorithm, messages, number, ranks)))
-    return Done(f"{ctx.name} completed")
+    return format_thread(thread(algorithm, messages, number, ranks))
+
+
+async def _thread_rows(ctx: Context) -> list[ThreadMessage]:
+    rows = await ctx.services.postoffice.thread_messages(ctx.session.view.mailbox_id)
+    return [ThreadMessage(*row) for row in rows]
