@@ -272,3 +272,13 @@ def test_update_with_sequence_sets_keeps_their_meaning_from_when_it_was_given(ma
     lines = ok(client, b"APPEND INBOX (\\Seen) {2+}\r\nhi")
     assert lines == [b"* 8 EXISTS", b"* 8 RECENT"]  # 8 was not in 6:* when the search came
     assert esearch(ok(client, b"STORE 7 +FLAGS (\\Seen)")) == [b'* ESEARCH (TAG "U8") ADDTO (0 7)']
+
+
+def test_an_update_context_for_new_mail_sees_what_arrives(mail):
+    # NEW is RECENT UNSEEN (RFC 3501 §6.4.4): a message arriving while selected is recent here
+    client, other = login(mail), login(mail)
+    ok(client, b"SEARCH RETURN (UPDATE) NEW", b"U9")
+    ok(other, b"APPEND INBOX {2+}\r\nhi")
+    lines = ok(client, b"NOOP")
+    assert lines[0] == b"* 8 EXISTS" and lines[-1] == b'* ESEARCH (TAG "U9") ADDTO (0 8)'
+    assert ok(client, b"STORE 8 +FLAGS (\\Seen)")[-1] == b'* ESEARCH (TAG "U9") REMOVEFROM (0 8)'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import filterfalse
 from weakref import WeakKeyDictionary
 
@@ -116,7 +117,9 @@ async def _matching_and_evaluator(
         raise Bad(f"invalid {ctx.name.removeprefix('UID ')}: {e}") from None
 
     async def evaluate(uids: set[int]) -> set[int]:
-        return await _matching(ctx, matcher.key, matcher.ctx, set(uids))
+        # \Recent as it is now (NEW finds what arrived since); sets as they were bound
+        now = dataclasses.replace(matcher.ctx, recent=frozenset(ctx.session.view.recent))
+        return await _matching(ctx, matcher.key, now, set(uids))
 
     return await _all_matching(ctx, matcher), evaluate
 
