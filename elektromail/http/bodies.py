@@ -132,6 +132,28 @@ def parse_new_user(body: Mapping[str, Any]) -> NewUser:
     return NewUser(name, password, email)
 
 
+# PUT /users/{user}/quota: a user's own limits; null or missing: the server's setting.
+QUOTA_FIELDS = ("storage", "messages")
+MAX_LIMIT = 2**53  # what every JSON reader keeps exactly
+
+
+def parse_quota(body: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """PUT /users/{user}/quota's body, e.g. {"storage": 1048576, "messages": 10}: (storage
+    bytes, message count), each a whole number from 0 or None."""
+    unknown = sorted(set(body) - set(QUOTA_FIELDS))
+    if unknown:
+        raise bad_request(f"field {unknown[0]!r}: unknown (expected 'storage' or 'messages')")
+    limits = []
+    for name in QUOTA_FIELDS:
+        value = body.get(name)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_LIMIT
+        ):
+            raise bad_request(f"field {name!r}: expected a whole number from 0, or null")
+        limits.append(value)
+    return limits[0], limits[1]
+
+
 def _checked(field: str, check, value):
     """`check(value)`, its InvalidInput a 400 naming `field`."""
     try:

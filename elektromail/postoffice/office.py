@@ -11,11 +11,12 @@ from elektromail.postoffice.delivery import DeliveryDesk
 from elektromail.postoffice.desk import Desk
 from elektromail.postoffice.mailboxes import MailboxDesk
 from elektromail.postoffice.messages import MessageDesk
+from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.rules import RuleSet
 from elektromail.store import Store
 
 
-class PostOffice(DeliveryDesk, AccountDesk, MailboxDesk, MessageDesk, ControlDesk, Desk):
+class PostOffice(DeliveryDesk, AccountDesk, MailboxDesk, MessageDesk, QuotaDesk, ControlDesk, Desk):
     """Users, routing and delivery on top of the store, and every change (and read) the
     protocols make; publishes what changed to `events`."""
 
