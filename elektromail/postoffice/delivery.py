@@ -16,18 +16,19 @@ from elektromail.events import MessageAdded
 from elektromail.flags import check_flags
 from elektromail.names import INBOX, check_mailbox_name
 from elektromail.postoffice.accounts import AccountDesk
+from elektromail.postoffice.quotas import OverQuota, QuotaDesk
 from elektromail.postoffice.routing import (
     Delivery,
     describe,
 )
-from elektromail.store import UserRow
+from elektromail.store import NoSuchMailbox, UserRow
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.rows import PreparedMessage, unparsed
 
 log = Logger()
 
 
-class DeliveryDesk(AccountDesk):
+class DeliveryDesk(AccountDesk, QuotaDesk):
     def prepare(
         self,
         raw: bytes,
@@ -136,7 +137,14 @@ class DeliveryDesk(AccountDesk):
         tz_minutes: int = 0,
     ):
         """Store `raw` into an existing mailbox of `user` (IMAP APPEND): fires with
-        (uidvalidity, uid); NoSuchMailbox when it does not exist."""
+        (uidvalidity, uid); NoSuchMailbox when it does not exist, OverQuota when it does not
+        fit in the user's limits."""
+        try:
+            yield self.check_room(user.name, len(raw))
+        except OverQuota:
+            if (yield self.store.get_mailbox(user.id, mailbox)) is None:
+                raise NoSuchMailbox(mailbox) from None  # TRYCREATE comes first, as in Dovecot
+            raise
         message = self.prepare(raw, flags, internal_date, tz_minutes)
         mailbox_id, uidvalidity, uid = yield self.store.append_named(user.id, mailbox, message)
         self.events.publish(MessageAdded(user.name, mailbox, mailbox_id, uid, message.flags))

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 
 from elektromail.postoffice.desk import Desk
-from elektromail.store import QuotaRow
+from elektromail.store import NoSuchUser, QuotaRow
+
+
+class OverQuota(Exception):
+    """Adding the messages would put their user over a limit (IMAP NO [OVERQUOTA], SMTP 552
+    5.2.2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,10 @@ class Quota:
 
 
 class QuotaDesk(Desk):
+    # Whether some user has limits of their own (None: not asked yet): without any, and
+    # without server-wide limits, a check costs nothing.
+    _own_quotas: bool | None = None
+
     def quota(self, user: str) -> Deferred[Quota]:
         """The user's (any case) limits in force and usage. NoSuchUser."""
         return self.store.quota(user).addCallback(self._in_force)
@@ -43,7 +52,44 @@ class QuotaDesk(Desk):
     def set_quota(self, user: str, storage: int | None, messages: int | None) -> Deferred[Quota]:
         """Give the user limits of their own (None: the server's); fires with the result.
         NoSuchUser."""
+        if storage is not None or messages is not None:
+            self._own_quotas = True
         return self.store.set_quota(user, storage, messages).addCallback(self._in_force)
+
+    def forget_quotas(self) -> None:
+        """After a reset (which drops every user's own limits) ask the store again."""
+        self._own_quotas = None
+
+    def quotas_apply(self) -> bool:
+        """False when no limit can apply (none in the settings, none of a user's own known):
+        callers may skip gathering what check_room needs."""
+        settings = self.settings
+        no_settings = settings.quota_storage is None and settings.quota_messages is None
+        return not (no_settings and self._own_quotas is False)
+
+    def check_room(self, user: str, size: int, count: int = 1) -> Deferred[None]:
+        """Fires when `count` messages of `size` bytes in all fit in the user's limits; fails
+        with OverQuota when they do not. The check is made before the store is asked to add
+        them: two deliveries at the same moment may both fit and together go over (as
+        Dovecot's quota also allows)."""
+        if not self.quotas_apply():
+            return succeed(None)
+        return self._check_room(user, size, count)
+
+    @inlineCallbacks
+    def _check_room(self, user: str, size: int, count: int):
+        settings = self.settings
+        if self._own_quotas is None:
+            self._own_quotas = yield self.store.any_quotas()
+            if not self._own_quotas and settings.quota_storage is None:
+                if settings.quota_messages is None:
+                    return
+        try:
+            quota = yield self.quota(user)
+        except NoSuchUser:
+            return  # a user being made by this delivery has no limits of their own yet
+        if quota.exceeded_by(size, count):
+            raise OverQuota(user)
 
     def _in_force(self, row: QuotaRow) -> Quota:
         settings = self.settings

@@ -35,9 +35,17 @@ class QuotaOps:
         """The user's (any case) own limits and usage. NoSuchUser."""
         return self._run(_quota, user)
 
+    def any_quotas(self) -> Deferred[bool]:
+        """Whether some user has limits of their own."""
+        return self._run(_any_quotas)
+
     def set_quota(self, user: str, storage: int | None, messages: int | None) -> Deferred[QuotaRow]:
         """Set the user's own limits (None: the server's); fires with the new QuotaRow."""
         return self._run(_set_quota, user, storage, messages)
+
+
+def _any_quotas(cursor) -> bool:
+    return cursor.execute("SELECT 1 FROM quotas LIMIT 1").fetchone() is not None
 
 
 def _user_id(cursor, user: str) -> int:
