@@ -11,6 +11,7 @@ from typing import Any
 from elektromail.dates import parse_given_date_time
 from elektromail.flags import InvalidFlag, check_flags
 from elektromail.http.jsonio import ApiError, bad_request, text_field
+from elektromail.http.openapi_schemas import MAX_LIMIT
 from elektromail.lineends import crlf
 from elektromail.names import (
     INBOX,
@@ -134,7 +135,6 @@ def parse_new_user(body: Mapping[str, Any]) -> NewUser:
 
 # PUT /users/{user}/quota: a user's own limits; null or missing: the server's setting.
 QUOTA_FIELDS = ("storage", "messages")
-MAX_LIMIT = 2**53  # what every JSON reader keeps exactly
 
 
 def parse_quota(body: Mapping[str, Any]) -> tuple[int | None, int | None]:
@@ -149,7 +149,7 @@ def parse_quota(body: Mapping[str, Any]) -> tuple[int | None, int | None]:
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_LIMIT
         ):
-            raise bad_request(f"field {name!r}: expected a whole number from 0, or null")
+            raise bad_request(f"field {name!r}: expected a whole number from 0 to 2^53, or null")
         limits.append(value)
     return limits[0], limits[1]
 

@@ -39,6 +39,8 @@ def json_body(schema: Schema, description: str) -> dict[str, Any]:
 # --- schemas ---------------------------------------------------------------------------------
 
 STRING = {"type": "string"}
+MAX_LIMIT = 2**53  # a quota limit: what every JSON reader keeps exactly
+LIMIT = {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}
 
 
 def _usage(what: str) -> Schema:
@@ -354,12 +356,8 @@ def schemas() -> dict[str, Schema]:
         ),
         "QuotaLimits": obj(
             {
-                "storage": nullable(
-                    {"type": "integer", "minimum": 0, "description": "Bytes; null: the server's."}
-                ),
-                "messages": nullable(
-                    {"type": "integer", "minimum": 0, "description": "Null: the server's."}
-                ),
+                "storage": nullable({**LIMIT, "description": "Bytes; null: the server's."}),
+                "messages": nullable({**LIMIT, "description": "Null: the server's."}),
             },
             additionalProperties=False,
         ),

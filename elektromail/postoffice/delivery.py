@@ -106,6 +106,23 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         return users
 
     @inlineCallbacks
+    def over_quota(self, recipients: Sequence[str], size: int):
+        """The recipients (of `recipients`) whose user has no room for a message of `size`
+        bytes (SMTP's 552 5.2.2); none without a query when no limit is set. Routing an
+        unknown address makes its user, as delivering to it would."""
+        full: set[str] = set()
+        if not self.quotas_apply():
+            return full
+        room: dict[int, bool] = {}
+        for recipient in recipients:
+            user = yield self.route(recipient)
+            if user.id not in room:
+                room[user.id] = yield self.has_room(user.name, size)
+            if not room[user.id]:
+                full.add(recipient)
+        return full
+
+    @inlineCallbacks
     def bounce(self, report: dsn.Report):
         """Deliver the DSN for `report` to its envelope sender, from the null sender `<>`, by
         the same routing as any mail. A report for the null sender is dropped: a DSN never

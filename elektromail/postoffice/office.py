@@ -3,6 +3,8 @@ routes) and its desks, one module each, mixed into one object that the service b
 
 from __future__ import annotations
 
+from twisted.internet.defer import inlineCallbacks
+
 from elektromail.config import Settings
 from elektromail.events import Events
 from elektromail.postoffice.accounts import AccountDesk
@@ -24,3 +26,9 @@ class PostOffice(DeliveryDesk, AccountDesk, MailboxDesk, MessageDesk, QuotaDesk,
         self, store: Store, events: Events, settings: Settings, rules: RuleSet | None = None
     ) -> None:
         super().__init__(store, events, settings, rules)
+
+    @inlineCallbacks
+    def start(self):
+        """Seed the configured users, and learn whether any user has limits of their own."""
+        yield super().start()
+        yield self.learn_quotas()

@@ -41,8 +41,8 @@ class Quota:
 
 
 class QuotaDesk(Desk):
-    # Whether some user has limits of their own (None: not asked yet): without any, and
-    # without server-wide limits, a check costs nothing.
+    # Whether some user has limits of their own (None: not asked yet; learnt at start). With
+    # none, and no server-wide limits, nothing is checked: no store round trip per message.
     _own_quotas: bool | None = None
 
     def quota(self, user: str) -> Deferred[Quota]:
@@ -50,46 +50,62 @@ class QuotaDesk(Desk):
         return self.store.quota(user).addCallback(self._in_force)
 
     def set_quota(self, user: str, storage: int | None, messages: int | None) -> Deferred[Quota]:
-        """Give the user limits of their own (None: the server's); fires with the result.
-        NoSuchUser."""
+        """Give the user limits of their own (None: the server's); fires with the result, and
+        they apply to the next message. NoSuchUser."""
         if storage is not None or messages is not None:
             self._own_quotas = True
         return self.store.set_quota(user, storage, messages).addCallback(self._in_force)
 
+    def learn_quotas(self) -> Deferred[None]:
+        """Ask the store whether some user has limits of their own (a file database keeps
+        them over a restart)."""
+
+        def learned(found: bool) -> None:
+            if not self._own_quotas:
+                self._own_quotas = bool(found)
+
+        return self.store.any_quotas().addCallback(learned)
+
     def forget_quotas(self) -> None:
-        """After a reset (which drops every user's own limits) ask the store again."""
-        self._own_quotas = None
+        """After a reset, which drops every user's own limits."""
+        self._own_quotas = False
 
     def quotas_apply(self) -> bool:
-        """False when no limit can apply (none in the settings, none of a user's own known):
-        callers may skip gathering what check_room needs."""
+        """False when no limit can apply (none in the settings, no user with their own):
+        callers skip gathering what check_room needs. A plain attribute test, so that mail
+        costs nothing more when no quota is set."""
         settings = self.settings
-        no_settings = settings.quota_storage is None and settings.quota_messages is None
-        return not (no_settings and self._own_quotas is False)
+        if settings.quota_storage is not None or settings.quota_messages is not None:
+            return True
+        return self._own_quotas is not False
 
     def check_room(self, user: str, size: int, count: int = 1) -> Deferred[None]:
-        """Fires when `count` messages of `size` bytes in all fit in the user's limits; fails
-        with OverQuota when they do not. The check is made before the store is asked to add
-        them: two deliveries at the same moment may both fit and together go over (as
-        Dovecot's quota also allows)."""
+        """Fires when `count` messages of `size` bytes in all fit in the user's limits, the
+        limit itself included (as Dovecot counts); fails with OverQuota when they do not. The
+        check is made before the store is asked to add them: two deliveries at the same
+        moment may both fit and together go over (as Dovecot's quota also allows)."""
         if not self.quotas_apply():
             return succeed(None)
         return self._check_room(user, size, count)
 
     @inlineCallbacks
     def _check_room(self, user: str, size: int, count: int):
-        settings = self.settings
+        if not (yield self.has_room(user, size, count)):
+            raise OverQuota(user)
+
+    @inlineCallbacks
+    def has_room(self, user: str, size: int, count: int = 1):
+        """Whether `count` messages of `size` bytes fit in the user's limits (a user not
+        there yet, being made by this delivery, has none of their own)."""
         if self._own_quotas is None:
-            self._own_quotas = yield self.store.any_quotas()
-            if not self._own_quotas and settings.quota_storage is None:
-                if settings.quota_messages is None:
-                    return
+            yield self.learn_quotas()
+            if not self.quotas_apply():
+                return True
         try:
             quota = yield self.quota(user)
         except NoSuchUser:
-            return  # a user being made by this delivery has no limits of their own yet
-        if quota.exceeded_by(size, count):
-            raise OverQuota(user)
+            return True
+        return not quota.exceeded_by(size, count)
 
     def _in_force(self, row: QuotaRow) -> Quota:
         settings = self.settings

@@ -7,6 +7,7 @@ the post office; here a NULL limit means "the server's".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,11 @@ class QuotaOps:
         """Whether some user has limits of their own."""
         return self._run(_any_quotas)
 
+    def size_of(self, mailbox_id: int, uids: Sequence[int]) -> Deferred[tuple[int, int]]:
+        """(octets, count) of the messages of `uids` that the mailbox holds: what a COPY of
+        them adds to the user's usage."""
+        return self._run(_size_of, mailbox_id, list(uids))
+
     def set_quota(self, user: str, storage: int | None, messages: int | None) -> Deferred[QuotaRow]:
         """Set the user's own limits (None: the server's); fires with the new QuotaRow."""
         return self._run(_set_quota, user, storage, messages)
@@ -46,6 +52,20 @@ class QuotaOps:
 
 def _any_quotas(cursor) -> bool:
     return cursor.execute("SELECT 1 FROM quotas LIMIT 1").fetchone() is not None
+
+
+def _size_of(cursor, mailbox_id: int, uids: list[int]) -> tuple[int, int]:
+    size = count = 0
+    for start in range(0, len(uids), 500):  # under SQLite's limit of bound parameters
+        chunk = uids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        more, found = cursor.execute(
+            f"SELECT coalesce(sum(size), 0), count(*) FROM messages"
+            f" WHERE mailbox_id = ? AND uid IN ({marks})",
+            (mailbox_id, *chunk),
+        ).fetchone()
+        size, count = size + more, count + found
+    return size, count
 
 
 def _user_id(cursor, user: str) -> int:

@@ -74,3 +74,29 @@ def test_bad_limits_are_400_and_change_nothing(api, body):
     answer = api.put("/users/user/quota", body)
     assert answer.status == 400, answer.json()
     assert api.get("/users/user/quota").json()["messages"]["limit"] == 7
+
+
+@pytest.mark.parametrize("value", [2**53 + 1, 10**30, -(2**63), 1e3, "1000", {"n": 1}])
+def test_limits_out_of_range_or_of_the_wrong_type_name_the_field(api, value):
+    """The API's error shape, {"error": "..."}, naming the field and what it takes."""
+    answer = api.put("/users/user/quota", {"storage": value})
+    assert answer.status == 400
+    assert answer.json() == {
+        "error": "field 'storage': expected a whole number from 0 to 2^53, or null"
+    }
+
+
+def test_the_largest_limit_is_taken(api):
+    assert api.put("/users/user/quota", {"storage": 2**53}).json()["storage"]["own"] == 2**53
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"{", b"storage=5", b"\xff\xfe", b'{"storage": 1,}', b"null", b"[1, 2]"]
+)
+def test_a_body_that_is_not_a_json_object_is_400(api, data):
+    api.put("/users/user/quota", {"messages": 7})
+    headers = {"Content-Type": "application/json"}
+    answer = api.request("PUT", "/users/user/quota", data=data, headers=headers)
+    assert answer.status == 400
+    assert set(answer.json()) == {"error"}
+    assert api.get("/users/user/quota").json()["messages"]["limit"] == 7

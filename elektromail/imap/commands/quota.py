@@ -1,13 +1,14 @@
 """GETQUOTA and GETQUOTAROOT (RFC 9208 §4.1.1, §4.1.2): one quota root per user, "User quota"
 as Dovecot names it, over all of the user's mailboxes, with STORAGE (in units of 1024 octets)
 and MESSAGE. Limits are the server's settings or the user's own (the HTTP users API); the
-IMAP side cannot change them (no SETQUOTA, no QUOTASET)."""
+IMAP side cannot change them: SETQUOTA is answered NO as Dovecot answers a user (QUOTASET is
+not advertised)."""
 
 from __future__ import annotations
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import astring, expect_count, format_mailbox, mailbox_name
-from elektromail.imap.dispatch import AUTH, Argument, Context, Done, No, advertise, command
+from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.postoffice.quotas import Quota
 
 advertise("QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", states=AUTH)
@@ -59,3 +60,15 @@ async def getquotaroot(ctx: Context, args: list[Argument]) -> Done:
     )
     ctx.write(quota_line(quota))
     return Done("GETQUOTAROOT completed")
+
+
+@command("SETQUOTA", AUTH)
+async def setquota(ctx: Context, args: list[Argument]) -> Done:
+    """RFC 9208 §4.1.3: "NO - setquota error: can't set that data". Well-formed arguments (a
+    quota root and a list of resource limits) are refused as Dovecot refuses a user who is not
+    its admin; the limits are set through the HTTP users API."""
+    expect_count(args, 2, "SETQUOTA quota-root (resource limit ...)")
+    astring(args[0], "quota root")
+    if not isinstance(args[1], list):
+        raise Bad("resource limits must be a parenthesized list")
+    raise No("Quota can be changed only by admin", fmt.NOPERM)
