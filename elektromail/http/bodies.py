@@ -146,6 +146,8 @@ def parse_quota(body: Mapping[str, Any]) -> tuple[int | None, int | None]:
     limits = []
     for name in QUOTA_FIELDS:
         value = body.get(name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's integer: 1000.0 is one
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_LIMIT
         ):

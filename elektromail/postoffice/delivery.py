@@ -156,12 +156,13 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         """Store `raw` into an existing mailbox of `user` (IMAP APPEND): fires with
         (uidvalidity, uid); NoSuchMailbox when it does not exist, OverQuota when it does not
         fit in the user's limits."""
-        try:
-            yield self.check_room(user.name, len(raw))
-        except OverQuota:
-            if (yield self.store.get_mailbox(user.id, mailbox)) is None:
-                raise NoSuchMailbox(mailbox) from None  # TRYCREATE comes first, as in Dovecot
-            raise
+        if self.quotas_apply():
+            try:
+                yield self.check_room(user.name, len(raw))
+            except OverQuota:
+                if (yield self.store.get_mailbox(user.id, mailbox)) is None:
+                    raise NoSuchMailbox(mailbox) from None  # TRYCREATE first, as in Dovecot
+                raise
         message = self.prepare(raw, flags, internal_date, tz_minutes)
         mailbox_id, uidvalidity, uid = yield self.store.append_named(user.id, mailbox, message)
         self.events.publish(MessageAdded(user.name, mailbox, mailbox_id, uid, message.flags))

@@ -76,7 +76,7 @@ def test_bad_limits_are_400_and_change_nothing(api, body):
     assert api.get("/users/user/quota").json()["messages"]["limit"] == 7
 
 
-@pytest.mark.parametrize("value", [2**53 + 1, 10**30, -(2**63), 1e3, "1000", {"n": 1}])
+@pytest.mark.parametrize("value", [2**53 + 1, 10**30, -(2**63), 1e300, 2.5, "1000", {"n": 1}])
 def test_limits_out_of_range_or_of_the_wrong_type_name_the_field(api, value):
     """The API's error shape, {"error": "..."}, naming the field and what it takes."""
     answer = api.put("/users/user/quota", {"storage": value})
@@ -88,6 +88,11 @@ def test_limits_out_of_range_or_of_the_wrong_type_name_the_field(api, value):
 
 def test_the_largest_limit_is_taken(api):
     assert api.put("/users/user/quota", {"storage": 2**53}).json()["storage"]["own"] == 2**53
+
+
+def test_a_whole_number_written_with_a_fraction_is_a_whole_number(api):
+    """JSON Schema's "integer" takes 1000.0, and so does the API."""
+    assert api.put("/users/user/quota", {"messages": 1000.0}).json()["messages"]["own"] == 1000
 
 
 @pytest.mark.parametrize(
