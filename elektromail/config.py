@@ -43,6 +43,10 @@ class Settings:
     smtps_port: int | None = None
     max_message_size: int = 50 * 1024 * 1024  # SMTP SIZE and IMAP APPEND
     max_recipients: int = 1000
+    # Per-user limits (IMAP QUOTA, RFC 9208: STORAGE and MESSAGE; SMTP 552 5.2.2); None: none.
+    # A user's own limits (the HTTP users API) take their place.
+    quota_storage: int | None = None  # bytes
+    quota_messages: int | None = None
     special_use_mailboxes: bool = True  # Sent, Drafts, Trash, Junk, Archive for every user
     require_auth: bool = False  # SMTP: refuse MAIL before AUTH
     trace_headers: bool = False  # SMTP: add Return-Path and Received
@@ -175,6 +179,26 @@ def parse_size(text: str) -> int:
     return int(number) * _SIZE_UNITS[unit]
 
 
+def parse_limit_size(text: str) -> int | None:
+    """A limit in bytes (0 allowed: nothing fits), with K, M or G; "" or "off": no limit."""
+    value = text.strip()
+    if value.lower() in ("", "off"):
+        return None
+    if value.strip("0") == "":
+        return 0
+    return parse_size(value)
+
+
+def parse_limit_count(text: str) -> int | None:
+    """A count limit (0 allowed); "" or "off": no limit."""
+    value = text.strip()
+    if value.lower() in ("", "off"):
+        return None
+    if not value.isdigit():
+        raise ValueError("expected a whole number, or off")
+    return int(value)
+
+
 def parse_positive_int(text: str) -> int:
     value = text.strip()
     if not value.isdigit() or int(value) == 0:
@@ -285,6 +309,20 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_MAX_RECIPIENTS",
         parse_positive_int,
         "most RCPT TO per SMTP message (1000)",
+    ),
+    Setting(
+        "quota_storage",
+        "quota-storage",
+        "ELEKTROMAIL_QUOTA_STORAGE",
+        parse_limit_size,
+        "each user's storage limit, e.g. 10M (off)",
+    ),
+    Setting(
+        "quota_messages",
+        "quota-messages",
+        "ELEKTROMAIL_QUOTA_MESSAGES",
+        parse_limit_count,
+        "each user's message count limit (off)",
     ),
     Setting(
         "special_use_mailboxes",

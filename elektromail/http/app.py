@@ -41,6 +41,7 @@ from elektromail.http.site import ControlFactory, ControlSite, store_unavailable
 from elektromail.http.ui import add_ui_routes
 from elektromail.names import INBOX, InvalidInput
 from elektromail.postoffice import PostOffice
+from elektromail.postoffice.quotas import Quota
 from elektromail.store import NoSuchUser, UserExists
 from elektromail.store.errors import StoreUnavailable
 
@@ -108,6 +109,8 @@ class ControlAPI:
         add("/users", "GET", self.list_users)
         add("/users", "POST", self.add_user)
         add("/users/<user>", "DELETE", self.delete_user)
+        add("/users/<user>/quota", "GET", self.get_quota)
+        add("/users/<user>/quota", "PUT", self.put_quota)
         add("/config", "GET", self.config)
         add("/messages", "GET", self.list_messages)
         add("/messages/<uid>", "GET", self.get_message)
@@ -209,6 +212,21 @@ class ControlAPI:
         except NoSuchUser:
             raise not_found(f"no user {user!r}") from None
         return {"ok": True}
+
+    async def get_quota(self, request, user: str) -> dict[str, Any]:
+        try:
+            quota = await self.postoffice.quota(user)
+        except NoSuchUser:
+            raise not_found(f"no user {user!r}") from None
+        return _quota_json(quota)
+
+    async def put_quota(self, request, user: str) -> dict[str, Any]:
+        storage, messages = bodies.parse_quota(read_json_object(request))
+        try:
+            quota = await self.postoffice.set_quota(user, storage, messages)
+        except NoSuchUser:
+            raise not_found(f"no user {user!r}") from None
+        return _quota_json(quota)
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -438,3 +456,19 @@ def _from_werkzeug(request, error: HTTPException) -> ApiError:
     if location:
         headers[b"Location"] = location.encode("utf-8")
     return ApiError(error.code or 400, error.description or error.name, headers)
+
+
+def _quota_json(quota: Quota) -> dict[str, Any]:
+    """A user's limits in force (null: none), their own ones (null: the server's) and usage."""
+    return {
+        "storage": {
+            "used": quota.storage_used,
+            "limit": quota.storage_limit,
+            "own": quota.own_storage,
+        },
+        "messages": {
+            "used": quota.messages_used,
+            "limit": quota.messages_limit,
+            "own": quota.own_messages,
+        },
+    }

@@ -11,6 +11,7 @@ from typing import Any
 from elektromail.dates import parse_given_date_time
 from elektromail.flags import InvalidFlag, check_flags
 from elektromail.http.jsonio import ApiError, bad_request, text_field
+from elektromail.http.openapi_schemas import MAX_LIMIT
 from elektromail.lineends import crlf
 from elektromail.names import (
     INBOX,
@@ -130,6 +131,29 @@ def parse_new_user(body: Mapping[str, Any]) -> NewUser:
     if email is not None:
         email = _checked("email", check_email, email.strip())
     return NewUser(name, password, email)
+
+
+# PUT /users/{user}/quota: a user's own limits; null or missing: the server's setting.
+QUOTA_FIELDS = ("storage", "messages")
+
+
+def parse_quota(body: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """PUT /users/{user}/quota's body, e.g. {"storage": 1048576, "messages": 10}: (storage
+    bytes, message count), each a whole number from 0 or None."""
+    unknown = sorted(set(body) - set(QUOTA_FIELDS))
+    if unknown:
+        raise bad_request(f"field {unknown[0]!r}: unknown (expected 'storage' or 'messages')")
+    limits = []
+    for name in QUOTA_FIELDS:
+        value = body.get(name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's integer: 1000.0 is one
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_LIMIT
+        ):
+            raise bad_request(f"field {name!r}: expected a whole number from 0 to 2^53, or null")
+        limits.append(value)
+    return limits[0], limits[1]
 
 
 def _checked(field: str, check, value):

@@ -236,6 +236,29 @@ def _paths() -> dict[str, Any]:
                 operationId="deleteUser",
             ),
         },
+        "/users/{user}/quota": {
+            "parameters": [{"name": "user", "in": "path", "required": True, "schema": STRING}],
+            "get": _op(
+                "users",
+                "A user's storage and message limits and what their mailboxes use",
+                ("200", json_body(ref("schemas", "Quota"), "Limits in force and usage.")),
+                ("Unauthorized", "NotFound"),
+                operationId="getQuota",
+                description="The limits IMAP GETQUOTA reports and APPEND, COPY, MOVE and SMTP "
+                "enforce: the user's own, else the server's `--quota-storage` and "
+                "`--quota-messages`.",
+            ),
+            "put": _op(
+                "users",
+                "Give a user limits of their own",
+                ("200", json_body(ref("schemas", "Quota"), "Limits in force and usage.")),
+                (*body_errors, "NotFound"),
+                operationId="setQuota",
+                description="Replaces the user's own limits; a missing or null field gives "
+                "that one back to the server's setting. 0 is a limit (nothing more fits).",
+                requestBody=_json_request(ref("schemas", "QuotaLimits"), "The user's limits."),
+            ),
+        },
         "/config": {
             "get": _op(
                 "server",

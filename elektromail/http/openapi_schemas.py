@@ -39,6 +39,22 @@ def json_body(schema: Schema, description: str) -> dict[str, Any]:
 # --- schemas ---------------------------------------------------------------------------------
 
 STRING = {"type": "string"}
+MAX_LIMIT = 2**53  # a quota limit: what every JSON reader keeps exactly
+LIMIT = {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}
+
+
+def _usage(what: str) -> Schema:
+    count = {"type": "integer", "minimum": 0}
+    return obj(
+        {
+            "used": {**count, "description": what.capitalize() + "."},
+            "limit": nullable({**count, "description": "In force; null: no limit."}),
+            "own": nullable({**count, "description": "The user's own; null: the server's."}),
+        },
+        ("used", "limit", "own"),
+    )
+
+
 UID = {
     "type": "integer",
     "minimum": 1,
@@ -330,6 +346,20 @@ def schemas() -> dict[str, Schema]:
                 ),
             },
             ("user",),
+        ),
+        "Quota": obj(
+            {
+                "storage": _usage("bytes of the user's messages"),
+                "messages": _usage("messages in the user's mailboxes"),
+            },
+            ("storage", "messages"),
+        ),
+        "QuotaLimits": obj(
+            {
+                "storage": nullable({**LIMIT, "description": "Bytes; null: the server's."}),
+                "messages": nullable({**LIMIT, "description": "Null: the server's."}),
+            },
+            additionalProperties=False,
         ),
         "CreatedUser": obj(
             {"user": STRING, "email": nullable(STRING)},

@@ -40,6 +40,7 @@ from elektromail.imap.reader import (
     RawLine,
 )
 from elektromail.imap.session import Session, State
+from elektromail.postoffice.quotas import OverQuota
 from elektromail.store.errors import StoreFull, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -467,6 +468,9 @@ class Connection:
             return
         except StoreUnavailable as e:
             status, text, code = fmt.NO, *_store_failure(name, e)
+        except OverQuota:
+            # RFC 9208 §4.3.1, for APPEND, COPY and what else adds mail; Dovecot's words
+            status, text, code = fmt.NO, "Quota exceeded (mailbox for user is full)", fmt.OVERQUOTA
         except Exception:
             log.failure("IMAP command {name} failed", name=name)
             status, text, code = fmt.NO, "Internal server error", fmt.SERVERBUG

@@ -66,6 +66,7 @@ class ControlDesk(Desk):
         other mail gone. Logged-in IMAP sessions end (ServerReset)."""
         yield self.store.reset(self.baseline)
         self.forget_routes()
+        self.forget_quotas()
         self._first_recent.clear()
         self.events.publish(ServerReset())
         log.info(

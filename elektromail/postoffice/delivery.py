@@ -16,18 +16,19 @@ from elektromail.events import MessageAdded
 from elektromail.flags import check_flags
 from elektromail.names import INBOX, check_mailbox_name
 from elektromail.postoffice.accounts import AccountDesk
+from elektromail.postoffice.quotas import OverQuota, QuotaDesk
 from elektromail.postoffice.routing import (
     Delivery,
     describe,
 )
-from elektromail.store import UserRow
+from elektromail.store import NoSuchMailbox, UserRow
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.rows import PreparedMessage, unparsed
 
 log = Logger()
 
 
-class DeliveryDesk(AccountDesk):
+class DeliveryDesk(AccountDesk, QuotaDesk):
     def prepare(
         self,
         raw: bytes,
@@ -105,6 +106,23 @@ class DeliveryDesk(AccountDesk):
         return users
 
     @inlineCallbacks
+    def over_quota(self, recipients: Sequence[str], size: int):
+        """The recipients (of `recipients`) whose user has no room for a message of `size`
+        bytes (SMTP's 552 5.2.2); none without a query when no limit is set. Routing an
+        unknown address makes its user, as delivering to it would."""
+        full: set[str] = set()
+        if not self.quotas_apply():
+            return full
+        room: dict[int, bool] = {}
+        for recipient in recipients:
+            user = yield self.route(recipient)
+            if user.id not in room:
+                room[user.id] = yield self.has_room(user.name, size)
+            if not room[user.id]:
+                full.add(recipient)
+        return full
+
+    @inlineCallbacks
     def bounce(self, report: dsn.Report):
         """Deliver the DSN for `report` to its envelope sender, from the null sender `<>`, by
         the same routing as any mail. A report for the null sender is dropped: a DSN never
@@ -136,7 +154,15 @@ class DeliveryDesk(AccountDesk):
         tz_minutes: int = 0,
     ):
         """Store `raw` into an existing mailbox of `user` (IMAP APPEND): fires with
-        (uidvalidity, uid); NoSuchMailbox when it does not exist."""
+        (uidvalidity, uid); NoSuchMailbox when it does not exist, OverQuota when it does not
+        fit in the user's limits."""
+        if self.quotas_apply():
+            try:
+                yield self.check_room(user.name, len(raw))
+            except OverQuota:
+                if (yield self.store.get_mailbox(user.id, mailbox)) is None:
+                    raise NoSuchMailbox(mailbox) from None  # TRYCREATE first, as in Dovecot
+                raise
         message = self.prepare(raw, flags, internal_date, tz_minutes)
         mailbox_id, uidvalidity, uid = yield self.store.append_named(user.id, mailbox, message)
         self.events.publish(MessageAdded(user.name, mailbox, mailbox_id, uid, message.flags))

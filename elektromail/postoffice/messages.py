@@ -13,7 +13,7 @@ from twisted.logger import Logger
 
 from elektromail.events import FlagsChanged, MessageAdded, MessagesExpunged
 from elektromail.flags import check_flags
-from elektromail.postoffice.desk import Desk
+from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.postoffice.routing import MailboxRef
 from elektromail.store import MailboxRow, MessageRow
 from elektromail.store.summaries import Located, MailboxSummary, MessagePage, MessageSummary
@@ -24,7 +24,7 @@ FlagResult = list[tuple[int, tuple[str, ...]]]  # (uid, flags now) per message t
 Copied = tuple[int, list[tuple[int, int, tuple[str, ...]]]]  # uidvalidity, (source, new, flags)
 
 
-class MessageDesk(Desk):
+class MessageDesk(QuotaDesk):
     # --- a mailbox's messages by UID (IMAP) -------------------------------------------------
 
     def fetch_messages(
@@ -97,8 +97,19 @@ class MessageDesk(Desk):
 
     def copy(self, where: MailboxRef, uids: Sequence[int], target: MailboxRow) -> Deferred[Copied]:
         """Copy messages into `target` (of the same user); fires with the target's UIDVALIDITY
-        and (source uid, new uid, flags) per copy, in source UID order."""
-        return self._copy(where, uids, target, move=False, origin=None)
+        and (source uid, new uid, flags) per copy, in source UID order. OverQuota when the
+        copies do not fit in the user's limits; a MOVE adds nothing to them (one quota root
+        per user), so it is never refused, as Dovecot moves even for a user over quota."""
+        if not self.quotas_apply():
+            return self._copy(where, uids, target, move=False, origin=None)
+        return self._copy_within_quota(where, uids, target)
+
+    @inlineCallbacks
+    def _copy_within_quota(self, where: MailboxRef, uids: Sequence[int], target: MailboxRow):
+        size, count = yield self.store.size_of(where.id, uids)
+        yield self.check_room(where.user, size, count)
+        copied = yield self._copy(where, uids, target, move=False, origin=None)
+        return copied
 
     def move(
         self, where: MailboxRef, uids: Sequence[int], target: MailboxRow, *, origin: object = None

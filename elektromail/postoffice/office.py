@@ -3,6 +3,8 @@ routes) and its desks, one module each, mixed into one object that the service b
 
 from __future__ import annotations
 
+from twisted.internet.defer import inlineCallbacks
+
 from elektromail.config import Settings
 from elektromail.events import Events
 from elektromail.postoffice.accounts import AccountDesk
@@ -11,11 +13,12 @@ from elektromail.postoffice.delivery import DeliveryDesk
 from elektromail.postoffice.desk import Desk
 from elektromail.postoffice.mailboxes import MailboxDesk
 from elektromail.postoffice.messages import MessageDesk
+from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.rules import RuleSet
 from elektromail.store import Store
 
 
-class PostOffice(DeliveryDesk, AccountDesk, MailboxDesk, MessageDesk, ControlDesk, Desk):
+class PostOffice(DeliveryDesk, AccountDesk, MailboxDesk, MessageDesk, QuotaDesk, ControlDesk, Desk):
     """Users, routing and delivery on top of the store, and every change (and read) the
     protocols make; publishes what changed to `events`."""
 
@@ -23,3 +26,9 @@ class PostOffice(DeliveryDesk, AccountDesk, MailboxDesk, MessageDesk, ControlDes
         self, store: Store, events: Events, settings: Settings, rules: RuleSet | None = None
     ) -> None:
         super().__init__(store, events, settings, rules)
+
+    @inlineCallbacks
+    def start(self):
+        """Seed the configured users, and learn whether any user has limits of their own."""
+        yield super().start()
+        yield self.learn_quotas()

@@ -73,6 +73,27 @@ class DeliveryPolicy:
             return Decision(None, rule.delay)
         return Decision(replies.RECIPIENT_OK, rule.delay, Recipient(rcpt, rule))
 
+    def check_room(self, envelope: Envelope, decision: Decision) -> Deferred[Decision] | None:
+        """At RCPT, when MAIL declared SIZE= and a quota applies: the decision, or 552 5.2.2
+        for a recipient whose user has no room for that size (RFC 1870 §6.4). None when
+        nothing is to be checked (no SIZE=, no quota), which costs no store round trip."""
+        mail = envelope.mail
+        assert mail is not None and decision.recipient is not None
+        if mail.size is None or not self.postoffice.quotas_apply():
+            return None
+        address = decision.recipient.address
+
+        def checked(full: set[str]) -> Decision:
+            return Decision(replies.MAILBOX_FULL, decision.delay) if full else decision
+
+        def unchecked(failure: Failure) -> Decision:
+            # the store could not say: take the recipient, the size is checked after DATA
+            log.failure("SMTP quota check for {address} failed", failure, address=address)
+            return decision
+
+        d = self.postoffice.over_quota([address], mail.size)
+        return d.addCallbacks(checked, unchecked)
+
     def on_data(self, session: Session, envelope: Envelope, raw: bytes) -> Deferred[Decision]:
         """Deliver a received message (data-stage rules, storage, DSN) and say what the client
         is told: 250 only once the post office has stored it, an error if it could not."""

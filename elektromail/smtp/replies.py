@@ -97,6 +97,8 @@ TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
 START_DATA = Reply(354, None, "Start mail input; end with <CRLF>.<CRLF>")
 MESSAGE_ACCEPTED = Reply(250, "2.0.0", "Message accepted")
 MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message too big")
+# RFC 1870 §6.4 at RCPT, RFC 3463's X.2.2 "Mailbox full"; Dovecot's words
+MAILBOX_FULL = Reply(552, "5.2.2", "Quota exceeded (mailbox for user is full)")
 LOCAL_ERROR = Reply(451, "4.3.0", "Requested action aborted: local error in processing")
 # The store could not keep the message, so it was not accepted; the client keeps it and retries
 # (RFC 5321 §4.2.5). A full disk: §4.2.3 "452 Requested action not taken: insufficient system

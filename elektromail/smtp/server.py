@@ -404,6 +404,15 @@ class SMTPServer(smtp.ESMTP):
             return None
         decision = self.factory.policy.on_rcpt(self.session, rcpt)
         if decision.recipient is not None:
+            if envelope.mail.size is not None:  # SIZE= declared: a quota may refuse it now
+                checked = self.factory.policy.check_room(envelope, decision)
+                if checked is not None:
+                    return checked.addCallback(self._recipient_decided, envelope)
+            envelope.recipients.append(decision.recipient)
+        return self._carry_out(decision)
+
+    def _recipient_decided(self, decision: Decision, envelope: Envelope) -> Handled:
+        if decision.recipient is not None:
             envelope.recipients.append(decision.recipient)
         return self._carry_out(decision)
 

@@ -87,15 +87,26 @@ def trace_headers(
 
 
 def dsn_report(
-    envelope: Envelope, raw: bytes, delivered: Sequence[Recipient], host: str, arrival: datetime
+    envelope: Envelope,
+    raw: bytes,
+    delivered: Sequence[Recipient],
+    host: str,
+    arrival: datetime,
+    over_quota: Sequence[Recipient] = (),
 ) -> dsn.Report | None:
-    """The DSN the sender asked for, or None: bounced recipients unless NOTIFY excludes
-    FAILURE, delivered ones with NOTIFY=SUCCESS; never for the null sender."""
+    """The DSN the sender asked for, or None: bounced (and over-quota) recipients unless
+    NOTIFY excludes FAILURE, delivered ones with NOTIFY=SUCCESS; never for the null sender."""
     mail = envelope.mail
     if mail is None or not mail.sender:
         return None
     reports = [
         _failed(r) for r in envelope.recipients if is_bounced(r) and r.arguments.wants("FAILURE")
+    ]
+    full = replies.MAILBOX_FULL
+    reports += [
+        dsn.RecipientReport(r.address, dsn.FAILED, full.status, full.line(), r.arguments.orcpt)
+        for r in over_quota
+        if r.arguments.wants("FAILURE")
     ]
     reports += [
         dsn.RecipientReport(r.address, dsn.DELIVERED, "2.0.0", None, r.arguments.orcpt)
@@ -142,7 +153,7 @@ def finish(
     Most messages meet no rule and ask for no DSN: those go straight to the post office with
     plain callbacks, without the coroutine the other cases need (a coroutine and the
     inlineCallbacks machinery cost more than the callbacks, on every message)."""
-    if not is_plain(envelope):
+    if not is_plain(envelope) or postoffice.quotas_apply():
         return Deferred.fromCoroutine(_finish(postoffice, session, envelope, raw, host, trace))
     if trace:
         raw = trace_headers(session, envelope, host) + raw
@@ -178,10 +189,21 @@ async def _finish(
     if trace:
         raw = trace_headers(session, envelope, host, arrival) + raw
     delivered = [r for r in envelope.recipients if not is_bounced(r)]
+    # RFC 5321 §4.2.5: when only some recipients' users have no room, the message is taken
+    # (250) for the others and the sender gets a DSN for those (5.2.2), as Postfix does
+    # when Dovecot refuses one recipient; with room for no one it is refused (552 5.2.2).
+    full: set[str] = set()
+    if postoffice.quotas_apply():
+        full = await postoffice.over_quota([r.address for r in delivered], len(raw))
+    over = [r for r in delivered if r.address in full]
+    if over:
+        delivered = [r for r in delivered if r.address not in full]
+        if not delivered and not any(is_bounced(r) for r in envelope.recipients):
+            return Outcome(replies.MAILBOX_FULL, forced.delay if forced else 0.0)
     deliveries = []
     if delivered:
         deliveries = await postoffice.deliver([r.address for r in delivered], raw)
-    report = dsn_report(envelope, raw, delivered, host, arrival)
+    report = dsn_report(envelope, raw, delivered, host, arrival, over)
     if report is not None:
         try:
             await postoffice.bounce(report)

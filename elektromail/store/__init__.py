@@ -21,14 +21,15 @@ from elektromail.store.db import (
 from elektromail.store.db import Store as _CoreStore
 from elektromail.store.errors import InvalidInput, NoSuchUser
 from elektromail.store.messages import MessageOps
+from elektromail.store.quotas import QuotaOps, QuotaRow
 from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.search import SearchOps
 from elektromail.store.summaries import MessageSummary, SummaryOps
 
 
-class Store(_CoreStore, MessageOps, ControlOps, SummaryOps, SearchOps):
+class Store(_CoreStore, MessageOps, ControlOps, SummaryOps, SearchOps, QuotaOps):
     """Users, mailboxes and messages in one SQLite database (see db.py, messages.py,
-    control.py and summaries.py)."""
+    control.py, summaries.py, search.py and quotas.py)."""
 
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "NoSuchMailbox",
     "NoSuchUser",
     "PreparedMessage",
+    "QuotaRow",
     "Rendered",
     "Store",
     "StoreError",

@@ -293,6 +293,7 @@ _WIPE_ORDER = (
     "sort_keys",
     "bodies",
     "subscriptions",
+    "quotas",
     "retired_names",
     "mailboxes",
     "users",

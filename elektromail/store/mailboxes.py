@@ -44,6 +44,7 @@ class MailboxCounts:
     deleted: int = 0
     size: int = 0
     recent: int = 0  # not yet seen by a read-write SELECT (RFC 3501 §6.3.10)
+    deleted_storage: int = 0  # octets of the \Deleted ones (RFC 9208 §4.1.4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +285,8 @@ def _is_subscribed(cursor, user_id, name) -> bool:
 _COUNTS = (
     "SELECT m.mailbox_id, count(*), sum(instr(' ' || m.flags || ' ', ' \\Seen ') = 0),"
     " sum(instr(' ' || m.flags || ' ', ' \\Deleted ') > 0), coalesce(sum(m.size), 0),"
-    " sum(m.uid >= b.first_recent_uid)"
+    " sum(m.uid >= b.first_recent_uid),"
+    " coalesce(sum(CASE WHEN instr(' ' || m.flags || ' ', ' \\Deleted ') > 0 THEN m.size END), 0)"
     " FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
 )
 

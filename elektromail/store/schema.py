@@ -7,7 +7,7 @@ import sqlite3
 from elektromail.mailtext import index_from_json
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -22,6 +22,12 @@ CREATE TABLE IF NOT EXISTS users (
     password TEXT,
     email    TEXT UNIQUE COLLATE NOCASE,
     seeded   INTEGER NOT NULL DEFAULT 0
+);
+-- A user's own limits (IMAP QUOTA, SMTP 552); NULL, or no row: the server's settings.
+CREATE TABLE IF NOT EXISTS quotas (
+    user_id  INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    storage  INTEGER,  -- bytes
+    messages INTEGER
 );
 CREATE TABLE IF NOT EXISTS mailboxes (
     id          INTEGER PRIMARY KEY,
@@ -151,6 +157,8 @@ UPDATE mailboxes SET first_recent_uid = uidnext;
     6: "",
     # 7 -> 8: the SORT keys (created by SCHEMA) are filled by fill_search_index.
     7: "",
+    # 8 -> 9: per-user quotas (created by SCHEMA), none set.
+    8: "",
     5: "",
 }
 

@@ -189,6 +189,8 @@ TEMPLATES: dict[str, list] = {
     "ENABLE": [A("IMAP4rev2"), A("UTF8=ACCEPT")],
     "EXAMINE": [A("INBOX")],
     "EXPUNGE": [],
+    "GETQUOTA": [S(b"User quota")],
+    "GETQUOTAROOT": [A("INBOX")],
     "FETCH": [A("1:*"), [A("UID"), A("FLAGS"), A("BODY.PEEK[HEADER]<0.10>")]],
     "ID": [[S(b"name"), S(b"probe")]],
     "LIST": [[A("SUBSCRIBED")], S(b""), A("*"), A("RETURN"), [A("STATUS"), [A("MESSAGES")]]],

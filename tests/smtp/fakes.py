@@ -22,7 +22,8 @@ T = TypeVar("T")
 
 class MemoryPostOffice:
     """`deliver` and `bounce` succeed at once (or raise `deliver_error`/`bounce_error`), each
-    recipient reaching the user named by its local part."""
+    recipient reaching the user named by its local part; the users named in `full` are over
+    their quota."""
 
     def __init__(
         self, rules: list[dict[str, Any]] | None = None, *, log_messages: bool = False
@@ -34,6 +35,13 @@ class MemoryPostOffice:
         self.bounced: list[dsn.Report] = []
         self.deliver_error: Exception | None = None
         self.bounce_error: Exception | None = None
+        self.full: set[str] = set()
+
+    def quotas_apply(self) -> bool:
+        return bool(self.full)
+
+    def over_quota(self, recipients: Sequence[str], size: int) -> Deferred[set[str]]:
+        return succeed({r for r in recipients if r.partition("@")[0] in self.full})
 
     def deliver(self, recipients: Sequence[str], raw: bytes) -> Deferred[list[Delivery]]:
         if self.deliver_error is not None:

@@ -32,6 +32,9 @@ class HeldPostOffice:
     def authenticate(self, name: str, password: str) -> Deferred[None]:
         return succeed(None)
 
+    def quotas_apply(self) -> bool:
+        return False
+
 
 def connect(
     clock: Clock | None = None, settings: Settings | None = None, rules: list[dict] | None = None

@@ -331,3 +331,36 @@ def test_a_plain_message_is_stored_and_answered_as_any_other() -> None:
     assert outcome.reply is replies.MESSAGE_ACCEPTED
     assert outcome.delay == 0.0
     assert [(d.user, d.uid) for d in outcome.deliveries] == [("bob", 1)]
+
+
+# --- quotas ------------------------------------------------------------------------------------
+
+
+def test_finish_stores_for_the_recipients_with_room_and_reports_the_others() -> None:
+    """RFC 5321 §4.2.5: partly delivered: 250, and a DSN for the recipient over quota (5.2.2,
+    RFC 3463 "Mailbox full")."""
+    postoffice = MemoryPostOffice()
+    postoffice.full = {"bob"}
+    transaction = envelope(recipient("bob@example.com"), recipient("carol@example.com"))
+    outcome = finished(postoffice, transaction)
+    assert outcome.reply == replies.MESSAGE_ACCEPTED
+    assert postoffice.delivered == [(["carol@example.com"], MESSAGE)]
+    (report,) = postoffice.bounced
+    assert [(r.final_recipient, r.action, r.status) for r in report.recipients] == [
+        ("bob@example.com", dsn.FAILED, "5.2.2")
+    ]
+
+
+def test_finish_with_room_for_no_recipient_is_552_and_stores_nothing() -> None:
+    postoffice = MemoryPostOffice()
+    postoffice.full = {"bob"}
+    transaction = envelope(recipient("bob@example.com"), recipient("bob@example.net"))
+    outcome = finished(postoffice, transaction)
+    assert outcome.reply == replies.MAILBOX_FULL
+    assert (postoffice.delivered, postoffice.bounced) == ([], [])
+
+
+def test_an_over_quota_recipient_with_notify_never_gets_no_report() -> None:
+    transaction = envelope(recipient("bob@example.com", notify=frozenset({"NEVER"})))
+    over = transaction.recipients
+    assert dsn_report(transaction, MESSAGE, [], "mx.test", ARRIVAL, over) is None

@@ -224,7 +224,14 @@ def test_status_counts_messages_unseen_deleted_and_size(store):
     row, counts = run(store.mailbox_status, user.id, "Box")
     assert row.id == box.id
     # no SELECT has seen them: all three are recent (RFC 3501 §6.3.10)
-    assert counts == MailboxCounts(messages=3, unseen=1, deleted=1, size=sizes, recent=3)
+    assert counts == MailboxCounts(
+        messages=3,
+        unseen=1,
+        deleted=1,
+        size=sizes,
+        recent=3,
+        deleted_storage=len(message("c")),  # RFC 9208 §4.1.4
+    )
 
 
 def test_status_of_an_empty_and_a_missing_mailbox(store):

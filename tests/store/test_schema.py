@@ -82,6 +82,7 @@ def test_a_new_database_gets_every_table(tmp_path):
     assert tables == {
         "meta",
         "users",
+        "quotas",
         "mailboxes",
         "subscriptions",
         "retired_names",

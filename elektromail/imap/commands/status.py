@@ -1,4 +1,5 @@
-"""STATUS (RFC 9051 §6.3.11, RFC 8438 STATUS=SIZE) and the STATUS lines LIST-STATUS sends."""
+"""STATUS (RFC 9051 §6.3.11, RFC 8438 STATUS=SIZE, RFC 9208 §4.1.4 DELETED-STORAGE) and the
+STATUS lines LIST-STATUS sends."""
 
 from __future__ import annotations
 
@@ -12,9 +13,20 @@ from elektromail.store.mailboxes import MailboxCounts, MailboxRow
 advertise("STATUS=SIZE")
 
 # Answered in this order whatever order they were asked in (as Dovecot does).
-ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE")
-# RECENT is IMAP4rev1 only (RFC 9051 Appendix E item 12); DELETED and SIZE come from
-# IMAP4rev2 and RFC 8438 and are offered in both dialects.
+ITEMS = (
+    "MESSAGES",
+    "RECENT",
+    "UIDNEXT",
+    "UIDVALIDITY",
+    "UNSEEN",
+    "DELETED",
+    "DELETED-STORAGE",
+    "SIZE",
+)
+# RECENT is IMAP4rev1 only (RFC 9051 Appendix E item 12); DELETED, SIZE and DELETED-STORAGE
+# come from IMAP4rev2, RFC 8438 and RFC 9208 (QUOTA=RES-STORAGE) and are offered in both
+# dialects. DELETED-STORAGE is in octets: the sum of the \Deleted messages' RFC822.SIZE, which
+# RFC 9208 §4.1.4 allows and which is what an EXPUNGE frees of the user's STORAGE here.
 REV1_ONLY = frozenset({"RECENT"})
 
 
@@ -50,6 +62,7 @@ def status_line(
         "UNSEEN": counts.unseen,
         "DELETED": counts.deleted,
         "SIZE": counts.size,
+        "DELETED-STORAGE": counts.deleted_storage,
     }
     pairs = " ".join(f"{item} {values[item]}" for item in items).encode("ascii")
     return fmt.untagged(b"STATUS " + format_mailbox(name, dialect) + b" (" + pairs + b")")
