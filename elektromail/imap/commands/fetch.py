@@ -152,12 +152,12 @@ async def _mark_seen(ctx: Context, rows: list[MessageRow]) -> dict[int, tuple[st
     if not unseen:
         return {}
     session = ctx.session
-    result = await ctx.services.postoffice.store_flags(
+    stored, _ = await ctx.services.postoffice.store_flags(
         selected(session), unseen, "add", ["\\Seen"], origin=session
     )
-    for uid, flags in result:
+    for uid, flags, _ in stored:
         session.view.set_flags(uid, flags)
-    return dict(result)
+    return {uid: flags for uid, flags, _ in stored}
 
 
 Answer = tuple[int, MessageRow, list[tuple[bytes, bytes]]]

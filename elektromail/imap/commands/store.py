@@ -41,14 +41,14 @@ async def store(ctx: Context, request: StoreRequest) -> Done:
         return Done(f"{ctx.name} completed")
     session = ctx.session
     view = session.view
-    result = await ctx.services.postoffice.store_flags(
+    result, _ = await ctx.services.postoffice.store_flags(
         selected(session), request.uids, request.mode, request.flags, origin=session
     )
     # a keyword new to the mailbox is announced before the FETCH that shows it, .SILENT or not
     # (and one that another session set on these messages, which the FETCH shows too)
-    shown = chain(request.flags, *(new for _, new in result))
+    shown = chain(request.flags, *(new for _, new, _ in result))
     out = list(flags_responses(view)) if view.announce(shown) else []
-    for uid, new in result:
+    for uid, new, _ in result:
         view.set_flags(uid, new)
         seq = view.seq_of(uid)
         if not request.silent and seq is not None:
