@@ -5,6 +5,12 @@ from __future__ import annotations
 from itertools import filterfalse
 from weakref import WeakKeyDictionary
 
+from elektromail.imap.commands.condstore import (
+    modseq_basis,
+    start_condstore,
+    uses_modseq,
+    with_modseq,
+)
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import (
     BADCHARSET_CODE,
@@ -51,11 +57,20 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
         raise No("unsupported charset", BADCHARSET_CODE) from None
     except ValueError as e:
         raise Bad(f"invalid SEARCH: {e}") from None
+    modseq = uses_modseq(program.key)
+    if modseq:  # a CONDSTORE enabling command (RFC 7162 §3.1)
+        await start_condstore(ctx)
     uids = await matching_uids(ctx, program)
     if program.save:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
-    ctx.write(search_response(program, numbers, tag=ctx.tag, uid=ctx.uid))
+    response = search_response(program, numbers, tag=ctx.tag, uid=ctx.uid)
+    if modseq and uids:  # RFC 7162 §3.1.6: the highest mod-sequence of what is reported
+        highest = await ctx.services.postoffice.highest_modseq_of(
+            view.mailbox_id, modseq_basis(program, uids)
+        )
+        response = with_modseq(response, program, highest)
+    ctx.write(response)
     return Done(f"{ctx.name} completed")
 
 
