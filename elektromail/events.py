@@ -28,6 +28,7 @@ class FlagsChanged:
     mailbox_id: int
     changes: tuple[tuple[int, tuple[str, ...]], ...]  # (uid, new flags)
     origin: object = None  # the session that made the change, which reports it itself
+    modseqs: tuple[int, ...] = ()  # RFC 7162: each change's mod-sequence, as `changes`
 
 
 @dataclass(frozen=True, slots=True)

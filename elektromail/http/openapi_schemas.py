@@ -119,6 +119,12 @@ def _message_summary_properties() -> dict[str, Schema]:
         "user": {"type": "string"},
         "mailbox": {"type": "string"},
         "flags": FLAGS,
+        "modseq": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "The message's mod-sequence (IMAP CONDSTORE, RFC 7162): it grows "
+            "with every change of its flags, so a client can tell what changed since it looked.",
+        },
         "internal_date": INTERNAL_DATE,
         "size": {"type": "integer", "minimum": 0, "description": "Size in bytes, as stored."},
         "subject": nullable({"type": "string", "description": "Decoded Subject header."}),

@@ -86,6 +86,7 @@ def _item(summary: Any, fields: tuple[str | None, ...]) -> dict[str, Any]:
         "user": summary.user,
         "mailbox": summary.mailbox,
         "flags": list(summary.flags),
+        "modseq": summary.modseq,
         "internal_date": iso_time(summary.internal_date, summary.tz_minutes),
         "size": summary.size,
         "subject": subject,

@@ -42,6 +42,7 @@ from elektromail.imap.search_parse import (
     FlagKey,
     HeaderKey,
     Key,
+    ModseqKey,
     Not,
     Nothing,
     Or,
@@ -355,6 +356,10 @@ def _compile(key: Key, ctx: SearchContext) -> Test:
         return _date_test(key)
     if isinstance(key, WithinKey):
         return _within_test(key.older, key.target)
+    if isinstance(key, ModseqKey):
+        modseq = key.modseq
+        # a message that carries no mod-sequence (not from the store) has none to match
+        return lambda facts: getattr(facts.message, "modseq", 0) >= modseq
     if isinstance(key, AddressKey):
         return _address_test(key.field, key.text.casefold())
     if isinstance(key, SubjectKey):
@@ -509,6 +514,8 @@ def store_query(key: Key) -> tuple | None:
         return ("sent" if key.sent else "internal", key.op, key.date)
     if isinstance(key, WithinKey):
         return ("within", key.older, key.target)
+    if isinstance(key, ModseqKey):
+        return ("modseq", key.modseq)
     if isinstance(key, AddressKey):
         needle = key.text.casefold()
         if not needle:  # as _address_test: every message that has the field

@@ -32,6 +32,7 @@ __all__ = [
     "FlagKey",
     "HeaderKey",
     "Key",
+    "ModseqKey",
     "Not",
     "Nothing",
     "Or",
@@ -142,6 +143,15 @@ class WithinKey(Key):
     older: bool
     target: int
     needs = frozenset({DATE})
+
+
+@dataclass(frozen=True)
+class ModseqKey(Key):
+    """MODSEQ [entry-name entry-type] n (RFC 7162 §3.1.5): the message's mod-sequence is n or
+    more. A message has one mod-sequence here, so the entry (a flag's own) changes nothing."""
+
+    modseq: int
+    needs = frozenset({SIZE})  # read with the message row, as its size is
 
 
 @dataclass(frozen=True)
@@ -431,6 +441,24 @@ def _within_key(older: bool) -> Callable[[_Cursor, str], Key]:
     return parse
 
 
+MODSEQ_ENTRY_TYPES = frozenset({"PRIV", "SHARED", "ALL"})
+
+
+def _modseq_key(cursor: _Cursor, name: str) -> Key:
+    # RFC 7162 §7: "MODSEQ" [search-modseq-ext] SP mod-sequence-valzer, where
+    # search-modseq-ext = SP entry-name SP entry-type-req
+    token = cursor.take(name, "a mod-sequence")
+    if not isinstance(token, Atom):
+        if isinstance(token, list) or getattr(token, "binary", False):
+            raise ValueError("MODSEQ needs an entry name string or a mod-sequence")
+        kind = _atom(cursor.take(name, "an entry type"), name, "an entry type")
+        if kind.upper() not in MODSEQ_ENTRY_TYPES:
+            raise ValueError(f"invalid MODSEQ entry type {quote_text(kind)}")
+    else:
+        cursor.pos -= 1
+    return ModseqKey(_number64(cursor, name))
+
+
 def _keyword_key(present: bool) -> Callable[[_Cursor, str], Key]:
     def parse(cursor: _Cursor, name: str) -> Key:
         flag = _atom(cursor.take(name, "a keyword"), name, "a keyword (an atom)")
@@ -461,6 +489,7 @@ _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "HEADER": _header,
     "KEYWORD": _keyword_key(True),
     "LARGER": _size_key(True),
+    "MODSEQ": _modseq_key,
     "OLDER": _within_key(True),
     "ON": _date_key("on", False),
     "SENTBEFORE": _date_key("before", True),

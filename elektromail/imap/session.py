@@ -21,6 +21,7 @@ from elektromail.events import (
 from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap import format as fmt
 from elektromail.imap.contexts import Contexts
+from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.view import MailboxView
 from elektromail.store import UserRow
 
@@ -34,10 +35,13 @@ class State(Enum):
 
 @dataclass
 class Dialect:
-    """IMAP4rev1 until ENABLE IMAP4rev2; UTF8=ACCEPT switches mailbox names to UTF-8."""
+    """IMAP4rev1 until ENABLE IMAP4rev2; UTF8=ACCEPT switches mailbox names to UTF-8.
+    `condstore` and `qresync`: the session is CONDSTORE- / QRESYNC-aware (RFC 7162 §3.1, §3.2.3)."""
 
     rev2: bool = False
     utf8: bool = False
+    condstore: bool = False
+    qresync: bool = False
 
     @property
     def utf8_names(self) -> bool:
@@ -158,8 +162,9 @@ class Session:
                 view.note_added(event.uid, event.flags, recent=recent)
         elif isinstance(event, FlagsChanged):
             if event.origin is not self:
-                for uid, flags in event.changes:
-                    view.note_flags(uid, flags)
+                modseqs = event.modseqs or (0,) * len(event.changes)
+                for (uid, flags), modseq in zip(event.changes, modseqs, strict=True):
+                    view.note_flags(uid, flags, modseq)
         elif isinstance(event, MessagesExpunged) and event.origin is not self:
             for uid in event.uids:
                 view.note_expunged(uid)
@@ -175,9 +180,16 @@ class Session:
         if not (pending.added or pending.flags or pending.expunged):
             return b""  # most commands: nothing happened elsewhere meanwhile
         out = []
-        if allow_expunge:
-            if self.contexts and pending.expunged:
-                out.append(self.contexts.removed_by_expunge(view, pending.expunged))
+        if allow_expunge and self.contexts and pending.expunged:
+            # RFC 5267 §4.3.4: REMOVEFROM while the expunged numbers are still valid
+            out.append(self.contexts.removed_by_expunge(view, pending.expunged))
+        if allow_expunge and self.dialect.qresync and pending.expunged:
+            # RFC 7162 §3.2.10.2: a QRESYNC-aware session hears of expunges as UIDs
+            gone = sorted(uid for uid in pending.expunged if uid in view.flags)
+            view.take_expunges()
+            if gone:
+                out.append(fmt.untagged(b"VANISHED " + format_sequence_set(gone).encode()))
+        elif allow_expunge:
             out.extend(fmt.untagged(b"%d EXPUNGE" % seq) for seq in view.take_expunges())
         if view.announce(chain(*pending.added.values(), *pending.flags.values())):
             out.extend(flags_responses(view))
@@ -188,8 +200,14 @@ class Session:
         # RFC 9051 §7.5.2: an unsolicited FETCH carries the UID in IMAP4rev2 (rev1 clients
         # get the RFC 3501 form, as from Dovecot).
         rev2 = self.dialect.rev2
+        # RFC 7162 §3.1.4.2: a CONDSTORE-aware session gets the MODSEQ too (before FLAGS, as
+        # from Dovecot); §3.2.4: a QRESYNC one the UID
+        condstore, uid_too = self.dialect.condstore, rev2 or self.dialect.qresync
+        modseqs, pending.modseqs = pending.modseqs, {}
         for seq, uid, flags in view.take_flag_changes():
-            items = [(b"UID", b"%d" % uid)] if rev2 else []
+            items = [(b"UID", b"%d" % uid)] if uid_too else []
+            if condstore and uid in modseqs:
+                items.append((b"MODSEQ", b"(%d)" % modseqs[uid]))
             items.append((b"FLAGS", fmt.format_flags(view.shown_flags(uid, flags))))
             out.append(fmt.format_fetch(seq, items))
         return b"".join(out)

@@ -20,6 +20,7 @@ class Pending:
     recent: set[int] = field(default_factory=set)  # of `added`, the ones recent here
     flags: dict[int, tuple[str, ...]] = field(default_factory=dict)  # uid -> new flags
     expunged: set[int] = field(default_factory=set)
+    modseqs: dict[int, int] = field(default_factory=dict)  # of `flags`, uid -> mod-sequence
 
 
 class MailboxView:
@@ -176,11 +177,13 @@ class MailboxView:
             if recent:
                 self.pending.recent.add(uid)
 
-    def note_flags(self, uid: int, flags: Sequence[str]) -> None:
+    def note_flags(self, uid: int, flags: Sequence[str], modseq: int = 0) -> None:
         if uid in self.pending.added:
             self.pending.added[uid] = tuple(flags)
         elif uid in self.flags:
             self.pending.flags[uid] = tuple(flags)
+            if modseq:
+                self.pending.modseqs[uid] = modseq
 
     def saved_uids(self) -> list[int]:
         """`$` as UIDs that still exist (expunged ones drop out, RFC 5182 §2.1)."""

@@ -16,11 +16,11 @@ from elektromail.flags import check_flags
 from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.postoffice.routing import MailboxRef
 from elektromail.store import MailboxRow, MessageRow
+from elektromail.store.db import FlagsStored
 from elektromail.store.summaries import Located, MailboxSummary, MessagePage, MessageSummary
 
 log = Logger()
 
-FlagResult = list[tuple[int, tuple[str, ...]]]  # (uid, flags now) per message that exists
 Copied = tuple[int, list[tuple[int, int, tuple[str, ...]]]]  # uidvalidity, (source, new, flags)
 
 
@@ -36,13 +36,30 @@ class MessageDesk(QuotaDesk):
         raw: bool = False,
         rendered: bool = False,
         budget: tuple[int, int] | None = None,
+        changedsince: int | None = None,
     ) -> Deferred[list[MessageRow]]:
-        """Messages by UID (ascending) with flags, dates and size; `structure`, `raw` and
-        `rendered` say which of the stored body's columns to read too; `budget` (messages,
-        bytes) reads only the first that fit, by stored size (see Store.fetch)."""
+        """Messages by UID (ascending) with flags, dates, size and mod-sequence; `structure`,
+        `raw` and `rendered` say which of the stored body's columns to read too; `budget`
+        (messages, bytes) reads only the first that fit, by stored size (see Store.fetch);
+        `changedsince` only those whose mod-sequence is above it (RFC 7162 §3.1.4.1)."""
         return self.store.fetch(
-            mailbox_id, uids, structure=structure, raw=raw, rendered=rendered, budget=budget
+            mailbox_id,
+            uids,
+            structure=structure,
+            raw=raw,
+            rendered=rendered,
+            budget=budget,
+            changedsince=changedsince,
         )
+
+    def expunged_since(self, mailbox_id: int, modseq: int) -> Deferred[list[int]]:
+        """The UIDs expunged from the mailbox after mod-sequence `modseq`, ascending (QRESYNC's
+        VANISHED (EARLIER), RFC 7162 §3.2.5.1)."""
+        return self.store.expunged_since(mailbox_id, modseq)
+
+    def highest_modseq_of(self, mailbox_id: int, uids: Sequence[int]) -> Deferred[int]:
+        """The largest mod-sequence among the messages `uids` (SEARCH's `(MODSEQ n)`)."""
+        return self.store.highest_modseq_of(mailbox_id, uids)
 
     def search_uids(self, mailbox_id: int, query: tuple) -> Deferred[list[int]]:
         """The UIDs of the mailbox's messages matching one SEARCH key the store answers
@@ -69,16 +86,27 @@ class MessageDesk(QuotaDesk):
         flags: Sequence[str],
         *,
         origin: object = None,
-    ) -> Deferred[FlagResult]:
+        unchangedsince: int | None = None,
+    ) -> Deferred[FlagsStored]:
         """Set ("set"), add ("add") or remove ("remove") flags of the messages `uids`; fires
-        with (uid, flags now) of each that still exists, changed or not."""
+        with (uid, flags now, modseq) of each that still exists, changed or not, and the UIDs
+        left alone because their mod-sequence is above `unchangedsince` (RFC 7162 §3.1.3)."""
 
-        def stored(result: FlagResult) -> FlagResult:
-            change = FlagsChanged(where.user, where.name, where.id, tuple(result), origin=origin)
+        def stored(result: FlagsStored) -> FlagsStored:
+            rows, _modified = result
+            change = FlagsChanged(
+                where.user,
+                where.name,
+                where.id,
+                tuple((uid, new) for uid, new, _ in rows),
+                origin=origin,
+                modseqs=tuple(modseq for _, _, modseq in rows),
+            )
             self.events.publish(change)
             return result
 
-        return self.store.store_flags(where.id, uids, mode, flags).addCallback(stored)
+        d = self.store.store_flags_since(where.id, uids, mode, flags, unchangedsince)
+        return d.addCallback(stored)
 
     def expunge(
         self, where: MailboxRef, uids: Sequence[int] | None = None, *, origin: object = None
@@ -182,7 +210,11 @@ class MessageDesk(QuotaDesk):
         found: Located | None = yield self.store.change_flags(user, mailbox, uid, add, remove)
         if found is not None:
             change = ((found.uid, found.flags),)
-            self.events.publish(FlagsChanged(found.user, found.mailbox, found.mailbox_id, change))
+            self.events.publish(
+                FlagsChanged(
+                    found.user, found.mailbox, found.mailbox_id, change, modseqs=(found.modseq,)
+                )
+            )
         return found
 
     @inlineCallbacks

@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred
 
 from elektromail.names import fold
 from elektromail.store.db import (
+    _INSERT_MESSAGE,
     UserRow,
     _add_user,
     _body_row,
@@ -287,6 +288,7 @@ def _stored_already(cursor, sizes: dict[int, list[int]], raw: bytes) -> bool:
 # Children before parents, so each DELETE finds nothing that still points at its rows.
 _WIPE_ORDER = (
     "messages",
+    "expunged",
     "body_index",
     "search_envelope",
     "search_header",
@@ -359,8 +361,7 @@ def _insert_baseline_messages(
     for body_id, message in enumerate(stamped, 1):
         _index_body(cursor, body_id, message)
     cursor.executemany(
-        "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        _INSERT_MESSAGE,
         rows,
     )
 

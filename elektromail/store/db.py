@@ -50,6 +50,7 @@ from elektromail.store.mailboxes import (
     _unsubscribe,
 )
 from elektromail.store.memory import release_freed_memory
+from elektromail.store.modseq import next_modseq
 from elektromail.store.pending import WAITING, any_unparsed, parse_bodies, parse_some
 from elektromail.store.rows import PreparedMessage, Render, Rendered
 from elektromail.store.schema import prepare_connection
@@ -99,6 +100,12 @@ class MessageRow:
     envelope: bytes | None = None
     bodystructure: bytes | None = None
     body: bytes | None = None
+    modseq: int = 0  # RFC 7162: the mod-sequence of the message's last change
+
+
+# STORE's answer: (uid, flags now, modseq) of each message that exists and was not refused, and
+# the UIDs UNCHANGEDSINCE refused (RFC 7162 §3.1.3's MODIFIED).
+FlagsStored = tuple[list[tuple[int, tuple[str, ...], int]], list[int]]
 
 
 @dataclass(slots=True)
@@ -458,6 +465,7 @@ class Store:
         raw: bool = False,
         rendered: bool = False,
         budget: tuple[int, int] | None = None,
+        changedsince: int | None = None,
     ) -> Deferred[list[MessageRow]]:
         """Messages by UID (ascending); `structure`, `raw` and `rendered` say which of the
         body's columns to read. With a `budget` of (messages, bytes), only the first of
@@ -465,7 +473,15 @@ class Store:
         caller goes on after the last row returned. Sizes and bodies are read in one
         interaction, so one thread hop."""
         return self._run(
-            _fetch, self.render, mailbox_id, list(uids), structure, raw, rendered, budget
+            _fetch,
+            self.render,
+            mailbox_id,
+            list(uids),
+            structure,
+            raw,
+            rendered,
+            budget,
+            changedsince,
         )
 
     def store_flags(
@@ -473,9 +489,25 @@ class Store:
     ) -> Deferred[list[tuple[int, tuple[str, ...]]]]:
         """mode is "set", "add" or "remove"; returns (uid, new flags) of each message that
         still exists, changed or not."""
+        d = self.store_flags_since(mailbox_id, uids, mode, flags)
+        return d.addCallback(lambda stored: [(uid, new) for uid, new, _ in stored[0]])
+
+    def store_flags_since(
+        self,
+        mailbox_id: int,
+        uids: Sequence[int],
+        mode: str,
+        flags: Sequence[str],
+        unchangedsince: int | None = None,
+    ) -> Deferred[FlagsStored]:
+        """`store_flags` with mod-sequences (RFC 7162 §3.1.3): fires with (uid, new flags,
+        modseq) of each message that still exists, changed or not, and the UIDs whose
+        mod-sequence was above `unchangedsince` (left as they were). The messages changed
+        share one new mod-sequence."""
         if mode not in ("set", "add", "remove"):
             raise ValueError(mode)
-        return self._run(_store_flags, mailbox_id, list(uids), mode, normalize_flags(flags))
+        flags = normalize_flags(flags)
+        return self._run(_store_flags, mailbox_id, list(uids), mode, flags, unchangedsince)
 
 
 def _translate(failure):
@@ -554,19 +586,19 @@ def _deliver(cursor, targets, message: PreparedMessage) -> list[tuple[int, str, 
         if taken is None:
             _create_mailbox(cursor, user_id, name, None)
             taken = _take_uid(cursor, user_id, name)
-        mailbox_id, uid = taken
-        cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message))
+        mailbox_id, uid, modseq = taken
+        cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message, modseq))
         stored.append((mailbox_id, name, uid))
     return stored
 
 
-def _take_uid(cursor, user_id: int, name: str) -> tuple[int, int] | None:
-    """(mailbox id, the next UID, now taken) of the user's mailbox `name`, or None when it does
-    not exist: the lookup and the UID in one statement, since a delivery's SQL statements are
-    most of its cost in the database thread."""
+def _take_uid(cursor, user_id: int, name: str) -> tuple[int, int, int] | None:
+    """(mailbox id, the next UID, now taken, and the new message's mod-sequence) of the user's
+    mailbox `name`, or None when it does not exist: the lookup and the UID in one statement,
+    since a delivery's SQL statements are most of its cost in the database thread."""
     return cursor.execute(
-        "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE user_id = ? AND name = ?"
-        " RETURNING id, uidnext - 1",
+        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+        " WHERE user_id = ? AND name = ? RETURNING id, uidnext - 1, highestmodseq",
         (user_id, name),
     ).fetchone()
 
@@ -580,15 +612,15 @@ def _append(cursor, mailbox_id, message: PreparedMessage) -> int:
 
 def _append_named(cursor, user_id, name, message: PreparedMessage) -> tuple[int, int, int]:
     taken = cursor.execute(
-        "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE user_id = ? AND name = ?"
-        " RETURNING id, uidvalidity, uidnext - 1",
+        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+        " WHERE user_id = ? AND name = ? RETURNING id, uidvalidity, uidnext - 1, highestmodseq",
         (user_id, name),
     ).fetchone()
     if taken is None:
         raise NoSuchMailbox(name)
-    mailbox_id, uidvalidity, uid = taken
+    mailbox_id, uidvalidity, uid, modseq = taken
     body_id = _insert_body(cursor, message)
-    cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message))
+    cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message, modseq))
     return mailbox_id, uidvalidity, uid
 
 
@@ -671,24 +703,27 @@ def _index_body(cursor, body_id: int, message: PreparedMessage) -> None:
 def _insert_message(cursor, mailbox_id, body_id, message: PreparedMessage) -> int:
     """Take the mailbox's next UID for a new message row (a copy of a stamped `message`);
     returns the UID."""
-    uid = cursor.execute(
-        "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
+    uid, modseq = cursor.execute(
+        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+        " WHERE id = ? RETURNING uidnext - 1, highestmodseq",
         (mailbox_id,),
-    ).fetchone()[0]
-    cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message))
+    ).fetchone()
+    cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message, modseq))
     return uid
 
 
 _INSERT_MESSAGE = (
-    "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id,"
+    " modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-def _message_row(mailbox_id: int, uid: int, body_id: int, message: PreparedMessage) -> tuple:
-    """The messages columns of one stored copy of a stamped `message`."""
+def _message_row(
+    mailbox_id: int, uid: int, body_id: int, message: PreparedMessage, modseq: int = 1
+) -> tuple:
+    """The messages columns of one stored copy of a stamped `message` (_INSERT_MESSAGE's)."""
     when, tz = message.internal_date, message.tz_minutes
-    return (mailbox_id, uid, " ".join(message.flags), when, tz, message.size, body_id)
+    return (mailbox_id, uid, " ".join(message.flags), when, tz, message.size, body_id, modseq)
 
 
 def _mailbox_view(cursor, mailbox_id) -> tuple[MailboxRow, list[tuple[int, str]]]:
@@ -737,8 +772,10 @@ def _within(cursor, mailbox_id, uids: list[int], budget: tuple[int, int]) -> lis
 
 
 def _fetch(
-    cursor, render, mailbox_id, uids, structure, raw, rendered, budget=None
+    cursor, render, mailbox_id, uids, structure, raw, rendered, budget=None, changedsince=None
 ) -> list[MessageRow]:
+    if changedsince is not None:  # RFC 7162 §3.1.4.1: only what changed after it
+        uids = _changed_since(cursor, mailbox_id, uids, changedsince)
     if budget is not None:
         uids = _within(cursor, mailbox_id, uids, budget)
     parse = structure or rendered
@@ -754,6 +791,7 @@ def _fetch(
     # rows found waiting are parsed afterwards, so a FETCH whose messages are all parsed (most
     # of them) asks nothing more of the database
     cols += f", b.{WAITING}" if parse else ", 0"
+    cols += ", m.modseq"
     join = " JOIN bodies b ON b.id = m.body_id" if structure or raw or rendered else ""
     out: list[MessageRow] = []
     waiting: dict[int, list[int]] = {}  # body id -> where its rows are in `out`
@@ -766,7 +804,7 @@ def _fetch(
         for r in rows:
             if r[11]:
                 waiting.setdefault(r[10], []).append(len(out))
-            out.append(MessageRow(r[0], _flags_from_db(r[1]), *r[2:10]))
+            out.append(MessageRow(r[0], _flags_from_db(r[1]), *r[2:10], r[12]))
     if waiting:
         for body_id, found in parse_bodies(cursor, render, waiting).items():
             for i in waiting[body_id]:
@@ -791,7 +829,21 @@ def _parsed_row(
         envelope,
         bodystructure,
         body,
+        row.modseq,
     )
+
+
+def _changed_since(cursor, mailbox_id, uids: list[int], modseq: int) -> list[int]:
+    """Those of `uids` (ascending) whose mod-sequence is above `modseq`."""
+    changed: list[int] = []
+    for where, params in _uid_conditions(uids):
+        rows = cursor.execute(
+            f"SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND {where} AND m.modseq > ?"
+            " ORDER BY m.uid",
+            (mailbox_id, *params, modseq),
+        )
+        changed.extend(uid for (uid,) in rows)
+    return changed
 
 
 def _uid_conditions(uids: list[int]):
@@ -804,26 +856,35 @@ def _uid_conditions(uids: list[int]):
         yield f"m.uid IN ({','.join('?' * len(chunk))})", chunk
 
 
-def _store_flags(cursor, mailbox_id, uids, mode, flags) -> list[tuple[int, tuple[str, ...]]]:
-    result = []
+def _store_flags(cursor, mailbox_id, uids, mode, flags, unchangedsince=None) -> FlagsStored:
+    result: list[tuple[int, tuple[str, ...], int]] = []
+    modified: list[int] = []
+    modseq = 0  # taken at the first message that changes: one per command
     for chunk in _uid_chunks(uids):
         marks = ",".join("?" * len(chunk))
         rows = cursor.execute(
-            f"SELECT uid, flags FROM messages WHERE mailbox_id = ? AND uid IN ({marks})"
+            f"SELECT uid, flags, modseq FROM messages WHERE mailbox_id = ? AND uid IN ({marks})"
             " ORDER BY uid",
             (mailbox_id, *chunk),
         ).fetchall()
         updates = []
-        for uid, text in rows:
+        for uid, text, old_modseq in rows:
+            if unchangedsince is not None and old_modseq > unchangedsince:
+                modified.append(uid)
+                continue
             old = _flags_from_db(text)
             new = _apply_flags(old, mode, flags)
             if new != old:
-                updates.append((" ".join(new), mailbox_id, uid))
-            result.append((uid, new))
+                if not modseq:
+                    modseq = next_modseq(cursor, mailbox_id)
+                updates.append((" ".join(new), modseq, mailbox_id, uid))
+                result.append((uid, new, modseq))
+            else:
+                result.append((uid, new, old_modseq))
         cursor.executemany(
-            "UPDATE messages SET flags = ? WHERE mailbox_id = ? AND uid = ?", updates
+            "UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?", updates
         )
-    return result
+    return result, modified
 
 
 def _apply_flags(old: tuple[str, ...], mode: str, flags: tuple[str, ...]) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from elektromail.names import DELIMITER, INBOX
@@ -20,6 +20,7 @@ from elektromail.store.errors import (
     MailboxIntoItself,
     NoSuchMailbox,
 )
+from elektromail.store.modseq import remember_expunged
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class MailboxRow:
     special_use: str | None
     # the first UID no read-write SELECT has seen yet (RFC 3501 §2.3.2 \Recent)
     first_recent: int = 1
+    # RFC 7162: the mod-sequence of its last change (a version stamp, not part of equality)
+    highestmodseq: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +71,13 @@ class Renamed:
 
 
 def _mailbox(row: Sequence[Any]) -> MailboxRow:
-    return MailboxRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+    return MailboxRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8])
 
 
 _MAILBOX_COLS = (
     "id, user_id, name, uidvalidity, uidnext, EXISTS(SELECT 1 FROM subscriptions s"
     " WHERE s.user_id = mailboxes.user_id AND s.name = mailboxes.name), special_use,"
-    " first_recent_uid"
+    " first_recent_uid, highestmodseq"
 )
 
 
@@ -260,8 +263,13 @@ def _rename_inbox(cursor, user_id, new) -> Renamed:
     ]
     # The messages keep their UIDs, so the new mailbox continues INBOX's UID sequence;
     # INBOX keeps its UIDNEXT, so it never hands those UIDs out again.
-    cursor.execute("UPDATE mailboxes SET uidnext = ? WHERE id = ?", (inbox.uidnext, target.id))
+    # The new mailbox starts above every mod-sequence its messages carry (RFC 7162 §3.1.2.1).
+    cursor.execute(
+        "UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+        (inbox.uidnext, inbox.highestmodseq, target.id),
+    )
     cursor.execute("UPDATE messages SET mailbox_id = ? WHERE mailbox_id = ?", (target.id, inbox.id))
+    remember_expunged(cursor, inbox.id, uids)
     return Renamed(((INBOX, new),), inbox.id, tuple(uids))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from elektromail.store.db import NoSuchMailbox, _flags_from_db, _uid_chunks
+from elektromail.store.modseq import next_modseq, remember_expunged
 
 
 class MessageOps:
@@ -35,7 +36,9 @@ class MessageOps:
 
 
 def _delete_messages(cursor, mailbox_id: int, uids: list[int]) -> None:
-    """Delete message rows, then the bodies no other row uses."""
+    """Delete message rows, then the bodies no other row uses; the UIDs are remembered with
+    the expunge's mod-sequence (QRESYNC)."""
+    remember_expunged(cursor, mailbox_id, uids)
     for chunk in _uid_chunks(uids):
         marks = ",".join("?" * len(chunk))
         bodies = [
@@ -78,6 +81,7 @@ def _copy(cursor, source_id, uids, target_id, move) -> tuple[int, list]:
     if target is None:
         raise NoSuchMailbox(target_id)
     uidvalidity, uidnext = target
+    modseq = next_modseq(cursor, target_id) if uids else 0  # the copies arrive as one change
     copied = []
     for chunk in _uid_chunks(uids):
         marks = ",".join("?" * len(chunk))
@@ -88,12 +92,12 @@ def _copy(cursor, source_id, uids, target_id, move) -> tuple[int, list]:
         ).fetchall()
         inserts = []
         for uid, flags, when, tz, size, body_id in rows:
-            inserts.append((target_id, uidnext, flags, when, tz, size, body_id))
+            inserts.append((target_id, uidnext, flags, when, tz, size, body_id, modseq))
             copied.append((uid, uidnext, _flags_from_db(flags)))
             uidnext += 1
         cursor.executemany(
-            "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id,"
+            " modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             inserts,
         )
     cursor.execute("UPDATE mailboxes SET uidnext = ? WHERE id = ?", (uidnext, target_id))

@@ -7,7 +7,7 @@ import sqlite3
 from elektromail.mailtext import index_from_json
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS mailboxes (
     -- RFC 3501 §2.3.2 (the Recent flag): messages from this UID on have not been in a read-write
     -- SELECT yet; the next one to select the mailbox sees them as recent (as Dovecot)
     first_recent_uid INTEGER NOT NULL DEFAULT 1,
+    -- RFC 7162 CONDSTORE: the mod-sequence of the mailbox's last change (store/modseq.py)
+    highestmodseq INTEGER NOT NULL DEFAULT 1,
     UNIQUE (user_id, name)
 );
 -- Subscriptions are names, not mailboxes: a name stays subscribed when its mailbox is deleted
@@ -75,8 +77,17 @@ CREATE TABLE IF NOT EXISTS messages (
     tz_minutes    INTEGER NOT NULL DEFAULT 0,
     size          INTEGER NOT NULL,
     body_id       INTEGER NOT NULL REFERENCES bodies(id),
+    modseq        INTEGER NOT NULL DEFAULT 1,  -- RFC 7162: the message's last change
     UNIQUE (mailbox_id, uid)
 );
+-- RFC 7162 QRESYNC: the UIDs expunged from a mailbox and the mod-sequence of their expunge,
+-- for VANISHED (EARLIER); they go with their mailbox.
+CREATE TABLE IF NOT EXISTS expunged (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_body ON messages(body_id);
 -- What listings and the API's text search read of a body, kept out of `bodies` so a search
 -- scans this narrow table instead of every message's bytes; goes with its body.
@@ -160,6 +171,12 @@ UPDATE mailboxes SET first_recent_uid = uidnext;
     # 8 -> 9: per-user quotas (created by SCHEMA), none set.
     8: "",
     5: "",
+    # 9 -> 10: CONDSTORE/QRESYNC mod-sequences (the expunged table is created by SCHEMA); what
+    # was stored before has mod-sequence 1, the start of every mailbox.
+    9: """
+ALTER TABLE mailboxes ADD COLUMN highestmodseq INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
+""",
 }
 
 

@@ -15,6 +15,7 @@ needs no SQL:
 - ("within", older, target): the internal date, in whole seconds, at or before (older) or at
   or after `target` (RFC 5032's OLDER and YOUNGER);
 - ("header", name, text): `text` in some top-level `name` field (name lower-case).
+- ("modseq", n): the message's mod-sequence is n or more (RFC 7162 §3.1.5).
 
 Texts are casefolded by the caller; the answer is the matching UIDs of the mailbox.
 """
@@ -130,6 +131,8 @@ def _condition(query: Query) -> tuple[str, tuple]:
         if op == "on":
             return f"{_LOCAL} >= ? AND {_LOCAL} < ? AND {valid}", (start, start + _DAY)
         return f"{_LOCAL} >= ? AND {valid}", (start,)
+    if kind == "modseq":
+        return "m.modseq >= ?", (query[1],)
     if kind == "within":
         _, older, target = query
         return f"{_SECONDS.format('m.internal_date')} {'<=' if older else '>='} ?", (target,)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -18,6 +18,7 @@ from elektromail.names import canonical_mailbox
 from elektromail.store.db import _flags_from_db
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.messages import _delete_messages
+from elektromail.store.modseq import next_modseq
 from elektromail.store.pending import Parsed, any_unparsed, parse_all, parse_bodies
 from elektromail.store.rows import Render
 
@@ -39,6 +40,8 @@ class MessageSummary:
     structure: str
     raw: bytes | None = None
     attachments: int = 0
+    # RFC 7162: the mod-sequence of its last change in its mailbox (not part of equality)
+    modseq: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,8 @@ class Located:
     mailbox_id: int
     uid: int
     flags: tuple[str, ...]
+    # RFC 7162: the mod-sequence of its last change (a version stamp, not part of equality)
+    modseq: int = field(default=0, compare=False)
 
 
 _FROM = (
@@ -77,7 +82,7 @@ _FROM = (
 )
 _SELECT = (
     "SELECT m.uid, u.name, b.name, m.flags, m.internal_date, m.tz_minutes, m.size,"
-    " bo.structure, coalesce(bi.attachments, 0), m.body_id{raw}" + _FROM
+    " bo.structure, coalesce(bi.attachments, 0), m.body_id, m.modseq{raw}" + _FROM
 )
 
 
@@ -147,7 +152,7 @@ class SummaryOps:
 def _summary(row, parsed: Parsed) -> MessageSummary:
     """A row of _SELECT; a body this interaction parsed (see pending.Parsed) takes its
     structure and attachment count from the parse."""
-    raw = row[10] if len(row) > 10 else None
+    raw = row[11] if len(row) > 11 else None
     structure, attachments = row[7], row[8]
     found = parsed.get(row[9])
     if found is not None:
@@ -164,6 +169,7 @@ def _summary(row, parsed: Parsed) -> MessageSummary:
         structure,
         bytes(raw) if raw is not None else None,
         attachments,
+        row[10],
     )
 
 
@@ -243,14 +249,14 @@ def _mailbox_summaries(cursor, user) -> list[MailboxSummary]:
 
 def _locate(cursor, user, mailbox, uid) -> Located | None:
     row = cursor.execute(
-        "SELECT u.name, b.name, b.id, m.flags FROM messages m"
+        "SELECT u.name, b.name, b.id, m.flags, m.modseq FROM messages m"
         " JOIN mailboxes b ON b.id = m.mailbox_id JOIN users u ON u.id = b.user_id"
         " WHERE u.name = ? AND b.name = ? AND m.uid = ?",
         (user, canonical_mailbox(mailbox), uid),
     ).fetchone()
     if row is None:
         return None
-    return Located(row[0], row[1], row[2], uid, _flags_from_db(row[3]))
+    return Located(row[0], row[1], row[2], uid, _flags_from_db(row[3]), row[4])
 
 
 def _change_flags(cursor, user, mailbox, uid, add, remove) -> Located | None:
@@ -260,12 +266,14 @@ def _change_flags(cursor, user, mailbox, uid, add, remove) -> Located | None:
     dropped = {flag.lower() for flag in remove}
     kept = [flag for flag in found.flags if flag.lower() not in dropped]
     flags = normalize_flags([*kept, *add])
+    modseq = found.modseq
     if flags != found.flags:
+        modseq = next_modseq(cursor, found.mailbox_id)
         cursor.execute(
-            "UPDATE messages SET flags = ? WHERE mailbox_id = ? AND uid = ?",
-            (" ".join(flags), found.mailbox_id, uid),
+            "UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+            (" ".join(flags), modseq, found.mailbox_id, uid),
         )
-    return Located(found.user, found.mailbox, found.mailbox_id, uid, flags)
+    return Located(found.user, found.mailbox, found.mailbox_id, uid, flags, modseq)
 
 
 def _remove_message(cursor, user, mailbox, uid) -> Located | None:

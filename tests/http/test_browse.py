@@ -475,6 +475,8 @@ def test_a_version_3_database_gets_its_search_index(tmp_path):
     conn.execute("DROP INDEX bodies_unparsed")  # came with version 6
     conn.execute("DROP TABLE body_index")
     conn.execute("ALTER TABLE mailboxes DROP COLUMN first_recent_uid")  # came with version 5
+    conn.execute("ALTER TABLE mailboxes DROP COLUMN highestmodseq")  # came with version 10
+    conn.execute("ALTER TABLE messages DROP COLUMN modseq")  # came with version 10
     conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()

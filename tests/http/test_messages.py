@@ -69,6 +69,7 @@ def test_list_item_fields_from_an_smtp_delivery(api, mail):
         "user": "user",
         "mailbox": "INBOX",
         "flags": [],
+        "modseq": 2,  # INBOX starts at 1; the delivery took the next
         "size": len(WELCOME),
         "subject": "Welcome Müller",
         "from": "Jürgen <app@example.com>",
@@ -215,3 +216,14 @@ def test_raw_gives_the_exact_bytes_as_message_rfc822(api, mail):
     assert answer.status == 200
     assert answer.content_type == "message/rfc822"
     assert answer.body == MULTIPART
+
+
+def test_a_message_s_modseq_grows_with_each_change_of_its_flags(api, mail):
+    # issue 16: the HTTP API shows the CONDSTORE mod-sequence (RFC 7162 §3.1) of each message
+    send(mail, ["user@example.com"], WELCOME)
+    before = api.get("/messages").json()["messages"][0]["modseq"]
+    changed = api.patch("/messages/1?user=user", {"seen": True})
+    assert changed.status == 200 and changed.json()["modseq"] == before + 1
+    assert api.get("/messages/1?user=user").json()["modseq"] == before + 1
+    again = api.patch("/messages/1?user=user", {"seen": True})  # nothing changed: no new one
+    assert again.json()["modseq"] == before + 1

@@ -111,8 +111,9 @@ def test_config_has_the_compatibility_fields():
 
 
 def test_message_fields_are_the_issue_lists():
+    # modseq: issue 16 (CONDSTORE's mod-sequence, RFC 7162)
     summary = (
-        "uid user mailbox flags internal_date size subject from to cc date message_id "
+        "uid user mailbox flags modseq internal_date size subject from to cc date message_id "
         "attachment_count"
     ).split()
     assert list(SCHEMAS["MessageSummary"]["properties"]) == summary

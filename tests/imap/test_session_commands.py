@@ -471,7 +471,8 @@ def test_enable_lists_only_what_it_newly_enabled(authed):
     assert authed.command(b"a ENABLE IMAP4rev2") == b"* ENABLED IMAP4rev2\r\n" + ok
     assert authed.command(b"a ENABLE imap4rev2") == b"* ENABLED\r\n" + ok
     both = authed.command(b"a ENABLE X-UNKNOWN IMAP4rev2 UTF8=ACCEPT CONDSTORE")
-    assert both == b"* ENABLED UTF8=ACCEPT\r\n" + ok
+    # CONDSTORE is enabled since issue 16 (RFC 7162 §3.1)
+    assert both == b"* ENABLED UTF8=ACCEPT CONDSTORE\r\n" + ok
 
 
 def test_enable_imap4rev2_switches_the_dialect(authed):

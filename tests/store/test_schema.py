@@ -92,6 +92,7 @@ def test_a_new_database_gets_every_table(tmp_path):
         "search_envelope",
         "search_header",
         "sort_keys",
+        "expunged",
     }
 
 

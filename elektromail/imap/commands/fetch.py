@@ -13,6 +13,12 @@ from itertools import chain
 from elektromail import mime
 from elektromail.imap import format as fmt
 from elektromail.imap.commands.common import resolve_uids, selected
+from elektromail.imap.commands.condstore import (
+    is_fetch_modifiers,
+    parse_fetch_modifiers,
+    start_condstore,
+)
+from elektromail.imap.commands.qresync import start_changedsince
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
 from elektromail.imap.session import flags_responses
@@ -67,11 +73,20 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
         raise Bad("expected FETCH sequence-set items")
     session = ctx.session
     view = session.view
+    modifiers = None
+    if len(args) > 2 and is_fetch_modifiers(args[-1]):  # RFC 7162 §3.1.4.1, §3.2.6
+        modifiers = parse_fetch_modifiers(args[-1])
+        args = args[:-1]
     try:
         parsed_items = parse_fetch_items(args[1:], rev2=session.dialect.rev2)
     except ValueError as e:
         raise Bad(f"invalid FETCH items: {e}") from None
     uids = resolve_uids(args[0], view, ctx.uid)
+    changedsince = None
+    if modifiers is not None:
+        parsed_items, changedsince = await start_changedsince(ctx, parsed_items, modifiers, args[0])
+    elif not session.dialect.condstore and any(i.name == "MODSEQ" for i in parsed_items):
+        await start_condstore(ctx)
     plan = fetch_plan(tuple(parsed_items), uid=ctx.uid)
     items = plan.items
     need_structure, need_raw, need_rendered = plan.structure, plan.raw, plan.rendered
@@ -96,6 +111,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 raw=need_raw,
                 rendered=need_rendered,
                 budget=budget,
+                changedsince=changedsince,
             )
             # the store answered a prefix of `part` (all of it without a budget)
             rest = rest[bisect_right(part, rows[-1].uid) if rows and budget else len(part) :]
@@ -152,12 +168,12 @@ async def _mark_seen(ctx: Context, rows: list[MessageRow]) -> dict[int, tuple[st
     if not unseen:
         return {}
     session = ctx.session
-    result = await ctx.services.postoffice.store_flags(
+    stored, _ = await ctx.services.postoffice.store_flags(
         selected(session), unseen, "add", ["\\Seen"], origin=session
     )
-    for uid, flags in result:
+    for uid, flags, _ in stored:
         session.view.set_flags(uid, flags)
-    return dict(result)
+    return {uid: flags for uid, flags, _ in stored}
 
 
 Answer = tuple[int, MessageRow, list[tuple[bytes, bytes]]]
@@ -221,6 +237,8 @@ def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool, rev2: bool) -> b
     name = item.name
     if name == "UID":
         return b"%d" % row.uid
+    if name == "MODSEQ":  # RFC 7162 §3.1.4.2
+        return b"(%d)" % row.modseq
     if name == "INTERNALDATE":
         return fmt.format_internaldate(row.internal_date, row.tz_minutes)
     if name == "RFC822.SIZE":

@@ -17,6 +17,8 @@ from elektromail.imap.args import (
     new_mailbox_name,
     paren_list,
 )
+from elektromail.imap.commands.condstore import highestmodseq_response
+from elektromail.imap.commands.qresync import SelectOptions, parse_select_options, resync
 from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.session import Dialect, flags_responses
 from elektromail.imap.view import MailboxView
@@ -49,12 +51,19 @@ async def examine(ctx: Context, args: list[Argument]) -> Done:
 
 
 async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
-    expect_count(args, 1, f"{ctx.name} mailbox")
     session = ctx.session
+    options = SelectOptions()
+    if len(args) == 2 and isinstance(args[1], list):  # RFC 4466 §2.1 select-params
+        options = parse_select_options(args[1], qresync_enabled=session.dialect.qresync)
+    else:
+        expect_count(args, 1, f"{ctx.name} mailbox")
     name = mailbox_name(args[0], session.dialect)
     was_selected = session.view is not None
     session.unselect()  # a failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2)
-    if was_selected and session.dialect.rev2:
+    if options.condstore or options.resync is not None:
+        session.dialect.condstore = True  # a CONDSTORE enabling command (RFC 7162 §3.1)
+    # RFC 7162 §3.2.11: a QRESYNC-aware session is told the old mailbox is closed, as rev2 is
+    if was_selected and (session.dialect.rev2 or session.dialect.qresync):
         ctx.write(fmt.untagged_status(fmt.OK, "Previous mailbox closed", fmt.CLOSED))
     postoffice = ctx.services.postoffice
     mailbox = await postoffice.find_mailbox(session.user, name)
@@ -84,6 +93,10 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
 
     session.select(view, early, arrival)
     ctx.write(_select_responses(view, session.dialect))
+    if session.dialect.condstore:  # RFC 7162 §3.1.2.1, after the others as from Dovecot
+        ctx.write(highestmodseq_response(row.highestmodseq))
+    if options.resync is not None:
+        await resync(ctx, view, options.resync, row.highestmodseq)
     return Done(f"{ctx.name} completed", fmt.READ_ONLY if readonly else fmt.READ_WRITE)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from elektromail.imap import format as fmt
 from elektromail.imap.args import expect_count, mailbox_name
 from elektromail.imap.commands.common import resolve_uids, selected
+from elektromail.imap.commands.condstore import highestmodseq_code
 from elektromail.imap.dispatch import SELECTED, Argument, Context, Done, No, advertise, command
 from elektromail.imap.seqset import format_sequence_set
 
@@ -37,8 +38,11 @@ def parse_expunge(ctx: Context, args: list[Argument]) -> list[int] | None:
 
 @command("EXPUNGE", SELECTED, uid=True, read_write=True, parse=parse_expunge)
 async def expunge(ctx: Context, uids: list[int] | None) -> Done:
-    if uids is None or uids:
-        await _expunge(ctx, uids)
+    removed = await _expunge(ctx, uids) if uids is None or uids else []
+    if removed and ctx.session.dialect.qresync:
+        # RFC 7162 §3.2.7: "If at least one message got expunged and QRESYNC was enabled, the
+        # server MUST send the updated per-mailbox modification sequence" in the tagged OK
+        return Done(f"{ctx.name} completed", await highestmodseq_code(ctx))
     return Done(f"{ctx.name} completed")
 
 
@@ -111,6 +115,8 @@ async def _copy_or_move(ctx: Context, request: Transfer, *, move: bool) -> Done:
         ctx.write(fmt.untagged_status(fmt.OK, "Moved", code))
     for uid, _, _ in copied:
         session.view.note_expunged(uid)
+    if copied and session.dialect.qresync:  # as EXPUNGE does (RFC 7162 §3.2.7)
+        return Done(f"{ctx.name} completed", await highestmodseq_code(ctx))
     return Done(f"{ctx.name} completed")
 
 

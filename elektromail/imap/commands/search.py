@@ -7,6 +7,12 @@ from itertools import filterfalse
 from weakref import WeakKeyDictionary
 
 from elektromail.imap import format as fmt
+from elektromail.imap.commands.condstore import (
+    modseq_basis,
+    start_condstore,
+    uses_modseq,
+    with_modseq,
+)
 from elektromail.imap.contexts import Evaluate, UpdateContext
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import (
@@ -60,11 +66,20 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
     if updating and ctx.tag in session.contexts:
         # RFC 5267 §4.3: a tag already naming an update context cannot name another
         raise Bad("Duplicate search update tag")
+    modseq = uses_modseq(program.key)
+    if modseq:  # a CONDSTORE enabling command (RFC 7162 §3.1)
+        await start_condstore(ctx)
     uids, evaluate = await _matching_and_evaluator(ctx, program)
     if program.save:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
-    ctx.write(search_response(program, numbers, tag=ctx.tag, uid=ctx.uid))
+    response = search_response(program, numbers, tag=ctx.tag, uid=ctx.uid)
+    if modseq and uids:  # RFC 7162 §3.1.6: the highest mod-sequence of what is reported
+        highest = await ctx.services.postoffice.highest_modseq_of(
+            view.mailbox_id, modseq_basis(program, uids)
+        )
+        response = with_modseq(response, program, highest)
+    ctx.write(response)
     if updating:
         _keep_updated(ctx, evaluate, uids)
     return Done(f"{ctx.name} completed")

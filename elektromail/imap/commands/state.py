@@ -9,6 +9,7 @@ from twisted.logger import Logger
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import atom
+from elektromail.imap.commands.condstore import start_condstore
 from elektromail.imap.dispatch import (
     ANY,
     AUTH,
@@ -129,7 +130,12 @@ def format_id(pairs: tuple[tuple[str, str], ...]) -> bytes:
 
 # --- ENABLE (RFC 5161, RFC 9051 §6.3.1) --------------------------------------------------------
 
-ENABLEABLE = {"IMAP4REV2": "IMAP4rev2", "UTF8=ACCEPT": "UTF8=ACCEPT"}
+ENABLEABLE = {
+    "IMAP4REV2": "IMAP4rev2",
+    "UTF8=ACCEPT": "UTF8=ACCEPT",
+    "CONDSTORE": "CONDSTORE",
+    "QRESYNC": "QRESYNC",
+}
 
 
 @command("ENABLE", AUTH)
@@ -147,6 +153,15 @@ async def enable(ctx: Context, args: list[Argument]) -> Done:
             enabled.append(ENABLEABLE[name])
         elif name == "UTF8=ACCEPT" and not dialect.utf8:
             dialect.utf8 = True
+            enabled.append(ENABLEABLE[name])
+        elif name == "CONDSTORE" and not dialect.condstore:
+            await start_condstore(ctx)
+            enabled.append(ENABLEABLE[name])
+        elif name == "QRESYNC" and not dialect.qresync:
+            # RFC 7162 §3.2.3: "A server MUST respond with an untagged ENABLED response
+            # [listing QRESYNC]"; enabling it enables CONDSTORE as well
+            dialect.qresync = True
+            await start_condstore(ctx)
             enabled.append(ENABLEABLE[name])
     ctx.write(fmt.untagged("ENABLED" + "".join(" " + name for name in enabled)))
     return Done("ENABLE completed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import expect_count, format_mailbox, mailbox_name
+from elektromail.imap.commands.condstore import start_condstore
 from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom, shown
@@ -13,12 +14,14 @@ from elektromail.store.mailboxes import MailboxCounts, MailboxRow
 advertise("STATUS=SIZE")
 
 # Answered in this order whatever order they were asked in (as Dovecot does).
+# HIGHESTMODSEQ: RFC 7162 §3.1.7.
 ITEMS = (
     "MESSAGES",
     "RECENT",
     "UIDNEXT",
     "UIDVALIDITY",
     "UNSEEN",
+    "HIGHESTMODSEQ",
     "DELETED",
     "DELETED-STORAGE",
     "SIZE",
@@ -63,6 +66,7 @@ def status_line(
         "DELETED": counts.deleted,
         "SIZE": counts.size,
         "DELETED-STORAGE": counts.deleted_storage,
+        "HIGHESTMODSEQ": row.highestmodseq,
     }
     pairs = " ".join(f"{item} {values[item]}" for item in items).encode("ascii")
     return fmt.untagged(b"STATUS " + format_mailbox(name, dialect) + b" (" + pairs + b")")
@@ -74,6 +78,8 @@ async def status(ctx: Context, args: list[Argument]) -> Done:
     session = ctx.session
     name = mailbox_name(args[0], session.dialect)
     items = parse_items(args[1], session.dialect)
+    if "HIGHESTMODSEQ" in items:  # a CONDSTORE enabling command (RFC 7162 §3.1)
+        await start_condstore(ctx)
     found = await ctx.services.postoffice.mailbox_status(session.user, name)
     if found is None:
         raise No("Mailbox does not exist", fmt.NONEXISTENT)
