@@ -15,7 +15,7 @@ from elektromail.events import FlagsChanged, MessageAdded, MessagesExpunged
 from elektromail.flags import check_flags
 from elektromail.postoffice.desk import Desk
 from elektromail.postoffice.routing import MailboxRef
-from elektromail.store import MailboxRow, MessageRow
+from elektromail.store import MailboxRow, MessageExtras, MessageRow
 from elektromail.store.summaries import Located, MailboxSummary, MessagePage, MessageSummary
 
 log = Logger()
@@ -43,6 +43,13 @@ class MessageDesk(Desk):
         return self.store.fetch(
             mailbox_id, uids, structure=structure, raw=raw, rendered=rendered, budget=budget
         )
+
+    def message_extras(
+        self, mailbox_id: int, uids: Sequence[int], *, parse: bool = True
+    ) -> Deferred[dict[int, MessageExtras]]:
+        """uid -> EMAILID, SAVEDATE and PREVIEW of the mailbox's messages among `uids`
+        (store/objectids.py); without `parse`, unparsed bodies have no preview yet."""
+        return self.store.message_extras(mailbox_id, uids, parse=parse)
 
     def search_uids(self, mailbox_id: int, query: tuple) -> Deferred[list[int]]:
         """The UIDs of the mailbox's messages matching one SEARCH key the store answers

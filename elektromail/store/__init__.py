@@ -21,12 +21,13 @@ from elektromail.store.db import (
 from elektromail.store.db import Store as _CoreStore
 from elektromail.store.errors import InvalidInput, NoSuchUser
 from elektromail.store.messages import MessageOps
+from elektromail.store.objectids import MessageExtras, ObjectOps
 from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.search import SearchOps
 from elektromail.store.summaries import MessageSummary, SummaryOps
 
 
-class Store(_CoreStore, MessageOps, ControlOps, SummaryOps, SearchOps):
+class Store(_CoreStore, MessageOps, ControlOps, SummaryOps, SearchOps, ObjectOps):
     """Users, mailboxes and messages in one SQLite database (see db.py, messages.py,
     control.py and summaries.py)."""
 
@@ -41,6 +42,7 @@ __all__ = [
     "InvalidInput",
     "MailboxExists",
     "MailboxRow",
+    "MessageExtras",
     "MessageRow",
     "MessageSummary",
     "NoSuchMailbox",

@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred
 
 from elektromail.names import fold
 from elektromail.store.db import (
+    _INSERT_MESSAGE,
     UserRow,
     _add_user,
     _body_row,
@@ -28,6 +29,7 @@ from elektromail.store.db import (
     _stamped,
 )
 from elektromail.store.errors import NoSuchUser, UserExists
+from elektromail.store.ids import NEW_MAILBOXID
 from elektromail.store.mailboxes import (
     MailboxRow,
     _create_mailbox,
@@ -331,8 +333,8 @@ def _reset(cursor, baseline: Baseline) -> None:
         "INSERT INTO users(id, name, password, email, seeded) VALUES (?, ?, ?, ?, ?)", users
     )
     cursor.executemany(
-        "INSERT INTO mailboxes(id, user_id, name, uidvalidity, uidnext, special_use)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO mailboxes(id, user_id, name, uidvalidity, uidnext, special_use, objectid)"
+        f" VALUES (?, ?, ?, ?, ?, ?, {NEW_MAILBOXID})",
         boxes,
     )
     cursor.executemany("INSERT INTO subscriptions(user_id, name) VALUES (?, ?)", subscriptions)
@@ -358,8 +360,7 @@ def _insert_baseline_messages(
     for body_id, message in enumerate(stamped, 1):
         _index_body(cursor, body_id, message)
     cursor.executemany(
-        "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        _INSERT_MESSAGE,
         rows,
     )
 

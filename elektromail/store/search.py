@@ -14,7 +14,9 @@ needs no SQL:
 - ("subject", text): `text` in the envelope's subject (none: no match);
 - ("within", older, target): the internal date, in whole seconds, at or before (older) or at
   or after `target` (RFC 5032's OLDER and YOUNGER);
-- ("header", name, text): `text` in some top-level `name` field (name lower-case).
+- ("header", name, text): `text` in some top-level `name` field (name lower-case);
+- ("saved", op, date): as "internal", for the save date (RFC 8514's SAVEDBEFORE...);
+- ("emailid", id): the messages whose body has that EMAILID (RFC 8474).
 
 Texts are casefolded by the caller; the answer is the matching UIDs of the mailbox.
 """
@@ -43,6 +45,8 @@ _LOCAL = (
     "(CAST(m.internal_date AS INTEGER)"
     " - (m.internal_date < CAST(m.internal_date AS INTEGER)) + 60 * m.tz_minutes)"
 )
+
+_SAVED = "coalesce(m.saved, m.internal_date)"
 
 Query = tuple[Any, ...]
 SortOrder = tuple[tuple[str, bool], ...]
@@ -90,7 +94,7 @@ class SearchOps:
 
 
 # The query kinds that read the header index, which a body gets when it is parsed.
-_INDEXED = frozenset({"sent", "address", "subject", "header"})
+_INDEXED = frozenset({"sent", "address", "subject", "header", "emailid"})
 
 
 def _search_uids(cursor, render: Render | None, mailbox_id: int, query: Query) -> list[int]:
@@ -130,6 +134,16 @@ def _condition(query: Query) -> tuple[str, tuple]:
         if op == "on":
             return f"{_LOCAL} >= ? AND {_LOCAL} < ? AND {valid}", (start, start + _DAY)
         return f"{_LOCAL} >= ? AND {valid}", (start,)
+    if kind == "saved":  # the save date as "internal" reads the internal date (RFC 8514 §5.1)
+        _, op, date = query
+        where, params = _condition(("internal", op, date))
+        return where.replace("m.internal_date", _SAVED), params
+    if kind == "emailid":
+        _, emailid = query
+        return (
+            "EXISTS (SELECT 1 FROM body_index i WHERE i.body_id = m.body_id AND i.emailid = ?)",
+            (emailid,),
+        )
     if kind == "within":
         _, older, target = query
         return f"{_SECONDS.format('m.internal_date')} {'<=' if older else '>='} ?", (target,)

@@ -39,6 +39,7 @@ class MessageSummary:
     structure: str
     raw: bytes | None = None
     attachments: int = 0
+    preview: str = ""  # the IMAP PREVIEW text (RFC 8970), made when the body was parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,8 @@ _FROM = (
 )
 _SELECT = (
     "SELECT m.uid, u.name, b.name, m.flags, m.internal_date, m.tz_minutes, m.size,"
-    " bo.structure, coalesce(bi.attachments, 0), m.body_id{raw}" + _FROM
+    " bo.structure, coalesce(bi.attachments, 0), m.body_id, coalesce(bi.preview, ''){raw}"
+    + _FROM
 )
 
 
@@ -147,12 +149,13 @@ class SummaryOps:
 def _summary(row, parsed: Parsed) -> MessageSummary:
     """A row of _SELECT; a body this interaction parsed (see pending.Parsed) takes its
     structure and attachment count from the parse."""
-    raw = row[10] if len(row) > 10 else None
-    structure, attachments = row[7], row[8]
+    raw = row[11] if len(row) > 11 else None
+    structure, attachments, preview = row[7], row[8], row[10]
     found = parsed.get(row[9])
     if found is not None:
         assert found.structure is not None and found.index is not None
         structure, attachments = found.structure, found.index.attachments
+        preview = found.index.preview or ""
     return MessageSummary(
         row[0],
         row[1],
@@ -164,6 +167,7 @@ def _summary(row, parsed: Parsed) -> MessageSummary:
         structure,
         bytes(raw) if raw is not None else None,
         attachments,
+        preview,
     )
 
 

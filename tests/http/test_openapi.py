@@ -113,7 +113,7 @@ def test_config_has_the_compatibility_fields():
 def test_message_fields_are_the_issue_lists():
     summary = (
         "uid user mailbox flags internal_date size subject from to cc date message_id "
-        "attachment_count"
+        "attachment_count preview"
     ).split()
     assert list(SCHEMAS["MessageSummary"]["properties"]) == summary
     detail = set(SCHEMAS["Message"]["properties"]) - set(summary)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from elektromail.imap import format as fmt
 from elektromail.imap.args import expect_count, format_mailbox, mailbox_name
 from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
+from elektromail.imap.objectids import status_mailboxid
 from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom, shown
 from elektromail.store.mailboxes import MailboxCounts, MailboxRow
@@ -12,7 +13,7 @@ from elektromail.store.mailboxes import MailboxCounts, MailboxRow
 advertise("STATUS=SIZE")
 
 # Answered in this order whatever order they were asked in (as Dovecot does).
-ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE")
+ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "MAILBOXID")
 # RECENT is IMAP4rev1 only (RFC 9051 Appendix E item 12); DELETED and SIZE come from
 # IMAP4rev2 and RFC 8438 and are offered in both dialects.
 REV1_ONLY = frozenset({"RECENT"})
@@ -50,6 +51,7 @@ def status_line(
         "UNSEEN": counts.unseen,
         "DELETED": counts.deleted,
         "SIZE": counts.size,
+        "MAILBOXID": status_mailboxid(row.objectid),  # RFC 8474 §4.3
     }
     pairs = " ".join(f"{item} {values[item]}" for item in items).encode("ascii")
     return fmt.untagged(b"STATUS " + format_mailbox(name, dialect) + b" (" + pairs + b")")
