@@ -92,6 +92,12 @@ def part_text(raw: bytes, part: mime.BodyPart) -> str:
 def html_to_text(markup: str) -> str:
     """Rough visible text of an HTML body (tags, scripts and styles dropped), for search.
     Linear in the markup whatever it holds: it runs at delivery, on what anyone may send."""
+    return _SPACE_RE.sub(" ", _html_visible(markup)).strip()
+
+
+def _html_visible(markup: str) -> str:
+    """html_to_text before its white space is collapsed (entities decoded: &nbsp; is U+00A0,
+    which PREVIEW keeps, as Dovecot does)."""
     visible, pos = [], 0
     while (start := _HIDDEN_OPEN_RE.search(markup, pos)) is not None:
         visible.append(markup[pos : start.start()])
@@ -103,7 +109,7 @@ def html_to_text(markup: str) -> str:
     # the rest of the text would cost its length squared.
     last = text.rfind(">") + 1
     text = _TAG_RE.sub(" ", text[:last]) + text[last:]
-    return _SPACE_RE.sub(" ", html.unescape(text)).strip()
+    return html.unescape(text)
 
 
 # RFC 8970 §3.1: "no more than 256 characters"; Dovecot makes 200 (index-mail.c), so do we.
@@ -122,7 +128,7 @@ def preview(raw: bytes, root: mime.BodyPart) -> str:
         return ""
     text = part_text(raw, part)[:_PREVIEW_SOURCE_LIMIT]
     if part.subtype == "html":
-        text = html_to_text(text)
+        text = _html_visible(text)
     return _snippet(text)
 
 

@@ -212,7 +212,8 @@ def _index_bodies(conn: sqlite3.Connection) -> None:
     """Fill body_index for the bodies stored before it existed."""
     rows = conn.execute(
         "SELECT id, raw, structure FROM bodies"
-        " WHERE id NOT IN (SELECT body_id FROM body_index) ORDER BY id"
+        # a body waiting for its parse (structure '') gets its row with the parse
+        " WHERE structure != '' AND id NOT IN (SELECT body_id FROM body_index) ORDER BY id"
     )
     for body_id, raw, structure in rows.fetchall():
         found = index_from_json(bytes(raw), structure)

@@ -78,8 +78,7 @@ _FROM = (
 )
 _SELECT = (
     "SELECT m.uid, u.name, b.name, m.flags, m.internal_date, m.tz_minutes, m.size,"
-    " bo.structure, coalesce(bi.attachments, 0), m.body_id, coalesce(bi.preview, ''){raw}"
-    + _FROM
+    " bo.structure, coalesce(bi.attachments, 0), m.body_id, coalesce(bi.preview, ''){raw}" + _FROM
 )
 
 
