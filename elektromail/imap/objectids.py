@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from elektromail.imap import format as fmt
 from elektromail.imap.dispatch import advertise
 from elektromail.imap.fetchitems import FetchItem
-from elektromail.store import MessageExtras, MessageRow
+from elektromail.store import MessageExtras
 
 advertise("OBJECTID", "SAVEDATE", "PREVIEW")
 
@@ -34,9 +34,7 @@ def wanted_extras(items: Iterable[FetchItem]) -> bool | None:
     return wanted
 
 
-def extra_value(
-    item: FetchItem, row: MessageRow, extras: MessageExtras | None, utf8: bool
-) -> bytes:
+def extra_value(item: FetchItem, extras: MessageExtras | None, utf8: bool) -> bytes:
     """The value of an EXTRA_ITEMS item for one message."""
     name = item.name
     if name == "THREADID":
@@ -46,8 +44,9 @@ def extra_value(
     if name == "EMAILID":
         return fmt.NIL if extras.emailid is None else b"(%s)" % extras.emailid.encode("ascii")
     if name == "SAVEDATE":
-        # RFC 8514 §4: a date-time, in the zone the message's INTERNALDATE shows
-        return fmt.format_internaldate(extras.saved, row.tz_minutes)
+        # RFC 8514 §4: a date-time; in UTC, the zone of mail delivered here (Dovecot: its
+        # server's zone), whatever zone an APPEND gave the internal date
+        return fmt.format_internaldate(extras.saved, 0)
     if extras.preview is None:  # RFC 8970 §3.2: LAZY and not made yet
         return fmt.NIL
     return fmt.string(extras.preview, utf8_ok=utf8)

@@ -145,8 +145,8 @@ class WithinKey(Key):
 
 @dataclass(frozen=True)
 class SavedDateKey(Key):
-    """SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514 §5.1): the calendar day of the save date, in
-    the message's zone as BEFORE/ON/SINCE read the internal date; answered by the store."""
+    """SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514 §5.1): the calendar day of the save date in
+    UTC, the zone FETCH SAVEDATE shows it in; answered by the store."""
 
     op: str  # "before", "on" or "since"
     date: datetime.date

@@ -15,7 +15,7 @@ needs no SQL:
 - ("within", older, target): the internal date, in whole seconds, at or before (older) or at
   or after `target` (RFC 5032's OLDER and YOUNGER);
 - ("header", name, text): `text` in some top-level `name` field (name lower-case);
-- ("saved", op, date): as "internal", for the save date (RFC 8514's SAVEDBEFORE...);
+- ("saved", op, date): as "internal", for the save date in UTC (RFC 8514's SAVEDBEFORE...);
 - ("emailid", id): the messages whose body has that EMAILID (RFC 8474).
 
 Texts are casefolded by the caller; the answer is the matching UIDs of the mailbox.
@@ -134,10 +134,10 @@ def _condition(query: Query) -> tuple[str, tuple]:
         if op == "on":
             return f"{_LOCAL} >= ? AND {_LOCAL} < ? AND {valid}", (start, start + _DAY)
         return f"{_LOCAL} >= ? AND {valid}", (start,)
-    if kind == "saved":  # the save date as "internal" reads the internal date (RFC 8514 §5.1)
+    if kind == "saved":  # the save date's day in UTC, as FETCH SAVEDATE shows it (RFC 8514 §5.1)
         _, op, date = query
         where, params = _condition(("internal", op, date))
-        return where.replace("m.internal_date", _SAVED), params
+        return where.replace("m.internal_date", _SAVED).replace("m.tz_minutes", "0"), params
     if kind == "emailid":
         _, emailid = query
         return (

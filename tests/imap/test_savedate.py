@@ -73,6 +73,8 @@ def test_append_with_a_date_is_saved_now(mail):
     client.append("INBOX", None, '"20-Mar-2018 03:07:37 +1100"', MESSAGE)
     [_, saved] = savedates(client)
     assert before <= saved <= time.time() + 1
+    # in UTC, as delivered mail's dates (Dovecot: its server's zone), not the APPEND's zone
+    assert raw(client, b"FETCH 2 (SAVEDATE)")[0].endswith(b' +0000")')
     client.logout()
 
 

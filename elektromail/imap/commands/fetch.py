@@ -191,7 +191,7 @@ def _answers(
                     flags = fmt.format_flags(view.shown_flags(row.uid, row.flags))
                     values.append((label, flags))
                 elif item.name in EXTRA_ITEMS:
-                    values.append((label, extra_value(item, row, extras.get(row.uid), utf8)))
+                    values.append((label, extra_value(item, extras.get(row.uid), utf8)))
                 else:
                     values.append((label, _item(item, row, parsed, utf8, rev2)))
         except No as refusal:
