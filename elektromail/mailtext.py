@@ -23,6 +23,8 @@ _HIDDEN_OPEN_RE = re.compile(r"<(?:script|style)\b", re.I)
 _HIDDEN_CLOSE_RE = re.compile(r"</(?:script|style)\s*>", re.I)
 _TAG_RE = re.compile(r"<[^>]*>")
 _SPACE_RE = re.compile(r"\s+")
+_C_SPACE = " \t\n\v\f\r"
+_C_SPACE_RE = re.compile(r"[ \t\n\v\f\r]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,12 @@ def part_text(raw: bytes, part: mime.BodyPart) -> str:
 def html_to_text(markup: str) -> str:
     """Rough visible text of an HTML body (tags, scripts and styles dropped), for search.
     Linear in the markup whatever it holds: it runs at delivery, on what anyone may send."""
+    return _SPACE_RE.sub(" ", _html_visible(markup)).strip()
+
+
+def _html_visible(markup: str) -> str:
+    """html_to_text before its white space is collapsed (entities decoded: &nbsp; is U+00A0,
+    which PREVIEW keeps, as Dovecot does)."""
     visible, pos = [], 0
     while (start := _HIDDEN_OPEN_RE.search(markup, pos)) is not None:
         visible.append(markup[pos : start.start()])
@@ -101,7 +109,76 @@ def html_to_text(markup: str) -> str:
     # the rest of the text would cost its length squared.
     last = text.rfind(">") + 1
     text = _TAG_RE.sub(" ", text[:last]) + text[last:]
-    return _SPACE_RE.sub(" ", html.unescape(text)).strip()
+    return html.unescape(text)
+
+
+# RFC 8970 §3.1: "no more than 256 characters"; Dovecot makes 200 (index-mail.c), so do we.
+PREVIEW_CHARS = 200
+_PREVIEW_SOURCE_LIMIT = 64 * 1024  # characters of a text read for it: enough for 200 shown
+
+
+def preview(raw: bytes, root: mime.BodyPart) -> str:
+    """The PREVIEW text of a message, as Dovecot makes it (lib-mail's message-snippet): one
+    text part (`preview_part`), text/html with its markup taken away, white space runs made
+    one space and none at either end, at most PREVIEW_CHARS characters. Lines quoting another
+    message (starting with ">") count only when nothing else is there; that preview starts
+    with ">". No text part, or one with nothing in it: the empty string."""
+    part = preview_part(root)
+    if part is None:
+        return ""
+    text = part_text(raw, part)[:_PREVIEW_SOURCE_LIMIT]
+    if part.subtype == "html":
+        text = _html_visible(text)
+    return _snippet(text)
+
+
+def preview_part(part: mime.BodyPart) -> mime.BodyPart | None:
+    """The part a preview is made of, chosen as Dovecot chooses it (index-mail.c): a text part
+    itself; in a multipart/alternative the text/plain child, else the text/html one, else
+    another text child; in another multipart the first child that has such a part."""
+    if part.type == "text":
+        return part
+    if part.type != "multipart":
+        return None
+    if part.subtype == "alternative":
+        texts = [child for child in part.parts if child.type == "text"]
+        for wanted in ("plain", "html"):
+            for child in texts:
+                if child.subtype == wanted:
+                    return child
+        return texts[0] if texts else None
+    for child in part.parts:
+        found = preview_part(child)
+        if found is not None:
+            return found
+    return None
+
+
+def _snippet(text: str) -> str:
+    text = text.replace("\ufeff", "").replace("\x00", "")
+    own: list[str] = []
+    quoted: list[str] = []
+    for line in text.split("\n"):  # C's isspace() white space, as Dovecot: not U+00A0
+        if line.startswith(">"):
+            quoted.extend(_words(line[1:]))
+        else:
+            own.extend(_words(line))
+        if len(" ".join(own)) >= PREVIEW_CHARS:
+            break
+    if own:
+        return _cut(" ".join(own), PREVIEW_CHARS)
+    if quoted:  # one character of the limit goes to the ">" (as Dovecot)
+        return ">" + _cut(" ".join(quoted), PREVIEW_CHARS - 1)
+    return ""
+
+
+def _words(line: str) -> list[str]:
+    return [word for word in _C_SPACE_RE.split(line) if word]
+
+
+def _cut(text: str, limit: int) -> str:
+    """The first `limit` characters, without a space at the end."""
+    return text[:limit].rstrip(" ")
 
 
 def _shown(value: str | None) -> str:
@@ -120,6 +197,7 @@ class Index:
     search: str  # case-folded
     fields: SearchFields | None = None  # what IMAP SEARCH's header keys read (searchtext)
     sort: SortFields | None = None  # what IMAP SORT orders by (sortkeys)
+    preview: str | None = None  # IMAP PREVIEW's text (RFC 8970), made by `preview`
 
 
 def index(raw: bytes, parsed: mime.ParsedMessage) -> Index:
@@ -139,6 +217,7 @@ def index(raw: bytes, parsed: mime.ParsedMessage) -> Index:
         "\n".join(fields).casefold(),
         search_fields(raw, parsed),
         sort_fields(envelope, raw[: parsed.header_end]),
+        preview(raw, parsed.body),
     )
 
 

@@ -139,6 +139,13 @@ def _message_summary_properties() -> dict[str, Schema]:
             "description": "How many parts are attachments (not the first inline text/plain "
             "or text/html body).",
         },
+        "preview": {
+            "type": "string",
+            "maxLength": 200,
+            "description": "A short plain-text preview of the body, as IMAP's FETCH PREVIEW "
+            "gives it (RFC 8970): the first text part, white space collapsed, at most 200 "
+            "characters; empty when the message has no text.",
+        },
     }
 
 

@@ -96,6 +96,7 @@ def _item(summary: Any, fields: tuple[str | None, ...]) -> dict[str, Any]:
         "date": date,
         "message_id": message_id,
         "attachment_count": summary.attachments,
+        "preview": summary.preview,
     }
 
 

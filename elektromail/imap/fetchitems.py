@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from elektromail.imap.format import astring
-from elektromail.imap.tokens import Atom, parse_arguments, quote_text
+from elektromail.imap.tokens import Atom, parse_arguments, quote_text, shown
 
 __all__ = ["MACROS", "FetchItem", "Section", "parse_fetch_item", "parse_fetch_items"]
 
@@ -30,7 +30,15 @@ SIMPLE_ITEMS = {
     "RFC822": False,
     "RFC822.HEADER": False,
     "RFC822.TEXT": False,
+    # RFC 8474 §5.3, RFC 8514 §4, RFC 8970 §3 (imap/objectids.py answers them)
+    "EMAILID": True,
+    "THREADID": True,
+    "SAVEDATE": True,
+    "PREVIEW": True,
 }
+# Items that take a parenthesized list of modifiers after them, and the modifiers they know:
+# RFC 8970 §3 "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod = "LAZY".
+ITEM_MODIFIERS = {"PREVIEW": frozenset({"LAZY"})}
 SECTION_ITEMS = {"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE"}
 MACROS = {
     "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
@@ -82,6 +90,7 @@ class FetchItem:
     peek: bool = False
     section: Section | None = None
     partial: tuple[int, int] | None = None
+    lazy: bool = False  # PREVIEW (LAZY): NIL rather than wait for a preview (RFC 8970 §3.2)
 
     def label(self) -> str:
         """The name the FETCH response must echo: `BODY[HEADER]`, `BINARY[1]<0>`, `RFC822`."""
@@ -185,8 +194,30 @@ _RFC822_SECTIONS = {
 }
 
 
+def _takes_modifiers(token: object) -> bool:
+    return isinstance(token, Atom | str) and str(token).upper() in ITEM_MODIFIERS
+
+
+def _with_modifiers(item: object, modifiers: list) -> str:
+    """`PREVIEW` and its list as one text, `PREVIEW (LAZY)`: BAD for a modifier it lacks."""
+    name = str(item).upper()
+    if not modifiers:  # RFC 8970 §3: "(" preview-mod *(SP preview-mod) ")"
+        raise ValueError(f"{name} needs a modifier in its list")
+    words = []
+    for token in modifiers:
+        word = str(token).upper() if isinstance(token, Atom) else None
+        if word not in ITEM_MODIFIERS[name]:
+            # Dovecot: "Invalid PREVIEW modifier" / "'X' is not a supported PREVIEW modifier"
+            raise ValueError(f"{shown(token)} is not a supported {name} modifier")
+        words.append(word)
+    return f"{name} ({' '.join(words)})"
+
+
 def parse_fetch_item(text: str, *, rev2: bool = False) -> FetchItem:
     """Parse one fetch-att atom such as `BODY.PEEK[1.MIME]<0.512>` (macros excluded)."""
+    if text.endswith(")") and " (" in text:  # an item with its modifiers (_with_modifiers)
+        name, _, modifiers = text[:-1].partition(" (")
+        return FetchItem(name, lazy="LAZY" in modifiers.split())
     match = _ITEM.fullmatch(text)
     if match is None:
         raise ValueError(f"invalid fetch item {quote_text(text)}")
@@ -212,6 +243,8 @@ def parse_fetch_items(args: list, *, rev2: bool = False) -> list[FetchItem]:
     parenthesized list. Duplicates are dropped; order is kept."""
     if not args:
         raise ValueError("missing fetch items")
+    if len(args) == 2 and _takes_modifiers(args[0]) and isinstance(args[1], list):
+        args = [[args[0], args[1]]]  # `PREVIEW (LAZY)` alone, without the parentheses
     if len(args) > 1:
         raise ValueError("unexpected arguments after the fetch items")
     spec = args[0]
@@ -223,6 +256,9 @@ def parse_fetch_items(args: list, *, rev2: bool = False) -> list[FetchItem]:
             raise ValueError("empty fetch item list")
         texts = []
         for token in spec:
+            if isinstance(token, list) and texts and _takes_modifiers(texts[-1]):
+                texts[-1] = _with_modifiers(texts[-1], token)
+                continue
             if not isinstance(token, Atom):
                 raise ValueError("fetch items must be atoms")
             if token.upper() in MACROS:

@@ -38,6 +38,7 @@ from elektromail.imap.search_parse import (
     And,
     BodyKey,
     DateKey,
+    EmailIdKey,
     Everything,
     FlagKey,
     HeaderKey,
@@ -47,6 +48,7 @@ from elektromail.imap.search_parse import (
     Nothing,
     Or,
     RecentKey,
+    SavedDateKey,
     SearchProgram,
     SetKey,
     SizeKey,
@@ -371,6 +373,8 @@ def _compile(key: Key, ctx: SearchContext) -> Test:
     if isinstance(key, SetKey):
         members = _resolve(key, ctx)
         return lambda facts: facts.message.uid in members
+    if isinstance(key, SavedDateKey | EmailIdKey):
+        return _store_only
     if isinstance(key, Not):
         inner = _compile(key.key, ctx)
         return lambda facts: not inner(facts)
@@ -378,6 +382,11 @@ def _compile(key: Key, ctx: SearchContext) -> Test:
         ordered = sorted(key.keys, key=_cost)  # cheap keys first: they often decide alone
         return _all_test([_compile(k, ctx) for k in ordered], isinstance(key, And))
     raise TypeError(f"not a search key: {key!r}")
+
+
+def _store_only(facts: _Facts) -> bool:
+    """Keys that only the store answers (store_query): a loaded message does not carry them."""
+    raise MissingData("this key is answered by the store (store_query), not a loaded message")
 
 
 def _flag_test(flag: str, present: bool) -> Test:
@@ -516,6 +525,10 @@ def store_query(key: Key) -> tuple | None:
         return ("within", key.older, key.target)
     if isinstance(key, ModseqKey):
         return ("modseq", key.modseq)
+    if isinstance(key, SavedDateKey):
+        return ("saved", key.op, key.date)
+    if isinstance(key, EmailIdKey):
+        return ("emailid", key.emailid)
     if isinstance(key, AddressKey):
         needle = key.text.casefold()
         if not needle:  # as _address_test: every message that has the field

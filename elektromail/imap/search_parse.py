@@ -10,6 +10,7 @@ deeper than MAX_DEPTH (the tokenizer's own limit), are refused with ValueError.
 from __future__ import annotations
 
 import datetime
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ __all__ = [
     "BadCharset",
     "BodyKey",
     "DateKey",
+    "EmailIdKey",
     "Everything",
     "FlagKey",
     "HeaderKey",
@@ -37,6 +39,7 @@ __all__ = [
     "Nothing",
     "Or",
     "RecentKey",
+    "SavedDateKey",
     "SearchProgram",
     "SetKey",
     "SizeKey",
@@ -152,6 +155,24 @@ class ModseqKey(Key):
 
     modseq: int
     needs = frozenset({SIZE})  # read with the message row, as its size is
+
+
+@dataclass(frozen=True)
+class SavedDateKey(Key):
+    """SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514 §5.1): the calendar day of the save date in
+    UTC, the zone FETCH SAVEDATE shows it in; answered by the store."""
+
+    op: str  # "before", "on" or "since"
+    date: datetime.date
+    needs = frozenset({DATE})
+
+
+@dataclass(frozen=True)
+class EmailIdKey(Key):
+    """EMAILID objectid (RFC 8474 §6): the messages with that EMAILID; answered by the store."""
+
+    emailid: str
+    needs = frozenset({DATE})  # one query of the store, as dear as a date
 
 
 @dataclass(frozen=True)
@@ -368,7 +389,8 @@ def _date(cursor: _Cursor, key: str) -> datetime.date:
     token = cursor.take(key, "a date")
     if isinstance(token, list) or getattr(token, "binary", False):
         raise ValueError(f"{key} needs a date")
-    return parse_date(token)  # type: ignore[arg-type]
+    # str(): the message of a bad date quotes the text, not an Atom's repr
+    return parse_date(str(token) if isinstance(token, Atom) else token)  # type: ignore[arg-type]
 
 
 def _number64(cursor: _Cursor, key: str) -> int:
@@ -459,6 +481,35 @@ def _modseq_key(cursor: _Cursor, name: str) -> Key:
     return ModseqKey(_number64(cursor, name))
 
 
+def _saved_key(op: str) -> Callable[[_Cursor, str], Key]:
+    def parse(cursor: _Cursor, name: str) -> Key:
+        return SavedDateKey(op, _date(cursor, name))
+
+    return parse
+
+
+# RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-")
+_OBJECTID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
+def _objectid(cursor: _Cursor, name: str) -> str:
+    token = cursor.take(name, "an object id")
+    text = token.decode("utf-8", "replace") if isinstance(token, bytes) else token
+    if not isinstance(text, str) or _OBJECTID.fullmatch(text) is None:
+        raise ValueError(f"{name} needs an object id (1 to 255 letters, digits, _ or -)")
+    return text
+
+
+def _emailid_key(cursor: _Cursor, name: str) -> Key:
+    return EmailIdKey(_objectid(cursor, name))
+
+
+def _threadid_key(cursor: _Cursor, name: str) -> Key:
+    # RFC 8474 §5.2: without THREADIDs, "a SEARCH for THREADID MUST NOT match any messages"
+    _objectid(cursor, name)
+    return Nothing()
+
+
 def _keyword_key(present: bool) -> Callable[[_Cursor, str], Key]:
     def parse(cursor: _Cursor, name: str) -> Key:
         flag = _atom(cursor.take(name, "a keyword"), name, "a keyword (an atom)")
@@ -484,6 +535,7 @@ _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "BCC": _string_key("bcc", AddressKey),
     "BEFORE": _date_key("before", False),
     "BODY": _body_key(False),
+    "EMAILID": _emailid_key,  # RFC 8474 §6
     "CC": _string_key("cc", AddressKey),
     "FROM": _string_key("from", AddressKey),
     "HEADER": _header,
@@ -494,11 +546,17 @@ _KEYS: dict[str, Callable[[_Cursor, str], Key]] = {
     "ON": _date_key("on", False),
     "SENTBEFORE": _date_key("before", True),
     "SENTON": _date_key("on", True),
+    "SAVEDBEFORE": _saved_key("before"),  # RFC 8514 §5.1
+    "SAVEDON": _saved_key("on"),
+    "SAVEDSINCE": _saved_key("since"),
+    # RFC 8514 §5.2: every mailbox here keeps save dates, so it matches every message
+    "SAVEDATESUPPORTED": _constant(Everything()),
     "SENTSINCE": _date_key("since", True),
     "SINCE": _date_key("since", False),
     "SMALLER": _size_key(False),
     "SUBJECT": _string_key("subject", SubjectKey),
     "TEXT": _body_key(True),
+    "THREADID": _threadid_key,
     "TO": _string_key("to", AddressKey),
     "UID": _uid_key,
     "UNKEYWORD": _keyword_key(False),

@@ -15,7 +15,7 @@ from elektromail.events import FlagsChanged, MessageAdded, MessagesExpunged
 from elektromail.flags import check_flags
 from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.postoffice.routing import MailboxRef
-from elektromail.store import MailboxRow, MessageRow
+from elektromail.store import MailboxRow, MessageExtras, MessageRow
 from elektromail.store.db import FlagsStored
 from elektromail.store.summaries import Located, MailboxSummary, MessagePage, MessageSummary
 
@@ -60,6 +60,13 @@ class MessageDesk(QuotaDesk):
     def highest_modseq_of(self, mailbox_id: int, uids: Sequence[int]) -> Deferred[int]:
         """The largest mod-sequence among the messages `uids` (SEARCH's `(MODSEQ n)`)."""
         return self.store.highest_modseq_of(mailbox_id, uids)
+
+    def message_extras(
+        self, mailbox_id: int, uids: Sequence[int], *, parse: bool = True
+    ) -> Deferred[dict[int, MessageExtras]]:
+        """uid -> EMAILID, SAVEDATE and PREVIEW of the mailbox's messages among `uids`
+        (store/objectids.py); without `parse`, unparsed bodies have no preview yet."""
+        return self.store.message_extras(mailbox_id, uids, parse=parse)
 
     def search_uids(self, mailbox_id: int, query: tuple) -> Deferred[list[int]]:
         """The UIDs of the mailbox's messages matching one SEARCH key the store answers

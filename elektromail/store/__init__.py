@@ -22,13 +22,16 @@ from elektromail.store.db import Store as _CoreStore
 from elektromail.store.errors import InvalidInput, NoSuchUser
 from elektromail.store.messages import MessageOps
 from elektromail.store.modseq import ModseqOps
+from elektromail.store.objectids import MessageExtras, ObjectOps
 from elektromail.store.quotas import QuotaOps, QuotaRow
 from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.search import SearchOps
 from elektromail.store.summaries import MessageSummary, SummaryOps
 
 
-class Store(_CoreStore, MessageOps, ControlOps, SummaryOps, SearchOps, QuotaOps, ModseqOps):
+class Store(
+    _CoreStore, MessageOps, ControlOps, SummaryOps, SearchOps, QuotaOps, ModseqOps, ObjectOps
+):
     """Users, mailboxes and messages in one SQLite database (see db.py, messages.py,
     control.py, summaries.py, search.py, quotas.py and modseq.py)."""
 
@@ -43,6 +46,7 @@ __all__ = [
     "InvalidInput",
     "MailboxExists",
     "MailboxRow",
+    "MessageExtras",
     "MessageRow",
     "MessageSummary",
     "NoSuchMailbox",

@@ -29,6 +29,7 @@ from elektromail.store.db import (
     _stamped,
 )
 from elektromail.store.errors import NoSuchUser, UserExists
+from elektromail.store.ids import NEW_MAILBOXID
 from elektromail.store.mailboxes import (
     MailboxRow,
     _create_mailbox,
@@ -334,8 +335,8 @@ def _reset(cursor, baseline: Baseline) -> None:
         "INSERT INTO users(id, name, password, email, seeded) VALUES (?, ?, ?, ?, ?)", users
     )
     cursor.executemany(
-        "INSERT INTO mailboxes(id, user_id, name, uidvalidity, uidnext, special_use)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO mailboxes(id, user_id, name, uidvalidity, uidnext, special_use, objectid)"
+        f" VALUES (?, ?, ?, ?, ?, ?, {NEW_MAILBOXID})",
         boxes,
     )
     cursor.executemany("INSERT INTO subscriptions(user_id, name) VALUES (?, ?)", subscriptions)

@@ -30,6 +30,7 @@ from elektromail.store.errors import (
     UserExists,
     unavailable,
 )
+from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.mailboxes import (
     _MAILBOX_COLS,
     MailboxCounts,
@@ -694,8 +695,9 @@ def _index_body(cursor, body_id: int, message: PreparedMessage) -> None:
     if found is None:
         found = index_from_json(message.raw, message.structure)
     cursor.execute(
-        "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)",
-        (body_id, found.attachments, found.search),
+        "INSERT INTO body_index(body_id, attachments, search, emailid, preview)"
+        f" VALUES (?, ?, ?, {NEW_EMAILID}, ?)",
+        (body_id, found.attachments, found.search, found.preview),
     )
     index_search_fields(cursor, body_id, message.raw, message.structure, found)
 
@@ -714,7 +716,7 @@ def _insert_message(cursor, mailbox_id, body_id, message: PreparedMessage) -> in
 
 _INSERT_MESSAGE = (
     "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id,"
-    " modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " modseq, saved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -723,7 +725,11 @@ def _message_row(
 ) -> tuple:
     """The messages columns of one stored copy of a stamped `message` (_INSERT_MESSAGE's)."""
     when, tz = message.internal_date, message.tz_minutes
-    return (mailbox_id, uid, " ".join(message.flags), when, tz, message.size, body_id, modseq)
+    # saved: now, the SAVEDATE (RFC 8514), whatever internal date an APPEND gave
+    return (
+        mailbox_id, uid, " ".join(message.flags), when, tz, message.size, body_id, modseq,
+        time.time(),
+    )  # fmt: skip
 
 
 def _mailbox_view(cursor, mailbox_id) -> tuple[MailboxRow, list[tuple[int, str]]]:

@@ -20,6 +20,7 @@ from elektromail.store.errors import (
     MailboxIntoItself,
     NoSuchMailbox,
 )
+from elektromail.store.ids import new_mailboxid
 from elektromail.store.modseq import remember_expunged
 
 
@@ -36,6 +37,7 @@ class MailboxRow:
     first_recent: int = 1
     # RFC 7162: the mod-sequence of its last change (a version stamp, not part of equality)
     highestmodseq: int = field(default=1, compare=False)
+    objectid: str | None = None  # MAILBOXID (RFC 8474 §4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +73,15 @@ class Renamed:
 
 
 def _mailbox(row: Sequence[Any]) -> MailboxRow:
-    return MailboxRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8])
+    return MailboxRow(
+        row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8], row[9]
+    )
 
 
 _MAILBOX_COLS = (
     "id, user_id, name, uidvalidity, uidnext, EXISTS(SELECT 1 FROM subscriptions s"
     " WHERE s.user_id = mailboxes.user_id AND s.name = mailboxes.name), special_use,"
-    " first_recent_uid, highestmodseq"
+    " first_recent_uid, highestmodseq, objectid"
 )
 
 
@@ -119,10 +123,12 @@ def _create_mailbox(cursor, user_id, name, special_use, subscribe=None) -> Mailb
     uidvalidity = _next_uidvalidity(cursor)
     if subscribe is None:
         subscribe = bool(special_use) or name == INBOX
+    objectid = new_mailboxid()
     try:
         cursor.execute(
-            "INSERT INTO mailboxes(user_id, name, uidvalidity, special_use) VALUES (?, ?, ?, ?)",
-            (user_id, name, uidvalidity, special_use),
+            "INSERT INTO mailboxes(user_id, name, uidvalidity, special_use, objectid)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (user_id, name, uidvalidity, special_use, objectid),
         )
     except sqlite3.IntegrityError:
         raise MailboxExists(name) from None
@@ -130,7 +136,9 @@ def _create_mailbox(cursor, user_id, name, special_use, subscribe=None) -> Mailb
     if subscribe:
         _subscribe(cursor, user_id, name)
     subscribed = subscribe or _is_subscribed(cursor, user_id, name)
-    return MailboxRow(mailbox_id, user_id, name, uidvalidity, 1, subscribed, special_use)
+    return MailboxRow(
+        mailbox_id, user_id, name, uidvalidity, 1, subscribed, special_use, objectid=objectid
+    )
 
 
 # --- the hierarchy: CREATE, DELETE, RENAME, subscriptions, LIST and STATUS -------------------

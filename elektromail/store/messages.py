@@ -6,6 +6,7 @@ message halves of the store stay small.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,13 +92,14 @@ def _copy(cursor, source_id, uids, target_id, move) -> tuple[int, list]:
             (source_id, *chunk),
         ).fetchall()
         inserts = []
+        saved = time.time()  # RFC 8514 §2: a copy's SAVEDATE is when it was copied (or moved)
         for uid, flags, when, tz, size, body_id in rows:
-            inserts.append((target_id, uidnext, flags, when, tz, size, body_id, modseq))
+            inserts.append((target_id, uidnext, flags, when, tz, size, body_id, modseq, saved))
             copied.append((uid, uidnext, _flags_from_db(flags)))
             uidnext += 1
         cursor.executemany(
-            "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id,"
-            " modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size,"
+            " body_id, modseq, saved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             inserts,
         )
     cursor.execute("UPDATE mailboxes SET uidnext = ? WHERE id = ?", (uidnext, target_id))

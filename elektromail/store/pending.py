@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from elektromail.store.errors import StoreUnavailable, unavailable
+from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.rows import PreparedMessage, Render, prepare
 from elektromail.store.searchindex import index_search_fields
 
@@ -110,14 +111,17 @@ def _store(cursor, parsed: Parsed) -> None:
         envelope, bodystructure, body = message.rendered or (None, None, None)
         bodies.append((message.structure, envelope, bodystructure, body, body_id))
         assert message.index is not None
-        index.append((body_id, message.index.attachments, message.index.search))
+        found = message.index
+        index.append((body_id, found.attachments, found.search, found.preview))
     cursor.executemany(
         "UPDATE bodies SET structure = ?, fetch_envelope = ?, fetch_bodystructure = ?,"
         " fetch_body = ? WHERE id = ?",
         bodies,
     )
     cursor.executemany(
-        "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)", index
+        "INSERT INTO body_index(body_id, attachments, search, emailid, preview)"
+        f" VALUES (?, ?, ?, {NEW_EMAILID}, ?)",
+        index,
     )
     for body_id, message in parsed.items():
         assert message.structure is not None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlite3
 
 from elektromail.mailtext import index_from_json
+from elektromail.store import objectids
+from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS mailboxes (
     first_recent_uid INTEGER NOT NULL DEFAULT 1,
     -- RFC 7162 CONDSTORE: the mod-sequence of the mailbox's last change (store/modseq.py)
     highestmodseq INTEGER NOT NULL DEFAULT 1,
+    objectid    TEXT,  -- MAILBOXID (RFC 8474 §4), made at CREATE, kept by RENAME
     UNIQUE (user_id, name)
 );
 -- Subscriptions are names, not mailboxes: a name stays subscribed when its mailbox is deleted
@@ -78,6 +81,7 @@ CREATE TABLE IF NOT EXISTS messages (
     size          INTEGER NOT NULL,
     body_id       INTEGER NOT NULL REFERENCES bodies(id),
     modseq        INTEGER NOT NULL DEFAULT 1,  -- RFC 7162: the message's last change
+    saved         REAL,  -- SAVEDATE (RFC 8514): when it came into this mailbox
     UNIQUE (mailbox_id, uid)
 );
 -- RFC 7162 QRESYNC: the UIDs expunged from a mailbox and the mod-sequence of their expunge,
@@ -94,7 +98,9 @@ CREATE INDEX IF NOT EXISTS messages_body ON messages(body_id);
 CREATE TABLE IF NOT EXISTS body_index (
     body_id     INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
     attachments INTEGER NOT NULL,
-    search      TEXT NOT NULL  -- case-folded subject, addresses and body text
+    search      TEXT NOT NULL,  -- case-folded subject, addresses and body text
+    emailid     TEXT,  -- EMAILID (RFC 8474 §5.1): one per body, so COPY and MOVE keep it
+    preview     TEXT   -- PREVIEW (RFC 8970): the text preview made from the same parse
 );
 -- What IMAP SEARCH's header keys read of a body (elektromail.searchtext), decoded and
 -- case-folded at delivery so that SQL's instr() answers FROM/TO/CC/BCC/SUBJECT/HEADER/SENT*;
@@ -177,6 +183,9 @@ UPDATE mailboxes SET first_recent_uid = uidnext;
 ALTER TABLE mailboxes ADD COLUMN highestmodseq INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
 """,
+    # 10 -> 11: object ids (RFC 8474), save dates (RFC 8514) and previews (RFC 8970), added
+    # and backfilled by objectids.upgrade (body_index may be new here, made by SCHEMA).
+    10: "",
 }
 
 
@@ -211,6 +220,8 @@ def prepare_connection(conn: sqlite3.Connection, in_memory: bool) -> None:
         conn.executescript(f"BEGIN; {SCHEMA} {steps}")
         try:
             if version:
+                if version < 11:  # first: the body_index rows written below have its columns
+                    objectids.upgrade(conn)
                 _index_bodies(conn)
                 fill_search_index(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -224,13 +235,15 @@ def _index_bodies(conn: sqlite3.Connection) -> None:
     """Fill body_index for the bodies stored before it existed."""
     rows = conn.execute(
         "SELECT id, raw, structure FROM bodies"
-        " WHERE id NOT IN (SELECT body_id FROM body_index) ORDER BY id"
+        # a body waiting for its parse (structure '') gets its row with the parse
+        " WHERE structure != '' AND id NOT IN (SELECT body_id FROM body_index) ORDER BY id"
     )
     for body_id, raw, structure in rows.fetchall():
         found = index_from_json(bytes(raw), structure)
         conn.execute(
-            "INSERT INTO body_index(body_id, attachments, search) VALUES (?, ?, ?)",
-            (body_id, found.attachments, found.search),
+            "INSERT INTO body_index(body_id, attachments, search, emailid, preview)"
+            f" VALUES (?, ?, ?, {NEW_EMAILID}, ?)",
+            (body_id, found.attachments, found.search, found.preview),
         )
 
 

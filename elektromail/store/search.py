@@ -14,8 +14,10 @@ needs no SQL:
 - ("subject", text): `text` in the envelope's subject (none: no match);
 - ("within", older, target): the internal date, in whole seconds, at or before (older) or at
   or after `target` (RFC 5032's OLDER and YOUNGER);
-- ("header", name, text): `text` in some top-level `name` field (name lower-case).
-- ("modseq", n): the message's mod-sequence is n or more (RFC 7162 §3.1.5).
+- ("header", name, text): `text` in some top-level `name` field (name lower-case);
+- ("modseq", n): the message's mod-sequence is n or more (RFC 7162 §3.1.5);
+- ("saved", op, date): as "internal", for the save date in UTC (RFC 8514's SAVEDBEFORE...);
+- ("emailid", id): the messages whose body has that EMAILID (RFC 8474).
 
 Texts are casefolded by the caller; the answer is the matching UIDs of the mailbox.
 """
@@ -44,6 +46,8 @@ _LOCAL = (
     "(CAST(m.internal_date AS INTEGER)"
     " - (m.internal_date < CAST(m.internal_date AS INTEGER)) + 60 * m.tz_minutes)"
 )
+
+_SAVED = "coalesce(m.saved, m.internal_date)"
 
 Query = tuple[Any, ...]
 SortOrder = tuple[tuple[str, bool], ...]
@@ -91,7 +95,7 @@ class SearchOps:
 
 
 # The query kinds that read the header index, which a body gets when it is parsed.
-_INDEXED = frozenset({"sent", "address", "subject", "header"})
+_INDEXED = frozenset({"sent", "address", "subject", "header", "emailid"})
 
 
 def _search_uids(cursor, render: Render | None, mailbox_id: int, query: Query) -> list[int]:
@@ -133,6 +137,16 @@ def _condition(query: Query) -> tuple[str, tuple]:
         return f"{_LOCAL} >= ? AND {valid}", (start,)
     if kind == "modseq":
         return "m.modseq >= ?", (query[1],)
+    if kind == "saved":  # the save date's day in UTC, as FETCH SAVEDATE shows it (RFC 8514 §5.1)
+        _, op, date = query
+        where, params = _condition(("internal", op, date))
+        return where.replace("m.internal_date", _SAVED).replace("m.tz_minutes", "0"), params
+    if kind == "emailid":
+        _, emailid = query
+        return (
+            "EXISTS (SELECT 1 FROM body_index i WHERE i.body_id = m.body_id AND i.emailid = ?)",
+            (emailid,),
+        )
     if kind == "within":
         _, older, target = query
         return f"{_SECONDS.format('m.internal_date')} {'<=' if older else '>='} ?", (target,)

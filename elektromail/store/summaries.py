@@ -40,6 +40,7 @@ class MessageSummary:
     structure: str
     raw: bytes | None = None
     attachments: int = 0
+    preview: str = ""  # the IMAP PREVIEW text (RFC 8970), made when the body was parsed
     # RFC 7162: the mod-sequence of its last change in its mailbox (not part of equality)
     modseq: int = field(default=0, compare=False)
 
@@ -82,7 +83,8 @@ _FROM = (
 )
 _SELECT = (
     "SELECT m.uid, u.name, b.name, m.flags, m.internal_date, m.tz_minutes, m.size,"
-    " bo.structure, coalesce(bi.attachments, 0), m.body_id, m.modseq{raw}" + _FROM
+    " bo.structure, coalesce(bi.attachments, 0), m.body_id, m.modseq,"
+    " coalesce(bi.preview, ''){raw}" + _FROM
 )
 
 
@@ -152,12 +154,13 @@ class SummaryOps:
 def _summary(row, parsed: Parsed) -> MessageSummary:
     """A row of _SELECT; a body this interaction parsed (see pending.Parsed) takes its
     structure and attachment count from the parse."""
-    raw = row[11] if len(row) > 11 else None
-    structure, attachments = row[7], row[8]
+    raw = row[12] if len(row) > 12 else None
+    structure, attachments, preview = row[7], row[8], row[11]
     found = parsed.get(row[9])
     if found is not None:
         assert found.structure is not None and found.index is not None
         structure, attachments = found.structure, found.index.attachments
+        preview = found.index.preview or ""
     return MessageSummary(
         row[0],
         row[1],
@@ -169,7 +172,8 @@ def _summary(row, parsed: Parsed) -> MessageSummary:
         structure,
         bytes(raw) if raw is not None else None,
         attachments,
-        row[10],
+        preview=preview,
+        modseq=row[10],
     )
 
 

@@ -78,6 +78,7 @@ def test_list_item_fields_from_an_smtp_delivery(api, mail):
         "date": "Wed, 25 Nov 2026 10:00:00 +0000",
         "message_id": "<1@example.com>",
         "attachment_count": 0,
+        "preview": "Hello",
     }
 
 

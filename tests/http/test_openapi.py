@@ -114,7 +114,7 @@ def test_message_fields_are_the_issue_lists():
     # modseq: issue 16 (CONDSTORE's mod-sequence, RFC 7162)
     summary = (
         "uid user mailbox flags modseq internal_date size subject from to cc date message_id "
-        "attachment_count"
+        "attachment_count preview"
     ).split()
     assert list(SCHEMAS["MessageSummary"]["properties"]) == summary
     detail = set(SCHEMAS["Message"]["properties"]) - set(summary)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 
@@ -75,7 +76,9 @@ def box(mail):
         wire = ImapWire(mail.imap_port)
         opened.append(wire)
         wire.login()
-        assert wire.command(b"c CREATE " + name.encode()) == b"c OK CREATE completed\r\n"
+        created = wire.command(b"c CREATE " + name.encode())
+        # RFC 8474 §4.1: the tagged OK of a CREATE carries the new mailbox's MAILBOXID
+        assert re.fullmatch(rb"c OK \[MAILBOXID \(F[0-9a-f]{24}\)\] CREATE completed\r\n", created)
         for raw in messages:
             mail.inject("user", raw, mailbox=name)
         if rev2:

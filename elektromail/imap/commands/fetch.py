@@ -21,6 +21,7 @@ from elektromail.imap.commands.condstore import (
 from elektromail.imap.commands.qresync import start_changedsince
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
+from elektromail.imap.objectids import EXTRA_ITEMS, extra_value, wanted_extras
 from elektromail.imap.session import flags_responses
 from elektromail.store import MessageRow
 
@@ -94,6 +95,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
     shows_flags = set_seen or plan.flags
     dialect = session.dialect
     postoffice = ctx.services.postoffice
+    extras_parse = wanted_extras(items)
     # Bodies are read in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes
     # (a larger message alone), chosen by the store from their sizes in the same round
     # trip; without bodies, CHUNK messages at a time.
@@ -117,11 +119,16 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
             rest = rest[bisect_right(part, rows[-1].uid) if rows and budget else len(part) :]
             if need_rendered and not need_structure:
                 rows = await _add_structure_where_unrendered(ctx, rows)
+            extras = None
+            if extras_parse is not None:  # EMAILID, SAVEDATE, PREVIEW (imap/objectids.py)
+                extras = await postoffice.message_extras(
+                    view.mailbox_id, [row.uid for row in rows], parse=extras_parse
+                )
             if shows_flags and view.announce(chain.from_iterable(row.flags for row in rows)):
                 # a keyword another session set, not told of yet: FLAGS goes first
                 ctx.write(b"".join(flags_responses(view)))
             refusals: list[No] = []
-            answers = _answers(rows, plan, view, dialect, refusals)
+            answers = _answers(rows, plan, view, dialect, refusals, extras)
             changed = {}
             if set_seen:  # the whole batch first: \Seen only where something set it
                 answers = list(answers)
@@ -180,7 +187,7 @@ Answer = tuple[int, MessageRow, list[tuple[bytes, bytes]]]
 
 
 def _answers(
-    rows: list[MessageRow], plan: FetchPlan, view, dialect, refusals: list[No]
+    rows: list[MessageRow], plan: FetchPlan, view, dialect, refusals: list[No], extras=None
 ) -> Iterator[Answer]:
     """(seq, row, a (label, value) per item) for each row, made as they are read, up to the
     first item that cannot be answered. Then, as Dovecot does by default, the FETCH stops:
@@ -199,6 +206,8 @@ def _answers(
                 if item.name == "FLAGS":  # as this session shows them: with \\Recent
                     flags = fmt.format_flags(view.shown_flags(row.uid, row.flags))
                     values.append((label, flags))
+                elif item.name in EXTRA_ITEMS:
+                    values.append((label, extra_value(item, extras.get(row.uid), utf8)))
                 else:
                     values.append((label, _item(item, row, parsed, utf8, rev2)))
         except No as refusal:

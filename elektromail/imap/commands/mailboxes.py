@@ -20,6 +20,7 @@ from elektromail.imap.args import (
 from elektromail.imap.commands.condstore import highestmodseq_response
 from elektromail.imap.commands.qresync import SelectOptions, parse_select_options, resync
 from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
+from elektromail.imap.objectids import mailboxid_code, mailboxid_response
 from elektromail.imap.session import Dialect, flags_responses
 from elektromail.imap.view import MailboxView
 from elektromail.names import DELIMITER, INBOX, canonical_mailbox
@@ -92,7 +93,7 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
             return postoffice.recent_arrival(row.id, uid, claim=claim)
 
     session.select(view, early, arrival)
-    ctx.write(_select_responses(view, session.dialect))
+    ctx.write(_select_responses(view, session.dialect) + mailboxid_response(row.objectid))
     if session.dialect.condstore:  # RFC 7162 §3.1.2.1, after the others as from Dovecot
         ctx.write(highestmodseq_response(row.highestmodseq))
     if options.resync is not None:
@@ -146,14 +147,14 @@ async def create(ctx: Context, args: list[Argument]) -> Done:
     if name == INBOX:
         raise No("INBOX always exists", fmt.ALREADYEXISTS)
     try:
-        await ctx.services.postoffice.create_mailbox(session.user, name, special_use)
+        made = await ctx.services.postoffice.create_mailbox(session.user, name, special_use)
     except MailboxExists:
         raise No("Mailbox already exists", fmt.ALREADYEXISTS) from None
     if session.dialect.rev2 and unicodedata.normalize("NFC", supplied) != supplied:
         # RFC 9051 §6.3.4: the name was stored in NFC; say so with OLDNAME
         oldname = b' ("OLDNAME" (' + fmt.astring(supplied, utf8_ok=True) + b"))"
         ctx.write(fmt.untagged(b'LIST () "/" ' + format_mailbox(name, session.dialect) + oldname))
-    return Done("CREATE completed")
+    return Done("CREATE completed", mailboxid_code(made.objectid))  # RFC 8474 §4.1
 
 
 def _special_use(token: object) -> str | None:

@@ -7,6 +7,7 @@ from elektromail.imap import format as fmt
 from elektromail.imap.args import expect_count, format_mailbox, mailbox_name
 from elektromail.imap.commands.condstore import start_condstore
 from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
+from elektromail.imap.objectids import status_mailboxid
 from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom, shown
 from elektromail.store.mailboxes import MailboxCounts, MailboxRow
@@ -25,11 +26,13 @@ ITEMS = (
     "DELETED",
     "DELETED-STORAGE",
     "SIZE",
+    "MAILBOXID",
 )
 # RECENT is IMAP4rev1 only (RFC 9051 Appendix E item 12); DELETED, SIZE and DELETED-STORAGE
 # come from IMAP4rev2, RFC 8438 and RFC 9208 (QUOTA=RES-STORAGE) and are offered in both
 # dialects. DELETED-STORAGE is in octets: the sum of the \Deleted messages' RFC822.SIZE, which
 # RFC 9208 §4.1.4 allows and which is what an EXPUNGE frees of the user's STORAGE here.
+# MAILBOXID: RFC 8474 §4.3.
 REV1_ONLY = frozenset({"RECENT"})
 
 
@@ -67,6 +70,7 @@ def status_line(
         "SIZE": counts.size,
         "DELETED-STORAGE": counts.deleted_storage,
         "HIGHESTMODSEQ": row.highestmodseq,
+        "MAILBOXID": status_mailboxid(row.objectid),  # RFC 8474 §4.3
     }
     pairs = " ".join(f"{item} {values[item]}" for item in items).encode("ascii")
     return fmt.untagged(b"STATUS " + format_mailbox(name, dialect) + b" (" + pairs + b")")
