@@ -293,3 +293,16 @@ def test_a_bad_url_in_the_second_message_stores_neither(mail, wire):
     )
     assert answer == b"a NO [BADURL /INBOX/;UID=1/;SECTION=9] Message part not found\r\n"
     assert composed(mail) == []
+
+
+def test_a_literal8_text_part_is_stored_as_a_binary_append_is(mail, wire):
+    """RFC 3516 §4.4 as for a plain literal8 APPEND: a part labelled binary is kept as base64,
+    so no NUL is stored; the bytes around it stay as sent."""
+    body = (
+        b"Content-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: binary\r\n\r\n\x00\x01\x02\r\n"
+    )
+    answer = catenate(wire, b"TEXT ~{%d+}\r\n" % len(body) + body)
+    assert answer == appended(mail, "1")
+    [raw] = composed(mail)
+    assert b"\x00" not in raw and raw.startswith(b"Content-Type: application/octet-stream\r\n")

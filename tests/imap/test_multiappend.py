@@ -213,3 +213,12 @@ def test_the_store_keeps_none_when_one_message_fails(mail, monkeypatch):
     before, after = mail.call(append_two)
     assert before == after
     assert stored(mail) == []
+
+
+def test_multiappend_in_an_imap4rev2_session(mail, wire):
+    """RFC 9051 §9 keeps RFC 3502's grammar (append = "APPEND" SP mailbox 1*append-message)
+    in the rev2 dialect; APPENDUID is part of IMAP4rev2 itself."""
+    assert wire.command(b"e ENABLE IMAP4rev2").endswith(b"e OK ENABLE completed\r\n")
+    answer = wire.command(b"a APPEND INBOX " + nonsync(MESSAGE) + b" " + nonsync(SECOND))
+    assert APPENDED.match(answer).group(2) == b"1:2"
+    assert [row.raw for row in stored(mail)] == [MESSAGE, SECOND]
