@@ -18,6 +18,7 @@ from twisted.logger import Logger
 
 from elektromail.imap import commands  # noqa: F401  (fills the command table)
 from elektromail.imap import format as fmt
+from elektromail.imap.commands.append import append_total_limit
 from elektromail.imap.commands.state import capability_code
 from elektromail.imap.dispatch import (
     TABLE,
@@ -180,7 +181,8 @@ class Connection:
         self.peer = peer
         self.session = Session(services.postoffice.events)
         self.session.tls = tls  # the port speaks TLS from the first byte (IMAPS)
-        self.reader = CommandReader(max_literal=services.settings.max_message_size)
+        limit = services.settings.max_message_size
+        self.reader = CommandReader(max_literal=limit, max_command=append_total_limit(limit))
         self._tls_requested = False
         self._queue: deque[Event | Refusal] = deque()
         self._busy = False
@@ -434,6 +436,10 @@ class Connection:
             limit = self.reader.max_literal
             if event.fatal:
                 self._goodbye(fmt.untagged_status(fmt.BYE, "Literal too big", fmt.TOOBIG))
+            elif event.whole_command:
+                total = self.reader.max_command
+                text = f"Command too big (limit {total} bytes in one command)"
+                self._reply(event.tag, fmt.NO, text, fmt.TOOBIG)
             else:
                 text = f"Literal too big (limit {limit} bytes)"
                 self._reply(event.tag, fmt.NO, text, fmt.TOOBIG)

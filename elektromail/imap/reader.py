@@ -70,6 +70,7 @@ class LiteralTooBig:
     size: int
     synchronizing: bool
     fatal: bool = False
+    whole_command: bool = False  # over max_command, the literals of one command together
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ class CommandReader:
         max_discard: int = DEFAULT_MAX_DISCARD,
         max_depth: int = DEFAULT_MAX_DEPTH,
         pause_after: Iterable[str] = DEFAULT_PAUSE_AFTER,
+        max_command: int | None = None,
     ) -> None:
         self._steps = {
             _LINE: self._step_line,
@@ -158,6 +160,8 @@ class CommandReader:
         self.max_literal = max_literal
         self.max_discard = max_discard
         self.max_depth = max_depth
+        # the bytes of one command, its literals included (MULTIAPPEND sends many); None: any
+        self.max_command = max_command
         self.pause_after = frozenset(name.upper() for name in pause_after)
         self._buf = bytearray()
         self._pos = 0
@@ -393,8 +397,10 @@ class CommandReader:
     def _announce_literal(self, size: int, sync: bool, binary: bool, events: list[Event]) -> None:
         cmd = self._cmd
         assert cmd is not None
-        if size > self.max_literal:
-            event = LiteralTooBig(cmd.tag, size, sync)
+        whole = self.max_command is not None and cmd.raw_size + size > self.max_command
+        if size > self.max_literal or whole:
+            alone = size <= self.max_literal  # too big only with the literals before it
+            event = LiteralTooBig(cmd.tag, size, sync, whole_command=whole and alone)
             if sync:
                 self._reset_command()
                 events.append(event)

@@ -27,6 +27,9 @@ from elektromail.store.rows import PreparedMessage, unparsed
 
 log = Logger()
 
+# One message of a MULTIAPPEND: (raw, flags, internal date or None, tz minutes), as prepare() takes
+Appended = tuple[bytes, Sequence[str], float | None, int]
+
 
 class DeliveryDesk(AccountDesk, QuotaDesk):
     def prepare(
@@ -170,6 +173,22 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         if self.traffic.each:
             log.info("appended {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=mailbox)
         return uidvalidity, uid
+
+    @inlineCallbacks
+    def append_all(self, user: UserRow, mailbox: str, messages: Sequence[Appended]):
+        """Store several messages into an existing mailbox of `user` in one transaction, all
+        or none (IMAP MULTIAPPEND, RFC 3502): fires with (uidvalidity, [uid, ...]) in the
+        order given; NoSuchMailbox when it does not exist."""
+        prepared = [self.prepare(*message) for message in messages]
+        stored = yield self.store.append_named_all(user.id, mailbox, prepared)
+        for message, (mailbox_id, _, uid) in zip(prepared, stored, strict=True):
+            self.events.publish(MessageAdded(user.name, mailbox, mailbox_id, uid, message.flags))
+            self.traffic.count("append", len(message.raw))
+        uids = [uid for _, _, uid in stored]
+        if self.traffic.each:
+            where = f"{user.name}/{mailbox}"
+            log.info("appended {uids} to {where}", uids=uids, where=where)
+        return stored[0][1], uids
 
     @inlineCallbacks
     def inject(

@@ -427,6 +427,15 @@ class Store:
         UIDVALIDITY, UID). NoSuchMailbox when there is no such mailbox."""
         return self._grouped(_append_named, user_id, name, _stamped(self._noted(message)))
 
+    def append_named_all(
+        self, user_id: int, name: str, messages: Sequence[PreparedMessage]
+    ) -> Deferred[list[tuple[int, int, int]]]:
+        """`append_named` for several messages (IMAP MULTIAPPEND), all or none: one write of
+        the group, so a failure of any keeps none of them. Fires with (mailbox id,
+        UIDVALIDITY, UID) per message, UIDs ascending."""
+        stamped = [_stamped(self._noted(message)) for message in messages]
+        return self._grouped(_append_named_all, user_id, name, stamped)
+
     def mailbox_view(self, mailbox_id: int) -> Deferred[tuple[MailboxRow, list[tuple[int, str]]]]:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
         return self._run(_mailbox_view, mailbox_id)
@@ -623,6 +632,10 @@ def _append_named(cursor, user_id, name, message: PreparedMessage) -> tuple[int,
     body_id = _insert_body(cursor, message)
     cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message, modseq))
     return mailbox_id, uidvalidity, uid
+
+
+def _append_named_all(cursor, user_id, name, messages) -> list[tuple[int, int, int]]:
+    return [_append_named(cursor, user_id, name, message) for message in messages]
 
 
 def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:

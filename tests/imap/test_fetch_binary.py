@@ -252,10 +252,9 @@ def test_utf8_append_literal8_is_converted_too(mail, box):
     "args",
     [
         (lit8(b"INBOX"), lit(APPEND_BINARY)),
-        (b"INBOX", lit8(b'"01-Jan-2020 00:00:00 +0000"'), lit(APPEND_BINARY)),
         (b"INBOX", b"(" + lit8(b"\\Seen") + b")", lit(APPEND_BINARY)),
     ],
-    ids=["mailbox", "date-time", "flag"],
+    ids=["mailbox", "flag"],
 )
 def test_literal8_only_for_the_message(mail, box, args):
     """RFC 3516 §7: append =/ "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal8:
@@ -266,6 +265,17 @@ def test_literal8_only_for_the_message(mail, box, args):
     assert answer.startswith(b"a BAD "), answer
     assert stored_raw(mail, "INBOX") == []
     assert wire.command(b"z NOOP") == b"z OK NOOP completed\r\n"
+
+
+def test_a_literal8_where_the_date_time_goes_is_a_message_of_a_multiappend(mail, box):
+    """RFC 3502 §6.3.11 with RFC 9051 §9 (append-data = literal / literal8 / ...): what follows
+    the optional date-time is a message, so a literal8 there is the first of two messages,
+    not a date."""
+    wire = box()
+    date = b'"01-Jan-2020 00:00:00 +0000"'
+    answer = append(wire, b"INBOX", lit8(date), lit(APPEND_BINARY))
+    assert answer.startswith(b"a OK [APPENDUID "), answer
+    assert stored_raw(mail, "INBOX")[0] == date
 
 
 # --- BINARY of multiparts and messages (RFC 3516 in rev1; RFC 9051 in rev2) -----------------

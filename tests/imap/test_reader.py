@@ -312,6 +312,30 @@ def test_non_synchronizing_literal_over_the_limit_is_discarded_as_it_streams() -
     assert reader.feed(b" more {3+}\r\nabc\r\nb NOOP\r\n") == [ParsedCommand("b", "NOOP", [], 8)]
 
 
+@pytest.mark.parametrize("feed", [feed_all, feed_bytewise], ids=["at-once", "bytewise"])
+def test_literals_of_one_command_over_max_command_are_dropped_together(feed) -> None:
+    """MULTIAPPEND (RFC 3502) sends many literals in one command, each under max_literal: the
+    command as a whole is bounded too, and what is left of it skipped."""
+    data = b"a APPEND INBOX {6+}\r\n123456 {6+}\r\n123456 {3+}\r\nabc\r\nb NOOP\r\n"
+    assert feed(data, max_literal=10, max_command=30) == [
+        LiteralTooBig("a", 6, False, whole_command=True),
+        ParsedCommand("b", "NOOP", [], 8),
+    ]
+
+
+def test_a_synchronizing_literal_over_max_command_is_refused_unread() -> None:
+    reader = CommandReader(max_literal=10, max_command=30)
+    assert reader.feed(b"a APPEND INBOX {6+}\r\n123456 {6}\r\n") == [
+        LiteralTooBig("a", 6, True, whole_command=True)
+    ]
+    assert reader.feed(b"b NOOP\r\n") == [ParsedCommand("b", "NOOP", [], 8)]
+
+
+def test_literals_within_max_command_make_one_command() -> None:
+    [command] = feed_all(b"a APPEND INBOX {3+}\r\nabc {3+}\r\nxyz\r\n", max_command=60)
+    assert command.args == ["INBOX", b"abc", b"xyz"]
+
+
 def test_a_bad_command_is_answered_before_its_literal_is_discarded() -> None:
     reader = CommandReader(max_literal=10)
     assert reader.feed(b'a X "\\q" {300000+}\r\n') == [

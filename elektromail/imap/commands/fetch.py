@@ -22,6 +22,7 @@ from elektromail.imap.commands.qresync import start_changedsince
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
 from elektromail.imap.objectids import EXTRA_ITEMS, extra_value, wanted_extras
+from elektromail.imap.sections import section_data
 from elektromail.imap.session import flags_responses
 from elektromail.store import MessageRow
 
@@ -306,21 +307,9 @@ NO_SUCH_SECTION = fmt.literal(b"")
 
 
 def _body_section(item: FetchItem, raw: bytes, parsed) -> bytes:
-    section = item.section
-    if parsed is None:  # BODY[] of the whole message needs no structure
-        return _text_literal(_window(raw, item.partial))
-    text = section.text
-    if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
-        span = mime.section_range(parsed, section.part, "HEADER")
-        if span is None:
-            return NO_SUCH_SECTION
-        header = raw[span[0] : span[1]]
-        data = mime.filter_header_fields(header, section.fields, text == "HEADER.FIELDS.NOT")
-    else:
-        span = mime.section_range(parsed, section.part, text)
-        if span is None:
-            return NO_SUCH_SECTION
-        data = raw[span[0] : span[1]]
+    data = section_data(item.section, raw, parsed)
+    if data is None:
+        return NO_SUCH_SECTION
     return _text_literal(_window(data, item.partial))
 
 
