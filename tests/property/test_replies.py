@@ -191,6 +191,8 @@ TEMPLATES: dict[str, list] = {
     "EXPUNGE": [],
     "GETQUOTA": [S(b"User quota")],
     "GETQUOTAROOT": [A("INBOX")],
+    "SETQUOTA": [S(b"User quota"), [A("STORAGE"), A("512")]],
+    "CANCELUPDATE": [S(b"A01")],
     "FETCH": [A("1:*"), [A("UID"), A("FLAGS"), A("BODY.PEEK[HEADER]<0.10>")]],
     "ID": [[S(b"name"), S(b"probe")]],
     "LIST": [[A("SUBSCRIBED")], S(b""), A("*"), A("RETURN"), [A("STATUS"), [A("MESSAGES")]]],
