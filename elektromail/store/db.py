@@ -1,8 +1,9 @@
 """The store: the only place that speaks SQL. Every public method returns a Deferred.
 
-One adbapi connection (cp_min = cp_max = 1): with ":memory:" each pool thread would otherwise
-get its own empty database, and SQLite serialises writers anyway. Each method is one
-interaction, so one transaction: it commits before the Deferred fires.
+One adbapi connection (cp_min = cp_max = 1) on one thread of its own (lane.py): with
+":memory:" each pool thread would otherwise get its own empty database, and SQLite serialises
+writers anyway. Each method is one interaction, so one transaction: it commits before the
+Deferred fires.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -31,6 +31,7 @@ from elektromail.store.errors import (
     unavailable,
 )
 from elektromail.store.ids import NEW_EMAILID
+from elektromail.store.lane import StorePool
 from elektromail.store.mailboxes import (
     _MAILBOX_COLS,
     MailboxCounts,
@@ -145,7 +146,7 @@ class Store:
     def __init__(self, path: str | None = None, clock: IReactorTime | None = None) -> None:
         self.path = path
         in_memory = path is None
-        self._pool = adbapi.ConnectionPool(
+        self._pool = StorePool(
             "sqlite3",
             ":memory:" if in_memory else path,
             check_same_thread=False,
