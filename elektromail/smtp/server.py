@@ -182,19 +182,33 @@ class SMTPServer(smtp.ESMTP):
                 line = self._lines.next_line()
                 if line is None:
                     break
-                self._handle(partial(self._route, line))
+                # `_handle(partial(self._route, line))`, spelled out: this runs for every line
+                try:
+                    if self._continuation is None and line.__class__ is bytes:
+                        result = self._command(line)
+                    else:
+                        result = self._route(line)
+                except Exception:
+                    self._handler_raised()
+                    continue
+                if result is not None:
+                    self._hold(result)
         finally:
             self._dispatching = False
-        self._throttle()
+        if self._pending is not None or self._reading_paused:  # else _throttle has nothing to do
+            self._throttle()
 
     def _handle(self, step: Callable[[], Handled]) -> None:
         try:
             result = step()
         except Exception:
-            log.failure("SMTP handler failed for {peer}", peer=self.session.peer)
-            self._abandon_command()
+            self._handler_raised()
             return
         self._hold(result)
+
+    def _handler_raised(self) -> None:
+        log.failure("SMTP handler failed for {peer}", peer=self.session.peer)
+        self._abandon_command()
 
     def _hold(self, result: Handled) -> None:
         """Hold back later lines until `result` fires."""
@@ -423,7 +437,26 @@ class SMTPServer(smtp.ESMTP):
             self.reply(reader.failure)
             return None
         decided = self.factory.policy.on_data(self.session, envelope, reader.message())
-        return decided.addCallback(self._carry_out)
+        # `_hold(decided.addCallback(self._carry_out))` in one pair of callbacks (one per
+        # message): later lines wait until the decision is carried out.
+        self._pending = decided
+        decided.addCallbacks(self._decided, self._decision_failed)
+        return None
+
+    def _decided(self, decision: Decision) -> None:
+        try:
+            carried = self._carry_out(decision)
+        except Exception:
+            self._decision_failed(Failure())
+            return
+        if carried is None:
+            self._resume(None)
+        else:
+            self._hold(carried)
+
+    def _decision_failed(self, failure: Failure) -> None:
+        self._handler_failed(failure)
+        self._resume(None)
 
     # --- AUTH ---------------------------------------------------------------------------
 
