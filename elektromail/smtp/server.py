@@ -93,6 +93,9 @@ class SMTPServer(smtp.ESMTP):
         self._reader: DataReader | None = None
         self._continuation: Callable[[bytes], Handled] | None = None
         self._delays: set[IDelayedCall] = set()
+        # The peer as an address literal, from the address the listener built this protocol
+        # for (the same as getPeer's, which makes a new address object per call).
+        self.peer_literal: str | None = None
 
     # --- connection ---------------------------------------------------------------------
 
@@ -114,8 +117,11 @@ class SMTPServer(smtp.ESMTP):
         self._hold(self._carry_out(self.factory.policy.on_connect(self.session)))
 
     def _new_session(self, tls: bool) -> Session:
-        peer = address_literal(self.transport.getPeer())
-        return Session(peer=peer, tls=tls, require_auth=self.factory.settings.require_auth)
+        if self.peer_literal is None:
+            self.peer_literal = address_literal(self.transport.getPeer())
+        return Session(
+            peer=self.peer_literal, tls=tls, require_auth=self.factory.settings.require_auth
+        )
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self._closed = True
@@ -561,6 +567,13 @@ class SMTPFactory(protocol.ServerFactory):
         # holds the Reply, so its id is not reused while cached.
         self._rendered: WireCache[int, tuple[Reply, bytes]] = WireCache()
         self.ehlo_replies: WireCache[tuple[str, bool], bytes] = WireCache()
+
+    def buildProtocol(self, addr: IAddress | None) -> SMTPServer:
+        server = self.protocol()
+        server.factory = self
+        if addr is not None:
+            server.peer_literal = address_literal(addr)
+        return server
 
     def rendered(self, reply: Reply) -> bytes:
         """The wire form of a reply that needs only the host name (most do), made once."""
