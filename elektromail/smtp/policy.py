@@ -13,7 +13,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from elektromail.postoffice import PostOffice, describe
+from elektromail.postoffice import Delivery, PostOffice, describe
 from elektromail.rules import Action, Rule, RuleSet, Stage
 from elektromail.smtp import replies, transaction
 from elektromail.smtp.params import MailArguments, RcptArguments
@@ -33,6 +33,10 @@ class Decision:
     reply: Reply | None
     delay: float = 0.0
     recipient: Recipient | None = None
+
+
+# What `_delivered` decides for a message stored with no delay (Decisions are immutable).
+_ACCEPTED = Decision(replies.MESSAGE_ACCEPTED)
 
 
 class DeliveryPolicy:
@@ -98,6 +102,19 @@ class DeliveryPolicy:
         """Deliver a received message (data-stage rules, storage, DSN) and say what the client
         is told: 250 only once the post office has stored it, an error if it could not."""
         try:
+            if transaction.is_plain(envelope) and not self.postoffice.quotas_apply():
+                # The usual message (no rule, no DSN, no quota): one callback from the stored
+                # copies to the Decision, rather than one to an Outcome and one more to the
+                # Decision.
+                stored = transaction.deliver_plain(
+                    self.postoffice, session, envelope, raw, self.host, self.trace_headers
+                )
+                return stored.addCallbacks(
+                    self._stored,
+                    self._not_delivered,
+                    callbackArgs=(envelope, len(raw)),
+                    errbackArgs=(envelope,),
+                )
             outcome = transaction.finish(
                 self.postoffice, session, envelope, raw, self.host, self.trace_headers
             )
@@ -109,6 +126,14 @@ class DeliveryPolicy:
             callbackArgs=(envelope, len(raw)),
             errbackArgs=(envelope,),
         )
+
+    def _stored(self, deliveries: list[Delivery], envelope: Envelope, size: int) -> Decision:
+        """`_delivered` of what `transaction.finish` makes of a plain envelope's deliveries."""
+        if self.postoffice.traffic.each:
+            return self._delivered(transaction.accepted(deliveries), envelope, size)
+        if deliveries:
+            self.postoffice.traffic.count("smtp", size)
+        return _ACCEPTED
 
     def _delivered(self, outcome: transaction.Outcome, envelope: Envelope, size: int) -> Decision:
         traffic = self.postoffice.traffic

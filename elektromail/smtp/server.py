@@ -93,6 +93,9 @@ class SMTPServer(smtp.ESMTP):
         self._reader: DataReader | None = None
         self._continuation: Callable[[bytes], Handled] | None = None
         self._delays: set[IDelayedCall] = set()
+        # The peer as an address literal, from the address the listener built this protocol
+        # for (the same as getPeer's, which makes a new address object per call).
+        self.peer_literal: str | None = None
 
     # --- connection ---------------------------------------------------------------------
 
@@ -114,8 +117,11 @@ class SMTPServer(smtp.ESMTP):
         self._hold(self._carry_out(self.factory.policy.on_connect(self.session)))
 
     def _new_session(self, tls: bool) -> Session:
-        peer = address_literal(self.transport.getPeer())
-        return Session(peer=peer, tls=tls, require_auth=self.factory.settings.require_auth)
+        if self.peer_literal is None:
+            self.peer_literal = address_literal(self.transport.getPeer())
+        return Session(
+            peer=self.peer_literal, tls=tls, require_auth=self.factory.settings.require_auth
+        )
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self._closed = True
@@ -182,19 +188,33 @@ class SMTPServer(smtp.ESMTP):
                 line = self._lines.next_line()
                 if line is None:
                     break
-                self._handle(partial(self._route, line))
+                # `_handle(partial(self._route, line))`, spelled out: this runs for every line
+                try:
+                    if self._continuation is None and line.__class__ is bytes:
+                        result = self._command(line)
+                    else:
+                        result = self._route(line)
+                except Exception:
+                    self._handler_raised()
+                    continue
+                if result is not None:
+                    self._hold(result)
         finally:
             self._dispatching = False
-        self._throttle()
+        if self._pending is not None or self._reading_paused:  # else _throttle has nothing to do
+            self._throttle()
 
     def _handle(self, step: Callable[[], Handled]) -> None:
         try:
             result = step()
         except Exception:
-            log.failure("SMTP handler failed for {peer}", peer=self.session.peer)
-            self._abandon_command()
+            self._handler_raised()
             return
         self._hold(result)
+
+    def _handler_raised(self) -> None:
+        log.failure("SMTP handler failed for {peer}", peer=self.session.peer)
+        self._abandon_command()
 
     def _hold(self, result: Handled) -> None:
         """Hold back later lines until `result` fires."""
@@ -432,7 +452,26 @@ class SMTPServer(smtp.ESMTP):
             self.reply(reader.failure)
             return None
         decided = self.factory.policy.on_data(self.session, envelope, reader.message())
-        return decided.addCallback(self._carry_out)
+        # `_hold(decided.addCallback(self._carry_out))` in one pair of callbacks (one per
+        # message): later lines wait until the decision is carried out.
+        self._pending = decided
+        decided.addCallbacks(self._decided, self._decision_failed)
+        return None
+
+    def _decided(self, decision: Decision) -> None:
+        try:
+            carried = self._carry_out(decision)
+        except Exception:
+            self._decision_failed(Failure())
+            return
+        if carried is None:
+            self._resume(None)
+        else:
+            self._hold(carried)
+
+    def _decision_failed(self, failure: Failure) -> None:
+        self._handler_failed(failure)
+        self._resume(None)
 
     # --- AUTH ---------------------------------------------------------------------------
 
@@ -537,6 +576,13 @@ class SMTPFactory(protocol.ServerFactory):
         # holds the Reply, so its id is not reused while cached.
         self._rendered: WireCache[int, tuple[Reply, bytes]] = WireCache()
         self.ehlo_replies: WireCache[tuple[str, bool], bytes] = WireCache()
+
+    def buildProtocol(self, addr: IAddress | None) -> SMTPServer:
+        server = self.protocol()
+        server.factory = self
+        if addr is not None:
+            server.peer_literal = address_literal(addr)
+        return server
 
     def rendered(self, reply: Reply) -> bytes:
         """The wire form of a reply that needs only the host name (most do), made once."""

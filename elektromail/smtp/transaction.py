@@ -155,9 +155,22 @@ def finish(
     inlineCallbacks machinery cost more than the callbacks, on every message)."""
     if not is_plain(envelope) or postoffice.quotas_apply():
         return Deferred.fromCoroutine(_finish(postoffice, session, envelope, raw, host, trace))
+    return deliver_plain(postoffice, session, envelope, raw, host, trace).addCallback(accepted)
+
+
+def deliver_plain(
+    postoffice: PostOffice,
+    session: Session,
+    envelope: Envelope,
+    raw: bytes,
+    host: str,
+    trace: bool,
+) -> Deferred[list[Delivery]]:
+    """What `finish` does for a plain envelope (`is_plain`), up to the deliveries: store the
+    message for every recipient; its Outcome is always MESSAGE_ACCEPTED."""
     if trace:
         raw = trace_headers(session, envelope, host) + raw
-    return postoffice.deliver(envelope.addresses, raw).addCallback(_accepted)
+    return postoffice.deliver(envelope.addresses, raw)
 
 
 def is_plain(envelope: Envelope) -> bool:
@@ -169,7 +182,8 @@ def is_plain(envelope: Envelope) -> bool:
     return bool(envelope.recipients)
 
 
-def _accepted(deliveries: list[Delivery]) -> Outcome:
+def accepted(deliveries: list[Delivery]) -> Outcome:
+    """The Outcome of a plain envelope's stored copies."""
     return Outcome(replies.MESSAGE_ACCEPTED, 0.0, tuple(deliveries))
 
 

@@ -7,10 +7,12 @@ from dataclasses import FrozenInstanceError
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.logger import capturedLogs, formatEvent
 
 from elektromail.rules import parse as parse_rules
-from elektromail.smtp import replies
+from elektromail.smtp import replies, transaction
 from elektromail.smtp.params import MailArguments, RcptArguments
 from elektromail.smtp.policy import Decision, DeliveryPolicy
 from elektromail.smtp.replies import Reply
@@ -263,3 +265,55 @@ def test_on_data_by_default_logs_one_summary_a_minute_not_a_line_a_message() -> 
     assert [formatEvent(e) for e in events] == [
         f"stored 3 messages ({3 * len(MESSAGE)} bytes) in the last minute: 3 over SMTP"
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    locals_=st.lists(st.sampled_from(["bob", "alice", "carol"]), min_size=1, max_size=3),
+    notify=st.sampled_from([None, frozenset({"NEVER"}), frozenset({"FAILURE", "DELAY"})]),
+    log_messages=st.booleans(),
+    trace=st.booleans(),
+    failing=st.sampled_from([None, StoreFull("disk full"), RuntimeError("bug")]),
+)
+def test_on_data_for_a_plain_envelope_agrees_with_the_general_path(
+    locals_: list[str],
+    notify: frozenset[str] | None,
+    log_messages: bool,
+    trace: bool,
+    failing: Exception | None,
+) -> None:
+    """The plain envelope's shortcut (no rule, no success DSN) against transaction.finish with
+    the general `_delivered`: the same Decision, stored bytes, log lines and counts."""
+    outcomes = []
+    for shortcut in (True, False):
+        policy, postoffice = policy_with(trace_headers=trace, log_messages=log_messages)
+        postoffice.deliver_error = failing
+        recipients = [Recipient(RcptArguments(f"{name}@x", notify)) for name in locals_]
+        envelope = envelope_for(*recipients)
+        session = in_transaction()
+        with capturedLogs() as events:
+            if shortcut:
+                decision = result_of(policy.on_data(session, envelope, MESSAGE))
+            else:
+                finished = transaction.finish(
+                    postoffice,
+                    session,
+                    envelope,
+                    MESSAGE,
+                    "mx.test",
+                    trace,  # type: ignore[arg-type]
+                )
+                decision = result_of(
+                    finished.addCallbacks(
+                        policy._delivered,
+                        policy._not_delivered,
+                        callbackArgs=(envelope, len(MESSAGE)),
+                        errbackArgs=(envelope,),
+                    )
+                )
+            postoffice.clock.advance(60)
+        stored = [(to_, raw.split(b"; ", 1)[0]) for to_, raw in postoffice.delivered]
+        lines = [formatEvent(e).split("\n")[0] for e in events]
+        outcomes.append((decision, stored, lines))
+    assert transaction.is_plain(envelope)
+    assert outcomes[0] == outcomes[1]

@@ -3,6 +3,7 @@ reading pausing behind a pending delivery."""
 
 from __future__ import annotations
 
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import connectionDone
 from twisted.internet.task import Clock
@@ -12,6 +13,7 @@ from elektromail.config import Settings
 from elektromail.postoffice.traffic import Traffic
 from elektromail.rules import RuleSet
 from elektromail.rules import parse as parse_rules
+from elektromail.smtp import replies
 from elektromail.smtp.replies import Reply
 from elektromail.smtp.server import PAUSE_READING_BYTES, SMTPFactory, SMTPServer, WireCache
 
@@ -220,3 +222,41 @@ def test_the_ehlo_answer_is_made_once_per_peer_and_the_same_each_time() -> None:
     server.dataReceived(b"EHLO b\r\n")
     assert transport.value() == first
     assert len(server.factory.ehlo_replies) == 1
+
+
+def test_the_session_peer_comes_from_the_address_the_listener_built_the_protocol_for() -> None:
+    factory = SMTPFactory(HeldPostOffice(), Settings(), tls=None)  # type: ignore[arg-type]
+    for address, literal in (
+        (IPv4Address("TCP", "127.0.0.1", 4000), "[127.0.0.1]"),
+        (IPv6Address("TCP", "::1", 4000), "[IPv6:::1]"),
+    ):
+        server = factory.buildProtocol(address)
+        server.callLater = Clock().callLater
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.9", 1))
+        server.makeConnection(transport)
+        server.dataReceived(b"HELO client\r\n")
+        assert server.session.peer == literal
+        assert transport.value().endswith(f"250 localhost Hello {literal}\r\n".encode())
+
+
+def test_without_a_built_for_address_the_session_peer_is_the_transports() -> None:
+    server, transport, _ = connect()
+    server.dataReceived(b"HELO client\r\n")
+    assert server.session.peer == "[192.168.1.1]"  # StringTransport's default peer
+    assert transport.value() == b"250 localhost Hello [192.168.1.1]\r\n"
+
+
+def test_a_failure_carrying_out_the_end_of_data_decision_answers_451_and_goes_on(
+    monkeypatch,
+) -> None:
+    server, transport, postoffice = connect()
+    server.dataReceived(MESSAGE + b"NOOP\r\n")
+    transport.clear()
+
+    def broken(decision):
+        raise RuntimeError("carrying out failed")
+
+    monkeypatch.setattr(server, "_carry_out", broken)
+    postoffice.pending[0][2].callback([])
+    monkeypatch.undo()
+    assert transport.value() == replies.LOCAL_ERROR.render() + b"250 2.0.0 OK\r\n"
