@@ -1,6 +1,7 @@
-"""The text IMAP SEARCH's header keys read, computed from one parse: the envelope's address
-lists and subject as FROM/TO/CC/BCC/SUBJECT match them, the Date: as SENTBEFORE/ON/SINCE read
-it, and the top-level header fields HEADER looks in, decoded and casefolded.
+"""The text IMAP SEARCH's keys read, computed from one parse: the envelope's address lists and
+subject as FROM/TO/CC/BCC/SUBJECT match them, the Date: as SENTBEFORE/ON/SINCE read it, the
+top-level header fields HEADER looks in, and the decoded text BODY and TEXT look in, all
+decoded and casefolded.
 
 Pure code. imap/search_eval tests messages with these functions, and the store keeps their
 results per body (written at delivery) so that SQL answers the same keys with `instr()`:
@@ -23,6 +24,8 @@ __all__ = [
     "ADDRESS_FIELDS",
     "SearchFields",
     "address_text",
+    "body_text",
+    "full_text",
     "header_fields",
     "search_fields",
     "search_fields_from_json",
@@ -33,6 +36,7 @@ __all__ = [
 
 ADDRESS_FIELDS = ("from", "to", "cc", "bcc")
 _ENVELOPE_MEMBERS = {"from": "from_", "to": "to", "cc": "cc", "bcc": "bcc"}
+_IDENTITY_CHARSETS = frozenset({"us-ascii", "ascii", "utf-8", "utf8"})
 _FIELD_RE = re.compile(rb"^([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.M)
 
 
@@ -74,6 +78,60 @@ def header_fields(block: bytes) -> Iterator[tuple[str, str]]:
             value = value.replace(b"\r\n", b"").replace(b"\n", b"")
         text = value.strip().decode("utf-8", "surrogateescape")
         yield m.group(1).decode("latin-1"), mime.decode_header(text)
+
+
+def body_text(raw: bytes, parsed: mime.ParsedMessage) -> str:
+    """What SEARCH BODY reads, casefolded: every text/* leaf part (nested messages included),
+    transfer encoding undone and the charset decoded (unknown charsets, and 8-bit bytes
+    labelled US-ASCII: UTF-8, else latin-1), parts joined by a newline."""
+    texts = (_part_text(raw, part) for part in _walk(parsed.body) if _is_text(part))
+    return "\n".join(texts).casefold()
+
+
+def full_text(raw: bytes, parsed: mime.ParsedMessage, body: str | None = None) -> str:
+    """What SEARCH TEXT reads, casefolded: the header fields of every entity, one
+    `name: value` line each, a newline, then `body` (body_text, computed when not given)."""
+    lines = [
+        f"{name}: {value}"
+        for part in _walk(parsed.body)
+        for name, value in header_fields(raw[part.start : part.body_start])
+    ]
+    if body is None:
+        body = body_text(raw, parsed)
+    return "\n".join(lines).casefold() + "\n" + body
+
+
+def _walk(root: mime.BodyPart) -> Iterator[mime.BodyPart]:
+    """Every entity, depth first in order; iterative (mime.parse bounds the depth anyway)."""
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        yield part
+        children = [*part.parts, *((part.message,) if part.message is not None else ())]
+        stack.extend(reversed(children))
+
+
+def _is_text(part: mime.BodyPart) -> bool:
+    return part.type.lower() == "text" and not part.parts and part.message is None
+
+
+def _part_text(raw: bytes, part: mime.BodyPart) -> str:
+    data = raw[part.body_start : part.end]
+    decoded = mime.decode_body(data, part.encoding)
+    return _decode_charset(data if decoded is None else decoded, part)
+
+
+def _decode_charset(data: bytes, part: mime.BodyPart) -> str:
+    charset = (mime.param_value(part.params, "charset") or "").strip().strip('"').lower()
+    if charset and charset not in _IDENTITY_CHARSETS:
+        try:
+            return data.decode(charset, "replace")
+        except (LookupError, ValueError):
+            pass  # unknown, or not a text codec ("base64"): fall back below
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 @dataclass(frozen=True, slots=True)

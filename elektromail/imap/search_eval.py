@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from typing import Any, Protocol
@@ -55,7 +55,14 @@ from elektromail.imap.search_parse import (
     SubjectKey,
     WithinKey,
 )
-from elektromail.searchtext import address_text, header_fields, sent_day, subject_text
+from elektromail.searchtext import (
+    address_text,
+    body_text,
+    full_text,
+    header_fields,
+    sent_day,
+    subject_text,
+)
 
 __all__ = [
     "CONTENT",
@@ -76,7 +83,6 @@ __all__ = [
 CONTENT = frozenset({HEADERS, BODY})  # keys that read the raw message and its structure
 
 _EPOCH = datetime.datetime(1970, 1, 1)
-_IDENTITY_CHARSETS = frozenset({"us-ascii", "ascii", "utf-8", "utf8"})
 _COST = {FLAGS: 1, SIZE: 2, DATE: 2, HEADERS: 3, BODY: 4}
 
 
@@ -266,20 +272,12 @@ class _Facts:
 
     def body_text(self) -> str:
         if self._body is None:
-            raw = self.raw()
-            texts = (_part_text(raw, part) for part in _walk(self.parsed().body) if _is_text(part))
-            self._body = "\n".join(texts).casefold()
+            self._body = body_text(self.raw(), self.parsed())
         return self._body
 
     def full_text(self) -> str:
         if self._text is None:
-            raw = self.raw()
-            lines = [
-                f"{name}: {value}"
-                for part in _walk(self.parsed().body)
-                for name, value in header_fields(raw[part.start : part.body_start])
-            ]
-            self._text = "\n".join(lines).casefold() + "\n" + self.body_text()
+            self._text = full_text(self.raw(), self.parsed(), self.body_text())
         return self._text
 
 
@@ -289,39 +287,6 @@ def _local_day(epoch: float, tz_minutes: int) -> datetime.date | None:
     except (OverflowError, ValueError):
         return None
     return moment.date()
-
-
-def _walk(root: mime.BodyPart) -> Iterator[mime.BodyPart]:
-    """Every entity, depth first in order; iterative (mime.parse bounds the depth anyway)."""
-    stack = [root]
-    while stack:
-        part = stack.pop()
-        yield part
-        children = [*part.parts, *((part.message,) if part.message is not None else ())]
-        stack.extend(reversed(children))
-
-
-def _is_text(part: mime.BodyPart) -> bool:
-    return part.type.lower() == "text" and not part.parts and part.message is None
-
-
-def _part_text(raw: bytes, part: mime.BodyPart) -> str:
-    data = raw[part.body_start : part.end]
-    decoded = mime.decode_body(data, part.encoding)
-    return _decode_charset(data if decoded is None else decoded, part)
-
-
-def _decode_charset(data: bytes, part: mime.BodyPart) -> str:
-    charset = (mime.param_value(part.params, "charset") or "").strip().strip('"').lower()
-    if charset and charset not in _IDENTITY_CHARSETS:
-        try:
-            return data.decode(charset, "replace")
-        except (LookupError, ValueError):
-            pass  # unknown, or not a text codec ("base64"): fall back below
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
 
 
 # -- compiling keys into predicates -------------------------------------------------------
@@ -538,6 +503,8 @@ def store_query(key: Key) -> tuple | None:
         return ("subject", key.text.casefold())
     if isinstance(key, HeaderKey):
         return ("header", key.field, key.text.casefold())
+    if isinstance(key, BodyKey):
+        return ("text" if key.headers else "body", key.text.casefold())
     return None
 
 

@@ -68,10 +68,12 @@ class MessageDesk(QuotaDesk):
         (store/objectids.py); without `parse`, unparsed bodies have no preview yet."""
         return self.store.message_extras(mailbox_id, uids, parse=parse)
 
-    def search_uids(self, mailbox_id: int, query: tuple) -> Deferred[list[int]]:
+    def search_uids(
+        self, mailbox_id: int, query: tuple, uids: Sequence[int] | None = None
+    ) -> Deferred[list[int]]:
         """The UIDs of the mailbox's messages matching one SEARCH key the store answers
-        (store/search.py lists the queries)."""
-        return self.store.search_uids(mailbox_id, query)
+        (store/search.py lists the queries; TEXT and BODY look at `uids` only, when given)."""
+        return self.store.search_uids(mailbox_id, query, uids)
 
     def thread_messages(self, mailbox_id: int) -> Deferred[list[tuple]]:
         """What IMAP THREAD reads of each message of the mailbox, in UID order (store/search.py

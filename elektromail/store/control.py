@@ -237,6 +237,7 @@ def _purge(cursor) -> list[Emptied]:
     cursor.execute("DELETE FROM search_envelope")
     cursor.execute("DELETE FROM search_header")
     cursor.execute("DELETE FROM sort_keys")
+    cursor.execute("DELETE FROM search_text")
     cursor.execute("DELETE FROM bodies")
     return emptied
 
@@ -294,6 +295,7 @@ _WIPE_ORDER = (
     "search_envelope",
     "search_header",
     "sort_keys",
+    "search_text",
     "bodies",
     "subscriptions",
     "quotas",

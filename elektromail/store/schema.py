@@ -9,7 +9,7 @@ from elektromail.store import objectids
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -140,6 +140,14 @@ CREATE TABLE IF NOT EXISTS sort_keys (
     message_id   TEXT,  -- NULL: no valid Message-ID
     refs         TEXT  -- JSON list of the references; NULL: none
 );
+-- The decoded, casefolded text SEARCH TEXT reads (searchtext.full_text) as UTF-8, BODY's part
+-- of it from byte `body_at` on: a cache, filled by the first TEXT or BODY search that reads a
+-- body (store/textsearch.py), so that later ones are one instr() per body; goes with it.
+CREATE TABLE IF NOT EXISTS search_text (
+    body_id INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
+    text    BLOB NOT NULL,
+    body_at INTEGER NOT NULL
+);
 -- Bodies stored but not parsed yet have structure '' (a parse never gives that): mail is
 -- acknowledged once its bytes are committed, and the parse is made when a reader first needs it
 -- or the store is idle (see pending.py). Until then the body has no body_index row.
@@ -186,6 +194,8 @@ ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
     # 10 -> 11: object ids (RFC 8474), save dates (RFC 8514) and previews (RFC 8970), added
     # and backfilled by objectids.upgrade (body_index may be new here, made by SCHEMA).
     10: "",
+    # 11 -> 12: search_text (created by SCHEMA) fills itself as TEXT and BODY searches read.
+    11: "",
 }
 
 

@@ -17,7 +17,9 @@ needs no SQL:
 - ("header", name, text): `text` in some top-level `name` field (name lower-case);
 - ("modseq", n): the message's mod-sequence is n or more (RFC 7162 §3.1.5);
 - ("saved", op, date): as "internal", for the save date in UTC (RFC 8514's SAVEDBEFORE...);
-- ("emailid", id): the messages whose body has that EMAILID (RFC 8474).
+- ("emailid", id): the messages whose body has that EMAILID (RFC 8474);
+- ("text", text) and ("body", text): `text` in what SEARCH TEXT or BODY reads (textsearch.py),
+  of the messages of `uids` when given.
 
 Texts are casefolded by the caller; the answer is the matching UIDs of the mailbox.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -34,6 +37,7 @@ from elektromail.searchtext import to_blob
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.pending import WAITING, parse_messages
 from elektromail.store.rows import Render
+from elektromail.store.textsearch import text_uids
 
 _ADDRESS_COLUMNS = {"from": "from_text", "to": "to_text", "cc": "cc_text", "bcc": "bcc_text"}
 _DAY = 86400
@@ -75,9 +79,12 @@ class SearchOps:
     _run: Any
     render: Render | None
 
-    def search_uids(self, mailbox_id: int, query: Query) -> Deferred[list[int]]:
-        """The UIDs of the mailbox's messages that match `query` (see the module)."""
-        return self._run(_search_uids, self.render, mailbox_id, query)
+    def search_uids(
+        self, mailbox_id: int, query: Query, uids: Sequence[int] | None = None
+    ) -> Deferred[list[int]]:
+        """The UIDs of the mailbox's messages that match `query` (see the module); TEXT and
+        BODY look at the messages of `uids` only, when given (the others may match or not)."""
+        return self._run(_search_uids, self.render, mailbox_id, query, uids)
 
     def thread_messages(self, mailbox_id: int) -> Deferred[list[ThreadRow]]:
         """What THREAD reads of each message of the mailbox, in UID order: (uid, sent time or
@@ -96,9 +103,15 @@ class SearchOps:
 
 # The query kinds that read the header index, which a body gets when it is parsed.
 _INDEXED = frozenset({"sent", "address", "subject", "header", "emailid"})
+_TEXTS = frozenset({"text", "body"})  # read the parse too, and their own table
 
 
-def _search_uids(cursor, render: Render | None, mailbox_id: int, query: Query) -> list[int]:
+def _search_uids(
+    cursor, render: Render | None, mailbox_id: int, query: Query, uids: Sequence[int] | None
+) -> list[int]:
+    if query[0] in _TEXTS:
+        _parse_waiting(cursor, render, mailbox_id)
+        return text_uids(cursor, mailbox_id, query[1], headers=query[0] == "text", uids=uids)
     if query[0] in _INDEXED:
         _parse_waiting(cursor, render, mailbox_id)
     where, params = _condition(query)

@@ -89,6 +89,7 @@ def test_a_new_database_gets_every_table(tmp_path):
         "bodies",
         "messages",
         "body_index",
+        "search_text",
         "search_envelope",
         "search_header",
         "sort_keys",

@@ -192,7 +192,13 @@ async def _matching(ctx: Context, key: Key, search: SearchContext, domain: set[i
     query = store_query(key)
     mailbox_id = ctx.session.view.mailbox_id
     if query is not None:
-        return domain.intersection(await ctx.services.postoffice.search_uids(mailbox_id, query))
+        # TEXT and BODY decode each body the first time they read it: only the domain's, when
+        # other keys narrowed it (AND UID 5 TEXT x decodes one message, not the mailbox).
+        narrowed = query[0] in ("text", "body") and len(domain) < len(search.uids)
+        found = await ctx.services.postoffice.search_uids(
+            mailbox_id, query, sorted(domain) if narrowed else None
+        )
+        return domain.intersection(found)
     return await _tested(ctx, key, search, domain)
 
 
