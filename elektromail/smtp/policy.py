@@ -102,7 +102,7 @@ class DeliveryPolicy:
         """Deliver a received message (data-stage rules, storage, DSN) and say what the client
         is told: 250 only once the post office has stored it, an error if it could not."""
         try:
-            if transaction.is_plain(envelope) and not self.postoffice.quotas_apply():
+            if transaction.plain_path(self.postoffice, envelope):
                 # The usual message (no rule, no DSN, no quota): one callback from the stored
                 # copies to the Decision, rather than one to an Outcome and one more to the
                 # Decision.

@@ -153,7 +153,7 @@ def finish(
     Most messages meet no rule and ask for no DSN: those go straight to the post office with
     plain callbacks, without the coroutine the other cases need (a coroutine and the
     inlineCallbacks machinery cost more than the callbacks, on every message)."""
-    if not is_plain(envelope) or postoffice.quotas_apply():
+    if not plain_path(postoffice, envelope):
         return Deferred.fromCoroutine(_finish(postoffice, session, envelope, raw, host, trace))
     return deliver_plain(postoffice, session, envelope, raw, host, trace).addCallback(accepted)
 
@@ -180,6 +180,12 @@ def is_plain(envelope: Envelope) -> bool:
         if recipient.rule is not None or recipient.arguments.wants("SUCCESS"):
             return False
     return bool(envelope.recipients)
+
+
+def plain_path(postoffice: PostOffice, envelope: Envelope) -> bool:
+    """Whether the message may go straight to the post office (`deliver_plain`): a plain
+    envelope, and no quota to check per recipient after DATA (`_finish` does that)."""
+    return is_plain(envelope) and not postoffice.quotas_apply()
 
 
 def accepted(deliveries: list[Delivery]) -> Outcome:
