@@ -158,13 +158,14 @@ def _snippet(text: str) -> str:
     text = text.replace("\ufeff", "").replace("\x00", "")
     own: list[str] = []
     quoted: list[str] = []
+    own_length = quoted_length = -1  # of " ".join(...): the first word adds no space
     for line in text.split("\n"):  # C's isspace() white space, as Dovecot: not U+00A0
-        if line.startswith(">"):
-            quoted.extend(_words(line[1:]))
-        else:
-            own.extend(_words(line))
-        if len(" ".join(own)) >= PREVIEW_CHARS:
-            break
+        if not line.startswith(">"):
+            own_length = _take_words(line, 0, own, own_length, PREVIEW_CHARS)
+            if own_length >= PREVIEW_CHARS:
+                break
+        elif quoted_length < PREVIEW_CHARS - 1:
+            quoted_length = _take_words(line, 1, quoted, quoted_length, PREVIEW_CHARS - 1)
     if own:
         return _cut(" ".join(own), PREVIEW_CHARS)
     if quoted:  # one character of the limit goes to the ">" (as Dovecot)
@@ -172,8 +173,22 @@ def _snippet(text: str) -> str:
     return ""
 
 
-def _words(line: str) -> list[str]:
-    return [word for word in _C_SPACE_RE.split(line) if word]
+def _take_words(line: str, start: int, words: list[str], length: int, limit: int) -> int:
+    """Add the words of `line` from `start` on to `words` until their joined length reaches
+    `limit` (what is cut from a long line is never shown); returns the joined length."""
+    # A word and the space after it are two characters or more, and only the first piece can
+    # be empty: that many pieces reach the limit, and the rest of a long line stays unsplit.
+    wanted = (limit - length) // 2 + 2
+    pieces = _C_SPACE_RE.split(line[start:] if start else line, wanted)
+    if len(pieces) > wanted:
+        pieces.pop()  # the unsplit rest
+    for word in pieces:
+        if word:
+            words.append(word)
+            length += len(word) + 1
+            if length >= limit:
+                break
+    return length
 
 
 def _cut(text: str, limit: int) -> str:
