@@ -79,6 +79,12 @@ def test_capability_lists_catenate(wire):
     assert b" CATENATE " in wire.command(b"c CAPABILITY")
 
 
+def test_capability_lists_url_partial(wire):
+    """RFC 5550 §5: a server whose URLs take the ;PARTIAL= component (RFC 5092 §3.4) says so
+    with URL-PARTIAL; Dovecot advertises it beside CATENATE."""
+    assert b" URL-PARTIAL" in wire.command(b"c CAPABILITY")
+
+
 def test_text_parts_are_stored_as_concatenated(mail, wire):
     """RFC 4469 §3: "The APPEND command concatenates all the message parts and appends the
     new message"; the bytes exactly as sent."""

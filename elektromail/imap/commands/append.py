@@ -29,7 +29,8 @@ from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String
 from elektromail.store import NoSuchMailbox
 
-advertise("MULTIAPPEND", "CATENATE")
+# URL-PARTIAL (RFC 5550 §5): CATENATE's URLs take ;PARTIAL= (imapurl.py), as Dovecot's do
+advertise("MULTIAPPEND", "CATENATE", "URL-PARTIAL")
 
 USAGE = "expected APPEND mailbox [(flags)] [date-time] literal"
 # The literals of one command together (MULTIAPPEND) may hold this many messages of the
