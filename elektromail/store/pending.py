@@ -11,6 +11,7 @@ case) that costs one probe of an empty partial index.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 
 from elektromail.store.errors import StoreUnavailable, unavailable
@@ -41,12 +42,28 @@ def parse_all(cursor, render: Render | None) -> Parsed:
 
 
 def parse_some(cursor, render: Render | None, limit: int) -> int:
-    """Parse and store up to `limit` waiting bodies (-1: all), oldest first (the idle-time
-    backfill); returns how many were stored (0 while the database cannot be written)."""
-    parsed, stored = _parse(
+    """Parse and store up to `limit` waiting bodies (-1: all), oldest first; returns how many
+    were stored (0 while the database cannot be written)."""
+    parsed, stored, _ = _parse(
         cursor, render, f"SELECT id FROM bodies WHERE {WAITING} ORDER BY id LIMIT ?", (limit,)
     )
     return len(parsed) if stored else 0
+
+
+def parse_for(cursor, render: Render | None, limit: int, seconds: float) -> tuple[int, bool]:
+    """The idle-time backfill's batch: `parse_some`, stopping after the first body parsed
+    once `seconds` have gone by (a read waiting behind the batch waits that long at most).
+    Returns (how many were stored, whether more may wait: the batch was full or cut short)."""
+    deadline = time.monotonic() + seconds
+    parsed, stored, cut = _parse(
+        cursor,
+        render,
+        f"SELECT id FROM bodies WHERE {WAITING} ORDER BY id LIMIT ?",
+        (limit,),
+        deadline,
+    )
+    count = len(parsed) if stored else 0
+    return count, count > 0 and (cut or count >= limit)
 
 
 def parse_bodies(cursor, render: Render | None, body_ids: Iterable[int]) -> Parsed:
@@ -77,19 +94,28 @@ def parse_messages(
     return parsed
 
 
-def _parse(cursor, render: Render | None, select: str, params: Sequence) -> tuple[Parsed, bool]:
+def _parse(
+    cursor, render: Render | None, select: str, params: Sequence, deadline: float | None = None
+) -> tuple[Parsed, bool, bool]:
     """Parse the waiting bodies `select` names and store the parses: (the parses, whether they
-    were stored). A database that cannot take them (full, read-only) leaves them waiting."""
+    were stored, whether `deadline` (time.monotonic) cut the list short; the rest wait on). A
+    database that cannot take them (full, read-only) leaves them waiting."""
     ids = [row[0] for row in cursor.execute(select, params).fetchall()]
     parsed: Parsed = {}
+    cut = False
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows = cursor.execute(f"SELECT id, raw FROM bodies WHERE id IN ({marks})", chunk)
         for body_id, raw in rows.fetchall():
+            if deadline is not None and parsed and time.monotonic() > deadline:
+                cut = True
+                break
             parsed[body_id] = prepare(bytes(raw), render)
+        if cut:
+            break
     if not parsed:
-        return parsed, True
+        return parsed, True, cut
     cursor.execute("SAVEPOINT parse")
     try:
         _store(cursor, parsed)
@@ -100,9 +126,9 @@ def _parse(cursor, render: Render | None, select: str, params: Sequence) -> tupl
             raise
         cursor.execute("ROLLBACK TO parse")
         cursor.execute("RELEASE parse")
-        return parsed, False
+        return parsed, False, cut
     cursor.execute("RELEASE parse")
-    return parsed, True
+    return parsed, True, cut
 
 
 def _store(cursor, parsed: Parsed) -> None:

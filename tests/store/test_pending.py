@@ -128,6 +128,7 @@ def test_the_idle_store_parses_in_batches_once_nothing_arrived_for_a_while():
     clock = Clock()
     store = Store(clock=clock)
     store.render = render_fetch_data
+    store.backfill_seconds = 60  # batches bounded by their count here (the next test: time)
     run(store.open)
     try:
         box = add_mailbox(store, add_user(store))
@@ -139,6 +140,30 @@ def test_the_idle_store_parses_in_batches_once_nothing_arrived_for_a_while():
         assert waiting(store) == 3
         run(clock.advance, 0)  # the next batch follows at once
         assert waiting(store) == 0
+        assert clock.getDelayedCalls() == []
+    finally:
+        run(store.close)
+
+
+def test_a_backfill_batch_stops_at_its_time_budget_and_the_next_goes_on():
+    """A command that comes while a batch parses waits for it: a batch parses for at most
+    `backfill_seconds` (one body at least), and the backfill goes on until none waits."""
+    clock = Clock()
+    store = Store(clock=clock)
+    store.render = render_fetch_data
+    store.backfill_seconds = 0  # every batch is cut after its first body
+    run(store.open)
+    try:
+        box = add_mailbox(store, add_user(store))
+        for n in range(4):
+            run(store.append, box.id, unparsed(message(f"m{n}")))
+        run(clock.advance, IDLE_SECONDS)  # stored since the last look: wait again
+        run(clock.advance, IDLE_SECONDS)  # quiet: the first batch, one body
+        assert waiting(store) == 3
+        for left in (2, 1, 0):
+            run(clock.advance, 0)  # the next batch follows at once
+            assert waiting(store) == left
+        run(clock.advance, 0)  # the last batch was cut too: one more look finds nothing
         assert clock.getDelayedCalls() == []
     finally:
         run(store.close)
