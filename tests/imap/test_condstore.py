@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from elektromail.imap.commands import fetch as fetch_command
 from elektromail.testing import MailServer
 from tests.imap.wire import ImapWire
 
@@ -387,3 +388,23 @@ def test_the_modseq_a_fetch_set_survives_a_restart(tmp_path):
             b"* 1 FETCH (FLAGS (\\Seen) MODSEQ (3))\r\nf OK FETCH completed\r\n"
         )
         wire.close()
+
+
+@pytest.mark.parametrize("items", [b"(FLAGS)", b"(BODY.PEEK[TEXT])"])
+@pytest.mark.parametrize("chunk", [2, 3, 1000])
+def test_fetch_changedsince_finds_every_change_whatever_the_chunk(mail, monkeypatch, chunk, items):
+    # The store reads at most CHUNK changed messages per trip (bodies: a smaller budget too);
+    # what comes after the last row read must still be found.
+    monkeypatch.setattr(fetch_command, "CHUNK", chunk)
+    monkeypatch.setattr(fetch_command, "CHUNK_WITH_BODIES", 2)
+    deliver(mail, 10)  # modseqs 2..11
+    wire = session(mail, b"CONDSTORE")
+    wire.command(b"t STORE 2,3,5,6,7,9,10 +FLAGS.SILENT (\\Flagged)")  # now at 12
+    answer = wire.responses(b"f FETCH 1:* " + items + b" (CHANGEDSINCE 11)")
+    assert [line.split(b" FETCH ")[0] for line in answer[:-1]] == [
+        b"* %d" % seq for seq in (2, 3, 5, 6, 7, 9, 10)
+    ]
+    assert all(b"MODSEQ (12)" in line for line in answer[:-1])
+    assert answer[-1] == b"f OK FETCH completed\r\n"
+    everything = wire.responses(b"g UID FETCH 1:* (UID) (CHANGEDSINCE 0)")
+    assert len(everything) == 11 and everything[0] == b"* 1 FETCH (UID 1 MODSEQ (2))\r\n"

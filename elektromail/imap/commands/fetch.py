@@ -107,7 +107,9 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
         while rest:
             if ctx.closed:  # the client left: reading the rest would keep the store busy
                 break
-            part = rest[:CHUNK]
+            # With CHANGEDSINCE, what changed is mostly a few of many: the store looks through
+            # all that is left at once and reads at most CHUNK of the changed messages.
+            part = rest if changedsince is not None else rest[:CHUNK]
             rows = await postoffice.fetch_messages(
                 view.mailbox_id,
                 part,
@@ -116,9 +118,13 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 rendered=need_rendered,
                 budget=budget,
                 changedsince=changedsince,
+                limit=None if changedsince is None else CHUNK,
             )
-            # the store answered a prefix of `part` (all of it without a budget)
-            rest = rest[bisect_right(part, rows[-1].uid) if rows and budget else len(part) :]
+            # the store answered a prefix of `part`: all of it, unless a budget or the limit
+            # cut it after the last row
+            limited = changedsince is not None and len(rows) == CHUNK
+            cut = bool(rows) and (budget is not None or limited)
+            rest = rest[bisect_right(part, rows[-1].uid) if cut else len(part) :]
             if need_rendered and not need_structure:
                 rows = await _add_structure_where_unrendered(ctx, rows)
             extras = None
