@@ -6,8 +6,9 @@ started by that script when it is not running) on the lines of issue 15:
 
 - one command at a time with a plain `imaplib` client, in a mailbox of N messages of about
   4 KB (bench/imap_corpus.py): UID SEARCH FROM / SUBJECT / HEADER Message-ID / SEEN /
-  LARGER / TEXT, a one-message FETCH and an APPEND with a synchronizing literal; median and
-  p90 milliseconds;
+  LARGER / TEXT, UID SORT and THREAD, FETCH 1:* (FLAGS) (CHANGEDSINCE n) with 1 % changed,
+  a one-message FETCH and an APPEND with a synchronizing literal; median and p90 milliseconds
+  (--only picks some of them);
 - under load: --load-clients sessions looping one random FETCH and one UID SEARCH FROM;
 - in bulk, with a raw pipelining client, N messages of about 2 KB: SELECT, envelope and body
   FETCH 1:*, UID SEARCH TEXT, UID STORE 1:*, and SELECT of a mailbox of --big messages;
@@ -219,7 +220,7 @@ def one_command_section(args, targets: list[Target], suffix: str, report: Report
                 f"one command, imaplib, {len(messages)} messages of ~{mean:.1f} KB: median (p90) ms"
             )
             timings = measure_one_commands(
-                targets, box, append_box, messages, args.repeat, args.repeat_quick
+                targets, box, append_box, messages, args.repeat, args.repeat_quick, only=args.only
             )
             for line, per_target in timings.items():
                 for name, timing in per_target.items():
@@ -348,6 +349,7 @@ def parse_args() -> argparse.Namespace:
     add("--load-clients", type=int, default=10)
     add("--load-secs", type=float, default=20)
     add("--no-latency", action="store_true", help="skip the one-command lines")
+    add("--only", help="only the one-command lines whose name holds this text, e.g. CHANGEDSINCE")
     add("--no-load", action="store_true", help="skip the load line")
     add("--no-bulk", action="store_true", help="skip the bulk lines")
     add("--imaptest", action="store_true", help="run imaptest's stress profiles too")

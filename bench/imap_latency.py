@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from imap_corpus import BODY_WORD, SENDERS, SUBJECT_WORD, Message, corpus
 from imap_targets import Target, busy_since, cpu_seconds, machine_jiffies
@@ -44,11 +45,22 @@ def _ok(answer: tuple[str, list], what: str) -> list:
     return data
 
 
-def one_command_lines(
-    messages: Sequence[Message], repeat: int, repeat_quick: int
-) -> list[tuple[str, int, Callable[[imaplib.IMAP4, random.Random, str], object]]]:
-    """(line, repetitions, call) for each one-command line of issue 15's first table, and
-    issue 16's SORT and THREAD lines."""
+Call = Callable[[imaplib.IMAP4, random.Random, str], object]
+
+
+class Line(NamedTuple):
+    """A one-command line: `call` is measured `repeat` times per server, after `prepare` (if
+    any) has readied that server's session once, unmeasured."""
+
+    name: str
+    repeat: int
+    call: Call
+    prepare: Callable[[imaplib.IMAP4, str], None] | None = None
+
+
+def one_command_lines(messages: Sequence[Message], repeat: int, repeat_quick: int) -> list[Line]:
+    """The one-command lines of issue 15's first table, and issue 16's SORT, THREAD and
+    CHANGEDSINCE lines."""
     n = len(messages)
     message_id = messages[n // 2].message_id
     extra = corpus(repeat_quick + 1, seed=99)
@@ -62,7 +74,8 @@ def one_command_lines(
     def append(c, rng, box):
         return _ok(c.append(box, None, None, extra[rng.randrange(len(extra))].raw), "APPEND")
 
-    return [
+    changed = ChangedSince(n)
+    lines = [
         ("UID SEARCH FROM sender7", repeat, search("FROM", "sender7")),
         (f"UID SEARCH SUBJECT {SUBJECT_WORD}", repeat, search("SUBJECT", SUBJECT_WORD)),
         ("UID SEARCH HEADER Message-ID <one>", repeat, search("HEADER", "Message-ID", message_id)),
@@ -72,6 +85,7 @@ def one_command_lines(
         ("UID SORT (DATE) ALL", repeat, ordered("SORT", "(DATE)")),
         ("UID SORT (SUBJECT) ALL", repeat, ordered("SORT", "(SUBJECT)")),
         ("UID THREAD REFERENCES ALL", repeat, ordered("THREAD", "REFERENCES")),
+        (changed.line, repeat, changed.fetch, changed.prepare),
         (
             f"FETCH n {FETCH_ONE}, one message",
             repeat_quick,
@@ -79,6 +93,33 @@ def one_command_lines(
         ),
         ("APPEND, synchronizing literal", repeat_quick, append),
     ]
+    return [Line(*line) for line in lines]
+
+
+class ChangedSince:
+    """`FETCH 1:* (FLAGS) (CHANGEDSINCE n)` (RFC 7162 §3.1.4.1), n being the mailbox's
+    HIGHESTMODSEQ before a keyword was added to 1 % of its messages: what a syncing client asks
+    for after a while away. `prepare` makes the change in each server's mailbox, once."""
+
+    KEYWORD = "$BenchChanged"
+
+    def __init__(self, n: int) -> None:
+        self.numbers = list(range(1, n + 1, 100))  # 1 %, spread through the mailbox
+        self.line = f"FETCH 1:* (FLAGS) (CHANGEDSINCE n), {len(self.numbers)} changed"
+        self.since: dict[int, int] = {}  # id(client) -> n
+
+    def prepare(self, client: imaplib.IMAP4, mailbox: str) -> None:
+        [status] = _ok(client.status(mailbox, "(HIGHESTMODSEQ)"), "STATUS")
+        self.since[id(client)] = int(status.split(b"HIGHESTMODSEQ ")[1].split(b")")[0])
+        numbers = ",".join(map(str, self.numbers))
+        _ok(client.store(numbers, "+FLAGS.SILENT", f"({self.KEYWORD})"), "STORE")
+        answered = [r for r in self.fetch(client) if r is not None]  # [None]: no answer
+        if len(answered) != len(self.numbers):  # a line that measures the wrong thing is worse
+            raise RuntimeError(f"CHANGEDSINCE answered {len(answered)} of {len(self.numbers)}")
+
+    def fetch(self, client: imaplib.IMAP4, rng: random.Random | None = None, box: str = ""):
+        since = self.since[id(client)]
+        return _ok(client.fetch("1:*", f"(FLAGS) (CHANGEDSINCE {since})"), "FETCH")
 
 
 def measure_one_commands(
@@ -89,12 +130,24 @@ def measure_one_commands(
     repeat: int,
     repeat_quick: int,
     progress: Callable[[str], None] = print,
+    only: str | None = None,
 ) -> dict[str, dict[str, Timing]]:
-    """{line: {target name: Timing}}, every target measured in the same loop."""
+    """{line: {target name: Timing}}, every target measured in the same loop; with `only`,
+    just the lines whose name holds that text."""
     clients = [session(t, mailbox) for t in targets]
     results: dict[str, dict[str, Timing]] = {}
     try:
-        for line, times, call in one_command_lines(messages, repeat, repeat_quick):
+        if only is not None:
+            for client in clients:
+                # The lines left out would have had every body read (and elektromail parses
+                # what it stored while idle, meanwhile): done here, untimed.
+                _ok(client.fetch("1:*", "(BODYSTRUCTURE)"), "FETCH")
+        for line, times, call, prepare in one_command_lines(messages, repeat, repeat_quick):
+            if only is not None and only.lower() not in line.lower():
+                continue
+            if prepare is not None:
+                for client in clients:
+                    prepare(client, mailbox)
             samples: list[list[float]] = [[] for _ in targets]
             rng = random.Random(line)
             for client in clients:

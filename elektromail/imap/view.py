@@ -85,6 +85,9 @@ class MailboxView:
 
     def uids_in_seq_ranges(self, ranges: Iterable[tuple[int, int]]) -> list[int]:
         """UIDs of the messages whose sequence numbers fall in the (lo, hi) ranges."""
+        one = _one_range(ranges)
+        if one is not None:
+            return self.uids[max(one[0], 1) - 1 : min(one[1], len(self.uids))]
         out: list[int] = []
         for lo, hi in ranges:
             out.extend(self.uids[max(lo, 1) - 1 : min(hi, len(self.uids))])
@@ -92,6 +95,9 @@ class MailboxView:
 
     def uids_in_uid_ranges(self, ranges: Iterable[tuple[int, int]]) -> list[int]:
         """The existing UIDs that fall in the (lo, hi) UID ranges."""
+        one = _one_range(ranges)
+        if one is not None:
+            return self.uids[bisect_left(self.uids, one[0]) : bisect_left(self.uids, one[1] + 1)]
         out: list[int] = []
         for lo, hi in ranges:
             out.extend(self.uids[bisect_left(self.uids, lo) : bisect_left(self.uids, hi + 1)])
@@ -284,3 +290,11 @@ def _flag_index(flags: dict[int, tuple[str, ...]]) -> dict[str, set[int]]:
 
 def _sorted_unique(values: list[int]) -> list[int]:
     return sorted(set(values)) if values else values
+
+
+def _one_range(ranges: Iterable[tuple[int, int]]) -> tuple[int, int] | None:
+    """The range when `ranges` holds exactly one (1:*, the usual set): its slice of the
+    view's UIDs is already ascending and unique, with no set to build and sort."""
+    if isinstance(ranges, list | tuple) and len(ranges) == 1:
+        return ranges[0]
+    return None

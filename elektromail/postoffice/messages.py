@@ -37,11 +37,13 @@ class MessageDesk(QuotaDesk):
         rendered: bool = False,
         budget: tuple[int, int] | None = None,
         changedsince: int | None = None,
+        limit: int | None = None,
     ) -> Deferred[list[MessageRow]]:
         """Messages by UID (ascending) with flags, dates, size and mod-sequence; `structure`,
         `raw` and `rendered` say which of the stored body's columns to read too; `budget`
         (messages, bytes) reads only the first that fit, by stored size (see Store.fetch);
-        `changedsince` only those whose mod-sequence is above it (RFC 7162 §3.1.4.1)."""
+        `changedsince` only those whose mod-sequence is above it (RFC 7162 §3.1.4.1), the
+        first `limit` of them."""
         return self.store.fetch(
             mailbox_id,
             uids,
@@ -50,6 +52,7 @@ class MessageDesk(QuotaDesk):
             rendered=rendered,
             budget=budget,
             changedsince=changedsince,
+            limit=limit,
         )
 
     def expunged_since(self, mailbox_id: int, modseq: int) -> Deferred[list[int]]:

@@ -487,12 +487,14 @@ class Store:
         rendered: bool = False,
         budget: tuple[int, int] | None = None,
         changedsince: int | None = None,
+        limit: int | None = None,
     ) -> Deferred[list[MessageRow]]:
         """Messages by UID (ascending); `structure`, `raw` and `rendered` say which of the
-        body's columns to read. With a `budget` of (messages, bytes), only the first of
-        `uids` that fit in it by their stored sizes (at least one, however large): the
-        caller goes on after the last row returned. Sizes and bodies are read in one
-        interaction, so one thread hop."""
+        body's columns to read. With `changedsince`, only those whose mod-sequence is above
+        it, and with a `limit` only the first `limit` of those. With a `budget` of (messages,
+        bytes), only the first that fit in it by their stored sizes (at least one, however
+        large): the caller goes on after the last row returned. Sizes and bodies are read in
+        one interaction, so one thread hop."""
         return self._run(
             _fetch,
             self.render,
@@ -503,6 +505,7 @@ class Store:
             rendered,
             budget,
             changedsince,
+            limit,
         )
 
     def store_flags(
@@ -802,10 +805,24 @@ def _within(cursor, mailbox_id, uids: list[int], budget: tuple[int, int]) -> lis
 
 
 def _fetch(
-    cursor, render, mailbox_id, uids, structure, raw, rendered, budget=None, changedsince=None
+    cursor,
+    render,
+    mailbox_id,
+    uids,
+    structure,
+    raw,
+    rendered,
+    budget=None,
+    changedsince=None,
+    limit=None,
 ) -> list[MessageRow]:
-    if changedsince is not None:  # RFC 7162 §3.1.4.1: only what changed after it
-        uids = _changed_since(cursor, mailbox_id, uids, changedsince)
+    # RFC 7162 §3.1.4.1: only what changed after `changedsince`. Without a budget the rows
+    # are read by the same query that finds them, else the budget picks among their UIDs.
+    since: tuple[int, ...] = ()
+    if changedsince is not None and budget is None:
+        since = (changedsince,)
+    elif changedsince is not None:
+        uids = _changed_since(cursor, mailbox_id, uids, changedsince, limit)
     if budget is not None:
         uids = _within(cursor, mailbox_id, uids, budget)
     parse = structure or rendered
@@ -825,11 +842,15 @@ def _fetch(
     join = " JOIN bodies b ON b.id = m.body_id" if structure or raw or rendered else ""
     out: list[MessageRow] = []
     waiting: dict[int, list[int]] = {}  # body id -> where its rows are in `out`
+    changed = " AND m.modseq > ?" if since else ""
     for where, params in _uid_conditions(uids):
+        left = -1 if limit is None or not since else limit - len(out)  # LIMIT -1: none
+        if left == 0:
+            break
         rows = cursor.execute(
-            f"SELECT {cols} FROM messages m{join} WHERE m.mailbox_id = ? AND {where}"
-            " ORDER BY m.uid",
-            (mailbox_id, *params),
+            f"SELECT {cols} FROM messages m{join} WHERE m.mailbox_id = ? AND {where}{changed}"
+            " ORDER BY m.uid LIMIT ?",
+            (mailbox_id, *params, *since, left),
         )
         for r in rows:
             if r[11]:
@@ -863,14 +884,19 @@ def _parsed_row(
     )
 
 
-def _changed_since(cursor, mailbox_id, uids: list[int], modseq: int) -> list[int]:
-    """Those of `uids` (ascending) whose mod-sequence is above `modseq`."""
+def _changed_since(
+    cursor, mailbox_id, uids: list[int], modseq: int, limit: int | None = None
+) -> list[int]:
+    """Those of `uids` (ascending) whose mod-sequence is above `modseq`, the first `limit`."""
     changed: list[int] = []
     for where, params in _uid_conditions(uids):
+        left = -1 if limit is None else limit - len(changed)  # LIMIT -1: no limit
+        if left == 0:
+            break
         rows = cursor.execute(
             f"SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND {where} AND m.modseq > ?"
-            " ORDER BY m.uid",
-            (mailbox_id, *params, modseq),
+            " ORDER BY m.uid LIMIT ?",
+            (mailbox_id, *params, modseq, left),
         )
         changed.extend(uid for (uid,) in rows)
     return changed

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from elektromail.imap.commands import fetch as fetch_command
 from elektromail.testing import MailServer
 from tests.imap.wire import ImapWire
 
@@ -284,3 +285,126 @@ def test_status_highestmodseq_follows_changes_made_elsewhere(mail):
     assert wire.command(b"t STATUS INBOX (HIGHESTMODSEQ)") == (
         b"* STATUS INBOX (HIGHESTMODSEQ 3)\r\nt OK STATUS completed\r\n"
     )
+
+
+# RFC 7162 §3.2.4: "the server MUST automatically include both UID and mod-sequence data in all
+# subsequent untagged FETCH responses ..., whether they were caused by a regular STORE/UID STORE,
+# ..., a FETCH/UID FETCH that implicitly set the \Seen flag, or an external agent"; §3.1.4.2:
+# "Servers that only support the CONDSTORE extension (and not QRESYNC) SHOULD comply with
+# requirements from Section 3.2.4." As Dovecot: the FETCH's own responses first, then
+# `* n FETCH ([UID u] MODSEQ (m))` for each message it marked \Seen, UID in a QRESYNC session.
+def test_fetch_that_sets_seen_reports_the_new_modseq(mail):
+    deliver(mail, 2)
+    wire = session(mail, b"CONDSTORE")
+    assert wire.command(b"f FETCH 1 (BODY[TEXT])") == (
+        b"* 1 FETCH (BODY[TEXT] {6}\r\nbody\r\n FLAGS (\\Seen))\r\n"
+        b"* 1 FETCH (MODSEQ (4))\r\nf OK FETCH completed\r\n"
+    )
+    # already \Seen: nothing changed, no mod-sequence to report
+    assert wire.command(b"g FETCH 1 (BODY[TEXT])") == (
+        b"* 1 FETCH (BODY[TEXT] {6}\r\nbody\r\n)\r\ng OK FETCH completed\r\n"
+    )
+    assert wire.command(b"h FETCH 1:2 (MODSEQ)") == (
+        b"* 1 FETCH (MODSEQ (4))\r\n* 2 FETCH (MODSEQ (3))\r\nh OK FETCH completed\r\n"
+    )
+
+
+def test_fetch_that_sets_seen_reports_the_modseq_after_what_it_showed(mail):
+    deliver(mail, 3)
+    wire = session(mail, b"CONDSTORE")
+    wire.command(b"t STORE 2 +FLAGS.SILENT (\\Seen)")  # 2 at 5, left alone by the FETCH below
+    assert wire.command(b"f FETCH 1:3 (MODSEQ BODY[TEXT])") == (
+        b"* 1 FETCH (MODSEQ (2) BODY[TEXT] {6}\r\nbody\r\n FLAGS (\\Seen))\r\n"
+        b"* 2 FETCH (MODSEQ (5) BODY[TEXT] {6}\r\nbody\r\n)\r\n"
+        b"* 3 FETCH (MODSEQ (4) BODY[TEXT] {6}\r\nbody\r\n FLAGS (\\Seen))\r\n"
+        b"* 1 FETCH (MODSEQ (6))\r\n* 3 FETCH (MODSEQ (6))\r\nf OK FETCH completed\r\n"
+    )
+
+
+def test_uid_fetch_that_sets_seen_adds_the_uid_only_for_qresync(mail):
+    deliver(mail, 2)
+    condstore = session(mail, b"CONDSTORE")
+    assert condstore.responses(b"f UID FETCH 1 (BODY[])")[1:] == [
+        b"* 1 FETCH (MODSEQ (4))\r\n",
+        b"f OK UID FETCH completed\r\n",
+    ]
+    qresync = session(mail, b"QRESYNC")
+    assert qresync.responses(b"f UID FETCH 2 (BINARY[1])")[1:] == [
+        b"* 2 FETCH (UID 2 MODSEQ (5))\r\n",
+        b"f OK UID FETCH completed\r\n",
+    ]
+    assert qresync.responses(b"g FETCH 1:2 (BODY[])") == [
+        b"* 1 FETCH (BODY[] {20}\r\nSubject: 0\r\n\r\nbody\r\n)\r\n",
+        b"* 2 FETCH (BODY[] {20}\r\nSubject: 1\r\n\r\nbody\r\n)\r\n",
+        b"g OK FETCH completed\r\n",
+    ]
+
+
+def test_fetch_changedsince_that_sets_seen_reports_both_modseqs(mail):
+    deliver(mail, 2)
+    wire = session(mail, b"CONDSTORE")
+    assert wire.command(b"f FETCH 1:* (BODY[TEXT]) (CHANGEDSINCE 2)") == (
+        b"* 2 FETCH (BODY[TEXT] {6}\r\nbody\r\n MODSEQ (3) FLAGS (\\Seen))\r\n"
+        b"* 2 FETCH (MODSEQ (4))\r\nf OK FETCH completed\r\n"
+    )
+
+
+def test_fetch_that_sets_seen_without_condstore_reports_no_modseq(mail):
+    deliver(mail, 1)
+    wire = session(mail)
+    assert wire.command(b"f FETCH 1 (BODY[TEXT])") == (
+        b"* 1 FETCH (BODY[TEXT] {6}\r\nbody\r\n FLAGS (\\Seen))\r\nf OK FETCH completed\r\n"
+    )
+
+
+def test_fetch_in_examine_sets_nothing_and_reports_no_modseq(mail):
+    deliver(mail, 1)
+    wire = session(mail, b"CONDSTORE", select=b"EXAMINE INBOX")
+    assert wire.command(b"f FETCH 1 (BODY[TEXT])") == (
+        b"* 1 FETCH (BODY[TEXT] {6}\r\nbody\r\n)\r\nf OK FETCH completed\r\n"
+    )
+
+
+def test_another_session_hears_of_the_seen_a_fetch_set(mail):
+    deliver(mail, 1)
+    watcher = session(mail, b"CONDSTORE")
+    reader = session(mail)
+    reader.command(b"f FETCH 1 (BODY[])")
+    assert watcher.command(b"n NOOP") == (
+        b"* 1 FETCH (UID 1 MODSEQ (3) FLAGS (\\Seen))\r\nn OK NOOP completed\r\n"
+    )
+
+
+def test_the_modseq_a_fetch_set_survives_a_restart(tmp_path):
+    db = str(tmp_path / "mail.db")
+    with MailServer(db=db) as server:
+        deliver(server, 1)
+        wire = session(server, b"CONDSTORE")
+        assert wire.responses(b"f FETCH 1 (BODY[])")[1] == b"* 1 FETCH (MODSEQ (3))\r\n"
+        wire.close()
+    with MailServer(db=db) as server:
+        wire = session(server, b"CONDSTORE")
+        assert wire.command(b"f FETCH 1 (FLAGS MODSEQ)") == (
+            b"* 1 FETCH (FLAGS (\\Seen) MODSEQ (3))\r\nf OK FETCH completed\r\n"
+        )
+        wire.close()
+
+
+@pytest.mark.parametrize("items", [b"(FLAGS)", b"(BODY.PEEK[TEXT])"])
+@pytest.mark.parametrize("chunk", [2, 3, 1000])
+def test_fetch_changedsince_finds_every_change_whatever_the_chunk(mail, monkeypatch, chunk, items):
+    # The store reads at most CHUNK changed messages per trip (bodies: a smaller budget too);
+    # what comes after the last row read must still be found.
+    monkeypatch.setattr(fetch_command, "CHUNK", chunk)
+    monkeypatch.setattr(fetch_command, "CHUNK_WITH_BODIES", 2)
+    deliver(mail, 10)  # modseqs 2..11
+    wire = session(mail, b"CONDSTORE")
+    wire.command(b"t STORE 2,3,5,6,7,9,10 +FLAGS.SILENT (\\Flagged)")  # now at 12
+    answer = wire.responses(b"f FETCH 1:* " + items + b" (CHANGEDSINCE 11)")
+    assert [line.split(b" FETCH ")[0] for line in answer[:-1]] == [
+        b"* %d" % seq for seq in (2, 3, 5, 6, 7, 9, 10)
+    ]
+    assert all(b"MODSEQ (12)" in line for line in answer[:-1])
+    assert answer[-1] == b"f OK FETCH completed\r\n"
+    everything = wire.responses(b"g UID FETCH 1:* (UID) (CHANGEDSINCE 0)")
+    assert len(everything) == 11 and everything[0] == b"* 1 FETCH (UID 1 MODSEQ (2))\r\n"

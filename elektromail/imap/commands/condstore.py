@@ -1,15 +1,16 @@
 """CONDSTORE (RFC 7162 §3.1) for the commands it extends: mod-sequence arguments, the FETCH and
-STORE modifiers, SEARCH's `(MODSEQ n)`, and the first CONDSTORE-enabling command's
+STORE modifiers, SEARCH's and SORT's `(MODSEQ n)`, and the first CONDSTORE-enabling command's
 `OK [HIGHESTMODSEQ n]`. The commands call these; QRESYNC's parts are in `qresync`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from elektromail.imap import format as fmt
 from elektromail.imap.dispatch import Argument, Bad, Context
 from elektromail.imap.fetchitems import SIMPLE_ITEMS
-from elektromail.imap.search import SearchProgram, saved_result
+from elektromail.imap.search import SearchProgram, format_esearch
 from elektromail.imap.search_parse import And, Key, ModseqKey, Not, Or
 from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.tokens import Atom, shown
@@ -137,16 +138,45 @@ def uses_modseq(key: Key) -> bool:
     return False
 
 
-def modseq_basis(program: SearchProgram, uids: list[int]) -> list[int]:
-    """The messages whose highest mod-sequence a SEARCH with MODSEQ reports (RFC 7162
-    §3.1.10): with RETURN MIN and/or MAX alone only those, else every match (as Dovecot);
-    the same messages RFC 5182 saves as `$`."""
-    return saved_result(program, uids) if program.esearch else uids
+def modseq_basis(program: SearchProgram, ordered: Sequence[int]) -> list[int]:
+    """The messages whose highest mod-sequence a SEARCH or SORT with MODSEQ reports, of the
+    matches in the answer's order (ascending for SEARCH, sorted for SORT). RFC 4731 §3.2:
+    with a single MIN or MAX that message, with MIN and MAX and no ALL/COUNT those two,
+    "Otherwise ... all messages being returned". As Dovecot: PARTIAL (RFC 5267 §4.4) returns
+    only its range (plus MIN's and MAX's message), and SAVE or UPDATE alone return all."""
+    if not program.esearch:
+        return list(ordered)
+    returns = program.returns
+    if program.partial is not None:
+        first, last = program.partial
+        basis = list(ordered[first - 1 : last])
+    elif returns & {"ALL", "COUNT"} or not returns & {"MIN", "MAX"}:
+        return list(ordered)
+    else:
+        basis = []
+    if ordered and "MIN" in returns:
+        basis.append(ordered[0])
+    if ordered and "MAX" in returns:
+        basis.append(ordered[-1])
+    return basis
 
 
-def with_modseq(response: bytes, program: SearchProgram, modseq: int) -> bytes:
-    """A SEARCH or ESEARCH response with the mod-sequence added: `* SEARCH 2 5 (MODSEQ 9)`
-    (§3.1.6), `* ESEARCH (TAG "a") ALL 2,5 MODSEQ 9` (§3.1.10); none when nothing matched."""
+async def highest_modseq_of(ctx: Context, uids: list[int]) -> int:
+    """The largest mod-sequence of the selected mailbox's messages `uids`, 0 for none."""
+    if not uids:
+        return 0
+    return await ctx.services.postoffice.highest_modseq_of(ctx.session.view.mailbox_id, uids)
+
+
+def with_modseq(
+    response: bytes, program: SearchProgram, modseq: int, *, tag: str, uid: bool
+) -> bytes:
+    """A SEARCH, SORT or ESEARCH response with the mod-sequence added: `* SEARCH 2 5 (MODSEQ
+    9)` (§3.1.6), `* SORT 5 2 (MODSEQ 9)` (§3.1.9), `* ESEARCH (TAG "a") ALL 2,5 MODSEQ 9`
+    (§3.1.10); none when nothing matched (`modseq` 0). RETURN (SAVE) alone, which answers
+    nothing (RFC 5182 §2.1), answers `* ESEARCH (TAG "a") MODSEQ 9` with MODSEQ, as Dovecot."""
+    if program.esearch and not response:
+        response = format_esearch((), frozenset(), tag=tag, uid=uid)
     if not modseq or not response:
         return response
     suffix = b" MODSEQ %d" % modseq if program.esearch else b" (MODSEQ %d)" % modseq

@@ -102,11 +102,14 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
     # trip; without bodies, CHUNK messages at a time.
     budget = (CHUNK_WITH_BODIES, BODY_BYTES) if need_raw else None
     rest = uids
+    new_modseqs: list[bytes] = []  # `* n FETCH (MODSEQ (m))` of what this FETCH marked \Seen
     with ctx.paced() as pacing:
         while rest:
             if ctx.closed:  # the client left: reading the rest would keep the store busy
                 break
-            part = rest[:CHUNK]
+            # With CHANGEDSINCE, what changed is mostly a few of many: the store looks through
+            # all that is left at once and reads at most CHUNK of the changed messages.
+            part = rest if changedsince is not None else rest[:CHUNK]
             rows = await postoffice.fetch_messages(
                 view.mailbox_id,
                 part,
@@ -115,9 +118,13 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 rendered=need_rendered,
                 budget=budget,
                 changedsince=changedsince,
+                limit=None if changedsince is None else CHUNK,
             )
-            # the store answered a prefix of `part` (all of it without a budget)
-            rest = rest[bisect_right(part, rows[-1].uid) if rows and budget else len(part) :]
+            # the store answered a prefix of `part`: all of it, unless a budget or the limit
+            # cut it after the last row
+            limited = changedsince is not None and len(rows) == CHUNK
+            cut = bool(rows) and (budget is not None or limited)
+            rest = rest[bisect_right(part, rows[-1].uid) if cut else len(part) :]
             if need_rendered and not need_structure:
                 rows = await _add_structure_where_unrendered(ctx, rows)
             extras = None
@@ -130,10 +137,12 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 ctx.write(b"".join(flags_responses(view)))
             refusals: list[No] = []
             answers = _answers(rows, plan, view, dialect, refusals, extras)
-            changed = {}
+            changed: dict[int, tuple[tuple[str, ...], int]] = {}
             if set_seen:  # the whole batch first: \Seen only where something set it
                 answers = list(answers)
                 changed = await _mark_seen(ctx, _seen_rows(answers, items))
+                if dialect.condstore:
+                    new_modseqs.extend(_modseq_responses(view, changed, uid=dialect.qresync))
             ctx.write(
                 b"".join(
                     _response(seq, row, values, _shown(view, row.uid, changed.get(row.uid)))
@@ -141,10 +150,12 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 )
             )
             if refusals:  # Dovecot's answer too: what was answered so far goes out, then NO
+                ctx.write(b"".join(new_modseqs))
                 raise refusals[0]
             # A client reading slower than the store gives: wait, rather than hold the
             # whole answer in memory.
             await pacing.sent()
+    ctx.write(b"".join(new_modseqs))
     return Done(f"{ctx.name} completed")
 
 
@@ -170,8 +181,10 @@ def _needs_structure(item: FetchItem) -> bool:
     return section is not None and (bool(section.part) or section.text != "")
 
 
-async def _mark_seen(ctx: Context, rows: list[MessageRow]) -> dict[int, tuple[str, ...]]:
-    """Set \\Seen on the rows lacking it; their new flags by UID."""
+async def _mark_seen(
+    ctx: Context, rows: list[MessageRow]
+) -> dict[int, tuple[tuple[str, ...], int]]:
+    """Set \\Seen on the rows lacking it; their new flags and mod-sequence by UID."""
     unseen = [row.uid for row in rows if "\\Seen" not in row.flags]
     if not unseen:
         return {}
@@ -181,7 +194,25 @@ async def _mark_seen(ctx: Context, rows: list[MessageRow]) -> dict[int, tuple[st
     )
     for uid, flags, _ in stored:
         session.view.set_flags(uid, flags)
-    return {uid: flags for uid, flags, _ in stored}
+    return {uid: (flags, modseq) for uid, flags, modseq in stored}
+
+
+def _modseq_responses(
+    view, changed: dict[int, tuple[tuple[str, ...], int]], *, uid: bool
+) -> Iterator[bytes]:
+    """`* 3 FETCH (MODSEQ (8))` for each message this FETCH marked \\Seen, sent after the
+    FETCH's own responses as Dovecot does (the MODSEQ those showed is the one before), with
+    the UID first in a QRESYNC-aware session. RFC 7162 §3.2.4: the server "MUST
+    automatically include both UID and mod-sequence data in all subsequent untagged FETCH
+    responses ... whether they were caused by ... a FETCH/UID FETCH that implicitly set the
+    \\Seen flag"; §3.1.4.2 asks CONDSTORE-only servers to comply too."""
+    for each in sorted(changed):
+        seq = view.seq_of(each)
+        if seq is None:
+            continue
+        items = [(b"UID", b"%d" % each)] if uid else []
+        items.append((b"MODSEQ", b"(%d)" % changed[each][1]))
+        yield fmt.format_fetch(seq, items)
 
 
 Answer = tuple[int, MessageRow, list[tuple[bytes, bytes]]]
@@ -218,8 +249,8 @@ def _answers(
         yield seq, row, values
 
 
-def _shown(view, uid: int, flags: tuple[str, ...] | None):
-    return None if flags is None else view.shown_flags(uid, flags)
+def _shown(view, uid: int, change: tuple[tuple[str, ...], int] | None):
+    return None if change is None else view.shown_flags(uid, change[0])
 
 
 def _seen_rows(answered: list[Answer], items: list[FetchItem]) -> list[MessageRow]:

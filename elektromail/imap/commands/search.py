@@ -8,6 +8,7 @@ from weakref import WeakKeyDictionary
 
 from elektromail.imap import format as fmt
 from elektromail.imap.commands.condstore import (
+    highest_modseq_of,
     modseq_basis,
     start_condstore,
     uses_modseq,
@@ -74,11 +75,9 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
     response = search_response(program, numbers, tag=ctx.tag, uid=ctx.uid)
-    if modseq and uids:  # RFC 7162 §3.1.6: the highest mod-sequence of what is reported
-        highest = await ctx.services.postoffice.highest_modseq_of(
-            view.mailbox_id, modseq_basis(program, uids)
-        )
-        response = with_modseq(response, program, highest)
+    if modseq:  # RFC 7162 §3.1.6: the highest mod-sequence of what is reported
+        highest = await highest_modseq_of(ctx, modseq_basis(program, uids))
+        response = with_modseq(response, program, highest, tag=ctx.tag, uid=ctx.uid)
     ctx.write(response)
     if updating:
         _keep_updated(ctx, evaluate, uids)

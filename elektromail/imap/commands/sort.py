@@ -1,4 +1,5 @@
-"""SORT and UID SORT (RFC 5256 §3), with SORT=DISPLAY (RFC 5957) and ESORT (RFC 5267 §3).
+"""SORT and UID SORT (RFC 5256 §3), with SORT=DISPLAY (RFC 5957), ESORT (RFC 5267 §3) and
+CONDSTORE's MODSEQ key (RFC 7162 §3.1.9, §3.1.10).
 
 The search criteria are SEARCH's (commands/search.py); the order comes from the store, which
 keeps each body's SORT keys (sortkeys.py) and answers one ordered query.
@@ -6,10 +7,18 @@ keeps each body's SORT keys (sortkeys.py) and answers one ordered query.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from elektromail.imap import format as fmt
 from elektromail.imap.args import astring
+from elektromail.imap.commands.condstore import (
+    highest_modseq_of,
+    modseq_basis,
+    start_condstore,
+    uses_modseq,
+    with_modseq,
+)
 from elektromail.imap.commands.search import matching_uids
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import BADCHARSET_CODE, CHARSETS, format_partial, parse_search
@@ -50,6 +59,11 @@ async def sort(ctx: Context, args: list[Argument]) -> Done:
         )
     except ValueError as e:
         raise Bad(f"invalid SORT: {e}") from None
+    # SORT's answer is ESEARCH only with RETURN, in both dialects (RFC 5267 §3.2)
+    program = dataclasses.replace(program, esearch=bool(returning))
+    modseq = uses_modseq(program.key)
+    if modseq:  # a CONDSTORE enabling command, as SEARCH with MODSEQ (RFC 7162 §3.1)
+        await start_condstore(ctx)
     matched = set(await matching_uids(ctx, program))
     ordered = await cached(
         view, ("sort", order), lambda: ctx.services.postoffice.sorted_uids(view.mailbox_id, order)
@@ -58,14 +72,18 @@ async def sort(ctx: Context, args: list[Argument]) -> Done:
     if program.save:
         view.saved = _saved(program.returns, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
+    response = b""
     if not returning:
-        ctx.write(_format_sort(numbers))
+        response = _format_sort(numbers)
     elif program.returns - {"SAVE"}:  # RETURN (SAVE) alone answers nothing (RFC 5182 §2.1)
-        ctx.write(
-            _format_esort(
-                numbers, program.returns, tag=ctx.tag, uid=ctx.uid, partial=program.partial
-            )
+        response = _format_esort(
+            numbers, program.returns, tag=ctx.tag, uid=ctx.uid, partial=program.partial
         )
+    if modseq:  # RFC 7162 §3.1.9, §3.1.10: the highest mod-sequence of what is returned
+        highest = await highest_modseq_of(ctx, modseq_basis(program, uids))
+        response = with_modseq(response, program, highest, tag=ctx.tag, uid=ctx.uid)
+    if response:
+        ctx.write(response)
     if "UPDATE" in program.returns:
         # RFC 5267 §4.3.1: a server may refuse to keep a context up to date, and sorted ones
         # cost most; Dovecot keeps none for SORT. The other options are honoured.
