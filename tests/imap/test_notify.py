@@ -11,6 +11,7 @@ import smtplib
 import pytest
 
 from elektromail.testing import MailServer
+from tests.faults.conftest import subscribers, wait_until
 from tests.imap.wire import ImapWire
 
 MESSAGE = b"Subject: hello\r\n\r\nbody\r\n"
@@ -508,3 +509,26 @@ def test_idle_sends_what_notify_asks(mail):
     assert wire.line() == b"* 2 FETCH (UID 2)\r\n"
     wire.send(b"DONE\r\n")
     assert wire.line() == b"i OK IDLE terminated\r\n"
+
+
+# --- the notifier's life (§3.1: "lasts until the next NOTIFY command or until the IMAP
+# connection is closed") ------------------------------------------------------------------------
+
+
+def test_the_notifier_ends_with_notify_none_unauthenticate_and_the_connection(mail):
+    base = subscribers(mail)
+    wire = connect(mail)
+    ok(wire, b"NOTIFY SET (personal (MailboxName))")
+    ok(wire, b"NOTIFY SET (personal (MessageNew MessageExpunge))")
+    assert subscribers(mail) == base + 1  # replaced, not added
+    ok(wire, b"NOTIFY NONE")
+    assert subscribers(mail) == base
+    ok(wire, b"NOTIFY SET (personal (MailboxName))")
+    ok(wire, b"UNAUTHENTICATE")
+    assert subscribers(mail) == base
+    wire.login()
+    ok(wire, b"NOTIFY SET (personal (MailboxName))")
+    other(mail, b"CREATE Fresh")
+    assert wire.line() == b'* LIST (\\HasNoChildren) "/" Fresh\r\n'
+    wire.close()
+    wait_until(lambda: subscribers(mail) == base, "the notifier's subscription gone")

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from elektromail.events import (
     MAILBOX_EVENTS,
@@ -30,6 +31,7 @@ from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.session import Session
 from elektromail.imap.tokens import Atom
 from elektromail.names import DELIMITER
+from elektromail.store.errors import StoreUnavailable
 from elektromail.store.mailboxes import MailboxCounts, MailboxListing
 
 # Only once logged in, as Dovecot announces it: NOTIFY is an authenticated-state command.
@@ -42,6 +44,7 @@ log = Logger()
 FIRST_STATUS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
 _COUNTING = frozenset({spec.MESSAGE_NEW, spec.MESSAGE_EXPUNGE, spec.FLAG_CHANGE})
 _DELIMITER_FIELD = b'"' + DELIMITER.encode() + b'"'
+LOST = "NOTIFY error, some events may have got lost"
 
 
 class Channel(Protocol):
@@ -242,9 +245,16 @@ class Notifier:
         self.channel.send_unsolicited(b"".join(out))
 
     def _later(self, work) -> None:
-        Deferred.fromCoroutine(work).addErrback(
-            lambda failure: log.failure("NOTIFY could not tell a change", failure)
-        )
+        Deferred.fromCoroutine(work).addErrback(self._lost)
+
+    def _lost(self, failure: Failure) -> None:
+        """A notification that could not be made (the store away): said so, as Dovecot does,
+        and the client may look again."""
+        if failure.check(StoreUnavailable):
+            log.warn("NOTIFY could not tell a change: {why}", why=failure.getErrorMessage())
+        else:
+            log.failure("NOTIFY could not tell a change", failure)
+        self.channel.send_unsolicited(fmt.untagged_status(fmt.NO, LOST))
 
     # --- the selected mailbox (§5.1-§5.3, §6.1) -----------------------------------------------
 
