@@ -532,3 +532,21 @@ def test_the_notifier_ends_with_notify_none_unauthenticate_and_the_connection(ma
     assert wire.line() == b'* LIST (\\HasNoChildren) "/" Fresh\r\n'
     wire.close()
     wait_until(lambda: subscribers(mail) == base, "the notifier's subscription gone")
+
+
+def test_a_mailbox_that_delivery_creates_is_announced(mail):
+    # the HTTP API's inject (and delivery rules) create a missing mailbox, subscribed, as they
+    # store
+    wire = connect(mail)
+    ok(wire, b"NOTIFY SET (personal (MailboxName MessageNew MessageExpunge))")
+    append(mail, "Lists/Python")
+    assert wire.line() == b'* LIST (\\HasNoChildren \\Subscribed) "/" Lists/Python\r\n'
+    assert wire.line() == b'* LIST (\\HasChildren \\Subscribed) "/" Lists\r\n'
+    assert status_items(wire.line())[0] == b"Lists/Python"
+    other(mail, b"RENAME Lists Groups")
+    line = wire.line()
+    assert line.startswith(b"* LIST (\\HasChildren") and line.endswith(
+        b'Groups ("OLDNAME" (Lists))\r\n'
+    )
+    append(mail, "Groups/Python")  # known under its new name: no MailboxName
+    assert status_items(wire.line())[0] == b"Groups/Python"

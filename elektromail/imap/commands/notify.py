@@ -99,6 +99,9 @@ class Notifier:
         self.channel = channel
         self.request = request
         self.subscriptions: set[str] = set(listing.subscriptions) if listing else set()
+        # the mailboxes there are: delivery and the HTTP API's inject create missing ones as
+        # they store, which is a MailboxName event too (§5.4) that only a new name shows
+        self.known: set[str] = {m.name for m in listing.mailboxes} if listing else set()
         self.unseen: dict[int, int] = {}  # mailbox id -> UNSEEN last told (FlagChange, §5.1)
         self.fetched_view: object = session.view
         self.fetched_to = session.view.largest_uid() if session.view is not None else 0
@@ -160,6 +163,9 @@ class Notifier:
         if getattr(event, "user", None) != self.user.name:
             return
         if isinstance(event, MAILBOX_EVENTS):
+            if isinstance(event, MessageAdded) and event.mailbox not in self.known:
+                self._learn(MailboxNameChanged(event.user, event.mailbox, True))
+                self._name_event(MailboxNameChanged(event.user, event.mailbox, True))
             self._message_event(event)
         elif isinstance(event, SubscriptionChanged):
             was = event.name in self.subscriptions
@@ -170,8 +176,27 @@ class Notifier:
             # §5: not told of what this session did itself
             if event.origin is not self.session:
                 self._list_event(spec.SUBSCRIPTION_CHANGE, [event.name], was or event.subscribed)
-        elif isinstance(event, MailboxNameChanged) and event.origin is not self.session:
-            self._name_event(event)
+        elif isinstance(event, MailboxNameChanged):
+            self._learn(event)
+            if event.origin is not self.session:
+                self._name_event(event)
+
+    def _learn(self, event: MailboxNameChanged) -> None:
+        """Keep `known` as the store has it: a rename takes the subtree along."""
+        known = self.known
+        if event.old_name is not None:
+            prefix = event.old_name + DELIMITER
+            moved = {name for name in known if name == event.old_name or name.startswith(prefix)}
+            known -= moved
+            known |= {event.name + name[len(event.old_name) :] for name in moved}
+        elif event.exists:
+            known.add(event.name)
+            parent = event.name
+            while DELIMITER in parent:  # parents are created along with it
+                parent = parent.rsplit(DELIMITER, 1)[0]
+                known.add(parent)
+        else:
+            known.discard(event.name)
 
     def _message_event(self, event: MailboxEvent) -> None:
         view = self.session.view
