@@ -241,8 +241,8 @@ class Connection:
     def send_unsolicited(self, data: bytes) -> None:
         """Untagged responses no command asked for (RFC 5465 NOTIFY): out now between
         commands and while one waits for the client, else with the running command's answer."""
-        if self._closed or not data:
-            return
+        if self._closed or self._closing or not data:
+            return  # nothing after the goodbye
         self.write(data)
         if not self._busy or self._line_waiter is not None:
             self.flush()
