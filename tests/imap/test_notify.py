@@ -550,3 +550,49 @@ def test_a_mailbox_that_delivery_creates_is_announced(mail):
     )
     append(mail, "Groups/Python")  # known under its new name: no MailboxName
     assert status_items(wire.line())[0] == b"Groups/Python"
+
+
+# --- SEARCH RETURN (UPDATE (fetch-att)) (§7) --------------------------------------------------
+
+
+def test_search_update_fetches_the_arrivals_that_join_the_result(mail):
+    append(mail)
+    wire = connect(mail)
+    ok(wire, b"SELECT INBOX")
+    lines = wire.responses(b"S1 SEARCH RETURN (COUNT UPDATE (UID RFC822.SIZE)) SUBJECT hello")
+    assert lines == [b'* ESEARCH (TAG "S1") COUNT 1\r\n', b"S1 OK SEARCH completed\r\n"]
+    append(mail)
+    mail.inject("user", b"Subject: other\r\n\r\nx\r\n")
+    # "the EXISTS response MUST precede any FETCH responses, and together they MUST precede
+    # the ESEARCH response"
+    assert ok(wire, b"NOOP") == [
+        b"* 3 EXISTS\r\n",
+        b"* 3 RECENT\r\n",
+        b"* 2 FETCH (UID 2 RFC822.SIZE 24)\r\n",
+        b'* ESEARCH (TAG "S1") ADDTO (0 2)\r\n',
+    ]
+
+
+def test_search_update_does_not_fetch_what_a_flag_change_adds(mail):
+    append(mail)
+    wire = connect(mail)
+    ok(wire, b"SELECT INBOX")
+    assert wire.responses(b"S2 SEARCH RETURN (UPDATE (UID RFC822.SIZE)) SEEN")[-1].startswith(
+        b"S2 OK"
+    )
+    other(mail, b"SELECT INBOX", b"STORE 1 +FLAGS (\\Seen)")
+    # §7: "No untagged FETCH response SHOULD be returned if a message becomes a member of
+    # UPDATE SEARCH due to flag or annotation changes."
+    assert ok(wire, b"NOOP") == [
+        b"* 1 FETCH (FLAGS (\\Seen \\Recent))\r\n",
+        b'* ESEARCH (TAG "S2") ADDTO (0 1)\r\n',
+    ]
+
+
+@pytest.mark.parametrize("fetch", [b"()", b"(NOSUCHATT)", b"(UID"])
+def test_search_update_with_bad_fetch_attributes_is_bad(shared, fetch):
+    wire = connect(shared)
+    ok(wire, b"SELECT INBOX")
+    (answer,) = wire.tagged(b"SEARCH RETURN (UPDATE " + fetch + b") ALL")
+    assert answer.split(b" ")[1] == b"BAD", answer
+    assert ok(wire, b"NOOP") == []  # no context left behind

@@ -5,6 +5,7 @@ published, and the selected mailbox's changes pushed between commands."""
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Protocol
 
 from twisted.internet.defer import Deferred, succeed
@@ -25,7 +26,16 @@ from elektromail.imap import notify as spec
 from elektromail.imap.args import format_mailbox
 from elektromail.imap.commands.fetch import fetch
 from elektromail.imap.commands.status import ITEMS, status_line
-from elektromail.imap.dispatch import AUTH, Argument, Context, Done, No, advertise, command
+from elektromail.imap.dispatch import (
+    AUTH,
+    Argument,
+    Context,
+    Done,
+    No,
+    Services,
+    advertise,
+    command,
+)
 from elektromail.imap.listmatch import list_order
 from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.session import Session
@@ -327,13 +337,24 @@ class Notifier:
         self._later(self._send_fetch(new, selected.fetch))
 
     async def _send_fetch(self, uids: list[int], items: tuple) -> None:
-        request = _NotifyFetch(self)
-        uidset = Atom(format_sequence_set(uids))
-        try:
-            await fetch(request, [uidset, list(items)])
-        except No:
-            pass  # what was answered goes out, as FETCH does
-        self.channel.send_unsolicited(b"".join(request.out))
+        closed = lambda: self.channel.closed  # noqa: E731
+        data = await unsolicited_fetch(self.session, self.services, closed, uids, items)
+        self.channel.send_unsolicited(data)
+
+
+async def unsolicited_fetch(
+    session: Session, services: Services, closed: Callable[[], bool], uids: list[int], items
+) -> bytes:
+    """The FETCH responses of `UID FETCH uids items` (items as a FETCH takes them), to go out
+    unasked: a new message's for NOTIFY (RFC 5465 §5.2) and SEARCH RETURN (UPDATE (...)) (§7).
+    A refusal keeps what was answered, as FETCH does."""
+    request = _UnsolicitedFetch(session, services, closed)
+    uidset = Atom(format_sequence_set(uids))
+    try:
+        await fetch(request, [uidset, list(items)])
+    except No:
+        pass
+    return b"".join(request.out)
 
 
 def _attributes(name: str, existing: set[str], listing: MailboxListing) -> list[str]:
@@ -362,23 +383,23 @@ class _Pacing:
         return succeed(None)
 
 
-class _NotifyFetch:
-    """A UID FETCH run for NOTIFY (dispatch.Context): its responses are collected, to go out
+class _UnsolicitedFetch:
+    """A UID FETCH no client sent (dispatch.Context): its responses are collected, to go out
     as unsolicited ones."""
 
     tag = "*"
     name = "UID FETCH"
     uid = True
 
-    def __init__(self, notifier: Notifier) -> None:
-        self.session = notifier.session
-        self.services = notifier.services
-        self._channel = notifier.channel
+    def __init__(self, session: Session, services: Services, closed: Callable[[], bool]) -> None:
+        self.session = session
+        self.services = services
+        self._closed = closed
         self.out: list[bytes] = []
 
     @property
     def closed(self) -> bool:
-        return self._channel.closed
+        return self._closed()
 
     def write(self, data: bytes) -> None:
         self.out.append(data)
