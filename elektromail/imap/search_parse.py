@@ -651,9 +651,10 @@ def _return_options(
 
 
 def _update_fetch(token: list, rev2: bool) -> tuple:
-    """UPDATE's fetch-att list (RFC 5465 §7, as FETCH takes it), checked, kept as sent."""
+    """UPDATE's fetch-att list (RFC 5465 §7, as FETCH takes it), checked, kept as sent; an
+    empty list asks for nothing (Dovecot takes it so)."""
     if not token:
-        raise ValueError("UPDATE needs one or more fetch attributes in its list")
+        return ()
     try:
         parse_fetch_items([token], rev2=rev2)
     except ValueError as e:

@@ -589,10 +589,19 @@ def test_search_update_does_not_fetch_what_a_flag_change_adds(mail):
     ]
 
 
-@pytest.mark.parametrize("fetch", [b"()", b"(NOSUCHATT)", b"(UID"])
+@pytest.mark.parametrize("fetch", [b"(NOSUCHATT)", b"(UID", b"(UID (FLAGS))"])
 def test_search_update_with_bad_fetch_attributes_is_bad(shared, fetch):
     wire = connect(shared)
     ok(wire, b"SELECT INBOX")
     (answer,) = wire.tagged(b"SEARCH RETURN (UPDATE " + fetch + b") ALL")
     assert answer.split(b" ")[1] == b"BAD", answer
     assert ok(wire, b"NOOP") == []  # no context left behind
+
+
+def test_search_update_with_an_empty_fetch_list_is_plain_update(shared):
+    wire = connect(shared)
+    ok(wire, b"SELECT INBOX")
+    assert wire.responses(b"E1 SEARCH RETURN (UPDATE ()) ALL") == [
+        b'* ESEARCH (TAG "E1")\r\n',
+        b"E1 OK SEARCH completed\r\n",
+    ]
