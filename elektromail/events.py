@@ -41,6 +41,28 @@ class MessagesExpunged:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxNameChanged:
+    """A mailbox was created, deleted or renamed (with its subtree; `old_name` set then), for
+    IMAP NOTIFY's MailboxName event (RFC 5465 §5.4)."""
+
+    user: str
+    name: str
+    exists: bool  # False: deleted
+    old_name: str | None = None
+    origin: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChanged:
+    """A name was subscribed or unsubscribed (RFC 5465 §5.5 SubscriptionChange)."""
+
+    user: str
+    name: str
+    subscribed: bool
+    origin: object = None
+
+
+@dataclass(frozen=True, slots=True)
 class UserDeleted:
     """The user and all its mail are gone; its sessions end."""
 
@@ -56,7 +78,9 @@ class ServerReset:
 MailboxEvent = MessageAdded | FlagsChanged | MessagesExpunged
 # For isinstance: the events about one mailbox, which carry `mailbox_id`.
 MAILBOX_EVENTS = (MessageAdded, FlagsChanged, MessagesExpunged)
-Event = MailboxEvent | UserDeleted | ServerReset
+# For isinstance: changes to a user's list of mailboxes or subscriptions.
+LIST_EVENTS = (MailboxNameChanged, SubscriptionChanged)
+Event = MailboxEvent | MailboxNameChanged | SubscriptionChanged | UserDeleted | ServerReset
 Subscriber = Callable[[Event], None]
 
 

@@ -10,6 +10,7 @@ Commands run one at a time, in order: while one waits on the store, later ones q
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -144,6 +145,10 @@ class CommandContext:
         """Start TLS once the tagged OK of this command is written (RFC 9051 §6.2.1)."""
         self._connection.request_tls()
 
+    def unsolicited(self) -> Connection:
+        """The connection itself, for what outlives the command (NOTIFY's notifications)."""
+        return self._connection
+
 
 class OutputPacing:
     """Back-pressure for one long answer (FETCH of many bodies), through the peer: paced only
@@ -195,6 +200,8 @@ class Connection:
         self._write_waiter: defer.Deferred[None] | None = None
         self._closed = False
         self._closing = False  # said goodbye, or asked to close: nothing more is read
+        # Called when the last queued command is done and none runs (NOTIFY pushes then)
+        self.between_commands: Callable[[], None] | None = None
 
     # --- what the I/O side calls ------------------------------------------------------------
 
@@ -220,6 +227,25 @@ class Connection:
     def awaiting_rest(self) -> bool:
         """Part of a command arrived and the rest is awaited (see tcp.quick_ack)."""
         return self.reader.mid_command
+
+    @property
+    def busy(self) -> bool:
+        """A command runs (IDLE too)."""
+        return self._busy
+
+    @property
+    def waiting_for_line(self) -> bool:
+        """The running command waits for a client line (IDLE's DONE, a SASL response)."""
+        return self._line_waiter is not None
+
+    def send_unsolicited(self, data: bytes) -> None:
+        """Untagged responses no command asked for (RFC 5465 NOTIFY): out now between
+        commands and while one waits for the client, else with the running command's answer."""
+        if self._closed or self._closing or not data:
+            return  # nothing after the goodbye
+        self.write(data)
+        if not self._busy or self._line_waiter is not None:
+            self.flush()
 
     @property
     def waiting_for_client(self) -> bool:
@@ -378,6 +404,9 @@ class Connection:
             # queued command: it resumes when they are done, not when an earlier one is.
             self._accept(self.reader.resume())
         self._drain()
+        hook = self.between_commands
+        if hook is not None and not self._busy and not self._queue and not self._closed:
+            hook()
 
     def _failed(self, failure: object) -> None:
         self._internal_error(failure)

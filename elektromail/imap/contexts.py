@@ -24,12 +24,21 @@ MAX_CONTEXTS = 10
 Evaluate = Callable[[set[int]], Awaitable[set[int]]]
 
 
+# Fetches messages for the client (RFC 5465 §7 UPDATE's fetch-att): their FETCH responses.
+FetchNew = Callable[[list[int]], Awaitable[bytes]]
+
+
 @dataclass
 class UpdateContext:
     tag: str
     evaluate: Evaluate  # the search as bound when it was given (its sequence sets then)
     uid: bool  # UID SEARCH: report UIDs, else sequence numbers
     results: set[int] = field(default_factory=set)  # UIDs
+    # RFC 5465 §7: arrivals that join the result are fetched with UPDATE's fetch-att list
+    # first (not messages that join by a change of flags); `known_to`: the largest UID looked
+    # at so far, beyond which a message is an arrival
+    fetch: FetchNew | None = None
+    known_to: int = 0
 
 
 class Contexts:
@@ -81,6 +90,11 @@ class Contexts:
                 continue  # cancelled meanwhile
             added = matched - context.results
             removed = (present - matched) & context.results
+            arrived = sorted(uid for uid in added if uid > context.known_to)
+            context.known_to = max(context.known_to, max(present))
+            if arrived and context.fetch is not None:
+                # as Dovecot and the example of RFC 5465 §7 order them: EXISTS, FETCH, ESEARCH
+                out.append(await context.fetch(arrived))
             if added or removed:
                 context.results |= added
                 context.results -= removed

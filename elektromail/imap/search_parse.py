@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from elektromail.dates import parse_date
 from elektromail.flags import SYSTEM_FLAGS
+from elektromail.imap.fetchitems import parse_fetch_items
 from elektromail.imap.seqset import SequenceSet, parse_sequence_set
 from elektromail.imap.tokens import Atom, quote_text
 
@@ -288,6 +289,8 @@ class SearchProgram:
     RETURN, and for `RETURN ()`, it is {"ALL"}. `esearch` is True when the answer is an
     ESEARCH response: always in IMAP4rev2, in IMAP4rev1 only when RETURN was given (RFC 4731
     §3.1). `partial` is PARTIAL's range of result positions, low to high (RFC 5267 §4.4).
+    `update_fetch`: the fetch-att list after UPDATE, as sent (RFC 5465 §7): what a message
+    that arrives and joins the result is fetched with.
     """
 
     key: Key
@@ -295,6 +298,7 @@ class SearchProgram:
     esearch: bool = False
     charset: str | None = None
     partial: tuple[int, int] | None = None
+    update_fetch: tuple = ()
 
     @property
     def needs(self) -> frozenset[str]:
@@ -614,26 +618,48 @@ def _parse_keys(tokens: list, rev2: bool) -> Key:
                 raise ValueError(f"unknown search key {quote_text(token)}{known}")
 
 
-def _return_options(token: object) -> tuple[frozenset[str], tuple[int, int] | None]:
-    """RETURN's options (RFC 4731 §3.1, RFC 5182, RFC 5267 §4) and PARTIAL's range."""
+def _return_options(
+    token: object, rev2: bool = False
+) -> tuple[frozenset[str], tuple[int, int] | None, tuple]:
+    """RETURN's options (RFC 4731 §3.1, RFC 5182, RFC 5267 §4), PARTIAL's range and UPDATE's
+    fetch-att list (RFC 5465 §7)."""
     if not isinstance(token, list):
         raise ValueError("RETURN needs a parenthesised list of options")
     options: set[str] = set()
     partial = None
+    update_fetch: tuple = ()
     items = iter(token)
-    for item in items:
+    item = next(items, None)
+    while item is not None:
         name = item.upper() if isinstance(item, Atom) else None
         if name not in RETURN_OPTIONS:
             shown = item if isinstance(item, str) else "a non-atom"
             raise ValueError(f"unknown RETURN option {quote_text(str(shown))}")
         if name in ("PARTIAL", "UPDATE") and name in options:
             raise ValueError(f"{name} can be given only once")
+        item = next(items, None)
         if name == "PARTIAL":
-            partial = _partial_range(next(items, None))
+            partial = _partial_range(item)
+            item = next(items, None)
+        elif name == "UPDATE" and isinstance(item, list):
+            update_fetch = _update_fetch(item, rev2)
+            item = next(items, None)
         options.add(name)
     if partial is not None and "ALL" in options:
         raise ValueError("PARTIAL conflicts with ALL")
-    return frozenset(options - _HINTS or {"ALL"}), partial
+    return frozenset(options - _HINTS or {"ALL"}), partial, update_fetch
+
+
+def _update_fetch(token: list, rev2: bool) -> tuple:
+    """UPDATE's fetch-att list (RFC 5465 §7, as FETCH takes it), checked, kept as sent; an
+    empty list asks for nothing (Dovecot takes it so)."""
+    if not token:
+        return ()
+    try:
+        parse_fetch_items([token], rev2=rev2)
+    except ValueError as e:
+        raise ValueError(f"invalid UPDATE fetch attributes: {e}") from None
+    return tuple(token)
 
 
 def _partial_range(token: object) -> tuple[int, int]:
@@ -658,10 +684,11 @@ def parse_search(args: list, *, rev2: bool, utf8: bool) -> SearchProgram:
     pos = 0
     returns: frozenset[str] | None = None
     partial = None
+    update_fetch: tuple = ()
     if args and isinstance(args[0], Atom) and args[0].upper() == "RETURN":
         if len(args) < 2:
             raise ValueError("RETURN needs a parenthesised list of options")
-        returns, partial = _return_options(args[1])
+        returns, partial, update_fetch = _return_options(args[1], rev2)
         pos = 2
     charset = None
     if pos < len(args) and isinstance(args[pos], Atom) and args[pos].upper() == "CHARSET":
@@ -683,4 +710,5 @@ def parse_search(args: list, *, rev2: bool, utf8: bool) -> SearchProgram:
         esearch=rev2 or returns is not None,
         charset=charset,
         partial=partial,
+        update_fetch=update_fetch,
     )

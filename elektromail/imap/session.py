@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from itertools import chain
+from typing import Protocol
 
 from elektromail.events import (
     MAILBOX_EVENTS,
@@ -62,6 +63,20 @@ def flags_responses(view: MailboxView) -> tuple[bytes, bytes]:
     )
 
 
+class Notifier(Protocol):
+    """What NOTIFY left running for this session (commands/notify.py)."""
+
+    def stop(self) -> None: ...
+
+
+# The RFC 5465 event each change of the selected mailbox is
+NOTIFY_EVENT_NAMES = {
+    MessageAdded: "MessageNew",
+    MessagesExpunged: "MessageExpunge",
+    FlagsChanged: "FlagChange",
+}
+
+
 class Session:
     def __init__(self, events: Events) -> None:
         self.events = events
@@ -78,6 +93,14 @@ class Session:
         self.on_change: Callable[[], None] | None = None
         # SEARCH RETURN (UPDATE) contexts of the selected mailbox (RFC 5267 §4.3)
         self.contexts = Contexts()
+        # RFC 5465 NOTIFY, once used: the message events wanted about the selected mailbox
+        # (None: no NOTIFY yet). Changes made elsewhere that are not wanted are held back, the
+        # view a snapshot (§5), until a NOTIFY asks for them; `on_notified_change` replaces
+        # `on_change` while NOTIFY pushes the wanted ones.
+        self.selected_events: frozenset[str] | None = None
+        self._withheld: list[Event] = []
+        self.on_notified_change: Callable[[], None] | None = None
+        self.notifier: Notifier | None = None
 
     # --- state changes ----------------------------------------------------------------------
 
@@ -119,6 +142,7 @@ class Session:
             self._unsubscribe()
             self._unsubscribe = None
         self.contexts.clear()  # updates cease with the selection (RFC 5267 §4.3)
+        self._withheld.clear()
         self.view = None
         self._recent_arrival = None
         if self.state is State.SELECTED:
@@ -128,13 +152,31 @@ class Session:
         """Back to not authenticated, keeping only TLS (RFC 8437 §3): the mailbox is left
         without expunging, what ENABLE enabled is disabled, `$` goes with the view."""
         self.unselect()
+        self.stop_notifying()
         self.user = None
         self.dialect = Dialect()
         self.state = State.NOT_AUTHENTICATED
 
     def logout(self) -> None:
         self.unselect()
+        self.stop_notifying()
         self.state = State.LOGOUT
+
+    def notify_selected(self, events: frozenset[str] | None) -> None:
+        """NOTIFY changed what is wanted about the selected mailbox (None: NOTIFY's end):
+        what was held back is looked at again."""
+        self.selected_events = events
+        held, self._withheld = self._withheld, []
+        for event in held:
+            self._apply(event)
+
+    def stop_notifying(self) -> None:
+        notifier, self.notifier = self.notifier, None
+        if notifier is not None:
+            notifier.stop()
+        self.on_notified_change = None
+        self.selected_events = None
+        self._withheld.clear()
 
     def ended_by(self, event: Event) -> str | None:
         """The text of the BYE that `event` ends this session with, or None when it does not:
@@ -155,6 +197,10 @@ class Session:
         view = self.view
         if view is None:
             return
+        wanted = self.selected_events
+        if wanted is not None and NOTIFY_EVENT_NAMES[type(event)] not in wanted:
+            self._withheld.append(event)
+            return
         if isinstance(event, MessageAdded):
             if view.is_new(event.uid):
                 arrival = self._recent_arrival
@@ -168,7 +214,9 @@ class Session:
         elif isinstance(event, MessagesExpunged) and event.origin is not self:
             for uid in event.uids:
                 view.note_expunged(uid)
-        if self.on_change is not None:
+        if self.on_notified_change is not None:
+            self.on_notified_change()
+        elif self.on_change is not None:
             self.on_change()
 
     def updates(self, allow_expunge: bool) -> bytes:
@@ -201,8 +249,11 @@ class Session:
         # get the RFC 3501 form, as from Dovecot).
         rev2 = self.dialect.rev2
         # RFC 7162 §3.1.4.2: a CONDSTORE-aware session gets the MODSEQ too (before FLAGS, as
-        # from Dovecot); §3.2.4: a QRESYNC one the UID
+        # from Dovecot); §3.2.4: a QRESYNC one the UID, and so does RFC 5465 §5.1 where NOTIFY
+        # asked for FlagChange ("MUST include UID and FLAGS")
         condstore, uid_too = self.dialect.condstore, rev2 or self.dialect.qresync
+        if not uid_too and self.selected_events is not None:
+            uid_too = "FlagChange" in self.selected_events
         modseqs, pending.modseqs = pending.modseqs, {}
         for seq, uid, flags in view.take_flag_changes():
             items = [(b"UID", b"%d" % uid)] if uid_too else []

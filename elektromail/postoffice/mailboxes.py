@@ -1,14 +1,15 @@
 """The mailbox desk: a user's mailboxes as IMAP sees them. Finding, listing and opening one
 (its messages' UIDs and flags, for SELECT), STATUS counts, and the changes: create, delete,
 rename, subscribe, unsubscribe. A delete or an INBOX rename empties a mailbox, which its
-selected sessions hear of as MessagesExpunged."""
+selected sessions hear of as MessagesExpunged. Each change of the list of mailboxes or of
+subscriptions is published too (for IMAP NOTIFY)."""
 
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from elektromail.events import MessagesExpunged
+from elektromail.events import MailboxNameChanged, MessagesExpunged, SubscriptionChanged
 from elektromail.names import INBOX
 from elektromail.postoffice.desk import Desk
 from elektromail.store import MailboxRow, UserRow
@@ -85,12 +86,19 @@ class MailboxDesk(Desk):
     # --- changing ---------------------------------------------------------------------------
 
     def create_mailbox(
-        self, user: UserRow, name: str, special_use: str | None = None
+        self, user: UserRow, name: str, special_use: str | None = None, *, origin: object = None
     ) -> Deferred[MailboxRow]:
         """The mailbox and any missing parents (not subscribed). MailboxExists."""
-        return self.store.create_mailbox_path(user.id, name, special_use)
 
-    def delete_mailbox(self, user: UserRow, name: str) -> Deferred[MailboxRow]:
+        def created(mailbox: MailboxRow) -> MailboxRow:
+            self.events.publish(MailboxNameChanged(user.name, mailbox.name, True, origin=origin))
+            return mailbox
+
+        return self.store.create_mailbox_path(user.id, name, special_use).addCallback(created)
+
+    def delete_mailbox(
+        self, user: UserRow, name: str, *, origin: object = None
+    ) -> Deferred[MailboxRow]:
         """Remove a mailbox without children and its messages; sessions that have it selected
         see it emptied (not vanish under them). Fires with its row. NoSuchMailbox,
         MailboxHasChildren."""
@@ -99,11 +107,14 @@ class MailboxDesk(Desk):
             mailbox, uids = result
             if uids:
                 self.events.publish(MessagesExpunged(user.name, name, mailbox.id, tuple(uids)))
+            self.events.publish(MailboxNameChanged(user.name, mailbox.name, False, origin=origin))
             return mailbox
 
         return self.store.delete_mailbox(user.id, name).addCallback(deleted)
 
-    def rename_mailbox(self, user: UserRow, old: str, new: str) -> Deferred[Renamed]:
+    def rename_mailbox(
+        self, user: UserRow, old: str, new: str, *, origin: object = None
+    ) -> Deferred[Renamed]:
         """Rename `old` and its subtree to `new`, UIDs kept. Renaming INBOX moves its messages
         to the new mailbox and leaves INBOX empty, which its sessions are told with EXPUNGEs.
         NoSuchMailbox, MailboxExists, MailboxIntoItself."""
@@ -113,14 +124,28 @@ class MailboxDesk(Desk):
                 self.events.publish(
                     MessagesExpunged(user.name, INBOX, result.inbox_id, result.inbox_uids)
                 )
+            if result.names:  # the subtree moved with it: one event (RFC 5465 §5.4)
+                first_old, first_new = result.names[0]
+                self.events.publish(
+                    MailboxNameChanged(user.name, first_new, True, first_old, origin=origin)
+                )
             return result
 
         return self.store.rename_mailbox(user.id, old, new).addCallback(renamed)
 
-    def subscribe(self, user: UserRow, name: str) -> Deferred[None]:
+    def subscribe(self, user: UserRow, name: str, *, origin: object = None) -> Deferred[None]:
         """Subscribe `name`, existing or not."""
-        return self.store.subscribe(user.id, name)
+        return self.store.subscribe(user.id, name).addCallback(
+            self._subscription_changed, user, name, subscribed=True, origin=origin
+        )
 
-    def unsubscribe(self, user: UserRow, name: str) -> Deferred[None]:
+    def unsubscribe(self, user: UserRow, name: str, *, origin: object = None) -> Deferred[None]:
         """Unsubscribe `name`; nothing happens when it was not subscribed."""
-        return self.store.unsubscribe(user.id, name)
+        return self.store.unsubscribe(user.id, name).addCallback(
+            self._subscription_changed, user, name, subscribed=False, origin=origin
+        )
+
+    def _subscription_changed(
+        self, _: None, user: UserRow, name: str, *, subscribed: bool, origin: object
+    ) -> None:
+        self.events.publish(SubscriptionChanged(user.name, name, subscribed, origin=origin))

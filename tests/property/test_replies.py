@@ -200,6 +200,12 @@ TEMPLATES: dict[str, list] = {
     "MOVE": [A("1"), A("Trash")],
     "NAMESPACE": [],
     "NOOP": [],
+    "NOTIFY": [
+        A("SET"),
+        A("STATUS"),
+        [A("SELECTED"), [A("MessageNew"), [A("UID")], A("MessageExpunge")]],
+        [A("SUBTREE"), [A("INBOX")], [A("MessageNew"), A("MessageExpunge"), A("MailboxName")]],
+    ],
     "RENAME": [A("Old"), A("New")],
     "SEARCH": [A("RETURN"), [A("MIN")], A("CHARSET"), A("UTF-8"), A("SUBJECT"), S(b"one")],
     "SELECT": [A("INBOX")],

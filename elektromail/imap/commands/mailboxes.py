@@ -147,7 +147,9 @@ async def create(ctx: Context, args: list[Argument]) -> Done:
     if name == INBOX:
         raise No("INBOX always exists", fmt.ALREADYEXISTS)
     try:
-        made = await ctx.services.postoffice.create_mailbox(session.user, name, special_use)
+        made = await ctx.services.postoffice.create_mailbox(
+            session.user, name, special_use, origin=session
+        )
     except MailboxExists:
         raise No("Mailbox already exists", fmt.ALREADYEXISTS) from None
     if session.dialect.rev2 and unicodedata.normalize("NFC", supplied) != supplied:
@@ -189,7 +191,7 @@ async def delete(ctx: Context, args: list[Argument]) -> Done:
     if name == INBOX:
         raise No("INBOX cannot be deleted", fmt.CANNOT)
     try:
-        mailbox = await ctx.services.postoffice.delete_mailbox(session.user, name)
+        mailbox = await ctx.services.postoffice.delete_mailbox(session.user, name, origin=session)
     except NoSuchMailbox:
         raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
     except MailboxHasChildren:
@@ -207,7 +209,9 @@ async def rename(ctx: Context, args: list[Argument]) -> Done:
     old = mailbox_name(args[0], session.dialect)
     new = new_mailbox_name(mailbox_name(args[1], session.dialect))
     try:
-        renamed = await ctx.services.postoffice.rename_mailbox(session.user, old, new)
+        renamed = await ctx.services.postoffice.rename_mailbox(
+            session.user, old, new, origin=session
+        )
     except NoSuchMailbox:
         raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
     except MailboxExists:
@@ -236,7 +240,7 @@ async def subscribe(ctx: Context, args: list[Argument]) -> Done:
     postoffice = ctx.services.postoffice
     if await postoffice.find_mailbox(session.user, name) is None:
         raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT)
-    await postoffice.subscribe(session.user, name)
+    await postoffice.subscribe(session.user, name, origin=session)
     return Done("SUBSCRIBE completed")
 
 
@@ -248,7 +252,7 @@ async def unsubscribe(ctx: Context, args: list[Argument]) -> Done:
     name = mailbox_name(args[0], session.dialect)
     if len(name) > 1 and name.endswith(DELIMITER):
         name = name[:-1]  # as SUBSCRIBE stored it
-    await ctx.services.postoffice.unsubscribe(session.user, name)
+    await ctx.services.postoffice.unsubscribe(session.user, name, origin=session)
     return Done("UNSUBSCRIBE completed")
 
 

@@ -14,7 +14,8 @@ from elektromail.imap.commands.condstore import (
     uses_modseq,
     with_modseq,
 )
-from elektromail.imap.contexts import Evaluate, UpdateContext
+from elektromail.imap.commands.notify import unsolicited_fetch
+from elektromail.imap.contexts import Evaluate, FetchNew, UpdateContext
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import (
     BADCHARSET_CODE,
@@ -80,11 +81,11 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
         response = with_modseq(response, program, highest, tag=ctx.tag, uid=ctx.uid)
     ctx.write(response)
     if updating:
-        _keep_updated(ctx, evaluate, uids)
+        _keep_updated(ctx, evaluate, uids, program.update_fetch)
     return Done(f"{ctx.name} completed")
 
 
-def _keep_updated(ctx: Context, evaluate: Evaluate, uids: list[int]) -> None:
+def _keep_updated(ctx: Context, evaluate: Evaluate, uids: list[int], fetch_items: tuple) -> None:
     """Keep the search's results up to date for the client (RFC 5267 §4.3), or say that
     it will not be (§4.3.1) when the session has as many contexts as it may."""
     session = ctx.session
@@ -94,7 +95,23 @@ def _keep_updated(ctx: Context, evaluate: Evaluate, uids: list[int]) -> None:
         return
     if session.view.touched is None:
         session.view.touched = set()
-    session.contexts.add(UpdateContext(ctx.tag, evaluate, ctx.uid, set(uids)))
+    context = UpdateContext(ctx.tag, evaluate, ctx.uid, set(uids))
+    context.known_to = session.view.largest_uid()
+    if fetch_items:  # RFC 5465 §7
+        context.fetch = _update_fetch(ctx, fetch_items)
+    session.contexts.add(context)
+
+
+def _update_fetch(ctx: Context, items: tuple) -> FetchNew:
+    session, services = ctx.session, ctx.services
+
+    def closed() -> bool:
+        return ctx.closed
+
+    async def fetch_new(uids: list[int]) -> bytes:
+        return await unsolicited_fetch(session, services, closed, uids, items)
+
+    return fetch_new
 
 
 @command("CANCELUPDATE", SELECTED)
