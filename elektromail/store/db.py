@@ -138,8 +138,9 @@ log = Logger()
 
 # The idle-time parse of stored but unparsed bodies (pending.py) starts once no such body has
 # been stored for IDLE_SECONDS, and goes at most BACKFILL_BATCH bodies and BACKFILL_SECONDS of
-# parsing an interaction, so that mail arriving and commands asked meanwhile wait for one short
-# batch at most (25 bodies of 4 KB are ~15 ms of parsing, and a SELECT or FETCH waited for it).
+# parsing an interaction, and a batch makes way for other work given to the store thread: mail
+# arriving and commands asked meanwhile wait for one body's parse (25 bodies of 4 KB are ~15 ms
+# of parsing, and a SELECT or FETCH waited for them all).
 IDLE_SECONDS = 0.25
 BACKFILL_BATCH = 25
 BACKFILL_SECONDS = 0.004
@@ -172,6 +173,7 @@ class Store:
         self._backfill_call: IDelayedCall | None = None
         self._stored_unparsed = 0  # since the backfill last looked
         self.backfill_seconds = BACKFILL_SECONDS
+        self.backfill_makes_way = True  # a batch stops when other work waits for the thread
         # set_first_recent's writes not begun yet, by mailbox id; shared with the store thread
         self._recent_waiting: dict[int, _RecentWrite] = {}
         self._recent_lock = threading.Lock()
@@ -229,7 +231,9 @@ class Store:
             self._stored_unparsed = 0
             self._arm_backfill(IDLE_SECONDS)
             return
-        d = self._run(parse_for, self.render, BACKFILL_BATCH, self.backfill_seconds)
+        lane = self._pool.threadpool
+        others_waiting = lane.waiting if self.backfill_makes_way else lambda: False
+        d = self._run(parse_for, self.render, BACKFILL_BATCH, self.backfill_seconds, others_waiting)
         d.addCallbacks(self._backfilled, self._backfill_failed)
 
     def _backfilled(self, batch: tuple[int, bool]) -> None:
@@ -843,13 +847,15 @@ def _fetch(
     out: list[MessageRow] = []
     waiting: dict[int, list[int]] = {}  # body id -> where its rows are in `out`
     changed = " AND m.modseq > ?" if since else ""
+    # the few changed rows through their index, not every message's (see _changed_since)
+    indexed = " INDEXED BY messages_modseq" if since else ""
     for where, params in _uid_conditions(uids):
         left = -1 if limit is None or not since else limit - len(out)  # LIMIT -1: none
         if left == 0:
             break
         rows = cursor.execute(
-            f"SELECT {cols} FROM messages m{join} WHERE m.mailbox_id = ? AND {where}{changed}"
-            " ORDER BY m.uid LIMIT ?",
+            f"SELECT {cols} FROM messages m{indexed}{join}"
+            f" WHERE m.mailbox_id = ? AND {where}{changed} ORDER BY m.uid LIMIT ?",
             (mailbox_id, *params, *since, left),
         )
         for r in rows:
@@ -894,9 +900,11 @@ def _changed_since(
         if left == 0:
             break
         rows = cursor.execute(
-            f"SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND {where} AND m.modseq > ?"
-            " ORDER BY m.uid LIMIT ?",
-            (mailbox_id, *params, modseq, left),
+            # the index on (mailbox_id, modseq) reads only the changed rows; the planner would
+            # take the (mailbox_id, uid) one for the UID range and visit every message
+            "SELECT m.uid FROM messages m INDEXED BY messages_modseq"
+            f" WHERE m.mailbox_id = ? AND m.modseq > ? AND {where} ORDER BY m.uid LIMIT ?",
+            (mailbox_id, modseq, *params, left),
         )
         changed.extend(uid for (uid,) in rows)
     return changed

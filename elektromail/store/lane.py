@@ -69,6 +69,11 @@ class OneThread:
         ctx = context.theContextTracker.currentContext().contexts[-1]
         self._jobs.put((onResult, ctx, func, args, kw))
 
+    def waiting(self) -> bool:
+        """Whether work was given that has not begun (asked from the thread itself: a long
+        job can make way for it)."""
+        return not self._jobs.empty()
+
     def _work(self) -> None:
         jobs = self._jobs
         while (job := jobs.get()) is not None:

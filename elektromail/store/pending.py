@@ -12,7 +12,7 @@ case) that costs one probe of an empty partial index.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from elektromail.store.errors import StoreUnavailable, unavailable
 from elektromail.store.ids import NEW_EMAILID
@@ -50,17 +50,28 @@ def parse_some(cursor, render: Render | None, limit: int) -> int:
     return len(parsed) if stored else 0
 
 
-def parse_for(cursor, render: Render | None, limit: int, seconds: float) -> tuple[int, bool]:
+def parse_for(
+    cursor,
+    render: Render | None,
+    limit: int,
+    seconds: float,
+    others_waiting: Callable[[], bool] = lambda: False,
+) -> tuple[int, bool]:
     """The idle-time backfill's batch: `parse_some`, stopping after the first body parsed
-    once `seconds` have gone by (a read waiting behind the batch waits that long at most).
-    Returns (how many were stored, whether more may wait: the batch was full or cut short)."""
+    once `seconds` have gone by or `others_waiting()` says other work waits for the store
+    thread (a command asked meanwhile waits for one body's parse, not the batch). Returns
+    (how many were stored, whether more may wait: the batch was full or cut short)."""
     deadline = time.monotonic() + seconds
+
+    def stop() -> bool:
+        return others_waiting() or time.monotonic() > deadline
+
     parsed, stored, cut = _parse(
         cursor,
         render,
         f"SELECT id FROM bodies WHERE {WAITING} ORDER BY id LIMIT ?",
         (limit,),
-        deadline,
+        stop,
     )
     count = len(parsed) if stored else 0
     return count, count > 0 and (cut or count >= limit)
@@ -95,11 +106,15 @@ def parse_messages(
 
 
 def _parse(
-    cursor, render: Render | None, select: str, params: Sequence, deadline: float | None = None
+    cursor,
+    render: Render | None,
+    select: str,
+    params: Sequence,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[Parsed, bool, bool]:
     """Parse the waiting bodies `select` names and store the parses: (the parses, whether they
-    were stored, whether `deadline` (time.monotonic) cut the list short; the rest wait on). A
-    database that cannot take them (full, read-only) leaves them waiting."""
+    were stored, whether `stop()`, asked after each body, cut the list short; the rest wait
+    on). A database that cannot take them (full, read-only) leaves them waiting."""
     ids = [row[0] for row in cursor.execute(select, params).fetchall()]
     parsed: Parsed = {}
     cut = False
@@ -108,7 +123,7 @@ def _parse(
         marks = ",".join("?" * len(chunk))
         rows = cursor.execute(f"SELECT id, raw FROM bodies WHERE id IN ({marks})", chunk)
         for body_id, raw in rows.fetchall():
-            if deadline is not None and parsed and time.monotonic() > deadline:
+            if stop is not None and parsed and stop():
                 cut = True
                 break
             parsed[body_id] = prepare(bytes(raw), render)

@@ -9,7 +9,7 @@ from elektromail.store import objectids
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -196,7 +196,17 @@ ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
     10: "",
     # 11 -> 12: search_text (created by SCHEMA) fills itself as TEXT and BODY searches read.
     11: "",
+    # 12 -> 13: the messages_modseq index (LATE_INDEXES) for CHANGEDSINCE.
+    12: "",
 }
+
+
+# Indexes on columns that an upgrade step adds to an older database: made after the steps.
+LATE_INDEXES = """
+-- RFC 7162 CHANGEDSINCE: the few messages of a mailbox changed after a mod-sequence, read
+-- without visiting every row (db._changed_since names it with INDEXED BY).
+CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
+"""
 
 
 class SchemaError(Exception):
@@ -227,7 +237,7 @@ def prepare_connection(conn: sqlite3.Connection, in_memory: bool) -> None:
         # One transaction: an interrupted upgrade leaves the old version intact.
         upgrades = range(version, SCHEMA_VERSION) if version else ()  # 0: a new database
         steps = "".join(UPGRADES[v] for v in upgrades if v in UPGRADES)
-        conn.executescript(f"BEGIN; {SCHEMA} {steps}")
+        conn.executescript(f"BEGIN; {SCHEMA} {steps} {LATE_INDEXES}")
         try:
             if version:
                 if version < 11:  # first: the body_index rows written below have its columns

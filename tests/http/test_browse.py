@@ -476,6 +476,7 @@ def test_a_version_3_database_gets_its_search_index(tmp_path):
     conn.execute("DROP TABLE body_index")
     conn.execute("ALTER TABLE mailboxes DROP COLUMN first_recent_uid")  # came with version 5
     conn.execute("ALTER TABLE mailboxes DROP COLUMN highestmodseq")  # came with version 10
+    conn.execute("DROP INDEX messages_modseq")  # came with version 13
     conn.execute("ALTER TABLE messages DROP COLUMN modseq")  # came with version 10
     conn.execute("PRAGMA user_version = 3")
     conn.commit()

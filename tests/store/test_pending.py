@@ -13,6 +13,7 @@ from elektromail.imap.format import render_fetch_data
 from elektromail.store import Store
 from elektromail.store.db import BACKFILL_BATCH, IDLE_SECONDS
 from elektromail.store.errors import StoreUnavailable
+from elektromail.store.pending import parse_for
 from elektromail.store.rows import prepare, unparsed
 from tests.store.conftest import add_mailbox, add_user, message, run
 
@@ -128,7 +129,8 @@ def test_the_idle_store_parses_in_batches_once_nothing_arrived_for_a_while():
     clock = Clock()
     store = Store(clock=clock)
     store.render = render_fetch_data
-    store.backfill_seconds = 60  # batches bounded by their count here (the next test: time)
+    store.backfill_seconds = 60  # batches bounded by their count here (the next tests: time,
+    store.backfill_makes_way = False  # and other work waiting for the store thread)
     run(store.open)
     try:
         box = add_mailbox(store, add_user(store))
@@ -152,6 +154,7 @@ def test_a_backfill_batch_stops_at_its_time_budget_and_the_next_goes_on():
     store = Store(clock=clock)
     store.render = render_fetch_data
     store.backfill_seconds = 0  # every batch is cut after its first body
+    store.backfill_makes_way = False
     run(store.open)
     try:
         box = add_mailbox(store, add_user(store))
@@ -165,6 +168,26 @@ def test_a_backfill_batch_stops_at_its_time_budget_and_the_next_goes_on():
             assert waiting(store) == left
         run(clock.advance, 0)  # the last batch was cut too: one more look finds nothing
         assert clock.getDelayedCalls() == []
+    finally:
+        run(store.close)
+
+
+def test_a_backfill_batch_makes_way_for_work_waiting_for_the_store_thread():
+    """A SELECT or FETCH given to the store thread while a batch parses waits for one body's
+    parse, not the batch: the batch stops, says more may wait, and the rest waits on."""
+    store = Store(clock=Clock())  # no backfill of its own: the batches are the test's
+    store.render = render_fetch_data
+    run(store.open)
+    try:
+        box = add_mailbox(store, add_user(store))
+        for n in range(3):
+            run(store.append, box.id, unparsed(message(f"m{n}")))
+        batch = run(store._run, parse_for, store.render, BACKFILL_BATCH, 60, lambda: True)
+        assert batch == (1, True)
+        assert waiting(store) == 2
+        batch = run(store._run, parse_for, store.render, BACKFILL_BATCH, 60, lambda: False)
+        assert batch == (2, False)
+        assert waiting(store) == 0
     finally:
         run(store.close)
 

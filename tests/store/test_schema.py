@@ -123,12 +123,16 @@ RAW = message("Quarterly Numbers", "Budget inside")
 def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str = "") -> None:
     """A database as `version` wrote it: one user "old" with INBOX subscribed and one message.
     Version 1 kept subscriptions in a mailbox column, bodies had no IMAP renderings before
-    version 3, body_index came with version 4, first_recent_uid with 5 and the SEARCH
-    header index with 6."""
+    version 3, body_index came with version 4, first_recent_uid with 5, the SEARCH header
+    index with 6 and the mod-sequences with 10."""
     conn = sqlite3.connect(path)
     subscribed = ", subscribed INTEGER NOT NULL DEFAULT 0" if version == 1 else ""
     if version >= 5:
         subscribed += ", first_recent_uid INTEGER NOT NULL DEFAULT 1"
+    modseq = ""
+    if version >= 10:
+        subscribed += ", highestmodseq INTEGER NOT NULL DEFAULT 1"
+        modseq = ", modseq INTEGER NOT NULL DEFAULT 1"
     rendered = (
         ", fetch_envelope BLOB, fetch_bodystructure BLOB, fetch_body BLOB" if version >= 3 else ""
     )
@@ -147,7 +151,7 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
             REFERENCES mailboxes(id) ON DELETE CASCADE, uid INTEGER NOT NULL,
             flags TEXT NOT NULL DEFAULT '', internal_date REAL NOT NULL,
             tz_minutes INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL,
-            body_id INTEGER NOT NULL REFERENCES bodies(id), UNIQUE (mailbox_id, uid));
+            body_id INTEGER NOT NULL REFERENCES bodies(id){modseq}, UNIQUE (mailbox_id, uid));
         INSERT INTO users(id, name, password) VALUES (1, 'old', 'pw');
         INSERT INTO mailboxes(id, user_id, name, uidvalidity, uidnext)
             VALUES (1, 1, 'INBOX', 7, 2);
@@ -208,6 +212,27 @@ def test_an_older_database_is_upgraded_and_keeps_its_mail(tmp_path, version):
     assert bytes(base) == b"QUARTERLY NUMBERS"
     # mail stored before \Recent was tracked is not recent: the next UID is the first that is
     assert conn.execute("SELECT first_recent_uid FROM mailboxes").fetchall() == [(2,)]
+    # CHANGEDSINCE's index, from version 13, is there for the messages already stored
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "messages_modseq" in indexes
+    conn.close()
+
+
+def test_changedsince_reads_only_the_changed_rows_through_its_index():
+    """RFC 7162 §3.1.4.1's CHANGEDSINCE names few messages of a large mailbox: the query
+    (db._changed_since) searches the (mailbox_id, modseq) index rather than every row."""
+    conn = sqlite3.connect(":memory:")
+    prepare_connection(conn, True)
+    plan = " ".join(
+        row[3]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT m.uid FROM messages m INDEXED BY messages_modseq"
+            " WHERE m.mailbox_id = ? AND m.modseq > ? AND m.uid BETWEEN ? AND ?"
+            " ORDER BY m.uid LIMIT ?",
+            (1, 5, 1, 10000, -1),
+        )
+    )
+    assert "USING INDEX messages_modseq (mailbox_id=? AND modseq>?)" in plan
     conn.close()
 
 
