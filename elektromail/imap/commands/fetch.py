@@ -51,6 +51,10 @@ class FetchPlan:
     rendered: bool
     sets_seen: bool
     flags: bool
+    # For a plan of UID, FLAGS, MODSEQ and RFC822.SIZE only (a sync client's FETCH 1:* (FLAGS),
+    # CHANGEDSINCE): the response line as a %-template, and what fills it (_PLAIN_VALUES)
+    line: bytes | None = None
+    fills: tuple[int, ...] = ()
 
 
 @lru_cache(maxsize=256)
@@ -58,15 +62,35 @@ def fetch_plan(items: tuple[FetchItem, ...], *, uid: bool) -> FetchPlan:
     """The plan of `items`; after the UID prefix, UID goes first unless asked for."""
     if uid and not any(item.name == "UID" for item in items):
         items = (FetchItem("UID"), *items)
+    labels = tuple(item.label().encode() for item in items)
+    line, fills = _plain_line(items, labels)
     return FetchPlan(
         items=items,
-        labels=tuple(item.label().encode() for item in items),
+        labels=labels,
         structure=any(_needs_structure(item) for item in items),
         raw=any(item.section is not None or item.name in RAW_ITEMS for item in items),
         rendered=any(item.name in RENDERED_ITEMS and item.section is None for item in items),
         sets_seen=any(item.sets_seen for item in items),
         flags=any(item.name == "FLAGS" for item in items),
+        line=line,
+        fills=fills,
     )
+
+
+# The items a plain line answers: how each is written, and what fills it (see _plain_lines).
+_PLAIN_VALUES = {"UID": (b"%d", 0), "FLAGS": (b"%b", 1), "MODSEQ": (b"(%d)", 2)}
+_PLAIN_VALUES["RFC822.SIZE"] = (b"%d", 3)
+
+
+def _plain_line(items, labels) -> tuple[bytes | None, tuple[int, ...]]:
+    if not all(item.name in _PLAIN_VALUES and item.section is None for item in items):
+        return None, ()
+    parts = [
+        label + b" " + _PLAIN_VALUES[item.name][0]
+        for label, item in zip(labels, items, strict=True)
+    ]
+    fills = tuple(_PLAIN_VALUES[item.name][1] for item in items)
+    return b"* %d FETCH (" + b" ".join(parts) + b")\r\n", fills
 
 
 @command("FETCH", SELECTED, uid=True, allows_expunge=False)
@@ -135,6 +159,10 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
             if shows_flags and view.announce(chain.from_iterable(row.flags for row in rows)):
                 # a keyword another session set, not told of yet: FLAGS goes first
                 ctx.write(b"".join(flags_responses(view)))
+            if plan.line is not None:  # nothing to refuse, no \Seen to set: one template
+                ctx.write(_plain_lines(rows, plan.line, plan.fills, view))
+                await pacing.sent()
+                continue
             refusals: list[No] = []
             answers = _answers(rows, plan, view, dialect, refusals, extras)
             changed: dict[int, tuple[tuple[str, ...], int]] = {}
@@ -216,6 +244,29 @@ def _modseq_responses(
 
 
 Answer = tuple[int, MessageRow, list[tuple[bytes, bytes]]]
+
+
+def _plain_lines(rows: list[MessageRow], line: bytes, fills: tuple[int, ...], view) -> bytes:
+    """The responses of a plan that has a plain line: what `_answers` and `_response` make of
+    the same rows, without their per-item steps (a sync client's FETCH 1:* (FLAGS))."""
+    out = []
+    seq_of, shown, flags_of = view.seq_of, view.shown_flags, fmt.format_flags
+    for row in rows:
+        seq = seq_of(row.uid)
+        if seq is None:
+            continue
+        values: list = [seq]
+        for fill in fills:
+            if fill == 1:
+                values.append(flags_of(shown(row.uid, row.flags)))
+            elif fill == 0:
+                values.append(row.uid)
+            elif fill == 2:
+                values.append(row.modseq)
+            else:
+                values.append(row.size)
+        out.append(line % tuple(values))
+    return b"".join(out)
 
 
 def _answers(
