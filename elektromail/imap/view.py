@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import chain
 
 
@@ -142,9 +143,7 @@ class MailboxView:
         here (the store never holds \\Recent)."""
         if uid not in self.recent:
             return flags
-        # after the system flags, before the keywords, as Dovecot writes them
-        system = [flag for flag in flags if flag.startswith("\\")]
-        return (*system, "\\Recent", *(flag for flag in flags if not flag.startswith("\\")))
+        return _with_recent(tuple(flags))
 
     def keywords(self) -> list[str]:
         """Keywords in use in this mailbox, for the FLAGS response."""
@@ -298,3 +297,12 @@ def _one_range(ranges: Iterable[tuple[int, int]]) -> tuple[int, int] | None:
     if isinstance(ranges, list | tuple) and len(ranges) == 1:
         return ranges[0]
     return None
+
+
+# A mailbox's messages share a few sets of flags: each set with \Recent is made once.
+@lru_cache(maxsize=1024)
+def _with_recent(flags: tuple[str, ...]) -> tuple[str, ...]:
+    """`flags` with \\Recent after the system flags, before the keywords, as Dovecot writes
+    them."""
+    system = [flag for flag in flags if flag.startswith("\\")]
+    return (*system, "\\Recent", *(flag for flag in flags if not flag.startswith("\\")))

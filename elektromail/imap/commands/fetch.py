@@ -4,7 +4,7 @@ no message is parsed again here."""
 from __future__ import annotations
 
 import dataclasses
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -248,19 +248,25 @@ Answer = tuple[int, MessageRow, list[tuple[bytes, bytes]]]
 
 def _plain_lines(rows: list[MessageRow], line: bytes, fills: tuple[int, ...], view) -> bytes:
     """The responses of a plan that has a plain line: what `_answers` and `_response` make of
-    the same rows, without their per-item steps (a sync client's FETCH 1:* (FLAGS))."""
+    the same rows, without their per-item steps (a sync client's FETCH 1:* (FLAGS)); the
+    view's lookups are spelled out, as this runs for every message of a resync."""
     out = []
-    seq_of, shown, flags_of = view.seq_of, view.shown_flags, fmt.format_flags
+    uids, recent = view.uids, view.recent
+    count = len(uids)
+    shown, flags_of = view.shown_flags, fmt.format_flags
+    at = 0  # rows come in UID order: each is looked for after the one before
     for row in rows:
-        seq = seq_of(row.uid)
-        if seq is None:
+        uid = row.uid
+        at = bisect_left(uids, uid, at)
+        if at == count or uids[at] != uid:  # expunged here since: no sequence number
             continue
-        values: list = [seq]
+        values: list = [at + 1]
         for fill in fills:
             if fill == 1:
-                values.append(flags_of(shown(row.uid, row.flags)))
+                flags = row.flags
+                values.append(flags_of(shown(uid, flags) if uid in recent else flags))
             elif fill == 0:
-                values.append(row.uid)
+                values.append(uid)
             elif fill == 2:
                 values.append(row.modseq)
             else:
