@@ -84,7 +84,7 @@ async def lsub(ctx: Context, args: list[Argument]) -> Done:
         mailbox = existing.get(entry.name)
         if mailbox is not None and mailbox.special_use:
             attrs += mailbox.special_use.split()
-        out.append(_line(b"LSUB", attrs, entry.name, dialect))
+        out.append(list_line(b"LSUB", attrs, entry.name, dialect))
     ctx.write(b"".join(out))
     return Done("LSUB completed")
 
@@ -241,7 +241,7 @@ def _list_responses(
             attrs.append("\\HasChildren" if entry.has_children else "\\HasNoChildren")
         if mailbox is not None and mailbox.special_use and (full or options.special_use):
             attrs += mailbox.special_use.split()
-        line = _line(b"LIST", attrs, entry.name, dialect, _extended_data(entry))
+        line = list_line(b"LIST", attrs, entry.name, dialect, _extended_data(entry))
         out.append(line)
         if options.status and mailbox is not None and entry.meets:
             counts = listing.counts.get(mailbox.id) or MailboxCounts()
@@ -254,7 +254,8 @@ def _extended_data(entry: Entry) -> bytes:
     return b' (CHILDINFO ("SUBSCRIBED"))' if entry.childinfo else b""
 
 
-def _line(kind: bytes, attrs: list[str], name: str, dialect, extra: bytes = b"") -> bytes:
+def list_line(kind: bytes, attrs: list[str], name: str, dialect, extra: bytes = b"") -> bytes:
+    """`* LIST (attrs) "/" name extra`: LIST and LSUB here, NOTIFY's LIST (commands/notify.py)."""
     flags = " ".join(attrs).encode("ascii")
     return fmt.untagged(
         kind

@@ -25,6 +25,7 @@ from elektromail.imap import format as fmt
 from elektromail.imap import notify as spec
 from elektromail.imap.args import format_mailbox
 from elektromail.imap.commands.fetch import fetch
+from elektromail.imap.commands.listing import list_line
 from elektromail.imap.commands.status import ITEMS, status_line
 from elektromail.imap.dispatch import (
     AUTH,
@@ -53,7 +54,6 @@ log = Logger()
 # was enabled, and HIGHESTMODSEQ where FlagChange is (CONDSTORE is supported, enabled or not).
 FIRST_STATUS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
 _COUNTING = frozenset({spec.MESSAGE_NEW, spec.MESSAGE_EXPUNGE, spec.FLAG_CHANGE})
-_DELIMITER_FIELD = b'"' + DELIMITER.encode() + b'"'
 LOST = "NOTIFY error, some events may have got lost"
 
 
@@ -174,8 +174,9 @@ class Notifier:
             return
         if isinstance(event, MAILBOX_EVENTS):
             if isinstance(event, MessageAdded) and event.mailbox not in self.known:
-                self._learn(MailboxNameChanged(event.user, event.mailbox, True))
-                self._name_event(MailboxNameChanged(event.user, event.mailbox, True))
+                created = MailboxNameChanged(event.user, event.mailbox, True)
+                self._learn(created)
+                self._name_event(created)
             self._message_event(event)
         elif isinstance(event, SubscriptionChanged):
             was = event.name in self.subscriptions
@@ -271,12 +272,12 @@ class Notifier:
         existing = {mailbox.name for mailbox in listing.mailboxes}
         out = []
         for i, name in enumerate(names):
-            line = b"LIST (" + " ".join(_attributes(name, existing, listing)).encode() + b") "
-            line += _DELIMITER_FIELD + b" " + format_mailbox(name, dialect)
+            extra = b""
             if i == 0 and old_name is not None:
                 # §5.4: "an extended LIST response ... containing the OLDNAME extended data item"
-                line += b' ("OLDNAME" (' + format_mailbox(old_name, dialect) + b"))"
-            out.append(fmt.untagged(line))
+                extra = b' ("OLDNAME" (' + format_mailbox(old_name, dialect) + b"))"
+            attributes = _attributes(name, existing, listing)
+            out.append(list_line(b"LIST", attributes, name, dialect, extra))
         self.channel.send_unsolicited(b"".join(out))
 
     def _later(self, work) -> None:
