@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
+
+from twisted.internet.defer import Deferred, succeed
 
 from elektromail import mime
 from elektromail.imap import format as fmt
@@ -19,11 +21,23 @@ from elektromail.imap.commands.condstore import (
     start_condstore,
 )
 from elektromail.imap.commands.qresync import start_changedsince
-from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
+from elektromail.imap.dispatch import (
+    SELECTED,
+    Argument,
+    Bad,
+    Context,
+    Done,
+    No,
+    Services,
+    advertise,
+    command,
+)
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
 from elektromail.imap.objectids import EXTRA_ITEMS, extra_value, wanted_extras
 from elektromail.imap.sections import section_data
-from elektromail.imap.session import flags_responses
+from elektromail.imap.seqset import format_sequence_set
+from elektromail.imap.session import Session, flags_responses
+from elektromail.imap.tokens import Atom
 from elektromail.store import MessageRow
 
 advertise("BINARY")  # RFC 3516; part of IMAP4rev2, announced for rev1 clients
@@ -422,3 +436,57 @@ def _binary(item: FetchItem, raw: bytes, parsed, rev2: bool) -> bytes:
     data = _window(data, item.partial)
     # RFC 9051 §7.5.2: literal8 only when the data holds NUL; other 8-bit data is a string
     return fmt.literal(data, binary=b"\x00" in data)
+
+
+# --- FETCH responses no client asked for -----------------------------------------------------
+
+
+async def unsolicited_fetch(
+    session: Session, services: Services, closed: Callable[[], bool], uids: list[int], items
+) -> bytes:
+    """The FETCH responses of `UID FETCH uids items` (items as a FETCH takes them), to go out
+    unasked: a new message's for NOTIFY (RFC 5465 §5.2) and SEARCH RETURN (UPDATE (...)) (§7).
+    A refusal keeps what was answered, as FETCH does."""
+    request = _UnsolicitedFetch(session, services, closed)
+    uidset = Atom(format_sequence_set(uids))
+    try:
+        await fetch(request, [uidset, list(items)])
+    except No:
+        pass
+    return b"".join(request.out)
+
+
+class _Pacing:
+    def __enter__(self) -> _Pacing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def sent(self) -> Deferred[None]:
+        return succeed(None)
+
+
+class _UnsolicitedFetch:
+    """A UID FETCH no client sent (dispatch.Context): its responses are collected, to go out
+    as unsolicited ones."""
+
+    tag = "*"
+    name = "UID FETCH"
+    uid = True
+
+    def __init__(self, session: Session, services: Services, closed: Callable[[], bool]) -> None:
+        self.session = session
+        self.services = services
+        self._closed = closed
+        self.out: list[bytes] = []
+
+    @property
+    def closed(self) -> bool:
+        return self._closed()
+
+    def write(self, data: bytes) -> None:
+        self.out.append(data)
+
+    def paced(self) -> _Pacing:
+        return _Pacing()

@@ -5,10 +5,9 @@ published, and the selected mailbox's changes pushed between commands."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
 from typing import Protocol
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -24,7 +23,7 @@ from elektromail.events import (
 from elektromail.imap import format as fmt
 from elektromail.imap import notify as spec
 from elektromail.imap.args import format_mailbox
-from elektromail.imap.commands.fetch import fetch
+from elektromail.imap.commands.fetch import unsolicited_fetch
 from elektromail.imap.commands.listing import list_line
 from elektromail.imap.commands.status import ITEMS, status_line
 from elektromail.imap.dispatch import (
@@ -32,15 +31,11 @@ from elektromail.imap.dispatch import (
     Argument,
     Context,
     Done,
-    No,
-    Services,
     advertise,
     command,
 )
 from elektromail.imap.listmatch import list_order
-from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.session import Session
-from elektromail.imap.tokens import Atom
 from elektromail.names import DELIMITER
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.mailboxes import MailboxCounts, MailboxListing
@@ -343,21 +338,6 @@ class Notifier:
         self.channel.send_unsolicited(data)
 
 
-async def unsolicited_fetch(
-    session: Session, services: Services, closed: Callable[[], bool], uids: list[int], items
-) -> bytes:
-    """The FETCH responses of `UID FETCH uids items` (items as a FETCH takes them), to go out
-    unasked: a new message's for NOTIFY (RFC 5465 §5.2) and SEARCH RETURN (UPDATE (...)) (§7).
-    A refusal keeps what was answered, as FETCH does."""
-    request = _UnsolicitedFetch(session, services, closed)
-    uidset = Atom(format_sequence_set(uids))
-    try:
-        await fetch(request, [uidset, list(items)])
-    except No:
-        pass
-    return b"".join(request.out)
-
-
 def _attributes(name: str, existing: set[str], listing: MailboxListing) -> list[str]:
     prefix = name + DELIMITER
     children = any(other.startswith(prefix) for other in existing)
@@ -371,39 +351,3 @@ def _attributes(name: str, existing: set[str], listing: MailboxListing) -> list[
     if name in listing.subscriptions:
         attributes.append("\\Subscribed")  # §5.5: "If and only if the mailbox is subscribed"
     return attributes
-
-
-class _Pacing:
-    def __enter__(self) -> _Pacing:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def sent(self) -> Deferred[None]:
-        return succeed(None)
-
-
-class _UnsolicitedFetch:
-    """A UID FETCH no client sent (dispatch.Context): its responses are collected, to go out
-    as unsolicited ones."""
-
-    tag = "*"
-    name = "UID FETCH"
-    uid = True
-
-    def __init__(self, session: Session, services: Services, closed: Callable[[], bool]) -> None:
-        self.session = session
-        self.services = services
-        self._closed = closed
-        self.out: list[bytes] = []
-
-    @property
-    def closed(self) -> bool:
-        return self._closed()
-
-    def write(self, data: bytes) -> None:
-        self.out.append(data)
-
-    def paced(self) -> _Pacing:
-        return _Pacing()

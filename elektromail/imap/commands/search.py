@@ -14,7 +14,7 @@ from elektromail.imap.commands.condstore import (
     uses_modseq,
     with_modseq,
 )
-from elektromail.imap.commands.notify import unsolicited_fetch
+from elektromail.imap.commands.fetch import unsolicited_fetch
 from elektromail.imap.contexts import Evaluate, FetchNew, UpdateContext
 from elektromail.imap.dispatch import SELECTED, Argument, Bad, Context, Done, No, advertise, command
 from elektromail.imap.search import (
