@@ -41,12 +41,14 @@ def parse_all(cursor, render: Render | None) -> Parsed:
     return _parse(cursor, render, f"SELECT id FROM bodies WHERE {WAITING}", ())[0]
 
 
+# The `limit` bodies waited longest for their parse (parse_some, parse_for).
+_OLDEST_WAITING = f"SELECT id FROM bodies WHERE {WAITING} ORDER BY id LIMIT ?"
+
+
 def parse_some(cursor, render: Render | None, limit: int) -> int:
     """Parse and store up to `limit` waiting bodies (-1: all), oldest first; returns how many
     were stored (0 while the database cannot be written)."""
-    parsed, stored, _ = _parse(
-        cursor, render, f"SELECT id FROM bodies WHERE {WAITING} ORDER BY id LIMIT ?", (limit,)
-    )
+    parsed, stored, _ = _parse(cursor, render, _OLDEST_WAITING, (limit,))
     return len(parsed) if stored else 0
 
 
@@ -69,7 +71,7 @@ def parse_for(
     parsed, stored, cut = _parse(
         cursor,
         render,
-        f"SELECT id FROM bodies WHERE {WAITING} ORDER BY id LIMIT ?",
+        _OLDEST_WAITING,
         (limit,),
         stop,
     )

@@ -92,8 +92,12 @@ def fetch_plan(items: tuple[FetchItem, ...], *, uid: bool) -> FetchPlan:
 
 
 # The items a plain line answers: how each is written, and what fills it (see _plain_lines).
-_PLAIN_VALUES = {"UID": (b"%d", 0), "FLAGS": (b"%b", 1), "MODSEQ": (b"(%d)", 2)}
-_PLAIN_VALUES["RFC822.SIZE"] = (b"%d", 3)
+_PLAIN_VALUES = {
+    "UID": (b"%d", 0),
+    "FLAGS": (b"%b", 1),
+    "MODSEQ": (b"(%d)", 2),
+    "RFC822.SIZE": (b"%d", 3),
+}
 
 
 def _plain_line(items, labels) -> tuple[bytes | None, tuple[int, ...]]:
