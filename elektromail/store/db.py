@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -93,9 +93,10 @@ class UserRow:
     seeded: bool
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRow:
-    """One message as FETCH sees it; `raw`/`structure` are None unless asked for."""
+class MessageRow(NamedTuple):
+    """One message as FETCH sees it; `raw`/`structure` are None unless asked for. A named
+    tuple, not a frozen dataclass: FETCH builds one per message, and `_make` builds it at C
+    speed where the frozen dataclass set each of its 11 fields through object.__setattr__."""
 
     uid: int
     flags: tuple[str, ...]
@@ -845,6 +846,7 @@ def _fetch(
     cols += ", m.modseq"
     join = " JOIN bodies b ON b.id = m.body_id" if structure or raw or rendered else ""
     out: list[MessageRow] = []
+    make_row = MessageRow._make
     waiting: dict[int, list[int]] = {}  # body id -> where its rows are in `out`
     changed = " AND m.modseq > ?" if since else ""
     # the few changed rows through their index, not every message's (see _changed_since)
@@ -861,7 +863,7 @@ def _fetch(
         for r in rows:
             if r[11]:
                 waiting.setdefault(r[10], []).append(len(out))
-            out.append(MessageRow(r[0], _flags_from_db(r[1]), *r[2:10], r[12]))
+            out.append(make_row((r[0], _flags_from_db(r[1]), *r[2:10], r[12])))
     if waiting:
         for body_id, found in parse_bodies(cursor, render, waiting).items():
             for i in waiting[body_id]:

@@ -3,7 +3,6 @@ no message is parsed again here."""
 
 from __future__ import annotations
 
-import dataclasses
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -215,7 +214,7 @@ async def _add_structure_where_unrendered(ctx: Context, rows: list[MessageRow]) 
     found = await ctx.services.postoffice.fetch_messages(view.mailbox_id, stale, structure=True)
     structures = {row.uid: row.structure for row in found}
     return [
-        dataclasses.replace(row, structure=structures.get(row.uid)) if row.envelope is None else row
+        row._replace(structure=structures.get(row.uid)) if row.envelope is None else row
         for row in rows
     ]
 
