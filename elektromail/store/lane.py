@@ -37,6 +37,10 @@ class OneThread:
         self.joined = False
         self.threads: list[threading.Thread] = []
         self._jobs: SimpleQueue[Job] = SimpleQueue()
+        # Work given (counted by the threads that give it: the reactor's) and work finished
+        # (counted by this thread alone): equal when nothing waits or runs (see `idle`).
+        self._given = 0
+        self._finished = 0
 
     def start(self) -> None:
         self.joined = False
@@ -67,7 +71,14 @@ class OneThread:
         # ThreadPool runs the work in the caller's context: legacy log calls made there (adbapi's
         # "Rollback failed") carry the caller's `system`.
         ctx = context.theContextTracker.currentContext().contexts[-1]
+        self._given += 1
         self._jobs.put((onResult, ctx, func, args, kw))
+
+    def idle(self) -> bool:
+        """Whether all work given has finished (its result may not have been delivered yet).
+        Asked from the thread that gives work: nothing can begin meanwhile, so the caller
+        may use the connection itself until it gives work again (StorePool.run_here)."""
+        return self._given == self._finished
 
     def waiting(self) -> bool:
         """Whether work was given that has not begun (asked from the thread itself: a long
@@ -97,6 +108,7 @@ class OneThread:
                 # ThreadPool's team logs what escapes a task and its worker goes on
                 log.err()
             onResult = result = None
+            self._finished += 1
 
 
 class StorePool(adbapi.ConnectionPool):
@@ -113,3 +125,18 @@ class StorePool(adbapi.ConnectionPool):
     def __init__(self, *connargs: Any, **connkw: Any) -> None:
         self._lane = OneThread("elektromail-store")
         super().__init__(*connargs, **connkw)
+        # One connection whichever thread asks: adbapi keeps one per thread (its __init__ sets
+        # this attribute), and a second ":memory:" connection would be another, empty
+        # database. The store thread and `run_here` never use it at the same time.
+        self.threadID = lambda: 0
+
+    def run_here(self, interaction: Callable[..., Any], *args: Any) -> Any:
+        """`interaction` in a transaction on the calling (reactor) thread; only when
+        `can_run_here()`. For small reads: the hand-off to the store thread and back costs
+        more than they do."""
+        return self._runInteraction(interaction, *args)
+
+    def can_run_here(self) -> bool:
+        """Whether the pool runs and its thread has nothing to do (nor anything to deliver
+        that changes what a read sees: what it finished is committed)."""
+        return self.running and self._lane.started and self._lane.idle()

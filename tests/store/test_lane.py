@@ -179,3 +179,70 @@ def test_no_work_or_result_stays_alive_after_it_is_done() -> None:
         assert kept() is None and answered[0]() is None
     finally:
         lane.stop()
+
+
+def test_the_lane_is_idle_only_when_all_work_given_has_finished() -> None:
+    # StorePool.run_here relies on it: the connection is free, and what was asked before is
+    # done, only when every job given has finished (asked from the thread that gives work).
+    lane = OneThread("lane-test")
+    lane.start()
+    try:
+        assert lane.idle()
+        running, release, answered = threading.Event(), threading.Event(), threading.Event()
+
+        def blocked() -> None:
+            running.set()
+            assert release.wait(10)
+
+        lane.callInThreadWithCallback(None, blocked)
+        lane.callInThreadWithCallback(lambda ok, result: answered.set(), lambda: 1)
+        assert not lane.idle()  # the first waits to run, or runs
+        assert running.wait(10)
+        assert not lane.idle()  # the first runs, the second waits
+        release.set()
+        assert answered.wait(10)
+        for _ in range(1000):  # the count follows the callback, in the lane's thread
+            if lane.idle():
+                break
+            threading.Event().wait(0.001)
+        assert lane.idle()
+    finally:
+        lane.stop()
+
+
+def test_run_here_uses_the_store_threads_connection_on_the_callers_thread(pool) -> None:
+    # One connection whichever thread asks: with ":memory:" a second one would be another,
+    # empty database.
+    run(pool.runInteraction, _insert, 7)
+
+    def here() -> tuple[bool, str, list[int]]:
+        can = pool.can_run_here()
+        return can, pool.run_here(_insert, 8), pool.run_here(_numbers)
+
+    can, thread, numbers = run(here)
+    assert can and thread != "elektromail-store"
+    assert numbers == [7, 8]
+    assert run(pool.runInteraction, _numbers) == [7, 8]  # committed, seen by the thread
+
+
+def test_run_here_rolls_back_what_fails(pool) -> None:
+    with pytest.raises(ValueError, match="no"):
+        run(lambda: pool.run_here(_insert_then_fail, 1))
+    assert run(pool.runInteraction, _numbers) == []
+
+
+def test_a_pool_that_is_closed_or_busy_cannot_run_here() -> None:
+    pool = _pool()
+    run(pool.start)
+    release = threading.Event()
+
+    def busy_then_ask() -> bool:
+        pool.runInteraction(lambda cursor: release.wait(10))
+        return pool.can_run_here()
+
+    try:
+        assert not run(busy_then_ask)
+    finally:
+        release.set()
+        run(pool.close)
+    assert not run(pool.can_run_here)

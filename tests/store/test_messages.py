@@ -76,3 +76,36 @@ def test_copy_to_a_mailbox_that_is_gone_is_no_such_mailbox_and_changes_nothing(s
     with pytest.raises(NoSuchMailbox):
         run(store.copy, box.id, [1, 2], box.id + 100, move=True)
     assert uids(store, box) == [1, 2, 3, 4]
+
+
+def test_a_fetch_of_a_few_messages_is_read_without_a_thread_hop_when_the_store_is_idle(store, box):
+    # Store._read: the hand-off to the store thread costs more than FETCH of one message.
+    def ask():
+        d = store.fetch(box.id, [2])
+        return d.called, d
+
+    called, rows = run(ask)
+    assert called
+    assert [(row.uid, row.flags) for row in run(lambda: rows)] == [(2, ("\\Seen",))]
+
+
+def test_a_fetch_asked_after_a_write_sees_the_write(store, box):
+    # The write was given first (not awaited): the read must come after it, on the thread.
+    def write_then_read():
+        store.store_flags(box.id, [4], "add", ["\\Flagged"])
+        d = store.fetch(box.id, [4])
+        return d.called, d
+
+    called, rows = run(write_then_read)
+    assert not called
+    assert run(lambda: rows)[0].flags == ("$Deleted-not", "\\Flagged")
+
+
+def test_a_fetch_of_many_messages_goes_to_the_store_thread(store, box):
+    def ask():
+        d = store.fetch(box.id, list(range(1, 100)))
+        return d.called, d
+
+    called, rows = run(ask)
+    assert not called
+    assert [row.uid for row in run(lambda: rows)] == [1, 2, 3, 4]
