@@ -84,6 +84,8 @@ function fillSelect(select, options, value) {
   const nodes = options.map(([optionValue, label]) => h("option", { value: optionValue }, label));
   select.replaceChildren(...nodes);
   select.value = value;
+  // The chosen option's whole text, should the select be too narrow for it.
+  select.title = select.selectedOptions[0]?.textContent ?? "";
 }
 
 function renderPickers() {
