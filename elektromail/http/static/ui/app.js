@@ -454,11 +454,26 @@ function typing(target) {
   return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
 }
 
+// The focus is on the page itself (nothing focused) or on the list around the rows: where the
+// arrows, Home and End would move nothing else.
+function onPage(target) {
+  return (
+    target === document.body ||
+    target === document.documentElement ||
+    target === $("messages") ||
+    target === document.querySelector(".list-scroll")
+  );
+}
+
 function onKey(event) {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
   if (document.querySelector("dialog[open]")) return;
   if (list.handleListKeys(event)) return;
   if (typing(event.target)) return;
+  if (!state.open && (event.key === "j" || event.key === "k" || onPage(event.target))) {
+    // No row has the focus yet: j/k (from anywhere but an input) and the arrows take it there.
+    if (list.enterList(event)) return;
+  }
   if (event.key === "/") {
     event.preventDefault();
     $("search").focus();
