@@ -8,6 +8,7 @@ focus. Each failing check saves a screenshot and names it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,16 +123,17 @@ return {
 @pytest.fixture(scope="module")
 def mail(remote_images) -> Iterator[MailServer]:
     with MailServer(users=USERS, http_port=0) as server:
+        yesterday = time.time() - 86_400
         for n in range(FILLERS):
             raw = f"From: app@example.com\nTo: user@example.com\nSubject: Filler {n:04}\n\nx\n"
-            server.inject("alice" if n % 3 == 0 else "user", raw, internal_date=1e9 + n)
+            server.inject("alice" if n % 3 == 0 else "user", raw, internal_date=yesterday + n)
         yield server
 
 
 @pytest.fixture(scope="module")
 def realistic(mail, remote_images) -> int:
     """The UID of the realistic mail, the newest of all."""
-    return mail.inject("user", REALISTIC.replace("{remote}", remote_images.url), internal_date=2e9)
+    return mail.inject("user", REALISTIC.replace("{remote}", remote_images.url))
 
 
 @pytest.fixture
