@@ -1,6 +1,6 @@
 // The JSON API as the page uses it: URLs relative to the server's root (so a proxy may add a
-// path prefix), the bearer token kept in session storage, and one token prompt for every
-// request that was refused.
+// path prefix), the bearer token kept in session storage, the namespace every call is made in,
+// and one token prompt for every request that was refused.
 
 const TOKEN_KEY = "elektromail.token";
 
@@ -49,10 +49,22 @@ export function setToken(value) {
   for (const listener of tokenListeners) listener();
 }
 
+// The namespace (an isolated set of users and mail on the server) every call is made in, as
+// ?namespace=; "" is the default namespace, which takes no parameter.
+let namespace = "";
 
+export const currentNamespace = () => namespace;
+
+export function setNamespace(name) {
+  namespace = name || "";
+}
+
+// The URL of `path` with `params` (empty ones left out) and the namespace, unless `params`
+// names one itself (null: none).
 export function url(path, params = {}) {
   const target = new URL(path, root);
-  for (const [name, value] of Object.entries(params)) {
+  const all = "namespace" in params ? params : { ...params, namespace };
+  for (const [name, value] of Object.entries(all)) {
     if (value !== null && value !== undefined && value !== "") {
       target.searchParams.set(name, String(value));
     }
@@ -131,6 +143,19 @@ export async function json(method, path, options) {
 }
 
 export const get = (path, params) => json("GET", path, { params });
+
+// The server's namespaces (objects with at least a `name`), or null when it has none to offer
+// (a 404: a server without namespaces).
+export async function namespaces() {
+  try {
+    const answer = await json("GET", "namespaces", { params: { namespace: null } });
+    const items = Array.isArray(answer) ? answer : answer?.namespaces;
+    return Array.isArray(items) ? items : [];
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
+}
 
 // Saves what `path` answers as a file: fetched with the token, handed over as a Blob URL.
 export async function download(path, params, filename) {

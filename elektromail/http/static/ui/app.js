@@ -1,6 +1,6 @@
 // The web inbox: pickers, search, the paged list and the message view, kept current by the
-// server's event stream (GET /events). State lives in the URL (?user, mailbox, q, page, open)
-// so that a reload or a shared link shows the same thing.
+// server's event stream (GET /events). State lives in the URL (?namespace, user, mailbox, q,
+// page, open) so that a reload or a shared link shows the same thing.
 
 import * as api from "./api.js";
 import { askToken, confirmAction, toast } from "./dialogs.js";
@@ -20,6 +20,7 @@ const state = {
   total: 0,
   users: [],
   boxes: [],
+  namespaces: [], // the names GET /namespaces gave; none: the picker is hidden
   open: null, // {user, mailbox, uid} of the message in the view
   fresh: 0, // messages delivered since this page (not the first) was loaded
   freshUnknown: false, // delivered while searching: whether they match is unknown
@@ -32,6 +33,7 @@ const showError = (error) => toast(error.message || String(error), "error");
 
 function readUrl() {
   const params = new URLSearchParams(location.search);
+  api.setNamespace(params.get("namespace") || "");
   state.user = params.get("user") || "";
   state.mailbox = params.get("mailbox") || "";
   state.q = params.get("q") || "";
@@ -48,6 +50,7 @@ function parseOpen(value) {
 
 function writeUrl(push = false) {
   const params = new URLSearchParams();
+  if (api.currentNamespace()) params.set("namespace", api.currentNamespace());
   if (state.user) params.set("user", state.user);
   if (state.mailbox) params.set("mailbox", state.mailbox);
   if (state.q) params.set("q", state.q);
@@ -84,6 +87,8 @@ function fillSelect(select, options, value) {
   const nodes = options.map(([optionValue, label]) => h("option", { value: optionValue }, label));
   select.replaceChildren(...nodes);
   select.value = value;
+  // The chosen option's whole text, should the select be too narrow for it.
+  select.title = select.selectedOptions[0]?.textContent ?? "";
 }
 
 function renderPickers() {
@@ -119,7 +124,8 @@ function renderPickers() {
   fillSelect($("mailbox"), [["", "All mailboxes"], ...boxes], state.mailbox);
 
   const unread = state.user ? (totals.get(state.user.toLowerCase()) || [0, 0])[1] : allUnseen;
-  document.title = unread ? `(${formatCount(unread)}) elektromail` : "elektromail";
+  const name = api.currentNamespace() ? `${api.currentNamespace()} · elektromail` : "elektromail";
+  document.title = unread ? `(${formatCount(unread)}) ${name}` : name;
 }
 
 async function loadPickers() {
@@ -127,6 +133,55 @@ async function loadPickers() {
   state.users = users.map((u) => u.user);
   state.boxes = boxes;
   renderPickers();
+}
+
+// --- the namespace picker -------------------------------------------------------------------
+
+// Shown while the server has namespaces (GET /namespaces lists some); the one in the URL is an
+// option even when the list does not name it (a link to one since deleted, say).
+function renderNamespaces() {
+  const names = state.namespaces || [];
+  const current = api.currentNamespace();
+  $("namespace-picker").hidden = !names.length;
+  if (!names.length) return;
+  const options = names.map((name) => [name, name]);
+  if (current && !names.includes(current)) options.push([current, current]);
+  fillSelect($("namespace"), [["", "Default"], ...options], current);
+  $("namespace").title = `Namespace: ${current || "the default one"}`;
+}
+
+let askNamespaces = true; // false once the server said it has none (a 404): asked once
+
+async function loadNamespaces() {
+  if (!askNamespaces) return;
+  try {
+    const items = await api.namespaces();
+    if (items === null) askNamespaces = false;
+    state.namespaces = (items || []).map((n) => n?.name).filter((n) => n && typeof n === "string");
+  } catch {
+    state.namespaces = []; // refused or down: hidden until the next try
+  }
+  renderNamespaces();
+}
+
+// Everything the page shows comes from the namespace: start over in the new one.
+function switchNamespace(name) {
+  if (name === api.currentNamespace()) return;
+  // Closed in place: going back in history (to where it was opened) would undo the switch.
+  if (state.open) closeMessage({ fromHistory: true, focusRow: false });
+  api.setNamespace(name);
+  state.user = "";
+  state.mailbox = "";
+  state.offset = 0;
+  state.fresh = 0;
+  state.freshUnknown = false;
+  state.users = [];
+  state.boxes = [];
+  renderNamespaces();
+  renderPickers();
+  writeUrl();
+  live.reconnect();
+  refreshAll();
 }
 
 // --- the list -------------------------------------------------------------------------------
@@ -367,10 +422,13 @@ async function deleteOpen() {
 
 // --- server-wide actions --------------------------------------------------------------------
 
+// " in namespace x" while one is chosen, for the confirmations.
+const inNamespace = () => (api.currentNamespace() ? ` in namespace ${api.currentNamespace()}` : "");
+
 async function purgeAll() {
   const ok = await confirmAction({
     title: "Purge all messages?",
-    text: "Every message of every user is deleted. Users and mailboxes stay.",
+    text: `Every message of every user${inNamespace()} is deleted. Users and mailboxes stay.`,
     action: "Purge all",
   });
   if (!ok) return;
@@ -389,7 +447,9 @@ async function purgeAll() {
 
 async function resetServer() {
   const ok = await confirmAction({
-    title: "Reset the server?",
+    title: api.currentNamespace()
+      ? `Reset namespace ${api.currentNamespace()}?`
+      : "Reset the server?",
     text:
       "Back to the start state: the configured users, the preloaded fixtures and the " +
       "delivery rules. All other mail, mailboxes and users are deleted.",
@@ -452,11 +512,26 @@ function typing(target) {
   return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
 }
 
+// The focus is on the page itself (nothing focused) or on the list around the rows: where the
+// arrows, Home and End would move nothing else.
+function onPage(target) {
+  return (
+    target === document.body ||
+    target === document.documentElement ||
+    target === $("messages") ||
+    target === document.querySelector(".list-scroll")
+  );
+}
+
 function onKey(event) {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
   if (document.querySelector("dialog[open]")) return;
   if (list.handleListKeys(event)) return;
   if (typing(event.target)) return;
+  if (!state.open && (event.key === "j" || event.key === "k" || onPage(event.target))) {
+    // No row has the focus yet: j/k (from anywhere but an input) and the arrows take it there.
+    if (list.enterList(event)) return;
+  }
   if (event.key === "/") {
     event.preventDefault();
     $("search").focus();
@@ -498,6 +573,7 @@ function wire() {
     event.preventDefault();
     runSearch();
   });
+  $("namespace").addEventListener("change", (event) => switchNamespace(event.target.value));
   $("user").addEventListener("change", (event) => {
     state.user = event.target.value;
     const boxes = state.boxes.filter((b) => !state.user || sameUser(b.user, state.user));
@@ -531,12 +607,21 @@ function wire() {
   $("reset").addEventListener("click", resetServer);
   document.addEventListener("keydown", onKey);
   window.addEventListener("popstate", () => {
+    const namespace = api.currentNamespace();
     const wanted = readUrl();
     $("search").value = state.q;
+    if (api.currentNamespace() !== namespace) {
+      renderNamespaces();
+      live.reconnect();
+      loadPickers().catch(showError);
+    }
     renderPickers();
     loadList();
     if (wanted && !list.sameMessage(wanted, state.open)) openMessage(wanted, { push: false });
     else if (!wanted && state.open) closeMessage({ fromHistory: true });
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") loadNamespaces(); // new ones since
   });
   live.initLifecycle();
   view.initTabs();
@@ -551,7 +636,7 @@ async function start() {
   wire();
   renderPager();
   document.documentElement.dataset.ready = "true"; // wired: keys and clicks work from here
-  await Promise.all([loadPickers().catch(showError), loadList()]);
+  await Promise.all([loadNamespaces(), loadPickers().catch(showError), loadList()]);
   live.connect({
     delivered: onDelivered,
     flags: onFlags,

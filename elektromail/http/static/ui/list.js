@@ -1,5 +1,6 @@
 // The message list: one focusable row (a button) per message, newest first, and moving
-// through it with the keyboard (ArrowUp/ArrowDown or k/j, Home, End).
+// through it with the keyboard (ArrowUp/ArrowDown or k/j, Home, End), also before any row has
+// the focus.
 
 import { $, formatShortDate, formatSize, h, hiddenText, icon } from "./dom.js";
 
@@ -186,6 +187,34 @@ export function handleListKeys(event) {
     case "ArrowUp":
     case "k":
       target = neighbour(current, -1);
+      break;
+    case "Home":
+      target = all[0];
+      break;
+    case "End":
+      target = all[all.length - 1];
+      break;
+    default:
+      return false;
+  }
+  event.preventDefault();
+  focusRow(target);
+  return true;
+}
+
+// A list key pressed while no row has the focus (the page just loaded, or the focus is
+// elsewhere): j/ArrowDown and k/ArrowUp take the list up at its roving row (the first on a fresh
+// page, else the one last focused), Home and End at either end. Whether the key was taken.
+export function enterList(event) {
+  const all = rows();
+  if (!all.length) return false;
+  let target = null;
+  switch (event.key) {
+    case "ArrowDown":
+    case "ArrowUp":
+    case "j":
+    case "k":
+      target = all.find((r) => r.tabIndex === 0) || all[0];
       break;
     case "Home":
       target = all[0];
