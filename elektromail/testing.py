@@ -338,8 +338,8 @@ class MailServer:
         self.call(lambda: self._server().postoffice.purge())
 
     def reset(self) -> None:
-        """Back to the start state: the configured users, the preloaded fixtures and the
-        delivery rules of the settings; nothing else."""
+        """Back to the start state: the configured users, the preloaded fixtures, the
+        delivery rules and DKIM keys of the settings; nothing else."""
         from elektromail.service import load_rules
 
         async def reset() -> None:
@@ -347,6 +347,7 @@ class MailServer:
             await server.postoffice.reset()
             # Anew, so that a seeded rule probability draws the same sequence again.
             server.postoffice.replace_rules(load_rules(self.settings))
+            server.dkim_keys.reset()  # the keys of --dkim-keys only
 
         self.call(reset)
 

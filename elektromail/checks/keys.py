@@ -195,9 +195,13 @@ class KeyRing:
 
     def __init__(self, keys: list[DkimKey] = ()) -> None:
         self._lock = threading.Lock()
-        self._keys: dict[tuple[str, str], DkimKey] = {}
-        for key in keys:
-            self._keys[(key.selector, key.domain)] = key
+        self._initial = {(key.selector, key.domain): key for key in keys}
+        self._keys: dict[tuple[str, str], DkimKey] = dict(self._initial)
+
+    def reset(self) -> None:
+        """Back to the keys the ring started with (the setting's): those put since go."""
+        with self._lock:
+            self._keys = dict(self._initial)
 
     @classmethod
     def from_setting(cls, path: str | None) -> KeyRing:

@@ -174,6 +174,7 @@ class ControlAPI:
 
     async def reset(self, request) -> dict[str, Any]:
         await self.postoffice.reset()
+        self.dkim_keys.reset()  # the keys of --dkim-keys only, as at start-up
         return {"ok": True}
 
     async def purge(self, request) -> dict[str, Any]:

@@ -190,3 +190,18 @@ def test_python_checks_name_a_missing_message(mail):
         mail.checks(5, user="user")
     uid = mail.inject("user", message())
     assert json.dumps(mail.checks(uid))  # JSON like the route's answer
+
+
+def test_reset_keeps_only_the_setting_keys(tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text(f"sel._domainkey.example.com {rsa_key()[1]}\n")
+    with MailServer(http_port=0, dkim_keys=str(keys)) as mail:
+        api = Api(mail)
+        api.put("/dkim/keys", {"selector": "x", "domain": "example.org", "record": rsa_key()[1]})
+        api.delete("/dkim/keys?selector=sel")
+        assert [k["selector"] for k in api.get("/dkim/keys").json()] == ["x"]
+        assert api.post("/reset").status == 200
+        assert [k["selector"] for k in api.get("/dkim/keys").json()] == ["sel"]
+        mail.add_dkim_key("y", "example.org", rsa_key()[2])
+        mail.reset()
+        assert [k["selector"] for k in mail.dkim_keys()] == ["sel"]
