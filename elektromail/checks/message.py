@@ -115,10 +115,17 @@ def header_fields(block: bytes) -> Iterator[Field]:
 
 
 def numbered_parts(part: mime.BodyPart, number: str) -> Iterator[tuple[str, mime.BodyPart]]:
-    """The part (number "" is the whole message; IMAP calls a single part's body "1"), then
-    its children "1", "2"... and theirs "1.1"..., and an attached message's parts."""
+    """The part and every part inside it with its IMAP part number (RFC 9051 §6.4.5): ""
+    for a multipart message itself, "1" for a single-part message's body, "1", "2"... for a
+    multipart's children and "1.1"... for theirs, "N.1"... inside an attached message N."""
     yield number or ("1" if not part.parts else ""), part
     for index, child in enumerate(part.parts, 1):
         yield from numbered_parts(child, f"{number}.{index}" if number else str(index))
-    if part.message is not None:
-        yield from numbered_parts(part.message, number or "1")
+    inner = part.message
+    if inner is not None:
+        prefix = number or "1"
+        if inner.parts:
+            for index, child in enumerate(inner.parts, 1):
+                yield from numbered_parts(child, f"{prefix}.{index}")
+        else:
+            yield from numbered_parts(inner, f"{prefix}.1")

@@ -94,10 +94,13 @@ class CheckRoutes:
     async def delete_keys(self, request) -> dict[str, Any]:
         selector = query_text(request, "selector")
         domain = query_text(request, "domain")
-        try:
-            deleted = self.api.dkim_keys.delete(selector or None, domain or None)
-        except keys.DkimKeyError as e:
-            raise bad_request(f"parameter: {e}") from None
+        for name, value in (("selector", selector), ("domain", domain)):
+            if value is not None:
+                try:
+                    keys.check_name(value, name)
+                except keys.DkimKeyError as e:
+                    raise bad_request(f"parameter {name!r}: {e}") from None
+        deleted = self.api.dkim_keys.delete(selector, domain)
         return {"ok": True, "deleted": deleted}
 
 

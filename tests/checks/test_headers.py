@@ -169,3 +169,27 @@ def test_a_multipart_without_boundary_is_an_error():
 def test_a_header_line_that_is_no_field_is_an_error():
     """RFC 5322 §2.2: a header field is a name, a colon and a body."""
     assert "headers.not-a-field" in ids(lint(message(b"this is no header\r\n")))
+
+
+def test_parts_are_numbered_as_imap_numbers_them():
+    """RFC 9051 §6.4.5: 1, 2, 2.1 inside an attached message, and so on."""
+    inner = (
+        b'Content-Type: multipart/alternative; boundary="i"\r\n\r\n'
+        b"--i\r\n\r\na\r\n--i\r\n\r\nb\r\n--i--\r\n"
+    )
+    raw = message(
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="o"\r\n',
+        b"--o\r\n\r\ntext\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n"
+        + inner
+        + b"\r\n--o--\r\n",
+    )
+    numbers = [n for n, _ in Message(raw).parts()]
+    assert numbers == ["", "1", "2", "2.1", "2.2"]
+    assert [n for n, _ in Message(message()).parts()] == ["1"]
+
+
+def test_the_check_data_is_declared_package_data():
+    from pathlib import Path
+
+    setup = (Path(__file__).resolve().parents[2] / "setup.cfg").read_text()
+    assert "elektromail.checks = data/*" in setup

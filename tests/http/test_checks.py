@@ -134,6 +134,7 @@ def test_malformed_json_and_oversized_key_lists(api):
     many = [{"selector": f"s{i}", "domain": "x.com", "record": "x"} for i in range(1001)]
     assert "at most 1000" in api.put("/dkim/keys", many).error
     assert api.delete("/dkim/keys?selector=a%20b").status == 400
+    assert "parameter 'domain'" in api.delete("/dkim/keys?domain=").error
 
 
 @pytest.mark.parametrize(
