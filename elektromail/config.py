@@ -64,6 +64,11 @@ class Settings:
     # is answered 421 / BYE / 503 and closed.
     max_connections: int = 1000
     rules_seed: int | None = None  # seeds rule probabilities, for repeatable tests
+    # Message checks: DKIM public keys (a file or directory of selector._domainkey.domain TXT
+    # records; never DNS), and the link check's per-link timeout and cap on links probed.
+    dkim_keys: str | None = None
+    link_check_timeout: int = 5  # seconds
+    link_check_max: int = 50
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -404,6 +409,27 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_RULES_SEED",
         parse_seed,
         "seed for rule probabilities (random)",
+    ),
+    Setting(
+        "dkim_keys",
+        "dkim-keys",
+        "ELEKTROMAIL_DKIM_KEYS",
+        parse_text,
+        "file or directory of DKIM key TXT records for message checks (none; never DNS)",
+    ),
+    Setting(
+        "link_check_timeout",
+        "link-check-timeout",
+        "ELEKTROMAIL_LINK_CHECK_TIMEOUT",
+        parse_positive_int,
+        "seconds to wait for each link a message check probes (5)",
+    ),
+    Setting(
+        "link_check_max",
+        "link-check-max",
+        "ELEKTROMAIL_LINK_CHECK_MAX",
+        parse_positive_int,
+        "most links one message check probes (50)",
     ),
 )
 

@@ -16,6 +16,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
 from elektromail import preload, rules
+from elektromail.checks.keys import DkimKeyError, KeyRing
 from elektromail.config import Settings
 from elektromail.events import Events
 from elektromail.postoffice import PostOffice
@@ -54,6 +55,7 @@ class Server:
 
             self.postoffice.render = render_fetch_data
         self.tls = TLSMaterial(settings.bind, settings.tls_cert, settings.tls_key)
+        self.dkim_keys = load_dkim_keys(settings)  # for message checks, over HTTP and in Python
         self.factories: dict[str, object] = {}
         self.ports: dict[str, IListeningPort] = {}
 
@@ -72,7 +74,7 @@ class Server:
         if s.http_port is not None:
             from elektromail.http.app import ControlAPI
 
-            api = ControlAPI(self.postoffice, s, self.port, self.reactor)
+            api = ControlAPI(self.postoffice, s, self.port, self.reactor, self.dkim_keys)
             factory = api.factory()
             factory.set_limits(s.max_connections, s.http_timeout)
             wanted.append((Listener("http", "HTTP_PORT/--http-port", s.http_port), factory))
@@ -159,6 +161,14 @@ def load_rules(settings: Settings) -> rules.RuleSet:
         return rules.load(settings.dsn_rules, settings.rules_seed)
     except rules.RuleError as e:
         raise StartupError(f"invalid ELEKTROMAIL_DSN_RULES/--dsn-rules: {e}") from None
+
+
+def load_dkim_keys(settings: Settings) -> KeyRing:
+    """The DKIM keys of ELEKTROMAIL_DKIM_KEYS; an unreadable or malformed one stops start-up."""
+    try:
+        return KeyRing.from_setting(settings.dkim_keys)
+    except DkimKeyError as e:
+        raise StartupError(f"invalid ELEKTROMAIL_DKIM_KEYS/--dkim-keys: {e}") from None
 
 
 class ElektromailService(Service):

@@ -338,8 +338,8 @@ class MailServer:
         self.call(lambda: self._server().postoffice.purge())
 
     def reset(self) -> None:
-        """Back to the start state: the configured users, the preloaded fixtures and the
-        delivery rules of the settings; nothing else."""
+        """Back to the start state: the configured users, the preloaded fixtures, the
+        delivery rules and DKIM keys of the settings; nothing else."""
         from elektromail.service import load_rules
 
         async def reset() -> None:
@@ -347,6 +347,7 @@ class MailServer:
             await server.postoffice.reset()
             # Anew, so that a seeded rule probability draws the same sequence again.
             server.postoffice.replace_rules(load_rules(self.settings))
+            server.dkim_keys.reset()  # the keys of --dkim-keys only
 
         self.call(reset)
 
@@ -363,6 +364,55 @@ class MailServer:
         else:
             ruleset = rules_module.parse(rules, seed)
         self.call(lambda: self._server().postoffice.replace_rules(ruleset))
+
+    # --- message checks ---
+
+    def checks(
+        self, uid: int, user: str | None = None, mailbox: str = INBOX, links: bool = False
+    ) -> dict:
+        """The message checks of one stored message, as `GET /messages/{uid}/checks` answers
+        them: {"checks": [{"check": "headers", "findings": [...]}, ...], "summary": {...}}.
+        `links=True` probes its links too. `user` may be left out when one user has mail.
+        Raises LookupError when there is no such message."""
+        return self.call(self._checks, uid, user, mailbox, links)
+
+    async def _checks(self, uid: int, user: str | None, mailbox: str, links: bool) -> dict:
+        from elektromail.http.checks import run_checks
+
+        server = self._server()
+        postoffice = server.postoffice
+        if user is None:
+            users = await postoffice.users_with_mail()
+            if len(users) != 1:
+                raise ValueError(f"say which user: {len(users)} users have mail")
+            user = users[0]
+        summary = await postoffice.get_message(user, mailbox, uid)
+        if summary is None:
+            raise LookupError(f"no message with UID {uid} in {user}/{mailbox}")
+        s = self.settings
+        out = await run_checks(
+            server.reactor,
+            summary.raw,
+            server.dkim_keys,
+            links,
+            s.link_check_timeout,
+            s.link_check_max,
+        )
+        out.update(uid=summary.uid, user=summary.user, mailbox=summary.mailbox)
+        return out
+
+    def add_dkim_key(self, selector: str, domain: str, key: str) -> None:
+        """A DKIM public key for the checks (no DNS is ever asked): `key` is the TXT record's
+        value (`v=DKIM1; k=rsa; p=...`) or a PEM public key. Raises ValueError when unusable."""
+        self._server().dkim_keys.put(selector, domain, key)
+
+    def dkim_keys(self) -> list[dict]:
+        """The DKIM keys in force, as `GET /dkim/keys` lists them."""
+        return [key.to_json() for key in self._server().dkim_keys.keys()]
+
+    def delete_dkim_keys(self, selector: str | None = None, domain: str | None = None) -> int:
+        """Remove the keys of a selector and/or domain (every key when neither is given)."""
+        return self._server().dkim_keys.delete(selector, domain)
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn` in the reactor thread (e.g. a store method) and return its result, after

@@ -15,9 +15,11 @@ from twisted.logger import Logger
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from elektromail import rules
+from elektromail.checks.keys import KeyRing
 from elektromail.config import Settings
 from elektromail.http import bodies, live, render
 from elektromail.http.auth import TokenCheck
+from elektromail.http.checks import add_checks_routes
 from elektromail.http.docs import add_docs_routes
 from elektromail.http.download import download_headers
 from elektromail.http.health import healthy
@@ -68,10 +70,15 @@ class ControlAPI:
         settings: Settings,
         port: Callable[[str], int | None],
         reactor=None,
+        dkim_keys: KeyRing | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
+        # The keys message checks verify DKIM with (the server's, shared with elektromail.testing).
+        self.dkim_keys = (
+            KeyRing.from_setting(settings.dkim_keys) if dkim_keys is None else dkim_keys
+        )
         self.postoffice = postoffice
         self.events = postoffice.events
         self.settings = settings
@@ -123,6 +130,7 @@ class ControlAPI:
         add("/rules", "PUT", self.put_rules)
         add("/events", "GET", self.stream_events, token="query")
         add("/healthz", "GET", self.health, token=None)
+        add_checks_routes(self)  # /messages/{uid}/checks and /dkim/keys
 
     def _add(self, path: str, method: str, handler: Handler, token: str | None = "header") -> None:
         """Route `method path` to `handler(request, **path values)`, after the token check
@@ -166,6 +174,7 @@ class ControlAPI:
 
     async def reset(self, request) -> dict[str, Any]:
         await self.postoffice.reset()
+        self.dkim_keys.reset()  # the keys of --dkim-keys only, as at start-up
         return {"ok": True}
 
     async def purge(self, request) -> dict[str, Any]:

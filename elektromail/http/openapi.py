@@ -13,6 +13,7 @@ import json
 from importlib import metadata
 from typing import Any
 
+from elektromail.http import openapi_checks
 from elektromail.http.openapi_schemas import (
     STRING,
     UID,
@@ -495,14 +496,15 @@ def _document() -> dict[str, Any]:
             {"name": "state"},
             {"name": "users"},
             {"name": "rules"},
+            {"name": "checks"},
             {"name": "server"},
             {"name": "docs"},
         ],
         # `{}`: without ELEKTROMAIL_HTTP_TOKEN no credentials are needed.
         "security": [{"bearerAuth": []}, {}],
-        "paths": _paths(),
+        "paths": {**_paths(), **openapi_checks.paths(_op, _params)},
         "components": {
-            "schemas": schemas(),
+            "schemas": {**schemas(), **openapi_checks.schemas()},
             "parameters": _parameters(),
             "responses": _responses(),
             "securitySchemes": {

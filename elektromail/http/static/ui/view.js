@@ -3,11 +3,12 @@
 // raw source and the attachments.
 
 import * as api from "./api.js";
+import { initChecks, loadChecks, resetChecks } from "./checks.js";
 import { toast } from "./dialogs.js";
 import { $, formatLongDate, formatSize, h, icon } from "./dom.js";
 import { FLAGGED, SEEN } from "./list.js";
 
-const TABS = ["html", "text", "headers", "raw", "attachments"];
+const TABS = ["html", "text", "headers", "raw", "attachments", "checks"];
 
 // The frame inherits the page's policy too; this one, first in its document, blocks remote
 // images (and every other fetch) until the reader asks for them.
@@ -47,9 +48,11 @@ export function selectTab(name, focus = false) {
     panel(other).hidden = !selected;
   }
   if (focus) tab(name).focus();
+  if (name === "checks") loadChecks(current()); // on demand: the checks run when asked
 }
 
 export function initTabs() {
+  initChecks(current);
   const list = $("tabs");
   list.addEventListener("click", (event) => {
     const button = event.target.closest('[role="tab"]');
@@ -248,6 +251,7 @@ export async function showMessage(detail) {
   const cids = await inlineImages(detail);
   if (seq !== loadSeq) return;
   shown = { detail, remote: false, cids };
+  resetChecks();
   $("view-subject").textContent = detail.subject || "(no subject)";
   $("view-subject").classList.toggle("none", !detail.subject);
   $("summary").replaceChildren(...summary(detail));
