@@ -230,7 +230,7 @@ def parse_duration_off(text: str) -> float | None:
     text = text.strip().lower()
     if text in ("off", "never", "0"):
         return None
-    found = _DURATION_RE.match(text)
+    found = _DURATION_RE.fullmatch(text)
     if not found:
         raise ValueError("expected seconds, or a number with s, m, h or d, or off")
     seconds = float(found.group(1)) * _DURATION_UNITS[found.group(2)]
@@ -247,7 +247,7 @@ _DOMAIN_RE = re.compile(
 def parse_domain(text: str) -> str:
     """A DNS name of letters, digits and hyphens (lower-cased), such as `ns.localhost`."""
     text = text.strip().lower().strip(".")
-    if not _DOMAIN_RE.match(text):
+    if not _DOMAIN_RE.fullmatch(text):
         raise ValueError("expected a domain name such as ns.localhost")
     return text
 

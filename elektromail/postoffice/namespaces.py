@@ -59,7 +59,7 @@ def check_namespace_name(name: object) -> str:
     if len(name) > MAX_NAME:
         raise InvalidInput(f"invalid namespace name: longer than {MAX_NAME} characters")
     lowered = name.lower()
-    if not lowered.isascii() or not _NAME_RE.match(lowered):
+    if not lowered.isascii() or not _NAME_RE.fullmatch(lowered):
         raise InvalidInput(
             f"invalid namespace name {name!r}: letters, digits and inner hyphens only"
         )
