@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import imaplib
 import inspect
+import re
 import smtplib
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -187,3 +189,24 @@ def test_the_plugin_reads_elektromail_url(pytester, shared, monkeypatch):
     pytester.makepyfile(PLUGIN_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "own")
     result.assert_outcomes(passed=4)
+
+
+def shared_server_example() -> str:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL):
+        if "def test_" in block and "mail_server.address" in block:
+            return block
+    raise AssertionError("no shared-server example in the README")
+
+
+def test_the_readme_shared_server_example_is_ten_lines_and_passes(pytester, shared):
+    server, token = shared
+    example = shared_server_example()
+    assert len(example.strip().splitlines()) <= 10
+    pytester.makepyfile(example)
+    args = ["-p", "no:cacheprovider", f"--mail-server-url={server.http_url}"]
+    if token:
+        args.append(f"--mail-server-token={token}")
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    # and the same test against a server in the process
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
