@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -69,6 +70,10 @@ class Settings:
     dkim_keys: str | None = None
     link_check_timeout: int = 5  # seconds
     link_check_max: int = 50
+    # Namespaces (POST /namespaces): seconds unused before one is dropped (None: never), and
+    # the domain under which `anything@<ns>.<suffix>` reaches namespace <ns>.
+    namespace_idle: float | None = 24 * 3600
+    namespace_suffix: str = "ns.localhost"
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -219,6 +224,37 @@ def parse_seed(text: str) -> int | None:
         return int(value)
     except ValueError:
         raise ValueError("expected a whole number") from None
+
+
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration_off(text: str) -> float | None:
+    """Seconds, or with s/m/h/d (`90s`, `30m`, `24h`, `7d`); `off` or 0: never (None)."""
+    text = text.strip().lower()
+    if text in ("off", "never", "0"):
+        return None
+    found = _DURATION_RE.fullmatch(text)
+    if not found:
+        raise ValueError("expected seconds, or a number with s, m, h or d, or off")
+    seconds = float(found.group(1)) * _DURATION_UNITS[found.group(2)]
+    if seconds <= 0:
+        return None
+    return seconds
+
+
+_DOMAIN_RE = re.compile(
+    r"^(?=.{1,200}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$"
+)
+
+
+def parse_domain(text: str) -> str:
+    """A DNS name of letters, digits and hyphens (lower-cased), such as `ns.localhost`."""
+    text = text.strip().lower().strip(".")
+    if not _DOMAIN_RE.fullmatch(text):
+        raise ValueError("expected a domain name such as ns.localhost")
+    return text
 
 
 def parse_text(text: str) -> str | None:
@@ -430,6 +466,18 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_LINK_CHECK_MAX",
         parse_positive_int,
         "most links one message check probes (50)",
+        "namespace_idle",
+        "namespace-idle",
+        "ELEKTROMAIL_NAMESPACE_IDLE",
+        parse_duration_off,
+        "drop a namespace unused for this long, e.g. 30m, 24h, off (24h)",
+    ),
+    Setting(
+        "namespace_suffix",
+        "namespace-suffix",
+        "ELEKTROMAIL_NAMESPACE_SUFFIX",
+        parse_domain,
+        "mail to anything@<ns>.<suffix> reaches namespace <ns> (ns.localhost)",
     ),
 )
 

@@ -72,7 +72,10 @@ class UserDeleted:
 @dataclass(frozen=True, slots=True)
 class ServerReset:
     """Everything was replaced by the start state (new UIDVALIDITYs, runtime users gone):
-    every logged-in session ends."""
+    every logged-in session ends. With namespaces, a reset is of one of them: `users` names
+    the users whose sessions end (None: everyone's)."""
+
+    users: frozenset[str] | None = None
 
 
 MailboxEvent = MessageAdded | FlagsChanged | MessagesExpunged

@@ -10,6 +10,12 @@ the ini option `mail_server_settings` (lines of `name=value`), the command-line 
 Names are those of the command line (`users`, `auth-disabled`, `db`, `preload-dir`,
 `dsn-rules`, ...). Under pytest-xdist each worker has servers of its own, on ports of their own;
 a `db` file gets the worker's name (`mail.db` -> `mail.gw0.db`) so that workers do not share one.
+
+Pointed at a running server (`--mail-server-url URL`, or ELEKTROMAIL_URL; its token with
+`--mail-server-token` or ELEKTROMAIL_HTTP_TOKEN), `mail_server` is instead a fresh namespace
+of that server for each test (an `elektromail.remote.RemoteMailServer`, dropped after the test),
+so parallel jobs and xdist workers share one server without seeing each other's mail. Settings
+cannot be changed there: a test marked with `mail_server(...)` settings is skipped.
 pytest loads this module in every run of every project that has
 elektromail installed, so it imports nothing of elektromail until a fixture is used.
 """
@@ -23,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from elektromail.remote import RemoteMailServer
     from elektromail.testing import MailServer
 
 INI_NAME = "mail_server_settings"
@@ -44,6 +51,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
         help="settings of the mail_server fixtures' servers, one NAME=VALUE a line",
+    )
+    group.addoption(
+        "--mail-server-url",
+        default=None,
+        metavar="URL",
+        help="the HTTP API of a running elektromail: mail_server is then a namespace of its "
+        "own on it for each test (default: ELEKTROMAIL_URL; unset: a server in this process)",
+    )
+    group.addoption(
+        "--mail-server-token",
+        default=None,
+        metavar="TOKEN",
+        help="that server's bearer token (default: ELEKTROMAIL_HTTP_TOKEN)",
     )
 
 
@@ -131,13 +151,31 @@ def _elektromail_servers() -> Iterator[_Servers]:
     servers.stop_all()
 
 
+def remote_url(config: pytest.Config) -> str | None:
+    """The running server the fixtures use (--mail-server-url, ELEKTROMAIL_URL), or None."""
+    return config.getoption("mail_server_url") or os.environ.get("ELEKTROMAIL_URL") or None
+
+
 @pytest.fixture
 def mail_server(
     request: pytest.FixtureRequest, _elektromail_servers: _Servers
-) -> Iterator[MailServer]:
+) -> Iterator[MailServer | RemoteMailServer]:
     """A running elektromail, reset to its start state (configured users, preloaded fixtures,
     the rules of its settings, no other mail) before this test. One server per session (per
-    xdist worker) serves every test that has the same settings."""
+    xdist worker) serves every test that has the same settings. With --mail-server-url (or
+    ELEKTROMAIL_URL): a new namespace of that server, dropped after the test."""
+    url = remote_url(request.config)
+    if url is not None:
+        if _marker_settings(request.node):
+            pytest.skip(f"@pytest.mark.{MARKER} settings cannot be applied to the server at {url}")
+        from elektromail.remote import RemoteMailServer
+
+        token = request.config.getoption("mail_server_token") or os.environ.get(
+            "ELEKTROMAIL_HTTP_TOKEN"
+        )
+        with RemoteMailServer(url, token=token) as remote:
+            yield remote
+        return
     settings = _configured_settings(request.config)
     settings.update(_marker_settings(request.node))
     server = _elektromail_servers.get(settings)

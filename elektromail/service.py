@@ -123,6 +123,7 @@ class Server:
             log.warn("not implemented yet: {name}", name=name)
         await self.store.open()
         await self.postoffice.start()
+        self.postoffice.start_expiry(self.reactor)  # idle namespaces (ELEKTROMAIL_NAMESPACE_IDLE)
         if self.settings.preload_dir:
             try:
                 await preload.load(self.postoffice, self.settings.preload_dir, self.reactor)
@@ -151,6 +152,7 @@ class Server:
             if close_all is not None:
                 close_all()
         self.ports.clear()
+        self.postoffice.stop_expiry()
         self.postoffice.traffic.flush()
         self.store.close()
 

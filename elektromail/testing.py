@@ -238,6 +238,15 @@ class MailServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{port}"
 
+    def address(self, local: str) -> str:
+        """An address whose mail reaches user `local` (as RemoteMailServer.address does in a
+        namespace, so that a test runs against either)."""
+        return f"{local}@localhost"
+
+    def imap_login(self, user: str) -> str:
+        """The IMAP login of user `user`: the name itself (`user@<ns>` in a namespace)."""
+        return user
+
     def _port(self, name: str) -> int | None:
         return self.server.port(name) if self.server is not None else None
 

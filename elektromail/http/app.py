@@ -38,11 +38,14 @@ from elektromail.http.jsonio import (
     write_error,
     write_json,
 )
+from elektromail.http.namespaces import add_namespace_routes
 from elektromail.http.openapi import MAX_PAGE  # messages one listing page may ask for
+from elektromail.http.scoping import Authority, Scoper
 from elektromail.http.site import ControlFactory, ControlSite, store_unavailable
 from elektromail.http.ui import add_ui_routes
 from elektromail.names import INBOX, InvalidInput
 from elektromail.postoffice import PostOffice
+from elektromail.postoffice.namespaces import NoNamespace
 from elektromail.postoffice.quotas import Quota
 from elektromail.store import NoSuchUser, UserExists
 from elektromail.store.errors import StoreUnavailable
@@ -85,6 +88,7 @@ class ControlAPI:
         self._port = port
         self._bound: dict[str, int] = {}
         self.check_token = TokenCheck(settings.http_token)
+        self.authorize = Scoper(postoffice, self.check_token)
         self.app = Klein()
         self._add_routes()
         self._add_error_handlers()
@@ -131,6 +135,7 @@ class ControlAPI:
         add("/events", "GET", self.stream_events, token="query")
         add("/healthz", "GET", self.health, token=None)
         add_checks_routes(self)  # /messages/{uid}/checks and /dkim/keys
+        add_namespace_routes(self)
 
     def _add(self, path: str, method: str, handler: Handler, token: str | None = "header") -> None:
         """Route `method path` to `handler(request, **path values)`, after the token check
@@ -138,7 +143,7 @@ class ControlAPI:
 
         async def endpoint(request, **values):
             if token is not None:
-                self.check_token(request, query_allowed=token == "query")
+                self.authorize(request, query_allowed=token == "query")
             result = await handler(request, **values)
             if isinstance(result, bytes):
                 return result
@@ -170,22 +175,69 @@ class ControlAPI:
             )
             return write_error(request, ApiError(500, "internal server error"))
 
+    # --- namespaces: every route works in the request's namespace ----------------------------
+
+    def authority(self, request) -> Authority:
+        """The request's token and namespace, as checked before its handler ran."""
+        return self.authorize.of(request)
+
+    def scope(self, request) -> str | None:
+        """The namespace a request works in (None: the default one): `?namespace=`, or the
+        one its scoped token implies. Routes pass it to the post office."""
+        return self.authorize.of(request).namespace
+
+    def qualified(self, request, name: str) -> str:
+        """The stored name of user `name` as the request's namespace names it. From the
+        default namespace a namespace's user is nobody (404)."""
+        try:
+            return self.postoffice.qualify(name, self.scope(request))
+        except NoNamespace:
+            raise not_found(f"no user {name!r}") from None
+
+    def query_user(self, request) -> str | None:
+        """The `user` query parameter as a stored user name of the request's namespace, or
+        None when not given: read it with this, not query_text, so a route is scoped."""
+        name = query_text(request, "user") or None
+        return None if name is None else self.qualified(request, name)
+
+    def shown(self, request, name: str) -> str:
+        """A stored user name as the request's namespace shows it (without `@<ns>`)."""
+        return self.postoffice.unqualify(name, self.scope(request))
+
+    def shown_item(self, request, item: dict[str, Any]) -> dict[str, Any]:
+        """`item` (a rendered message, mailbox or event) with its `user` as shown."""
+        if self.scope(request) is not None and isinstance(item.get("user"), str):
+            item = dict(item, user=self.shown(request, item["user"]))
+        return item
+
+    def belongs(self, request) -> Callable[[str], bool] | None:
+        """Whether an event's user is in the request's namespace (None: all are, since no
+        namespace exists), for the long-poll and the event stream."""
+        namespace = self.scope(request)
+        if namespace is None and not self.postoffice.namespaces:
+            return None
+        namespace_of = self.postoffice.namespace_of_user
+        return lambda user: namespace_of(user) == namespace
+
     # --- state -----------------------------------------------------------------------------
 
     async def reset(self, request) -> dict[str, Any]:
-        await self.postoffice.reset()
-        self.dkim_keys.reset()  # the keys of --dkim-keys only, as at start-up
+        scope = self.scope(request)
+        await self.postoffice.reset(scope)
+        if scope is None:  # the keys are the server's: a namespace's reset leaves them
+            self.dkim_keys.reset()  # the keys of --dkim-keys only, as at start-up
         return {"ok": True}
 
     async def purge(self, request) -> dict[str, Any]:
-        deleted = await self.postoffice.purge()
+        deleted = await self.postoffice.purge(self.scope(request))
         return {"ok": True, "deleted": deleted}
 
     async def inject(self, request) -> JSONReply:
         given = bodies.parse_injection(read_json_object(request), self.settings.max_message_size)
+        user = self.qualified(request, given.user)
         try:
             uid = await self.postoffice.inject(
-                given.user,
+                user,
                 given.mailbox,
                 given.raw,
                 flags=given.flags,
@@ -202,29 +254,31 @@ class ControlAPI:
 
     async def list_users(self, request) -> list[dict[str, Any]]:
         with_email = query_bool(request, "include_email")
-        users = await self.postoffice.list_users()
+        users = await self.postoffice.list_users(self.scope(request))
         if with_email:
-            return [{"user": u.name, "email": u.email} for u in users]
-        return [{"user": u.name} for u in users]
+            return [{"user": self.shown(request, u.name), "email": u.email} for u in users]
+        return [{"user": self.shown(request, u.name)} for u in users]
 
     async def add_user(self, request) -> JSONReply:
         given = bodies.parse_new_user(read_json_object(request))
         try:
-            user = await self.postoffice.add_user(given.user, given.password, given.email)
+            user = await self.postoffice.add_user(
+                given.user, given.password, given.email, namespace=self.scope(request)
+            )
         except UserExists as e:  # the name (any case) or the email address is taken
             raise ApiError(409, str(e)) from None
-        return JSONReply({"user": user.name, "email": user.email}, 201)
+        return JSONReply({"user": self.shown(request, user.name), "email": user.email}, 201)
 
     async def delete_user(self, request, user: str) -> dict[str, Any]:
         try:
-            await self.postoffice.delete_user(user)
+            await self.postoffice.delete_user(self.qualified(request, user))
         except NoSuchUser:
             raise not_found(f"no user {user!r}") from None
         return {"ok": True}
 
     async def get_quota(self, request, user: str) -> dict[str, Any]:
         try:
-            quota = await self.postoffice.quota(user)
+            quota = await self.postoffice.quota(self.qualified(request, user))
         except NoSuchUser:
             raise not_found(f"no user {user!r}") from None
         return _quota_json(quota)
@@ -232,7 +286,9 @@ class ControlAPI:
     async def put_quota(self, request, user: str) -> dict[str, Any]:
         storage, messages = bodies.parse_quota(read_json_object(request))
         try:
-            quota = await self.postoffice.set_quota(user, storage, messages)
+            quota = await self.postoffice.set_quota(
+                self.qualified(request, user), storage, messages
+            )
         except NoSuchUser:
             raise not_found(f"no user {user!r}") from None
         return _quota_json(quota)
@@ -242,7 +298,8 @@ class ControlAPI:
     async def config(self, request) -> dict[str, Any]:
         s = self.settings
         ports = {name: self.port(name) for name in ("smtp", "imap", "http")}
-        users = await self.postoffice.list_users()
+        namespace = self.scope(request)
+        users = await self.postoffice.list_users(namespace)
         out: dict[str, Any] = {}
         for name, port in ports.items():
             out[f"{name}_addr"] = None if port is None else _address(s.bind, port)
@@ -270,7 +327,8 @@ class ControlAPI:
     # --- messages --------------------------------------------------------------------------
 
     async def list_messages(self, request) -> dict[str, Any]:
-        user = query_text(request, "user") or None
+        namespace = self.scope(request)
+        user = self.query_user(request)
         mailbox = query_text(request, "mailbox") or None
         text = query_text(request, "q") or None
         filters = render.Filters(
@@ -287,13 +345,21 @@ class ControlAPI:
         async def query() -> tuple[list[dict[str, Any]], int]:
             if limit is not None and not filters:  # paged in SQL: cheap at any size
                 page = await self.postoffice.page_messages(
-                    user, mailbox, text, newest_first=newest, limit=limit, offset=offset
+                    user,
+                    mailbox,
+                    text,
+                    newest_first=newest,
+                    limit=limit,
+                    offset=offset,
+                    namespace=namespace,
                 )
-                return [render.list_item(s) for s in page.messages], page.total
+                return [self.shown_item(request, render.list_item(s)) for s in page.messages], (
+                    page.total
+                )
             summaries = await self.postoffice.search_messages(
-                user, mailbox, text, newest_first=newest
+                user, mailbox, text, newest_first=newest, namespace=namespace
             )
-            items = [render.list_item(s) for s in summaries]
+            items = [self.shown_item(request, render.list_item(s)) for s in summaries]
             if filters:
                 items = [i for i in items if filters.match(i)]
             end = None if limit is None else offset + limit
@@ -311,22 +377,28 @@ class ControlAPI:
                 user,
                 mailbox,
                 measure=lambda answer: answer[1],  # matching messages, on any page
+                belongs=self.belongs(request),
             )
         return {"messages": items, "count": len(items), "total": total, "timed_out": timed_out}
 
     async def list_mailboxes(self, request) -> list[dict[str, Any]]:
-        user = query_text(request, "user") or None
-        boxes = await self.postoffice.mailbox_summaries(user)
+        user = self.query_user(request)
+        boxes = await self.postoffice.mailbox_summaries(user, self.scope(request))
         if user is not None and not boxes and await self.postoffice.find_user(user) is None:
-            raise not_found(f"no user {user!r}")
+            raise not_found(f"no user {self.shown(request, user)!r}")
         return [
-            {"user": b.user, "mailbox": b.mailbox, "messages": b.messages, "unseen": b.unseen}
+            {
+                "user": self.shown(request, b.user),
+                "mailbox": b.mailbox,
+                "messages": b.messages,
+                "unseen": b.unseen,
+            }
             for b in boxes
         ]
 
     async def get_message(self, request, uid: str) -> dict[str, Any]:
         summary = await self._message(request, uid)
-        return render.detail(summary)
+        return self.shown_item(request, render.detail(summary))
 
     async def get_raw(self, request, uid: str) -> bytes:
         summary = await self._message(request, uid)
@@ -342,16 +414,16 @@ class ControlAPI:
         except InvalidInput as e:  # not expected: the switches name system flags
             raise bad_request(str(e)) from None
         if found is None:
-            raise await self._why_missing(user, mailbox, number)
+            raise await self._why_missing(user, mailbox, number, request)
         summary = await self.postoffice.get_message(found.user, found.mailbox, number, raw=False)
         if summary is None:  # deleted in between
-            raise await self._why_missing(user, mailbox, number)
-        return render.list_item(summary)
+            raise await self._why_missing(user, mailbox, number, request)
+        return self.shown_item(request, render.list_item(summary))
 
     async def delete_message(self, request, uid: str) -> dict[str, Any]:
         user, mailbox, number = await self._address(request, uid)
         if await self.postoffice.delete_message(user, mailbox, number) is None:
-            raise await self._why_missing(user, mailbox, number)
+            raise await self._why_missing(user, mailbox, number, request)
         return {"ok": True}
 
     async def get_attachment(self, request, uid: str, index: str) -> bytes:
@@ -361,16 +433,17 @@ class ControlAPI:
         if found is None:
             raise not_found(
                 f"no attachment {index[:20]!r} in message {summary.uid} of"
-                f" {summary.user}/{summary.mailbox}"
+                f" {self.shown(request, summary.user)}/{summary.mailbox}"
             )
         for name, value in download_headers(found.content_type, found.filename).items():
             request.setHeader(name, value)
         return found.data
 
     async def _address(self, request, uid_text: str) -> tuple[str, str, int]:
-        """(user, mailbox, uid) of the message a request names by path and query."""
+        """(user, mailbox, uid) of the message a request names by path and query, the user's
+        stored name in the request's namespace."""
         uid = path_uid(uid_text)
-        user = query_text(request, "user") or await self._only_user_with_mail()
+        user = self.query_user(request) or await self._only_user_with_mail(request)
         mailbox = query_text(request, "mailbox") or INBOX
         return user, mailbox, uid
 
@@ -378,23 +451,33 @@ class ControlAPI:
         user, mailbox, uid = await self._address(request, uid_text)
         summary = await self.postoffice.get_message(user, mailbox, uid)
         if summary is None:
-            raise await self._why_missing(user, mailbox, uid)
+            raise await self._why_missing(user, mailbox, uid, request)
         return summary
 
-    async def _only_user_with_mail(self) -> str:
-        users = await self.postoffice.users_with_mail()
+    async def _only_user_with_mail(self, request=None) -> str:
+        namespace = None if request is None else self.scope(request)
+        users = await self.postoffice.users_with_mail(namespace)
         if len(users) == 1:
             return users[0]
         if not users:
             raise not_found("no message: nobody has mail")
+        shown = [self.postoffice.unqualify(u, namespace) for u in users]
         raise bad_request(
             "parameter 'user': required when more than one user has mail ("
-            + ", ".join(users[:10])
+            + ", ".join(shown[:10])
             + (", ..." if len(users) > 10 else "")
             + ")"
         )
 
-    async def _why_missing(self, user: str, mailbox: str, uid: int) -> ApiError:
+    async def _why_missing(self, user: str, mailbox: str, uid: int, request=None) -> ApiError:
+        if request is not None:
+            user_shown = self.shown(request, user)
+            row = await self.postoffice.find_user(user)
+            if row is None:
+                return not_found(f"no user {user_shown!r}")
+            if await self.postoffice.find_mailbox(row, mailbox) is None:
+                return not_found(f"no mailbox {mailbox!r} for user {user_shown!r}")
+            return not_found(f"no message with UID {uid} in {user_shown}/{mailbox}")
         row = await self.postoffice.find_user(user)
         if row is None:
             return not_found(f"no user {user!r}")
@@ -405,7 +488,7 @@ class ControlAPI:
     # --- rules -----------------------------------------------------------------------------
 
     async def get_rules(self, request) -> list[dict[str, Any]]:
-        return self.postoffice.rules.to_json()
+        return self.postoffice.rules_of(self.scope(request)).to_json()
 
     async def put_rules(self, request) -> list[dict[str, Any]]:
         data = read_json(request)
@@ -415,15 +498,23 @@ class ControlAPI:
             ruleset = rules.parse(data, self.settings.rules_seed)
         except rules.RuleError as e:
             raise bad_request(str(e)) from None
-        self.postoffice.replace_rules(ruleset)
+        self.postoffice.replace_rules(ruleset, self.scope(request))
         return ruleset.to_json()
 
     # --- events ----------------------------------------------------------------------------
 
     async def stream_events(self, request) -> bytes:
-        user = query_text(request, "user") or None
+        user = self.query_user(request)
         mailbox = query_text(request, "mailbox") or None
-        stream = live.EventStream(request, self.events, self.reactor, user, mailbox)
+        stream = live.EventStream(
+            request,
+            self.events,
+            self.reactor,
+            user,
+            mailbox,
+            belongs=self.belongs(request),
+            shown=lambda name: self.shown(request, name),
+        )
         if request.method == b"HEAD":
             stream.start()
             return b""

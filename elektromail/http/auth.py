@@ -21,13 +21,14 @@ class TokenCheck:
     def required(self) -> bool:
         return self._token is not None
 
+    def matches(self, offered: bytes) -> bool:
+        """Whether `offered` is the server's token (False when none is configured)."""
+        return self._token is not None and hmac.compare_digest(offered, self._token)
+
     def __call__(self, request, query_allowed: bool = False) -> None:
         if self._token is None:
             return
-        offered = _from_header(request)
-        if offered is None and query_allowed:
-            values = request.args.get(b"token")
-            offered = values[0] if values else None
+        offered = offered_token(request, query_allowed)
         if offered is None:
             raise ApiError(401, "bearer token required", CHALLENGE)
         # compare_digest takes as long for any wrong token of a given length.
@@ -37,6 +38,15 @@ class TokenCheck:
                 "invalid bearer token",
                 {b"WWW-Authenticate": b'Bearer realm="elektromail", error="invalid_token"'},
             )
+
+
+def offered_token(request, query_allowed: bool = False) -> bytes | None:
+    """The bearer token a request offers (`?token=` too where `query_allowed`), or None."""
+    offered = _from_header(request)
+    if offered is None and query_allowed:
+        values = request.args.get(b"token")
+        offered = values[0] if values else None
+    return offered
 
 
 def _from_header(request) -> bytes | None:

@@ -65,16 +65,20 @@ async def wait_for(
     user: str | None = None,
     mailbox: str | None = None,
     measure: Callable[[T], int] = len,
+    belongs: Callable[[str], bool] | None = None,
 ) -> tuple[T, bool]:
     """Run `query` until `measure` of its answer (by default its length) reaches `count`,
-    again after each message added to a mailbox that may match (`user`/`mailbox` None: any),
-    or `timeout` seconds have passed. Returns (the last answer, whether the time ran out)."""
+    again after each message added to a mailbox that may match (`user`/`mailbox` None: any;
+    `belongs`: of a user it says is in the caller's namespace), or `timeout` seconds have
+    passed. Returns (the last answer, whether the time ran out)."""
     signal = Signal()
     timed_out = False
 
     def on_event(event: Event) -> None:
         if isinstance(event, ServerReset):  # the baseline's fixtures may match
             signal.set()
+        elif belongs is not None and isinstance(event, MessageAdded) and not belongs(event.user):
+            return
         elif isinstance(event, MessageAdded) and _same(user, event.user):
             if _same(mailbox, event.mailbox):
                 signal.set()
@@ -102,20 +106,24 @@ async def wait_for(
 # --- Server-Sent Events ------------------------------------------------------------------------
 
 
-def sse_records(event: Event) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(event type, data) per message the event is about."""
+def sse_records(
+    event: Event, shown: Callable[[str], str] | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event type, data) per message the event is about (`shown`: the user's name as the
+    stream's namespace shows it)."""
+    user = event.user if shown is None else shown(event.user)
     if isinstance(event, MessageAdded):
-        yield "delivered", _record(event, event.uid, event.flags)
+        yield "delivered", _record(event, user, event.uid, event.flags)
     elif isinstance(event, FlagsChanged):
         for uid, flags in event.changes:
-            yield "flags", _record(event, uid, flags)
+            yield "flags", _record(event, user, uid, flags)
     elif isinstance(event, MessagesExpunged):
         for uid in event.uids:
-            yield "expunged", _record(event, uid, None)
+            yield "expunged", _record(event, user, uid, None)
 
 
-def _record(event: Event, uid: int, flags: tuple[str, ...] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"user": event.user, "mailbox": event.mailbox, "uid": uid}
+def _record(event: Event, user: str, uid: int, flags: tuple[str, ...] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"user": user, "mailbox": event.mailbox, "uid": uid}
     if flags is not None:
         out["flags"] = list(flags)
     return out
@@ -127,9 +135,18 @@ class EventStream:
     _ids = itertools.count(1)  # shared by all streams: an id names one record everywhere
 
     def __init__(
-        self, request, events: Events, clock, user: str | None, mailbox: str | None
+        self,
+        request,
+        events: Events,
+        clock,
+        user: str | None,
+        mailbox: str | None,
+        belongs: Callable[[str], bool] | None = None,
+        shown: Callable[[str], str] | None = None,
     ) -> None:
         self.request = request
+        self.belongs = belongs  # whether a user is in the stream's namespace (None: all are)
+        self.shown = shown
         self.events = events
         self.clock = clock
         self.user = user
@@ -166,7 +183,9 @@ class EventStream:
             return
         if not (_same(self.user, event.user) and _same(self.mailbox, event.mailbox)):
             return
-        for kind, data in sse_records(event):
+        if self.belongs is not None and not self.belongs(event.user):
+            return
+        for kind, data in sse_records(event, self.shown):
             record = json.dumps(data, ensure_ascii=False)
             self._write(f"id: {next(self._ids)}\nevent: {kind}\ndata: {record}\n\n".encode())
 

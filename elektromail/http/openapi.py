@@ -98,6 +98,12 @@ def _parameters() -> dict[str, Any]:
         "messageMailbox": _query(
             "mailbox", {"type": "string", "default": "INBOX"}, "The message's mailbox."
         ),
+        "namespace": _query(
+            "namespace",
+            {"type": "string", "maxLength": 40, "pattern": "^([a-z0-9]([a-z0-9-]*[a-z0-9])?)?$"},
+            "Work in this namespace (left out: the default one, or the one a namespace's "
+            "token is scoped to; naming another with such a token is a 403).",
+        ),
     }
 
 
@@ -117,7 +123,8 @@ def _responses() -> dict[str, Any]:
     return {
         "BadRequest": _error("Malformed JSON, or a missing or invalid field (named)."),
         "Unauthorized": unauthorized,
-        "NotFound": _error("Unknown user, mailbox or message."),
+        "Forbidden": _error("A namespace's token used outside its namespace."),
+        "NotFound": _error("Unknown user, mailbox, message or namespace."),
         "Conflict": _error("It exists already."),
         "TooLarge": _error("The request body is over the size limit."),
         "Unavailable": _error(
@@ -135,6 +142,7 @@ def _resp(*names: str) -> dict[str, Any]:
     codes = {
         "BadRequest": "400",
         "Unauthorized": "401",
+        "Forbidden": "403",
         "NotFound": "404",
         "Conflict": "409",
         "TooLarge": "413",
@@ -170,7 +178,97 @@ def _json_request(schema: Schema, description: str) -> dict[str, Any]:
     return {"required": True, **json_body(schema, description)}
 
 
+# Routes outside any namespace: the documentation and the health check.
+UNSCOPED = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/static/{asset}"})
+
+
+def _scoped(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every route but UNSCOPED takes `?namespace=` and may answer 403 (a scoped token
+    naming another namespace) and 404 (no such namespace): added here once, so that a route
+    added to `_api_paths` is documented as scoped without saying so."""
+    for path, item in paths.items():
+        if path in UNSCOPED:
+            continue
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            op["parameters"] = [*op.get("parameters", ()), ref("parameters", "namespace")]
+            op["responses"].setdefault("400", ref("responses", "BadRequest"))
+            op["responses"].setdefault("403", ref("responses", "Forbidden"))
+            op["responses"].setdefault("404", ref("responses", "NotFound"))
+    return paths
+
+
+def _namespace_paths() -> dict[str, Any]:
+    one = json_body(ref("schemas", "Namespace"), "The namespace.")
+    name = [
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "The namespace's name.",
+        }
+    ]
+    return {
+        "/namespaces": {
+            "post": _op(
+                "namespaces",
+                "Make a namespace: isolated users, mail and rules, with a token of its own",
+                ("201", json_body(ref("schemas", "CreatedNamespace"), "Made.")),
+                ("BadRequest", "Unauthorized", "Forbidden", "Conflict", "TooLarge"),
+                operationId="createNamespace",
+                description="Needs the server's token (or none configured). Mail to "
+                "`anything@<domain>` reaches it, IMAP logs in as `user@<name>`; every route "
+                "works in it with `?namespace=<name>` or its token.",
+                requestBody={
+                    "required": False,
+                    **json_body(
+                        ref("schemas", "NewNamespace"), "A name, or none for a random one."
+                    ),
+                },
+            ),
+            "get": _op(
+                "namespaces",
+                "Every namespace, with its user and message counts",
+                (
+                    "200",
+                    json_body(
+                        {"type": "array", "items": ref("schemas", "Namespace")}, "Oldest first."
+                    ),
+                ),
+                ("Unauthorized", "Forbidden"),
+                operationId="listNamespaces",
+                description="Needs the server's token (or none configured).",
+            ),
+        },
+        "/namespaces/{name}": {
+            "parameters": name,
+            "get": _op(
+                "namespaces",
+                "One namespace",
+                ("200", one),
+                ("BadRequest", "Unauthorized", "Forbidden", "NotFound"),
+                operationId="getNamespace",
+            ),
+            "delete": _op(
+                "namespaces",
+                "Drop a namespace with its users, mail and rules",
+                ("200", json_body(ref("schemas", "Ok"), "Done.")),
+                ("BadRequest", "Unauthorized", "Forbidden", "NotFound"),
+                operationId="deleteNamespace",
+                description="Its IMAP sessions end and its token stops working. The "
+                "server's token, or the namespace's own.",
+            ),
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
+    return _scoped({**_api_paths(), **_namespace_paths()})
+
+
+def _api_paths() -> dict[str, Any]:
     ok = json_body(ref("schemas", "Ok"), "Done.")
     message_list = json_body(ref("schemas", "MessageList"), "Matching messages, in `order`.")
     message_params = _params("uid", "messageUser", "messageMailbox")
@@ -497,6 +595,7 @@ def _document() -> dict[str, Any]:
             {"name": "users"},
             {"name": "rules"},
             {"name": "checks"},
+            {"name": "namespaces"},
             {"name": "server"},
             {"name": "docs"},
         ],

@@ -284,6 +284,53 @@ def _config_schema() -> Schema:
     return obj(props, tuple(props))
 
 
+NAMESPACE_NAME = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+
+def _namespace_schemas() -> dict[str, Schema]:
+    name = {
+        "type": "string",
+        "pattern": NAMESPACE_NAME,
+        "maxLength": 40,
+        "description": "A DNS label: letters, digits and inner hyphens, lower case.",
+    }
+    when = {"type": "string", "format": "date-time"}
+    namespace = {
+        "name": name,
+        "domain": {
+            "type": "string",
+            "description": "Mail to anything@ this domain reaches the namespace "
+            "(`<name>.<--namespace-suffix>`).",
+        },
+        "login_suffix": {
+            "type": "string",
+            "description": "IMAP and SMTP AUTH log in as `user` followed by this (`@<name>`).",
+        },
+        "created": when,
+        "last_used": when,
+        "users": {"type": "integer", "minimum": 0},
+        "messages": {"type": "integer", "minimum": 0},
+    }
+    created = {
+        **namespace,
+        "token": {
+            "type": "string",
+            "description": "A bearer token for this namespace only; also a password for "
+            "its users over IMAP and SMTP AUTH. Shown once.",
+        },
+    }
+    return {
+        "Namespace": obj(namespace, tuple(namespace)),
+        "CreatedNamespace": obj(created, tuple(created)),
+        "NewNamespace": obj(
+            {"name": {**name, "type": ["string", "null"], "minLength": 1}},
+            (),
+            additionalProperties=False,
+            description="Leave `name` out or null (or send no body) for a random name.",
+        ),
+    }
+
+
 def schemas() -> dict[str, Schema]:
     """Every schema of `components/schemas`, by name."""
     summary = _message_summary_properties()
@@ -451,6 +498,7 @@ def schemas() -> dict[str, Schema]:
             ("ok", "deleted"),
         ),
         "Health": obj({"status": {"type": "string", "const": "ok"}}, ("status",)),
+        **_namespace_schemas(),
         "Event": obj(
             {
                 "user": STRING,

@@ -184,7 +184,7 @@ class Session:
         user = self.user
         if user is None or self.state is State.LOGOUT:
             return None
-        if isinstance(event, ServerReset):
+        if isinstance(event, ServerReset) and (event.users is None or user.name in event.users):
             return "Server reset to its start state"
         # both names are the stored spelling, so equality is the store's comparison
         if isinstance(event, UserDeleted) and event.user == user.name:

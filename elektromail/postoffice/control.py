@@ -11,18 +11,27 @@ from twisted.logger import Logger
 
 from elektromail.events import MessagesExpunged, ServerReset
 from elektromail.names import fold
-from elektromail.postoffice.desk import Desk
+from elektromail.postoffice.namespaces import NamespaceDesk
 from elektromail.rules import RuleSet
 from elektromail.store import Baseline, BaselineMailbox, BaselineMessage, BaselineUser
 
 log = Logger()
 
 
-class ControlDesk(Desk):
-    def replace_rules(self, rules: RuleSet) -> RuleSet:
-        """Put `rules` in force (for the control API); returns the ones they replace."""
-        previous, self.rules = self.rules, rules
-        log.info("{count} delivery rules in force", count=len(rules))
+class ControlDesk(NamespaceDesk):
+    def replace_rules(self, rules: RuleSet, namespace: str | None = None) -> RuleSet:
+        """Put `rules` in force (for the control API) in `namespace` (None: the default one);
+        returns the ones they replace."""
+        if namespace is not None:
+            self.namespace(namespace)  # NoNamespace
+            previous = self.replace_namespace_rules(namespace, rules)
+        else:
+            previous, self.rules = self.rules, rules
+        log.info(
+            "{count} delivery rules in force in {where}",
+            count=len(rules),
+            where=namespace or "the default namespace",
+        )
         return previous
 
     def ping(self) -> Deferred[object]:
@@ -60,15 +69,25 @@ class ControlDesk(Desk):
         return Baseline(tuple(users), self.baseline.messages + tuple(messages))
 
     @inlineCallbacks
-    def reset(self):
+    def reset(self, namespace: str | None = None):
         """Back to the start state (`baseline`) in one transaction: the configured users and
         what the fixtures made, every mailbox with a new UIDVALIDITY; runtime users and all
-        other mail gone. Logged-in IMAP sessions end (ServerReset)."""
-        yield self.store.reset(self.baseline)
+        other mail gone. Logged-in IMAP sessions end (ServerReset).
+
+        While namespaces exist, a reset is of one of them: the default namespace's keeps the
+        namespaces (and their sessions); a namespace's empties it (no users, no rules)."""
+        scope = self.scope(namespace)
+        users = yield self.store.reset(self.baseline, scope)
         self.forget_routes()
         self.forget_quotas()
-        self._first_recent.clear()
-        self.events.publish(ServerReset())
+        if namespace is None:
+            self._first_recent.clear()
+        else:
+            self._namespace_rules.pop(namespace, None)
+        self.events.publish(ServerReset(None if users is None else frozenset(users)))
+        if namespace is not None:
+            log.info("reset namespace {name}", name=namespace)
+            return
         log.info(
             "reset: {users} users, {messages} preloaded messages",
             users=len(self.baseline.users),
@@ -76,10 +95,11 @@ class ControlDesk(Desk):
         )
 
     @inlineCallbacks
-    def purge(self):
-        """Delete every message; users and mailboxes stay (UIDVALIDITY unchanged, UIDNEXT keeps
-        counting). Selected IMAP sessions learn of the expunges. Fires with the count."""
-        emptied = yield self.store.purge()
+    def purge(self, namespace: str | None = None):
+        """Delete every message (of `namespace`'s users; None: the default one's); users and
+        mailboxes stay (UIDVALIDITY unchanged, UIDNEXT keeps counting). Selected IMAP sessions
+        learn of the expunges. Fires with the count."""
+        emptied = yield self.store.purge(self.scope(namespace))
         for mailbox in emptied:
             self.events.publish(
                 MessagesExpunged(mailbox.user, mailbox.mailbox, mailbox.mailbox_id, mailbox.uids)

@@ -175,10 +175,11 @@ class MessageDesk(QuotaDesk):
     # --- messages by user and mailbox name (the control API) --------------------------------
 
     def list_messages(
-        self, user: str | None = None, mailbox: str | None = None
+        self, user: str | None = None, mailbox: str | None = None, namespace: str | None = None
     ) -> Deferred[list[MessageSummary]]:
-        """Every message, or those of `user` and/or mailboxes named `mailbox`, oldest first."""
-        return self.store.list_messages(user, mailbox)
+        """Every message (of `namespace`; None: the default one), or those of `user` and/or
+        mailboxes named `mailbox`, oldest first."""
+        return self.store.list_messages(user, mailbox, self.scope(namespace))
 
     def page_messages(
         self,
@@ -189,20 +190,32 @@ class MessageDesk(QuotaDesk):
         newest_first: bool,
         limit: int,
         offset: int,
+        namespace: str | None = None,
     ) -> Deferred[MessagePage]:
         """One page of the listing (`text`: subject, addresses or body contain it) and the
         number of messages that match in all."""
-        return self.store.page_messages(user, mailbox, text, newest_first, limit, offset)
+        return self.store.page_messages(
+            user, mailbox, text, newest_first, limit, offset, self.scope(namespace)
+        )
 
     def search_messages(
-        self, user: str | None, mailbox: str | None, text: str | None, *, newest_first: bool
+        self,
+        user: str | None,
+        mailbox: str | None,
+        text: str | None,
+        *,
+        newest_first: bool,
+        namespace: str | None = None,
     ) -> Deferred[list[MessageSummary]]:
         """The whole listing narrowed by `text`, in either order."""
-        return self.store.search_messages(user, mailbox, text, newest_first)
+        return self.store.search_messages(user, mailbox, text, newest_first, self.scope(namespace))
 
-    def mailbox_summaries(self, user: str | None = None) -> Deferred[list[MailboxSummary]]:
-        """Every mailbox (of `user`) with its message and unseen counts."""
-        return self.store.mailbox_summaries(user)
+    def mailbox_summaries(
+        self, user: str | None = None, namespace: str | None = None
+    ) -> Deferred[list[MailboxSummary]]:
+        """Every mailbox (of `user`, or of `namespace`'s users) with its message and unseen
+        counts."""
+        return self.store.mailbox_summaries(user, self.scope(namespace))
 
     def get_message(
         self, user: str, mailbox: str, uid: int, *, raw: bool = True

@@ -13,12 +13,22 @@ from elektromail.postoffice.delivery import DeliveryDesk
 from elektromail.postoffice.desk import Desk
 from elektromail.postoffice.mailboxes import MailboxDesk
 from elektromail.postoffice.messages import MessageDesk
+from elektromail.postoffice.namespaces import NamespaceDesk
 from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.rules import RuleSet
 from elektromail.store import Store
 
 
-class PostOffice(DeliveryDesk, AccountDesk, MailboxDesk, MessageDesk, QuotaDesk, ControlDesk, Desk):
+class PostOffice(
+    DeliveryDesk,
+    AccountDesk,
+    MailboxDesk,
+    MessageDesk,
+    QuotaDesk,
+    ControlDesk,
+    NamespaceDesk,
+    Desk,
+):
     """Users, routing and delivery on top of the store, and every change (and read) the
     protocols make; publishes what changed to `events`."""
 
@@ -29,6 +39,8 @@ class PostOffice(DeliveryDesk, AccountDesk, MailboxDesk, MessageDesk, QuotaDesk,
 
     @inlineCallbacks
     def start(self):
-        """Seed the configured users, and learn whether any user has limits of their own."""
+        """Seed the configured users, learn whether any user has limits of their own, and
+        which namespaces a database file holds."""
         yield super().start()
         yield self.learn_quotas()
+        yield self.load_namespaces()

@@ -59,7 +59,7 @@ class DeliveryPolicy:
 
     def on_mail(self, session: Session, mail: MailArguments) -> Decision:
         """The answer to an accepted MAIL FROM, as a mail-stage rule has it."""
-        rule = self.rules.at_mail(mail.sender)
+        rule = self.postoffice.rules_for(session.user).at_mail(mail.sender)
         return self._delay_or_disconnect(rule, replies.SENDER_OK, session)
 
     def on_rcpt(self, session: Session, rcpt: RcptArguments) -> Decision:
@@ -67,7 +67,8 @@ class DeliveryPolicy:
         joins with it and acts after the dot."""
         mail = session.envelope.mail
         assert mail is not None
-        rule = self.rules.at_rcpt(mail.sender, rcpt.recipient)
+        rules = self.postoffice.rules_for(session.user, rcpt.recipient)
+        rule = rules.at_rcpt(mail.sender, rcpt.recipient)
         if rule is None or rule.stage is not Stage.RCPT:
             return Decision(replies.RECIPIENT_OK, recipient=Recipient(rcpt, rule))
         self._log_rule(rule, session)
@@ -77,7 +78,9 @@ class DeliveryPolicy:
             return Decision(None, rule.delay)
         return Decision(replies.RECIPIENT_OK, rule.delay, Recipient(rcpt, rule))
 
-    def check_room(self, envelope: Envelope, decision: Decision) -> Deferred[Decision] | None:
+    def check_room(
+        self, envelope: Envelope, decision: Decision, via: str | None = None
+    ) -> Deferred[Decision] | None:
         """At RCPT, when MAIL declared SIZE= and a quota applies: the decision, or 552 5.2.2
         for a recipient whose user has no room for that size (RFC 1870 §6.4). None when
         nothing is to be checked (no SIZE=, no quota), which costs no store round trip."""
@@ -95,7 +98,7 @@ class DeliveryPolicy:
             log.failure("SMTP quota check for {address} failed", failure, address=address)
             return decision
 
-        d = self.postoffice.over_quota([address], mail.size)
+        d = self.postoffice.over_quota([address], mail.size, via=via)
         return d.addCallbacks(checked, unchecked)
 
     def on_data(self, session: Session, envelope: Envelope, raw: bytes) -> Deferred[Decision]:

@@ -425,7 +425,7 @@ class SMTPServer(smtp.ESMTP):
         decision = self.factory.policy.on_rcpt(self.session, rcpt)
         if decision.recipient is not None:
             if envelope.mail.size is not None:  # SIZE= declared: a quota may refuse it now
-                checked = self.factory.policy.check_room(envelope, decision)
+                checked = self.factory.policy.check_room(envelope, decision, self.session.user)
                 if checked is not None:
                     return checked.addCallback(self._recipient_decided, envelope)
             envelope.recipients.append(decision.recipient)

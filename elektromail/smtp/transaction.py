@@ -170,7 +170,7 @@ def deliver_plain(
     message for every recipient; its Outcome is always MESSAGE_ACCEPTED."""
     if trace:
         raw = trace_headers(session, envelope, host) + raw
-    return postoffice.deliver(envelope.addresses, raw)
+    return postoffice.deliver(envelope.addresses, raw, via=session.user)
 
 
 def is_plain(envelope: Envelope) -> bool:
@@ -214,7 +214,9 @@ async def _finish(
     # when Dovecot refuses one recipient; with room for no one it is refused (552 5.2.2).
     full: set[str] = set()
     if postoffice.quotas_apply():
-        full = await postoffice.over_quota([r.address for r in delivered], len(raw))
+        full = await postoffice.over_quota(
+            [r.address for r in delivered], len(raw), via=session.user
+        )
     over = [r for r in delivered if r.address in full]
     if over:
         delivered = [r for r in delivered if r.address not in full]
@@ -222,11 +224,11 @@ async def _finish(
             return Outcome(replies.MAILBOX_FULL, forced.delay if forced else 0.0)
     deliveries = []
     if delivered:
-        deliveries = await postoffice.deliver([r.address for r in delivered], raw)
+        deliveries = await postoffice.deliver([r.address for r in delivered], raw, via=session.user)
     report = dsn_report(envelope, raw, delivered, host, arrival, over)
     if report is not None:
         try:
-            await postoffice.bounce(report)
+            await postoffice.bounce(report, via=session.user)
         except Exception:
             if not delivered:
                 raise  # nothing is stored: let the client try again

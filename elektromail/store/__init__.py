@@ -22,6 +22,12 @@ from elektromail.store.db import Store as _CoreStore
 from elektromail.store.errors import InvalidInput, NoSuchUser
 from elektromail.store.messages import MessageOps
 from elektromail.store.modseq import ModseqOps
+from elektromail.store.namespaces import (
+    NamespaceExists,
+    NamespaceOps,
+    NamespaceRow,
+    NoSuchNamespace,
+)
 from elektromail.store.objectids import MessageExtras, ObjectOps
 from elektromail.store.quotas import QuotaOps, QuotaRow
 from elektromail.store.rows import PreparedMessage, Rendered
@@ -30,7 +36,15 @@ from elektromail.store.summaries import MessageSummary, SummaryOps
 
 
 class Store(
-    _CoreStore, MessageOps, ControlOps, SummaryOps, SearchOps, QuotaOps, ModseqOps, ObjectOps
+    _CoreStore,
+    MessageOps,
+    ControlOps,
+    SummaryOps,
+    SearchOps,
+    QuotaOps,
+    ModseqOps,
+    ObjectOps,
+    NamespaceOps,
 ):
     """Users, mailboxes and messages in one SQLite database (see db.py, messages.py,
     control.py, summaries.py, search.py, quotas.py and modseq.py)."""
@@ -49,7 +63,10 @@ __all__ = [
     "MessageExtras",
     "MessageRow",
     "MessageSummary",
+    "NamespaceExists",
+    "NamespaceRow",
     "NoSuchMailbox",
+    "NoSuchNamespace",
     "NoSuchUser",
     "PreparedMessage",
     "QuotaRow",

@@ -37,6 +37,7 @@ from elektromail.store.mailboxes import (
     _get_mailbox,
     _parents,
 )
+from elektromail.store.namespaces import Scope, _users_in_scope, chunks, scope_condition
 from elektromail.store.rows import PreparedMessage
 
 
@@ -121,9 +122,12 @@ class ControlOps:
         parents (subscribed) first. NoSuchUser."""
         return self._grouped(_inject, user, mailbox, _stamped(self._noted(message)))
 
-    def purge(self) -> Deferred[list[Emptied]]:
-        """Delete every message; users and mailboxes (UIDVALIDITY, UIDNEXT) stay."""
-        return self._run_freeing(_wholesale, _purge)
+    def purge(self, scope: Scope = None) -> Deferred[list[Emptied]]:
+        """Delete every message (of the users in `scope`, see store/namespaces.py); users and
+        mailboxes (UIDVALIDITY, UIDNEXT) stay."""
+        if scope is None:
+            return self._run_freeing(_wholesale, _purge)
+        return self._run_freeing(_purge_scope, scope)
 
     def install(self, baseline: Baseline) -> Deferred[int]:
         """Add what `baseline` has and the store lacks (start-up): users, mailboxes, and each
@@ -131,10 +135,16 @@ class ControlOps:
         restarts). Fires with the number of messages added."""
         return self._run(_install, baseline)
 
-    def reset(self, baseline: Baseline) -> Deferred[None]:
+    def reset(self, baseline: Baseline, scope: Scope = None) -> Deferred[list[str] | None]:
         """Replace everything with `baseline`: every mailbox recreated with a new UIDVALIDITY,
-        UIDs from 1. Users of the baseline keep their ids."""
-        return self._run_freeing(_wholesale, _reset, baseline)
+        UIDs from 1. Users of the baseline keep their ids. Fires with None.
+
+        With a `scope`, only its users go (fires with their names): the default namespace
+        ("") then gets `baseline` back, user by user (slower, and its users get new ids), so
+        that the namespaces' users and mail stay; a namespace comes back empty."""
+        if scope is None:
+            return self._run_freeing(_wholesale, _reset, baseline)
+        return self._run_freeing(_reset_scope, baseline, scope)
 
 
 # --- interactions ----------------------------------------------------------------------------
@@ -380,3 +390,31 @@ def _reserve_uidvalidities(cursor, count: int) -> int:
         (first + max(count, 1) - 1,),
     )
     return first
+
+
+def _purge_scope(cursor, scope: Scope) -> list[Emptied]:
+    condition, params = scope_condition(scope)
+    rows = cursor.execute(
+        "SELECT b.id, u.name, b.name, m.uid, m.body_id FROM messages m"
+        " JOIN mailboxes b ON b.id = m.mailbox_id JOIN users u ON u.id = b.user_id"
+        f" WHERE {condition} ORDER BY b.id, m.uid",
+        params,
+    ).fetchall()
+    emptied = []
+    for mailbox_id, group in itertools.groupby(rows, key=lambda r: r[0]):
+        found = list(group)
+        emptied.append(Emptied(found[0][1], found[0][2], mailbox_id, tuple(r[3] for r in found)))
+    for chunk in chunks([e.mailbox_id for e in emptied]):
+        marks = ",".join("?" * len(chunk))
+        cursor.execute(f"DELETE FROM messages WHERE mailbox_id IN ({marks})", chunk)
+    _delete_orphan_bodies(cursor, sorted({r[4] for r in rows}))
+    return emptied
+
+
+def _reset_scope(cursor, baseline: Baseline, scope: Scope) -> list[str]:
+    users = _users_in_scope(cursor, scope)
+    for name in users:
+        _delete_user(cursor, name)
+    if scope == "":
+        _install(cursor, baseline)
+    return users

@@ -375,8 +375,9 @@ class Store:
     def update_user(self, user_id: int, password: str | None, email: str | None) -> Deferred[None]:
         return self._run(_update_user, user_id, password, email)
 
-    def list_users(self) -> Deferred[list[UserRow]]:
-        return self._run(_list_users)
+    def list_users(self, scope: str | None = None) -> Deferred[list[UserRow]]:
+        """Every user (of `scope`, see store/namespaces.py), in the order they were made."""
+        return self._run(_list_users, scope)
 
     def ensure_user(
         self, name: str, mailboxes: Sequence[tuple[str, str | None]]
@@ -597,8 +598,13 @@ def _update_user(cursor, user_id, password, email) -> None:
     )
 
 
-def _list_users(cursor) -> list[UserRow]:
-    return [_user(r) for r in cursor.execute(f"SELECT {_USER_COLS} FROM users ORDER BY id")]
+def _list_users(cursor, scope=None) -> list[UserRow]:
+    from elektromail.store.namespaces import scope_condition
+
+    condition, params = scope_condition(scope, "users.name")
+    where = f" WHERE {condition}" if condition else ""
+    rows = cursor.execute(f"SELECT {_USER_COLS} FROM users{where} ORDER BY id", params)
+    return [_user(r) for r in rows]
 
 
 def _ensure_user(cursor, name, mailboxes) -> tuple[UserRow, bool]:

@@ -9,7 +9,7 @@ from elektromail.store import objectids
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -148,6 +148,15 @@ CREATE TABLE IF NOT EXISTS search_text (
     text    BLOB NOT NULL,
     body_at INTEGER NOT NULL
 );
+-- Namespaces (POST /namespaces): isolated sets of users on one server. A namespace's users are
+-- the users named `name@<namespace>` (a plain user name cannot hold "@"); the token is kept as
+-- its SHA-256, so a database file lets a namespace's token work again after a restart.
+CREATE TABLE IF NOT EXISTS namespaces (
+    name      TEXT PRIMARY KEY COLLATE NOCASE,
+    token     TEXT NOT NULL,  -- hex SHA-256 of the scoped bearer token
+    created   REAL NOT NULL,
+    last_used REAL NOT NULL
+);
 -- Bodies stored but not parsed yet have structure '' (a parse never gives that): mail is
 -- acknowledged once its bytes are committed, and the parse is made when a reader first needs it
 -- or the store is idle (see pending.py). Until then the body has no body_index row.
@@ -198,6 +207,8 @@ ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
     11: "",
     # 12 -> 13: the messages_modseq index (LATE_INDEXES) for CHANGEDSINCE.
     12: "",
+    # 13 -> 14: namespaces (created by SCHEMA), none yet.
+    13: "",
 }
 
 

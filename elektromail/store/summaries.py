@@ -19,6 +19,7 @@ from elektromail.store.db import _flags_from_db
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.messages import _delete_messages
 from elektromail.store.modseq import next_modseq
+from elektromail.store.namespaces import Scope, scope_condition
 from elektromail.store.pending import Parsed, any_unparsed, parse_all, parse_bodies
 from elektromail.store.rows import Render
 
@@ -95,11 +96,12 @@ class SummaryOps:
     render: Render | None
 
     def list_messages(
-        self, user: str | None = None, mailbox: str | None = None
+        self, user: str | None = None, mailbox: str | None = None, scope: Scope = None
     ) -> Deferred[list[MessageSummary]]:
         """Every message, or those of `user` (any case) and/or of mailboxes named `mailbox`
-        (INBOX in any case), oldest stored first."""
-        return self._run(_list_messages, self.render, user, mailbox)
+        (INBOX in any case), oldest stored first; `scope`: of its users only
+        (store/namespaces.py)."""
+        return self._run(_list_messages, self.render, user, mailbox, None, False, scope)
 
     def page_messages(
         self,
@@ -109,23 +111,31 @@ class SummaryOps:
         newest_first: bool,
         limit: int,
         offset: int,
+        scope: Scope = None,
     ) -> Deferred[MessagePage]:
         """`limit` messages from `offset` of those `list_messages` gives (`text`: only those
         whose subject, addresses or body text contain it, any case), and the matching total."""
         return self._run(
-            _page_messages, self.render, user, mailbox, text, newest_first, limit, offset
+            _page_messages, self.render, user, mailbox, text, newest_first, limit, offset, scope
         )
 
     def search_messages(
-        self, user: str | None, mailbox: str | None, text: str | None, newest_first: bool
+        self,
+        user: str | None,
+        mailbox: str | None,
+        text: str | None,
+        newest_first: bool,
+        scope: Scope = None,
     ) -> Deferred[list[MessageSummary]]:
         """`list_messages` narrowed by `text` as in `page_messages`, in either order."""
-        return self._run(_list_messages, self.render, user, mailbox, text, newest_first)
+        return self._run(_list_messages, self.render, user, mailbox, text, newest_first, scope)
 
-    def mailbox_summaries(self, user: str | None = None) -> Deferred[list[MailboxSummary]]:
+    def mailbox_summaries(
+        self, user: str | None = None, scope: Scope = None
+    ) -> Deferred[list[MailboxSummary]]:
         """Every mailbox (of `user`, any case) with its message and unseen counts; users in
         the order they were made, INBOX first, then by name."""
-        return self._run(_mailbox_summaries, user)
+        return self._run(_mailbox_summaries, user, scope)
 
     def change_flags(
         self, user: str, mailbox: str, uid: int, add: Sequence[str], remove: Sequence[str]
@@ -146,9 +156,9 @@ class SummaryOps:
         or UID does not exist."""
         return self._run(_get_message, self.render, user, mailbox, uid, raw)
 
-    def users_with_mail(self) -> Deferred[list[str]]:
+    def users_with_mail(self, scope: Scope = None) -> Deferred[list[str]]:
         """Names of the users who have at least one message, in the order they were made."""
-        return self._run(_users_with_mail)
+        return self._run(_users_with_mail, scope)
 
 
 def _summary(row, parsed: Parsed) -> MessageSummary:
@@ -177,8 +187,12 @@ def _summary(row, parsed: Parsed) -> MessageSummary:
     )
 
 
-def _where(user, mailbox, text=None) -> tuple[str, list[Any]]:
+def _where(user, mailbox, text=None, scope: Scope = None) -> tuple[str, list[Any]]:
     conditions, params = [], []
+    condition, scoped = scope_condition(scope)
+    if condition is not None:
+        conditions.append(condition)
+        params.extend(scoped)
     if user is not None:
         conditions.append("u.name = ?")
         params.append(user)
@@ -194,10 +208,10 @@ def _where(user, mailbox, text=None) -> tuple[str, list[Any]]:
 
 
 def _list_messages(
-    cursor, render, user, mailbox, text=None, newest_first=False
+    cursor, render, user, mailbox, text=None, newest_first=False, scope=None
 ) -> list[MessageSummary]:
     parsed = _parse_for_listing(cursor, render, text)
-    where, params = _where(user, mailbox, text)
+    where, params = _where(user, mailbox, text, scope)
     # Row ids grow with every stored message: their order is the order mail arrived in.
     order = " ORDER BY m.id DESC" if newest_first else " ORDER BY m.id"
     rows = cursor.execute(_SELECT.format(raw="") + where + order, params)
@@ -213,9 +227,11 @@ def _parse_for_listing(cursor, render, text: str | None) -> Parsed:
     return parsed
 
 
-def _page_messages(cursor, render, user, mailbox, text, newest_first, limit, offset) -> MessagePage:
+def _page_messages(
+    cursor, render, user, mailbox, text, newest_first, limit, offset, scope=None
+) -> MessagePage:
     parsed = _parse_for_listing(cursor, render, text)
-    where, params = _where(user, mailbox, text)
+    where, params = _where(user, mailbox, text, scope)
     order = " ORDER BY m.id DESC" if newest_first else " ORDER BY m.id"
     matching = (
         " FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
@@ -237,8 +253,8 @@ def _page_messages(cursor, render, user, mailbox, text, newest_first, limit, off
     return MessagePage(total, [_summary(row, parsed) for row in rows])
 
 
-def _mailbox_summaries(cursor, user) -> list[MailboxSummary]:
-    where, params = ("WHERE u.name = ?", [user]) if user is not None else ("", [])
+def _mailbox_summaries(cursor, user, scope=None) -> list[MailboxSummary]:
+    where, params = _where(user, None, None, scope)
     rows = cursor.execute(
         "SELECT u.name, b.name, count(m.id),"
         " coalesce(sum(m.id IS NOT NULL AND instr(m.flags, '\\Seen') = 0), 0)"
@@ -305,9 +321,13 @@ def _get_message(cursor, render, user, mailbox, uid, raw=True) -> MessageSummary
     return _summary(row, parsed) if row else None
 
 
-def _users_with_mail(cursor) -> list[str]:
+def _users_with_mail(cursor, scope=None) -> list[str]:
+    condition, params = scope_condition(scope)
     rows = cursor.execute(
         "SELECT u.name FROM users u WHERE EXISTS (SELECT 1 FROM mailboxes b"
-        " JOIN messages m ON m.mailbox_id = b.id WHERE b.user_id = u.id) ORDER BY u.id"
+        " JOIN messages m ON m.mailbox_id = b.id WHERE b.user_id = u.id)"
+        + (f" AND {condition}" if condition else "")
+        + " ORDER BY u.id",
+        params,
     )
     return [row[0] for row in rows]

@@ -40,10 +40,17 @@ class MemoryPostOffice:
     def quotas_apply(self) -> bool:
         return bool(self.full)
 
-    def over_quota(self, recipients: Sequence[str], size: int) -> Deferred[set[str]]:
+    def rules_for(self, via: str | None = None, recipient: str | None = None) -> RuleSet:
+        return self.rules  # no namespaces here
+
+    def over_quota(
+        self, recipients: Sequence[str], size: int, via: str | None = None
+    ) -> Deferred[set[str]]:
         return succeed({r for r in recipients if r.partition("@")[0] in self.full})
 
-    def deliver(self, recipients: Sequence[str], raw: bytes) -> Deferred[list[Delivery]]:
+    def deliver(
+        self, recipients: Sequence[str], raw: bytes, via: str | None = None
+    ) -> Deferred[list[Delivery]]:
         if self.deliver_error is not None:
             return fail(self.deliver_error)
         self.delivered.append((list(recipients), raw))
@@ -51,7 +58,7 @@ class MemoryPostOffice:
             [Delivery(r, r.partition("@")[0], "INBOX", uid) for uid, r in enumerate(recipients, 1)]
         )
 
-    def bounce(self, report: dsn.Report) -> Deferred[list[Delivery]]:
+    def bounce(self, report: dsn.Report, via: str | None = None) -> Deferred[list[Delivery]]:
         if self.bounce_error is not None:
             return fail(self.bounce_error)
         self.bounced.append(report)

@@ -26,13 +26,16 @@ class HeldPostOffice:
         self.rules = rules or RuleSet()
         self.traffic = Traffic(clock=Clock())
 
-    def deliver(self, recipients: list[str], raw: bytes) -> Deferred[list]:
+    def deliver(self, recipients: list[str], raw: bytes, via: str | None = None) -> Deferred[list]:
         d: Deferred[list] = Deferred()
         self.pending.append((list(recipients), raw, d))
         return d
 
     def authenticate(self, name: str, password: str) -> Deferred[None]:
         return succeed(None)
+
+    def rules_for(self, via: str | None = None, recipient: str | None = None) -> RuleSet:
+        return self.rules
 
     def quotas_apply(self) -> bool:
         return False

@@ -94,6 +94,7 @@ def test_a_new_database_gets_every_table(tmp_path):
         "search_header",
         "sort_keys",
         "expunged",
+        "namespaces",
     }
 
 
