@@ -38,6 +38,7 @@ from elektromail.http.jsonio import (
 )
 from elektromail.http.openapi import MAX_PAGE  # messages one listing page may ask for
 from elektromail.http.site import ControlFactory, ControlSite, store_unavailable
+from elektromail.http.transcripts import add_transcript_routes
 from elektromail.http.ui import add_ui_routes
 from elektromail.names import INBOX, InvalidInput
 from elektromail.postoffice import PostOffice
@@ -123,6 +124,7 @@ class ControlAPI:
         add("/rules", "PUT", self.put_rules)
         add("/events", "GET", self.stream_events, token="query")
         add("/healthz", "GET", self.health, token=None)
+        add_transcript_routes(self)
 
     def _add(self, path: str, method: str, handler: Handler, token: str | None = "header") -> None:
         """Route `method path` to `handler(request, **path values)`, after the token check

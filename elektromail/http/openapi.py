@@ -473,7 +473,14 @@ def _paths() -> dict[str, Any]:
                 security=[],
             )
         },
+        **_transcript_paths(message_params),
     }
+
+
+def _transcript_paths(message_params: list[dict[str, Any]]) -> dict[str, Any]:
+    from elektromail.http.transcripts import openapi_paths
+
+    return openapi_paths(message_params)
 
 
 @functools.cache

@@ -68,6 +68,7 @@ class ControlDesk(Desk):
         self.forget_routes()
         self.forget_quotas()
         self._first_recent.clear()
+        self.transcripts.clear()
         self.events.publish(ServerReset())
         log.info(
             "reset: {users} users, {messages} preloaded messages",

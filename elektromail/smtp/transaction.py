@@ -170,7 +170,7 @@ def deliver_plain(
     message for every recipient; its Outcome is always MESSAGE_ACCEPTED."""
     if trace:
         raw = trace_headers(session, envelope, host) + raw
-    return postoffice.deliver(envelope.addresses, raw)
+    return postoffice.deliver(envelope.addresses, raw, transcript=envelope.transcript)
 
 
 def is_plain(envelope: Envelope) -> bool:
@@ -222,7 +222,9 @@ async def _finish(
             return Outcome(replies.MAILBOX_FULL, forced.delay if forced else 0.0)
     deliveries = []
     if delivered:
-        deliveries = await postoffice.deliver([r.address for r in delivered], raw)
+        deliveries = await postoffice.deliver(
+            [r.address for r in delivered], raw, transcript=envelope.transcript
+        )
     report = dsn_report(envelope, raw, delivered, host, arrival, over)
     if report is not None:
         try:

@@ -49,6 +49,7 @@ CONFIG = schemathesis.Config.from_dict(
                     "patchMessage",
                     "deleteMessage",
                     "getAttachment",
+                    "getMessageTranscript",
                 )
             ),
             {
