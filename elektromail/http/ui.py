@@ -32,6 +32,7 @@ ASSETS = (
     "list.js",
     "live.js",
     "view.js",
+    "transcript.js",
     "app.css",
     "icon.svg",
 )

@@ -211,8 +211,8 @@ def test_text_headers_and_raw_tabs(inbox, mail):
     assert inbox.tab("headers").get_attribute("aria-selected") == "true"
     assert inbox.js("return document.activeElement.id") == "tab-headers"
     inbox.tab("headers").send_keys(Keys.END)
-    assert inbox.js("return document.activeElement.id") == "tab-attachments"
-    inbox.tab("attachments").send_keys(Keys.ARROW_RIGHT)  # wraps around
+    assert inbox.js("return document.activeElement.id") == "tab-transcript"
+    inbox.tab("transcript").send_keys(Keys.ARROW_RIGHT)  # wraps around
     assert inbox.js("return document.activeElement.id") == "tab-html"
     assert inbox.el("panel-html").is_displayed() and not inbox.el("panel-raw").is_displayed()
 

@@ -6,8 +6,9 @@ import * as api from "./api.js";
 import { toast } from "./dialogs.js";
 import { $, formatLongDate, formatSize, h, icon } from "./dom.js";
 import { FLAGGED, SEEN } from "./list.js";
+import { showTranscript } from "./transcript.js";
 
-const TABS = ["html", "text", "headers", "raw", "attachments"];
+const TABS = ["html", "text", "headers", "raw", "attachments", "transcript"];
 
 // The frame inherits the page's policy too; this one, first in its document, blocks remote
 // images (and every other fetch) until the reader asks for them.
@@ -47,6 +48,16 @@ export function selectTab(name, focus = false) {
     panel(other).hidden = !selected;
   }
   if (focus) tab(name).focus();
+  if (name === "transcript") loadTranscript();
+}
+
+// The transcript is fetched when its tab is first opened for a message.
+function loadTranscript() {
+  if (!shown || shown.transcript) return;
+  const { detail } = shown;
+  shown.transcript = true;
+  const seq = loadSeq;
+  showTranscript($("transcript-body"), detail, () => seq === loadSeq);
 }
 
 export function initTabs() {
@@ -247,7 +258,8 @@ export async function showMessage(detail) {
   const seq = ++loadSeq;
   const cids = await inlineImages(detail);
   if (seq !== loadSeq) return;
-  shown = { detail, remote: false, cids };
+  shown = { detail, remote: false, cids, transcript: false };
+  $("transcript-body").replaceChildren();
   $("view-subject").textContent = detail.subject || "(no subject)";
   $("view-subject").classList.toggle("none", !detail.subject);
   $("summary").replaceChildren(...summary(detail));
