@@ -7,26 +7,26 @@ ring of the latest transactions, accepted or refused. Pure code: the SMTP server
 
 from __future__ import annotations
 
-import itertools
 import json
-import struct
-from array import array
+import marshal
 from collections import deque
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from time import monotonic
 from typing import Any
 
-# Directions of a line.
-CLIENT, SERVER, NOTE = 0, 1, 2
-DIRECTIONS = ("client", "server", "note")
+# Directions of a line; the data of DATA is an entry of its own, holding only its size.
+CLIENT, SERVER, NOTE, DATA_KEPT, DATA_DISCARDED = 0, 1, 2, 3, 4
+DIRECTIONS = ("client", "server", "note", "note", "note")
 
-# Bounds, so a hostile client cannot make a transcript (or the ring) big: a line is shown up
-# to MAX_LINE_SHOWN octets, a part of a transcript (the session preamble, the lines between
-# transactions, one transaction) keeps at most MAX_LINES lines and MAX_OCTETS octets.
-MAX_LINE_SHOWN = 1000
+# Bounds, so a hostile client cannot make a transcript (or the ring) big: a part of a
+# transcript (the session preamble; one transaction with the lines leading into it) keeps at
+# most MAX_LINES lines; lines up to SHORT_LINE octets are kept as they are, longer ones are
+# shown up to MAX_LINE_SHOWN octets and, together, up to MAX_LONG_OCTETS a part. What comes
+# past a bound is counted, not kept.
 MAX_LINES = 400
-MAX_OCTETS = 32 * 1024
+SHORT_LINE = 128
+MAX_LINE_SHOWN = 1000
+MAX_LONG_OCTETS = 16 * 1024
 
 ACCEPTED, REFUSED = "accepted", "refused"
 OUTCOMES = (ACCEPTED, REFUSED)
@@ -34,58 +34,18 @@ DEFAULT_RING_SIZE = 1000
 
 # The stored form of a message the server made itself (a DSN), which has no SMTP transcript.
 DSN_MARK = b"dsn"
+# The stored form: _MAGIC, then marshal of (facts JSON, size or None, lines cut, the preamble's
+# entries, the transaction's entries, the final reply's entry). marshal: one C call for what
+# is written for every message (SMTP ingest speed matters); only this server writes it.
+_MAGIC = b"ET2"
 
-# The stored form: a header (struct _HEAD), the session facts as JSON, one direction byte per
-# line, the lines' times (float64, seconds on the monotonic clock; the facts hold the clock at
-# the session's start) and the lines' texts joined by NUL. Columns rather than JSON per line:
-# storing costs a few C calls per message whatever its length (SMTP ingest speed matters).
-_MAGIC = b"ET1"
-_HEAD = struct.Struct("<3sBIIqI")  # magic, flags, facts length, lines, size (-1: none), cut
-_ESCAPED = 1  # a text held NUL or backslash: texts are escaped (\\ and \0)
+Entry = tuple[float, int, Any]  # (monotonic clock, direction, bytes; octets for DATA_*)
+# A ring entry: (facts, log, preamble end, transaction start, end, cut, size, outcome, reason):
+# the transaction is log[:preamble end] + log[transaction start:end] of its session's log.
+RingEntry = tuple
 
 _CONTROL = {c: f"\\x{c:02x}" for c in range(32) if c != 9}
 _CONTROL[127] = "\\x7f"
-
-
-class Part:
-    """A bounded run of lines, in columns: what comes past the bounds is counted, not kept."""
-
-    __slots__ = ("cut", "dirs", "octets", "texts", "times")
-
-    def __init__(self) -> None:
-        self.texts: list[bytes] = []
-        self.times = array("d")
-        self.dirs = bytearray()
-        self.octets = 0
-        self.cut = 0  # lines not kept
-
-    def add(self, direction: int, text: bytes) -> None:
-        texts = self.texts
-        if len(texts) >= MAX_LINES or self.octets >= MAX_OCTETS:
-            self.cut += 1
-            return
-        if len(text) > MAX_LINE_SHOWN:
-            more = len(text) - MAX_LINE_SHOWN
-            text = text[:MAX_LINE_SHOWN] + b" ... (%d more octets)" % more
-        self.octets += len(text)
-        texts.append(text)
-        self.times.append(monotonic())
-        self.dirs.append(direction)
-
-    def pop(self) -> tuple[int, float, bytes] | None:
-        """Take back the last line, when it is the client's."""
-        if not self.dirs or self.dirs[-1] != CLIENT:
-            return None
-        text = self.texts.pop()
-        self.octets -= len(text)
-        return self.dirs.pop(), self.times.pop(), text
-
-    def put(self, line: tuple[int, float, bytes]) -> None:
-        direction, when, text = line
-        self.texts.append(text)
-        self.times.append(when)
-        self.dirs.append(direction)
-        self.octets += len(text)
 
 
 class Facts:
@@ -113,126 +73,54 @@ class Facts:
         self.tls = tls  # (version, cipher)
         self.auth = auth  # (mechanism, user)
 
-    def key(self) -> tuple:
-        return (self.helo, self.esmtp, self.tls, self.auth)
+    def data(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "t0": self.t0,
+            "client": [self.host, self.port],
+            "helo": self.helo,
+            "esmtp": self.esmtp,
+            "tls": self.tls,
+            "auth": self.auth,
+        }
 
     def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "started": self.started,
-                "t0": self.t0,
-                "client": [self.host, self.port],
-                "helo": self.helo,
-                "esmtp": self.esmtp,
-                "tls": self.tls,
-                "auth": self.auth,
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
+        return json.dumps(self.data(), separators=(",", ":")).encode("utf-8")
 
 
-class Transcript:
-    """One transaction as the server saw it (the session's preamble included), accepted or
-    refused; or a session that ended with no transaction. Lines stay bytes until rendered."""
-
-    __slots__ = ("cut", "dirs", "facts", "id", "outcome", "reason", "size", "texts", "times")
-
-    def __init__(
-        self,
-        facts: Facts,
-        texts: list[bytes],
-        times: array,
-        dirs: bytearray,
-        cut: int,
-        size: int | None,
-        outcome: str = ACCEPTED,
-        reason: str | None = None,
-    ) -> None:
-        self.id: int | None = None
-        self.facts = facts
-        self.texts = texts
-        self.times = times
-        self.dirs = dirs
-        self.cut = cut
-        self.size = size  # octets of message data, when DATA got that far
-        self.outcome = outcome
-        self.reason = reason
-
-    def to_json(self) -> dict[str, Any]:
-        f = self.facts
-        return render(
-            {
-                "id": self.id,
-                "outcome": self.outcome,
-                "reason": self.reason,
-                "started": f.started,
-                "client": [f.host, f.port],
-                "helo": f.helo,
-                "esmtp": f.esmtp,
-                "tls": f.tls,
-                "auth": f.auth,
-                "size": self.size,
-                "cut": self.cut,
-                "lines": stored_lines(f.t0, self.texts, self.times, self.dirs),
-            }
-        )
+def shorten(text: bytes) -> bytes:
+    if len(text) <= MAX_LINE_SHOWN:
+        return text
+    more = len(text) - MAX_LINE_SHOWN
+    return text[:MAX_LINE_SHOWN] + b" ... (%d more octets)" % more
 
 
 def encode(
     facts_json: bytes,
-    texts: list[bytes],
-    times: array,
-    dirs: bytes | bytearray,
     size: int | None,
     cut: int,
+    preamble: list[Entry],
+    transaction: list[Entry],
+    last: Entry | None,
 ) -> bytes:
-    """The stored form of a transcript (see _HEAD)."""
-    flags = 0
-    joined = b"\0".join(texts)
-    if joined.count(b"\0") != len(texts) - 1 or b"\\" in joined:  # rare: escape each text
-        flags |= _ESCAPED
-        joined = b"\0".join(t.replace(b"\\", b"\\\\").replace(b"\0", b"\\0") for t in texts)
-    head = _HEAD.pack(_MAGIC, flags, len(facts_json), len(texts), -1 if size is None else size, cut)
-    return b"".join((head, facts_json, dirs, times.tobytes(), joined))
+    """The stored form of a transcript."""
+    return _MAGIC + marshal.dumps((facts_json, size, cut, preamble, transaction, last))
 
 
 def decode(blob: bytes) -> dict[str, Any]:
-    """The data `render` takes, from a stored form."""
-    magic, flags, facts_length, count, size, cut = _HEAD.unpack_from(blob)
-    if magic != _MAGIC:
+    """The data `render` takes, from a stored form; ValueError when it is not one."""
+    if blob[:3] != _MAGIC:
         raise ValueError("not a stored transcript")
-    at = _HEAD.size
-    data = json.loads(blob[at : at + facts_length])
-    at += facts_length
-    dirs = blob[at : at + count]
-    at += count
-    times = array("d")
-    times.frombytes(blob[at : at + 8 * count])
-    at += 8 * count
-    rest = blob[at:]
-    if flags & _ESCAPED:
-        texts = [_unescape(t) for t in rest.split(b"\0")]
-    else:
-        texts = rest.split(b"\0") if count else []
-    data["size"] = None if size < 0 else size
+    try:
+        facts_json, size, cut, preamble, transaction, last = marshal.loads(blob[3:])
+        data = json.loads(facts_json)
+        entries = list(preamble) + list(transaction) + ([last] if last else [])
+        data["lines"] = stored_lines(data.pop("t0", 0.0), entries)
+    except (EOFError, TypeError, ValueError, KeyError, IndexError) as e:
+        raise ValueError(f"unreadable stored transcript: {e}") from None
+    data["size"] = size
     data["cut"] = cut
-    data["lines"] = stored_lines(data.pop("t0", 0.0), texts, times, dirs)
     return data
-
-
-def _unescape(text: bytes) -> bytes:
-    out = bytearray()
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == 0x5C and i + 1 < len(text):
-            nxt = text[i + 1]
-            out.append(0 if nxt == 0x30 else nxt)
-            i += 2
-        else:
-            out.append(c)
-            i += 1
-    return bytes(out)
 
 
 class NoTranscript(Exception):
@@ -249,26 +137,40 @@ def from_stored(blob: bytes | None) -> dict[str, Any]:
     blob = bytes(blob)
     if blob == DSN_MARK:
         raise NoTranscript("it is a delivery status notification (bounce) the server made itself")
-    data = decode(blob)
+    try:
+        data = decode(blob)
+    except ValueError as e:
+        raise NoTranscript(str(e)) from None
     data.setdefault("outcome", ACCEPTED)
     return render(data)
 
 
-def stored_lines(
-    t0: float, texts: Sequence[bytes], times: Sequence[float], dirs: bytes | bytearray
-) -> list[tuple[float, int, str]]:
+def stored_lines(t0: float, entries: Sequence[Entry]) -> list[tuple[float, int, str]]:
     """(ms since the session began, direction, text) per line; a server write of several reply
-    lines (EHLO's) gives one each."""
+    lines (EHLO's) gives one each, the message data a note with its size."""
     out = []
-    for text, when, direction in zip(texts, times, dirs, strict=True):
+    for when, direction, text in entries:
         ms = round(max(0.0, when - t0) * 1000, 1)
         if direction == SERVER:
             for part in text.split(b"\r\n"):
                 if part:
                     out.append((ms, SERVER, text_of(part)))
+        elif direction == DATA_KEPT:
+            out.append((ms, NOTE, f"<{text} octets of message data>"))
+        elif direction == DATA_DISCARDED:
+            out.append((ms, NOTE, f"<{text} octets of message data, discarded>"))
         else:
             out.append((ms, direction, text_of(text)))
     return out
+
+
+def ring_json(entry: RingEntry, id: int) -> dict[str, Any]:
+    """The API's JSON of a ring entry."""
+    facts, log, pre_end, tx_start, end, cut, size, outcome, reason = entry
+    data = facts.data()
+    data.update(id=id, outcome=outcome, reason=reason, size=size, cut=cut)
+    data["lines"] = stored_lines(data.pop("t0"), log[:pre_end] + log[tx_start:end])
+    return render(data)
 
 
 def text_of(line: bytes) -> str:
@@ -296,8 +198,8 @@ def render(data: dict[str, Any]) -> dict[str, Any]:
             {
                 "ms": lines[-1]["ms"] if lines else 0.0,
                 "direction": "note",
-                "text": f"<transcript cut: {cut} more lines not kept (the limit is"
-                f" {MAX_LINES} lines or {MAX_OCTETS // 1024} KiB)>",
+                "text": f"<transcript cut: {cut} more lines not kept (a part keeps"
+                f" {MAX_LINES} lines, long lines {MAX_LONG_OCTETS // 1024} KiB)>",
             }
         )
     return {
@@ -373,33 +275,38 @@ def _envelope(
 
 
 class Ring:
-    """The latest transcripts, accepted and refused, newest first; at most `size` kept."""
+    """The latest transactions, accepted and refused, newest first; at most `size` kept. An
+    entry's id is its number in the order added."""
 
     def __init__(self, size: int = DEFAULT_RING_SIZE) -> None:
         self.size = size
-        self._kept: deque[Transcript] = deque(maxlen=size or None)
-        self._ids = itertools.count(1)
+        self._kept: deque[RingEntry] = deque(maxlen=size or None)
+        self.added = 0
 
     def __len__(self) -> int:
         return len(self._kept)
 
-    def add(self, transcript: Transcript) -> None:
-        if not self.size:
-            return
-        transcript.id = next(self._ids)
-        self._kept.append(transcript)
+    def add(self, entry: RingEntry) -> None:
+        if self.size:
+            self._kept.append(entry)
+            self.added += 1
 
     def clear(self) -> None:
         self._kept.clear()
 
-    def newest_first(self, outcome: str | None = None) -> Iterator[Transcript]:
-        for transcript in reversed(self._kept):
-            if outcome is None or transcript.outcome == outcome:
-                yield transcript
+    def newest_first(self, outcome: str | None = None) -> Iterator[tuple[int, RingEntry]]:
+        """(id, entry) pairs."""
+        kept = self._kept
+        newest = self.added
+        for back in range(len(kept)):
+            entry = kept[-1 - back]
+            if outcome is None or entry[7] == outcome:
+                yield newest - back, entry
 
     def page(
         self, limit: int, offset: int = 0, outcome: str | None = None
-    ) -> tuple[list[Transcript], int]:
-        """(up to `limit` transcripts from the `offset`-th newest on, how many match)."""
+    ) -> tuple[list[dict[str, Any]], int]:
+        """(up to `limit` transcripts' JSON from the `offset`-th newest on, how many match)."""
         matching = list(self.newest_first(outcome))
-        return matching[offset : offset + limit], len(matching)
+        page = matching[offset : offset + limit]
+        return [ring_json(entry, id) for id, entry in page], len(matching)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from elektromail.http.jsonio import bad_request, not_found, query_int, query_text
 from elektromail.http.openapi_schemas import STRING, json_body, nullable, obj, ref
-from elektromail.transcripts import MAX_LINES, OUTCOMES, NoTranscript, from_stored
+from elektromail.transcripts import MAX_LINES, MAX_LONG_OCTETS, OUTCOMES, NoTranscript, from_stored
 
 if TYPE_CHECKING:
     from elektromail.http.app import ControlAPI
@@ -52,7 +52,7 @@ class TranscriptRoutes:
         ring = self.api.postoffice.transcripts
         page, total = ring.page(limit, offset or 0, outcome)
         return {
-            "transcripts": [t.to_json() for t in page],
+            "transcripts": page,
             "total": total,
             "kept": ring.size,
         }
@@ -174,7 +174,8 @@ def openapi_schemas() -> dict[str, Any]:
             ),
             "truncated": {
                 "type": "boolean",
-                "description": f"Lines were left out (over {MAX_LINES} lines or 32 KiB); the "
+                "description": f"Lines were left out (over {MAX_LINES} lines, or long lines over "
+                f"{MAX_LONG_OCTETS // 1024} KiB, in a part); the "
                 "last line says how many.",
             },
             "lines": {"type": "array", "items": line},

@@ -34,11 +34,11 @@ from elektromail.smtp.session import (
     Session,
     split_command,
 )
-from elektromail.smtp.transcript import LINE_TOO_LONG, Recorder, tls_facts
+from elektromail.smtp.transcript import LINE_TOO_LONG, Recorder, guarded, tls_facts
 from elektromail.store.errors import StoreUnavailable
 from elektromail.tcp import quick_ack, write_now
 from elektromail.tls import TLSMaterial
-from elektromail.transcripts import CLIENT, Ring
+from elektromail.transcripts import Ring
 
 log = Logger()
 
@@ -61,6 +61,7 @@ Handled = Deferred[None] | None  # a handler's result: a Deferred holds back lat
 # The session of a connection refused at the greeting (too many open), which runs no command.
 _UNCONNECTED = Session(peer="")
 _MAIL = VERBS[b"MAIL"]
+_AUTH = VERBS[b"AUTH"]
 # What records before a connection is made: nothing is kept.
 _NO_RECORDER = Recorder(Ring(0), "", None, _UNCONNECTED)
 
@@ -299,7 +300,10 @@ class SMTPServer(smtp.ESMTP):
         verb = VERBS.get(name)
         if verb is _MAIL:  # a transaction begins with it (unless one is open), refused or not
             self.recorder.begin()
-        self.recorder.add(CLIENT, line)
+        if verb is None or verb is _AUTH:  # may carry a secret: see transcript.guarded
+            self.recorder.client(guarded(line, verb is _AUTH))
+        else:
+            self.recorder.client(line)
         if not name:
             self.reply(replies.EMPTY_COMMAND)
             return None
@@ -392,7 +396,7 @@ class SMTPServer(smtp.ESMTP):
         return None
 
     def _greeted(self, argument: bytes, esmtp: bool) -> None:
-        self.recorder.abandon("the client greeted again (HELO/EHLO)", carry_last=True)
+        self.recorder.greeted()
         self.session.helo = argument.decode("ascii", "replace")
         self.session.esmtp = esmtp
         self.session.reset()
@@ -528,7 +532,6 @@ class SMTPServer(smtp.ESMTP):
             return None
         exchange = sasl.Exchange(mechanism)
         if initial.strip():
-            self.recorder.redact_last(b"AUTH " + name + b" <initial response redacted>")
             return self._auth_step(exchange, initial)
         return self._challenge(exchange)
 

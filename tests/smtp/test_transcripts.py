@@ -194,6 +194,28 @@ def test_failed_auth_session_is_kept_in_the_ring_without_the_password(mail):
     assert base64.b64encode(b"\0bob\0wrong-" + SECRET.encode()).decode() not in json.dumps(entry)
 
 
+def test_refused_auth_commands_and_stray_sasl_lines_are_redacted_too(mail, open_wire):
+    plain = base64.b64encode(b"\0bob\0" + SECRET.encode())
+    password = base64.b64encode(SECRET.encode())
+    wire = open_wire()
+    wire.command(b"EHLO stray.test")
+    assert wire.command(b"AUTH PLAIN " + plain).startswith(b"235")
+    assert wire.command(b"AUTH PLAIN " + plain).startswith(b"503")  # refused: already in
+    assert wire.command(b"AUTH X-UNKNOWN " + password)[:1] == b"5"
+    assert wire.command(password).startswith(b"500")  # a SASL answer sent too late
+    wire.command(b"MAIL FROM:<a@example.com>")
+    wire.command(b"RCPT TO:<bob@example.com>")
+    wire.command(b"DATA")
+    assert wire.command(MESSAGE + b".").startswith(b"250")
+    t = message_transcript(mail)
+    for form in (SECRET, plain.decode(), password.decode()):
+        assert form not in json.dumps(t)
+    client = texts(t, "client")
+    assert client.count("AUTH PLAIN <initial response redacted>") == 2
+    assert "AUTH X-UNKNOWN <initial response redacted>" in client
+    assert "<unrecognised line that looks like base64, redacted>" in client
+
+
 def test_pipelined_commands_appear_in_order_with_their_replies(mail, open_wire):
     wire = open_wire()
     wire.command(b"EHLO pipe.test")
