@@ -323,7 +323,8 @@ SETTINGS: tuple[Setting, ...] = (
         "smtp-transcripts",
         "ELEKTROMAIL_SMTP_TRANSCRIPTS",
         parse_count,
-        "SMTP transactions, accepted or refused, kept in memory for GET /transcripts (1000)",
+        "SMTP transactions, accepted or refused, kept in memory for GET /transcripts;"
+        " 0 records no transcripts at all (1000)",
     ),
     Setting(
         "quota_storage",

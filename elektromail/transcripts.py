@@ -7,7 +7,6 @@ ring of the latest transactions, accepted or refused. Pure code: the SMTP server
 
 from __future__ import annotations
 
-import json
 import marshal
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -34,7 +33,7 @@ DEFAULT_RING_SIZE = 1000
 
 # The stored form of a message the server made itself (a DSN), which has no SMTP transcript.
 DSN_MARK = b"dsn"
-# The stored form: _MAGIC, then marshal of (facts JSON, size or None, lines cut, the preamble's
+# The stored form: _MAGIC, then marshal of (Facts.stored(), size or None, lines cut, the preamble's
 # entries, the transaction's entries, the final reply's entry). marshal: one C call for what
 # is written for every message (SMTP ingest speed matters); only this server writes it.
 _MAGIC = b"ET2"
@@ -84,8 +83,18 @@ class Facts:
             "auth": self.auth,
         }
 
-    def to_json(self) -> bytes:
-        return json.dumps(self.data(), separators=(",", ":")).encode("utf-8")
+    def stored(self) -> tuple:
+        """The facts as the stored form keeps them (see `encode`)."""
+        return (
+            self.started,
+            self.t0,
+            self.host,
+            self.port,
+            self.helo,
+            self.esmtp,
+            self.tls,
+            self.auth,
+        )
 
 
 def shorten(text: bytes) -> bytes:
@@ -96,7 +105,7 @@ def shorten(text: bytes) -> bytes:
 
 
 def encode(
-    facts_json: bytes,
+    facts: tuple,
     size: int | None,
     cut: int,
     preamble: list[Entry],
@@ -104,7 +113,7 @@ def encode(
     last: Entry | None,
 ) -> bytes:
     """The stored form of a transcript."""
-    return _MAGIC + marshal.dumps((facts_json, size, cut, preamble, transaction, last))
+    return _MAGIC + marshal.dumps((facts, size, cut, preamble, transaction, last), 2)
 
 
 def decode(blob: bytes) -> dict[str, Any]:
@@ -112,8 +121,8 @@ def decode(blob: bytes) -> dict[str, Any]:
     if blob[:3] != _MAGIC:
         raise ValueError("not a stored transcript")
     try:
-        facts_json, size, cut, preamble, transaction, last = marshal.loads(blob[3:])
-        data = json.loads(facts_json)
+        facts, size, cut, preamble, transaction, last = marshal.loads(blob[3:])
+        data = Facts(*facts).data()
         entries = list(preamble) + list(transaction) + ([last] if last else [])
         data["lines"] = stored_lines(data.pop("t0", 0.0), entries)
     except (EOFError, TypeError, ValueError, KeyError, IndexError) as e:
@@ -132,7 +141,8 @@ def from_stored(blob: bytes | None) -> dict[str, Any]:
     if blob is None:
         raise NoTranscript(
             "it was not received over SMTP (injected over HTTP, appended over IMAP, or"
-            " preloaded), or it was stored before transcripts were kept"
+            " preloaded), or transcripts were off (--smtp-transcripts 0) or not kept yet when"
+            " it came"
         )
     blob = bytes(blob)
     if blob == DSN_MARK:

@@ -27,7 +27,7 @@ def facts(**given) -> t.Facts:
 def test_stored_form_round_trips_any_bytes(texts):
     entries = [(100.0 + i / 1000, i % 2, text) for i, text in enumerate(texts)]
     last = (101.0, t.SERVER, b"250 ok\r\n")
-    blob = t.encode(facts(helo="h").to_json(), 42, 3, entries[:1], entries[1:], last)
+    blob = t.encode(facts(helo="h").stored(), 42, 3, entries[:1], entries[1:], last)
     data = t.decode(blob)
     assert data["lines"] == t.stored_lines(100.0, [*entries, last])
     assert data["size"] == 42 and data["cut"] == 3 and data["helo"] == "h"
@@ -48,7 +48,7 @@ def test_a_stored_transcript_renders_its_envelope_and_times():
         (100.004, t.SERVER, b"550 5.1.1 no\r\n"),
         (100.005, t.DATA_DISCARDED, 12),
     ]
-    shown = t.from_stored(t.encode(facts().to_json(), None, 0, [], entries, None))
+    shown = t.from_stored(t.encode(facts().stored(), None, 0, [], entries, None))
     assert shown["mail_from"] == {
         "address": "a@b.example",
         "parameters": {"SIZE": "10", "SMTPUTF8": None},

@@ -34,11 +34,17 @@ from elektromail.smtp.session import (
     Session,
     split_command,
 )
-from elektromail.smtp.transcript import LINE_TOO_LONG, Recorder, guarded, tls_facts
+from elektromail.smtp.transcript import (
+    LINE_TOO_LONG,
+    NO_RECORDER,
+    NoRecorder,
+    Recorder,
+    guarded,
+    tls_facts,
+)
 from elektromail.store.errors import StoreUnavailable
 from elektromail.tcp import quick_ack, write_now
 from elektromail.tls import TLSMaterial
-from elektromail.transcripts import Ring
 
 log = Logger()
 
@@ -62,8 +68,6 @@ Handled = Deferred[None] | None  # a handler's result: a Deferred holds back lat
 _UNCONNECTED = Session(peer="")
 _MAIL = VERBS[b"MAIL"]
 _AUTH = VERBS[b"AUTH"]
-# What records before a connection is made: nothing is kept.
-_NO_RECORDER = Recorder(Ring(0), "", None, _UNCONNECTED)
 
 
 def address_literal(address: IAddress) -> str:
@@ -104,7 +108,7 @@ class SMTPServer(smtp.ESMTP):
         self.peer_literal: str | None = None
         self.peer_host = ""
         self.peer_port: int | None = None
-        self.recorder: Recorder = _NO_RECORDER
+        self.recorder: Recorder | NoRecorder = NO_RECORDER
 
     # --- connection ---------------------------------------------------------------------
 
@@ -114,7 +118,6 @@ class SMTPServer(smtp.ESMTP):
         self.hostname = self.host = self.factory.hostname
         self.timeout = self.factory.settings.smtp_timeout
         if not self.factory.connections.admit(self):
-            self.recorder = Recorder(self.factory.postoffice.transcripts, "", None, _UNCONNECTED)
             # RFC 5321 §3.8: 421 instead of the greeting, then close.
             self._closed = True
             self.reply(replies.TOO_MANY_CONNECTIONS)
@@ -123,9 +126,10 @@ class SMTPServer(smtp.ESMTP):
         self.session = self._new_session(tls=self.factory.implicit_tls)
         if self.peer_port is None:
             self._learn_peer(self.transport.getPeer())
-        self.recorder = Recorder(
-            self.factory.postoffice.transcripts, self.peer_host, self.peer_port, self.session
-        )
+        if self.factory.settings.smtp_transcripts:
+            self.recorder = Recorder(
+                self.factory.postoffice.transcripts, self.peer_host, self.peer_port, self.session
+            )
         if self.factory.implicit_tls:
             self.recorder.tls_started(self._tls_facts)
         if self.factory.postoffice.traffic.each:  # twistd writes debug lines too: ~50 us each

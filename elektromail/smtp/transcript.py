@@ -70,7 +70,6 @@ class Recorder:
         self.state = IDLE
         self.size: int | None = None
         self.transactions = 0
-        self._facts_json: tuple[Facts, bytes] | None = None  # the facts and their JSON
 
     # --- the hot path: one append per line ---------------------------------------------------
 
@@ -152,7 +151,7 @@ class Recorder:
         once the message is stored; the store keeps both in one commit)."""
         log = self.log
         return encode(
-            self._facts_encoded(),
+            self._facts().stored(),
             self.size,
             self.pre_cut + self.cut,
             log[: self.pre_end],
@@ -199,13 +198,6 @@ class Recorder:
         )
         return self.facts
 
-    def _facts_encoded(self) -> bytes:
-        facts = self._facts()
-        cached = self._facts_json
-        if cached is None or cached[0] is not facts:
-            cached = self._facts_json = (facts, facts.to_json())
-        return cached[1]
-
     def _replied(self, data: bytes) -> None:
         accepted = data[:1] == b"2"
         if self.state == MAIL_SENT:
@@ -245,6 +237,51 @@ class Recorder:
             if direction == SERVER and text[:1] in (b"4", b"5"):
                 return f"{why}, after {_first_line(text)}"
         return why
+
+
+class NoRecorder:
+    """What records when transcripts are off (`--smtp-transcripts 0`): nothing."""
+
+    session: Session | None = None
+
+    def client(self, line: bytes) -> None:
+        pass
+
+    def server(self, data: bytes) -> None:
+        pass
+
+    def note(self, text: bytes) -> None:
+        pass
+
+    def redacted(self) -> None:
+        pass
+
+    def begin(self) -> None:
+        pass
+
+    def greeted(self) -> None:
+        pass
+
+    def abandon(self, why: str, carry_last: bool = False) -> None:
+        pass
+
+    def authenticated(self, mechanism: str, user: str) -> None:
+        pass
+
+    def tls_started(self, source: TLSFacts) -> None:
+        pass
+
+    def closed(self, during_data: bool) -> None:
+        pass
+
+    def data(self, octets: int, kept: bool = True) -> None:
+        pass
+
+    def stored_form(self, reply: bytes) -> bytes | None:
+        return None
+
+
+NO_RECORDER = NoRecorder()
 
 
 _BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")

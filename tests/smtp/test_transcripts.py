@@ -457,6 +457,14 @@ def test_ring_is_bounded_by_its_setting_and_emptied_by_reset(start_mail):
     assert ring(mail) == []
 
 
+def test_zero_turns_transcripts_off(start_mail):
+    mail = start_mail(smtp_transcripts=0)
+    send(mail)
+    assert ring(mail) == []
+    status, body = get(mail, "/messages/1/transcript?user=bob")
+    assert status == 404 and "--smtp-transcripts 0" in body["error"]
+
+
 def test_transcripts_survive_a_restart_with_a_database_file(tmp_path):
     db = str(tmp_path / "mail.db")
     with MailServer(users=USERS, imap_port=None, http_port=0, db=db) as mail:
