@@ -44,6 +44,7 @@ class Settings:
     smtps_port: int | None = None
     max_message_size: int = 50 * 1024 * 1024  # SMTP SIZE and IMAP APPEND
     max_recipients: int = 1000
+    smtp_transcripts: int = 1000  # SMTP transactions kept in the transcript ring; 0: none
     # Per-user limits (IMAP QUOTA, RFC 9208: STORAGE and MESSAGE; SMTP 552 5.2.2); None: none.
     # A user's own limits (the HTTP users API) take their place.
     quota_storage: int | None = None  # bytes
@@ -209,6 +210,13 @@ def parse_limit_count(text: str) -> int | None:
     return int(value)
 
 
+def parse_count(text: str) -> int:
+    value = text.strip()
+    if not value.isdigit() or len(value) > 9:
+        raise ValueError("expected a whole number (0 or more)")
+    return int(value)
+
+
 def parse_positive_int(text: str) -> int:
     value = text.strip()
     if not value.isdigit() or int(value) == 0:
@@ -350,6 +358,14 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_MAX_RECIPIENTS",
         parse_positive_int,
         "most RCPT TO per SMTP message (1000)",
+    ),
+    Setting(
+        "smtp_transcripts",
+        "smtp-transcripts",
+        "ELEKTROMAIL_SMTP_TRANSCRIPTS",
+        parse_count,
+        "SMTP transactions, accepted or refused, kept in memory for GET /transcripts;"
+        " 0 records no transcripts at all (1000)",
     ),
     Setting(
         "quota_storage",

@@ -42,6 +42,7 @@ from elektromail.http.namespaces import add_namespace_routes
 from elektromail.http.openapi import MAX_PAGE  # messages one listing page may ask for
 from elektromail.http.scoping import Authority, Scoper
 from elektromail.http.site import ControlFactory, ControlSite, store_unavailable
+from elektromail.http.transcripts import add_transcript_routes
 from elektromail.http.ui import add_ui_routes
 from elektromail.names import INBOX, InvalidInput
 from elektromail.postoffice import PostOffice
@@ -136,6 +137,7 @@ class ControlAPI:
         add("/healthz", "GET", self.health, token=None)
         add_checks_routes(self)  # /messages/{uid}/checks and /dkim/keys
         add_namespace_routes(self)
+        add_transcript_routes(self)
 
     def _add(self, path: str, method: str, handler: Handler, token: str | None = "header") -> None:
         """Route `method path` to `handler(request, **path values)`, after the token check

@@ -572,7 +572,14 @@ def _api_paths() -> dict[str, Any]:
                 security=[],
             )
         },
+        **_transcript_paths(message_params),
     }
+
+
+def _transcript_paths(message_params: list[dict[str, Any]]) -> dict[str, Any]:
+    from elektromail.http.transcripts import openapi_paths
+
+    return openapi_paths(message_params)
 
 
 @functools.cache

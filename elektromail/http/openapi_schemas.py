@@ -509,4 +509,11 @@ def schemas() -> dict[str, Schema]:
             ("user", "mailbox", "uid"),
             description="The JSON `data` of one Server-Sent Event.",
         ),
+        **_transcript_schemas(),
     }
+
+
+def _transcript_schemas() -> dict[str, Schema]:
+    from elektromail.http.transcripts import openapi_schemas
+
+    return openapi_schemas()

@@ -33,6 +33,7 @@ ASSETS = (
     "live.js",
     "view.js",
     "checks.js",
+    "transcript.js",
     "app.css",
     "icon.svg",
 )

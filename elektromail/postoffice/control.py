@@ -82,6 +82,7 @@ class ControlDesk(NamespaceDesk):
         self.forget_quotas()
         if namespace is None:
             self._first_recent.clear()
+            self.transcripts.clear()
         else:
             self._namespace_rules.pop(namespace, None)
         self.events.publish(ServerReset(None if users is None else frozenset(users)))

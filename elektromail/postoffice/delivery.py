@@ -24,6 +24,7 @@ from elektromail.postoffice.routing import (
 from elektromail.store import NoSuchMailbox, UserRow
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.rows import PreparedMessage, unparsed
+from elektromail.transcripts import DSN_MARK
 
 log = Logger()
 
@@ -45,25 +46,31 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         return unparsed(raw, flags=flags, internal_date=internal_date, tz_minutes=tz_minutes)
 
     def deliver(
-        self, recipients: Sequence[str], raw: bytes, mailbox: str = INBOX, via: str | None = None
+        self,
+        recipients: Sequence[str],
+        raw: bytes,
+        mailbox: str = INBOX,
+        via: str | None = None,
+        transcript: bytes | None = None,
     ) -> Deferred[list[Delivery]]:
         """Store `raw` once per distinct user reached by `recipients` (into `mailbox`), in one
         transaction, then publish MessageAdded events. Fires with one Delivery per stored copy.
         `via`: the user the SMTP session authenticated as (a namespace's user keeps the mail
-        in its namespace).
+        in its namespace). `transcript` (the stored form of its SMTP transcript) is kept with
+        the message, once for all its copies.
 
         Plain Deferreds rather than a generator when every route is remembered (the usual
         case): 8.1 instead of 11.9 us a call, measured against a store that answers at once."""
         message = self.prepare(raw)
         users = self._remembered_users(recipients, via)
         if users is None:
-            return self._deliver_routed(recipients, message, mailbox, via)
-        d = self.store.deliver([(user_id, mailbox) for user_id in users], message)
+            return self._deliver_routed(recipients, message, mailbox, via, transcript)
+        d = self.store.deliver([(user_id, mailbox) for user_id in users], message, transcript)
         d.addCallbacks(
             self._published,
             self._remembered_route_failed,
             callbackArgs=(users, mailbox),
-            errbackArgs=(recipients, message, mailbox, via),
+            errbackArgs=(recipients, message, mailbox, via, transcript),
         )
         return d
 
@@ -74,12 +81,13 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         message: PreparedMessage,
         mailbox: str,
         via: str | None = None,
+        transcript: bytes | None = None,
     ) -> Failure | Deferred[list[Delivery]]:
         if failure.check(StoreUnavailable):
             return failure  # the database failed, not the route: trying again now fails again
         # A remembered route may name a user removed behind the post office's back.
         self.forget_routes()
-        return self._deliver_routed(recipients, message, mailbox, via)
+        return self._deliver_routed(recipients, message, mailbox, via, transcript)
 
     @inlineCallbacks
     def _deliver_routed(
@@ -88,9 +96,11 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         message: PreparedMessage,
         mailbox: str,
         via: str | None = None,
+        transcript: bytes | None = None,
     ):
         users = yield self._users_for(recipients, via)
-        stored = yield self.store.deliver([(user_id, mailbox) for user_id in users], message)
+        targets = [(user_id, mailbox) for user_id in users]
+        stored = yield self.store.deliver(targets, message, transcript)
         return self._published(stored, users, mailbox)
 
     def _published(
@@ -151,7 +161,7 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         raw = dsn.build(report)
         if self.settings.trace_headers:
             raw = b"Return-Path: <>\r\n" + raw
-        deliveries = yield self.deliver([report.sender], raw, via=via)
+        deliveries = yield self.deliver([report.sender], raw, via=via, transcript=DSN_MARK)
         self.traffic.count("dsn", len(raw))
         if self.traffic.each:
             log.info(

@@ -13,6 +13,7 @@ from elektromail.postoffice.traffic import Traffic
 from elektromail.rules import RuleSet
 from elektromail.store import Baseline, BaselineMailbox, BaselineUser, Store, UserRow
 from elektromail.store.rows import Render
+from elektromail.transcripts import Ring
 
 
 class Desk:
@@ -46,6 +47,8 @@ class Desk:
         self._routes_generation = 0
         # How much mail came in, for the log (a summary a minute, or a line per message).
         self.traffic = Traffic(each=settings.log_messages)
+        # The latest SMTP transactions, accepted or refused (the SMTP listener adds them).
+        self.transcripts = Ring(settings.smtp_transcripts)
 
     @property
     def render(self) -> Render | None:

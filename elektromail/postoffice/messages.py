@@ -223,6 +223,11 @@ class MessageDesk(QuotaDesk):
         """One message, with its bytes unless `raw` is False; None when it does not exist."""
         return self.store.get_message(user, mailbox, uid, raw=raw)
 
+    def get_transcript(self, user: str, mailbox: str, uid: int) -> Deferred[tuple | None]:
+        """(the stored SMTP transcript of one message or None,), or None when the message does
+        not exist."""
+        return self.store.get_transcript(user, mailbox, uid)
+
     @inlineCallbacks
     def change_flags(
         self, user: str, mailbox: str, uid: int, add: Sequence[str] = (), remove: Sequence[str] = ()

@@ -34,6 +34,14 @@ from elektromail.smtp.session import (
     Session,
     split_command,
 )
+from elektromail.smtp.transcript import (
+    LINE_TOO_LONG,
+    NO_RECORDER,
+    NoRecorder,
+    Recorder,
+    guarded,
+    tls_facts,
+)
 from elektromail.store.errors import StoreUnavailable
 from elektromail.tcp import quick_ack, write_now
 from elektromail.tls import TLSMaterial
@@ -58,6 +66,8 @@ Handled = Deferred[None] | None  # a handler's result: a Deferred holds back lat
 
 # The session of a connection refused at the greeting (too many open), which runs no command.
 _UNCONNECTED = Session(peer="")
+_MAIL = VERBS[b"MAIL"]
+_AUTH = VERBS[b"AUTH"]
 
 
 def address_literal(address: IAddress) -> str:
@@ -96,6 +106,9 @@ class SMTPServer(smtp.ESMTP):
         # The peer as an address literal, from the address the listener built this protocol
         # for (the same as getPeer's, which makes a new address object per call).
         self.peer_literal: str | None = None
+        self.peer_host = ""
+        self.peer_port: int | None = None
+        self.recorder: Recorder | NoRecorder = NO_RECORDER
 
     # --- connection ---------------------------------------------------------------------
 
@@ -111,6 +124,14 @@ class SMTPServer(smtp.ESMTP):
             self._close()
             return
         self.session = self._new_session(tls=self.factory.implicit_tls)
+        if self.peer_port is None:
+            self._learn_peer(self.transport.getPeer())
+        if self.factory.settings.smtp_transcripts:
+            self.recorder = Recorder(
+                self.factory.postoffice.transcripts, self.peer_host, self.peer_port, self.session
+            )
+        if self.factory.implicit_tls:
+            self.recorder.tls_started(self._tls_facts)
         if self.factory.postoffice.traffic.each:  # twistd writes debug lines too: ~50 us each
             log.debug("SMTP connection from {peer}", peer=self.session.peer)
         self.setTimeout(self.timeout)
@@ -123,7 +144,15 @@ class SMTPServer(smtp.ESMTP):
             peer=self.peer_literal, tls=tls, require_auth=self.factory.settings.require_auth
         )
 
+    def _learn_peer(self, address: IAddress) -> None:
+        self.peer_host = str(getattr(address, "host", address))
+        self.peer_port = getattr(address, "port", None)
+
+    def _tls_facts(self) -> tuple[str, str] | None:
+        return tls_facts(self.transport)
+
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        self.recorder.closed(during_data=self._reader is not None)
         self._closed = True
         self.setTimeout(None)
         self.factory.connections.forget(self)
@@ -158,9 +187,11 @@ class SMTPServer(smtp.ESMTP):
 
     def reply(self, reply: Reply, **values: str) -> None:
         if values:
-            write_now(self.transport, reply.render(host=self.hostname, **values))
+            wire = reply.render(host=self.hostname, **values)
         else:
-            write_now(self.transport, self.factory.rendered(reply))
+            wire = self.factory.rendered(reply)
+        self.recorder.server(wire)
+        write_now(self.transport, wire)
 
     # --- input: lines, queued while a command waits on a Deferred -----------------------
 
@@ -193,6 +224,10 @@ class SMTPServer(smtp.ESMTP):
                     if self._continuation is None and line.__class__ is bytes:
                         result = self._command(line)
                     else:
+                        if line.__class__ is bytes:
+                            self.recorder.redacted()  # a SASL response
+                        else:
+                            self.recorder.note(LINE_TOO_LONG)
                         result = self._route(line)
                 except Exception:
                     self._handler_raised()
@@ -266,10 +301,16 @@ class SMTPServer(smtp.ESMTP):
 
     def _command(self, line: bytes) -> Handled:
         name, argument = split_command(line)
+        verb = VERBS.get(name)
+        if verb is _MAIL:  # a transaction begins with it (unless one is open), refused or not
+            self.recorder.begin()
+        if verb is None or verb is _AUTH:  # may carry a secret: see transcript.guarded
+            self.recorder.client(guarded(line, verb is _AUTH))
+        else:
+            self.recorder.client(line)
         if not name:
             self.reply(replies.EMPTY_COMMAND)
             return None
-        verb = VERBS.get(name)
         if verb is None:
             self.reply(replies.UNKNOWN_COMMAND)
             return None
@@ -349,6 +390,7 @@ class SMTPServer(smtp.ESMTP):
                 host=self.hostname, peer=self.session.peer, extensions=extensions
             )
             self.factory.ehlo_replies.remember(key, wire)
+        self.recorder.server(wire)
         write_now(self.transport, wire)
         return None
 
@@ -358,6 +400,7 @@ class SMTPServer(smtp.ESMTP):
         return None
 
     def _greeted(self, argument: bytes, esmtp: bool) -> None:
+        self.recorder.greeted()
         self.session.helo = argument.decode("ascii", "replace")
         self.session.esmtp = esmtp
         self.session.reset()
@@ -365,6 +408,7 @@ class SMTPServer(smtp.ESMTP):
     def smtp_RSET(self, argument: bytes) -> Handled:
         self.session.reset()
         self.reply(replies.RESET_OK)
+        self.recorder.abandon("the client reset the transaction (RSET)")
         return None
 
     def smtp_NOOP(self, argument: bytes) -> Handled:
@@ -381,6 +425,7 @@ class SMTPServer(smtp.ESMTP):
 
     def smtp_QUIT(self, argument: bytes) -> Handled:
         self.reply(replies.CLOSING)
+        self.recorder.abandon("the client quit mid-transaction (QUIT)")
         self._close()
         return None
 
@@ -396,7 +441,10 @@ class SMTPServer(smtp.ESMTP):
         self._lines = LineBuffer()
         self.transport.startTLS(self.factory.tls.options())
         # RFC 3207 §4.2: forget everything learnt before TLS, HELO and AUTH included.
+        self.recorder.abandon("the client started TLS (STARTTLS)")
         self.session = self._new_session(tls=True)
+        self.recorder.session = self.session
+        self.recorder.tls_started(self._tls_facts)
         self.authenticated = False
         return None
 
@@ -448,10 +496,15 @@ class SMTPServer(smtp.ESMTP):
         assert reader is not None
         envelope = self.session.envelope
         self.session.reset()
+        recorder = self.recorder
         if reader.failure is not None:
+            recorder.data(reader.octets, kept=False)
             self.reply(reader.failure)
             return None
-        decided = self.factory.policy.on_data(self.session, envelope, reader.message())
+        raw = reader.message()
+        recorder.data(len(raw))
+        envelope.transcript = recorder.stored_form(self.factory.rendered(replies.MESSAGE_ACCEPTED))
+        decided = self.factory.policy.on_data(self.session, envelope, raw)
         # `_hold(decided.addCallback(self._carry_out))` in one pair of callbacks (one per
         # message): later lines wait until the decision is carried out.
         self._pending = decided
@@ -529,6 +582,7 @@ class SMTPServer(smtp.ESMTP):
             return
         self.session.user = user.name
         self.authenticated = True
+        self.recorder.authenticated(mechanism, user.name)
         if self.factory.postoffice.traffic.each:
             log.info("SMTP AUTH {mechanism} as {user}", mechanism=mechanism, user=user.name)
         self.reply(replies.AUTH_OK)
@@ -582,6 +636,7 @@ class SMTPFactory(protocol.ServerFactory):
         server.factory = self
         if addr is not None:
             server.peer_literal = address_literal(addr)
+            server._learn_peer(addr)
         return server
 
     def rendered(self, reply: Reply) -> bytes:

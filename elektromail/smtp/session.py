@@ -133,6 +133,7 @@ class Envelope:
 
     mail: MailArguments | None = None
     recipients: list[Recipient] = field(default_factory=list)
+    transcript: bytes | None = None  # the stored form of its SMTP transcript, once DATA is in
 
     @property
     def sender(self) -> str | None:
@@ -250,6 +251,7 @@ class DataReader:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.failure: Reply | None = None
+        self.octets = 0  # of message data received, kept or not
         self._data = bytearray()
 
     def take(self, buffer: LineBuffer) -> bool:
@@ -257,6 +259,7 @@ class DataReader:
         chunk, done, overflow = buffer.take_data(self.max_bytes)
         if overflow:
             self.fail(replies.MESSAGE_TOO_BIG)
+        self.octets += len(chunk)
         if chunk and self.failure is None:
             if chunk.startswith(b"."):
                 chunk = chunk[1:]

@@ -170,7 +170,9 @@ def deliver_plain(
     message for every recipient; its Outcome is always MESSAGE_ACCEPTED."""
     if trace:
         raw = trace_headers(session, envelope, host) + raw
-    return postoffice.deliver(envelope.addresses, raw, via=session.user)
+    return postoffice.deliver(
+        envelope.addresses, raw, via=session.user, transcript=envelope.transcript
+    )
 
 
 def is_plain(envelope: Envelope) -> bool:
@@ -224,7 +226,9 @@ async def _finish(
             return Outcome(replies.MAILBOX_FULL, forced.delay if forced else 0.0)
     deliveries = []
     if delivered:
-        deliveries = await postoffice.deliver([r.address for r in delivered], raw, via=session.user)
+        deliveries = await postoffice.deliver(
+            [r.address for r in delivered], raw, via=session.user, transcript=envelope.transcript
+        )
     report = dsn_report(envelope, raw, delivered, host, arrival, over)
     if report is not None:
         try:

@@ -439,11 +439,15 @@ class Store:
     # --- messages ---------------------------------------------------------------------------
 
     def deliver(
-        self, targets: Sequence[tuple[int, str]], message: PreparedMessage
+        self,
+        targets: Sequence[tuple[int, str]],
+        message: PreparedMessage,
+        transcript: bytes | None = None,
     ) -> Deferred[list[tuple[int, str, int]]]:
         """Store one message into each (user_id, mailbox name), creating missing mailboxes,
-        in one transaction. Returns (mailbox_id, mailbox name, uid) per target."""
-        return self._grouped(_deliver, targets, _stamped(self._noted(message)))
+        in one transaction, with its SMTP transcript (kept with the body every copy shares).
+        Returns (mailbox_id, mailbox name, uid) per target."""
+        return self._grouped(_deliver, targets, _stamped(self._noted(message)), transcript)
 
     def append(self, mailbox_id: int, message: PreparedMessage) -> Deferred[int]:
         """Store one message into an existing mailbox; fires with its UID (NoSuchMailbox when
@@ -628,8 +632,10 @@ def _stamped(message: PreparedMessage) -> PreparedMessage:
     return PreparedMessage(m.raw, m.structure, m.rendered, m.index, flags, when, m.tz_minutes)
 
 
-def _deliver(cursor, targets, message: PreparedMessage) -> list[tuple[int, str, int]]:
-    body_id = _insert_body(cursor, message)
+def _deliver(
+    cursor, targets, message: PreparedMessage, transcript: bytes | None = None
+) -> list[tuple[int, str, int]]:
+    body_id = _insert_body(cursor, message, transcript)
     stored = []
     for user_id, name in targets:
         taken = _take_uid(cursor, user_id, name)
@@ -728,11 +734,12 @@ def _body_row(message: PreparedMessage) -> tuple:
     return (message.raw, message.structure or "", envelope, bodystructure, body)
 
 
-def _insert_body(cursor, message: PreparedMessage) -> int:
+def _insert_body(cursor, message: PreparedMessage, transcript: bytes | None = None) -> int:
+    envelope, bodystructure, body = message.rendered or (None, None, None)
     cursor.execute(
-        "INSERT INTO bodies(raw, structure, fetch_envelope, fetch_bodystructure, fetch_body)"
-        " VALUES (?, ?, ?, ?, ?)",
-        _body_row(message),
+        "INSERT INTO bodies(raw, structure, fetch_envelope, fetch_bodystructure, fetch_body,"
+        " transcript) VALUES (?, ?, ?, ?, ?, ?)",
+        (message.raw, message.structure or "", envelope, bodystructure, body, transcript),
     )
     body_id = cursor.lastrowid
     _index_body(cursor, body_id, message)

@@ -9,7 +9,7 @@ from elektromail.store import objectids
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS bodies (
     -- (NULL for bodies stored before version 3: FETCH renders those from `structure`)
     fetch_envelope      BLOB,
     fetch_bodystructure BLOB,
-    fetch_body          BLOB
+    fetch_body          BLOB,
+    transcript          BLOB  -- the SMTP transcript (elektromail.transcripts); NULL: none
 );
 CREATE TABLE IF NOT EXISTS messages (
     id            INTEGER PRIMARY KEY,
@@ -209,6 +210,10 @@ ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
     12: "",
     # 13 -> 14: namespaces (created by SCHEMA), none yet.
     13: "",
+    # 14 -> 15: SMTP transcripts kept with each body; mail stored before has none.
+    14: """
+ALTER TABLE bodies ADD COLUMN transcript BLOB;
+""",
 }
 
 

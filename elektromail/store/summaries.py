@@ -156,6 +156,13 @@ class SummaryOps:
         or UID does not exist."""
         return self._run(_get_message, self.render, user, mailbox, uid, raw)
 
+    def get_transcript(
+        self, user: str, mailbox: str, uid: int
+    ) -> Deferred[tuple[bytes | None] | None]:
+        """(the stored SMTP transcript of a message, or None when it has none,) or None when
+        the user, mailbox or UID does not exist."""
+        return self._run(_get_transcript, user, mailbox, uid)
+
     def users_with_mail(self, scope: Scope = None) -> Deferred[list[str]]:
         """Names of the users who have at least one message, in the order they were made."""
         return self._run(_users_with_mail, scope)
@@ -319,6 +326,18 @@ def _get_message(cursor, render, user, mailbox, uid, raw=True) -> MessageSummary
         (user, canonical_mailbox(mailbox), uid),
     ).fetchone()
     return _summary(row, parsed) if row else None
+
+
+def _get_transcript(cursor, user, mailbox, uid) -> tuple[bytes | None] | None:
+    row = cursor.execute(
+        "SELECT bo.transcript FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
+        " JOIN users u ON u.id = b.user_id JOIN bodies bo ON bo.id = m.body_id"
+        " WHERE u.name = ? AND b.name = ? AND m.uid = ?",
+        (user, canonical_mailbox(mailbox), uid),
+    ).fetchone()
+    if row is None:
+        return None
+    return (None if row[0] is None else bytes(row[0]),)
 
 
 def _users_with_mail(cursor, scope=None) -> list[str]:

@@ -50,6 +50,7 @@ CONFIG = schemathesis.Config.from_dict(
                     "deleteMessage",
                     "getAttachment",
                     "getMessageChecks",
+                    "getMessageTranscript",
                 )
             ),
             *(

@@ -16,6 +16,7 @@ from elektromail.postoffice import Delivery
 from elektromail.postoffice.traffic import Traffic
 from elektromail.rules import RuleSet
 from elektromail.rules import parse as parse_rules
+from elektromail.transcripts import Ring
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ class MemoryPostOffice:
         self.rules: RuleSet = parse_rules(rules or [])
         self.clock = Clock()
         self.traffic = Traffic(each=log_messages, clock=self.clock)
+        self.transcripts = Ring()
         self.delivered: list[tuple[list[str], bytes]] = []
         self.bounced: list[dsn.Report] = []
         self.deliver_error: Exception | None = None
@@ -49,7 +51,11 @@ class MemoryPostOffice:
         return succeed({r for r in recipients if r.partition("@")[0] in self.full})
 
     def deliver(
-        self, recipients: Sequence[str], raw: bytes, via: str | None = None
+        self,
+        recipients: Sequence[str],
+        raw: bytes,
+        via: str | None = None,
+        transcript: bytes | None = None,
     ) -> Deferred[list[Delivery]]:
         if self.deliver_error is not None:
             return fail(self.deliver_error)

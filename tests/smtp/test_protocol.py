@@ -16,6 +16,7 @@ from elektromail.rules import parse as parse_rules
 from elektromail.smtp import replies
 from elektromail.smtp.replies import Reply
 from elektromail.smtp.server import PAUSE_READING_BYTES, SMTPFactory, SMTPServer, WireCache
+from elektromail.transcripts import Ring
 
 
 class HeldPostOffice:
@@ -25,8 +26,15 @@ class HeldPostOffice:
         self.pending: list[tuple[list[str], bytes, Deferred[list]]] = []
         self.rules = rules or RuleSet()
         self.traffic = Traffic(clock=Clock())
+        self.transcripts = Ring()
 
-    def deliver(self, recipients: list[str], raw: bytes, via: str | None = None) -> Deferred[list]:
+    def deliver(
+        self,
+        recipients: list[str],
+        raw: bytes,
+        via: str | None = None,
+        transcript: bytes | None = None,
+    ) -> Deferred[list]:
         d: Deferred[list] = Deferred()
         self.pending.append((list(recipients), raw, d))
         return d

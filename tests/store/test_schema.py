@@ -195,6 +195,9 @@ def test_an_older_database_is_upgraded_and_keeps_its_mail(tmp_path, version):
     assert pragma(conn, "user_version") == SCHEMA_VERSION
     assert "subscribed" not in columns(conn, "mailboxes")
     assert {"fetch_envelope", "fetch_bodystructure", "fetch_body"} <= columns(conn, "bodies")
+    # SMTP transcripts, from version 15: mail stored before has none
+    assert "transcript" in columns(conn, "bodies")
+    assert conn.execute("SELECT transcript FROM bodies").fetchall() == [(None,)]
     assert conn.execute("SELECT user_id, name FROM subscriptions").fetchall() == [(1, "INBOX")]
     [(raw, flags)] = conn.execute(
         "SELECT b.raw, m.flags FROM messages m JOIN bodies b ON b.id = m.body_id"

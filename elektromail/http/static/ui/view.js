@@ -7,8 +7,9 @@ import { initChecks, loadChecks, resetChecks } from "./checks.js";
 import { toast } from "./dialogs.js";
 import { $, formatLongDate, formatSize, h, icon } from "./dom.js";
 import { FLAGGED, SEEN } from "./list.js";
+import { showTranscript } from "./transcript.js";
 
-const TABS = ["html", "text", "headers", "raw", "attachments", "checks"];
+const TABS = ["html", "text", "headers", "raw", "attachments", "transcript", "checks"];
 
 // The frame inherits the page's policy too; this one, first in its document, blocks remote
 // images (and every other fetch) until the reader asks for them.
@@ -49,6 +50,16 @@ export function selectTab(name, focus = false) {
   }
   if (focus) tab(name).focus();
   if (name === "checks") loadChecks(current()); // on demand: the checks run when asked
+  if (name === "transcript") loadTranscript();
+}
+
+// The transcript is fetched when its tab is first opened for a message.
+function loadTranscript() {
+  if (!shown || shown.transcript) return;
+  const { detail } = shown;
+  shown.transcript = true;
+  const seq = loadSeq;
+  showTranscript($("transcript-body"), detail, () => seq === loadSeq);
 }
 
 export function initTabs() {
@@ -250,8 +261,9 @@ export async function showMessage(detail) {
   const seq = ++loadSeq;
   const cids = await inlineImages(detail);
   if (seq !== loadSeq) return;
-  shown = { detail, remote: false, cids };
+  shown = { detail, remote: false, cids, transcript: false };
   resetChecks();
+  $("transcript-body").replaceChildren();
   $("view-subject").textContent = detail.subject || "(no subject)";
   $("view-subject").classList.toggle("none", !detail.subject);
   $("summary").replaceChildren(...summary(detail));
