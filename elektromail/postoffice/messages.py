@@ -13,6 +13,7 @@ from twisted.logger import Logger
 
 from elektromail.events import FlagsChanged, MessageAdded, MessagesExpunged
 from elektromail.flags import check_flags
+from elektromail.mailquery import Query
 from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.postoffice.routing import MailboxRef
 from elektromail.store import MailboxRow, MessageExtras, MessageRow
@@ -199,6 +200,34 @@ class MessageDesk(QuotaDesk):
     ) -> Deferred[list[MessageSummary]]:
         """The whole listing narrowed by `text`, in either order."""
         return self.store.search_messages(user, mailbox, text, newest_first)
+
+    def query_messages(
+        self,
+        user: str | None,
+        mailbox: str | None,
+        query: Query,
+        *,
+        after: int = 0,
+        newest_first: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Deferred[MessagePage]:
+        """The listing narrowed by a parsed query (elektromail.mailquery) to the messages
+        stored after cursor `after`: one page (`limit` None: all), the total that match and
+        the cursor of this moment."""
+        return self.store.query_messages(
+            user,
+            mailbox,
+            query,
+            after=after,
+            newest_first=newest_first,
+            limit=limit,
+            offset=offset,
+        )
+
+    def message_cursor(self) -> Deferred[int]:
+        """The arrival cursor of this moment: every message stored later comes after it."""
+        return self.store.message_cursor()
 
     def mailbox_summaries(self, user: str | None = None) -> Deferred[list[MailboxSummary]]:
         """Every mailbox (of `user`) with its message and unseen counts."""

@@ -23,6 +23,7 @@ from elektromail.store.errors import InvalidInput, NoSuchUser
 from elektromail.store.messages import MessageOps
 from elektromail.store.modseq import ModseqOps
 from elektromail.store.objectids import MessageExtras, ObjectOps
+from elektromail.store.query import QueryOps
 from elektromail.store.quotas import QuotaOps, QuotaRow
 from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.search import SearchOps
@@ -30,10 +31,18 @@ from elektromail.store.summaries import MessageSummary, SummaryOps
 
 
 class Store(
-    _CoreStore, MessageOps, ControlOps, SummaryOps, SearchOps, QuotaOps, ModseqOps, ObjectOps
+    _CoreStore,
+    MessageOps,
+    ControlOps,
+    SummaryOps,
+    SearchOps,
+    QueryOps,
+    QuotaOps,
+    ModseqOps,
+    ObjectOps,
 ):
     """Users, mailboxes and messages in one SQLite database (see db.py, messages.py,
-    control.py, summaries.py, search.py, quotas.py and modseq.py)."""
+    control.py, summaries.py, search.py, query.py, quotas.py and modseq.py)."""
 
 
 __all__ = [

@@ -47,10 +47,12 @@ class MessageSummary:
 
 @dataclass(frozen=True, slots=True)
 class MessagePage:
-    """One page of a listing and how many messages match in all."""
+    """One page of a listing and how many messages match in all; `cursor`: the arrival
+    cursor when it was read (store/arrivals.py), 0 when not asked for."""
 
     total: int
     messages: list[MessageSummary]
+    cursor: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,142 @@
+"""The control API's message queries in SQL: a parsed `mailquery.Query` as one WHERE clause over
+the listing's tables and the per-body search index, with the arrival cursor (arrivals.py), so a
+listing, a page of it or the first match after a cursor is one statement whatever the count.
+
+A mixin of `Store` (which provides `_run`). The keys that IMAP SEARCH has too are answered by
+the same conditions (search._condition), so the API and SEARCH agree by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from elektromail.mailquery import Query, Term
+from elektromail.store.arrivals import highest
+from elektromail.store.rows import Render
+from elektromail.store.search import _condition
+from elektromail.store.summaries import (
+    _LIKE_SPECIAL_RE,
+    _SELECT,
+    MessagePage,
+    _parse_for_listing,
+    _summary,
+    _where,
+)
+
+
+class QueryOps:
+    """Mixed into Store, whose `_run` runs an interaction."""
+
+    _run: Any
+    render: Render | None
+
+    def query_messages(
+        self,
+        user: str | None,
+        mailbox: str | None,
+        query: Query,
+        *,
+        after: int = 0,
+        newest_first: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Deferred[MessagePage]:
+        """The messages (of `user` and/or mailboxes named `mailbox`) stored after cursor
+        `after` that match every term of `query`: `limit` of them (None: all) from `offset`,
+        in arrival order or newest first; with the total that match and the cursor of this
+        moment (every message stored later has a larger one)."""
+        return self._run(
+            _query_messages,
+            self.render,
+            user,
+            mailbox,
+            tuple(query),
+            after,
+            newest_first,
+            limit,
+            offset,
+        )
+
+    def message_cursor(self) -> Deferred[int]:
+        """The cursor of this moment: messages stored from now on come after it."""
+        return self._run(highest)
+
+
+_FROM = (
+    " FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id JOIN users u ON u.id = b.user_id"
+    " LEFT JOIN body_index bi ON bi.body_id = m.body_id"
+)
+
+
+def _query_messages(
+    cursor, render, user, mailbox, query: Query, after, newest_first, limit, offset
+) -> MessagePage:
+    parsed = _parse_for_listing(cursor, render, "query" if _needs_index(query) else None)
+    now = highest(cursor)
+    where, params = _where(user, mailbox)
+    conditions = [where[len(" WHERE ") :]] if where else []
+    if after:
+        conditions.append("m.id > ?")
+        params.append(after)
+    for term in query:
+        sql, values = term_condition(term)
+        conditions.append(sql)
+        params.extend(values)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    order = " ORDER BY m.id DESC" if newest_first else " ORDER BY m.id"
+    if limit is None:
+        rows = cursor.execute(_SELECT.format(raw="") + where + order, params).fetchall()
+        found = [_summary(row, parsed) for row in rows[offset:]]
+        return MessagePage(len(rows), found, now)
+    ids = [row[0] for row in cursor.execute("SELECT m.id" + _FROM + where + order, params)]
+    page = ids[offset : offset + limit]
+    if not page:
+        return MessagePage(len(ids), [], now)
+    marks = ",".join("?" * len(page))
+    rows = cursor.execute(_SELECT.format(raw="") + f" WHERE m.id IN ({marks})" + order, page)
+    return MessagePage(len(ids), [_summary(row, parsed) for row in rows], now)
+
+
+def _needs_index(query: Query) -> bool:
+    return any(term.kind not in ("flag", "before", "after", "larger", "smaller") for term in query)
+
+
+def term_condition(term: Term) -> tuple[str, tuple]:
+    """One term as a condition on messages m (LEFT JOINed body_index bi)."""
+    sql, params = _positive(term)
+    if term.negated:
+        return f"NOT coalesce({sql}, 0)", params
+    return sql, params
+
+
+def _positive(term: Term) -> tuple[str, tuple]:
+    kind, args = term.kind, term.args
+    if kind == "text":  # the listing's search text, as `q` always read it
+        return "coalesce(bi.search, '') LIKE ? ESCAPE '\\'", (_like(args[0]),)
+    if kind == "address":
+        return _condition(("address", args[0], args[1]))
+    if kind == "subject":
+        return _condition(("subject", args[0]))
+    if kind == "header":
+        return _condition(("header", args[0], args[1]))
+    if kind == "attachment":
+        return "coalesce(bi.attachments, 0) > 0", ()
+    if kind == "flag":
+        flag, present = args
+        test = "instr(' ' || m.flags || ' ', ?) > 0"
+        return (test if present else f"NOT {test}"), (f" {flag} ",)
+    if kind == "before":
+        return "m.internal_date < ?", (args[0],)
+    if kind == "after":
+        return "m.internal_date >= ?", (args[0],)
+    if kind == "larger":
+        return "m.size > ?", (args[0],)
+    if kind == "smaller":
+        return "m.size < ?", (args[0],)
+    raise ValueError(f"not a query term: {term!r}")
+
+
+def _like(needle: str) -> str:
+    return "%" + _LIKE_SPECIAL_RE.sub(r"\\\g<0>", needle) + "%"
