@@ -10,8 +10,9 @@ sentence saying what is wrong; the store turns a Query into SQL (store/query.py)
     quoted = DQUOTE *(char / "\\" char) DQUOTE  (\\" and \\\\ inside)
 
 A word is a key only when the part before its first colon is letters alone and the colon is
-not followed by "//" (a URL is text); an unknown key is an error (quote the word to search for
-it). Texts match as case-insensitive substrings (casefolded, as IMAP SEARCH does):
+not followed by "/" or "\\" (a URL or a path is text); an unknown key is an error (quote the
+word to search for it). Texts match as case-insensitive substrings (casefolded, as IMAP
+SEARCH does):
 
     from:, to:, cc:, bcc:    the address list written out ("Ann Lee <ann@example.org>")
     subject:                 the decoded Subject
@@ -160,7 +161,7 @@ def _term(word: list[Segment]) -> Term:
             raise QueryError("'-' must be followed by a term to exclude (quote \"-\" to search it)")
         first, quoted = word[0]
     key = None if quoted else _KEY_RE.match(first)
-    if key is not None and not first[key.end() :].startswith("//"):
+    if key is not None and not first[key.end() :].startswith(("/", "\\")):
         name = key.group(1).lower()
         value = first[key.end() :] + "".join(t for t, _ in word[1:])
         term = _keyed(name, key.group(1), value, shown)

@@ -18,6 +18,7 @@ from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.postoffice.routing import MailboxRef
 from elektromail.store import MailboxRow, MessageExtras, MessageRow
 from elektromail.store.db import FlagsStored
+from elektromail.store.query import QueryPage
 from elektromail.store.summaries import Located, MailboxSummary, MessagePage, MessageSummary
 
 log = Logger()
@@ -211,10 +212,10 @@ class MessageDesk(QuotaDesk):
         newest_first: bool = False,
         limit: int | None = None,
         offset: int = 0,
-    ) -> Deferred[MessagePage]:
+    ) -> Deferred[QueryPage]:
         """The listing narrowed by a parsed query (elektromail.mailquery) to the messages
-        stored after cursor `after`: one page (`limit` None: all), the total that match and
-        the cursor of this moment."""
+        stored after cursor `after`: one page (`limit` None: all), the total that match, the
+        cursor of this moment and each listed message's arrival number."""
         return self.store.query_messages(
             user,
             mailbox,

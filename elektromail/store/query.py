@@ -8,6 +8,8 @@ the same conditions (search._condition), so the API and SEARCH agree by construc
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -19,11 +21,23 @@ from elektromail.store.search import _condition
 from elektromail.store.summaries import (
     _LIKE_SPECIAL_RE,
     _SELECT,
-    MessagePage,
+    MessageSummary,
     _parse_for_listing,
     _summary,
     _where,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPage:
+    """One page of a query's matches, how many match in all, the cursor when it was read
+    (every message stored later has a larger one) and each listed message's own place in
+    arrival order (`arrivals`, as `messages`): a wait goes on after it."""
+
+    total: int
+    messages: list[MessageSummary]
+    cursor: int
+    arrivals: list[int]
 
 
 class QueryOps:
@@ -42,7 +56,7 @@ class QueryOps:
         newest_first: bool = False,
         limit: int | None = None,
         offset: int = 0,
-    ) -> Deferred[MessagePage]:
+    ) -> Deferred[QueryPage]:
         """The messages (of `user` and/or mailboxes named `mailbox`) stored after cursor
         `after` that match every term of `query`: `limit` of them (None: all) from `offset`,
         in arrival order or newest first; with the total that match and the cursor of this
@@ -72,7 +86,7 @@ _FROM = (
 
 def _query_messages(
     cursor, render, user, mailbox, query: Query, after, newest_first, limit, offset
-) -> MessagePage:
+) -> QueryPage:
     parsed = _parse_for_listing(cursor, render, "query" if _needs_index(query) else None)
     now = highest(cursor)
     where, params = _where(user, mailbox)
@@ -86,17 +100,16 @@ def _query_messages(
         params.extend(values)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     order = " ORDER BY m.id DESC" if newest_first else " ORDER BY m.id"
-    if limit is None:
-        rows = cursor.execute(_SELECT.format(raw="") + where + order, params).fetchall()
-        found = [_summary(row, parsed) for row in rows[offset:]]
-        return MessagePage(len(rows), found, now)
     ids = [row[0] for row in cursor.execute("SELECT m.id" + _FROM + where + order, params)]
-    page = ids[offset : offset + limit]
+    page = ids[offset:] if limit is None else ids[offset : offset + limit]
     if not page:
-        return MessagePage(len(ids), [], now)
-    marks = ",".join("?" * len(page))
-    rows = cursor.execute(_SELECT.format(raw="") + f" WHERE m.id IN ({marks})" + order, page)
-    return MessagePage(len(ids), [_summary(row, parsed) for row in rows], now)
+        return QueryPage(len(ids), [], now, [])
+    # One parameter whatever the count (a list of `?` would meet SQLite's variable limit).
+    rows = cursor.execute(
+        _SELECT.format(raw=", m.id") + " WHERE m.id IN (SELECT value FROM json_each(?))" + order,
+        (json.dumps(page),),
+    ).fetchall()
+    return QueryPage(len(ids), [_summary(row[:-1], parsed) for row in rows], now, page)
 
 
 def _needs_index(query: Query) -> bool:

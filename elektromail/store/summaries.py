@@ -47,12 +47,10 @@ class MessageSummary:
 
 @dataclass(frozen=True, slots=True)
 class MessagePage:
-    """One page of a listing and how many messages match in all; `cursor`: the arrival
-    cursor when it was read (store/arrivals.py), 0 when not asked for."""
+    """One page of a listing and how many messages match in all."""
 
     total: int
     messages: list[MessageSummary]
-    cursor: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,3 +219,11 @@ def test_unparsed_bodies_are_parsed_before_a_header_query(store):
     assert (
         len(run(store.query_messages, None, None, mailquery.parse("subject:waiting")).messages) == 1
     )
+
+
+def test_each_listed_message_has_its_arrival_number(box):
+    page = run(box.query_messages, None, None, mailquery.parse("to:bob"), newest_first=True)
+    first = page.cursor - len(ORDER) + 1
+    assert page.arrivals == [first + 4, first + 3, first + 2, first]
+    after = run(box.query_messages, None, None, mailquery.parse("to:bob"), after=first, limit=1)
+    assert (after.arrivals, after.total) == ([first + 2], 3)
