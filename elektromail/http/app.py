@@ -43,7 +43,7 @@ from elektromail.http.waiting import (
     MessageUid,
     add_wait_routes,
     after_param,
-    extraction_json,
+    api_extraction_json,
     listing_query,
     pattern_param,
 )
@@ -323,7 +323,7 @@ class ControlAPI:
         mailto = query_bool(request, "mailto")
         summary = await self._message(request, uid)
         out = render.detail(summary)
-        out.update(extraction_json(summary, pattern=pattern, mailto=mailto))  # links, codes
+        out.update(api_extraction_json(summary, pattern=pattern, mailto=mailto))  # links, codes
         return out
 
     async def get_raw(self, request, uid: str) -> bytes:

@@ -134,7 +134,8 @@ def found_json(
 ) -> dict[str, Any]:
     """A message with its bytes as the wait answers it: the message view without the raw
     text, plus `links`, `codes`, `code`, and attachment and raw download URLs (under
-    `base`, the API's root). 400 when the caller's pattern runs out of time on it."""
+    `base`, the API's root). extract.PatternError when the caller's pattern runs out of time
+    on it."""
     out = render.detail(summary)
     out.pop("raw", None)
     out.pop("raw_base64", None)
@@ -149,13 +150,11 @@ def found_json(
 def extraction_json(
     summary: MessageSummary, *, pattern: extract.CodePattern | None = None, mailto: bool = False
 ) -> dict[str, Any]:
-    """`links`, `codes` and `code` of a message read with its bytes."""
+    """`links`, `codes` and `code` of a message read with its bytes; extract.PatternError
+    when the caller's pattern runs out of time on it."""
     assert summary.raw is not None
     parsed = mime.from_json(summary.structure)
-    try:
-        found = extract.extract_message(summary.raw, parsed, pattern=pattern, mailto=mailto)
-    except extract.PatternError as e:
-        raise bad_request(f"parameter 'code_pattern': {e}") from None
+    found = extract.extract_message(summary.raw, parsed, pattern=pattern, mailto=mailto)
     return {
         "links": [{"url": x.url, "text": x.text, "source": x.source} for x in found.links],
         "codes": [
@@ -177,6 +176,16 @@ class MessageUid(BaseConverter):
     on /messages/wait answer 405 with `Allow: GET, HEAD`, not /messages/{uid}'s answers."""
 
     regex = r"(?!wait(?![^/]))[^/]+"
+
+
+def api_extraction_json(
+    summary: MessageSummary, *, pattern: extract.CodePattern | None = None, mailto: bool = False
+) -> dict[str, Any]:
+    """extraction_json with a 400 for a pattern that runs out of time."""
+    try:
+        return extraction_json(summary, pattern=pattern, mailto=mailto)
+    except extract.PatternError as e:
+        raise bad_request(f"parameter 'code_pattern': {e}") from None
 
 
 def add_wait_routes(api) -> None:
@@ -201,7 +210,10 @@ def add_wait_routes(api) -> None:
         )
         message = None
         if found.message is not None:
-            message = found_json(found.message, pattern=pattern, mailto=mailto)
+            try:
+                message = found_json(found.message, pattern=pattern, mailto=mailto)
+            except extract.PatternError as e:
+                raise bad_request(f"parameter 'code_pattern': {e}") from None
         return {"message": message, "cursor": found.cursor, "timed_out": found.timed_out}
 
     api._add("/messages/wait", "GET", wait)
