@@ -120,3 +120,14 @@ def test_bad_queries_and_patterns_raise_at_once(mail):
 def test_a_code_pattern_of_ones_own(mail):
     send(mail, "bob@example.net", "Subject: ref\r\n\r\nYour code is 1234, ticket ZX-9.\r\n")
     assert mail.wait_for(q="subject:ref", code_pattern=r"ZX-(\d)").code == "9"
+
+
+def test_the_readme_example_passes(mail):
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if ".wait_for(q=" in b]
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    scope["test_signup_mails_a_code"](mail)
