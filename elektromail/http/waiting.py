@@ -101,7 +101,9 @@ async def wait_for_message(
     async def first_match() -> tuple[MessageSummary, int] | None:
         nonlocal start
         while True:
-            page = await postoffice.query_messages(user, mailbox, query, after=start, limit=1)
+            page = await postoffice.query_messages(
+                user, mailbox, query, after=start, limit=1, count=False
+            )
             if not page.messages:
                 return None
             summary, arrival = page.messages[0], page.arrivals[0]

@@ -212,10 +212,12 @@ class MessageDesk(QuotaDesk):
         newest_first: bool = False,
         limit: int | None = None,
         offset: int = 0,
+        count: bool = True,
     ) -> Deferred[QueryPage]:
         """The listing narrowed by a parsed query (elektromail.mailquery) to the messages
         stored after cursor `after`: one page (`limit` None: all), the total that match, the
-        cursor of this moment and each listed message's arrival number."""
+        cursor of this moment and each listed message's arrival number (without `count`, the
+        total is the page's length: cheaper)."""
         return self.store.query_messages(
             user,
             mailbox,
@@ -224,6 +226,7 @@ class MessageDesk(QuotaDesk):
             newest_first=newest_first,
             limit=limit,
             offset=offset,
+            count=count,
         )
 
     def message_cursor(self) -> Deferred[int]:

@@ -56,11 +56,13 @@ class QueryOps:
         newest_first: bool = False,
         limit: int | None = None,
         offset: int = 0,
+        count: bool = True,
     ) -> Deferred[QueryPage]:
         """The messages (of `user` and/or mailboxes named `mailbox`) stored after cursor
         `after` that match every term of `query`: `limit` of them (None: all) from `offset`,
         in arrival order or newest first; with the total that match and the cursor of this
-        moment (every message stored later has a larger one)."""
+        moment (every message stored later has a larger one). Without `count`, `total` is
+        only the page's length, and the page is found without reading every match."""
         return self._run(
             _query_messages,
             self.render,
@@ -71,6 +73,7 @@ class QueryOps:
             newest_first,
             limit,
             offset,
+            count,
         )
 
     def message_cursor(self) -> Deferred[int]:
@@ -85,7 +88,7 @@ _FROM = (
 
 
 def _query_messages(
-    cursor, render, user, mailbox, query: Query, after, newest_first, limit, offset
+    cursor, render, user, mailbox, query: Query, after, newest_first, limit, offset, count
 ) -> QueryPage:
     parsed = _parse_for_listing(cursor, render, "query" if _needs_index(query) else None)
     now = highest(cursor)
@@ -100,8 +103,12 @@ def _query_messages(
         params.extend(values)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     order = " ORDER BY m.id DESC" if newest_first else " ORDER BY m.id"
-    ids = [row[0] for row in cursor.execute("SELECT m.id" + _FROM + where + order, params)]
-    page = ids[offset:] if limit is None else ids[offset : offset + limit]
+    if count or limit is None:
+        ids = [row[0] for row in cursor.execute("SELECT m.id" + _FROM + where + order, params)]
+        page = ids[offset:] if limit is None else ids[offset : offset + limit]
+    else:
+        sql = "SELECT m.id" + _FROM + where + order + " LIMIT ? OFFSET ?"
+        ids = page = [row[0] for row in cursor.execute(sql, (*params, limit, offset))]
     if not page:
         return QueryPage(len(ids), [], now, [])
     # One parameter whatever the count (a list of `?` would meet SQLite's variable limit).

@@ -227,3 +227,10 @@ def test_each_listed_message_has_its_arrival_number(box):
     assert page.arrivals == [first + 4, first + 3, first + 2, first]
     after = run(box.query_messages, None, None, mailquery.parse("to:bob"), after=first, limit=1)
     assert (after.arrivals, after.total) == ([first + 2], 3)
+
+
+def test_without_a_count_the_page_alone_is_read(box):
+    page = run(
+        box.query_messages, None, None, mailquery.parse("to:bob"), limit=2, offset=1, count=False
+    )
+    assert ([s.uid for s in page.messages], page.total) == ([3, 4], 2)
