@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from elektromail.mailquery import MAX_LENGTH, MAX_TERMS, QueryError, Term, parse
 
@@ -111,3 +113,19 @@ def test_hostile_queries_parse_or_fail_with_a_query_error(hostile):
         parse(hostile)
     except QueryError:
         pass
+
+
+_PIECES = st.sampled_from(
+    ['"', "\\", "-", ":", " ", "from:", "header:", "is:", "before:", "larger:", "=", "a", "é", "1k"]
+)
+
+
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=5)), max_size=40).map("".join))
+def test_any_text_parses_or_fails_with_a_query_error(text):
+    try:
+        terms = parse(text)
+    except QueryError as e:
+        assert str(e)
+    else:
+        assert all(isinstance(term, Term) for term in terms)
+        assert len(terms) <= MAX_TERMS
