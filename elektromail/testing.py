@@ -295,6 +295,64 @@ class MailServer:
                     f"{len(found)} arrived: {subjects}"
                 )
 
+    def cursor(self) -> int:
+        """The arrival cursor of this moment: take it before the action whose mail you then
+        `wait_for(..., after=cursor)`; what arrived before it never matches."""
+        return self.call(lambda: self._server().postoffice.message_cursor())
+
+    def wait_for(
+        self,
+        q: str = "",
+        timeout: float = DEFAULT_TIMEOUT,
+        after: int | None = None,
+        *,
+        user: str | None = None,
+        mailbox: str | None = None,
+        code_pattern: str | None = None,
+        mailto: bool = False,
+    ):
+        """The first message stored after cursor `after` (None: any) that matches the query
+        `q` (the language of GET /messages?q=, e.g. "to:bob subject:Welcome"), waited for on
+        the delivery events, as an elektromail.foundmail.Message: `.links`, `.code`, `.codes`,
+        `.subject`, `.text`, `.html`, `.raw`, `.attachments`, `.cursor`. Raises TimeoutError
+        after `timeout` seconds, elektromail.mailquery.QueryError for a malformed query and
+        elektromail.extract.PatternError for a refused `code_pattern`."""
+        from elektromail import extract, mailquery
+
+        query = mailquery.parse(q)
+        pattern = extract.compile_pattern(code_pattern) if code_pattern else None
+        found = self.call(
+            self._wait_for, query, after or 0, timeout, user, mailbox, pattern, mailto
+        )
+        if found is None:
+            since = "" if after is None else f" after cursor {after}"
+            raise TimeoutError(f"waited {timeout:g} s for a message matching {q!r}{since}")
+        return found
+
+    async def _wait_for(self, query, after, timeout, user, mailbox, pattern, mailto):
+        from elektromail.foundmail import Message
+        from elektromail.http import render, waiting
+
+        server = self._server()
+        found = await waiting.wait_for_message(
+            _reactor,
+            server.postoffice,
+            query,
+            after=after,
+            timeout=timeout,
+            user=user,
+            mailbox=mailbox,
+        )
+        if found.message is None:
+            return None
+        data = waiting.found_json(found.message, pattern=pattern, mailto=mailto)
+        contents = {}
+        for item in data["attachments"]:
+            part = render.attachment(found.message, item["index"])
+            if part is not None:
+                contents[item["index"]] = part.data
+        return Message.from_json(data, found.message.raw, found.cursor, contents)
+
     def _events_seen(self) -> int:
         with self._changed:
             return self._generation

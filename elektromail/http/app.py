@@ -44,6 +44,14 @@ from elektromail.http.scoping import Authority, Scoper
 from elektromail.http.site import ControlFactory, ControlSite, store_unavailable
 from elektromail.http.transcripts import add_transcript_routes
 from elektromail.http.ui import add_ui_routes
+from elektromail.http.waiting import (
+    MessageUid,
+    add_wait_routes,
+    after_param,
+    api_extraction_json,
+    listing_query,
+    pattern_param,
+)
 from elektromail.names import INBOX, InvalidInput
 from elektromail.postoffice import PostOffice
 from elektromail.postoffice.namespaces import NoNamespace
@@ -91,6 +99,7 @@ class ControlAPI:
         self.check_token = TokenCheck(settings.http_token)
         self.authorize = Scoper(postoffice, self.check_token)
         self.app = Klein()
+        self.app.url_map.converters["uid"] = MessageUid  # any segment but "wait"
         self._add_routes()
         self._add_error_handlers()
         add_docs_routes(self.app, self.check_token)  # /openapi.json, /docs and its assets
@@ -125,9 +134,10 @@ class ControlAPI:
         add("/users/<user>/quota", "PUT", self.put_quota)
         add("/config", "GET", self.config)
         add("/messages", "GET", self.list_messages)
-        add("/messages/<uid>", "GET", self.get_message)
-        add("/messages/<uid>", "PATCH", self.patch_message)
-        add("/messages/<uid>", "DELETE", self.delete_message)
+        add_wait_routes(self)  # GET /messages/wait
+        add("/messages/<uid:uid>", "GET", self.get_message)
+        add("/messages/<uid:uid>", "PATCH", self.patch_message)
+        add("/messages/<uid:uid>", "DELETE", self.delete_message)
         add("/messages/<uid>/raw", "GET", self.get_raw)
         add("/messages/<uid>/attachments/<index>", "GET", self.get_attachment)
         add("/mailboxes", "GET", self.list_mailboxes)
@@ -332,45 +342,30 @@ class ControlAPI:
         namespace = self.scope(request)
         user = self.query_user(request)
         mailbox = query_text(request, "mailbox") or None
-        text = query_text(request, "q") or None
-        filters = render.Filters(
-            query_text(request, "subject") or None,
-            query_text(request, "from") or None,
-            query_text(request, "to") or None,
-        )
+        terms = listing_query(request)  # q (elektromail.mailquery), subject, from, to
+        after = after_param(request)
         newest = _order(request) == "newest"
         limit = query_int(request, "limit", 1, MAX_PAGE)
         offset = query_int(request, "offset", 0) or 0
         wait = query_number(request, "wait", 0, live.MAX_WAIT)
         count = query_int(request, "count", 0)
 
-        async def query() -> tuple[list[dict[str, Any]], int]:
-            if limit is not None and not filters:  # paged in SQL: cheap at any size
-                page = await self.postoffice.page_messages(
-                    user,
-                    mailbox,
-                    text,
-                    newest_first=newest,
-                    limit=limit,
-                    offset=offset,
-                    namespace=namespace,
-                )
-                return [self.shown_item(request, render.list_item(s)) for s in page.messages], (
-                    page.total
-                )
-            summaries = await self.postoffice.search_messages(
-                user, mailbox, text, newest_first=newest, namespace=namespace
+        async def query():
+            return await self.postoffice.query_messages(
+                user,
+                mailbox,
+                terms,
+                after=after,
+                newest_first=newest,
+                limit=limit,
+                offset=offset,
+                namespace=namespace,
             )
-            items = [self.shown_item(request, render.list_item(s)) for s in summaries]
-            if filters:
-                items = [i for i in items if filters.match(i)]
-            end = None if limit is None else offset + limit
-            return items[offset:end], len(items)
 
         if wait is None:
-            (items, total), timed_out = await query(), False
+            page, timed_out = await query(), False
         else:
-            (items, total), timed_out = await live.wait_for(
+            page, timed_out = await live.wait_for(
                 self.reactor,
                 self.events,
                 query,
@@ -378,10 +373,17 @@ class ControlAPI:
                 wait,
                 user,
                 mailbox,
-                measure=lambda answer: answer[1],  # matching messages, on any page
+                measure=lambda answer: answer.total,  # matching messages, on any page
                 belongs=self.belongs(request),
             )
-        return {"messages": items, "count": len(items), "total": total, "timed_out": timed_out}
+        items = [self.shown_item(request, render.list_item(s)) for s in page.messages]
+        return {
+            "messages": items,
+            "count": len(items),
+            "total": page.total,
+            "timed_out": timed_out,
+            "cursor": page.cursor,
+        }
 
     async def list_mailboxes(self, request) -> list[dict[str, Any]]:
         user = self.query_user(request)
@@ -399,8 +401,12 @@ class ControlAPI:
         ]
 
     async def get_message(self, request, uid: str) -> dict[str, Any]:
+        pattern = pattern_param(request)
+        mailto = query_bool(request, "mailto")
         summary = await self._message(request, uid)
-        return self.shown_item(request, render.detail(summary))
+        out = self.shown_item(request, render.detail(summary))
+        out.update(api_extraction_json(summary, pattern=pattern, mailto=mailto))  # links, codes
+        return out
 
     async def get_raw(self, request, uid: str) -> bytes:
         summary = await self._message(request, uid)

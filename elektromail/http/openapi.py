@@ -26,6 +26,23 @@ from elektromail.http.openapi_schemas import (
 OPENAPI_VERSION = "3.1.0"
 MAX_WAIT_SECONDS = 60
 MAX_PAGE = 1000
+MAX_QUERY = 1000  # characters of `q` (elektromail.mailquery.MAX_LENGTH)
+MAX_PATTERN = 200  # characters of `code_pattern` (elektromail.extract.MAX_PATTERN)
+
+# The query language (elektromail/mailquery.py), as the `q` parameters describe it.
+QUERY_LANGUAGE = (
+    "Terms separated by spaces; every term must match (AND). Case-insensitive substrings, as "
+    "IMAP SEARCH. `from:` `to:` `cc:` `bcc:` (the address list, name and address), "
+    "`subject:`, `header:Name=value` (a top-level field; `header:Name` has the field), "
+    "`has:attachment`, `is:read` `is:unread` `is:flagged` `is:answered` `is:draft` "
+    "`is:deleted`, `before:D` / `after:D` (arrival time before D / at or after D; D is "
+    "YYYY-MM-DD, midnight UTC, or an ISO 8601 date-time, no zone meaning UTC), `larger:N` / "
+    '`smaller:N` (bytes; `k` = 1024, `M` = 1024 k), a bare word or a `"quoted phrase"` '
+    "(in the subject, addresses or body text), `-` before any term to exclude it. Example: "
+    '`to:bob subject:"Welcome aboard" -is:read has:attachment`. An unknown key, an '
+    "unbalanced quote, a bad date or size, or more than 1000 characters or 32 terms is a 400 "
+    "saying what is wrong; quote a word with a colon to search for it as text."
+)
 
 # --- parameters and responses ----------------------------------------------------------------
 
@@ -70,10 +87,34 @@ def _parameters() -> dict[str, Any]:
             },
             "Add each user's email (null when none).",
         ),
-        "q": _query(
-            "q",
-            STRING,
-            "Subject, From, To, Cc or the body text contains this text (any case).",
+        "q": _query("q", {"type": "string", "maxLength": MAX_QUERY}, QUERY_LANGUAGE),
+        "after": _query(
+            "after",
+            {"type": "integer", "minimum": 0, "maximum": 10**18 - 1, "default": 0},
+            "A `cursor` from an earlier answer: only messages stored after it (0: all).",
+        ),
+        "timeout": _query(
+            "timeout",
+            {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 30},
+            "Seconds to wait for a match.",
+        ),
+        "code_pattern": _query(
+            "code_pattern",
+            {"type": "string", "maxLength": MAX_PATTERN},
+            "A regular expression (Python syntax) for codes of your own, tried first: group 1 "
+            "when it has one, else the whole match. At most 200 characters, no quantifier on "
+            "a part that repeats already (`(a+)+`), and 50 ms per text of the message.",
+        ),
+        "mailto": _query(
+            "mailto",
+            {
+                "anyOf": [
+                    {"type": "boolean"},
+                    {"type": "string", "enum": ["", "1", "0", "yes", "no", "on", "off"]},
+                ],
+                "default": False,
+            },
+            "List mailto: links too (only http and https by default).",
         ),
         "limit": _query(
             "limit",
@@ -272,6 +313,7 @@ def _api_paths() -> dict[str, Any]:
     ok = json_body(ref("schemas", "Ok"), "Done.")
     message_list = json_body(ref("schemas", "MessageList"), "Matching messages, in `order`.")
     message_params = _params("uid", "messageUser", "messageMailbox")
+    extract_params = _params("code_pattern", "mailto")
     body_errors = ("BadRequest", "Unauthorized", "TooLarge")
     with_query_token = [{"bearerAuth": []}, {"queryToken": []}, {}]
     return {
@@ -376,11 +418,14 @@ def _api_paths() -> dict[str, Any]:
                 description="Filters combine. With `limit`, one page of `limit` messages from "
                 "`offset`; `total` counts all that match. With `wait`, answers as soon as "
                 "`count` messages match (on any page), or when `wait` seconds have passed with "
-                "`timed_out: true`.",
+                "`timed_out: true`. `cursor` is the arrival cursor of the moment of the "
+                "answer: give it as `after` (here or to /messages/wait) to see only what "
+                "arrives later.",
                 parameters=_params(
                     "user",
                     "mailbox",
                     "q",
+                    "after",
                     "subject",
                     "from",
                     "to",
@@ -389,6 +434,31 @@ def _api_paths() -> dict[str, Any]:
                     "offset",
                     "wait",
                     "count",
+                ),
+            )
+        },
+        "/messages/wait": {
+            "get": _op(
+                "messages",
+                "Wait for the first message after a cursor that matches a query, with its "
+                "links and codes",
+                ("200", json_body(ref("schemas", "WaitResult"), "The message, or a time-out.")),
+                ("BadRequest", "Unauthorized"),
+                operationId="waitForMessage",
+                description="Answers at once when a message stored after `after` matches `q` "
+                "(the oldest such), else as soon as one is delivered (woken by the delivery, "
+                "no polling), else after `timeout` seconds with `200`, `message: null` and "
+                "`timed_out: true`, as `GET /messages?wait=` does. Race-free: take `cursor` "
+                "from any listing, trigger your app, then wait with `after=<cursor>`. The "
+                "answer's `cursor` is the message's own: wait after it for the next one. "
+                "Links are the HTML anchors (with their text) and the text body's http(s) "
+                "URLs, each once; codes are your `code_pattern`'s matches, then 4-8 digit "
+                "numbers near a word such as code, PIN, verification, Bestätigungscode, "
+                "código, code de vérification or 確認コード (not phone numbers, dates, "
+                "prices, order numbers or years), then link parameters such as token= or "
+                "code=.",
+                parameters=_params(
+                    "q", "after", "timeout", "user", "mailbox", "code_pattern", "mailto"
                 ),
             )
         },
@@ -415,7 +485,9 @@ def _api_paths() -> dict[str, Any]:
                 ("200", json_body(ref("schemas", "Message"), "The message.")),
                 ("BadRequest", "Unauthorized", "NotFound"),
                 operationId="getMessage",
-                parameters=message_params,
+                description="With the `links` and `codes` found in it, as /messages/wait "
+                "gives them.",
+                parameters=[*message_params, *extract_params],
             ),
             "patch": _op(
                 "messages",

@@ -55,6 +55,12 @@ def _usage(what: str) -> Schema:
     )
 
 
+CURSOR = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "The arrival cursor: every message stored later has a larger one (ids are "
+    "never taken back, whatever is deleted). Give it as `after`.",
+}
 UID = {
     "type": "integer",
     "minimum": 1,
@@ -375,7 +381,34 @@ def schemas() -> dict[str, Schema]:
             "description": "The exact stored bytes; present when they are not UTF-8.",
         },
     }
-    detail_required = (*summary, "headers", "text", "html", "attachments", "raw")
+    extracted = {
+        "links": {"type": "array", "items": ref("schemas", "Link")},
+        "codes": {"type": "array", "items": ref("schemas", "Code")},
+        "code": nullable({"type": "string", "description": "The first of `codes`."}),
+    }
+    detail.update(extracted)
+    detail_required = (
+        *summary,
+        "headers",
+        "text",
+        "html",
+        "attachments",
+        "raw",
+        *extracted,
+    )
+    found = {key: value for key, value in detail.items() if key not in ("raw", "raw_base64")}
+    found["attachments"] = {
+        "type": "array",
+        "items": obj(
+            {
+                **attachment["properties"],
+                "url": {"type": "string", "description": "Its download path on this API."},
+            },
+            (*attachment["required"], "url"),
+        ),
+    }
+    found["raw_url"] = {"type": "string", "description": "The path of the exact bytes."}
+    found_required = (*(k for k in detail_required if k != "raw"), "raw_url")
     inject_properties = {
         "user": {"type": "string", "pattern": r"\S"},
         "mailbox": MAILBOX,
@@ -463,8 +496,49 @@ def schemas() -> dict[str, Schema]:
                     "type": "boolean",
                     "description": "True when `wait` ran out before `count` messages matched.",
                 },
+                "cursor": CURSOR,
             },
-            ("messages", "count", "total", "timed_out"),
+            ("messages", "count", "total", "timed_out", "cursor"),
+        ),
+        "Link": obj(
+            {
+                "url": STRING,
+                "text": nullable(
+                    {"type": "string", "description": "The anchor's text; null: a text link."}
+                ),
+                "source": {"type": "string", "enum": ["html", "text"]},
+            },
+            ("url", "text", "source"),
+        ),
+        "Code": obj(
+            {
+                "value": STRING,
+                "kind": {
+                    "type": "string",
+                    "enum": ["pattern", "keyword", "link"],
+                    "description": "Your code_pattern's match, a number near a code word, or "
+                    "a link's query parameter.",
+                },
+                "source": {"type": "string", "enum": ["subject", "text", "html", "link"]},
+                "context": {"type": "string", "description": "The text around it, or the link."},
+                "param": nullable(
+                    {"type": "string", "description": "The link parameter (kind link)."}
+                ),
+            },
+            ("value", "kind", "source", "context", "param"),
+        ),
+        "FoundMessage": obj(found, found_required),
+        "WaitResult": obj(
+            {
+                "message": {"anyOf": [ref("schemas", "FoundMessage"), {"type": "null"}]},
+                "cursor": {
+                    **CURSOR,
+                    "description": "The message's arrival number (wait after it for the next "
+                    "one), or on a time-out the `after` given.",
+                },
+                "timed_out": {"type": "boolean"},
+            },
+            ("message", "cursor", "timed_out"),
         ),
         "MailboxSummary": obj(
             {

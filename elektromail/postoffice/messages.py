@@ -13,10 +13,12 @@ from twisted.logger import Logger
 
 from elektromail.events import FlagsChanged, MessageAdded, MessagesExpunged
 from elektromail.flags import check_flags
+from elektromail.mailquery import Query
 from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.postoffice.routing import MailboxRef
 from elektromail.store import MailboxRow, MessageExtras, MessageRow
 from elektromail.store.db import FlagsStored
+from elektromail.store.query import QueryPage
 from elektromail.store.summaries import Located, MailboxSummary, MessagePage, MessageSummary
 
 log = Logger()
@@ -209,6 +211,40 @@ class MessageDesk(QuotaDesk):
     ) -> Deferred[list[MessageSummary]]:
         """The whole listing narrowed by `text`, in either order."""
         return self.store.search_messages(user, mailbox, text, newest_first, self.scope(namespace))
+
+    def query_messages(
+        self,
+        user: str | None,
+        mailbox: str | None,
+        query: Query,
+        *,
+        after: int = 0,
+        newest_first: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+        count: bool = True,
+        namespace: str | None = None,
+    ) -> Deferred[QueryPage]:
+        """The listing narrowed by a parsed query (elektromail.mailquery) to the messages
+        stored after cursor `after`: one page (`limit` None: all), the total that match, the
+        cursor of this moment and each listed message's arrival number (without `count`, the
+        total is the page's length: cheaper). Only `namespace`'s users' messages (None: the
+        default namespace's)."""
+        return self.store.query_messages(
+            user,
+            mailbox,
+            query,
+            after=after,
+            newest_first=newest_first,
+            limit=limit,
+            offset=offset,
+            count=count,
+            scope=self.scope(namespace),
+        )
+
+    def message_cursor(self) -> Deferred[int]:
+        """The arrival cursor of this moment: every message stored later comes after it."""
+        return self.store.message_cursor()
 
     def mailbox_summaries(
         self, user: str | None = None, namespace: str | None = None

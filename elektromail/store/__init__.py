@@ -29,6 +29,7 @@ from elektromail.store.namespaces import (
     NoSuchNamespace,
 )
 from elektromail.store.objectids import MessageExtras, ObjectOps
+from elektromail.store.query import QueryOps
 from elektromail.store.quotas import QuotaOps, QuotaRow
 from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.search import SearchOps
@@ -41,13 +42,14 @@ class Store(
     ControlOps,
     SummaryOps,
     SearchOps,
+    QueryOps,
     QuotaOps,
     ModseqOps,
     ObjectOps,
     NamespaceOps,
 ):
     """Users, mailboxes and messages in one SQLite database (see db.py, messages.py,
-    control.py, summaries.py, search.py, quotas.py and modseq.py)."""
+    control.py, summaries.py, search.py, query.py, quotas.py and modseq.py)."""
 
 
 __all__ = [

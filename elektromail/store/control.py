@@ -16,6 +16,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from elektromail.names import fold
+from elektromail.store.arrivals import note_highest
 from elektromail.store.db import (
     _INSERT_MESSAGE,
     UserRow,
@@ -197,6 +198,7 @@ def _delete_user(cursor, name) -> UserRow:
             (user.id,),
         )
     ]
+    note_highest(cursor)
     cursor.execute(
         "DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user_id = ?)",
         (user.id,),
@@ -242,6 +244,7 @@ def _purge(cursor) -> list[Emptied]:
         Emptied(*names[mailbox_id], mailbox_id, tuple(uid for _, uid in group))
         for mailbox_id, group in itertools.groupby(rows.fetchall(), key=lambda r: r[0])
     ]
+    note_highest(cursor)
     cursor.execute("DELETE FROM messages")
     cursor.execute("DELETE FROM body_index")  # foreign keys are off here: no cascade
     cursor.execute("DELETE FROM search_envelope")
@@ -321,6 +324,7 @@ def _reset(cursor, baseline: Baseline) -> None:
     # session's selected mailbox) never names a mailbox the reset made.
     next_mailbox_id = cursor.execute("SELECT coalesce(max(id), 0) + 1 FROM mailboxes").fetchone()[0]
     next_user_id = max(user_ids.values(), default=0) + 1
+    note_highest(cursor)  # meta stays: the wipe below leaves it
     for table in _WIPE_ORDER:
         cursor.execute(f"DELETE FROM {table}")
     counts = Counter((fold(m.user), m.mailbox) for m in baseline.messages)

@@ -21,6 +21,7 @@ from twisted.logger import Logger
 
 from elektromail.flags import normalize_flags
 from elektromail.mailtext import index_from_json
+from elektromail.store.arrivals import NEXT_MESSAGE_ID
 from elektromail.store.errors import (
     MailboxExists,
     MailboxHasChildren,
@@ -775,8 +776,8 @@ def _insert_message(cursor, mailbox_id, body_id, message: PreparedMessage) -> in
 
 
 _INSERT_MESSAGE = (
-    "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id,"
-    " modseq, saved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO messages(id, mailbox_id, uid, flags, internal_date, tz_minutes, size, body_id,"
+    f" modseq, saved) VALUES ({NEXT_MESSAGE_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elektromail.names import DELIMITER, INBOX
+from elektromail.store.arrivals import note_highest
 from elektromail.store.errors import (
     MailboxExists,
     MailboxHasChildren,
@@ -202,6 +203,7 @@ def _delete_mailbox(cursor, user_id, name) -> tuple[MailboxRow, list[int]]:
     rows = cursor.execute(
         "SELECT uid, body_id FROM messages WHERE mailbox_id = ? ORDER BY uid", (mailbox.id,)
     ).fetchall()
+    note_highest(cursor)
     cursor.execute("DELETE FROM messages WHERE mailbox_id = ?", (mailbox.id,))
     cursor.execute("DELETE FROM mailboxes WHERE id = ?", (mailbox.id,))
     _delete_orphan_bodies(cursor, sorted({body_id for _uid, body_id in rows}))

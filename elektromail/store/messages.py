@@ -12,6 +12,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from elektromail.store.arrivals import NEXT_MESSAGE_ID, note_highest
 from elektromail.store.db import NoSuchMailbox, _flags_from_db, _uid_chunks
 from elektromail.store.modseq import next_modseq, remember_expunged
 
@@ -40,6 +41,8 @@ def _delete_messages(cursor, mailbox_id: int, uids: list[int]) -> None:
     """Delete message rows, then the bodies no other row uses; the UIDs are remembered with
     the expunge's mod-sequence (QRESYNC)."""
     remember_expunged(cursor, mailbox_id, uids)
+    if uids:
+        note_highest(cursor)
     for chunk in _uid_chunks(uids):
         marks = ",".join("?" * len(chunk))
         bodies = [
@@ -98,8 +101,8 @@ def _copy(cursor, source_id, uids, target_id, move) -> tuple[int, list]:
             copied.append((uid, uidnext, _flags_from_db(flags)))
             uidnext += 1
         cursor.executemany(
-            "INSERT INTO messages(mailbox_id, uid, flags, internal_date, tz_minutes, size,"
-            " body_id, modseq, saved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages(id, mailbox_id, uid, flags, internal_date, tz_minutes, size,"
+            f" body_id, modseq, saved) VALUES ({NEXT_MESSAGE_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             inserts,
         )
     cursor.execute("UPDATE mailboxes SET uidnext = ? WHERE id = ?", (uidnext, target_id))

@@ -356,6 +356,23 @@ def test_search_narrows_the_list(inbox, mail):
     inbox.wait_subjects(["Status", "Lunch?", "Invoice 42"])
 
 
+def test_search_takes_the_query_language_and_shows_its_keys(inbox, mail):
+    mail.inject("user", plain("Invoice 42", "Please pay."))
+    mail.inject("user", plain("Welcome aboard", "Hi!", sender="Shop <team@shop.example>"))
+    mail.inject("alice", plain("Welcome aboard", sender="Zed <zed@invoices.example>", to="alice"))
+    inbox.open()
+    inbox.wait_subjects(["Welcome aboard", "Welcome aboard", "Invoice 42"])
+    search = inbox.el("search")
+    search.send_keys('subject:"welcome aboard" -from:zed')
+    inbox.wait_subjects(["Welcome aboard"])
+    help_ = inbox.el("search-help")
+    assert help_.is_displayed()  # while the box has the focus
+    assert "from:" in help_.get_attribute("title") and "is:unread" in help_.get_attribute("title")
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys("bogus:key", Keys.ENTER)
+    inbox.wait(lambda: "unknown key" in inbox.el("list-status").text, message="the 400")
+
+
 def test_user_and_mailbox_pickers(inbox, mail):
     mail.inject("user", plain("For user"))
     mail.inject("alice", plain("For Alice", to="alice"))

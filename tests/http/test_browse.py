@@ -133,10 +133,13 @@ def test_q_searches_decoded_subject_addresses_and_body(api, q, expected):
 
 def test_q_pages_in_sql(api):
     numbered(api, 25)
-    listed = api.get("/messages?q=body%202&order=newest&limit=3&offset=1").json()
-    # body 2, 20..25 match: 7 in all
+    listed = api.get("/messages?q=%22body%202%22&order=newest&limit=3&offset=1").json()
+    # the phrase "body 2": body 2, 20..25 match, 7 in all
     assert listed["total"] == 7
     assert [m["subject"] for m in listed["messages"]] == ["number 24", "number 23", "number 22"]
+    # the words body and 2, anywhere: 2, 12, 20..25
+    words = api.get("/messages?q=body%202&order=newest&limit=3&offset=1").json()
+    assert words["total"] == 8
 
 
 def test_q_finds_mail_delivered_over_smtp_and_fixtures(mail, api):

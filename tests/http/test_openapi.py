@@ -118,7 +118,18 @@ def test_message_fields_are_the_issue_lists():
     ).split()
     assert list(SCHEMAS["MessageSummary"]["properties"]) == summary
     detail = set(SCHEMAS["Message"]["properties"]) - set(summary)
-    assert detail == {"headers", "text", "html", "attachments", "raw", "raw_base64"}
+    # links, codes, code: issue 17 (what GET /messages/wait extracts)
+    assert detail == {
+        "headers",
+        "text",
+        "html",
+        "attachments",
+        "raw",
+        "raw_base64",
+        "links",
+        "codes",
+        "code",
+    }
     assert set(SCHEMAS["Attachment"]["properties"]) == {
         "index",
         "filename",
@@ -126,7 +137,13 @@ def test_message_fields_are_the_issue_lists():
         "size",
         "content_id",
     }
-    assert set(SCHEMAS["MessageList"]["properties"]) == {"messages", "count", "total", "timed_out"}
+    assert set(SCHEMAS["MessageList"]["properties"]) == {
+        "messages",
+        "count",
+        "total",
+        "timed_out",
+        "cursor",  # issue 17: the arrival cursor to wait after
+    }
 
 
 def test_request_bodies_have_the_compatibility_fields():

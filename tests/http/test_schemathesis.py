@@ -118,9 +118,17 @@ def token_api() -> Iterator[Target]:
 
 def bound_wait(case: schemathesis.Case) -> None:
     """Cut a generated long-poll to WAIT_CAP seconds; invalid values are left to be refused."""
-    wait = (case.query or {}).get("wait")
-    if isinstance(wait, int | float) and not isinstance(wait, bool) and wait > WAIT_CAP:
-        case.query["wait"] = WAIT_CAP
+    for name in ("wait", "timeout"):  # timeout: GET /messages/wait's
+        wait = (case.query or {}).get(name)
+        if isinstance(wait, str):  # an explicit example's text
+            try:
+                wait = float(wait)
+            except ValueError:
+                continue
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait > WAIT_CAP:
+            case.query[name] = WAIT_CAP
+    if case.operation.path == "/messages/wait" and "timeout" not in (case.query or {}):
+        case.query = {**(case.query or {}), "timeout": WAIT_CAP}  # not the 30 s default
 
 
 def run(case: schemathesis.Case, target: Target) -> None:

@@ -85,6 +85,7 @@ def test_count_zero_answers_at_once(api):
         "count": 0,
         "total": 0,
         "timed_out": False,
+        "cursor": 0,
     }
 
 
