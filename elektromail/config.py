@@ -482,6 +482,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_LINK_CHECK_MAX",
         parse_positive_int,
         "most links one message check probes (50)",
+    ),
+    Setting(
         "namespace_idle",
         "namespace-idle",
         "ELEKTROMAIL_NAMESPACE_IDLE",

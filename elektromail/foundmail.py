@@ -41,6 +41,15 @@ class Message:
     attachments: tuple[Attachment, ...]
     cursor: int  # its arrival number: wait_for(after=message.cursor) finds the next one
     headers: dict[str, list[str]] = field(default_factory=dict, compare=False)
+    # the MailServer or RemoteMailServer it came from, for `checks()`
+    server: Any = field(default=None, compare=False, repr=False)
+
+    def checks(self, links: bool = False) -> dict:
+        """The message checks of this message (GET /messages/{uid}/checks): header lint,
+        DKIM, List-Unsubscribe, HTML compatibility, and its links probed when `links`."""
+        if self.server is None:
+            raise RuntimeError("this Message knows no server to ask")
+        return self.server.checks(self.uid, user=self.user, mailbox=self.mailbox, links=links)
 
     @property
     def code(self) -> str | None:
@@ -54,7 +63,12 @@ class Message:
 
     @classmethod
     def from_json(
-        cls, data: dict[str, Any], raw: bytes, cursor: int, contents: dict[int, bytes] | None = None
+        cls,
+        data: dict[str, Any],
+        raw: bytes,
+        cursor: int,
+        contents: dict[int, bytes] | None = None,
+        server: Any = None,
     ) -> Message:
         """From GET /messages/wait's `message` and `cursor`, with the message's bytes and, when
         at hand, the attachments' bytes by index."""
@@ -89,4 +103,5 @@ class Message:
             ),
             cursor=cursor,
             headers=data["headers"],
+            server=server,
         )

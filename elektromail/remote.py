@@ -151,6 +151,91 @@ class RemoteMailServer:
                     f"{self.namespace}; {len(found)} arrived: {[m['subject'] for m in found]}"
                 )
 
+    def cursor(self) -> int:
+        """The arrival cursor of this moment (as MailServer.cursor): take it before the action
+        whose mail you then `wait_for(..., after=cursor)`."""
+        return self._call("GET", "/messages?limit=1")["cursor"]
+
+    def wait_for(
+        self,
+        q: str = "",
+        timeout: float = DEFAULT_TIMEOUT,
+        after: int | None = None,
+        *,
+        user: str | None = None,
+        mailbox: str | None = None,
+        code_pattern: str | None = None,
+        mailto: bool = False,
+    ):
+        """As MailServer.wait_for, over GET /messages/wait (long-polled; a wait longer than
+        the server's limit asks again after the same cursor): an elektromail.foundmail.Message
+        with `.links`, `.code`, `.attachments` (their bytes fetched), `.checks()`. Raises
+        TimeoutError, and ValueError for a query or pattern the server refuses."""
+        from elektromail.foundmail import Message
+
+        deadline = time.monotonic() + timeout
+        while True:
+            wait = max(0.0, min(MAX_WAIT, deadline - time.monotonic()))
+            path = "/messages/wait" + _query(
+                q=q or None,
+                after=after,
+                timeout=f"{wait:.3f}",
+                user=user,
+                mailbox=mailbox,
+                code_pattern=code_pattern,
+                mailto="true" if mailto else None,
+            )
+            try:
+                answer = self._call("GET", path, timeout=wait + DEFAULT_TIMEOUT)
+            except RemoteError as e:
+                if e.status == 400:
+                    raise ValueError(e.error) from None
+                raise
+            found = answer["message"]
+            if found is not None:
+                break
+            if time.monotonic() >= deadline:
+                since = "" if after is None else f" after cursor {after}"
+                raise TimeoutError(
+                    f"waited {timeout:g} s for a message matching {q!r}{since} in namespace "
+                    f"{self.namespace}"
+                )
+        raw = self._call("GET", _path_of(found["raw_url"]), raw=True)
+        contents = {
+            item["index"]: self._call("GET", _path_of(item["url"]), raw=True)
+            for item in found["attachments"]
+        }
+        return Message.from_json(found, raw, answer["cursor"], contents, server=self)
+
+    def checks(
+        self, uid: int, user: str | None = None, mailbox: str = INBOX, links: bool = False
+    ) -> dict:
+        """As MailServer.checks, over GET /messages/{uid}/checks."""
+        path = f"/messages/{uid}/checks" + _query(
+            user=user, mailbox=mailbox, links="true" if links else None
+        )
+        return self._call("GET", path, timeout=DEFAULT_TIMEOUT + (60.0 if links else 0.0))
+
+    def add_dkim_key(self, selector: str, domain: str, key: str) -> None:
+        """As MailServer.add_dkim_key, over PUT /dkim/keys (`key`: the TXT record's value or a
+        PEM public key). The keys are the server's, shared by every namespace on it."""
+        field = "public_key" if key.lstrip().startswith("-----BEGIN") else "record"
+        try:
+            self._call("PUT", "/dkim/keys", {"selector": selector, "domain": domain, field: key})
+        except RemoteError as e:
+            if e.status == 400:
+                raise ValueError(e.error) from None
+            raise
+
+    def dkim_keys(self) -> list[dict]:
+        """The DKIM keys in force, as GET /dkim/keys lists them."""
+        return self._call("GET", "/dkim/keys")
+
+    def delete_dkim_keys(self, selector: str | None = None, domain: str | None = None) -> int:
+        """As MailServer.delete_dkim_keys, over DELETE /dkim/keys: how many went."""
+        answer = self._call("DELETE", "/dkim/keys" + _query(selector=selector, domain=domain))
+        return answer.get("deleted", 0) if isinstance(answer, dict) else 0
+
     def _with_raw(self, items: list[dict]) -> list[dict]:
         out = []
         for item in items:
@@ -259,6 +344,12 @@ class RemoteMailServer:
                 error = text.decode("utf-8", "replace")[:200]
             raise RemoteError(e.code, error, method, path) from None
         return content if raw else json.loads(content)
+
+
+def _path_of(url: str) -> str:
+    """The path and query of a URL the server gave (it answers them relative to its root)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.path + ("?" + parts.query if parts.query else "")
 
 
 def _query(**params: Any) -> str:

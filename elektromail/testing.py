@@ -351,7 +351,7 @@ class MailServer:
             part = render.attachment(found.message, item["index"])
             if part is not None:
                 contents[item["index"]] = part.data
-        return Message.from_json(data, found.message.raw, found.cursor, contents)
+        return Message.from_json(data, found.message.raw, found.cursor, contents, server=self)
 
     def _events_seen(self) -> int:
         with self._changed:

@@ -64,6 +64,50 @@ def test_a_wait_that_runs_out_says_what_arrived(remote):
         remote.wait_for_messages(2, timeout=0.5)
 
 
+SIGNUP = (
+    "Subject: Welcome to Acme\r\nContent-Type: text/html\r\n\r\n"
+    '<p>Your code is 493817.</p><a href="https://acme.test/verify?token=abc123">Confirm</a>\r\n'
+)
+
+
+def test_wait_for_finds_the_mail_after_the_cursor_with_its_link_and_code(remote):
+    # issue 17: the remote client answers as MailServer.wait_for does, over /messages/wait
+    send(remote, remote.address("bob"), "before the cursor")
+    cursor = remote.cursor()
+    with smtplib.SMTP(remote.host, remote.smtp_port, timeout=10) as smtp:
+        raw = f"To: {remote.address('bob')}\r\n{SIGNUP}"
+        smtp.sendmail("app@example.com", [remote.address("bob")], raw.encode())
+    found = remote.wait_for("to:bob subject:Welcome", after=cursor, timeout=10)
+    assert found.subject == "Welcome to Acme" and found.user == "bob"
+    assert found.code == "493817"
+    assert found.link == "https://acme.test/verify?token=abc123"
+    assert found.raw.startswith(b"To: bob@")
+    assert found.cursor > cursor
+    with pytest.raises(TimeoutError):
+        remote.wait_for("subject:Welcome", after=found.cursor, timeout=0.3)
+    with pytest.raises(ValueError, match="q"):
+        remote.wait_for('subject:"unbalanced', timeout=0.3)
+    checks = found.checks()
+    assert {c["check"] for c in checks["checks"]} >= {"headers", "dkim", "html"}
+
+
+def test_another_namespace_never_sees_the_mail_it_waits_for(shared, remote):
+    server, token = shared
+    with RemoteMailServer(server.http_url, token=token) as other:
+        cursor = other.cursor()
+        send(remote, remote.address("bob"), "Welcome")
+        assert remote.wait_for("subject:Welcome", timeout=10).user == "bob"
+        with pytest.raises(TimeoutError):
+            other.wait_for("subject:Welcome", after=cursor, timeout=0.3)
+
+
+def test_dkim_keys_over_the_api(remote):
+    remote.delete_dkim_keys()
+    with pytest.raises(ValueError):
+        remote.add_dkim_key("sel", "example.com", "not a key")
+    assert remote.dkim_keys() == []
+
+
 def test_users_inject_purge_reset(remote):
     remote.add_user("carol", "pw", email="carol@example.org")
     uid = remote.inject("carol", "Subject: injected\n\nbody\n", flags=["\\Seen"], internal_date=0)

@@ -9,6 +9,7 @@ the delivery events, with its links, codes and attachments (elektromail.extract)
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,10 +92,13 @@ async def wait_for_message(
     timeout: float = DEFAULT_WAIT,
     user: str | None = None,
     mailbox: str | None = None,
+    namespace: str | None = None,
+    belongs: Callable[[str], bool] | None = None,
 ) -> Found:
-    """The first message (of `user`, in mailboxes named `mailbox`) stored after cursor `after`
-    that matches `query`, as soon as there is one; `timeout` seconds at most, woken by the
-    delivery events (never polling). Found.cursor is the message's arrival number, or on a
+    """The first message (of `user`, in mailboxes named `mailbox`, of `namespace`'s users)
+    stored after cursor `after` that matches `query`, as soon as there is one; `timeout`
+    seconds at most, woken by the delivery events (never polling; `belongs` says which
+    users' deliveries may match). Found.cursor is the message's arrival number, or on a
     time-out `after` itself (nothing after it matched)."""
     start = after
 
@@ -102,7 +106,7 @@ async def wait_for_message(
         nonlocal start
         while True:
             page = await postoffice.query_messages(
-                user, mailbox, query, after=start, limit=1, count=False
+                user, mailbox, query, after=start, limit=1, count=False, namespace=namespace
             )
             if not page.messages:
                 return None
@@ -121,6 +125,7 @@ async def wait_for_message(
         user,
         mailbox,
         measure=lambda answer: 0 if answer is None else 1,
+        belongs=belongs,
     )
     if found is None:
         return Found(None, after, True)
@@ -133,15 +138,21 @@ def found_json(
     pattern: extract.CodePattern | None = None,
     mailto: bool = False,
     base: str = "",
+    user: str | None = None,
+    namespace: str | None = None,
 ) -> dict[str, Any]:
     """A message with its bytes as the wait answers it: the message view without the raw
     text, plus `links`, `codes`, `code`, and attachment and raw download URLs (under
-    `base`, the API's root). extract.PatternError when the caller's pattern runs out of time
-    on it."""
+    `base`, the API's root; `user`: the message's user as the caller's `namespace` names it).
+    extract.PatternError when the caller's pattern runs out of time on it."""
     out = render.detail(summary)
     out.pop("raw", None)
     out.pop("raw_base64", None)
-    address = urllib.parse.urlencode({"user": summary.user, "mailbox": summary.mailbox})
+    where = {"user": user or summary.user, "mailbox": summary.mailbox}
+    if namespace is not None:
+        out["user"] = where["user"]
+        where["namespace"] = namespace
+    address = urllib.parse.urlencode(where)
     out["raw_url"] = f"{base}/messages/{summary.uid}/raw?{address}"
     for item in out["attachments"]:
         item["url"] = f"{base}/messages/{summary.uid}/attachments/{item['index']}?{address}"
@@ -199,8 +210,9 @@ def add_wait_routes(api) -> None:
         timeout = query_number(request, "timeout", 0, live.MAX_WAIT)
         pattern = pattern_param(request)
         mailto = query_bool(request, "mailto")
-        user = query_text(request, "user") or None
+        user = api.query_user(request)
         mailbox = query_text(request, "mailbox") or None
+        namespace = api.scope(request)
         found = await wait_for_message(
             api.reactor,
             api.postoffice,
@@ -209,11 +221,16 @@ def add_wait_routes(api) -> None:
             timeout=DEFAULT_WAIT if timeout is None else timeout,
             user=user,
             mailbox=mailbox,
+            namespace=namespace,
+            belongs=api.belongs(request),
         )
         message = None
         if found.message is not None:
+            shown = api.shown(request, found.message.user)
             try:
-                message = found_json(found.message, pattern=pattern, mailto=mailto)
+                message = found_json(
+                    found.message, pattern=pattern, mailto=mailto, user=shown, namespace=namespace
+                )
             except extract.PatternError as e:
                 raise bad_request(f"parameter 'code_pattern': {e}") from None
         return {"message": message, "cursor": found.cursor, "timed_out": found.timed_out}

@@ -96,6 +96,9 @@ class OneThread:
             except BaseException:
                 result = Failure()
                 ok = False
+            # finished before its result is handed over, so that whoever receives it finds
+            # the lane idle (when nothing else was given)
+            self._finished += 1
             # drop the work's arguments before running on: a big result must not live on
             # until the next job arrives
             ctx = func = args = kw = None
@@ -108,7 +111,6 @@ class OneThread:
                 # ThreadPool's team logs what escapes a task and its worker goes on
                 log.err()
             onResult = result = None
-            self._finished += 1
 
 
 class StorePool(adbapi.ConnectionPool):
