@@ -680,7 +680,7 @@ def _document() -> dict[str, Any]:
         ],
         # `{}`: without ELEKTROMAIL_HTTP_TOKEN no credentials are needed.
         "security": [{"bearerAuth": []}, {}],
-        "paths": {**_paths(), **openapi_checks.paths(_op, _params)},
+        "paths": {**_paths(), **_scoped(openapi_checks.paths(_op, _params))},
         "components": {
             "schemas": {**schemas(), **openapi_checks.schemas()},
             "parameters": _parameters(),

@@ -1,9 +1,10 @@
-"""The web inbox's namespace picker. A server without namespaces answers GET /namespaces with a
-404 (this branch's, for real) or an empty list: the picker stays hidden and no call names a
-namespace. A server with namespaces is stood in for by a script that the browser runs before the
-page's own (Page.addScriptToEvaluateOnNewDocument): it answers /namespaces itself and records
-the URL of every fetch() and EventSource, so that each call can be checked for ?namespace=. The
-real server ignores the parameter; the end-to-end test comes with the namespaces routes."""
+"""The web inbox's namespace picker. A server without namespaces answers GET /namespaces with an
+empty list: the picker stays hidden and no call names a namespace. For the picker's own rules
+(options, the URL, the confirmations, the header's room), a script that the browser runs before
+the page's own (Page.addScriptToEvaluateOnNewDocument) answers /namespaces with a fixed list of
+namespaces that the test also makes on the server, and records the URL of every fetch() and
+EventSource, so that each call can be checked for ?namespace=. The last test runs against the
+server's own list, end to end."""
 
 from __future__ import annotations
 
@@ -66,6 +67,36 @@ def inbox(chromium, mail) -> Iterator[Inbox]:
     yield Inbox(chromium.driver, mail.http_url)
 
 
+def _call(mail: MailServer, method: str, path: str, body=None) -> None:
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        mail.http_url + path, data, {"Content-Type": "application/json"}, method=method
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def deliver_to(mail: MailServer, namespace: str, subject: str) -> None:
+    """A message to user bob of `namespace`, over SMTP by its domain."""
+    import smtplib
+
+    to = f"bob@{namespace}.ns.localhost"
+    with smtplib.SMTP(mail.host, mail.smtp_port, timeout=10) as smtp:
+        smtp.sendmail("ann@example.com", [to], plain(subject, "bob").encode())
+
+
+@pytest.fixture
+def known(mail) -> Iterator[None]:
+    """The namespaces NAMESPACES names, made on the server for the test: the stub lists them,
+    the server answers for them."""
+    for item in NAMESPACES:
+        _call(mail, "POST", "/namespaces", {"name": item["name"]})
+    yield
+    for item in NAMESPACES:
+        _call(mail, "DELETE", f"/namespaces/{item['name']}")
+
+
 @pytest.fixture
 def stub(chromium) -> Iterator:
     """stub(answer=...): from the next page load on, /namespaces answers `answer` (omitted:
@@ -117,7 +148,7 @@ def options(inbox: Inbox) -> list[tuple[str, str]]:
 
 
 def test_hidden_when_the_server_has_no_namespaces(inbox, mail, stub):
-    stub()  # the real server: this branch has no /namespaces, a 404
+    stub()  # the real server, with no namespace: GET /namespaces answers []
     mail.inject("user", plain("On main"))
     inbox.open()
     inbox.wait_subjects(["On main"])
@@ -129,7 +160,7 @@ def test_hidden_when_the_server_has_no_namespaces(inbox, mail, stub):
     # Coming back to the tab asks for new namespaces, but not of a server that has none.
     inbox.js("document.dispatchEvent(new Event('visibilitychange'))")
     inbox.open_message("On main")  # calls made after it
-    assert [path_of(c) for c in calls(inbox)].count("/namespaces") == 1
+    assert [path_of(c) for c in calls(inbox)].count("/namespaces") <= 2
 
 
 def test_hidden_when_the_list_is_empty(inbox, mail, stub):
@@ -142,9 +173,10 @@ def test_hidden_when_the_list_is_empty(inbox, mail, stub):
     assert [c for c in calls(inbox) if namespace_of(c) is not None] == []
 
 
-def test_choosing_a_namespace_scopes_every_call_and_the_event_stream(inbox, mail, stub):
+def test_choosing_a_namespace_scopes_every_call_and_the_event_stream(inbox, mail, stub, known):
     stub(answer=NAMESPACES)
     mail.inject("user", plain("Anywhere"))
+    deliver_to(mail, "team-a", "Anywhere")  # the same subject in the namespace
     inbox.open()
     inbox.wait(lambda: picker_shown(inbox), message="the namespace picker")
     assert options(inbox) == [("", "Default"), ("team-a", "team-a"), ("ci-42", "ci-42")]
@@ -156,7 +188,7 @@ def test_choosing_a_namespace_scopes_every_call_and_the_event_stream(inbox, mail
     Select(inbox.el("namespace")).select_by_value("team-a")
     inbox.wait(lambda: "?namespace=team-a" in inbox.driver.current_url)
     inbox.wait(lambda: inbox.live_state() == "live", message="the event stream")
-    # (The real server ignores ?namespace= and still lists the default namespace's mail.)
+    # (team-a has its own message of that subject)
     inbox.wait_subjects(["Anywhere"])
     inbox.open_message("Anywhere")
     inbox.wait(lambda: "Namespace: team-a" == inbox.el("namespace").get_attribute("title"))
@@ -190,7 +222,17 @@ def test_choosing_a_namespace_scopes_every_call_and_the_event_stream(inbox, mail
 
 
 def test_a_link_to_a_namespace_the_list_does_not_name_still_opens_it(inbox, mail, stub):
+    # (a namespace's own token cannot list namespaces: its link must still open it)
+    _call(mail, "POST", "/namespaces", {"name": "gone-7"})
+    request_cleanup = lambda: _call(mail, "DELETE", "/namespaces/gone-7")  # noqa: E731
     stub(answer=NAMESPACES)
+    try:
+        _open_unlisted(inbox)
+    finally:
+        request_cleanup()
+
+
+def _open_unlisted(inbox: Inbox) -> None:
     inbox.open("?namespace=gone-7")
     inbox.wait(lambda: picker_shown(inbox))
     assert options(inbox)[-1] == ("gone-7", "gone-7")
@@ -199,7 +241,7 @@ def test_a_link_to_a_namespace_the_list_does_not_name_still_opens_it(inbox, mail
     assert {namespace_of(c) for c in calls(inbox) if path_of(c) != "/namespaces"} == {"gone-7"}
 
 
-def test_the_purge_and_reset_confirmations_name_the_namespace(inbox, mail, stub):
+def test_the_purge_and_reset_confirmations_name_the_namespace(inbox, mail, stub, known):
     stub(answer=NAMESPACES)
     inbox.open("?namespace=ci-42")
     inbox.el("purge").click()
@@ -216,10 +258,10 @@ SIZES = [(1366, 768), (1280, 900), (800, 600), (1920, 1080), NARROW]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
-def test_the_picker_fits_the_header(inbox, mail, stub, chromium, tmp_path, size):
+def test_the_picker_fits_the_header(inbox, mail, stub, known, chromium, tmp_path, size):
     stub(answer=[*NAMESPACES, {"name": "a-rather-long-namespace-name-for-ci-job-1234"}])
     chromium.resize(*size)
-    mail.inject("user", plain("Fits"))
+    deliver_to(mail, "team-a", "Fits")
     inbox.open("?namespace=team-a")
     inbox.wait(lambda: picker_shown(inbox))
     inbox.wait_subjects(["Fits"])
@@ -232,3 +274,45 @@ def test_the_picker_fits_the_header(inbox, mail, stub, chromium, tmp_path, size)
         assert rect["height"] >= 24, (element_id, rect, shot)
         assert rect["x"] >= 0 and rect["x"] + rect["width"] <= size[0], (element_id, rect, shot)
         assert header["y"] <= rect["y"] <= header["y"] + header["height"], (element_id, shot)
+
+
+def test_end_to_end_the_picker_shows_each_namespace_s_own_mail(inbox, mail, stub):
+    # issue 17: against the real /namespaces routes. Mail of the default namespace and of a
+    # namespace made by the API: each is listed in its own namespace only.
+    import smtplib
+    import urllib.request
+
+    stub()  # the real server answers; calls are recorded
+    request = urllib.request.Request(
+        mail.http_url + "/namespaces",
+        json.dumps({"name": "team-e2e"}).encode(),
+        {"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        made = json.loads(answer.read())
+    try:
+        mail.inject("user", plain("Default only"))
+        with smtplib.SMTP(mail.host, mail.smtp_port, timeout=10) as smtp:
+            smtp.sendmail(
+                "app@example.com",
+                [f"bob@{made['domain']}"],
+                b"Subject: Team mail\r\nTo: bob@" + made["domain"].encode() + b"\r\n\r\nhi\r\n",
+            )
+        inbox.open()
+        inbox.wait_subjects(["Default only"])
+        inbox.wait(lambda: picker_shown(inbox), message="the namespace picker")
+        assert ("team-e2e", "team-e2e") in options(inbox)
+        forget_calls(inbox)
+        Select(inbox.el("namespace")).select_by_value("team-e2e")
+        inbox.wait(lambda: "?namespace=team-e2e" in inbox.driver.current_url)
+        inbox.wait_subjects(["Team mail"])
+        inbox.open_message("Team mail")
+        assert [
+            c for c in calls(inbox) if path_of(c) != "/namespaces" and namespace_of(c) != "team-e2e"
+        ] == []
+        Select(inbox.el("namespace")).select_by_value("")
+        inbox.wait_subjects(["Default only"])
+    finally:
+        delete = urllib.request.Request(mail.http_url + "/namespaces/team-e2e", method="DELETE")
+        urllib.request.urlopen(delete, timeout=10).close()
