@@ -444,7 +444,7 @@ class MailServer:
         return self.call(self._checks, uid, user, mailbox, links)
 
     async def _checks(self, uid: int, user: str | None, mailbox: str, links: bool) -> dict:
-        from elektromail.http.checks import run_checks
+        from elektromail.http.checks import run_checks, transaction_of
 
         server = self._server()
         postoffice = server.postoffice
@@ -464,6 +464,7 @@ class MailServer:
             links,
             s.link_check_timeout,
             s.link_check_max,
+            await transaction_of(postoffice, summary),
         )
         out.update(uid=summary.uid, user=summary.user, mailbox=summary.mailbox)
         return out

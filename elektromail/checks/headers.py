@@ -173,8 +173,8 @@ def eight_bit(message: Message) -> Iterator[Finding]:
             yield warning(
                 "headers.8bit-undeclared",
                 f"part {number} has 8-bit bytes with Content-Transfer-Encoding {cte}, not 8bit"
-                " or binary (RFC 2045 §6.2); whether the SMTP transaction said BODY=8BITMIME is"
-                " not kept by the store"
+                " or binary (RFC 2045 §6.2); whether an SMTP transaction said BODY=8BITMIME is"
+                " not known for this message (it has no SMTP transcript)"
                 if transaction is None
                 else f"part {number} has 8-bit bytes with Content-Transfer-Encoding {cte}"
                 " (RFC 2045 §6.2)",

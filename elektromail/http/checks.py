@@ -12,6 +12,7 @@ from elektromail import checks
 from elektromail.checks import keys, links
 from elektromail.http import linkcheck
 from elektromail.http.jsonio import bad_request, query_bool, query_text, read_json
+from elektromail.transcripts import NoTranscript, from_stored
 
 MAX_KEYS_PER_PUT = 1000
 
@@ -26,10 +27,19 @@ def add_checks_routes(api) -> None:
 
 
 async def run_checks(
-    reactor, raw: bytes, ring: keys.KeyRing, with_links: bool, timeout: float, cap: int
+    reactor,
+    raw: bytes,
+    ring: keys.KeyRing,
+    with_links: bool,
+    timeout: float,
+    cap: int,
+    transaction: checks.Transaction | None = None,
 ) -> dict[str, Any]:
-    """Every check of one message, as the route answers it (shared with elektromail.testing)."""
-    message = await threads.deferToThreadPool(reactor, reactor.getThreadPool(), checks.Message, raw)
+    """Every check of one message, as the route answers it (shared with elektromail.testing);
+    `transaction`: what its SMTP transaction said (BODY=, SMTPUTF8), when it came over SMTP."""
+    message = await threads.deferToThreadPool(
+        reactor, reactor.getThreadPool(), checks.Message, raw, transaction
+    )
     results = await threads.deferToThreadPool(
         reactor, reactor.getThreadPool(), checks.static_checks, message, ring
     )
@@ -43,6 +53,26 @@ async def run_checks(
     return checks.report(results)
 
 
+async def transaction_of(postoffice, summary) -> checks.Transaction | None:
+    """MAIL FROM's BODY= and SMTPUTF8 from the SMTP transcript kept with a message (None for
+    a message that did not come over SMTP, or whose transcripts are off)."""
+    found = await postoffice.get_transcript(summary.user, summary.mailbox, summary.uid)
+    if found is None or found[0] is None:
+        return None
+    try:
+        transcript = from_stored(found[0])
+    except NoTranscript:
+        return None
+    mail_from = transcript.get("mail_from") or {}
+    parameters = {
+        name.upper(): value for name, value in (mail_from.get("parameters") or {}).items()
+    }
+    body = parameters.get("BODY")
+    return checks.Transaction(
+        body=body.upper() if isinstance(body, str) else None, smtputf8="SMTPUTF8" in parameters
+    )
+
+
 class CheckRoutes:
     def __init__(self, api) -> None:
         self.api = api
@@ -50,6 +80,7 @@ class CheckRoutes:
     async def get_checks(self, request, uid: str) -> dict[str, Any]:
         with_links = query_bool(request, "links")
         summary = await self.api._message(request, uid)
+        transaction = await transaction_of(self.api.postoffice, summary)
         s = self.api.settings
         out = await run_checks(
             self.api.reactor,
@@ -58,6 +89,7 @@ class CheckRoutes:
             with_links,
             s.link_check_timeout,
             s.link_check_max,
+            transaction,
         )
         out.update(uid=summary.uid, user=summary.user, mailbox=summary.mailbox)
         return out

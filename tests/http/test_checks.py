@@ -206,3 +206,25 @@ def test_reset_keeps_only_the_setting_keys(tmp_path):
         mail.add_dkim_key("y", "example.org", rsa_key()[2])
         mail.reset()
         assert [k["selector"] for k in mail.dkim_keys()] == ["sel"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ([], "headers.8bit-without-8bitmime"),  # RFC 6152 §3: 8-bit data needs BODY=8BITMIME
+        (["BODY=8BITMIME"], "headers.8bit-undeclared"),  # allowed; only its CTE is not 8bit
+    ],
+)
+def test_8bit_data_is_judged_by_what_mail_from_said(api, mail, options, expected):
+    # The SMTP transcript kept with the message says what MAIL FROM gave (issue 17 item 4).
+    import smtplib
+
+    raw = b"From: a@example.com\r\nTo: user@example.com\r\nSubject: x\r\n\r\ncaf\xc3\xa9\r\n"
+    mail.purge()
+    with smtplib.SMTP(mail.host, mail.smtp_port, timeout=10) as smtp:
+        smtp.sendmail("a@example.com", ["user@example.com"], raw, mail_options=options)
+    [stored] = mail.wait_for_messages(1, user="user")
+    found = by_check(api.get(f"/messages/{stored['uid']}/checks?user=user"))["headers"]
+    assert expected in found
+    (other,) = {"headers.8bit-without-8bitmime", "headers.8bit-undeclared"} - {expected}
+    assert other not in found
