@@ -38,8 +38,9 @@ class TranscriptRoutes:
         try:
             return from_stored(found[0])
         except NoTranscript as e:
+            shown = api.shown(request, user)
             raise not_found(
-                f"message {number} of {user}/{mailbox} has no SMTP transcript: {e}"
+                f"message {number} of {shown}/{mailbox} has no SMTP transcript: {e}"
             ) from None
 
     async def list_transcripts(self, request) -> dict[str, Any]:
