@@ -18,24 +18,6 @@ _HEADER_LINE_RE = re.compile(rb"([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)")
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
 
 
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """Case-insensitive substrings every listed message must contain (None: any)."""
-
-    subject: str | None = None
-    from_: str | None = None
-    to: str | None = None
-
-    def __bool__(self) -> bool:
-        return any(value is not None for value in (self.subject, self.from_, self.to))
-
-    def match(self, item: dict[str, Any]) -> bool:
-        for wanted, field in ((self.subject, "subject"), (self.from_, "from"), (self.to, "to")):
-            if wanted is not None and wanted.casefold() not in (item[field] or "").casefold():
-                return False
-        return True
-
-
 def iso_time(internal_date: float, tz_minutes: int) -> str:
     zone = datetime.timezone(datetime.timedelta(minutes=tz_minutes))
     return datetime.datetime.fromtimestamp(int(internal_date), zone).isoformat()

@@ -65,18 +65,13 @@ class TranscriptRoutes:
 
 
 def _namespace_of(postoffice, item: dict[str, Any]) -> str | None:
-    """The namespace a transaction went to: its AUTH user's, else its first recipient's
-    (by domain), else the default one (None)."""
-    auth = item.get("auth") or {}
-    via = auth.get("user")
-    namespace = postoffice.namespace_of_user(via)
-    if namespace is not None:
-        return namespace
+    """The namespace a transaction went to: its first recipient's (namespace_of_address asks
+    the AUTH user's first), else its AUTH user's, else the default one (None)."""
+    via = (item.get("auth") or {}).get("user")
     for recipient in item.get("recipients") or ():
-        address = recipient.get("address")
-        if address:
-            return postoffice.namespace_of_address(address, via)
-    return None
+        if recipient.get("address"):
+            return postoffice.namespace_of_address(recipient["address"], via)
+    return postoffice.namespace_of_user(via)
 
 
 # --- OpenAPI ---------------------------------------------------------------------------------
