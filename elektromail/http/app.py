@@ -35,6 +35,7 @@ from elektromail.http.jsonio import (
     query_text,
     read_json,
     read_json_object,
+    shown_number,
     write_error,
     write_json,
 )
@@ -440,7 +441,7 @@ class ControlAPI:
         found = None if number is None else render.attachment(summary, number)
         if found is None:
             raise not_found(
-                f"no attachment {index[:20]!r} in message {summary.uid} of"
+                f"no attachment {shown_number(index)} in message {summary.uid} of"
                 f" {self.shown(request, summary.user)}/{summary.mailbox}"
             )
         for name, value in download_headers(found.content_type, found.filename).items():

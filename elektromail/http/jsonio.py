@@ -117,13 +117,12 @@ def query_bool(request, name: str, default: bool = False) -> bool:
 
 
 def query_int(request, name: str, minimum: int, maximum: int | None = None) -> int | None:
+    """Query parameter `name` as a whole number from `minimum` to `maximum`, None when absent
+    or empty; a 400 naming the text as sent otherwise."""
     value = query_text(request, name)
-    if value is None:
+    if value is None or value == "":
         return None
-    text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise bad_request(f"parameter {name!r}: expected a whole number")
-    return _in_range(name, int(text), minimum, maximum)
+    return whole_number(name, value, minimum, maximum)
 
 
 def query_number(request, name: str, minimum: float, maximum: float) -> float | None:
@@ -146,21 +145,60 @@ def _in_range(name: str, number, minimum, maximum):
     return number
 
 
+MAX_QUERY_NUMBER = 10**18 - 1  # the largest whole number a query parameter may give
+MAX_UID = 2**32 - 1  # RFC 9051 §2.3.1.1: a UID is a 32-bit value (nz-number)
+_SHOWN_DIGITS = 40  # a longer number is quoted by its head and its length
+
+
+def shown_number(text: str) -> str:
+    """`text` as an answer quotes it: whole, or its head and its length when very long."""
+    if len(text) <= _SHOWN_DIGITS:
+        return text
+    return f"{text[:_SHOWN_DIGITS]}... ({len(text)} digits)"
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: no sign, space, point, exponent, or other script's digits."""
+    return text != "" and text.isascii() and text.isdigit()
+
+
+def whole_number(name: str, text: str, minimum: int, maximum: int | None = None) -> int:
+    """`text` as a whole number from `minimum` to `maximum` (parameter `name`), read
+    strictly (no maximum: MAX_QUERY_NUMBER, which SQLite's 64-bit integers hold); a 400 that
+    quotes `text` as sent otherwise, never another number."""
+    if maximum is None:
+        maximum = MAX_QUERY_NUMBER
+    if not _digits(text):
+        raise bad_request(f"parameter {name!r}: expected a whole number, got {text[:40]!r}")
+    digits = text.lstrip("0") or "0"
+    number = int(digits) if len(digits) <= 30 else None  # longer: over every maximum
+    if number is None or not minimum <= number <= maximum:
+        limits = f"from {minimum} to {maximum}"
+        raise bad_request(
+            f"parameter {name!r}: expected a whole number {limits}, got {shown_number(text)}"
+        )
+    return number
+
+
 def path_uid(text: str) -> int:
-    """A UID from the path: a whole number of 1 or more. One that no mailbox can hold (from
-    2^32 on, RFC 9051 nz-number) is simply not found."""
+    """A UID from the path: a whole number of 1 or more (400 otherwise). One that no mailbox
+    can hold (over 2^32-1) is simply not found, and the answer names it as sent."""
+    if not _digits(text) or text.strip("0") == "":
+        raise bad_request(
+            f"parameter 'uid': expected a whole number of 1 or more, got {text[:40]!r}"
+        )
     digits = text.lstrip("0")
-    if not text.isascii() or not text.isdigit() or not digits:
-        raise bad_request("parameter 'uid': expected a whole number of 1 or more")
-    if len(digits) > 10 or int(digits) >= 2**32:
-        raise not_found(f"no message with UID {digits[:20]}")
+    if len(digits) > 10 or int(digits) > MAX_UID:
+        raise not_found(f"no message with UID {shown_number(text)}")
     return int(digits)
 
 
 def path_index(text: str) -> int | None:
     """An attachment number from the path: a whole number from 0; None when it is one no
     message can have (so: not found)."""
-    if not text.isascii() or not text.isdigit():
-        raise bad_request("parameter 'index': expected a whole number of 0 or more")
+    if not _digits(text):
+        raise bad_request(
+            f"parameter 'index': expected a whole number of 0 or more, got {text[:40]!r}"
+        )
     digits = text.lstrip("0") or "0"
     return None if len(digits) > 9 else int(digits)
