@@ -5,11 +5,12 @@ can close every open connection (long-polls and event streams) when the server s
 from __future__ import annotations
 
 import io
+import json
 
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, TimeoutMixin, WrappingFactory
-from twisted.web import server
+from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from elektromail.admission import Connections
@@ -88,7 +89,108 @@ class JSONRoot(Resource):
         return self.inner.render(request)
 
 
+def refusal(status: int, reason: bytes, message: str) -> bytes:
+    """A whole HTTP/1.1 answer with a JSON error that closes the connection: for a request
+    refused before twisted.web made a Request of it."""
+    body = json.dumps({"error": message}).encode("utf-8")
+    head = (
+        b"HTTP/1.1 %d %s\r\n"
+        b"Content-Type: application/json\r\n"
+        b"Cache-Control: no-store\r\n"
+        b"Connection: close\r\n"
+        b"Content-Length: %d\r\n\r\n" % (status, reason, len(body))
+    )
+    return head + body
+
+
+LINGER_SECONDS = 5.0  # how long a refused connection's further bytes are read and dropped
+LINGER_BYTES = 16 * 1024 * 1024  # and how many at most
+
+
+class ControlChannel(http.HTTPChannel):
+    """twisted.web's channel, with an answer for a request head it will not read: 414 for a
+    request line over MAX_LENGTH, 431 for a header line over it or header fields over
+    totalHeadersSize (both 16 KB; RFC 9110 §15.5.15, RFC 6585 §5), and a JSON 400 for one it
+    cannot parse, where twisted.web closes without a word or with a bare 400. The rest of the
+    request is read and dropped for a while after the answer ("lingering close"): a client
+    still sending when the socket closes would get a reset and lose the answer."""
+
+    _refused = False
+    _linger_call = None
+    _lingered = 0
+
+    def lineLengthExceeded(self, line):
+        if self._receivedHeaderSize == 0:  # no line of this request yet: it is the request line
+            self._refuse(414, b"URI Too Long", f"request line (URI) over {self.MAX_LENGTH} bytes")
+        else:
+            self._refuse_headers()
+
+    def dataReceived(self, data):
+        if self._refused:
+            self._drop(data)
+        else:
+            super().dataReceived(data)
+
+    def rawDataReceived(self, data):
+        if not self._refused:
+            super().rawDataReceived(data)
+
+    def lineReceived(self, line):
+        if self._refused:
+            return
+        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+            if self._receivedHeaderSize == 0:
+                self._refuse(414, b"URI Too Long", "request line (URI) too long")
+            else:
+                self._refuse_headers()
+            return
+        super().lineReceived(line)
+
+    def _refuse_headers(self) -> None:
+        self._refuse(
+            431,
+            b"Request Header Fields Too Large",
+            f"request header fields over {self.totalHeadersSize} bytes",
+        )
+
+    def _respondToBadRequestAndDisconnect(self):
+        self._refuse(400, b"Bad Request", "malformed HTTP request")
+
+    def _refuse(self, status: int, reason: bytes, message: str) -> None:
+        if self._refused:
+            return
+        self._refused = True
+        self.setTimeout(None)
+        self.transport.write(refusal(status, reason, message))
+        self._buffer = b""  # the rest of the request is dropped, as is all that follows
+        lose_write = getattr(self.transport, "loseWriteConnection", None)
+        if lose_write is None:
+            self.loseConnection()
+            return
+        lose_write()  # the answer goes out, ended by FIN; the client's rest is read
+        self._linger_call = self.callLater(LINGER_SECONDS, self._stop_lingering)
+
+    def _drop(self, data: bytes) -> None:
+        self._lingered += len(data)
+        if self._lingered > LINGER_BYTES:
+            self._stop_lingering()
+
+    def _stop_lingering(self) -> None:
+        if self._linger_call is not None and self._linger_call.active():
+            self._linger_call.cancel()
+        self._linger_call = None
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason):
+        if self._linger_call is not None and self._linger_call.active():
+            self._linger_call.cancel()
+        self._linger_call = None
+        super().connectionLost(reason)
+
+
 class ControlSite(server.Site):
+    protocol = ControlChannel
+
     def __init__(self, resource: Resource, max_message_size: int) -> None:
         super().__init__(JSONRoot(resource), requestFactory=LimitedRequest)
         self.body_limit = body_limit(max_message_size)
