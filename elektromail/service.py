@@ -7,6 +7,8 @@ the ready line that tools and tests wait for.
 
 from __future__ import annotations
 
+import signal
+import threading
 from dataclasses import dataclass
 
 from twisted.application.service import Service
@@ -181,6 +183,7 @@ class ElektromailService(Service):
 
     def startService(self) -> None:
         super().startService()
+        self.server.reactor.callWhenRunning(stop_once_on_signals, self.server.reactor)
         d = defer.Deferred.fromCoroutine(self.server.start())
         d.addErrback(self._failed)
 
@@ -191,3 +194,38 @@ class ElektromailService(Service):
     def stopService(self):
         super().stopService()
         return defer.Deferred.fromCoroutine(self.server.stop())
+
+
+STOP_SIGNALS = ("SIGTERM", "SIGINT")
+
+
+def stop_once_on_signals(reactor) -> None:
+    """Make a second SIGTERM or SIGINT (or one after any stop began) a log line: the reactor's
+    own handlers ask it to stop each time, and a stop while stopping is a ReactorNotRunning
+    traceback. The first signal still goes to the reactor's handler, so that twistd ends with
+    the signal's exit status. Only where the reactor installed handlers (the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    stopping = False
+
+    def began() -> None:
+        nonlocal stopping
+        stopping = True
+
+    reactor.addSystemEventTrigger("before", "shutdown", began)
+    for name in STOP_SIGNALS:
+        number = getattr(signal, name)
+        original = signal.getsignal(number)
+        if callable(original):
+            signal.signal(number, _once(original, name, lambda: stopping, began))
+
+
+def _once(original, name: str, stopping, began):
+    def handler(number, frame) -> None:
+        if stopping():
+            log.info("Received {signal} while stopping: already on its way", signal=name)
+            return
+        began()
+        original(number, frame)
+
+    return handler
