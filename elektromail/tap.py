@@ -22,12 +22,31 @@ class Options(usage.Options):
 
     settings: Settings
 
+    def opt_version(self) -> None:
+        """Display elektromail's version and exit."""
+        print(version_line())
+        sys.exit(0)
+
     def postOptions(self) -> None:
         cli = {s.option: (self[s.option] or None) for s in SETTINGS}
         try:
             self.settings = resolve(cli)
         except ConfigError as e:
             fail(str(e))
+
+
+def version_line() -> str:
+    """`elektromail 0.1.0 (Twisted 24.7.0, Python 3.11.2)`: ours first, as installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from twisted import __version__ as twisted_version
+
+    try:
+        ours = version("elektromail")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        ours = "(not installed)"
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    return f"elektromail {ours} (Twisted {twisted_version}, Python {python})"
 
 
 def fail(message: str) -> None:
