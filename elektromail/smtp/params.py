@@ -1,6 +1,7 @@
 """MAIL FROM and RCPT TO arguments as pure code: the path, checked as an address (RFC 5321
 §4.1.2, with UTF-8 from RFC 6531), and the ESMTP parameters of SIZE (RFC 1870), BODY (RFC 1652),
-SMTPUTF8 (RFC 6531), DSN (RFC 3461: RET, ENVID, NOTIFY, ORCPT) and AUTH (RFC 4954).
+SMTPUTF8 (RFC 6531), DSN (RFC 3461: RET, ENVID, NOTIFY, ORCPT) and AUTH (RFC 4954); and the
+BDAT command's arguments (RFC 3030).
 
 A refused argument raises `Refused` holding the reply to send.
 """
@@ -27,7 +28,7 @@ class Refused(Exception):
 class MailArguments:
     sender: str  # "" is the null reverse-path <>
     size: int | None = None  # SIZE=, as declared
-    body: str | None = None  # "7BIT" or "8BITMIME"
+    body: str | None = None  # "7BIT", "8BITMIME" or "BINARYMIME" (RFC 3030 §3)
     smtputf8: bool = False
     ret: str | None = None  # "FULL" or "HDRS"
     envid: str | None = None  # decoded from xtext
@@ -193,7 +194,7 @@ def parse_mail_fully(argument: bytes, max_size: int) -> MailArguments:
             values["size"] = int(size)
         elif name == "BODY":
             body = _ascii_value(value, name).upper()
-            if body not in ("7BIT", "8BITMIME"):
+            if body not in ("7BIT", "8BITMIME", "BINARYMIME"):
                 raise Refused(replies.PARAMETER_SYNTAX, parameter=name)
             values["body"] = body
         elif name == "SMTPUTF8":
@@ -281,3 +282,34 @@ def _orcpt(value: bytes | None) -> str:
     if not text.isprintable():
         raise Refused(replies.PARAMETER_SYNTAX, parameter="ORCPT")
     return kind.decode("ascii") + ";" + text
+
+
+# --- BDAT (RFC 3030 §2) ------------------------------------------------------------------------
+
+# The largest chunk-size taken as a number, as Postfix (an off_t): a longer one is refused as
+# malformed rather than awaited for ever.
+MAX_CHUNK_SIZE = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class BdatArguments:
+    """`bdat-cmd ::= "BDAT" SP chunk-size [ SP end-marker ]`. `size` is None when no
+    chunk-size could be read (then the chunk's data cannot be found, so it is not read);
+    `valid` is False for any deviation from the grammar (a size with a bad end-marker, say:
+    that chunk is read and refused)."""
+
+    size: int | None
+    last: bool
+    valid: bool
+
+
+def parse_bdat(argument: bytes) -> BdatArguments:
+    words = argument.split()
+    size = None
+    if words and words[0].isdigit():  # ASCII digits only, for bytes
+        digits = words[0].lstrip(b"0") or b"0"
+        if len(digits) <= 19 and int(digits) <= MAX_CHUNK_SIZE:
+            size = int(digits)
+    last = len(words) >= 2 and words[1].upper() == b"LAST"
+    valid = size is not None and len(words) == (2 if last else 1)
+    return BdatArguments(size, last, valid)

@@ -63,7 +63,7 @@ HELP = Reply(
     214,
     "2.0.0",
     "elektromail, a development mail server; see RFC 5321\n"
-    "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT",
+    "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT",
 )
 CANNOT_VRFY = Reply(252, "2.5.0", "Cannot VRFY user, but will accept message for any address")
 NO_ARGUMENTS = Reply(501, "5.5.4", "Syntax error: no arguments allowed")
@@ -97,6 +97,19 @@ TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
 START_DATA = Reply(354, None, "Start mail input; end with <CRLF>.<CRLF>")
 MESSAGE_ACCEPTED = Reply(250, "2.0.0", "Message accepted")
 MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message too big")
+# --- CHUNKING and BINARYMIME (RFC 3030) ------------------------------------------------------
+CHUNK_OK = Reply(250, "2.0.0", "{octets} octets received")
+# A chunk-size that is no number (or none): its data, if any, cannot be told from commands.
+BDAT_SYNTAX = Reply(501, "5.5.4", "Syntax: BDAT chunk-size [LAST]")
+NEED_MAIL_BEFORE_BDAT = Reply(503, "5.5.1", "Need MAIL before BDAT")
+NEED_RCPT_BEFORE_BDAT = Reply(503, "5.5.1", "Need RCPT before BDAT")
+# RFC 3030 §2: after a failed BDAT the client sends no more; those in the pipeline are read
+# and dropped until BDAT LAST or RSET.
+CHUNK_AFTER_FAILURE = Reply(503, "5.5.1", "Chunk discarded: the transaction failed earlier")
+# RFC 3030 §2 "If a DATA statement is issued after a BDAT for the current transaction, a 503"
+DATA_AFTER_BDAT = Reply(503, "5.5.1", "DATA after BDAT in one transaction")
+# RFC 3030 §3 "BINARYMIME cannot be used with the DATA command"
+BINARYMIME_NEEDS_BDAT = Reply(503, "5.5.1", "BODY=BINARYMIME needs BDAT, not DATA")
 # RFC 1870 §6.4 at RCPT, RFC 3463's X.2.2 "Mailbox full"; Dovecot's words
 MAILBOX_FULL = Reply(552, "5.2.2", "Quota exceeded (mailbox for user is full)")
 LOCAL_ERROR = Reply(451, "4.3.0", "Requested action aborted: local error in processing")

@@ -27,6 +27,8 @@ from elektromail.smtp.policy import Decision, DeliveryPolicy
 from elektromail.smtp.replies import Reply
 from elektromail.smtp.session import (
     VERBS,
+    ChunkReader,
+    Chunks,
     DataReader,
     Envelope,
     LineBuffer,
@@ -100,7 +102,8 @@ class SMTPServer(smtp.ESMTP):
         self._reading_paused = False
         self._closed = False
         self._closing = False  # said goodbye; see _close
-        self._reader: DataReader | None = None
+        self._reader: DataReader | ChunkReader | None = None
+        self._read_done: Callable[[], Handled] = self._end_of_data  # what ends the reader's read
         self._continuation: Callable[[bytes], Handled] | None = None
         self._delays: set[IDelayedCall] = set()
         # The peer as an address literal, from the address the listener built this protocol
@@ -156,8 +159,8 @@ class SMTPServer(smtp.ESMTP):
         self._closed = True
         self.setTimeout(None)
         self.factory.connections.forget(self)
-        if self._reader is not None:
-            log.info("SMTP {peer} left during DATA; message discarded", peer=self.session.peer)
+        if self._reader is not None or self.session.envelope.chunks is not None:
+            log.info("SMTP {peer} left during the message; discarded", peer=self.session.peer)
         self._reader = None
         self._continuation = None
         for call in list(self._delays):
@@ -214,7 +217,7 @@ class SMTPServer(smtp.ESMTP):
                 if self._reader is not None:
                     if not self._reader.take(self._lines):
                         break
-                    self._handle(self._end_of_data)
+                    self._handle(self._read_done)
                     continue
                 line = self._lines.next_line()
                 if line is None:
@@ -362,6 +365,8 @@ class SMTPServer(smtp.ESMTP):
             "PIPELINING",
             f"SIZE {self.factory.max_message_bytes}",
             "8BITMIME",
+            "BINARYMIME",
+            "CHUNKING",
             "SMTPUTF8",
             "ENHANCEDSTATUSCODES",
             "DSN",
@@ -488,6 +493,7 @@ class SMTPServer(smtp.ESMTP):
         # A message line may be as long as the message may be big: applications do send
         # single-line HTML far over RFC 5321's 1000 octets, and Postfix keeps such lines.
         self._reader = DataReader(self.factory.max_message_bytes)
+        self._read_done = self._end_of_data
         self.reply(replies.START_DATA)
         return None
 
@@ -503,13 +509,87 @@ class SMTPServer(smtp.ESMTP):
             return None
         raw = reader.message()
         recorder.data(len(raw))
-        envelope.transcript = recorder.stored_form(self.factory.rendered(replies.MESSAGE_ACCEPTED))
+        self._deliver(envelope, raw)
+        return None
+
+    def _deliver(self, envelope: Envelope, raw: bytes) -> None:
+        """Hand the message to the policy; its reply (250 once stored) waits for the store."""
+        envelope.transcript = self.recorder.stored_form(
+            self.factory.rendered(replies.MESSAGE_ACCEPTED)
+        )
         decided = self.factory.policy.on_data(self.session, envelope, raw)
         # `_hold(decided.addCallback(self._carry_out))` in one pair of callbacks (one per
         # message): later lines wait until the decision is carried out.
         self._pending = decided
         decided.addCallbacks(self._decided, self._decision_failed)
+
+    # --- BDAT (RFC 3030) ----------------------------------------------------------------
+
+    def smtp_BDAT(self, argument: bytes) -> Handled:
+        bdat = params.parse_bdat(argument)
+        envelope = self.session.envelope
+        chunks = envelope.chunks
+        if envelope.mail is not None and chunks is None:
+            chunks = envelope.chunks = Chunks()
+        if bdat.size is None:
+            # No chunk-size: whatever data came with it cannot be told from commands, so it is
+            # read as commands (RFC 3030 §2: "lexicographical parsers MUST be prepared to
+            # receive, process, and reject lines of arbitrary octets"); the transaction has
+            # failed, as it lacks a piece.
+            self._chunk_ended(chunks, replies.BDAT_SYNTAX, bdat.last)
+            return None
+        refusal = self._chunk_refusal(chunks, bdat.size, bdat.valid)
+        sink = None if refusal is not None or chunks is None else chunks.data
+        reader = ChunkReader(bdat.size, sink)
+        self._reader = reader
+        self._read_done = partial(self._end_of_chunk, reader, bdat.last, refusal)
         return None
+
+    def _chunk_refusal(self, chunks: Chunks | None, size: int, valid: bool) -> Reply | None:
+        """Why a chunk is refused (it is still read: RFC 3030 §2), or None to keep it."""
+        if not valid:
+            return replies.BDAT_SYNTAX
+        if chunks is None:
+            return replies.NEED_MAIL_BEFORE_BDAT
+        if chunks.failure is not None:
+            return replies.CHUNK_AFTER_FAILURE
+        if not self.session.envelope.recipients:
+            return replies.NEED_RCPT_BEFORE_BDAT
+        if len(chunks.data) + size > self.factory.max_message_bytes:
+            return replies.MESSAGE_TOO_BIG
+        return None
+
+    def _end_of_chunk(self, reader: ChunkReader, last: bool, refusal: Reply | None) -> Handled:
+        self._reader = None
+        chunks = self.session.envelope.chunks
+        failure = refusal or reader.failure
+        self.recorder.chunk(reader.size, kept=failure is None)
+        if chunks is not None:
+            chunks.octets += reader.size
+        if failure is not None or not last or chunks is None:
+            self._chunk_ended(chunks, failure, last, reader.size)
+            return None
+        envelope = self.session.envelope
+        self.session.reset()
+        raw = bytes(chunks.data)
+        self.recorder.chunks_done(chunks.octets, kept=True)
+        self._deliver(envelope, raw)
+        return None
+
+    def _chunk_ended(
+        self, chunks: Chunks | None, failure: Reply | None, last: bool, size: int = 0
+    ) -> None:
+        """Answer a chunk that does not end a message: 250, or its failure, which fails the
+        transaction; a failed transaction ends at BDAT LAST."""
+        if chunks is not None and failure is not None:
+            chunks.fail(failure)
+        if chunks is not None and last:
+            self.session.reset()
+            self.recorder.chunks_done(chunks.octets, kept=False)
+        if failure is None:
+            self.reply(replies.CHUNK_OK, octets=str(size))
+        else:
+            self.reply(failure)
 
     def _decided(self, decision: Decision) -> None:
         try:

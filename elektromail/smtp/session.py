@@ -1,5 +1,6 @@
 """The SMTP session as pure code: line splitting, the verb table with its preconditions,
-session and envelope state, and the DATA reader. No sockets, no reactor.
+session and envelope state, the DATA reader and the BDAT chunk reader (RFC 3030). No sockets,
+no reactor.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class LineBuffer:
         self._data = bytearray()
         self._scanned = 0  # bytes already searched for CRLF without finding one
         self._discarding = False
+        self.skipped = 0  # octets the last `take_raw(keep=False)` dropped
 
     def __len__(self) -> int:
         return len(self._data)
@@ -76,6 +78,20 @@ class LineBuffer:
             return LINE_TOO_LONG
         self._scanned = len(self._data)
         return None
+
+    def take_raw(self, count: int, keep: bool = True) -> bytes:
+        """For a BDAT chunk: up to `count` octets from the front, whatever they are (no line
+        ends looked for, no dots). With `keep` false they are dropped and b"" is returned."""
+        data = self._data
+        self._scanned = 0
+        if not keep:
+            taken = min(count, len(data))
+            del data[:taken]
+            self.skipped = taken
+            return b""
+        piece = bytes(data[:count])
+        del data[:count]
+        return piece
 
     def take_data(self, max_line: int) -> tuple[bytes, bool, bool]:
         """For DATA, whole lines at once: (the complete lines at the front, dot-stuffed and with
@@ -128,12 +144,29 @@ class Recipient:
 
 
 @dataclass
+class Chunks:
+    """The BDAT chunks of one transaction so far. Once one fails (too big, out of sequence,
+    malformed) the transaction has failed: `failure` says why, nothing more is kept, and later
+    chunks are read and discarded until BDAT LAST or RSET (RFC 3030 §2, as Postfix does)."""
+
+    data: bytearray = field(default_factory=bytearray)
+    octets: int = 0  # received, kept or not
+    failure: Reply | None = None
+
+    def fail(self, reply: Reply) -> None:
+        if self.failure is None:
+            self.failure = reply
+        self.data = bytearray()
+
+
+@dataclass
 class Envelope:
     """One mail transaction: MAIL FROM with its parameters, the accepted RCPT TOs."""
 
     mail: MailArguments | None = None
     recipients: list[Recipient] = field(default_factory=list)
     transcript: bytes | None = None  # the stored form of its SMTP transcript, once DATA is in
+    chunks: Chunks | None = None  # from the first BDAT on (RFC 3030 §2)
 
     @property
     def sender(self) -> str | None:
@@ -187,6 +220,16 @@ def _has_recipients(session: Session) -> Reply | None:
     return replies.NEED_RCPT if not session.envelope.recipients else None
 
 
+def _may_data(session: Session) -> Reply | None:
+    envelope = session.envelope
+    if envelope.chunks is not None:  # RFC 3030 §2: no DATA and BDAT in one transaction
+        return replies.DATA_AFTER_BDAT
+    refusal = _has_recipients(session)
+    if refusal is None and envelope.mail is not None and envelope.mail.body == "BINARYMIME":
+        return replies.BINARYMIME_NEEDS_BDAT  # RFC 3030 §3
+    return refusal
+
+
 def _may_authenticate(session: Session) -> Reply | None:
     if session.user is not None:
         return replies.ALREADY_AUTHENTICATED
@@ -223,7 +266,9 @@ VERBS: dict[bytes, Verb] = {
         Verb("HELO", Arguments.REQUIRED, syntax=replies.HELO_SYNTAX),
         Verb("MAIL", Arguments.REQUIRED, _may_mail, replies.MAIL_SYNTAX),
         Verb("RCPT", Arguments.REQUIRED, _has_sender, replies.RCPT_SYNTAX),
-        Verb("DATA", Arguments.NONE, _has_recipients),
+        Verb("DATA", Arguments.NONE, _may_data),
+        # BDAT checks its own arguments and state: its chunk is read even when it is refused
+        Verb("BDAT", Arguments.OPTIONAL),
         Verb("RSET", Arguments.NONE),
         Verb("NOOP", Arguments.OPTIONAL),
         Verb("QUIT", Arguments.NONE),
@@ -277,3 +322,32 @@ class DataReader:
 
     def message(self) -> bytes:
         return bytes(self._data)
+
+
+class ChunkReader:
+    """Reads one BDAT chunk, exactly `size` octets, from a LineBuffer into `sink` (the
+    transaction's chunks), or drops them as they stream when `sink` is None (a refused chunk:
+    RFC 3030 §2, the data is read and discarded before the reply)."""
+
+    def __init__(self, size: int, sink: bytearray | None) -> None:
+        self.size = size
+        self.remaining = size
+        self.sink = sink
+        self.failure: Reply | None = None
+
+    def take(self, buffer: LineBuffer) -> bool:
+        """Take what the buffer holds of the chunk; True once all of it is read."""
+        if self.remaining:
+            if self.sink is None:
+                buffer.take_raw(self.remaining, keep=False)
+                self.remaining -= buffer.skipped
+            else:
+                piece = buffer.take_raw(self.remaining)
+                self.remaining -= len(piece)
+                self.sink += piece
+        return not self.remaining
+
+    def fail(self, reply: Reply) -> None:
+        if self.failure is None:
+            self.failure = reply
+        self.sink = None

@@ -146,6 +146,22 @@ class Recorder:
         self.size = octets
         self.state = DATA_SENT
 
+    def chunk(self, octets: int, kept: bool = True) -> None:
+        """A BDAT chunk came (`octets` of it): its size stands in for it, as for DATA."""
+        log = self.log
+        if len(log) < self.limit:
+            log.append((monotonic(), DATA_KEPT if kept else DATA_DISCARDED, octets))
+        else:
+            self.cut += 1
+
+    def chunks_done(self, octets: int, kept: bool = True) -> None:
+        """BDAT LAST ended the transaction's chunks (`octets` in all): the next reply decides
+        it, as the reply after DATA's dot does."""
+        if self.state == IDLE:
+            return
+        self.size = octets
+        self.state = DATA_SENT
+
     def stored_form(self, reply: bytes) -> bytes:
         """The transcript kept with the message, ending with `reply` (the 250 the client gets
         once the message is stored; the store keeps both in one commit)."""
@@ -275,6 +291,12 @@ class NoRecorder:
         pass
 
     def data(self, octets: int, kept: bool = True) -> None:
+        pass
+
+    def chunk(self, octets: int, kept: bool = True) -> None:
+        pass
+
+    def chunks_done(self, octets: int, kept: bool = True) -> None:
         pass
 
     def stored_form(self, reply: bytes) -> bytes | None:

@@ -23,6 +23,8 @@ def test_ehlo_lists_every_extension(open_wire: Callable[[], Wire]) -> None:
         b"250-PIPELINING\r\n"
         b"250-SIZE 52428800\r\n"
         b"250-8BITMIME\r\n"
+        b"250-BINARYMIME\r\n"
+        b"250-CHUNKING\r\n"
         b"250-SMTPUTF8\r\n"
         b"250-ENHANCEDSTATUSCODES\r\n"
         b"250-DSN\r\n"
@@ -99,7 +101,7 @@ def test_single_command_replies(wire: Wire, line: bytes, expected: bytes) -> Non
 def test_help_answers_214_with_the_commands(wire: Wire, line: bytes) -> None:
     reply = wire.command(line)
     assert reply.startswith(b"214-2.0.0 ")
-    assert b"214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA" in reply
+    assert b"214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT" in reply
 
 
 def test_quit_answers_221_and_closes(wire: Wire) -> None:

@@ -41,7 +41,12 @@ def test_status_class_matches_reply_code(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_every_reply_renders_as_ascii_lines(name: str) -> None:
     rendered = CATALOGUE[name].render(
-        host="localhost", peer="[127.0.0.1]", extensions="X", challenge="", parameter="SIZE"
+        host="localhost",
+        peer="[127.0.0.1]",
+        extensions="X",
+        challenge="",
+        parameter="SIZE",
+        octets="5",
     )
     assert rendered.endswith(b"\r\n")
     assert rendered[:3] == str(CATALOGUE[name].code).encode()
