@@ -160,7 +160,11 @@ def eight_bit(message: Message) -> Iterator[Finding]:
             continue
         line = message.line_of(part.body_start + m.start())
         declared = part.encoding in ("8bit", "binary")
-        if transaction is not None and transaction.body != "8BITMIME" and not smtputf8:
+        if (
+            transaction is not None
+            and transaction.body not in ("8BITMIME", "BINARYMIME")
+            and not smtputf8
+        ):
             yield error(
                 "headers.8bit-without-8bitmime",
                 f"part {number} has 8-bit bytes but MAIL FROM did not say BODY=8BITMIME"

@@ -37,7 +37,7 @@ class Field:
 @dataclass(frozen=True, slots=True)
 class Transaction:
     """What the SMTP transaction said about the message, when it is known: MAIL FROM's
-    BODY= ("7BIT", "8BITMIME" or None when not given) and SMTPUTF8."""
+    BODY= ("7BIT", "8BITMIME", "BINARYMIME" (RFC 3030 §3) or None when not given) and SMTPUTF8."""
 
     body: str | None = None
     smtputf8: bool = False

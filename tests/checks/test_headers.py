@@ -80,6 +80,8 @@ def test_8bit_body_without_8bitmime_in_the_transaction_is_an_error():
     raw = message(b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: 8bit\r\n", "Grüße\r\n".encode())
     assert "headers.8bit-without-8bitmime" in ids(lint(raw, Transaction(body=None)))
     assert "headers.8bit-without-8bitmime" not in ids(lint(raw, Transaction(body="8BITMIME")))
+    # RFC 3030 §3: BINARYMIME (sent with BDAT) allows 8-bit data as 8BITMIME does
+    assert "headers.8bit-without-8bitmime" not in ids(lint(raw, Transaction(body="BINARYMIME")))
 
 
 def test_a_non_ascii_header_is_flagged_unless_smtputf8():
