@@ -14,6 +14,10 @@ import pytest
 from elektromail.config import SETTINGS
 from elektromail.testing import MailServer
 
+# POP3 listens on 1110 by default: servers started by tests (child processes inherit this)
+# take a free port instead, so parallel tests never collide on it.
+os.environ.setdefault("POP3_PORT", "0")
+
 
 @pytest.fixture
 def mail() -> Iterator[MailServer]:
