@@ -194,7 +194,7 @@ class POP3Server(pop3.POP3):
     """One POP3 connection."""
 
     MAX_LENGTH = MAX_LINE
-    delimiter = b"\r\n"  # LineOnlyReceiver; a bare LF line end is accepted in lineReceived
+    delimiter = b"\n"  # LineOnlyReceiver; lineReceived drops the CR: a bare LF is a line end too
 
     def __init__(self, factory: POP3Factory, implicit_tls: bool = False) -> None:
         self.factory = factory
