@@ -288,3 +288,46 @@ def test_auth_disabled_any_user():
 def test_pop3_off():
     with MailServer(pop3_port=None) as server:
         assert server.pop3_port is None
+
+
+def test_another_sasl_mechanism_plugs_in_by_name(server):
+    """The OAuth2 mechanisms register as PLAIN and LOGIN do (elektromail.pop3.server)."""
+    from elektromail.pop3 import server as pop3_server
+
+    async def shout(exchange, initial):
+        answer = await exchange.challenge(b"who?")
+        return await exchange.check_password(answer.decode(), "pass")
+
+    pop3_server.register_mechanism("X-SHOUT", shout, enabled=lambda settings: True)
+    try:
+        pop = connect(server)
+        assert pop.capa()["SASL"] == ["PLAIN", "LOGIN", "X-SHOUT"]
+        assert pop._shortcmd("AUTH X-SHOUT") == b"+ " + base64.b64encode(b"who?")
+        assert pop._shortcmd(base64.b64encode(b"user").decode()).startswith(b"+OK")
+        pop.quit()
+    finally:
+        del pop3_server.MECHANISMS["X-SHOUT"]
+
+
+def test_a_message_expunged_over_imap_meanwhile_is_an_error_not_a_crash(server):
+    server.inject("user", MESSAGE)
+    pop = logged_in(server)
+    with imaplib.IMAP4(server.host, server.imap_port) as imap:
+        imap.login("user", "pass")
+        imap.select("INBOX")
+        imap.store("1", "+FLAGS", "\\Deleted")
+        imap.expunge()
+    with pytest.raises(poplib.error_proto, match="removed"):
+        pop.retr(1)
+    assert pop.noop().startswith(b"+OK")
+    pop.quit()
+
+
+def test_imap_deleted_flag_is_still_listed_as_dovecot_does(server):
+    server.inject("user", MESSAGE, flags=["\\Deleted"])
+    pop = logged_in(server)
+    assert pop.stat() == (1, len(MESSAGE))
+    assert pop.quit().startswith(b"+OK Bye, 0 messages")
+    again = logged_in_retry(server)
+    assert again.stat()[0] == 1
+    again.quit()
