@@ -1,6 +1,6 @@
-# elektromail: SMTP 2525, IMAP 1143 and the HTTP control API 8080, all on every interface.
+# elektromail: SMTP 2525, IMAP 1143, POP3 1110 and the HTTP control API 8080, all on every interface.
 #   docker build -t elektromail .
-#   docker run --rm -p 2525:2525 -p 1143:1143 -p 8080:8080 elektromail
+#   docker run --rm -p 2525:2525 -p 1143:1143 -p 1110:1110 -p 8080:8080 elektromail
 # Every setting is an environment variable (README, "Configuration"), e.g. -e ELEKTROMAIL_USERS=a:b.
 FROM python:3.12-slim
 
@@ -24,11 +24,12 @@ RUN pip install --no-cache-dir . \
 ENV BIND_ADDR=0.0.0.0 \
     SMTP_PORT=2525 \
     IMAP_PORT=1143 \
+    POP3_PORT=1110 \
     HTTP_PORT=8080
 
 USER 10001:10001
 WORKDIR /var/lib/elektromail
-EXPOSE 2525 1143 8080
+EXPOSE 2525 1143 1110 8080
 
 # No curl in the image: Python asks /healthz (open even with ELEKTROMAIL_HTTP_TOKEN set), or
 # connects to SMTP when HTTP_PORT=off.

@@ -31,6 +31,8 @@ class Settings:
     bind: str = "127.0.0.1"
     smtp_port: int | None = 2525  # None: listener off
     imap_port: int | None = 1143
+    pop3_port: int | None = 1110
+    pop3s_port: int | None = None  # implicit TLS; off by default
     http_port: int | None = None
     users: tuple[UserSpec, ...] = (UserSpec("user", "pass"),)
     auth_disabled: bool = False
@@ -290,6 +292,14 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_port", "smtp-port", "SMTP_PORT", parse_port, "SMTP port (0: any, off: none)"),
     Setting("imap_port", "imap-port", "IMAP_PORT", parse_port, "IMAP port (0: any, off: none)"),
+    Setting("pop3_port", "pop3-port", "POP3_PORT", parse_port, "POP3 port (0: any, off: none)"),
+    Setting(
+        "pop3s_port",
+        "pop3s-port",
+        "ELEKTROMAIL_POP3S_PORT",
+        parse_optional_port_off,
+        "implicit-TLS POP3 port (off)",
+    ),
     Setting(
         "http_port",
         "http-port",

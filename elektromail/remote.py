@@ -99,6 +99,14 @@ class RemoteMailServer:
         return self._config.get("imap_port")
 
     @property
+    def pop3_port(self) -> int | None:
+        return self._config.get("pop3_port")
+
+    @property
+    def pop3s_port(self) -> int | None:
+        return self._config.get("pop3s_port")
+
+    @property
     def http_port(self) -> int | None:
         return urllib.parse.urlsplit(self.url).port
 

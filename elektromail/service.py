@@ -88,6 +88,21 @@ class Server:
             factory = IMAPFactory(self.postoffice, s, self.tls, implicit_tls=True)
             setting = "ELEKTROMAIL_IMAPS_PORT/--imaps-port"
             wanted.append((Listener("imaps", setting, s.imaps_port, tls=True), factory))
+        if s.pop3_port is not None or s.pop3s_port is not None:
+            wanted += self._pop3_listeners()
+        return wanted
+
+    def _pop3_listeners(self) -> list[tuple[Listener, object]]:
+        from elektromail.pop3.server import Maildrops, POP3Factory
+
+        s, drops, wanted = self.settings, Maildrops(), []  # one lock set for both ports
+        if s.pop3_port is not None:
+            factory = POP3Factory(self.postoffice, s, self.tls, drops)
+            wanted.append((Listener("pop3", "POP3_PORT/--pop3-port", s.pop3_port), factory))
+        if s.pop3s_port is not None:
+            factory = POP3Factory(self.postoffice, s, self.tls, drops, implicit_tls=True)
+            setting = "ELEKTROMAIL_POP3S_PORT/--pop3s-port"
+            wanted.append((Listener("pop3s", setting, s.pop3s_port, tls=True), factory))
         return wanted
 
     def listen(self) -> None:
@@ -136,11 +151,11 @@ class Server:
     def ready_line(self) -> str:
         bind = self.settings.bind
         shown = []
-        for name in ("smtp", "imap", "http", "smtps", "imaps"):
+        for name in ("smtp", "imap", "http", "smtps", "imaps", "pop3", "pop3s"):
             port = self.port(name)
             if port is not None:
                 shown.append(f"{name}={bind}:{port}")
-            elif name in ("smtp", "imap", "http"):
+            elif name in ("smtp", "imap", "http", "pop3"):
                 shown.append(f"{name}=off")
         return "elektromail ready " + " ".join(shown)
 

@@ -120,7 +120,7 @@ def build_settings(**given: Any) -> Settings:
             known = ", ".join(sorted(_BY_NAME))
             raise ConfigError(f"unknown setting {key!r}; known settings: {known}")
         values[name] = _value(setting, value)
-    base = Settings(smtp_port=0, imap_port=0, http_port=0, bind="127.0.0.1")
+    base = Settings(smtp_port=0, imap_port=0, pop3_port=0, http_port=0, bind="127.0.0.1")
     not_implemented = tuple(
         f"--{s.option}"
         for s in config.SETTINGS
@@ -224,6 +224,14 @@ class MailServer:
     @property
     def imap_port(self) -> int | None:
         return self._port("imap")
+
+    @property
+    def pop3_port(self) -> int | None:
+        return self._port("pop3")
+
+    @property
+    def pop3s_port(self) -> int | None:
+        return self._port("pop3s")
 
     @property
     def http_port(self) -> int | None:

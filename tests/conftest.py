@@ -14,6 +14,10 @@ import pytest
 from elektromail.config import SETTINGS
 from elektromail.testing import MailServer
 
+# POP3 listens on 1110 by default: servers started by tests (child processes inherit this)
+# take a free port instead, so parallel tests never collide on it.
+os.environ.setdefault("POP3_PORT", "0")
+
 
 @pytest.fixture
 def mail() -> Iterator[MailServer]:
@@ -30,6 +34,7 @@ class ChildServer:
         # The caller's own settings must not leak into the server under test.
         ours = {s.env for s in SETTINGS if s.env}
         full_env = {k: v for k, v in os.environ.items() if k not in ours}
+        full_env["POP3_PORT"] = "0"  # not POP3's fixed 1110: parallel tests would collide
         full_env.update(env or {})
         self.process = subprocess.Popen(
             argv,

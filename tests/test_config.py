@@ -118,3 +118,16 @@ def test_strict_utf8_append_is_off_by_default_and_on_by_switch_or_env_var():
     assert resolve({}, {"ELEKTROMAIL_STRICT_UTF8_APPEND": "yes"}).strict_utf8_append
     with pytest.raises(ConfigError, match="ELEKTROMAIL_STRICT_UTF8_APPEND='sometimes'"):
         resolve({}, {"ELEKTROMAIL_STRICT_UTF8_APPEND": "sometimes"})
+
+
+def test_pop3_ports():
+    """POP3 on 1110 by default (`off` disables, 0 any free port); POP3S off unless given."""
+    assert (Settings().pop3_port, Settings().pop3s_port) == (1110, None)
+    assert resolve({}, {"POP3_PORT": "off"}).pop3_port is None
+    assert resolve({}, {"POP3_PORT": "0"}).pop3_port == 0
+    assert resolve({"pop3-port": "1995"}, {"POP3_PORT": "off"}).pop3_port == 1995
+    assert resolve({}, {"ELEKTROMAIL_POP3S_PORT": "1995"}).pop3s_port == 1995
+    assert resolve({"pop3s-port": "off"}, {}).pop3s_port is None
+    for bad in ("x", "70000", "-1"):
+        with pytest.raises(ConfigError, match="POP3_PORT"):
+            resolve({}, {"POP3_PORT": bad})

@@ -112,3 +112,21 @@ def test_smtp_data_whose_end_comes_alone_is_not_delayed(mail):
 
     assert median_time(transaction) < BOUND
     sock.close()
+
+
+def test_pop3_auth_response_in_two_writes_is_not_delayed(mail):
+    """POP3's AUTH continuation (RFC 5034 §4) with the response's CRLF as its own write."""
+    response = base64.b64encode(b"\0user\0pass")
+
+    def attempt():
+        with nagle_client(mail.pop3_port) as sock:
+            read_until(sock, b"\r\n")
+            sock.sendall(b"AUTH PLAIN\r\n")
+            read_until(sock, b"+ \r\n")
+            sock.sendall(response)
+            sock.sendall(b"\r\n")
+            read_until(sock, b"+OK")
+            sock.sendall(b"QUIT\r\n")
+            read_until(sock, b"+OK Bye")
+
+    assert median_time(attempt) < BOUND

@@ -90,10 +90,10 @@ def test_runs_as_a_non_root_user_created_in_the_image():
     assert f"--uid {user}" in run and "useradd --system" in run
 
 
-def test_listens_everywhere_with_http_on_and_exposes_the_three_ports():
+def test_listens_everywhere_with_http_on_and_exposes_the_four_ports():
     env = env_of(STEPS)
     assert env["BIND_ADDR"] == "0.0.0.0" and env["HTTP_PORT"] == "8080"
-    assert only("EXPOSE").args.split() == ["2525", "1143", "8080"]
+    assert only("EXPOSE").args.split() == ["2525", "1143", "1110", "8080"]
 
 
 def test_command_is_twistd_in_the_foreground_without_pid_file():
@@ -258,11 +258,12 @@ def test_the_image_steps_install_and_start_a_working_server(tmp_path):
     # Free ports on loopback instead of the image's fixed ones on every interface.
     run_env = {k: image_env[k] for k in env_of(STEPS)}
     run_env.update(PATH=image_env["PATH"], SMTP_PORT="0", IMAP_PORT="0", HTTP_PORT="0")
+    run_env["POP3_PORT"] = "0"
     run_env["BIND_ADDR"] = "127.0.0.1"
     server = ChildServer(command, run_env)
     try:
         server.wait_ready(60)
-        assert set(server.ports) == {"smtp", "imap", "http"}
+        assert set(server.ports) == {"smtp", "imap", "pop3", "http"}
         with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as client:
             client.sendmail("a@example.com", ["user@example.com"], b"Subject: hi\r\n\r\nhello\r\n")
         imap = imaplib.IMAP4("127.0.0.1", server.ports["imap"])

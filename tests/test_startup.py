@@ -50,7 +50,7 @@ def test_twistd_finds_the_plugin_after_the_readme_install():
 )
 def test_every_entry_point_starts_the_same_server(child_server, command):
     server = child_server(ANY_PORTS, command=command).wait_ready()
-    assert set(server.ports) == {"smtp", "imap"}
+    assert set(server.ports) == {"smtp", "imap", "pop3"}  # POP3_PORT=0 from tests/conftest.py
     send(server.ports["smtp"], "user@example.com", b"Subject: hi\r\n\r\nhello\r\n")
     with ImapWire(server.ports["imap"]) as imap:
         assert imap.greeting.startswith(b"* OK [CAPABILITY IMAP4rev1 IMAP4rev2")
@@ -61,18 +61,19 @@ def test_ready_line_names_bound_ports_and_off_listeners(child_server):
     line = server.wait_for(b"elektromail ready").decode()
     assert f"smtp=127.0.0.1:{server.ports['smtp']}" in line
     assert "imap=off" in line and "http=off" in line
+    assert f"pop3=127.0.0.1:{server.ports['pop3']}" in line
 
 
 def test_env_vars_configure_the_server(child_server):
     env = {"SMTP_PORT": "0", "IMAP_PORT": "off", "ELEKTROMAIL_USERS": "demo:demo"}
     server = child_server([], env=env).wait_ready()
-    assert set(server.ports) == {"smtp"}
+    assert set(server.ports) == {"smtp", "pop3"}
 
 
 def test_http_api_starts_from_the_command_line_with_its_token(child_server, tmp_path):
     args = [*ANY_PORTS, "--http-port", "0", "--http-token", "t", "--preload-dir", str(tmp_path)]
     server = child_server(args).wait_ready()
-    assert set(server.ports) == {"smtp", "imap", "http"}
+    assert set(server.ports) == {"smtp", "imap", "pop3", "http"}
     assert b"not implemented yet" not in server.output
     conn = http.client.HTTPConnection("127.0.0.1", server.ports["http"], timeout=10)
     conn.request("GET", "/config", headers={"Authorization": "Bearer t"})

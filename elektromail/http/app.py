@@ -310,7 +310,7 @@ class ControlAPI:
 
     async def config(self, request) -> dict[str, Any]:
         s = self.settings
-        ports = {name: self.port(name) for name in ("smtp", "imap", "http")}
+        ports = {name: self.port(name) for name in ("smtp", "imap", "http", "pop3")}
         namespace = self.scope(request)
         users = await self.postoffice.list_users(namespace)
         out: dict[str, Any] = {}
@@ -325,6 +325,7 @@ class ControlAPI:
             # when none is configured).
             smtp_starttls=ports["smtp"] is not None,
             imap_starttls=ports["imap"] is not None,
+            pop3s_port=self.port("pop3s"),  # implicit TLS; the plain POP3 port offers STLS
             storage=s.storage,
             storage_path=s.db,
             http_token_required=self.check_token.required,

@@ -274,14 +274,15 @@ def _config_schema() -> Schema:
         return nullable({"type": "integer", "description": f"Bound {name} port; null if off."})
 
     props: dict[str, Schema] = {}
-    for proto in ("smtp", "imap", "http"):
+    for proto in ("smtp", "imap", "http", "pop3"):
         props[f"{proto}_addr"] = addr(proto.upper())
-    for proto in ("smtp", "imap", "http"):
+    for proto in ("smtp", "imap", "http", "pop3"):
         props[f"{proto}_port"] = port(proto.upper())
-    for proto in ("smtp", "imap", "http"):
+    for proto in ("smtp", "imap", "http", "pop3"):
         props[f"{proto}_enabled"] = {"type": "boolean"}
     props["smtp_starttls"] = {"type": "boolean"}
     props["imap_starttls"] = {"type": "boolean"}
+    props["pop3s_port"] = port("POP3S (implicit TLS)")
     props["storage"] = {"type": "string", "enum": ["memory", "sqlite"]}
     props["storage_path"] = nullable({"type": "string", "description": "ELEKTROMAIL_DB."})
     props["http_token_required"] = {"type": "boolean"}

@@ -102,9 +102,9 @@ def test_every_error_is_the_error_object():
 
 def test_config_has_the_compatibility_fields():
     fields = (
-        "smtp_addr imap_addr http_addr smtp_port imap_port http_port smtp_enabled imap_enabled "
-        "http_enabled smtp_starttls imap_starttls storage storage_path http_token_required "
-        "auth_disabled user_count"
+        "smtp_addr imap_addr http_addr pop3_addr smtp_port imap_port http_port pop3_port "
+        "smtp_enabled imap_enabled http_enabled pop3_enabled smtp_starttls imap_starttls "
+        "pop3s_port storage storage_path http_token_required auth_disabled user_count"
     ).split()
     assert list(SCHEMAS["Config"]["properties"]) == fields
     assert SCHEMAS["Config"]["required"] == fields
