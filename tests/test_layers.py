@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "elektromail"
-PROTOCOLS = ("imap", "smtp", "http")
+PROTOCOLS = ("imap", "smtp", "pop3", "http")
 
 # Rows, top to bottom (docs/ARCHITECTURE.md): a module may import from its own row's package
 # and from rows below it. Keys are module-name prefixes; the longest matching one decides.
@@ -26,6 +26,7 @@ ROWS: dict[str, int] = {
     "elektromail.service": 4,
     "elektromail.imap": 3,
     "elektromail.smtp": 3,
+    "elektromail.pop3": 3,
     "elektromail.http": 3,
     "elektromail.postoffice": 2,
     "elektromail.preload": 2,
