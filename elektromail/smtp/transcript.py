@@ -138,11 +138,7 @@ class Recorder:
 
     def data(self, octets: int, kept: bool = True) -> None:
         """The message data came (`octets` of it): its size stands in for it."""
-        log = self.log
-        if len(log) < self.limit:
-            log.append((monotonic(), DATA_KEPT if kept else DATA_DISCARDED, octets))
-        else:
-            self.cut += 1
+        self.chunk(octets, kept)
         self.size = octets
         self.state = DATA_SENT
 
