@@ -274,7 +274,7 @@ def parse_expiry(value: object) -> float | None:
         if re.fullmatch(r"\d+(\.\d+)?", text):
             return float(text)
         try:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            when = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"expiry {text[:40]!r}: expected ISO 8601 or epoch seconds") from None
         if when.tzinfo is None:

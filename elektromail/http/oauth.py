@@ -4,7 +4,8 @@ namespace: a namespace's request names its own users and sees its own tokens onl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elektromail.http.jsonio import bad_request, not_found, read_json_object
@@ -12,6 +13,7 @@ from elektromail.oauth import Grant, parse_expiry, parse_scopes
 
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
 MAX_TOKEN = 4096
+PRINTABLE = "^[^\\x00-\\x1f\\x7f-\\x9f]+$"  # what str.isprintable takes, near enough
 
 
 def add_oauth_routes(api) -> None:
@@ -25,7 +27,11 @@ def add_oauth_routes(api) -> None:
 def _when(seconds: float | None) -> str | None:
     if seconds is None:
         return None
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+    try:
+        when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    except OverflowError:
+        when = datetime.min.replace(tzinfo=UTC) if seconds < 0 else datetime.max.replace(tzinfo=UTC)
+    return when.isoformat().replace("+00:00", "Z")
 
 
 class OAuthRoutes:
@@ -51,15 +57,18 @@ class OAuthRoutes:
         unknown = sorted(set(body) - {"user", "token", "expires_in", "expiry", "scope"})
         if unknown:
             raise bad_request(f"field {unknown[0][:40]!r}: unknown")
+        for name, value in body.items():
+            if value is None:
+                raise bad_request(f"field {name!r}: null; leave it out instead")
         user = body.get("user")
-        if not isinstance(user, str) or not user or not user.isprintable():
+        if not isinstance(user, str) or not re.fullmatch(PRINTABLE, user):
             raise bad_request("field 'user': expected a non-empty string")
         token = body.get("token")
         if token is not None and (
             not isinstance(token, str)
             or not token.strip()
             or len(token) > MAX_TOKEN
-            or not token.isprintable()
+            or not re.fullmatch(PRINTABLE, token)
             or token != token.strip()
         ):
             raise bad_request(
@@ -80,10 +89,12 @@ class OAuthRoutes:
         try:
             if body.get("expiry") is not None:
                 expires = parse_expiry(body["expiry"])
+                if not isinstance(body["expiry"], str) and not 0 <= expires < 1e11:
+                    raise ValueError("expiry: epoch seconds from 0 to 1e11")
             scopes = parse_scopes(body.get("scope"))
         except ValueError as e:
             raise bad_request(f"field {e}") from None
-        if expires is not None and not abs(expires) < 1e11:
+        if expires is not None and not -1e11 < expires < 1e11:
             raise bad_request("field 'expiry': out of range")
         name = self.api.qualified(request, user)
         grant = self.postoffice.mint_token(name, token, expires, scopes)
@@ -126,11 +137,12 @@ def openapi_schemas() -> dict[str, Any]:
         "scope": scope,
     }
     new = {
-        "user": {"type": "string", "minLength": 1},
+        "user": {"type": "string", "minLength": 1, "pattern": PRINTABLE},
         "token": {
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_TOKEN,
+            "pattern": "^[^\\s\\x00-\\x1f\\x7f](.*[^\\s\\x00-\\x1f\\x7f])?$",
             "description": "The token to accept; a random one when not given.",
         },
         "expires_in": {
@@ -140,7 +152,10 @@ def openapi_schemas() -> dict[str, Any]:
             "description": "Seconds from now (negative: already expired). Not with `expiry`.",
         },
         "expiry": {
-            "type": ["string", "number"],
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "number", "minimum": 0, "exclusiveMaximum": 1e11},
+            ],
             "description": "ISO 8601 (UTC when no zone is given) or epoch seconds.",
         },
         "scope": {
@@ -149,7 +164,12 @@ def openapi_schemas() -> dict[str, Any]:
     }
     return {
         "OAuthToken": obj(token, tuple(token)),
-        "NewOAuthToken": obj(new, ("user",), additionalProperties=False),
+        "NewOAuthToken": obj(
+            new,
+            ("user",),
+            additionalProperties=False,
+            **{"not": {"required": ["expires_in", "expiry"]}},
+        ),
     }
 
 
