@@ -77,6 +77,9 @@ class Settings:
     # the domain under which `anything@<ns>.<suffix>` reaches namespace <ns>.
     namespace_idle: float | None = 24 * 3600
     namespace_suffix: str = "ns.localhost"
+    # OAuth2 sign-in (XOAUTH2, OAUTHBEARER): off, accept (any token), tokens (the map's only)
+    oauth: str = "off"
+    oauth_tokens: tuple = ()  # oauth.Grant entries
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -269,6 +272,19 @@ def parse_domain(text: str) -> str:
 
 def parse_text(text: str) -> str | None:
     return text if text != "" else None
+
+
+def parse_oauth(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("off", "accept", "tokens"):
+        raise ValueError("expected off, accept or tokens")
+    return value
+
+
+def parse_oauth_tokens(text: str) -> tuple:
+    from elektromail.oauth import parse_tokens
+
+    return parse_tokens(text)
 
 
 def parse_db(text: str) -> str | None:
@@ -507,6 +523,20 @@ SETTINGS: tuple[Setting, ...] = (
         parse_domain,
         "mail to anything@<ns>.<suffix> reaches namespace <ns> (ns.localhost)",
     ),
+    Setting(
+        "oauth",
+        "oauth",
+        "ELEKTROMAIL_OAUTH",
+        parse_oauth,
+        "OAuth2 sign-in (XOAUTH2, OAUTHBEARER): off, accept (any token) or tokens (off)",
+    ),
+    Setting(
+        "oauth_tokens",
+        "oauth-tokens",
+        "ELEKTROMAIL_OAUTH_TOKENS",
+        parse_oauth_tokens,
+        "tokens for --oauth tokens: JSON list of {user, token, expiry, scope}, or its file",
+    ),
 )
 
 
@@ -527,7 +557,7 @@ def resolve(cli: Mapping[str, object], environ: Mapping[str, str] | None = None)
         try:
             values[setting.attr] = setting.parse(raw)
         except ValueError as e:
-            shown = "***" if setting.attr in ("users", "http_token") else raw
+            shown = "***" if setting.attr in ("users", "http_token", "oauth_tokens") else raw
             raise ConfigError(f"invalid {source}={shown!r}: {e}") from None
         if not setting.implemented and values[setting.attr] not in (None, False):
             not_implemented.append(f"--{setting.option}")

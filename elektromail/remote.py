@@ -294,6 +294,24 @@ class RemoteMailServer:
     def delete_user(self, name: str) -> None:
         self._call("DELETE", f"/users/{urllib.parse.quote(name, safe='')}")
 
+    def oauth_token(
+        self,
+        user: str,
+        scope: str | None = None,
+        expires_in: float | None = None,
+        token: str | None = None,
+    ) -> str:
+        """An OAuth2 access token for the namespace's `user` (who signs in as
+        `imap_login(user)`), as MailServer.oauth_token: POST /oauth/tokens."""
+        body: dict[str, Any] = {"user": user}
+        if scope is not None:
+            body["scope"] = scope
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        if token is not None:
+            body["token"] = token
+        return self._call("POST", "/oauth/tokens", body)["token"]
+
     def purge(self) -> None:
         """Delete the namespace's messages; its users and mailboxes stay."""
         self._call("POST", "/purge")

@@ -136,6 +136,8 @@ def _value(setting: config.Setting, value: Any) -> Any:
         value = os.fspath(value)
     if setting.attr == "dsn_rules" and isinstance(value, list | tuple | Mapping):
         return json.dumps(value)
+    if setting.attr == "oauth_tokens" and isinstance(value, list | tuple):
+        value = json.dumps(value)
     if setting.attr == "users" and isinstance(value, tuple | list):
         return tuple(value)
     if isinstance(value, str):
@@ -407,6 +409,25 @@ class MailServer:
     def delete_user(self, name: str) -> None:
         """Remove a user and their mail."""
         self.call(lambda: self._server().postoffice.delete_user(name))
+
+    def oauth_token(
+        self,
+        user: str,
+        scope: str | None = None,
+        expires_in: float | None = None,
+        token: str | None = None,
+    ) -> str:
+        """An OAuth2 access token that signs `user` in with XOAUTH2 or OAUTHBEARER under
+        `--oauth tokens` (until `reset()`): for `scope` (space-separated; None: any protocol),
+        for `expires_in` seconds (None: never; negative: already expired)."""
+        from elektromail.oauth import parse_scopes
+
+        def mint() -> str:
+            postoffice = self._server().postoffice
+            expires = None if expires_in is None else postoffice._now() + expires_in
+            return postoffice.mint_token(user, token, expires, parse_scopes(scope)).token
+
+        return self.call(mint)
 
     def purge(self) -> None:
         """Delete every message; users and mailboxes stay."""

@@ -40,6 +40,7 @@ from elektromail.http.jsonio import (
     write_json,
 )
 from elektromail.http.namespaces import add_namespace_routes
+from elektromail.http.oauth import add_oauth_routes
 from elektromail.http.openapi import MAX_PAGE  # messages one listing page may ask for
 from elektromail.http.scoping import Authority, Scoper
 from elektromail.http.site import ControlFactory, ControlSite, store_unavailable
@@ -149,6 +150,7 @@ class ControlAPI:
         add_checks_routes(self)  # /messages/{uid}/checks and /dkim/keys
         add_namespace_routes(self)
         add_transcript_routes(self)
+        add_oauth_routes(self)
 
     def _add(self, path: str, method: str, handler: Handler, token: str | None = "header") -> None:
         """Route `method path` to `handler(request, **path values)`, after the token check
@@ -331,6 +333,7 @@ class ControlAPI:
             http_token_required=self.check_token.required,
             auth_disabled=s.auth_disabled,
             user_count=len(users),
+            oauth=s.oauth,
         )
         return out
 

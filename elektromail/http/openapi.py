@@ -645,7 +645,14 @@ def _api_paths() -> dict[str, Any]:
             )
         },
         **_transcript_paths(message_params),
+        **_oauth_paths(),
     }
+
+
+def _oauth_paths() -> dict[str, Any]:
+    from elektromail.http.oauth import openapi_paths
+
+    return openapi_paths()
 
 
 def _transcript_paths(message_params: list[dict[str, Any]]) -> dict[str, Any]:

@@ -288,6 +288,11 @@ def _config_schema() -> Schema:
     props["http_token_required"] = {"type": "boolean"}
     props["auth_disabled"] = {"type": "boolean"}
     props["user_count"] = {"type": "integer", "minimum": 0}
+    props["oauth"] = {
+        "type": "string",
+        "enum": ["off", "accept", "tokens"],
+        "description": "--oauth: XOAUTH2 and OAUTHBEARER sign-in (off: not offered).",
+    }
     return obj(props, tuple(props))
 
 
@@ -585,7 +590,14 @@ def schemas() -> dict[str, Schema]:
             description="The JSON `data` of one Server-Sent Event.",
         ),
         **_transcript_schemas(),
+        **_oauth_schemas(),
     }
+
+
+def _oauth_schemas() -> dict[str, Schema]:
+    from elektromail.http.oauth import openapi_schemas
+
+    return openapi_schemas()
 
 
 def _transcript_schemas() -> dict[str, Schema]:

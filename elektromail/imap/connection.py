@@ -185,6 +185,7 @@ class Connection:
         self.services = services
         self.peer = peer
         self.session = Session(services.postoffice.events)
+        self.session.oauth = services.settings.oauth != "off"
         self.session.tls = tls  # the port speaks TLS from the first byte (IMAPS)
         limit = services.settings.max_message_size
         self.reader = CommandReader(max_literal=limit, max_command=append_total_limit(limit))

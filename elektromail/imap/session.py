@@ -84,6 +84,7 @@ class Session:
         self.user: UserRow | None = None
         self.dialect = Dialect()
         self.tls = False
+        self.oauth = False  # XOAUTH2 and OAUTHBEARER offered (--oauth not off)
         self.view: MailboxView | None = None
         self._unsubscribe: Callable[[], None] | None = None
         # Whether a message that arrives in the selected mailbox is \Recent here (None: the

@@ -80,6 +80,7 @@ class ControlDesk(NamespaceDesk):
         users = yield self.store.reset(self.baseline, scope)
         self.forget_routes()
         self.forget_quotas()
+        self.forget_tokens(namespace)
         if namespace is None:
             self._first_recent.clear()
             self.transcripts.clear()

@@ -14,6 +14,7 @@ from elektromail.postoffice.desk import Desk
 from elektromail.postoffice.mailboxes import MailboxDesk
 from elektromail.postoffice.messages import MessageDesk
 from elektromail.postoffice.namespaces import NamespaceDesk
+from elektromail.postoffice.oauth import OAuthDesk
 from elektromail.postoffice.quotas import QuotaDesk
 from elektromail.rules import RuleSet
 from elektromail.store import Store
@@ -27,6 +28,7 @@ class PostOffice(
     QuotaDesk,
     ControlDesk,
     NamespaceDesk,
+    OAuthDesk,
     Desk,
 ):
     """Users, routing and delivery on top of the store, and every change (and read) the

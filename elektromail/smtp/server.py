@@ -8,6 +8,7 @@ address (often 0.0.0.0) is no name at all. Clients only show it; nothing routes 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from functools import partial
 from typing import TypeVar
@@ -19,6 +20,7 @@ from twisted.logger import Logger
 from twisted.mail import smtp
 from twisted.python.failure import Failure
 
+from elektromail import oauth
 from elektromail.admission import Connections
 from elektromail.config import Settings
 from elektromail.postoffice import PostOffice
@@ -373,7 +375,10 @@ class SMTPServer(smtp.ESMTP):
         ]
         if self._can_start_tls():
             found.append("STARTTLS")
-        found.append("AUTH " + " ".join(sasl.MECHANISMS))
+        mechanisms = list(sasl.MECHANISMS)
+        if oauth.enabled(self.factory.settings.oauth):
+            mechanisms.extend(oauth.MECHANISMS)
+        found.append("AUTH " + " ".join(mechanisms))
         return found
 
     def _can_start_tls(self) -> bool:
@@ -610,7 +615,10 @@ class SMTPServer(smtp.ESMTP):
 
     def smtp_AUTH(self, argument: bytes) -> Handled:
         name, _, initial = argument.partition(b" ")
-        mechanism = sasl.MECHANISMS.get(name.upper().decode("ascii", "replace"))
+        wanted = name.upper().decode("ascii", "replace")
+        if wanted in oauth.MECHANISMS and oauth.enabled(self.factory.settings.oauth):
+            return self._oauth_start(wanted, initial)
+        mechanism = sasl.MECHANISMS.get(wanted)
         if mechanism is None:
             self.reply(replies.AUTH_UNKNOWN_MECHANISM)
             return None
@@ -633,6 +641,50 @@ class SMTPServer(smtp.ESMTP):
         if credentials is None:
             return self._challenge(exchange)
         return Deferred.fromCoroutine(self._authenticate(exchange.mechanism.name, credentials))
+
+    def _oauth_start(self, mechanism: str, initial: bytes) -> Handled:
+        exchange = oauth.Exchange(mechanism, self.factory.postoffice.verify_bearer, "smtp")
+        if initial.strip():
+            return self._oauth_step(exchange, initial)
+        return self._oauth_challenge(exchange, b"")
+
+    def _oauth_challenge(self, exchange: oauth.Exchange, data: bytes) -> Handled:
+        self.reply(replies.AUTH_CHALLENGE, challenge=base64.b64encode(data).decode("ascii"))
+        self._continuation = partial(self._oauth_step, exchange)
+        return None
+
+    def _oauth_step(self, exchange: oauth.Exchange, line: bytes) -> Handled:
+        try:
+            response = sasl.decode_response(line)
+        except sasl.SASLError as e:
+            self.reply(_SASL_REPLIES[type(e)])
+            return None
+        return Deferred.fromCoroutine(self._oauth_answer(exchange, response))
+
+    async def _oauth_answer(self, exchange: oauth.Exchange, response: bytes) -> None:
+        try:
+            outcome = await exchange.respond(response)
+        except StoreUnavailable as e:
+            log.warn("SMTP AUTH {name} not checked: {why}", name=exchange.mechanism, why=e)
+            self.reply(replies.AUTH_TEMPORARY_FAILURE)
+            return
+        except Exception:
+            log.failure("SMTP AUTH {mechanism} check failed", mechanism=exchange.mechanism)
+            self.reply(replies.AUTH_TEMPORARY_FAILURE)
+            return
+        if isinstance(outcome, oauth.Challenge):
+            self._oauth_challenge(exchange, outcome.data)
+        elif isinstance(outcome, oauth.Success):
+            self._signed_in(exchange.mechanism, outcome.user)
+        else:
+            log.info(
+                "SMTP AUTH {mechanism} refused for {username} from {peer}: {why}",
+                mechanism=exchange.mechanism,
+                username=exchange.user_name,
+                peer=self.session.peer,
+                why=outcome.reason,
+            )
+            self.reply(replies.AUTH_MALFORMED if outcome.malformed else replies.AUTH_FAILED)
 
     async def _authenticate(self, mechanism: str, credentials: sasl.Credentials) -> None:
         settings = self.factory.settings
@@ -660,6 +712,9 @@ class SMTPServer(smtp.ESMTP):
             )
             self.reply(replies.AUTH_FAILED)
             return
+        self._signed_in(mechanism, user)
+
+    def _signed_in(self, mechanism: str, user) -> None:
         self.session.user = user.name
         self.authenticated = True
         self.recorder.authenticated(mechanism, user.name)

@@ -89,6 +89,7 @@ def test_config_reports_the_bound_ports(api, mail):
         "http_token_required": False,
         "auth_disabled": False,
         "user_count": 4,
+        "oauth": "off",
     }
 
 

@@ -4,11 +4,13 @@ UNAUTHENTICATE (RFC 8437), the way back to it."""
 
 from __future__ import annotations
 
+import base64
 import binascii
 
+from elektromail import oauth
 from elektromail.imap import format as fmt
 from elektromail.imap.args import astring, atom, expect_count
-from elektromail.imap.commands.state import capability_code
+from elektromail.imap.commands.state import OAUTH_CAPABILITIES, capability_code
 from elektromail.imap.dispatch import (
     AUTH,
     NOT_AUTH,
@@ -66,12 +68,17 @@ async def login(ctx: Context, args: list[Argument]) -> Done:
     return await _log_in(ctx, astring(args[0], "user name"), astring(args[1], "password"))
 
 
+advertise(*OAUTH_CAPABILITIES, states=NOT_AUTH)  # with --oauth only: see state.capabilities
+
+
 @command("AUTHENTICATE", NOT_AUTH)
 async def authenticate(ctx: Context, args: list[Argument]) -> Done:
     if len(args) not in (1, 2):
         raise Bad("expected AUTHENTICATE mechanism [initial-response]")
     mechanism = atom(args[0], "mechanism").upper()
     initial = _initial_response(args[1]) if len(args) == 2 else None
+    if mechanism in oauth.MECHANISMS and ctx.session.oauth:
+        return await _oauth(ctx, mechanism, initial)
     if mechanism == "PLAIN":
         response = initial if initial is not None else await _challenge(ctx, b"")
         credentials = _plain_credentials(response)
@@ -84,6 +91,22 @@ async def authenticate(ctx: Context, args: list[Argument]) -> Done:
     if credentials is None:
         raise No("Authentication failed", AUTHENTICATIONFAILED)
     return await _log_in(ctx, *credentials)
+
+
+async def _oauth(ctx: Context, mechanism: str, initial: bytes | None) -> Done:
+    """XOAUTH2 / OAUTHBEARER: an empty challenge unless SASL-IR gave the response; a refused
+    token gets the JSON error challenge, and the answer to it (RFC 7628 §3.2.3's dummy) the
+    NO."""
+    exchange = oauth.Exchange(mechanism, ctx.services.postoffice.verify_bearer, "imap")
+    response = initial if initial is not None else await _challenge(ctx, b"")
+    while True:
+        outcome = await exchange.respond(response)
+        if isinstance(outcome, oauth.Success):
+            ctx.session.login(outcome.user)
+            return Done("Logged in", capability_code(ctx.session))
+        if isinstance(outcome, oauth.Failure):
+            raise No("Authentication failed", AUTHENTICATIONFAILED)
+        response = await _challenge(ctx, base64.b64encode(outcome.data))
 
 
 async def _log_in(ctx: Context, name: str, password: str) -> Done:

@@ -35,6 +35,8 @@ advertise("AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR", states=NOT_AUTH)
 # STARTTLS only before login (RFC 9051 §6.2.1) and only while the connection is in the clear.
 advertise("STARTTLS", states=NOT_AUTH)
 NEEDS_PLAINTEXT = frozenset({"STARTTLS"})
+# Advertised (by auth.py) only on a server started with --oauth accept or tokens.
+OAUTH_CAPABILITIES = ("AUTH=XOAUTH2", "AUTH=OAUTHBEARER")
 
 
 def capabilities(session: Session) -> list[str]:
@@ -42,6 +44,8 @@ def capabilities(session: Session) -> list[str]:
     names = TABLE.capabilities(session.state)
     if session.tls:
         names = [name for name in names if name not in NEEDS_PLAINTEXT]
+    if not session.oauth:
+        names = [name for name in names if name not in OAUTH_CAPABILITIES]
     return names
 
 
