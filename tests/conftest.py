@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +27,10 @@ def mail() -> Iterator[MailServer]:
         yield server
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class ChildServer:
     """`python -m elektromail` (or another command) in a child process, ready when it logs
     the ready line; ports are read from that line."""
@@ -38,6 +43,10 @@ class ChildServer:
         full_env.update(env or {})
         self.process = subprocess.Popen(
             argv,
+            # A shell without job control starts background jobs (`pytest &`) with SIGINT
+            # ignored, and children inherit that: twistd then installs no SIGINT handler. The
+            # server under test gets the disposition a terminal's user gives it.
+            preexec_fn=_default_sigint,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=full_env,
