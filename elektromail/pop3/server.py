@@ -32,6 +32,7 @@ from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.mail import pop3
 
+from elektromail import oauth
 from elektromail.admission import Connections
 from elektromail.config import Settings
 from elektromail.lineends import crlf
@@ -47,9 +48,12 @@ TRANSACTION = "TRANSACTION"
 BOTH = (AUTHORIZATION, TRANSACTION)
 
 # RFC 2449 §4: a command line is at most 255 octets; a SASL response line may be far longer
-# (RFC 5034 §4 sets no limit; a bearer token runs to kilobytes), so lines up to 8 KiB are read.
+# (RFC 5034 §4 sets no limit; a bearer token runs to kilobytes), so lines up to 16 KiB (SMTP's
+# limit) are read. RFC 5034 §4 tells clients to send no initial response that would make AUTH
+# longer than 255 octets, but clients with Microsoft's kilobyte tokens do: AUTH may be as long
+# as a response line.
 MAX_COMMAND = 255
-MAX_LINE = 8192
+MAX_LINE = 16384
 # Dovecot's default pop3_uidl_format
 UIDL_FORMAT = "%08X%08X"
 
@@ -130,8 +134,28 @@ async def _login(exchange: SaslExchange, initial: bytes | None):
     )
 
 
+def _oauth(mechanism: str) -> Mechanism:
+    """XOAUTH2 or OAUTHBEARER through the protocol-neutral exchange; an error challenge is sent
+    as `+ base64(json)` and the client's dummy answer ends in `-ERR [AUTH]` (RFC 7628 §3.2.3)."""
+
+    async def run(exchange: SaslExchange, initial: bytes | None):
+        attempt = oauth.Exchange(mechanism, exchange.postoffice.verify_bearer, "pop3")
+        response = initial if initial is not None else await exchange.challenge(b"")
+        while True:
+            outcome = await attempt.respond(response)
+            if isinstance(outcome, oauth.Success):
+                return outcome.user
+            if isinstance(outcome, oauth.Failure):
+                return None
+            response = await exchange.challenge(outcome.data)
+
+    return run
+
+
 register_mechanism("PLAIN", _plain)
 register_mechanism("LOGIN", _login)
+for _name in oauth.MECHANISMS:
+    register_mechanism(_name, _oauth(_name), lambda settings: oauth.enabled(settings.oauth))
 
 
 def decode64(data: bytes) -> bytes:
@@ -298,7 +322,7 @@ class POP3Server(pop3.POP3):
             self._reply(b"-ERR [SYS/TEMP] Internal error")
 
     async def _command(self, line: bytes) -> None:
-        if len(line) > MAX_COMMAND:
+        if len(line) > MAX_COMMAND and line[:5].upper() != b"AUTH ":
             raise Fail("Command line too long")
         try:
             text = line.decode("ascii")
