@@ -35,6 +35,7 @@ from twisted.mail import pop3
 from elektromail import oauth
 from elektromail.admission import Connections
 from elektromail.config import Settings
+from elektromail.events import Event, ServerReset, UserDeleted
 from elektromail.lineends import crlf
 from elektromail.postoffice import PostOffice
 from elektromail.postoffice.routing import MailboxRef
@@ -355,6 +356,27 @@ class POP3Server(pop3.POP3):
     def _ok(self, text: str = "") -> None:
         self._reply(b"+OK " + text.encode() if text else b"+OK")
 
+    def end_session(self, text: str) -> None:
+        """End a logged-in session whose maildrop is gone (a reset, its user deleted): one
+        `-ERR [SYS/TEMP]` line, then the connection closes without the UPDATE state, so no
+        DELE of the old maildrop acts on what replaced it."""
+        if self._closing:
+            return
+        self._reply(b"-ERR [SYS/TEMP] " + text.encode())
+        self._unlock()
+        self._close()
+
+    def ended_by(self, event: Event) -> str | None:
+        """Why `event` ends this session (as IMAP's sessions), or None when it does not."""
+        user = self.user
+        if user is None or self.state != TRANSACTION:
+            return None
+        if isinstance(event, ServerReset) and (event.users is None or user.name in event.users):
+            return "Server reset to its start state"
+        if isinstance(event, UserDeleted) and event.user == user.name:
+            return "User deleted"
+        return None
+
     def _close(self) -> None:
         self._closing = True
         self.transport.loseConnection()
@@ -662,6 +684,23 @@ class POP3Factory(ServerFactory):
         self.maildrops = maildrops if maildrops is not None else Maildrops()
         self.implicit_tls = implicit_tls
         self.connections: Connections[POP3Server] = Connections("POP3", settings.max_connections)
+        self._unsubscribe = None
+
+    def startFactory(self) -> None:
+        self._unsubscribe = self.postoffice.events.subscribe(self._event)
+
+    def stopFactory(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _event(self, event: Event) -> None:
+        if not isinstance(event, (ServerReset, UserDeleted)):
+            return
+        for protocol in list(self.connections):
+            text = protocol.ended_by(event)
+            if text is not None:
+                protocol.end_session(text)
 
     def tls_available(self) -> bool:
         try:

@@ -71,3 +71,43 @@ def test_idle_before_login_times_out_with_the_imap_login_timeout():
     clock.advance(2)
     assert transport.value().endswith(b"-ERR Autologout; idle for too long\r\n")
     assert transport.disconnecting
+
+
+def _read_line(pop: poplib.POP3) -> bytes:
+    return pop._getline()[0]
+
+
+def test_a_reset_ends_logged_in_sessions_without_the_update_state():
+    # As IMAP's sessions end with BYE [UNAVAILABLE]: the maildrop the session numbered is gone.
+    with MailServer(users="user:pass,alice:wonder") as server:
+        server.inject("user", b"Subject: one\r\n\r\nx\r\n")
+        pop = poplib.POP3(server.host, server.pop3_port, timeout=10)
+        pop.user("user")
+        pop.pass_("pass")
+        pop.dele(1)
+        waiting = poplib.POP3(server.host, server.pop3_port, timeout=10)  # not logged in
+        server.reset()
+        assert _read_line(pop) == b"-ERR [SYS/TEMP] Server reset to its start state"
+        assert pop.sock.recv(100) == b""  # closed
+        assert waiting.user("user").startswith(b"+OK")  # before login: not ended
+        waiting.quit()
+        server.inject("user", b"Subject: after\r\n\r\ny\r\n")
+        again = poplib.POP3(server.host, server.pop3_port, timeout=10)
+        again.user("user")
+        again.pass_("pass")  # the maildrop lock went with the session
+        assert again.stat()[0] == 1  # the DELE of the old maildrop did not act
+        again.quit()
+
+
+def test_deleting_a_user_ends_only_that_users_session():
+    with MailServer(users="user:pass,alice:wonder") as server:
+        alice = poplib.POP3(server.host, server.pop3_port, timeout=10)
+        alice.user("alice")
+        alice.pass_("wonder")
+        user = poplib.POP3(server.host, server.pop3_port, timeout=10)
+        user.user("user")
+        user.pass_("pass")
+        server.delete_user("alice")
+        assert _read_line(alice) == b"-ERR [SYS/TEMP] User deleted"
+        assert user.stat() == (0, 0)
+        user.quit()
