@@ -543,17 +543,21 @@ class SMTPServer(smtp.ESMTP):
             # failed, as it lacks a piece.
             self._chunk_ended(chunks, replies.BDAT_SYNTAX, bdat.last)
             return None
-        refusal = self._chunk_refusal(chunks, bdat.size, bdat.valid)
+        refusal = self._chunk_refusal(chunks, bdat.size, bdat.last, bdat.valid)
         sink = None if refusal is not None or chunks is None else chunks.data
         reader = ChunkReader(bdat.size, sink)
         self._reader = reader
         self._read_done = partial(self._end_of_chunk, reader, bdat.last, refusal)
         return None
 
-    def _chunk_refusal(self, chunks: Chunks | None, size: int, valid: bool) -> Reply | None:
+    def _chunk_refusal(
+        self, chunks: Chunks | None, size: int, last: bool, valid: bool
+    ) -> Reply | None:
         """Why a chunk is refused (it is still read: RFC 3030 §2), or None to keep it."""
         if not valid:
             return replies.BDAT_SYNTAX
+        if size == 0 and not last:  # checked before the state, as Postfix does
+            return replies.NULL_BDAT
         if chunks is None:
             return replies.NEED_MAIL_BEFORE_BDAT
         if chunks.failure is not None:
