@@ -15,10 +15,17 @@ from typing import TypeVar
 
 from twisted.internet import protocol
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IAddress, IDelayedCall, ITCPTransport, ITLSTransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    ITCPTransport,
+    ITLSTransport,
+)
 from twisted.logger import Logger
 from twisted.mail import smtp
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from elektromail import oauth
 from elektromail.admission import Connections
@@ -82,6 +89,7 @@ def address_literal(address: IAddress) -> str:
     return f"[IPv6:{host}]" if ":" in host else f"[{host}]"
 
 
+@implementer(IHalfCloseableProtocol)
 class SMTPServer(smtp.ESMTP):
     """One SMTP connection.
 
@@ -104,6 +112,7 @@ class SMTPServer(smtp.ESMTP):
         self._reading_paused = False
         self._closed = False
         self._closing = False  # said goodbye; see _close
+        self._input_ended = False  # the client shut down its sending side: readConnectionLost
         self._reader: DataReader | ChunkReader | None = None
         self._read_done: Callable[[], Handled] = self._end_of_data  # what ends the reader's read
         self._continuation: Callable[[bytes], Handled] | None = None
@@ -168,6 +177,23 @@ class SMTPServer(smtp.ESMTP):
         for call in list(self._delays):
             call.cancel()
         self._delays.clear()
+
+    def readConnectionLost(self) -> None:
+        """The client shut down its sending side (a TCP half-close) but still reads: Exim does
+        so right after pipelining QUIT behind `BDAT ... LAST`, and waits for the 250. What it
+        sent is answered, then the connection closes; input that ends inside a command, a
+        chunk or DATA can never be completed, and is discarded as if the client had left."""
+        self._input_ended = True
+        if self._pending is None:
+            self._end_of_input()
+
+    def writeConnectionLost(self) -> None:
+        """Nobody reads the replies any more (the client shut down its receiving side)."""
+        self.transport.loseConnection()
+
+    def _end_of_input(self) -> None:
+        if not self._closing and not self._closed:
+            self._close()
 
     def timeoutConnection(self) -> None:
         if self._closing:
@@ -279,6 +305,8 @@ class SMTPServer(smtp.ESMTP):
     def _resume(self, _: object) -> None:
         self._pending = None
         self._process_lines()
+        if self._input_ended and self._pending is None:
+            self._end_of_input()
 
     def _throttle(self) -> None:
         if self._closed:

@@ -169,3 +169,59 @@ def test_quick_ack_while_a_chunk_or_its_bdat_line_is_half_read(monkeypatch) -> N
     assert acked == [1, 1, 1]
     server.dataReceived(CHUNK2[-1:])  # the delivery is now pending: its reply will carry it
     assert acked == [1, 1, 1] and len(postoffice.pending) == 1
+
+
+# --- a client that half-closes: QUIT pipelined behind BDAT LAST, then FIN (Exim does) ---------
+
+
+def test_a_half_closed_client_still_gets_its_replies_then_the_connection_closes() -> None:
+    """Exim 4.96 pipelines QUIT behind `BDAT n LAST` and shuts down its sending side at once
+    (TCP half-close), then reads the 250 and the 221. Treating the FIN as the client gone lost
+    the 250: the message was stored and Exim, seeing no answer, would send it again."""
+    server, transport, postoffice = connect()
+    server.dataReceived(EXCHANGE.replace(b"NOOP\r\n", b"QUIT\r\n"))
+    server.readConnectionLost()
+    assert not transport.disconnecting  # the delivery is still pending: its reply is owed
+    transport.clear()
+    postoffice.pending[0][2].callback([])
+    assert transport.value() == (
+        b"250 2.0.0 Message accepted\r\n221 2.0.0 localhost closing connection\r\n"
+    )
+    assert transport.disconnecting
+
+
+def test_a_half_close_without_quit_is_answered_and_closed() -> None:
+    server, transport, postoffice = connect()
+    server.dataReceived(EXCHANGE)  # ends with NOOP, no QUIT
+    postoffice.pending[0][2].callback([])
+    server.readConnectionLost()
+    assert transport.value().endswith(AFTER_STORE) and transport.disconnecting
+
+
+@pytest.mark.parametrize("cut", [len(HEAD) + 20, len(EXCHANGE) - 20, len(EXCHANGE) - 3])
+def test_a_half_close_inside_a_chunk_or_command_closes_and_stores_nothing(cut: int) -> None:
+    # input that ends in the middle can never be completed (RFC 3030 §2: a chunk is exactly
+    # chunk-size octets): the transaction is dropped, as when the client leaves
+    server, transport, postoffice = connect()
+    server.dataReceived(EXCHANGE[:cut])
+    for _r, _raw, d in postoffice.pending:
+        d.callback([])
+    stored = len(postoffice.pending)
+    server.readConnectionLost()
+    assert transport.disconnecting
+    server.connectionLost(connectionDone)
+    assert len(postoffice.pending) == stored == (1 if cut > len(EXCHANGE) - 6 else 0)
+
+
+def test_a_real_half_closed_socket_gets_the_250_and_221(mail) -> None:
+    wire = Wire(mail.smtp_port)
+    exchange = EXCHANGE.replace(b"c@example.com", b"user@example.com")
+    wire.send(exchange.replace(b"NOOP\r\n", b"QUIT\r\n"))
+    wire.sock.shutdown(socket.SHUT_WR)
+    assert wire.reply().startswith(b"250-")
+    assert b"".join(wire.replies(5)) == AFTER_EHLO + (
+        b"250 2.0.0 Message accepted\r\n221 2.0.0 localhost closing connection\r\n"
+    )
+    assert wire.at_eof()
+    assert mailbox(mail, "user") == [CHUNK1 + CHUNK2]
+    wire.close()
