@@ -166,7 +166,11 @@ class SMTPServer(smtp.ESMTP):
         return tls_facts(self.transport)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        self.recorder.closed(during_data=self._reader is not None)
+        reader = self._reader
+        if reader is None:
+            self.recorder.closed()
+        else:
+            self.recorder.closed("DATA" if isinstance(reader, DataReader) else "a BDAT chunk")
         self._closed = True
         self.setTimeout(None)
         self.factory.connections.forget(self)

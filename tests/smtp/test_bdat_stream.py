@@ -225,3 +225,91 @@ def test_a_real_half_closed_socket_gets_the_250_and_221(mail) -> None:
     assert wire.at_eof()
     assert mailbox(mail, "user") == [CHUNK1 + CHUNK2]
     wire.close()
+
+
+# --- limits, timeouts and sequence over the in-memory transport ------------------------------
+
+
+def test_an_oversized_chunk_is_dropped_as_it_streams_and_memory_stays_bounded() -> None:
+    """Issue 18: "size limits enforced chunk by chunk (bytes discarded as they stream)"; RFC
+    3030 §2: a refused chunk is still read ("MUST accept and discard"), then answered."""
+    from elektromail.config import Settings
+
+    server, transport, postoffice = connect(settings=Settings(max_message_size=1000))
+    size = 4 * 1024 * 1024
+    server.dataReceived(HEAD + b"BDAT %d LAST\r\n" % size)
+    transport.clear()
+    piece = b"\x00\xffBDAT 1\r\n.\r\n" * 4096  # 48 KiB of hostile-looking chunk data
+    sent = 0
+    while sent + len(piece) <= size:
+        server.dataReceived(piece)
+        sent += len(piece)
+        assert len(server._lines) == 0 and transport.value() == b""  # nothing kept, no reply
+    server.dataReceived(piece[: size - sent] + b"NOOP\r\n")
+    assert transport.value() == b"552 5.3.4 Message too big\r\n250 2.0.0 OK\r\n"
+    assert postoffice.pending == []
+
+
+def test_a_client_silent_mid_chunk_times_out_and_nothing_is_stored() -> None:
+    from twisted.internet.task import Clock
+
+    clock = Clock()
+    server, transport, postoffice = connect(clock)
+    server.dataReceived(HEAD + b"BDAT %d LAST\r\n" % len(CHUNK1) + CHUNK1[:7])
+    transport.clear()
+    clock.advance(server.timeout)
+    assert transport.value() == b"421 4.4.2 localhost timeout, closing connection\r\n"
+    assert transport.disconnecting
+    server.connectionLost(connectionDone)
+    assert postoffice.pending == []
+
+
+def test_bdat_after_bdat_last_is_503_and_its_chunk_is_read(mail) -> None:
+    # RFC 3030 §2: "Any BDAT command sent after the BDAT LAST is illegal and MUST be replied to
+    # with a 503"; its data is read and discarded all the same, so it runs as no command
+    wire = Wire(mail.smtp_port)
+    wire.command(b"EHLO client")
+    body = b"Subject: one\r\n\r\nx"
+    wire.send(
+        b"MAIL FROM:<a@example.com>\r\nRCPT TO:<user@example.com>\r\n"
+        + b"BDAT %d LAST\r\n" % len(body)
+        + body
+        + b"BDAT 6\r\nQUIT\r\nNOOP\r\n"
+    )
+    assert wire.replies(5)[2:] == [
+        b"250 2.0.0 Message accepted\r\n",
+        b"503 5.5.1 Need MAIL before BDAT\r\n",
+        b"250 2.0.0 OK\r\n",
+    ]
+    assert mailbox(mail, "user") == [body]
+    wire.close()
+
+
+def test_two_transactions_pipelined_in_one_write(mail) -> None:
+    # RFC 2920 and RFC 3030 §4.2: a client may pipeline whole transactions after EHLO
+    first, second = b"Subject: 1\r\n\r\nfirst\r\n", b"Subject: 2\r\n\r\n\x00second\r"
+    envelope = b"MAIL FROM:<a@example.com>\r\nRCPT TO:<user@example.com>\r\n"
+    wire = Wire(mail.smtp_port)
+    wire.send(
+        b"EHLO client\r\n"
+        + envelope
+        + b"BDAT 5\r\n"
+        + first[:5]
+        + b"BDAT %d LAST\r\n" % (len(first) - 5)
+        + first[5:]
+        + envelope
+        + b"BDAT %d LAST\r\n" % len(second)
+        + second
+        + b"QUIT\r\n"
+    )
+    assert wire.reply().startswith(b"250-")
+    assert wire.replies(7)[2:] == [
+        b"250 2.0.0 5 octets received\r\n",
+        b"250 2.0.0 Message accepted\r\n",
+        b"250 2.1.0 Sender OK\r\n",
+        b"250 2.1.5 Recipient OK\r\n",
+        b"250 2.0.0 Message accepted\r\n",
+    ]
+    assert wire.reply().startswith(b"221 ")
+    assert mailbox(mail, "user") == [first, second]
+    wire.close()
