@@ -5,7 +5,8 @@ test_postfix_relay.py). Exim 4.96 also pipelines QUIT behind `BDAT n LAST` and h
 the connection at once, which the server has to answer (server.readConnectionLost).
 
 Exim runs from its own configuration in a temporary directory (`-C`), takes the message on
-standard input and delivers it in the foreground (`-odf`) to our SMTP port; nothing in /etc.
+standard input and delivers it in the foreground (`-odf`) to our SMTP port, in plain text and
+after STARTTLS (then it sends no half-close); nothing in /etc.
 
 Needs Exim (Debian's exim4-daemon-light; it conflicts with the postfix package, so .ci/run
 unpacks it under /opt/elektromail-exim rather than installing it), its system user
@@ -62,7 +63,9 @@ def _why_not() -> str | None:
 pytestmark = pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
 
 
-def configuration(directory: Path, port: int) -> str:
+def configuration(directory: Path, port: int, tls: bool) -> str:
+    # with STARTTLS, the server's self-signed certificate is taken unverified
+    tls_line = "tls_verify_certificates =" if tls else "hosts_avoid_tls = *"
     return f"""\
 primary_hostname = relay-exim.test
 exim_path = {EXIM}
@@ -84,7 +87,7 @@ to_elektromail:
   driver = smtp
   port = {port}
   allow_localhost
-  hosts_avoid_tls = *
+  {tls_line}
 
 begin retry
 * * F,1m,1m
@@ -103,15 +106,18 @@ def mail(server: MailServer) -> MailServer:
     return server
 
 
-@pytest.fixture(scope="module")
-def exim(server: MailServer) -> Iterator[Path]:
-    """A directory with an Exim configuration that sends everything to `server`."""
-    directory = Path(tempfile.mkdtemp(prefix="elektromail-exim-", dir="/tmp"))
+@pytest.fixture(scope="module", params=["plain", "starttls"])
+def exim(request, server: MailServer) -> Iterator[Path]:
+    """A directory with an Exim configuration that sends everything to `server`, in plain
+    text (then Exim half-closes after QUIT) or after STARTTLS."""
+    directory = Path(tempfile.mkdtemp(prefix=f"elektromail-exim-{request.param}-", dir="/tmp"))
     directory.chmod(0o755)
     for sub in ("spool", "log"):
         (directory / sub).mkdir()
         shutil.chown(directory / sub, EXIM_USER, EXIM_USER)
-    (directory / "exim.conf").write_text(configuration(directory, server.smtp_port))
+    (directory / "exim.conf").write_text(
+        configuration(directory, server.smtp_port, tls=request.param == "starttls")
+    )
     try:
         yield directory
     finally:
@@ -133,15 +139,21 @@ def relay(directory: Path, message: bytes) -> str:
     return log
 
 
-def delivered(mail: MailServer, log: str) -> tuple[bytes, list[str]]:
+def delivered(mail: MailServer, directory: Path, log: str) -> tuple[bytes, list[str]]:
     """The stored bytes and our transcript's client lines, once Exim says it delivered."""
-    # "=>" is Exim's delivered line; "K" marks a delivery made with CHUNKING
-    assert re.search(r"=> user@example\.com .* K C=\"250 2\.0\.0 Message accepted\"", log), log
+    # "=>" is Exim's delivered line; "K" marks a delivery made with CHUNKING, "X=" with TLS
+    found = re.findall(r"=> user@example\.com .* K C=\"250 2\.0\.0 Message accepted\"", log)
+    assert found, log
+    tls = "-starttls-" in directory.name
+    assert (" X=TLS" in found[-1]) is tls, found[-1]
     [stored] = mail.wait_for_messages(1, user="user", timeout=30)
     api = Api(mail)
     raw = api.get(f"/messages/{stored['uid']}/raw?user=user").body
     lines = api.get(f"/messages/{stored['uid']}/transcript?user=user").json()["lines"]
-    return raw, [line["text"] for line in lines if line["direction"] == "client"]
+    commands = [line["text"] for line in lines if line["direction"] == "client"]
+    # RFC 3207 §4.2: the transcript starts over after STARTTLS, at the second EHLO
+    assert commands[0] == "EHLO relay-exim.test"
+    return raw, commands
 
 
 def test_exim_relays_into_us_with_bdat_and_the_bytes_arrive_as_sent(mail, exim) -> None:
@@ -154,13 +166,12 @@ def test_exim_relays_into_us_with_bdat_and_the_bytes_arrive_as_sent(mail, exim) 
         "Content-Transfer-Encoding: 8bit\r\n\r\n"
         "Grüße aus Exim.\r\n.\r\n..two dots\r\n.leading dot\r\nend\r\n"
     ).encode()
-    raw, commands = delivered(mail, relay(exim, message))
+    raw, commands = delivered(mail, exim, relay(exim, message))
     # Exim prepends its Received field (RFC 5321 §4.4); the rest is the message exactly
     assert raw.endswith(message)
     added = raw[: -len(message)]
     assert re.fullmatch(rb"Received: [^\r\n]*(\r\n[ \t][^\r\n]*)*\r\n", added), added
     assert b"relay-exim.test" in added
-    assert commands[0] == "EHLO relay-exim.test"
     assert any(c.startswith("MAIL FROM:<a@example.com>") for c in commands), commands
     chunks = [c for c in commands if c.startswith("BDAT ")]
     assert chunks and chunks[-1].endswith(" LAST") and "DATA" not in commands, commands
@@ -175,7 +186,7 @@ def test_a_large_message_from_exim_arrives_intact_in_its_chunks(mail, exim) -> N
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
         "Content-Transfer-Encoding: 8bit\r\n\r\n" + line * 5000
     ).encode()
-    raw, commands = delivered(mail, relay(exim, message))
+    raw, commands = delivered(mail, exim, relay(exim, message))
     assert raw.endswith(message)
     chunks = [c for c in commands if c.startswith("BDAT ")]
     assert chunks[-1].endswith(" LAST") and sum(int(c.split()[1]) for c in chunks) == len(raw)
