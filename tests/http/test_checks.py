@@ -16,6 +16,7 @@ from elektromail.testing import MailServer, call_in_reactor
 from tests.checks.conftest import message, rsa_key, sign
 from tests.http.client import Api
 from tests.http.conftest import TOKEN
+from tests.smtp.wire import Wire
 
 COVERED = (b"from", b"to", b"subject", b"date", b"list-unsubscribe", b"list-unsubscribe-post")
 BULK = (
@@ -218,8 +219,6 @@ def test_reset_keeps_only_the_setting_keys(tmp_path):
 )
 def test_a_binary_part_is_judged_by_what_mail_from_said(api, mail, mail_from, flagged):
     # RFC 3030 §3: Content-Transfer-Encoding binary over SMTP needs BODY=BINARYMIME (and BDAT)
-    from tests.smtp.wire import Wire
-
     raw = (
         b"From: a@example.com\r\nTo: user@example.com\r\nSubject: bin\r\n"
         b"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"

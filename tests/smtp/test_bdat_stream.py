@@ -1,7 +1,8 @@
 """BDAT (RFC 3030) whatever the TCP segments: a pipelined exchange cut at every possible point
 gives the same replies and the same stored bytes, on the in-memory transport (every split
 point, and one octet per read) and on a real socket; a client that vanishes mid-chunk leaves
-nothing stored and nothing behind."""
+nothing stored and nothing behind; a client that half-closes still gets its replies; quick-ACK
+while a chunk is half-read; oversized chunks dropped as they stream; timeouts and sequence."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import socket
 
 import pytest
 from twisted.internet.protocol import connectionDone
+from twisted.internet.task import Clock
 
+from elektromail.config import Settings
 from tests.smtp.test_protocol import connect
 from tests.smtp.wire import Wire, mailbox
 
@@ -233,8 +236,6 @@ def test_a_real_half_closed_socket_gets_the_250_and_221(mail) -> None:
 def test_an_oversized_chunk_is_dropped_as_it_streams_and_memory_stays_bounded() -> None:
     """Issue 18: "size limits enforced chunk by chunk (bytes discarded as they stream)"; RFC
     3030 §2: a refused chunk is still read ("MUST accept and discard"), then answered."""
-    from elektromail.config import Settings
-
     server, transport, postoffice = connect(settings=Settings(max_message_size=1000))
     size = 4 * 1024 * 1024
     server.dataReceived(HEAD + b"BDAT %d LAST\r\n" % size)
@@ -251,8 +252,6 @@ def test_an_oversized_chunk_is_dropped_as_it_streams_and_memory_stays_bounded() 
 
 
 def test_a_client_silent_mid_chunk_times_out_and_nothing_is_stored() -> None:
-    from twisted.internet.task import Clock
-
     clock = Clock()
     server, transport, postoffice = connect(clock)
     server.dataReceived(HEAD + b"BDAT %d LAST\r\n" % len(CHUNK1) + CHUNK1[:7])
