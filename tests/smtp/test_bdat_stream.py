@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 
 from elektromail.config import Settings
 from tests.smtp.test_protocol import connect
-from tests.smtp.wire import Wire, mailbox
+from tests.smtp.wire import Wire, client_context, mailbox
 
 # Chunk data that would fool a line reader: a lone dot line, "BDAT" inside the data, a CRLF
 # cut in two by the chunk boundary (CR ends the first chunk, LF starts the second), NUL and
@@ -311,4 +311,18 @@ def test_two_transactions_pipelined_in_one_write(mail) -> None:
     ]
     assert wire.reply().startswith(b"221 ")
     assert mailbox(mail, "user") == [first, second]
+    wire.close()
+
+
+def test_bdat_over_implicit_tls_one_octet_per_record(start_mail) -> None:
+    """Over TLS (the SMTPS port, RFC 8314) the chunk arrives in TLS records, here one octet
+    each; the server reads the same exchange the same way."""
+    mail = start_mail(smtps_port=0)
+    wire = Wire(mail.server.port("smtps"), tls=client_context(mail))
+    exchange = EXCHANGE.replace(b"c@example.com", b"user@example.com")
+    for i in range(len(exchange)):
+        wire.sock.sendall(exchange[i : i + 1])
+    assert wire.reply().startswith(b"250-")
+    assert b"".join(wire.replies(5)) == AFTER_EHLO + AFTER_STORE
+    assert mailbox(mail, "user") == [CHUNK1 + CHUNK2]
     wire.close()
