@@ -130,3 +130,30 @@ def test_pop3_auth_response_in_two_writes_is_not_delayed(mail):
             read_until(sock, b"+OK Bye")
 
     assert median_time(attempt) < BOUND
+
+
+def test_smtp_bdat_chunk_whose_end_comes_alone_is_not_delayed(mail):
+    """RFC 3030 BDAT: the server has nothing to say until the whole chunk is in, so a chunk
+    whose last octets come in a second small write waited for the delayed ACK too; and the
+    same for the BDAT line's own end coming alone."""
+    sock = nagle_client(mail.smtp_port)
+    read_until(sock, b"220 ")
+    sock.sendall(b"EHLO client\r\n")
+    read_until(sock, b"250 ")
+    body = b"Subject: nagle\r\n\r\n" + b"z" * 4000 + b"\r\n"
+    half = len(body) // 2
+
+    def transaction() -> None:
+        sock.sendall(b"MAIL FROM:<a@example.com> BODY=BINARYMIME\r\n")
+        read_until(sock, b"250 ")
+        sock.sendall(b"RCPT TO:<user@example.com>\r\n")
+        read_until(sock, b"250 ")
+        sock.sendall(b"BDAT %d\r\n" % half + body[: half - 2])  # a chunk, half-read
+        sock.sendall(body[half - 2 : half])
+        read_until(sock, b"octets received\r\n")
+        sock.sendall(b"BDAT %d LAST" % (len(body) - half))  # the line, half-read
+        sock.sendall(b"\r\n" + body[half:])
+        read_until(sock, b"Message accepted\r\n")
+
+    assert median_time(transaction) < BOUND
+    sock.close()

@@ -187,6 +187,31 @@ def eight_bit(message: Message) -> Iterator[Finding]:
             )
 
 
+def binary_without_binarymime(message: Message) -> Iterator[Finding]:
+    """RFC 3030 §3: SMTP carries a binary MIME message (`Content-Transfer-Encoding: binary`,
+    RFC 2045 §2.9: any octets, lines of any length) only with BODY=BINARYMIME, which takes
+    BDAT; 8BITMIME (RFC 6152) does not cover it. Judged only when the SMTP transaction is
+    known: a message put in by IMAP APPEND or the HTTP API may well be binary."""
+    transaction = message.transaction
+    if transaction is None or transaction.body == "BINARYMIME":
+        return
+    # "" is a multipart message itself (RFC 2045 §6.4 lets a multipart be binary too)
+    binary = [number for number, part in message.parts() if part.encoding == "binary"]
+    if not binary:
+        return
+    said = f"BODY={transaction.body}" if transaction.body else "no BODY="
+    names = [number or "(the message)" for number in binary[:MAX_REPORTED]]
+    shown = ", ".join(names) + (", ..." if len(binary) > MAX_REPORTED else "")
+    where = {"part": binary[0]} if binary[0] else {}
+    yield error(
+        "headers.binary-without-binarymime",
+        f"part{'s' if len(binary) > 1 else ''} {shown} declare{'' if len(binary) > 1 else 's'}"
+        f" Content-Transfer-Encoding binary but MAIL FROM said {said}, not BODY=BINARYMIME"
+        " (RFC 3030 §3: binary MIME needs BINARYMIME and BDAT)",
+        **where,
+    )
+
+
 def bcc_left(message: Message) -> Iterator[Finding]:
     """RFC 5322 §3.6.3: the Bcc field's recipients are not to be disclosed to the others; a
     Bcc header in a delivered copy shows every recipient who got it."""
@@ -324,6 +349,7 @@ CHECKS: tuple[Callable[[Message], Iterator[Finding]], ...] = (
     line_ends,
     long_lines,
     eight_bit,
+    binary_without_binarymime,
     bcc_left,
     malformed_addresses,
     mime_structure,

@@ -101,6 +101,9 @@ MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message too big")
 CHUNK_OK = Reply(250, "2.0.0", "{octets} octets received")
 # A chunk-size that is no number (or none): its data, if any, cannot be told from commands.
 BDAT_SYNTAX = Reply(501, "5.5.4", "Syntax: BDAT chunk-size [LAST]")
+# RFC 3030 §2 allows a zero chunk-size only on "the last BDAT command"; a non-final BDAT 0
+# moves nothing and could repeat for ever: Postfix's reply, and like Postfix the transaction fails.
+NULL_BDAT = Reply(551, "5.7.1", "Null BDAT request")
 NEED_MAIL_BEFORE_BDAT = Reply(503, "5.5.1", "Need MAIL before BDAT")
 NEED_RCPT_BEFORE_BDAT = Reply(503, "5.5.1", "Need RCPT before BDAT")
 # RFC 3030 §2: after a failed BDAT the client sends no more; those in the pipeline are read

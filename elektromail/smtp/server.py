@@ -15,10 +15,17 @@ from typing import TypeVar
 
 from twisted.internet import protocol
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IAddress, IDelayedCall, ITCPTransport, ITLSTransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    ITCPTransport,
+    ITLSTransport,
+)
 from twisted.logger import Logger
 from twisted.mail import smtp
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from elektromail import oauth
 from elektromail.admission import Connections
@@ -82,6 +89,7 @@ def address_literal(address: IAddress) -> str:
     return f"[IPv6:{host}]" if ":" in host else f"[{host}]"
 
 
+@implementer(IHalfCloseableProtocol)
 class SMTPServer(smtp.ESMTP):
     """One SMTP connection.
 
@@ -104,6 +112,7 @@ class SMTPServer(smtp.ESMTP):
         self._reading_paused = False
         self._closed = False
         self._closing = False  # said goodbye; see _close
+        self._input_ended = False  # the client shut down its sending side: readConnectionLost
         self._reader: DataReader | ChunkReader | None = None
         self._read_done: Callable[[], Handled] = self._end_of_data  # what ends the reader's read
         self._continuation: Callable[[bytes], Handled] | None = None
@@ -157,7 +166,11 @@ class SMTPServer(smtp.ESMTP):
         return tls_facts(self.transport)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        self.recorder.closed(during_data=self._reader is not None)
+        reader = self._reader
+        if reader is None:
+            self.recorder.closed()
+        else:
+            self.recorder.closed("DATA" if isinstance(reader, DataReader) else "a BDAT chunk")
         self._closed = True
         self.setTimeout(None)
         self.factory.connections.forget(self)
@@ -168,6 +181,23 @@ class SMTPServer(smtp.ESMTP):
         for call in list(self._delays):
             call.cancel()
         self._delays.clear()
+
+    def readConnectionLost(self) -> None:
+        """The client shut down its sending side (a TCP half-close) but still reads: Exim does
+        so right after pipelining QUIT behind `BDAT ... LAST`, and waits for the 250. What it
+        sent is answered, then the connection closes; input that ends inside a command, a
+        chunk or DATA can never be completed, and is discarded as if the client had left."""
+        self._input_ended = True
+        if self._pending is None:
+            self._end_of_input()
+
+    def writeConnectionLost(self) -> None:
+        """Nobody reads the replies any more (the client shut down its receiving side)."""
+        self.transport.loseConnection()
+
+    def _end_of_input(self) -> None:
+        if not self._closing and not self._closed:
+            self._close()
 
     def timeoutConnection(self) -> None:
         if self._closing:
@@ -279,6 +309,8 @@ class SMTPServer(smtp.ESMTP):
     def _resume(self, _: object) -> None:
         self._pending = None
         self._process_lines()
+        if self._input_ended and self._pending is None:
+            self._end_of_input()
 
     def _throttle(self) -> None:
         if self._closed:
@@ -543,17 +575,21 @@ class SMTPServer(smtp.ESMTP):
             # failed, as it lacks a piece.
             self._chunk_ended(chunks, replies.BDAT_SYNTAX, bdat.last)
             return None
-        refusal = self._chunk_refusal(chunks, bdat.size, bdat.valid)
+        refusal = self._chunk_refusal(chunks, bdat.size, bdat.last, bdat.valid)
         sink = None if refusal is not None or chunks is None else chunks.data
         reader = ChunkReader(bdat.size, sink)
         self._reader = reader
         self._read_done = partial(self._end_of_chunk, reader, bdat.last, refusal)
         return None
 
-    def _chunk_refusal(self, chunks: Chunks | None, size: int, valid: bool) -> Reply | None:
+    def _chunk_refusal(
+        self, chunks: Chunks | None, size: int, last: bool, valid: bool
+    ) -> Reply | None:
         """Why a chunk is refused (it is still read: RFC 3030 §2), or None to keep it."""
         if not valid:
             return replies.BDAT_SYNTAX
+        if size == 0 and not last:  # checked before the state, as Postfix does
+            return replies.NULL_BDAT
         if chunks is None:
             return replies.NEED_MAIL_BEFORE_BDAT
         if chunks.failure is not None:

@@ -180,11 +180,12 @@ class Recorder:
         carry = 1 if carry_last and log and log[-1][1] == CLIENT else 0
         self._end(REFUSED, self._with_last_refusal(why), carry)
 
-    def closed(self, during_data: bool) -> None:
-        """The connection is gone: an open transaction is refused; a session that sent
-        commands but began no transaction is kept too (a refused AUTH, say)."""
+    def closed(self, during: str = "") -> None:
+        """The connection is gone: an open transaction is refused (`during`: what was being
+        read, "DATA" or "a BDAT chunk"); a session that sent commands but began no transaction
+        is kept too (a refused AUTH, say)."""
         if self.state != IDLE:
-            why = "the connection closed " + ("during DATA" if during_data else "mid-transaction")
+            why = "the connection closed " + (f"during {during}" if during else "mid-transaction")
             self._end(REFUSED, self._with_last_refusal(why))
         elif self.pre_end < 0 and any(entry[1] == CLIENT for entry in self.log):
             why = self._with_last_refusal("the session ended with no mail transaction")
@@ -283,7 +284,7 @@ class NoRecorder:
     def tls_started(self, source: TLSFacts) -> None:
         pass
 
-    def closed(self, during_data: bool) -> None:
+    def closed(self, during: str = "") -> None:
         pass
 
     def data(self, octets: int, kept: bool = True) -> None:

@@ -195,3 +195,61 @@ def test_the_check_data_is_declared_package_data():
 
     setup = (Path(__file__).resolve().parents[2] / "setup.cfg").read_text()
     assert "elektromail.checks = data/*" in setup
+
+
+BINARY = b"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"
+BINARY += b"Content-Transfer-Encoding: binary\r\n"
+
+
+@pytest.mark.parametrize("body", [None, "7BIT", "8BITMIME"])
+def test_a_binary_part_without_binarymime_in_the_transaction_is_an_error(body):
+    """RFC 3030 §3: a binary MIME message goes over SMTP only with BODY=BINARYMIME (and BDAT);
+    8BITMIME does not cover it (RFC 6152 §3 keeps 8-bit data in lines)."""
+    raw = message(BINARY, b"\x01\xff\rbare CR\nbare LF\x80")
+    [found] = [
+        f for f in lint(raw, Transaction(body=body)) if f.id == "headers.binary-without-binarymime"
+    ]
+    assert found.severity == "error" and found.where == {"part": "1"}
+    assert "BODY=BINARYMIME" in found.message and "RFC 3030 §3" in found.message
+    assert ("no BODY=" if body is None else f"BODY={body}") in found.message
+
+
+def test_binarymime_lets_a_binary_part_pass():
+    raw = message(BINARY, b"\x01\xff\rbare CR\nbare LF\x80")
+    found = ids(lint(raw, Transaction(body="BINARYMIME")))
+    assert "headers.binary-without-binarymime" not in found
+    assert "headers.8bit-without-8bitmime" not in found and "headers.8bit-undeclared" not in found
+
+
+def test_a_binary_part_of_an_unknown_transaction_is_not_judged():
+    # IMAP APPEND and the HTTP API may store binary messages; only SMTP needs BINARYMIME
+    raw = message(BINARY, b"\x01\xff")
+    assert "headers.binary-without-binarymime" not in ids(lint(raw))
+
+
+def test_binary_parts_of_a_multipart_are_named_in_one_finding():
+    header = (
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n"
+        b"Content-Transfer-Encoding: binary\r\n"
+    )
+    part = b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: %s\r\n\r\n%s\r\n"
+    body = (
+        b"--b\r\n"
+        + part % (b"binary", b"\xff\x00")
+        + b"--b\r\n"
+        + part % (b"base64", b"AAAA")
+        + b"--b\r\n"
+        + part % (b"BINARY", b"\x80")
+        + b"--b--\r\n"
+    )
+    [found] = [
+        f
+        for f in lint(message(header, body), Transaction(body="8BITMIME"))
+        if f.id == "headers.binary-without-binarymime"
+    ]
+    assert "parts (the message), 1, 3 declare" in found.message and found.where == {}
+
+
+def test_a_part_merely_mentioning_binary_is_not_binary():
+    raw = message(b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n", b"YmluYXJ5\r\n")
+    assert "headers.binary-without-binarymime" not in ids(lint(raw, Transaction(body=None)))

@@ -16,6 +16,7 @@ from elektromail.testing import MailServer, call_in_reactor
 from tests.checks.conftest import message, rsa_key, sign
 from tests.http.client import Api
 from tests.http.conftest import TOKEN
+from tests.smtp.wire import Wire
 
 COVERED = (b"from", b"to", b"subject", b"date", b"list-unsubscribe", b"list-unsubscribe-post")
 BULK = (
@@ -206,6 +207,33 @@ def test_reset_keeps_only_the_setting_keys(tmp_path):
         mail.add_dkim_key("y", "example.org", rsa_key()[2])
         mail.reset()
         assert [k["selector"] for k in mail.dkim_keys()] == ["sel"]
+
+
+@pytest.mark.parametrize(
+    ("mail_from", "flagged"),
+    [
+        (b"MAIL FROM:<a@example.com>", True),
+        (b"MAIL FROM:<a@example.com> BODY=8BITMIME", True),  # 8BITMIME is not BINARYMIME
+        (b"MAIL FROM:<a@example.com> BODY=BINARYMIME", False),
+    ],
+)
+def test_a_binary_part_is_judged_by_what_mail_from_said(api, mail, mail_from, flagged):
+    # RFC 3030 §3: Content-Transfer-Encoding binary over SMTP needs BODY=BINARYMIME (and BDAT)
+    raw = (
+        b"From: a@example.com\r\nTo: user@example.com\r\nSubject: bin\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: binary\r\n\r\n\x01\xff\rcr\nlf\r\n"
+    )
+    mail.purge()
+    wire = Wire(mail.smtp_port)
+    wire.command(b"EHLO client")
+    wire.send(mail_from + b"\r\nRCPT TO:<user@example.com>\r\nBDAT %d LAST\r\n" % len(raw) + raw)
+    assert wire.replies(3)[2] == b"250 2.0.0 Message accepted\r\n"
+    wire.close()
+    [stored] = mail.wait_for_messages(1, user="user")
+    found = by_check(api.get(f"/messages/{stored['uid']}/checks?user=user"))["headers"]
+    assert ("headers.binary-without-binarymime" in found) is flagged
+    assert "headers.8bit-undeclared" not in found
 
 
 @pytest.mark.parametrize(

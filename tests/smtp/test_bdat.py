@@ -85,3 +85,34 @@ def test_rset_mid_sequence_discards_chunks_and_bdat_0_last(mail, wire: Wire) -> 
     wire.send(ENVELOPE + b"BDAT 4\r\nkeptBDAT 0 LAST\r\n")
     assert wire.replies(4)[3] == b"250 2.0.0 Message accepted\r\n"
     assert mailbox(mail, "user") == [b"kept"]
+
+
+def test_a_non_final_bdat_0_fails_the_transaction_as_postfix_does(mail, wire: Wire) -> None:
+    # RFC 3030 §2: "The last BDAT command MAY have a byte-count of zero"; only the last. A
+    # non-final BDAT 0 moves nothing (a client could send it for ever): Postfix 3.7 answers
+    # "551 5.7.1 Null BDAT request" and fails the transaction, discarding the chunks after it
+    # until BDAT LAST (§2: "MUST accept and discard the associated message data"). Same here.
+    wire.send(ENVELOPE + b"BDAT 4\r\nabcdBDAT 0\r\nBDAT 3\r\nxyzBDAT 0 LAST\r\nNOOP\r\n")
+    assert wire.replies(7)[2:] == [
+        b"250 2.0.0 4 octets received\r\n",
+        b"551 5.7.1 Null BDAT request\r\n",
+        b"503 5.5.1 Chunk discarded: the transaction failed earlier\r\n",
+        b"503 5.5.1 Chunk discarded: the transaction failed earlier\r\n",
+        b"250 2.0.0 OK\r\n",
+    ]
+    assert mailbox(mail, "user") == []
+    # the failed transaction ended at BDAT LAST: a new one works
+    body = b"S: z\r\n\r\nok"
+    wire.send(ENVELOPE + b"BDAT %d LAST\r\n" % len(body) + body)
+    assert wire.replies(3)[2] == b"250 2.0.0 Message accepted\r\n"
+    assert mailbox(mail, "user") == [body]
+
+
+def test_a_non_final_bdat_0_outside_a_transaction_is_also_a_null_request(mail, wire: Wire) -> None:
+    # Postfix checks for the null request before the transaction's state
+    assert wire.command(b"BDAT 0") == b"551 5.7.1 Null BDAT request\r\n"
+    assert wire.command(b"BDAT 00") == b"551 5.7.1 Null BDAT request\r\n"
+    assert wire.command(b"NOOP") == b"250 2.0.0 OK\r\n"
+    # BDAT 0 LAST is the RFC's own construct (§4.2's example) and stays allowed
+    wire.send(ENVELOPE + b"BDAT 0 LAST\r\n")
+    assert wire.replies(3)[2] == b"250 2.0.0 Message accepted\r\n"

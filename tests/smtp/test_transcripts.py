@@ -513,3 +513,24 @@ def test_ten_thousand_commands_are_cut_with_a_note(mail, open_wire):
     assert len(json.dumps(t)) < 64 * 1024
     (entry,) = ring(mail)
     assert entry["truncated"] is True
+
+
+@pytest.mark.parametrize(
+    ("sent", "reason"),
+    [
+        (b"BDAT 20\r\nSubject: half", "the connection closed during a BDAT chunk"),
+        (b"BDAT 5\r\nhello", "the connection closed mid-transaction"),  # between chunks
+    ],
+)
+def test_client_vanishing_mid_bdat_is_a_refused_transaction(mail, open_wire, sent, reason):
+    wire = open_wire()
+    wire.command(b"EHLO gone.test")
+    wire.command(b"MAIL FROM:<a@example.com>")
+    wire.command(b"RCPT TO:<bob@example.com>")
+    wire.send(sent)
+    if sent.endswith(b"hello"):
+        assert wire.reply() == b"250 2.0.0 5 octets received\r\n"
+    wire.close()
+    (entry,) = wait_ring(mail, 1)
+    assert entry["outcome"] == "refused" and entry["reason"] == reason
+    assert "half" not in json.dumps(entry) and "hello" not in json.dumps(entry)
