@@ -646,7 +646,14 @@ def _api_paths() -> dict[str, Any]:
         },
         **_transcript_paths(message_params),
         **_oauth_paths(),
+        **_webhook_paths(),
     }
+
+
+def _webhook_paths() -> dict[str, Any]:
+    from elektromail.http.webhooks import openapi_paths
+
+    return openapi_paths()
 
 
 def _oauth_paths() -> dict[str, Any]:
