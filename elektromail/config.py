@@ -630,6 +630,8 @@ def resolve(cli: Mapping[str, object], environ: Mapping[str, str] | None = None)
         except ValueError as e:
             secret = ("users", "http_token", "oauth_tokens", "webhook_secret")
             shown = "***" if setting.attr in secret else raw
+            if setting.attr == "webhook_urls":  # a password in a URL is not shown either
+                shown = re.sub(r"//[^/?#]*@", "//***@", raw)
             raise ConfigError(f"invalid {source}={shown!r}: {e}") from None
         if not setting.implemented and values[setting.attr] not in (None, False):
             not_implemented.append(f"--{setting.option}")

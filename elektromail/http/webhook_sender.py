@@ -283,12 +283,17 @@ class WebhookTarget:
         except Exception as e:  # a bug or a URL the client refuses: no retry will help
             self._answered(Failure(e), payload, attempt)
             return
-        d.addTimeout(self.timeout, self.clock)
+        # Our own timer rather than Deferred.addTimeout: a cancelled Agent request fails with
+        # its own error (ResponseNeverReceived), not CancelledError, so it could not tell.
+        timer = self.clock.callLater(self.timeout, d.cancel)
         self._request = d
-        d.addBoth(self._answered, payload, attempt)
+        d.addBoth(self._answered, payload, attempt, timer)
 
-    def _answered(self, result, payload: Payload, attempt: int) -> None:
+    def _answered(self, result, payload: Payload, attempt: int, timer=None) -> None:
         self._request = None
+        timed_out = timer is not None and not timer.active()
+        if timer is not None and timer.active():
+            timer.cancel()
         if self._stopped or payload is not self._current:
             self._wake()
             return
@@ -296,6 +301,8 @@ class WebhookTarget:
             self._succeeded(result)
         else:
             error = Refused(result) if isinstance(result, int) else result
+            if timed_out:
+                error = defer.TimeoutError()
             self._attempt_failed(error, attempt)
         self._wake()
 
@@ -347,8 +354,12 @@ def _describe(error, timeout: float) -> tuple[str, bool]:
         return f"cannot connect: {failure.getErrorMessage()}", True
     if failure.check(ResponseFailed, ConnectionLost, ResponseDone):
         reasons = getattr(failure.value, "reasons", None) or [failure]
-        return f"connection failed: {_tls_reason(reasons) or reasons[0].getErrorMessage()}", True
+        return f"connection failed: {_tls_reason(reasons) or _message(reasons[0])}", True
     return f"{failure.type.__name__}: {failure.getErrorMessage()}", False
+
+
+def _message(failure: Failure) -> str:
+    return failure.getErrorMessage() or failure.type.__name__
 
 
 def _tls_reason(reasons: list[Failure]) -> str | None:
