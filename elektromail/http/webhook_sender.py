@@ -350,7 +350,7 @@ def _describe(error, timeout: float) -> tuple[str, bool]:
         return f"no answer within {timeout:g} s", True
     if failure.check(DNSLookupError):
         return f"DNS lookup failed: {failure.getErrorMessage()}", True
-    if failure.check(ConnectError):
+    if failure.check(ConnectError, OSError):
         return f"cannot connect: {failure.getErrorMessage()}", True
     if failure.check(ResponseFailed, ConnectionLost, ResponseDone):
         reasons = getattr(failure.value, "reasons", None) or [failure]

@@ -220,6 +220,30 @@ def openapi_paths() -> dict[str, Any]:
     }
 
 
+def openapi_webhooks() -> dict[str, Any]:
+    """The document's `webhooks` (OpenAPI 3.1): the POST this server makes per delivery."""
+    from elektromail.http.openapi_schemas import json_body as body
+    from elektromail.http.openapi_schemas import ref
+
+    return {
+        EVENT: {
+            "post": {
+                "summary": "A message was delivered (to each --webhook-url)",
+                "operationId": "webhookDelivered",
+                "description": "Headers: X-Elektromail-Event, X-Elektromail-Delivery and, with "
+                "--webhook-secret, X-Elektromail-Signature: `sha256=` and the hex HMAC-SHA256 "
+                "of the exact body keyed with the secret. Answer 2xx; a 5xx, 408, 429, a "
+                "timeout or a connection error is retried, any other answer is not.",
+                "requestBody": {
+                    "required": True,
+                    **body(ref("schemas", "WebhookDelivery"), "The delivery."),
+                },
+                "responses": {"2XX": {"description": "Received."}},
+            }
+        }
+    }
+
+
 def openapi_schemas() -> dict[str, Any]:
     from elektromail.http.openapi_schemas import nullable, obj, ref
 
@@ -247,7 +271,26 @@ def openapi_schemas() -> dict[str, Any]:
         "last_success": when,
         "last_failure": when,
     }
+    delivery = {
+        "id": {
+            "type": "string",
+            "description": "This delivery's id, also in X-Elektromail-Delivery: the same on "
+            "every retry of it.",
+        },
+        "event": {"type": "string", "enum": [EVENT]},
+        "source": {"type": ["string", "null"], "enum": ["smtp", "dsn", "inject", "append", None]},
+        "user": {"type": "string", "description": "As its namespace's view shows it."},
+        "mailbox": {"type": "string"},
+        "namespace": nullable({"type": "string", "description": "null: the default one."}),
+        "message": ref("schemas", "MessageSummary"),
+    }
     return {
+        "WebhookDelivery": obj(
+            delivery,
+            tuple(delivery),
+            description="The JSON body POSTed to each --webhook-url per delivered message; "
+            "`message` is the item GET /messages lists.",
+        ),
         "WebhookTarget": obj(target, tuple(target)),
         "WebhookStatus": obj(
             {

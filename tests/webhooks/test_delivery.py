@@ -15,6 +15,7 @@ import pytest
 
 from elektromail.testing import MailServer, call_in_reactor, reactor_in_thread
 from tests.http.client import Api
+from tests.http.openapi_check import validator
 from tests.webhooks.receiver import Receiver, listen, url_of
 
 SECRET = "hook-s3cret"
@@ -69,6 +70,7 @@ def test_an_smtp_delivery_posts_the_summary_that_get_messages_lists(mail, receiv
     )
     assert body["namespace"] is None
     assert body["message"]["subject"] == "Hello"
+    validator("/components/schemas/WebhookDelivery").validate(body)  # as the document says
     assert got.headers["x-elektromail-event"] == "delivered"
     assert got.headers["x-elektromail-delivery"] == body["id"]
     assert got.headers["user-agent"].startswith("elektromail/")
@@ -203,3 +205,43 @@ def test_delivery_does_not_wait_for_a_receiver_that_never_answers_and_stop_is_pr
         assert len(receiver.received) == 1  # the rest were dropped, not sent
     finally:
         call_in_reactor(port.stopListening)
+
+
+def test_a_full_queue_drops_the_oldest_and_get_webhooks_counts_it():
+    receiver = Receiver(default="hang")
+    port = call_in_reactor(listen, reactor_in_thread(), receiver)
+    try:
+        with MailServer(http_port=0, webhook_urls=url_of(port), webhook_queue="2") as mail:
+            for n in range(6):
+                smtp_send(mail, "user@localhost", b"Subject: %d\r\n\r\nx\r\n" % n)
+            # A read of the store after the deliveries: the webhook reads, queued before it on
+            # the one connection, are done and their deliveries queued.
+            assert len(mail.messages()) == 6
+            receiver.wait_for(1)
+            (target,) = Api(mail).get("/webhooks").json()["webhooks"]
+            # 0 in flight, 4 and 5 waiting; 1, 2, 3 pushed out, oldest first
+            assert (target["in_flight"], target["queued"], target["dropped"]) == (True, 2, 3)
+            assert target["sent"] == 0
+    finally:
+        call_in_reactor(port.stopListening)
+
+
+@pytest.fixture
+def guarded(receiver):
+    with MailServer(http_port=0, http_token="tok", webhook_urls=[receiver.url]) as server:
+        yield server
+
+
+def test_get_webhooks_wants_the_token_and_only_get(guarded):
+    bare = Api(guarded)
+    answer = bare.get("/webhooks")
+    assert answer.status == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer")
+    api = Api(guarded, token="tok")
+    assert api.get("/webhooks").status == 200
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        answer = api.request(method, "/webhooks", data=b'{"url": "http://evil.test/"}')
+        assert answer.status == 405, (method, answer.body)
+        assert answer.headers["Allow"] == "GET, HEAD"
+    assert api.get("/webhooks?namespace=nope").status == 404
+    assert api.get("/webhooks?namespace=..%2F").status == 400
+    assert api.get("/webhooks?" + "x=1&" * 2000).status == 200  # unknown parameters: ignored
