@@ -69,13 +69,13 @@ Poster = Callable[[bytes, bytes, Headers], defer.Deferred]
 
 
 class AgentPoster:
-    """POSTs with twisted.web.client.Agent over a pool of persistent connections; the answer's
-    body is read (up to MAX_RESPONSE, so a connection can be used again) and discarded."""
+    """POSTs with twisted.web.client.Agent, a connection each: a kept-alive one that the
+    receiver closed while idle (Node's default after 5 s) would fail the next POST, which
+    Twisted does not retry (not idempotent) and which would show as a failure here. The
+    answer's body is read up to MAX_RESPONSE bytes and discarded."""
 
     def __init__(self, reactor, tls_policy=None) -> None:
-        self.pool = HTTPConnectionPool(reactor, persistent=True)
-        self.pool.maxPersistentPerHost = 1  # one request at a time per URL
-        self.pool.retryAutomatically = False  # retries are ours, counted and backed off
+        self.pool = HTTPConnectionPool(reactor, persistent=False)
         if tls_policy is None:
             self.agent = Agent(reactor, pool=self.pool)
         else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from twisted.internet.task import Clock
+from twisted.web.server import NOT_DONE_YET
 
 from elektromail.http.webhook_sender import AgentPoster, Payload, WebhookTarget
 from elektromail.testing import call_in_reactor, reactor_in_thread
@@ -192,6 +193,74 @@ def test_https_to_a_certificate_that_does_not_verify_fails_saying_so():
             assert target.sent == 0
             assert "certificate" in target.last_error.lower(), target.last_error
             assert receiver.received == []
+        finally:
+            target.stop()
+            await poster.close()
+            await port.stopListening()
+
+    run(scenario)
+
+
+class Endless(Receiver):
+    """Answers 200 and then body bytes for as long as the client reads them."""
+
+    def __init__(self, reactor) -> None:
+        super().__init__()
+        self.reactor = reactor
+        self.written = 0
+
+    def render_POST(self, request):
+        super().render_POST(request)
+        request.setResponseCode(200)
+        gone = []
+        request.notifyFinish().addBoth(gone.append)
+
+        def more():
+            if not gone:
+                request.write(b"x" * 65536)
+                self.written += 65536
+                self.reactor.callLater(0, more)
+
+        more()
+        return NOT_DONE_YET
+
+
+def test_an_endless_answer_is_cut_off_after_its_first_bytes():
+    async def scenario(reactor):
+        receiver = Endless(reactor)
+        port = listen(reactor, receiver)
+        clock = Clock()
+        poster, target = sender(reactor, url_of(port), clock)
+        try:
+            target.enqueue(payload())
+            # A real-time guard for a client that reads on and on; it never fires otherwise.
+            await target.settled().addTimeout(30, reactor)
+            assert (target.sent, target.last_status) == (1, 200)
+        finally:
+            target.stop()
+            await poster.close()
+            await port.stopListening()
+
+    run(scenario)
+
+
+def test_a_receiver_that_does_not_speak_http_is_a_connection_failure_and_retried():
+    from twisted.internet.protocol import Factory, Protocol
+
+    class Garbage(Protocol):
+        def dataReceived(self, data):
+            self.transport.write(b"SSH-2.0-OpenSSH_9.2\r\n\x00\xff garbage\r\n\r\n")
+            self.transport.loseConnection()
+
+    async def scenario(reactor):
+        port = reactor.listenTCP(0, Factory.forProtocol(Garbage), interface="127.0.0.1")
+        clock = Clock()
+        poster, target = sender(reactor, url_of(port), clock)
+        try:
+            target.enqueue(payload())
+            await target.settled()
+            assert target.last_error.startswith("connection failed"), target.last_error
+            assert (target.retries, target.sent) == (1, 0)
         finally:
             target.stop()
             await poster.close()
