@@ -7,7 +7,6 @@ when it came in). Preloaded fixtures are the start state, stored without events:
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -17,18 +16,12 @@ from twisted.logger import Logger
 from elektromail.config import Settings
 from elektromail.events import COPIED, Event, MessageAdded
 from elektromail.http import render
-from elektromail.http.jsonio import ApiError
+from elektromail.http.jsonio import ApiError, json_bytes
 from elektromail.http.webhook_sender import AgentPoster, Payload, Poster, WebhookTarget
 
 log = Logger()
 
 EVENT = "delivered"  # the payload's `event` and X-Elektromail-Event, as GET /events names it
-
-
-def json_body(value: Any) -> bytes:
-    """As the API writes JSON (jsonio.write_json): UTF-8, a lone surrogate (an 8-bit header
-    byte) as "?"."""
-    return json.dumps(value, ensure_ascii=False).encode("utf-8", "replace")
 
 
 class Webhooks:
@@ -139,7 +132,7 @@ class Webhooks:
             "namespace": namespace,
             "message": message,
         }
-        return Payload(body["id"], EVENT, json_body(body))
+        return Payload(body["id"], EVENT, json_bytes(body))
 
     def _read_failed(self, failure) -> None:
         if failure.check(defer.CancelledError):
