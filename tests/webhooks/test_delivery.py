@@ -79,7 +79,7 @@ def test_an_smtp_delivery_posts_the_summary_that_get_messages_lists(mail, receiv
     assert hmac.compare_digest(got.headers["x-elektromail-signature"], f"sha256={digest}")
 
 
-def test_inject_and_imap_append_count_as_deliveries_and_copy_does_not(mail, receiver):
+def test_inject_and_imap_append_count_as_deliveries_and_copy_and_move_do_not(mail, receiver):
     api = Api(mail)
     api.inject("Subject: injected\r\n\r\nx\r\n", user="user")
     imap = imaplib.IMAP4(mail.host, mail.imap_port)
@@ -88,6 +88,7 @@ def test_inject_and_imap_append_count_as_deliveries_and_copy_does_not(mail, rece
         imap.append("INBOX", None, None, b"Subject: appended\r\n\r\ny\r\n")
         imap.select("INBOX")
         assert imap.uid("COPY", "1:*", "Archive")[0] == "OK"
+        assert imap.uid("MOVE", "1", "Trash")[0] == "OK"
     finally:
         imap.logout()
     api.inject("Subject: marker\r\n\r\nz\r\n", user="user")  # after the copies' events
