@@ -80,6 +80,12 @@ class Settings:
     # OAuth2 sign-in (XOAUTH2, OAUTHBEARER): off, accept (any token), tokens (the map's only)
     oauth: str = "off"
     oauth_tokens: tuple = ()  # oauth.Grant entries
+    # Webhooks (http/webhooks.py): a JSON POST per delivered message to each URL, signed with
+    # the secret when one is set; seconds per attempt; deliveries waiting per URL.
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str | None = None
+    webhook_timeout: int = 10
+    webhook_queue: int = 1000
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -287,6 +293,40 @@ def parse_oauth_tokens(text: str) -> tuple:
     return parse_tokens(text)
 
 
+def parse_webhook_urls(text: str) -> tuple[str, ...]:
+    """http:// or https:// URLs, separated by commas or spaces (a comma inside one: %2C)."""
+    urls: list[str] = []
+    for url in re.split(r"[,\s]+", text.strip()):
+        if url:
+            url = _webhook_url(url)
+            if url in urls:
+                raise ValueError(f"{url!r} is given twice")
+            urls.append(url)
+    return tuple(urls)
+
+
+def _webhook_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    if not url.isascii() or not url.isprintable():
+        raise ValueError(f"{url[:200]!r}: expected an ASCII URL (percent-encode the rest)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
+    except ValueError as e:
+        raise ValueError(f"{url[:200]!r}: not a URL ({e})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"{url[:200]!r}: expected an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError(f"{url[:200]!r}: no host")
+    if "@" in parts.netloc:
+        raise ValueError(
+            f"{parts.scheme}://...@{parts.hostname}: credentials in the URL are not sent;"
+            " sign with --webhook-secret or put a token in the path or query"
+        )
+    return url
+
+
 def parse_db(text: str) -> str | None:
     return None if text.strip() in ("", ":memory:") else text
 
@@ -302,6 +342,7 @@ class Setting:
     parse: Callable[[str], object]
     help: str
     flag: bool = False  # a switch option (no value)
+    repeatable: bool = False  # an option given several times; its values joined with ","
     implemented: bool = True
 
 
@@ -537,6 +578,36 @@ SETTINGS: tuple[Setting, ...] = (
         parse_oauth_tokens,
         "tokens for --oauth tokens: JSON list of {user, token, expiry, scope}, or its file",
     ),
+    Setting(
+        "webhook_urls",
+        "webhook-url",
+        "ELEKTROMAIL_WEBHOOK_URL",
+        parse_webhook_urls,
+        "POST each delivered message's summary as JSON to this http(s) URL; repeatable"
+        " (the env var: comma separated) (none)",
+        repeatable=True,
+    ),
+    Setting(
+        "webhook_secret",
+        "webhook-secret",
+        "ELEKTROMAIL_WEBHOOK_SECRET",
+        parse_text,
+        "sign webhook bodies: X-Elektromail-Signature: sha256=<HMAC-SHA256 hex> (none)",
+    ),
+    Setting(
+        "webhook_timeout",
+        "webhook-timeout",
+        "ELEKTROMAIL_WEBHOOK_TIMEOUT",
+        parse_positive_int,
+        "seconds each webhook attempt may take (10)",
+    ),
+    Setting(
+        "webhook_queue",
+        "webhook-queue",
+        "ELEKTROMAIL_WEBHOOK_QUEUE",
+        parse_positive_int,
+        "deliveries waiting per webhook URL; beyond it the oldest is dropped (1000)",
+    ),
 )
 
 
@@ -557,7 +628,10 @@ def resolve(cli: Mapping[str, object], environ: Mapping[str, str] | None = None)
         try:
             values[setting.attr] = setting.parse(raw)
         except ValueError as e:
-            shown = "***" if setting.attr in ("users", "http_token", "oauth_tokens") else raw
+            secret = ("users", "http_token", "oauth_tokens", "webhook_secret")
+            shown = "***" if setting.attr in secret else raw
+            if setting.attr == "webhook_urls":  # a password in a URL is not shown either
+                shown = re.sub(r"//[^/?#]*@", "//***@", raw)
             raise ConfigError(f"invalid {source}={shown!r}: {e}") from None
         if not setting.implemented and values[setting.attr] not in (None, False):
             not_implemented.append(f"--{setting.option}")

@@ -19,6 +19,9 @@ class MessageAdded:
     mailbox_id: int
     uid: int
     flags: tuple[str, ...]
+    # How it came in: "smtp", "dsn" (a bounce), "inject" (HTTP), "append" (IMAP), or "copy" /
+    # "move" for a copy of a message already announced (COPIED); webhooks skip those.
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,8 @@ class ServerReset:
 
     users: frozenset[str] | None = None
 
+
+COPIED = ("copy", "move")  # MessageAdded.source of a message that is not new mail
 
 MailboxEvent = MessageAdded | FlagsChanged | MessagesExpunged
 # For isinstance: the events about one mailbox, which carry `mailbox_id`.

@@ -60,6 +60,11 @@ class Server:
         self.dkim_keys = load_dkim_keys(settings)  # for message checks, over HTTP and in Python
         self.factories: dict[str, object] = {}
         self.ports: dict[str, IListeningPort] = {}
+        self.webhooks = None  # http/webhooks.Webhooks when --webhook-url is set
+        if settings.webhook_urls:
+            from elektromail.http.webhooks import Webhooks
+
+            self.webhooks = Webhooks(self.postoffice, settings, reactor)
 
     def _listeners(self) -> list[tuple[Listener, object]]:
         from elektromail.imap.server import IMAPFactory
@@ -76,7 +81,9 @@ class Server:
         if s.http_port is not None:
             from elektromail.http.app import ControlAPI
 
-            api = ControlAPI(self.postoffice, s, self.port, self.reactor, self.dkim_keys)
+            api = ControlAPI(
+                self.postoffice, s, self.port, self.reactor, self.dkim_keys, self.webhooks
+            )
             factory = api.factory()
             factory.set_limits(s.max_connections, s.http_timeout)
             wanted.append((Listener("http", "HTTP_PORT/--http-port", s.http_port), factory))
@@ -146,6 +153,8 @@ class Server:
                 await preload.load(self.postoffice, self.settings.preload_dir, self.reactor)
             except preload.PreloadError as e:
                 raise StartupError(f"invalid ELEKTROMAIL_PRELOAD_DIR/--preload-dir: {e}") from None
+        if self.webhooks is not None:
+            self.webhooks.start()
         log.info(self.ready_line())
 
     def ready_line(self) -> str:
@@ -160,7 +169,9 @@ class Server:
         return "elektromail ready " + " ".join(shown)
 
     async def stop(self) -> None:
-        """Stop listening, drop open connections, close the store."""
+        """Stop listening, drop open connections and pending webhooks, close the store."""
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         await defer.gatherResults(
             [defer.maybeDeferred(p.stopListening) for p in self.ports.values()]
         )

@@ -17,7 +17,7 @@ class Options(usage.Options):
     optParameters = [
         [s.option, None, None, s.help + (f" [{s.env}]" if s.env else "")]
         for s in SETTINGS
-        if not s.flag
+        if not s.flag and not s.repeatable
     ]
 
     settings: Settings
@@ -28,11 +28,27 @@ class Options(usage.Options):
         sys.exit(0)
 
     def postOptions(self) -> None:
-        cli = {s.option: (self[s.option] or None) for s in SETTINGS}
+        cli = {s.option: (self.get(s.option) or None) for s in SETTINGS}
         try:
             self.settings = resolve(cli)
         except ConfigError as e:
             fail(str(e))
+
+
+def _repeated(setting):
+    """An `opt_` handler that collects every value given, joined as the env var lists them."""
+
+    def handler(self: Options, value: str) -> None:
+        given = self.get(setting.option)
+        self[setting.option] = value if given is None else f"{given},{value}"
+
+    handler.__doc__ = setting.help + (f" [{setting.env}]" if setting.env else "")
+    return handler
+
+
+for _setting in SETTINGS:
+    if _setting.repeatable:
+        setattr(Options, "opt_" + _setting.option.replace("-", "_"), _repeated(_setting))
 
 
 def version_line() -> str:

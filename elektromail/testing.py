@@ -140,11 +140,13 @@ def _value(setting: config.Setting, value: Any) -> Any:
         value = json.dumps(value)
     if setting.attr == "users" and isinstance(value, tuple | list):
         return tuple(value)
+    if setting.attr == "webhook_urls" and isinstance(value, tuple | list):
+        value = ",".join(value)  # checked as the command line's
     if isinstance(value, str):
         try:
             return setting.parse(value)
         except ValueError as e:
-            shown = "***" if setting.attr in ("users", "http_token") else value
+            shown = "***" if setting.attr in ("users", "http_token", "webhook_secret") else value
             raise ConfigError(f"invalid {setting.attr}={shown!r}: {e}") from None
     return value
 

@@ -54,6 +54,7 @@ from elektromail.http.waiting import (
     listing_query,
     pattern_param,
 )
+from elektromail.http.webhooks import add_webhooks_routes
 from elektromail.names import INBOX, InvalidInput
 from elektromail.postoffice import PostOffice
 from elektromail.postoffice.namespaces import NoNamespace
@@ -85,6 +86,7 @@ class ControlAPI:
         port: Callable[[str], int | None],
         reactor=None,
         dkim_keys: KeyRing | None = None,
+        webhooks=None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor
@@ -94,6 +96,7 @@ class ControlAPI:
             KeyRing.from_setting(settings.dkim_keys) if dkim_keys is None else dkim_keys
         )
         self.postoffice = postoffice
+        self.webhooks = webhooks  # http/webhooks.Webhooks, for GET /webhooks; None: no URLs
         self.events = postoffice.events
         self.settings = settings
         self._port = port
@@ -151,6 +154,7 @@ class ControlAPI:
         add_namespace_routes(self)
         add_transcript_routes(self)
         add_oauth_routes(self)
+        add_webhooks_routes(self)
 
     def _add(self, path: str, method: str, handler: Handler, token: str | None = "header") -> None:
         """Route `method path` to `handler(request, **path values)`, after the token check
@@ -334,6 +338,10 @@ class ControlAPI:
             auth_disabled=s.auth_disabled,
             user_count=len(users),
             oauth=s.oauth,
+            webhook_urls=list(s.webhook_urls),
+            webhook_signed=s.webhook_secret is not None,
+            webhook_timeout=s.webhook_timeout,
+            webhook_queue=s.webhook_queue,
         )
         return out
 

@@ -34,6 +34,11 @@ def write_json(request, value: Any, status: int = 200) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"Content-Type", JSON_TYPE)
     request.setHeader(b"Cache-Control", b"no-store")
+    return json_bytes(value)
+
+
+def json_bytes(value: Any) -> bytes:
+    """`value` as the API writes JSON (answers, webhook bodies): UTF-8, not ASCII-escaped."""
     # "replace": a lone surrogate (an 8-bit byte of a header read as surrogateescape) cannot
     # be UTF-8; it becomes "?" rather than a 500.
     return json.dumps(value, ensure_ascii=False).encode("utf-8", "replace")

@@ -646,7 +646,20 @@ def _api_paths() -> dict[str, Any]:
         },
         **_transcript_paths(message_params),
         **_oauth_paths(),
+        **_webhook_paths(),
     }
+
+
+def _webhooks() -> dict[str, Any]:
+    from elektromail.http.webhooks import openapi_webhooks
+
+    return openapi_webhooks()
+
+
+def _webhook_paths() -> dict[str, Any]:
+    from elektromail.http.webhooks import openapi_paths
+
+    return openapi_paths()
 
 
 def _oauth_paths() -> dict[str, Any]:
@@ -688,6 +701,7 @@ def _document() -> dict[str, Any]:
         # `{}`: without ELEKTROMAIL_HTTP_TOKEN no credentials are needed.
         "security": [{"bearerAuth": []}, {}],
         "paths": {**_paths(), **_scoped(openapi_checks.paths(_op, _params))},
+        "webhooks": _webhooks(),
         "components": {
             "schemas": {**schemas(), **openapi_checks.schemas()},
             "parameters": _parameters(),

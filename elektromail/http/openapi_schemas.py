@@ -293,6 +293,17 @@ def _config_schema() -> Schema:
         "enum": ["off", "accept", "tokens"],
         "description": "--oauth: XOAUTH2 and OAUTHBEARER sign-in (off: not offered).",
     }
+    props["webhook_urls"] = {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "--webhook-url: where each delivery is POSTed (see GET /webhooks).",
+    }
+    props["webhook_signed"] = {
+        "type": "boolean",
+        "description": "--webhook-secret is set (the secret itself is never shown).",
+    }
+    props["webhook_timeout"] = {"type": "integer", "minimum": 1, "description": "Seconds."}
+    props["webhook_queue"] = {"type": "integer", "minimum": 1}
     return obj(props, tuple(props))
 
 
@@ -591,7 +602,14 @@ def schemas() -> dict[str, Schema]:
         ),
         **_transcript_schemas(),
         **_oauth_schemas(),
+        **_webhook_schemas(),
     }
+
+
+def _webhook_schemas() -> dict[str, Schema]:
+    from elektromail.http.webhooks import openapi_schemas
+
+    return openapi_schemas()
 
 
 def _oauth_schemas() -> dict[str, Schema]:

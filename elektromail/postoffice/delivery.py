@@ -52,25 +52,26 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         mailbox: str = INBOX,
         via: str | None = None,
         transcript: bytes | None = None,
+        source: str = "smtp",
     ) -> Deferred[list[Delivery]]:
         """Store `raw` once per distinct user reached by `recipients` (into `mailbox`), in one
         transaction, then publish MessageAdded events. Fires with one Delivery per stored copy.
         `via`: the user the SMTP session authenticated as (a namespace's user keeps the mail
         in its namespace). `transcript` (the stored form of its SMTP transcript) is kept with
-        the message, once for all its copies.
+        the message, once for all its copies. `source`: the events' MessageAdded.source.
 
         Plain Deferreds rather than a generator when every route is remembered (the usual
         case): 8.1 instead of 11.9 us a call, measured against a store that answers at once."""
         message = self.prepare(raw)
         users = self._remembered_users(recipients, via)
         if users is None:
-            return self._deliver_routed(recipients, message, mailbox, via, transcript)
+            return self._deliver_routed(recipients, message, mailbox, via, transcript, source)
         d = self.store.deliver([(user_id, mailbox) for user_id in users], message, transcript)
         d.addCallbacks(
             self._published,
             self._remembered_route_failed,
-            callbackArgs=(users, mailbox),
-            errbackArgs=(recipients, message, mailbox, via, transcript),
+            callbackArgs=(users, mailbox, source),
+            errbackArgs=(recipients, message, mailbox, via, transcript, source),
         )
         return d
 
@@ -82,12 +83,13 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         mailbox: str,
         via: str | None = None,
         transcript: bytes | None = None,
+        source: str = "smtp",
     ) -> Failure | Deferred[list[Delivery]]:
         if failure.check(StoreUnavailable):
             return failure  # the database failed, not the route: trying again now fails again
         # A remembered route may name a user removed behind the post office's back.
         self.forget_routes()
-        return self._deliver_routed(recipients, message, mailbox, via, transcript)
+        return self._deliver_routed(recipients, message, mailbox, via, transcript, source)
 
     @inlineCallbacks
     def _deliver_routed(
@@ -97,19 +99,24 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         mailbox: str,
         via: str | None = None,
         transcript: bytes | None = None,
+        source: str = "smtp",
     ):
         users = yield self._users_for(recipients, via)
         targets = [(user_id, mailbox) for user_id in users]
         stored = yield self.store.deliver(targets, message, transcript)
-        return self._published(stored, users, mailbox)
+        return self._published(stored, users, mailbox, source)
 
     def _published(
-        self, stored: list, users: dict[int, tuple[UserRow, str]], mailbox: str
+        self,
+        stored: list,
+        users: dict[int, tuple[UserRow, str]],
+        mailbox: str,
+        source: str = "smtp",
     ) -> list[Delivery]:
         deliveries = []
         for (user, recipient), (mailbox_id, name, uid) in zip(users.values(), stored, strict=True):
             deliveries.append(Delivery(recipient, user.name, name, uid))
-            self.events.publish(MessageAdded(user.name, name, mailbox_id, uid, ()))
+            self.events.publish(MessageAdded(user.name, name, mailbox_id, uid, (), source))
         return deliveries
 
     def _remembered_users(
@@ -161,7 +168,9 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         raw = dsn.build(report)
         if self.settings.trace_headers:
             raw = b"Return-Path: <>\r\n" + raw
-        deliveries = yield self.deliver([report.sender], raw, via=via, transcript=DSN_MARK)
+        deliveries = yield self.deliver(
+            [report.sender], raw, via=via, transcript=DSN_MARK, source="dsn"
+        )
         self.traffic.count("dsn", len(raw))
         if self.traffic.each:
             log.info(
@@ -194,7 +203,8 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
                 raise
         message = self.prepare(raw, flags, internal_date, tz_minutes)
         mailbox_id, uidvalidity, uid = yield self.store.append_named(user.id, mailbox, message)
-        self.events.publish(MessageAdded(user.name, mailbox, mailbox_id, uid, message.flags))
+        added = MessageAdded(user.name, mailbox, mailbox_id, uid, message.flags, "append")
+        self.events.publish(added)
         self.traffic.count("append", len(raw))
         if self.traffic.each:
             log.info("appended {uid} to {user}/{mailbox}", uid=uid, user=user.name, mailbox=mailbox)
@@ -208,7 +218,8 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         prepared = [self.prepare(*message) for message in messages]
         stored = yield self.store.append_named_all(user.id, mailbox, prepared)
         for message, (mailbox_id, _, uid) in zip(prepared, stored, strict=True):
-            self.events.publish(MessageAdded(user.name, mailbox, mailbox_id, uid, message.flags))
+            added = MessageAdded(user.name, mailbox, mailbox_id, uid, message.flags, "append")
+            self.events.publish(added)
             self.traffic.count("append", len(message.raw))
         uids = [uid for _, _, uid in stored]
         if self.traffic.each:
@@ -233,7 +244,9 @@ class DeliveryDesk(AccountDesk, QuotaDesk):
         message = self.prepare(raw, check_flags(flags), internal_date, tz_minutes)
         stored = yield self.store.inject(user, mailbox, message)
         self.events.publish(
-            MessageAdded(stored.user, stored.mailbox, stored.mailbox_id, stored.uid, message.flags)
+            MessageAdded(
+                stored.user, stored.mailbox, stored.mailbox_id, stored.uid, message.flags, "inject"
+            )
         )
         self.traffic.count("inject", len(raw))
         if self.traffic.each:

@@ -163,7 +163,9 @@ class MessageDesk(QuotaDesk):
         def copied(result: Copied) -> Copied:
             _uidvalidity, copies = result
             for _source, new_uid, flags in copies:
-                added = MessageAdded(where.user, target.name, target.id, new_uid, flags)
+                added = MessageAdded(
+                    where.user, target.name, target.id, new_uid, flags, "move" if move else "copy"
+                )
                 self.events.publish(added)
             if move and copies:
                 moved = tuple(source for source, _, _ in copies)

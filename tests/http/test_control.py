@@ -90,6 +90,10 @@ def test_config_reports_the_bound_ports(api, mail):
         "auth_disabled": False,
         "user_count": 4,
         "oauth": "off",
+        "webhook_urls": [],
+        "webhook_signed": False,
+        "webhook_timeout": 10,
+        "webhook_queue": 1000,
     }
 
 
