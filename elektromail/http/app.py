@@ -338,7 +338,9 @@ class ControlAPI:
             auth_disabled=s.auth_disabled,
             user_count=len(users),
             oauth=s.oauth,
-            webhook_urls=list(s.webhook_urls),
+            # A namespace's token (a test job's) sees where webhooks go, not their paths and
+            # queries: Slack-style URLs carry their secret there.
+            webhook_urls=[url if namespace is None else _origin_of(url) for url in s.webhook_urls],
             webhook_signed=s.webhook_secret is not None,
             webhook_timeout=s.webhook_timeout,
             webhook_queue=s.webhook_queue,
@@ -593,3 +595,10 @@ def _quota_json(quota: Quota) -> dict[str, Any]:
             "own": quota.own_messages,
         },
     }
+
+
+def _origin_of(url: str) -> str:
+    """`scheme://host[:port]` of a URL, the rest cut (shown as `/...`)."""
+    scheme, _, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    return f"{scheme}://{authority}/..." if authority != rest else url

@@ -187,6 +187,10 @@ def test_a_namespace_delivery_names_its_namespace_and_its_token_cannot_see_the_s
     refused = scoped.get("/webhooks")
     assert refused.status == 403
     assert "server's token" in refused.error
+    # /config is the namespace's to read, but a webhook URL's path may be its secret
+    origin = receiver.url.split("/", 3)
+    assert scoped.get("/config").json()["webhook_urls"] == ["/".join(origin[:3]) + "/..."]
+    assert api.get("/config").json()["webhook_urls"] == [receiver.url]
 
 
 def test_delivery_does_not_wait_for_a_receiver_that_never_answers_and_stop_is_prompt():
