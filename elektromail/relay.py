@@ -114,11 +114,22 @@ def send(
     tls_context=None,
     starttls: bool = False,
     timeout: float = 30.0,
+    clock=None,
 ) -> defer.Deferred:
     """Send `raw` once (no retries) to `recipients`; fires with an Outcome, fails with
     twisted.mail.smtp.SMTPClientError (upstream refusal, with its code) or a connection
-    error; a `tls_context` with `starttls=False` means implicit TLS."""
-    d = defer.Deferred()
+    error, or defer.TimeoutError when the whole exchange takes over `timeout` seconds on
+    `clock` (default: the reactor; an upstream that accepts and never answers); a
+    `tls_context` with `starttls=False` means implicit TLS."""
+
+    def cancel(_d):  # as twisted.mail.smtp.sendmail's: no retry, drop the connection
+        factory.sendFinished = True
+        if factory.currentProtocol is not None and factory.currentProtocol.transport:
+            factory.currentProtocol.transport.abortConnection()
+        else:
+            connector.disconnect()
+
+    d = defer.Deferred(cancel)
     factory = _SenderFactory(
         user.encode("utf-8") if user else None,
         password.encode("utf-8") if password else None,
@@ -134,9 +145,10 @@ def send(
         requireTransportSecurity=starttls,
     )
     if tls_context is not None and not starttls:
-        reactor.connectSSL(host, port, factory, tls_context, timeout=timeout)
+        connector = reactor.connectSSL(host, port, factory, tls_context, timeout=timeout)
     else:
-        reactor.connectTCP(host, port, factory, timeout=timeout)
+        connector = reactor.connectTCP(host, port, factory, timeout=timeout)
+    d.addTimeout(timeout, reactor if clock is None else clock)
 
     def done(result):
         _count, addresses = result

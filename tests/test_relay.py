@@ -138,3 +138,43 @@ def test_starttls_and_auth_into_a_server_that_requires_them():
         )
         [got] = up.wait_for_messages(1, user="relay")
         assert got["raw"] == raw
+
+
+def test_an_upstream_that_never_answers_times_out_on_the_clock():
+    from twisted.internet import defer, protocol
+    from twisted.internet.task import Clock
+
+    clock = Clock()
+    connected = defer.Deferred()
+
+    class Silent(protocol.Protocol):
+        def connectionMade(self):
+            connected.callback(None)
+
+    async def run():
+        reactor = _reactor()
+        listening = reactor.listenTCP(
+            0, protocol.Factory.forProtocol(Silent), interface="127.0.0.1"
+        )
+        try:
+            d = relay.send(
+                reactor,
+                "127.0.0.1",
+                listening.getHost().port,
+                "a@x.test",
+                ["b@x.test"],
+                b"x\r\n",
+                timeout=30,
+                clock=clock,
+            )
+            await connected  # made on the real reactor; only the deadline is on the Clock
+            clock.advance(30)
+            try:
+                await d
+            except defer.TimeoutError:
+                return "timed out"
+            return "answered"
+        finally:
+            await listening.stopListening()
+
+    assert call_in_reactor(run) == "timed out"
