@@ -80,6 +80,15 @@ class Settings:
     # OAuth2 sign-in (XOAUTH2, OAUTHBEARER): off, accept (any token), tokens (the map's only)
     oauth: str = "off"
     oauth_tokens: tuple = ()  # oauth.Grant entries
+    # Releasing a stored message to a real server (POST /messages/{uid}/release); no host: off.
+    relay_host: str | None = None
+    relay_port: int | None = None  # None: 465 for --relay-tls tls, 587 for starttls, 25 for none
+    relay_tls: str = "starttls"  # starttls, tls (implicit) or none
+    relay_tls_verify: bool = True  # check the upstream's certificate and name
+    relay_user: str | None = None
+    relay_password: str | None = None
+    relay_allow: tuple[str, ...] = ()  # globs a recipient must match (none: any recipient)
+    relay_timeout: int = 30  # seconds for the whole exchange with the upstream
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -285,6 +294,37 @@ def parse_oauth_tokens(text: str) -> tuple:
     from elektromail.oauth import parse_tokens
 
     return parse_tokens(text)
+
+
+RELAY_TLS_MODES = ("starttls", "tls", "none")
+_HOST_RE = re.compile(r"^[A-Za-z0-9._:-]{1,253}$")
+
+
+def parse_relay_tls(text: str) -> str:
+    value = text.strip().lower()
+    if value not in RELAY_TLS_MODES:
+        raise ValueError("expected starttls, tls or none")
+    return value
+
+
+def parse_host(text: str) -> str | None:
+    """A host name or IP address (empty: none)."""
+    value = text.strip().strip("[]")
+    if value == "":
+        return None
+    if not _HOST_RE.fullmatch(value):
+        raise ValueError("expected a host name or IP address such as smtp.example.com")
+    return value
+
+
+def parse_relay_allow(text: str) -> tuple[str, ...]:
+    """--relay-allow patterns, comma separated: a glob with `@` is matched against the whole
+    address, one without against its domain (`*@example.com`, `*.test`); case-insensitive."""
+    patterns = tuple(p.strip().lower() for p in text.split(",") if p.strip())
+    for pattern in patterns:
+        if any(c.isspace() for c in pattern) or not pattern.isascii():
+            raise ValueError(f"pattern {pattern!r}: expected a glob such as *@example.com")
+    return patterns
 
 
 def parse_db(text: str) -> str | None:
@@ -537,6 +577,56 @@ SETTINGS: tuple[Setting, ...] = (
         parse_oauth_tokens,
         "tokens for --oauth tokens: JSON list of {user, token, expiry, scope}, or its file",
     ),
+    Setting(
+        "relay_host",
+        "relay-host",
+        "ELEKTROMAIL_RELAY_HOST",
+        parse_host,
+        "SMTP server POST /messages/{uid}/release sends to (none: release is off)",
+    ),
+    Setting(
+        "relay_port",
+        "relay-port",
+        "ELEKTROMAIL_RELAY_PORT",
+        parse_optional_port,
+        "its port (465 for --relay-tls tls, 587 for starttls, 25 for none)",
+    ),
+    Setting(
+        "relay_tls",
+        "relay-tls",
+        "ELEKTROMAIL_RELAY_TLS",
+        parse_relay_tls,
+        "starttls (required), tls (implicit) or none (starttls)",
+    ),
+    Setting(
+        "relay_tls_verify",
+        "relay-tls-verify",
+        "ELEKTROMAIL_RELAY_TLS_VERIFY",
+        parse_bool,
+        "check the relay's certificate and host name; off for a self-signed one (on)",
+    ),
+    Setting("relay_user", "relay-user", "ELEKTROMAIL_RELAY_USER", parse_text, "AUTH user"),
+    Setting(
+        "relay_password",
+        "relay-password",
+        "ELEKTROMAIL_RELAY_PASSWORD",
+        parse_text,
+        "AUTH password (never shown: /config says whether one is set)",
+    ),
+    Setting(
+        "relay_allow",
+        "relay-allow",
+        "ELEKTROMAIL_RELAY_ALLOW",
+        parse_relay_allow,
+        "globs a released message's recipients must match: *@example.com,*.test (any)",
+    ),
+    Setting(
+        "relay_timeout",
+        "relay-timeout",
+        "ELEKTROMAIL_RELAY_TIMEOUT",
+        parse_positive_int,
+        "seconds one release may take in all (30)",
+    ),
 )
 
 
@@ -557,7 +647,8 @@ def resolve(cli: Mapping[str, object], environ: Mapping[str, str] | None = None)
         try:
             values[setting.attr] = setting.parse(raw)
         except ValueError as e:
-            shown = "***" if setting.attr in ("users", "http_token", "oauth_tokens") else raw
+            secret = ("users", "http_token", "oauth_tokens", "relay_password")
+            shown = "***" if setting.attr in secret else raw
             raise ConfigError(f"invalid {source}={shown!r}: {e}") from None
         if not setting.implemented and values[setting.attr] not in (None, False):
             not_implemented.append(f"--{setting.option}")
@@ -572,6 +663,8 @@ def _check_together(settings: Settings) -> None:
     for path, name in ((settings.tls_cert, "--tls-cert"), (settings.tls_key, "--tls-key")):
         if path and not os.access(path, os.R_OK):
             raise ConfigError(f"invalid {name}={path!r}: file not readable")
+    if (settings.relay_user is None) != (settings.relay_password is None):
+        raise ConfigError("invalid --relay-user/--relay-password: give both or neither")
     if settings.db:
         directory = os.path.dirname(os.path.abspath(settings.db))
         if not os.path.isdir(directory) or not os.access(directory, os.W_OK):

@@ -144,7 +144,7 @@ def _value(setting: config.Setting, value: Any) -> Any:
         try:
             return setting.parse(value)
         except ValueError as e:
-            shown = "***" if setting.attr in ("users", "http_token") else value
+            shown = "***" if setting.attr in ("users", "http_token", "relay_password") else value
             raise ConfigError(f"invalid {setting.attr}={shown!r}: {e}") from None
     return value
 

@@ -178,3 +178,125 @@ def test_an_upstream_that_never_answers_times_out_on_the_clock():
             await listening.stopListening()
 
     assert call_in_reactor(run) == "timed out"
+
+
+# --- MAIL FROM parameters and the reply to the data, against a scripted upstream -----------
+
+EIGHT_BIT = b"Subject: caf\xc3\xa9\r\n\r\n\xe9t\xe9\r\n.dot\r\n"
+
+
+def _send_to(up, raw, **kwargs):
+    return call_in_reactor(
+        relay.send, _reactor(), "127.0.0.1", up.port, "a@x.test", ["b@x.test"], raw, **kwargs
+    )
+
+
+def test_8bit_mail_says_body_8bitmime_and_size_when_offered():
+    # RFC 1652 §3 (RFC 6152): "BODY=8BITMIME" on MAIL FROM for a body with 8-bit octets;
+    # RFC 1870 §6: "SIZE=" the message size, when the server offered SIZE.
+    from tests.fake_smtp import FakeUpstream
+
+    with FakeUpstream([b"8BITMIME", b"SIZE 1000000"]) as up:
+        _send_to(up, EIGHT_BIT)
+    assert up.mail_from() == b"MAIL FROM:<a@x.test> BODY=8BITMIME SIZE=%d" % len(EIGHT_BIT)
+    assert up.messages == [EIGHT_BIT]
+
+
+def test_7bit_mail_says_no_body_parameter():
+    from tests.fake_smtp import FakeUpstream
+
+    with FakeUpstream([b"8BITMIME"]) as up:
+        _send_to(up, b"Subject: plain\r\n\r\nascii\r\n")
+    assert up.mail_from() == b"MAIL FROM:<a@x.test>"
+
+
+def test_8bit_mail_to_an_upstream_without_8bitmime_is_not_sent():
+    # RFC 1652 §3: "the client SMTP must not, under any circumstances, attempt to transfer a
+    # content which contains characters outside the US-ASCII octet range"; converting it to
+    # 7 bits would change the stored bytes, so the release fails and says why.
+    from tests.fake_smtp import FakeUpstream
+
+    with FakeUpstream([b"SIZE 1000000"]) as up:
+        with pytest.raises(relay.EightBitRefused) as caught:
+            _send_to(up, EIGHT_BIT)
+    assert b"8BITMIME" in caught.value.resp
+    assert not any(line.upper().startswith(b"MAIL") for line in up.lines)
+    assert up.messages == []
+
+
+def test_the_reply_to_the_data_is_passed_back():
+    from tests.fake_smtp import FakeUpstream
+
+    with FakeUpstream(data_reply=b"250 2.0.0 Ok: queued as 4XyZ") as up:
+        outcome = _send_to(up, b"Subject: x\r\n\r\ny\r\n")
+    assert (outcome.code, outcome.message) == (250, "2.0.0 Ok: queued as 4XyZ")
+    assert outcome.recipients == [("b@x.test", 250, "ok")]
+
+
+def test_release_times_out_on_the_clock_with_504():
+    from twisted.internet import protocol
+    from twisted.internet.task import Clock
+
+    from elektromail.testing import build_settings
+
+    clock = Clock()
+
+    async def run():
+        reactor = _reactor()
+        listening = reactor.listenTCP(
+            0, protocol.Factory.forProtocol(protocol.Protocol), interface="127.0.0.1"
+        )
+        settings = build_settings(
+            relay_host="127.0.0.1",
+            relay_port=listening.getHost().port,
+            relay_tls="none",
+            relay_timeout="7",
+        )
+        try:
+            d = defer_release(reactor, settings, clock)
+            reactor.callLater(0.01, clock.advance, 7)  # the deadline passes on the Clock only
+            try:
+                await d
+            except relay.ReleaseError as e:
+                return e.status, e.message
+        finally:
+            await listening.stopListening()
+
+    status, message = call_in_reactor(run)
+    assert status == 504
+    assert "within 7 s" in message
+
+
+def defer_release(reactor, settings, clock):
+    from twisted.internet import defer
+
+    return defer.Deferred.fromCoroutine(
+        relay.release(reactor, settings, b"x\r\n", "a@x.test", ["b@x.test"], clock=clock)
+    )
+
+
+@pytest.mark.parametrize(
+    ("transcript", "raw", "expected"),
+    [
+        (
+            {
+                "mail_from": {"address": "app@x.test"},
+                "recipients": [
+                    {"address": "a@x.test", "accepted": True},
+                    {"address": "gone@x.test", "accepted": False},
+                    {"address": "a@x.test", "accepted": True},
+                ],
+            },
+            b"To: other@x.test\r\n\r\n",
+            ("app@x.test", ["a@x.test"]),
+        ),
+        (None, b"From: A <a@x.test>\r\nTo: b@x.test, C <c@x.test>\r\nCc: d@x.test\r\n\r\n", None),
+        (None, b"Return-Path: <bounce@x.test>\r\nFrom: a@x.test\r\n\r\n", ("bounce@x.test", [])),
+        (None, b"Subject: none\r\n\r\n", ("", [])),
+    ],
+    ids=["transcript", "headers", "return-path", "nothing"],
+)
+def test_original_envelope(transcript, raw, expected):
+    if expected is None:
+        expected = ("a@x.test", ["b@x.test", "c@x.test", "d@x.test"])
+    assert relay.original_envelope(transcript, raw) == expected

@@ -293,6 +293,25 @@ def _config_schema() -> Schema:
         "enum": ["off", "accept", "tokens"],
         "description": "--oauth: XOAUTH2 and OAUTHBEARER sign-in (off: not offered).",
     }
+    props["relay_host"] = nullable(
+        {"type": "string", "description": "--relay-host; null: releasing is off."}
+    )
+    props["relay_port"] = nullable(
+        {"type": "integer", "description": "The relay's port (--relay-port or --relay-tls's)."}
+    )
+    props["relay_tls"] = {"type": "string", "enum": ["starttls", "tls", "none"]}
+    props["relay_tls_verify"] = {"type": "boolean"}
+    props["relay_user"] = nullable({"type": "string", "description": "--relay-user."})
+    props["relay_password_set"] = {
+        "type": "boolean",
+        "description": "Whether --relay-password is set (the password is never shown).",
+    }
+    props["relay_allow"] = {
+        "type": "array",
+        "items": STRING,
+        "description": "--relay-allow globs; empty: any recipient.",
+    }
+    props["relay_timeout"] = {"type": "integer", "minimum": 1, "description": "Seconds."}
     return obj(props, tuple(props))
 
 
@@ -591,7 +610,14 @@ def schemas() -> dict[str, Schema]:
         ),
         **_transcript_schemas(),
         **_oauth_schemas(),
+        **_release_schemas(),
     }
+
+
+def _release_schemas() -> dict[str, Schema]:
+    from elektromail.http.release import openapi_schemas
+
+    return openapi_schemas()
 
 
 def _oauth_schemas() -> dict[str, Schema]:

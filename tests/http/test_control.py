@@ -90,6 +90,14 @@ def test_config_reports_the_bound_ports(api, mail):
         "auth_disabled": False,
         "user_count": 4,
         "oauth": "off",
+        "relay_host": None,  # releasing is off
+        "relay_port": None,
+        "relay_tls": "starttls",
+        "relay_tls_verify": True,
+        "relay_user": None,
+        "relay_password_set": False,
+        "relay_allow": [],
+        "relay_timeout": 30,
     }
 
 
