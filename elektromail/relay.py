@@ -66,6 +66,18 @@ def refused(addresses: Iterable[str], patterns: Sequence[str]) -> list[str]:
     return [a for a in addresses if not allowed(a, patterns)]
 
 
+_BARE_CR_OR_LF = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+
+
+def bare_line_end(raw: bytes) -> int | None:
+    """The offset of the first CR or LF that is not part of a CRLF, or None. RFC 5321 §2.3.8:
+    "SMTP client implementations MUST NOT transmit these characters except when they are
+    intended as line terminators"; sent as stored, `LF . CRLF` would end the data early at an
+    upstream that takes a bare LF for a line end (SMTP smuggling)."""
+    found = _BARE_CR_OR_LF.search(raw)
+    return None if found is None else found.start()
+
+
 def stuffed(raw: bytes) -> bytes:
     """The DATA payload for `raw`: a dot doubled at the start of every line (RFC 5321 §4.5.2),
     a final CRLF added only when the message lacks one; no other byte changes."""
@@ -329,8 +341,8 @@ async def release(
 ) -> Outcome:
     """Send `raw` from `sender` to `to` (checked addresses) through the relay of `settings`;
     an Outcome, or ReleaseError saying why not (409 no relay set, 403 a recipient
-    --relay-allow does not match, 502 the upstream refused or could not be reached, 504 it
-    took over --relay-timeout)."""
+    --relay-allow does not match, 422 bare CR or LF in the message, 502 the upstream refused
+    or could not be reached, 504 it took over --relay-timeout)."""
     host = require_relay(settings)
     blocked = refused(to, settings.relay_allow)
     if blocked:
@@ -340,6 +352,13 @@ async def release(
             + ", ".join(settings.relay_allow)
             + "): "
             + ", ".join(blocked[:10]),
+        )
+    offset = bare_line_end(raw)
+    if offset is not None:
+        raise ReleaseError(
+            422,
+            f"the message has a bare CR or LF (at octet {offset}), which SMTP may not carry"
+            " (RFC 5321 section 2.3.8); it was not sent rather than changed",
         )
     port = relay_port(settings)
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

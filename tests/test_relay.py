@@ -300,3 +300,21 @@ def test_original_envelope(transcript, raw, expected):
     if expected is None:
         expected = ("a@x.test", ["b@x.test", "c@x.test", "d@x.test"])
     assert relay.original_envelope(transcript, raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "offset"),
+    [
+        (b"a\r\nb\r\n", None),
+        (b"a\r\n\r\n", None),
+        (b"a\nb\r\n", 1),
+        (b"a\r\nx\n.\r\nMAIL FROM:<x@y>\r\n", 4),  # the smuggling shape
+        (b"a\rb\r\n", 1),
+        (b"ab\r", 2),
+        (b"\n", 0),
+    ],
+)
+def test_bare_cr_or_lf_is_found(raw, offset):
+    # RFC 5321 §2.3.8: "SMTP client implementations MUST NOT transmit these characters
+    # except when they are intended as line terminators"
+    assert relay.bare_line_end(raw) == offset

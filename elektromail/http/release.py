@@ -175,6 +175,11 @@ def openapi_paths(message_params: list[dict[str, Any]]) -> dict[str, Any]:
         {
             "403": json_body(error, "A recipient --relay-allow does not match (named)."),
             "409": json_body(error, "No relay is set: start with --relay-host."),
+            "422": json_body(
+                error,
+                "The message has a CR or LF outside a CRLF, which SMTP may not carry "
+                "(RFC 5321 §2.3.8): it is not sent rather than changed.",
+            ),
             "502": failed,
             "504": timed_out,
         }

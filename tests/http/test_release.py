@@ -187,6 +187,15 @@ def test_bad_requests_are_refused_and_nothing_is_sent(api, upstream, data, expec
     assert upstream.messages(user="bob") == []
 
 
+def test_a_message_with_a_bare_cr_is_422_and_not_sent(api, upstream):
+    # /inject keeps a lone CR (it only makes bare LF into CRLF); SMTP may not carry one
+    uid = _inject(api, b"To: bob@localhost\r\n\r\nline\r.\r\nMAIL FROM:<x@y>\r\n")
+    answer = api.post(f"/messages/{uid}/release?user=user")
+    assert answer.status == 422
+    assert "bare CR or LF" in answer.error
+    assert upstream.messages(user="bob") == []
+
+
 def test_unknown_uid_and_a_deleted_message_are_404(api, upstream):
     answer = api.post("/messages/999/release?user=user", {"to": ["bob@localhost"]})
     assert answer.status == 404
@@ -306,6 +315,39 @@ def test_starttls_and_auth_into_an_upstream_that_requires_them():
         assert answer.status == 200, answer.body
         up.wait_for_messages(1, user="carol")
         assert _raw(up, "carol") == RAW
+
+
+def test_implicit_tls_into_an_smtps_port():
+    with (
+        _upstream(smtps_port=0) as up,
+        _catcher(
+            relay_host="127.0.0.1",
+            relay_port=up.server.port("smtps"),
+            relay_tls="tls",
+            relay_tls_verify=False,
+        ) as catcher,
+    ):
+        api = Api(catcher)
+        uid = _inject(api)
+        answer = api.post(f"/messages/{uid}/release?user=user", {"to": ["carol@localhost"]})
+        assert answer.status == 200, answer.body
+        up.wait_for_messages(1, user="carol")
+        assert _raw(up, "carol") == RAW
+
+
+def test_starttls_required_but_not_offered_is_502_and_not_sent():
+    with (
+        FakeUpstream([b"8BITMIME"]) as up,
+        _catcher(
+            relay_host="127.0.0.1", relay_port=up.port, relay_tls="starttls", relay_tls_verify=False
+        ) as catcher,
+    ):
+        api = Api(catcher)
+        uid = _inject(api)
+        answer = api.post(f"/messages/{uid}/release?user=user", {"to": ["bob@x.test"]})
+        assert answer.status == 502, answer.body
+        assert not any(line.upper().startswith(b"MAIL") for line in up.lines)
+        assert up.messages == []
 
 
 def test_a_wrong_relay_password_is_502_with_the_upstream_reply():
