@@ -318,3 +318,72 @@ def test_bare_cr_or_lf_is_found(raw, offset):
     # RFC 5321 §2.3.8: "SMTP client implementations MUST NOT transmit these characters
     # except when they are intended as line terminators"
     assert relay.bare_line_end(raw) == offset
+
+
+# --- MailServer.release, the Python API of elektromail.testing ------------------------------
+
+
+def _relaying(up, **more):
+    return MailServer(
+        users="user:pw",
+        http_port=None,
+        imap_port=None,
+        pop3_port=None,
+        relay_host="127.0.0.1",
+        relay_port=up.smtp_port,
+        relay_tls="none",
+        **more,
+    )
+
+
+def test_mail_server_release_sends_the_bytes_and_gives_the_reply():
+    import smtplib
+
+    raw = b"To: user@x.test\r\nSubject: r\r\n\r\n.dot\r\n\xc3\xa9\r\n"
+    with _upstream() as up, _relaying(up) as mail:
+        with smtplib.SMTP(mail.host, mail.smtp_port, timeout=10) as client:
+            client.sendmail("app@x.test", ["user@x.test"], raw)
+        [caught] = mail.wait_for_messages(1)
+        out = mail.release(caught["uid"], to=["bob@localhost"])
+        assert out["reply"]["code"] == 250 and out["from"] == "app@x.test"
+        assert [r["address"] for r in out["recipients"]] == ["bob@localhost"]
+        [got] = up.wait_for_messages(1, user="bob")
+        assert got["raw"] == raw
+        # Without `to`: the RCPT TO it came with (user@x.test reaches the upstream's user).
+        again = mail.release(caught["uid"], user="user", sender="")
+        assert [r["address"] for r in again["recipients"]] == ["user@x.test"]
+        assert again["from"] == ""
+        [got] = up.wait_for_messages(1, user="user")
+        assert got["raw"] == raw
+
+
+def test_mail_server_release_errors():
+    rules = [{"recipient": "nobody@*", "action": "reject", "code": 550}]
+    with _upstream(dsn_rules=rules) as up, _relaying(up, relay_allow="*@localhost") as mail:
+        uid = mail.inject("user", b"Subject: x\r\n\r\ny\r\n")
+        with pytest.raises(relay.ReleaseError) as caught:
+            mail.release(uid, to=["nobody@localhost"])
+        assert caught.value.status == 502 and caught.value.upstream[0] == 550
+        assert caught.value.recipients[0][:2] == ("nobody@localhost", 550)
+        with pytest.raises(relay.ReleaseError) as caught:
+            mail.release(uid, to=["bob@elsewhere.test"])
+        assert caught.value.status == 403
+        with pytest.raises(relay.ReleaseError) as caught:
+            mail.release(uid, to=["bob@localhost\r\nDATA"])
+        assert caught.value.status == 400
+        with pytest.raises(relay.ReleaseError) as caught:
+            mail.release(uid)  # no transcript, no To or Cc: nobody to go back to
+        assert caught.value.status == 400
+        with pytest.raises(LookupError):
+            mail.release(uid + 1, to=["bob@localhost"])
+    with MailServer(http_port=None, imap_port=None, pop3_port=None) as plain:
+        uid = plain.inject("user", b"To: a@x.test\r\n\r\ny\r\n")
+        with pytest.raises(relay.ReleaseError) as caught:
+            plain.release(uid)
+        assert caught.value.status == 409
+
+
+def _upstream(**settings):
+    return MailServer(
+        users="bob:pw,user:pw", http_port=None, imap_port=None, pop3_port=None, **settings
+    )
