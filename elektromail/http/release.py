@@ -24,6 +24,7 @@ FIELDS = ("to", "from")
 def add_release_routes(api: ControlAPI) -> None:
     """Route the release handler on `api` (ControlAPI._add_routes calls this)."""
     routes = ReleaseRoutes(api)
+    api._add("/messages/<uid>/release", "GET", routes.plan)
     api._add("/messages/<uid>/release", "POST", routes.release)
 
 
@@ -123,6 +124,18 @@ class ReleaseRoutes:
     def __init__(self, api: ControlAPI) -> None:
         self.api = api
 
+    async def plan(self, request, uid: str) -> dict[str, Any]:
+        """What a release without a body would send, for the web inbox's dialog."""
+        api = self.api
+        summary = await api._message(request, uid)
+        sender, to = await envelope(api.postoffice, summary)
+        settings = api.settings
+        return {
+            "relay": None if settings.relay_host is None else _where(settings),
+            "from": sender,
+            "to": to,
+        }
+
     async def release(self, request, uid: str):
         from elektromail.http.app import JSONReply
 
@@ -184,11 +197,21 @@ def openapi_paths(message_params: list[dict[str, Any]]) -> dict[str, Any]:
             "504": timed_out,
         }
     )
-    return {"/messages/{uid}/release": {"post": op}}
+    plan = _op(
+        "messages",
+        "Where a release of the message would go",
+        ("200", json_body(ref("schemas", "ReleasePlan"), "The relay and the envelope.")),
+        ("BadRequest", "Unauthorized", "NotFound"),
+        operationId="getReleasePlan",
+        description="The relay (null: none is set) and the MAIL FROM and recipients a POST "
+        "without a body would use; nothing is sent.",
+        parameters=message_params,
+    )
+    return {"/messages/{uid}/release": {"get": plan, "post": op}}
 
 
 def openapi_schemas() -> dict[str, Any]:
-    """The Release, Released and ReleaseFailure schemas."""
+    """The Release, ReleasePlan, Released and ReleaseFailure schemas."""
     address = {
         "type": "string",
         "maxLength": relay.MAX_ADDRESS,
@@ -227,6 +250,20 @@ def openapi_schemas() -> dict[str, Any]:
             },
             (),
             additionalProperties=False,
+        ),
+        "ReleasePlan": obj(
+            {
+                "relay": nullable(
+                    {"type": "string", "description": "`host:port`; null: no --relay-host."}
+                ),
+                "from": {"type": "string", "description": "MAIL FROM; empty: the null path."},
+                "to": {
+                    "type": "array",
+                    "items": STRING,
+                    "description": "The recipients it came for (may be empty).",
+                },
+            },
+            ("relay", "from", "to"),
         ),
         "Released": obj(
             {

@@ -428,3 +428,27 @@ def test_config_shows_the_relay_but_never_its_password():
             "relay_allow": ["*@example.com"],
             "relay_timeout": 30,
         }
+
+
+def test_the_plan_says_where_a_release_would_go(api, upstream):
+    uid = _inject(api, b"From: a@example.com\r\nTo: bob@localhost, C <c@x.test>\r\n\r\nx\r\n")
+    answer = api.get(f"/messages/{uid}/release?user=user")
+    assert answer.status == 200
+    assert answer.json() == {
+        "relay": f"127.0.0.1:{upstream.smtp_port}",
+        "from": "a@example.com",
+        "to": ["bob@localhost", "c@x.test"],
+    }
+    assert upstream.messages(user="bob") == []  # nothing was sent
+    assert api.get("/messages/99/release?user=user").status == 404
+
+
+def test_the_plan_without_a_relay_has_none():
+    with _catcher() as catcher:
+        api = Api(catcher)
+        uid = _inject(api)
+        assert api.get(f"/messages/{uid}/release?user=user").json() == {
+            "relay": None,
+            "from": "app@example.com",
+            "to": ["user@example.com"],
+        }

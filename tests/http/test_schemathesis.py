@@ -52,6 +52,7 @@ CONFIG = schemathesis.Config.from_dict(
                     "getAttachment",
                     "getMessageChecks",
                     "getMessageTranscript",
+                    "getReleasePlan",
                 )
             ),
             *(
