@@ -272,6 +272,23 @@ def test_a_refused_recipient_is_502_with_the_upstream_reply():
         assert "550" in body["error"]
 
 
+def test_a_partly_refused_release_is_200_listing_the_refusal():
+    rules = [{"recipient": "nobody@*", "action": "reject", "code": 550, "status": "5.1.1"}]
+    with (
+        _upstream(dsn_rules=rules) as up,
+        _catcher(relay_host="127.0.0.1", relay_port=up.smtp_port, relay_tls="none") as catcher,
+    ):
+        api = Api(catcher)
+        uid = _inject(api)
+        answer = api.post(
+            f"/messages/{uid}/release?user=user", {"to": ["nobody@localhost", "bob@localhost"]}
+        )
+        assert answer.status == 200, answer.body
+        rows = {r["address"]: (r["code"], r["accepted"]) for r in answer.json()["recipients"]}
+        assert rows == {"nobody@localhost": (550, False), "bob@localhost": (250, True)}
+        assert _raw(up, "bob") == RAW
+
+
 def test_a_refusal_after_the_data_is_502_with_its_code():
     rules = [{"action": "tempfail", "stage": "data", "code": 451, "status": "4.3.0"}]
     with (
