@@ -116,13 +116,20 @@ class EightBitRefused(smtp.SMTPClientError):
 
 def mail_parameters(raw: bytes, extensions: Mapping[bytes, bytes | None]) -> bytes:
     """MAIL FROM's parameters for `raw` given the upstream's EHLO keywords (upper case):
-    BODY=8BITMIME for 8-bit data (RFC 6152 §2), SIZE= when offered (RFC 1870 §6).
-    EightBitRefused for 8-bit data to an upstream without 8BITMIME."""
+    BODY=8BITMIME for 8-bit data (RFC 6152 §2), SMTPUTF8 too for 8-bit header bytes when
+    offered (RFC 6531 §3.4: "the message being sent is an internationalized message"), SIZE=
+    when offered (RFC 1870 §6). EightBitRefused for 8-bit data to an upstream without
+    8BITMIME. 8-bit headers to an upstream without SMTPUTF8 go with BODY=8BITMIME alone, as
+    Postfix sends them (smtputf8_autodetect_classes): refusing them would refuse much real mail.
+    """
     parameters = []
     if not raw.isascii():
         if b"8BITMIME" not in extensions:
             raise EightBitRefused()
         parameters.append(b"BODY=8BITMIME")
+        header = raw.split(b"\r\n\r\n", 1)[0]
+        if b"SMTPUTF8" in extensions and not header.isascii():
+            parameters.append(b"SMTPUTF8")
     if b"SIZE" in extensions:
         parameters.append(b"SIZE=%d" % len(raw))
     return b"".join(b" " + p for p in parameters)

@@ -387,3 +387,20 @@ def _upstream(**settings):
     return MailServer(
         users="bob:pw,user:pw", http_port=None, imap_port=None, pop3_port=None, **settings
     )
+
+
+def test_8bit_headers_say_smtputf8_when_offered():
+    # RFC 6531 §3.4: "If the envelope or message being sent requires the capabilities of the
+    # SMTPUTF8 extension, the SMTPUTF8-aware SMTP client MUST supply the SMTPUTF8 parameter"
+    from tests.fake_smtp import FakeUpstream
+
+    with FakeUpstream([b"8BITMIME", b"SMTPUTF8"]) as up:
+        _send_to(up, EIGHT_BIT)  # its Subject has 8-bit bytes
+    assert up.mail_from() == b"MAIL FROM:<a@x.test> BODY=8BITMIME SMTPUTF8"
+    with FakeUpstream([b"8BITMIME", b"SMTPUTF8"]) as up:
+        _send_to(up, b"Subject: plain\r\n\r\n\xc3\xa9 body only\r\n")
+    assert up.mail_from() == b"MAIL FROM:<a@x.test> BODY=8BITMIME"
+    with FakeUpstream([b"8BITMIME"]) as up:
+        _send_to(up, EIGHT_BIT)  # no SMTPUTF8 offered: sent with BODY=8BITMIME, as Postfix does
+    assert up.mail_from() == b"MAIL FROM:<a@x.test> BODY=8BITMIME"
+    assert up.messages == [EIGHT_BIT]
