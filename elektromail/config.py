@@ -86,7 +86,7 @@ class Settings:
     relay_tls: str = "starttls"  # starttls, tls (implicit) or none
     relay_tls_verify: bool = True  # check the upstream's certificate and name
     relay_user: str | None = None
-    relay_password: str | None = None
+    relay_password: str | None = field(default=None, repr=False)  # never in a log line
     relay_allow: tuple[str, ...] = ()  # globs a recipient must match (none: any recipient)
     relay_timeout: int = 30  # seconds for the whole exchange with the upstream
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.

@@ -219,6 +219,31 @@ def test_namespaces_see_their_own_messages_only(api, upstream):
     assert upstream.messages(user="bob") == []
 
 
+def test_a_namespace_releases_its_own_messages(api, upstream):
+    made = api.post("/namespaces", {"name": "team"})
+    assert made.status == 201, made.body
+    assert api.post("/users?namespace=team", {"user": "dev", "password": "pw"}).status == 201
+    answer = api.post(
+        "/inject?namespace=team",
+        {"user": "dev", "raw_base64": base64.b64encode(RAW).decode("ascii")},
+    )
+    assert answer.status == 201, answer.body
+    uid = answer.json()["uid"]
+    released = api.post(
+        f"/messages/{uid}/release?user=dev&namespace=team", {"to": ["bob@localhost"]}
+    )
+    assert released.status == 200, released.body
+    upstream.wait_for_messages(1, user="bob")
+    assert _raw(upstream, "bob") == RAW
+
+
+def test_the_relay_password_is_in_no_repr():
+    from elektromail.testing import build_settings
+
+    settings = build_settings(relay_host="x.test", relay_user="me", relay_password="hunter2")
+    assert "hunter2" not in repr(settings)
+
+
 def test_without_a_relay_the_answer_is_409():
     with _catcher() as catcher:
         api = Api(catcher)
