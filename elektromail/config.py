@@ -86,6 +86,15 @@ class Settings:
     webhook_secret: str | None = None
     webhook_timeout: int = 10
     webhook_queue: int = 1000
+    # Releasing a stored message to a real server (POST /messages/{uid}/release); no host: off.
+    relay_host: str | None = None
+    relay_port: int | None = None  # None: 465 for --relay-tls tls, 587 for starttls, 25 for none
+    relay_tls: str = "starttls"  # starttls, tls (implicit) or none
+    relay_tls_verify: bool = True  # check the upstream's certificate and name
+    relay_user: str | None = None
+    relay_password: str | None = field(default=None, repr=False)  # never in a log line
+    relay_allow: tuple[str, ...] = ()  # globs a recipient must match (none: any recipient)
+    relay_timeout: int = 30  # seconds for the whole exchange with the upstream
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -327,6 +336,37 @@ def _webhook_url(url: str) -> str:
     return url
 
 
+RELAY_TLS_MODES = ("starttls", "tls", "none")
+_HOST_RE = re.compile(r"^[A-Za-z0-9._:-]{1,253}$")
+
+
+def parse_relay_tls(text: str) -> str:
+    value = text.strip().lower()
+    if value not in RELAY_TLS_MODES:
+        raise ValueError("expected starttls, tls or none")
+    return value
+
+
+def parse_host(text: str) -> str | None:
+    """A host name or IP address (empty: none)."""
+    value = text.strip().strip("[]")
+    if value == "":
+        return None
+    if not _HOST_RE.fullmatch(value):
+        raise ValueError("expected a host name or IP address such as smtp.example.com")
+    return value
+
+
+def parse_relay_allow(text: str) -> tuple[str, ...]:
+    """--relay-allow patterns, comma separated: a glob with `@` is matched against the whole
+    address, one without against its domain (`*@example.com`, `*.test`); case-insensitive."""
+    patterns = tuple(p.strip().lower() for p in text.split(",") if p.strip())
+    for pattern in patterns:
+        if any(c.isspace() for c in pattern) or not pattern.isascii():
+            raise ValueError(f"pattern {pattern!r}: expected a glob such as *@example.com")
+    return patterns
+
+
 def parse_db(text: str) -> str | None:
     return None if text.strip() in ("", ":memory:") else text
 
@@ -345,6 +385,9 @@ class Setting:
     repeatable: bool = False  # an option given several times; its values joined with ","
     implemented: bool = True
 
+
+# Settings whose values an error message shows as *** (passwords, tokens).
+SECRET_SETTINGS = ("users", "http_token", "oauth_tokens", "webhook_secret", "relay_password")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_port", "smtp-port", "SMTP_PORT", parse_port, "SMTP port (0: any, off: none)"),
@@ -607,6 +650,54 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_WEBHOOK_QUEUE",
         parse_positive_int,
         "deliveries waiting per webhook URL; beyond it the oldest is dropped (1000)",
+        "relay_host",
+        "relay-host",
+        "ELEKTROMAIL_RELAY_HOST",
+        parse_host,
+        "SMTP server POST /messages/{uid}/release sends to (none: release is off)",
+    ),
+    Setting(
+        "relay_port",
+        "relay-port",
+        "ELEKTROMAIL_RELAY_PORT",
+        parse_optional_port,
+        "its port (465 for --relay-tls tls, 587 for starttls, 25 for none)",
+    ),
+    Setting(
+        "relay_tls",
+        "relay-tls",
+        "ELEKTROMAIL_RELAY_TLS",
+        parse_relay_tls,
+        "starttls (required), tls (implicit) or none (starttls)",
+    ),
+    Setting(
+        "relay_tls_verify",
+        "relay-tls-verify",
+        "ELEKTROMAIL_RELAY_TLS_VERIFY",
+        parse_bool,
+        "check the relay's certificate and host name; off for a self-signed one (on)",
+    ),
+    Setting("relay_user", "relay-user", "ELEKTROMAIL_RELAY_USER", parse_text, "AUTH user"),
+    Setting(
+        "relay_password",
+        "relay-password",
+        "ELEKTROMAIL_RELAY_PASSWORD",
+        parse_text,
+        "AUTH password (never shown: /config says whether one is set)",
+    ),
+    Setting(
+        "relay_allow",
+        "relay-allow",
+        "ELEKTROMAIL_RELAY_ALLOW",
+        parse_relay_allow,
+        "globs a released message's recipients must match: *@example.com,*.test (any)",
+    ),
+    Setting(
+        "relay_timeout",
+        "relay-timeout",
+        "ELEKTROMAIL_RELAY_TIMEOUT",
+        parse_positive_int,
+        "seconds one release may take in all (30)",
     ),
 )
 
@@ -628,8 +719,7 @@ def resolve(cli: Mapping[str, object], environ: Mapping[str, str] | None = None)
         try:
             values[setting.attr] = setting.parse(raw)
         except ValueError as e:
-            secret = ("users", "http_token", "oauth_tokens", "webhook_secret")
-            shown = "***" if setting.attr in secret else raw
+            shown = "***" if setting.attr in SECRET_SETTINGS else raw
             if setting.attr == "webhook_urls":  # a password in a URL is not shown either
                 shown = re.sub(r"//[^/?#]*@", "//***@", raw)
             raise ConfigError(f"invalid {source}={shown!r}: {e}") from None
@@ -646,6 +736,8 @@ def _check_together(settings: Settings) -> None:
     for path, name in ((settings.tls_cert, "--tls-cert"), (settings.tls_key, "--tls-key")):
         if path and not os.access(path, os.R_OK):
             raise ConfigError(f"invalid {name}={path!r}: file not readable")
+    if (settings.relay_user is None) != (settings.relay_password is None):
+        raise ConfigError("invalid --relay-user/--relay-password: give both or neither")
     if settings.db:
         directory = os.path.dirname(os.path.abspath(settings.db))
         if not os.path.isdir(directory) or not os.access(directory, os.W_OK):

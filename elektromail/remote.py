@@ -31,12 +31,16 @@ MAX_WAIT = 60.0  # seconds one long-poll may ask for (the server's limit)
 
 
 class RemoteError(Exception):
-    """The server answered an HTTP error; `status` and the server's `error` text."""
+    """The server answered an HTTP error; `status`, the server's `error` text, and `details`:
+    the whole JSON answer (a failed release's `upstream` reply and `recipients` are there)."""
 
-    def __init__(self, status: int, error: str, method: str, path: str) -> None:
+    def __init__(
+        self, status: int, error: str, method: str, path: str, details: dict | None = None
+    ) -> None:
         super().__init__(f"{method} {path}: HTTP {status}: {error}")
         self.status = status
         self.error = error
+        self.details = details if details is not None else {"error": error}
 
 
 class RemoteMailServer:
@@ -224,6 +228,25 @@ class RemoteMailServer:
         )
         return self._call("GET", path, timeout=DEFAULT_TIMEOUT + (60.0 if links else 0.0))
 
+    def release(
+        self,
+        uid: int,
+        to: Iterable[str] | None = None,
+        user: str | None = None,
+        mailbox: str = INBOX,
+        sender: str | None = None,
+    ) -> dict:
+        """As MailServer.release, over POST /messages/{uid}/release with the server's relay;
+        a failure is a RemoteError whose `details` hold the upstream's reply."""
+        body: dict[str, Any] = {}
+        if to is not None:
+            body["to"] = list(to)
+        if sender is not None:
+            body["from"] = sender
+        path = f"/messages/{uid}/release" + _query(user=user, mailbox=mailbox)
+        # The server gives up after --relay-timeout (30 s by default); wait a little longer.
+        return self._call("POST", path, body, timeout=DEFAULT_TIMEOUT + 60.0)
+
     def add_dkim_key(self, selector: str, domain: str, key: str) -> None:
         """As MailServer.add_dkim_key, over PUT /dkim/keys (`key`: the TXT record's value or a
         PEM public key). The keys are the server's, shared by every namespace on it."""
@@ -364,11 +387,13 @@ class RemoteMailServer:
                 content = answer.read()
         except urllib.error.HTTPError as e:
             text = e.read()
+            details = None
             try:
-                error = json.loads(text)["error"]
+                details = json.loads(text)
+                error = details["error"]
             except (ValueError, KeyError, TypeError):
-                error = text.decode("utf-8", "replace")[:200]
-            raise RemoteError(e.code, error, method, path) from None
+                details, error = None, text.decode("utf-8", "replace")[:200]
+            raise RemoteError(e.code, error, method, path, details) from None
         return content if raw else json.loads(content)
 
 

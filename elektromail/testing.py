@@ -146,7 +146,7 @@ def _value(setting: config.Setting, value: Any) -> Any:
         try:
             return setting.parse(value)
         except ValueError as e:
-            shown = "***" if setting.attr in ("users", "http_token", "webhook_secret") else value
+            shown = "***" if setting.attr in config.SECRET_SETTINGS else value
             raise ConfigError(f"invalid {setting.attr}={shown!r}: {e}") from None
     return value
 
@@ -499,6 +499,45 @@ class MailServer:
         )
         out.update(uid=summary.uid, user=summary.user, mailbox=summary.mailbox)
         return out
+
+    # --- releasing a message to a real server ---
+
+    def release(
+        self,
+        uid: int,
+        to: Iterable[str] | None = None,
+        user: str | None = None,
+        mailbox: str = INBOX,
+        sender: str | None = None,
+    ) -> dict:
+        """Send a stored message, its bytes unchanged, through the relay the server was
+        started with (`relay_host=...`), as `POST /messages/{uid}/release` does: to `to`, or
+        to the recipients it came for; `sender` replaces MAIL FROM ("" the null path).
+        Returns {"relay", "from", "recipients": [{"address", "code", "message", "accepted"}],
+        "reply": {"code", "message"}}. Raises elektromail.relay.ReleaseError (its `status`
+        as the route's, `upstream` the upstream's (code, text) when it refused, `recipients`)
+        when it was not sent, LookupError when there is no such message."""
+        return self.call(
+            self._release, uid, None if to is None else list(to), user, mailbox, sender
+        )
+
+    async def _release(self, uid, to, user, mailbox, sender) -> dict:
+        from elektromail import relay
+        from elektromail.http.release import release_message
+
+        server = self._server()
+        postoffice = server.postoffice
+        to = None if to is None else relay.check_recipients(to)
+        sender = None if sender is None else relay.check_sender(sender)
+        if user is None:
+            users = await postoffice.users_with_mail()
+            if len(users) != 1:
+                raise ValueError(f"say which user: {len(users)} users have mail")
+            user = users[0]
+        summary = await postoffice.get_message(user, mailbox, uid)
+        if summary is None:
+            raise LookupError(f"no message with UID {uid} in {user}/{mailbox}")
+        return await release_message(server.reactor, self.settings, postoffice, summary, to, sender)
 
     def add_dkim_key(self, selector: str, domain: str, key: str) -> None:
         """A DKIM public key for the checks (no DNS is ever asked): `key` is the TXT record's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -131,3 +132,56 @@ def test_pop3_ports():
     for bad in ("x", "70000", "-1"):
         with pytest.raises(ConfigError, match="POP3_PORT"):
             resolve({}, {"POP3_PORT": bad})
+
+
+def test_relay_settings_from_options_and_env_vars():
+    s = resolve({}, {})
+    assert (s.relay_host, s.relay_port, s.relay_tls, s.relay_tls_verify) == (
+        None,
+        None,
+        "starttls",
+        True,
+    )
+    assert (s.relay_user, s.relay_password, s.relay_allow, s.relay_timeout) == (None, None, (), 30)
+    s = resolve(
+        {"relay-host": "smtp.example.com", "relay-tls": "TLS", "relay-allow": "*@a.test, *.b"},
+        {
+            "ELEKTROMAIL_RELAY_PORT": "2465",
+            "ELEKTROMAIL_RELAY_TLS": "none",
+            "ELEKTROMAIL_RELAY_TLS_VERIFY": "no",
+            "ELEKTROMAIL_RELAY_USER": "me",
+            "ELEKTROMAIL_RELAY_PASSWORD": "pw",
+            "ELEKTROMAIL_RELAY_TIMEOUT": "5",
+        },
+    )
+    assert (s.relay_host, s.relay_port, s.relay_tls, s.relay_tls_verify) == (
+        "smtp.example.com",
+        2465,
+        "tls",
+        False,
+    )
+    assert (s.relay_user, s.relay_password, s.relay_allow, s.relay_timeout) == (
+        "me",
+        "pw",
+        ("*@a.test", "*.b"),
+        5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"ELEKTROMAIL_RELAY_TLS": "ssl"}, "ELEKTROMAIL_RELAY_TLS"),
+        ({"ELEKTROMAIL_RELAY_HOST": "smtp example.com"}, "ELEKTROMAIL_RELAY_HOST"),
+        ({"ELEKTROMAIL_RELAY_HOST": "a\r\nb"}, "ELEKTROMAIL_RELAY_HOST"),
+        ({"ELEKTROMAIL_RELAY_PORT": "70000"}, "ELEKTROMAIL_RELAY_PORT"),
+        ({"ELEKTROMAIL_RELAY_TIMEOUT": "0"}, "ELEKTROMAIL_RELAY_TIMEOUT"),
+        ({"ELEKTROMAIL_RELAY_ALLOW": "*@b\u00e4d.test"}, "ELEKTROMAIL_RELAY_ALLOW"),
+        ({"ELEKTROMAIL_RELAY_USER": "me"}, "--relay-user/--relay-password"),
+        ({"ELEKTROMAIL_RELAY_PASSWORD": "pw"}, "--relay-user/--relay-password"),
+    ],
+    ids=["tls", "space", "crlf", "port", "timeout", "allow", "user-only", "password-only"],
+)
+def test_invalid_relay_settings_name_the_setting(env, named):
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        resolve({}, env)

@@ -254,3 +254,38 @@ def test_the_readme_shared_server_example_is_ten_lines_and_passes(pytester, shar
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     # and the same test against a server in the process
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_release_through_the_servers_relay():
+    with MailServer(users="bob:pw", http_port=None, imap_port=None, pop3_port=None) as up:
+        with MailServer(
+            http_port=0, relay_host="127.0.0.1", relay_port=up.smtp_port, relay_tls="none"
+        ) as server:
+            with RemoteMailServer(server.http_url) as remote:
+                raw = b"Subject: out\r\n\r\n.dot\r\n\xc3\xa9\r\n"
+                remote.add_user("carol", "pw")
+                uid = remote.inject("carol", raw)
+                out = remote.release(uid, to=["bob@localhost"], user="carol")
+                assert out["reply"]["code"] == 250
+                assert [m["raw"] for m in up.wait_for_messages(1, user="bob")] == [raw]
+                with pytest.raises(RemoteError) as caught:
+                    remote.release(uid, user="carol")  # injected, no To or Cc
+                assert caught.value.status == 400 and "'to'" in caught.value.error
+                with pytest.raises(RemoteError) as caught:
+                    remote.release(uid, to=["bob@localhost"], user="carol", sender="a\r\nb")
+                assert caught.value.status == 400
+                with pytest.raises(RemoteError) as caught:
+                    remote.release(uid + 1, to=["bob@localhost"], user="carol")
+                assert caught.value.status == 404
+    # The upstream is gone: its port is closed now.
+    with MailServer(
+        http_port=0, relay_host="127.0.0.1", relay_port=up.smtp_port, relay_tls="none"
+    ) as server:
+        with RemoteMailServer(server.http_url) as remote:
+            remote.add_user("carol", "pw")
+            uid = remote.inject("carol", b"Subject: out\r\n\r\nx\r\n")
+            with pytest.raises(RemoteError) as caught:
+                remote.release(uid, to=["bob@localhost"], user="carol")
+            assert caught.value.status == 502
+            assert caught.value.details["upstream"] is None
+            assert caught.value.details["recipients"] == []

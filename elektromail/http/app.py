@@ -42,6 +42,7 @@ from elektromail.http.jsonio import (
 from elektromail.http.namespaces import add_namespace_routes
 from elektromail.http.oauth import add_oauth_routes
 from elektromail.http.openapi import MAX_PAGE  # messages one listing page may ask for
+from elektromail.http.release import add_release_routes
 from elektromail.http.scoping import Authority, Scoper
 from elektromail.http.site import ControlFactory, ControlSite, store_unavailable
 from elektromail.http.transcripts import add_transcript_routes
@@ -155,6 +156,7 @@ class ControlAPI:
         add_transcript_routes(self)
         add_oauth_routes(self)
         add_webhooks_routes(self)
+        add_release_routes(self)  # POST /messages/{uid}/release
 
     def _add(self, path: str, method: str, handler: Handler, token: str | None = "header") -> None:
         """Route `method path` to `handler(request, **path values)`, after the token check
@@ -344,6 +346,7 @@ class ControlAPI:
             webhook_signed=s.webhook_secret is not None,
             webhook_timeout=s.webhook_timeout,
             webhook_queue=s.webhook_queue,
+            **_relay_config(s),
         )
         return out
 
@@ -543,6 +546,22 @@ class ControlAPI:
             return b""
         await stream.run()
         return b""
+
+
+def _relay_config(s: Settings) -> dict[str, Any]:
+    """The release settings /config shows: never the password, only whether one is set."""
+    from elektromail.relay import relay_port
+
+    return {
+        "relay_host": s.relay_host,
+        "relay_port": None if s.relay_host is None else relay_port(s),
+        "relay_tls": s.relay_tls,
+        "relay_tls_verify": s.relay_tls_verify,
+        "relay_user": s.relay_user,
+        "relay_password_set": s.relay_password is not None,
+        "relay_allow": list(s.relay_allow),
+        "relay_timeout": s.relay_timeout,
+    }
 
 
 def _order(request) -> str:

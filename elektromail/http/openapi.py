@@ -647,6 +647,7 @@ def _api_paths() -> dict[str, Any]:
         **_transcript_paths(message_params),
         **_oauth_paths(),
         **_webhook_paths(),
+        **_release_paths(message_params),
     }
 
 
@@ -666,6 +667,12 @@ def _oauth_paths() -> dict[str, Any]:
     from elektromail.http.oauth import openapi_paths
 
     return openapi_paths()
+
+
+def _release_paths(message_params: list[dict[str, Any]]) -> dict[str, Any]:
+    from elektromail.http.release import openapi_paths
+
+    return openapi_paths(message_params)
 
 
 def _transcript_paths(message_params: list[dict[str, Any]]) -> dict[str, Any]:

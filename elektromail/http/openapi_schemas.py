@@ -304,6 +304,25 @@ def _config_schema() -> Schema:
     }
     props["webhook_timeout"] = {"type": "integer", "minimum": 1, "description": "Seconds."}
     props["webhook_queue"] = {"type": "integer", "minimum": 1}
+    props["relay_host"] = nullable(
+        {"type": "string", "description": "--relay-host; null: releasing is off."}
+    )
+    props["relay_port"] = nullable(
+        {"type": "integer", "description": "The relay's port (--relay-port or --relay-tls's)."}
+    )
+    props["relay_tls"] = {"type": "string", "enum": ["starttls", "tls", "none"]}
+    props["relay_tls_verify"] = {"type": "boolean"}
+    props["relay_user"] = nullable({"type": "string", "description": "--relay-user."})
+    props["relay_password_set"] = {
+        "type": "boolean",
+        "description": "Whether --relay-password is set (the password is never shown).",
+    }
+    props["relay_allow"] = {
+        "type": "array",
+        "items": STRING,
+        "description": "--relay-allow globs; empty: any recipient.",
+    }
+    props["relay_timeout"] = {"type": "integer", "minimum": 1, "description": "Seconds."}
     return obj(props, tuple(props))
 
 
@@ -603,11 +622,18 @@ def schemas() -> dict[str, Schema]:
         **_transcript_schemas(),
         **_oauth_schemas(),
         **_webhook_schemas(),
+        **_release_schemas(),
     }
 
 
 def _webhook_schemas() -> dict[str, Schema]:
     from elektromail.http.webhooks import openapi_schemas
+
+    return openapi_schemas()
+
+
+def _release_schemas() -> dict[str, Schema]:
+    from elektromail.http.release import openapi_schemas
 
     return openapi_schemas()
 

@@ -34,6 +34,7 @@ ASSETS = (
     "view.js",
     "checks.js",
     "transcript.js",
+    "release.js",
     "app.css",
     "icon.svg",
 )

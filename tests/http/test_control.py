@@ -94,6 +94,14 @@ def test_config_reports_the_bound_ports(api, mail):
         "webhook_signed": False,
         "webhook_timeout": 10,
         "webhook_queue": 1000,
+        "relay_host": None,  # releasing is off
+        "relay_port": None,
+        "relay_tls": "starttls",
+        "relay_tls_verify": True,
+        "relay_user": None,
+        "relay_password_set": False,
+        "relay_allow": [],
+        "relay_timeout": 30,
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 from collections.abc import Iterator
 
 import hypothesis
@@ -51,6 +52,7 @@ CONFIG = schemathesis.Config.from_dict(
                     "getAttachment",
                     "getMessageChecks",
                     "getMessageTranscript",
+                    "getReleasePlan",
                 )
             ),
             *(
@@ -71,6 +73,13 @@ CONFIG = schemathesis.Config.from_dict(
                 }
                 for operation in ("listMessages", "waitForMessage")
             ),
+            {
+                # The relay is a closed port (nothing may reach the real world): a valid
+                # release gets a 502; and an address that fits the pattern may still not be
+                # a dot-atom address (`!!@-`), answered 400 naming it.
+                "include-operation-id": "releaseMessage",
+                "checks": {"positive_data_acceptance": {"enabled": False}},
+            },
             {
                 # JSON Schema counts 250.0 as an integer; the rule parser wants 250.
                 "include-operation-id": "putRules",
@@ -114,15 +123,29 @@ class Target:
         assert send(self.port, "PUT", "/rules", [], self.headers) == 200
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on: POST /messages/{uid}/release relays to it, so a
+    generated release never leaves the machine."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def relay_settings() -> dict[str, object]:
+    return {"relay_host": "127.0.0.1", "relay_port": closed_port(), "relay_tls": "none"}
+
+
 @pytest.fixture(scope="module")
 def open_api() -> Iterator[Target]:
-    with MailServer(http_port=0, users="user:pass,alice:wonder") as mail:
+    with MailServer(http_port=0, users="user:pass,alice:wonder", **relay_settings()) as mail:
         yield Target(mail, {})
 
 
 @pytest.fixture(scope="module")
 def token_api() -> Iterator[Target]:
-    with MailServer(http_port=0, users="user:pass,alice:wonder", http_token=TOKEN) as mail:
+    with MailServer(
+        http_port=0, users="user:pass,alice:wonder", http_token=TOKEN, **relay_settings()
+    ) as mail:
         yield Target(mail, {"Authorization": f"Bearer {TOKEN}"})
 
 

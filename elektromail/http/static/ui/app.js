@@ -7,6 +7,7 @@ import { askToken, confirmAction, toast } from "./dialogs.js";
 import { $, formatCount, h } from "./dom.js";
 import * as list from "./list.js";
 import * as live from "./live.js";
+import { initRelease } from "./release.js";
 import * as view from "./view.js";
 
 const PAGE_SIZE = 50;
@@ -626,6 +627,7 @@ function wire() {
   live.initLifecycle();
   view.initTabs();
   view.initRawLink();
+  initRelease(view.current);
   api.setTokenPrompt(askToken);
   api.onTokenChange(live.reconnect);
 }
