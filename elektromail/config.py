@@ -650,6 +650,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_WEBHOOK_QUEUE",
         parse_positive_int,
         "deliveries waiting per webhook URL; beyond it the oldest is dropped (1000)",
+    ),
+    Setting(
         "relay_host",
         "relay-host",
         "ELEKTROMAIL_RELAY_HOST",
