@@ -99,10 +99,13 @@ def text_field(body: Mapping[str, Any], name: str, required: bool = True) -> str
 
 
 def query_text(request, name: str) -> str | None:
-    """The first value of query parameter `name`, or None when absent."""
+    """The value of query parameter `name`, or None when absent; a 400 when it is given more
+    than once (which of two cursors or limits was meant cannot be guessed)."""
     values = request.args.get(name.encode("ascii"))
     if not values:
         return None
+    if len(values) > 1:
+        raise bad_request(f"parameter {name!r}: given {len(values)} times; give it once")
     try:
         return values[0].decode("utf-8")
     except UnicodeDecodeError:

@@ -142,7 +142,9 @@ def openapi_schemas() -> dict[str, Any]:
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_TOKEN,
-            "pattern": "^[^\\s\\x00-\\x1f\\x7f](.*[^\\s\\x00-\\x1f\\x7f])?$",
+            # printable (as PRINTABLE) throughout, no white space at either end
+            "pattern": "^[^\\s\\x00-\\x1f\\x7f-\\x9f]"
+            "([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$",
             "description": "The token to accept; a random one when not given.",
         },
         "expires_in": {

@@ -241,14 +241,14 @@ def _rule_action_condition(action: str) -> Schema:
     klass = RULE_REPLY_CLASS.get(action)
     if klass is None:  # no error reply: null is as good as leaving them out
         properties.update({name: {"type": "null"} for name in ("code", "status", "diagnostic")})
-    else:  # present means given: null is refused
+    else:  # null, as a field left out, takes the action's default reply
         properties["code"] = {
-            "type": "integer",
+            "type": ["integer", "null"],
             "minimum": klass * 100,
             "maximum": klass * 100 + 99,
         }
-        properties["status"] = {"type": "string", "pattern": f"^{klass}\\."}
-        properties["diagnostic"] = {"type": "string"}
+        properties["status"] = {"type": ["string", "null"], "pattern": f"^{klass}\\."}
+        properties["diagnostic"] = {"type": ["string", "null"]}
     then: Schema = {"properties": properties}
     if action == "delay":
         then["required"] = ["delay_ms"]

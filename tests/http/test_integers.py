@@ -117,3 +117,20 @@ def test_path_index():
     for bad in ["-1", "x", " 1"]:
         with pytest.raises(ApiError):
             path_index(bad)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/messages?limit=1&limit=2",
+        "/messages/wait?after=1&after=2&timeout=0",
+        "/messages?user=user&user=alice",
+        "/transcripts?offset=0&offset=0",
+    ],
+)
+def test_a_parameter_given_twice_is_refused(api, query):
+    # Which of two cursors, limits or users was meant cannot be guessed: 400, naming it.
+    name = query.split("?", 1)[1].split("=", 1)[0]
+    answer = api.get(query)
+    assert answer.status == 400, answer.body
+    assert answer.error == f"parameter {name!r}: given 2 times; give it once"

@@ -190,8 +190,9 @@ def test_rule_schema_names_the_parsers_fields_actions_and_stages():
 
 
 def _parser_accepts(rule: dict) -> bool:
+    """Whether PUT /rules takes `rule`: the route reads a null field as one left out."""
     try:
-        rules.parse([rule])
+        rules.parse([{key: value for key, value in rule.items() if value is not None}])
     except rules.RuleError:
         return False
     return True
