@@ -95,6 +95,10 @@ class Settings:
     relay_password: str | None = field(default=None, repr=False)  # never in a log line
     relay_allow: tuple[str, ...] = ()  # globs a recipient must match (none: any recipient)
     relay_timeout: int = 30  # seconds for the whole exchange with the upstream
+    # Retention: keep at most this many messages (in each namespace, the default one included;
+    # None: no cap), and none saved longer ago than this many seconds (None: forever).
+    max_messages: int | None = None
+    max_age: float | None = None
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -241,6 +245,16 @@ def parse_positive_int(text: str) -> int:
     value = text.strip()
     if not value.isdigit() or int(value) == 0:
         raise ValueError("expected a positive whole number")
+    return int(value)
+
+
+def parse_retention_count(text: str) -> int | None:
+    """A positive message count; "", "off" or 0: no cap (None), as Mailpit's `--max 0`."""
+    value = text.strip()
+    if value.lower() in ("", "off", "0"):
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise ValueError("expected a positive whole number, or off")
     return int(value)
 
 
@@ -700,6 +714,20 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_RELAY_TIMEOUT",
         parse_positive_int,
         "seconds one release may take in all (30)",
+    ),
+    Setting(
+        "max_messages",
+        "max-messages",
+        "ELEKTROMAIL_MAX_MESSAGES",
+        parse_retention_count,
+        "keep at most this many messages, oldest pruned first, in each namespace (off)",
+    ),
+    Setting(
+        "max_age",
+        "max-age",
+        "ELEKTROMAIL_MAX_AGE",
+        parse_duration_off,
+        "prune messages stored longer ago than this, e.g. 7d, 12h, 30m, 90s (off)",
     ),
 )
 

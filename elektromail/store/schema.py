@@ -9,7 +9,7 @@ from elektromail.store import objectids
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 17
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -214,6 +214,10 @@ ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
     14: """
 ALTER TABLE bodies ADD COLUMN transcript BLOB;
 """,
+    # 15 -> 16: reserved for the OAuth branch (issue 18); nothing here.
+    15: "",
+    # 16 -> 17: the messages_saved index (LATE_INDEXES) for retention.
+    16: "",
 }
 
 
@@ -223,6 +227,10 @@ LATE_INDEXES = """
 -- without visiting every row (db._changed_since names it with INDEXED BY).
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
 """
+# Retention (--max-messages, --max-age): the oldest messages by save date, then arrival (the
+# rowid every index ends with), read from either end (store/retention.py, INDEXED BY). Made
+# after objectids.upgrade, which adds `saved` to a database older than version 11.
+SAVED_INDEX = "CREATE INDEX IF NOT EXISTS messages_saved ON messages(saved)"
 
 
 class SchemaError(Exception):
@@ -260,6 +268,8 @@ def prepare_connection(conn: sqlite3.Connection, in_memory: bool) -> None:
                     objectids.upgrade(conn)
                 _index_bodies(conn)
                 fill_search_index(conn)
+            if "saved" in {row[1] for row in conn.execute("PRAGMA table_info(messages)")}:
+                conn.execute(SAVED_INDEX)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             conn.rollback()

@@ -137,6 +137,8 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
     rendered = (
         ", fetch_envelope BLOB, fetch_bodystructure BLOB, fetch_body BLOB" if version >= 3 else ""
     )
+    if version >= 15:  # SMTP transcripts
+        rendered += ", transcript BLOB"
     conn.executescript(
         f"""
         CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
