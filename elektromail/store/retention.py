@@ -3,7 +3,7 @@ scope beyond a count, and those saved before a moment, in one transaction.
 
 Oldest means by save date (when the message came into its mailbox, RFC 8514), then arrival
 order (the row id): a message APPENDed with a 2019 internal date is as new as its APPEND, as
-Dovecot's autoexpunge counts. Both reads walk the messages_saved index (schema step 17) from
+Dovecot's autoexpunge counts. Both reads walk the messages_saved index (schema step 16) from
 one end, so a pass reads the messages it keeps and removes, not the whole store.
 """
 

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from elektromail.store import modseq
 from elektromail.testing import MailServer
 from tests.imap.wire import ImapWire
 
@@ -232,3 +233,38 @@ def test_move_reports_vanished_and_the_new_highestmodseq(mail):
     lines = wire.responses(b"m UID MOVE 1 Archive")
     assert lines[0].startswith(b"* OK [COPYUID ")
     assert lines[1:] == [b"* VANISHED 1\r\n", b"m OK [HIGHESTMODSEQ 4] UID MOVE completed\r\n"]
+
+
+def test_a_resync_from_before_the_expunges_kept_reports_every_uid_that_is_gone(mail, monkeypatch):
+    # The server keeps a bounded history of expunges (store/modseq.py, as Dovecot's log
+    # rotates). RFC 7162 §3.2.6: "A server that receives a mod-sequence smaller than
+    # <minmodseq> ... MUST behave as if it was requested to report all expunged messages from
+    # the provided UID set parameter": every UID of the set below UIDNEXT that is not there.
+    monkeypatch.setattr(modseq, "EXPUNGES_KEPT", 2)
+    monkeypatch.setattr(modseq, "EXPUNGES_SLACK", 1)
+    deliver(mail, 10)  # 2..11
+    wire = qresync_session(mail)
+    known = uidvalidity(wire)
+    wire.command(b"u UNSELECT")
+    expunge_elsewhere(mail, *range(1, 9))  # 12..19; 7 and 8 kept, the rest forgotten (17)
+    lines = wire.responses(b"s SELECT INBOX (QRESYNC (%d 11))" % known)
+    assert lines[-3:] == [
+        b"* OK [HIGHESTMODSEQ 19] Highest\r\n",
+        b"* VANISHED (EARLIER) 1:8\r\n",
+        b"s OK [READ-WRITE] SELECT completed\r\n",
+    ]
+    # the known UIDs limit the report, and UIDs never given out are not in it
+    lines = wire.responses(b"t SELECT INBOX (QRESYNC (%d 11 5:100))" % known)
+    assert lines[-2] == b"* VANISHED (EARLIER) 5:8\r\n"
+    assert wire.command(b"f UID FETCH 1:* (FLAGS) (CHANGEDSINCE 16 VANISHED)") == (
+        b"* VANISHED (EARLIER) 1:8\r\nf OK UID FETCH completed\r\n"
+    )
+    # from the floor on, the history kept is complete: only what came after
+    assert wire.command(b"g UID FETCH 1:* (FLAGS) (CHANGEDSINCE 17 VANISHED)") == (
+        b"* VANISHED (EARLIER) 7:8\r\ng OK UID FETCH completed\r\n"
+    )
+    assert wire.command(b"h UID FETCH 2:6,10 (FLAGS) (CHANGEDSINCE 3 VANISHED)") == (
+        b"* VANISHED (EARLIER) 2:6\r\n"
+        b"* 2 FETCH (UID 10 FLAGS () MODSEQ (11))\r\n"
+        b"h OK UID FETCH completed\r\n"
+    )

@@ -115,22 +115,50 @@ def _within(uid: int, ranges: Ranges) -> bool:
     return i >= 0 and ranges[i][0] <= uid <= ranges[i][1]
 
 
-def _vanished(uids: list[int]) -> bytes:
-    """`* VANISHED (EARLIER) 3:5,9` (RFC 7162 §3.2.10.1), or b"" for none."""
-    if not uids:
-        return b""
+def _as_ranges(uids: list[int]) -> Ranges:
     ranges: Ranges = []
     for uid in uids:
         if ranges and ranges[-1][1] + 1 == uid:
             ranges[-1] = (ranges[-1][0], uid)
         else:
             ranges.append((uid, uid))
+    return ranges
+
+
+def _vanished(ranges: Ranges) -> bytes:
+    """`* VANISHED (EARLIER) 3:5,9` (RFC 7162 §3.2.10.1), or b"" for none."""
+    if not ranges:
+        return b""
     return fmt.untagged(b"VANISHED (EARLIER) " + format_ranges(ranges).encode("ascii"))
 
 
-async def _expunged(ctx: Context, view: MailboxView, modseq: int, known: Ranges) -> list[int]:
+def _gone(view: MailboxView, known: Ranges) -> Ranges:
+    """The UIDs of `known` below UIDNEXT that the mailbox does not hold, as ranges: what
+    VANISHED (EARLIER) reports when the expunges asked about are older than those kept."""
+    uids, top = view.uids, max(view.uidnext - 1, view.largest_uid())
+    out: Ranges = []
+    for low, high in known:
+        high = min(high, top)
+        i, start = bisect_left(uids, low), low
+        while i < len(uids) and uids[i] <= high:
+            if uids[i] > start:
+                out.append((start, uids[i] - 1))
+            start = uids[i] + 1
+            i += 1
+        if start <= high:
+            out.append((start, high))
+    return out
+
+
+async def _expunged(ctx: Context, view: MailboxView, modseq: int, known: Ranges) -> Ranges:
     found = await ctx.services.postoffice.expunged_since(view.mailbox_id, modseq)
-    return [uid for uid in found if _within(uid, known) and uid not in view.flags]
+    if found is None:
+        # RFC 7162 §3.2.6: "A server that receives a mod-sequence smaller than <minmodseq>,
+        # where <minmodseq> is the value of the smallest expunged mod-sequence it remembers
+        # minus one, MUST behave as if it was requested to report all expunged messages from
+        # the provided UID set parameter." Dovecot does the same when its log has rotated.
+        return _gone(view, known)
+    return _as_ranges([uid for uid in found if _within(uid, known) and uid not in view.flags])
 
 
 async def resync(ctx: Context, view: MailboxView, wanted: Resync, highestmodseq: int) -> None:
