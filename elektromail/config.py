@@ -270,6 +270,7 @@ def parse_seed(text: str) -> int | None:
 
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_LONGEST = 36500 * 86400.0
 
 
 def parse_duration_off(text: str) -> float | None:
@@ -283,6 +284,8 @@ def parse_duration_off(text: str) -> float | None:
     seconds = float(found.group(1)) * _DURATION_UNITS[found.group(2)]
     if seconds <= 0:
         return None
+    if seconds > _LONGEST:  # a 400-digit number is inf, which JSON (/config) cannot say
+        raise ValueError("expected at most 100 years (36500d), or off")
     return seconds
 
 

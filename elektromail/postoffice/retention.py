@@ -42,6 +42,7 @@ class RetentionDesk(NamespaceDesk):
         self._pass: Deferred | None = None
         self._pass_started = float("-inf")  # clock time
         self._settled: list[Deferred] = []
+        self._pass_ended: list[Deferred] = []
         self._age_sweep: LoopingCall | None = None
         self._retention_stopped = False
         if self.settings.max_messages is not None:
@@ -84,6 +85,19 @@ class RetentionDesk(NamespaceDesk):
         self._settled.append(d)
         return d
 
+    def retention_due(self) -> bool:
+        """Whether a pass is waiting for its turn on the clock (not yet running)."""
+        return self._pass_call is not None
+
+    def retention_pass_ended(self) -> Deferred[None]:
+        """Fires once no pass is running, whether or not another is due (tests on a Clock,
+        which runs the due ones only when advanced, wait on this)."""
+        if self._pass is None:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._pass_ended.append(d)
+        return d
+
     def _on_event_for_retention(self, event: Event) -> None:
         if isinstance(event, MessageAdded):
             self._want_pass(self.scope(self.namespace_of_user(event.user)))
@@ -122,6 +136,9 @@ class RetentionDesk(NamespaceDesk):
 
     def _pass_done(self, _result: object) -> None:
         self._pass = None
+        ended, self._pass_ended = self._pass_ended, []
+        for d in ended:
+            d.callback(None)
         if self._waiting_scopes:
             self._arm_pass()
             return
