@@ -268,3 +268,27 @@ def test_a_resync_from_before_the_expunges_kept_reports_every_uid_that_is_gone(m
         b"* 2 FETCH (UID 10 FLAGS () MODSEQ (11))\r\n"
         b"h OK UID FETCH completed\r\n"
     )
+
+
+def test_the_sequence_match_data_narrows_a_resync_from_before_the_expunges_kept(mail, monkeypatch):
+    # RFC 7162 §3.2.5.2: "If a pair matches, then the client knows of any expunges up to, and
+    # including, the message; thus, it will not include that range in the VANISHED response,
+    # even if the "mod-sequence-value" provided by the client is too old"
+    monkeypatch.setattr(modseq, "EXPUNGES_KEPT", 2)
+    monkeypatch.setattr(modseq, "EXPUNGES_SLACK", 1)
+    deliver(mail, 12)  # 2..13
+    wire = qresync_session(mail)
+    known = uidvalidity(wire)
+    wire.command(b"u UNSELECT")
+    expunge_elsewhere(mail, 1, 2, 5, 6, 9, 10)  # left: 3 4 7 8 11 12 as 1..6
+    select = b"s SELECT INBOX (QRESYNC (%d 13 1:12 (%s %s)))"
+    # 2 is UID 4 and 4 is UID 8: the client knows of every expunge up to UID 8
+    lines = wire.responses(select % (known, b"2,4", b"4,8"))
+    assert lines[-2] == b"* VANISHED (EARLIER) 9:10\r\n"
+    # the first pair matches (UID 3 is 1), the second does not (5 is UID 11, not 9): from 4 on
+    lines = wire.responses(select % (known, b"1,5", b"3,9"))
+    assert lines[-2] == b"* VANISHED (EARLIER) 5:6,9:10\r\n"
+    # no pair matches, or a sequence number past the end: everything gone is reported
+    for seqs, uids in ((b"1", b"1"), (b"9", b"12")):
+        lines = wire.responses(select % (known, seqs, uids))
+        assert lines[-2] == b"* VANISHED (EARLIER) 1:2,5:6,9:10\r\n"
