@@ -96,6 +96,22 @@ def forget_oldest_expunges(cursor, mailbox_id: int, keep: int) -> None:
     )
 
 
+def forget_expunges_of(cursor, mailbox_ids: Sequence[int]) -> None:
+    """A purge empties these mailboxes at once: rather than remember every UID, each takes a
+    new mod-sequence and forgets its whole history up to it, so that a QRESYNC client from
+    before the purge is told of every UID gone (expunged_since answers None for it)."""
+    for start in range(0, len(mailbox_ids), 500):
+        chunk = list(mailbox_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        cursor.execute(f"DELETE FROM expunged WHERE mailbox_id IN ({marks})", chunk)
+        cursor.execute(
+            "UPDATE mailboxes SET highestmodseq = highestmodseq + 1,"
+            " expunged_floor = highestmodseq + 1, expunged_count = 0"
+            f" WHERE id IN ({marks})",
+            chunk,
+        )
+
+
 def expunged_since(
     cursor, mailbox_id: int, modseq: int, uids: Sequence[int] | None
 ) -> list[int] | None:

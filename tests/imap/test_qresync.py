@@ -292,3 +292,35 @@ def test_the_sequence_match_data_narrows_a_resync_from_before_the_expunges_kept(
     for seqs, uids in ((b"1", b"1"), (b"9", b"12")):
         lines = wire.responses(select % (known, seqs, uids))
         assert lines[-2] == b"* VANISHED (EARLIER) 1:2,5:6,9:10\r\n"
+
+
+@pytest.mark.parametrize("namespace", [None, "team"], ids=["default", "namespace"])
+def test_a_resync_after_a_purge_reports_every_uid_that_went(mail, namespace):
+    # a purge empties whole mailboxes without remembering each UID: it takes a mod-sequence
+    # and forgets the history up to it, so a client from before is told of every UID gone
+    postoffice = mail.server.postoffice
+    user = "user"
+    if namespace:
+        _made, token = mail.call(postoffice.create_namespace, namespace)
+        user = f"bob@{namespace}"
+        mail.call(postoffice.deliver, [f"bob@{namespace}.ns.localhost"], b"Subject: a\r\n\r\n")
+        mail.call(postoffice.deliver, [f"bob@{namespace}.ns.localhost"], b"Subject: b\r\n\r\n")
+        wire = ImapWire(mail.imap_port)
+        wire.login(user, token)
+    else:
+        deliver(mail, 2)
+        wire = ImapWire(mail.imap_port)
+        wire.login()
+    wire.command(b"q ENABLE QRESYNC")
+    answer = wire.command(b"s SELECT INBOX")
+    known = int(re.search(rb"UIDVALIDITY (\d+)", answer).group(1))
+    highest = int(re.search(rb"HIGHESTMODSEQ (\d+)", answer).group(1))
+    wire.command(b"u UNSELECT")
+    assert mail.call(postoffice.purge, namespace) == 2
+    lines = wire.responses(b"s SELECT INBOX (QRESYNC (%d %d))" % (known, highest))
+    assert b"* 0 EXISTS\r\n" in lines
+    assert lines[-2:] == [
+        b"* VANISHED (EARLIER) 1:2\r\n",
+        b"s OK [READ-WRITE] SELECT completed\r\n",
+    ]
+    wire.close()
