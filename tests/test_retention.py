@@ -288,6 +288,28 @@ def test_one_log_line_per_pass_however_many_went(capped, monkeypatch):
 # --- at the same time as other work ----------------------------------------------------------
 
 
+def test_a_fetch_of_pruned_messages_in_a_selected_session_answers_the_kept_ones(
+    capped, monkeypatch
+):
+    # the session still numbers the pruned messages until it is told (RFC 9051 §7.5.1 allows
+    # EXPUNGE only between commands); its FETCH answers what is still stored, and the next
+    # command brings the EXPUNGEs
+    clock = on_clock(capped, monkeypatch)
+    deliver(capped, "user@x", 1, 2, 3)
+    wire = ImapWire(capped.imap_port)
+    wire.login()
+    wire.command(b"r ENABLE IMAP4rev2")
+    wire.command(b"s SELECT INBOX")
+    deliver(capped, "user@x", 4, 5)
+    settle(capped, clock)
+    answer = wire.command(b"f FETCH 1:3 (UID BODY.PEEK[])")
+    assert answer.endswith(b"f OK FETCH completed\r\n")
+    assert b"UID 3 BODY[] {%d}\r\n%s)" % (len(body(3)), body(3)) in answer
+    assert b"UID 1 " not in answer and b"UID 2 " not in answer
+    assert wire.command(b"n NOOP").startswith(b"* 2 EXPUNGE\r\n* 1 EXPUNGE\r\n")
+    wire.close()
+
+
 def test_appends_and_fetches_during_pruning_lose_nothing_that_is_kept(monkeypatch):
     """SMTP deliveries, IMAP APPENDs and FETCHes race the passes on the real reactor: what is
     kept at the end is the newest, byte for byte, and every FETCH of a kept message answered
