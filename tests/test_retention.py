@@ -6,6 +6,7 @@ twisted.internet.task.Clock, the store's save dates included."""
 from __future__ import annotations
 
 import imaplib
+import poplib
 import threading
 import types
 
@@ -308,6 +309,25 @@ def test_a_fetch_of_pruned_messages_in_a_selected_session_answers_the_kept_ones(
     assert b"UID 1 " not in answer and b"UID 2 " not in answer
     assert wire.command(b"n NOOP").startswith(b"* 2 EXPUNGE\r\n* 1 EXPUNGE\r\n")
     wire.close()
+
+
+def test_a_pop3_session_is_told_of_pruned_messages_and_its_quit_removes_no_kept_one(
+    monkeypatch,
+):
+    with MailServer(max_messages=2, pop3_port=0) as mail:
+        clock = on_clock(mail, monkeypatch)
+        deliver(mail, "user@x", 1, 2)
+        pop = poplib.POP3("127.0.0.1", mail.pop3_port, timeout=10)
+        pop.user("user")
+        pop.pass_("pass")
+        assert pop.stat() == (2, len(body(1)) + len(body(2)))
+        deliver(mail, "user@x", 3, 4)
+        settle(mail, clock)
+        with pytest.raises(poplib.error_proto, match="removed by another session"):
+            pop.retr(1)
+        pop.dele(2)  # pruned already: its QUIT removes nothing else
+        pop.quit()
+        assert sorted(stored(mail)) == [3, 4]
 
 
 def test_appends_and_fetches_during_pruning_lose_nothing_that_is_kept(monkeypatch):

@@ -76,6 +76,10 @@ class RetentionDesk(NamespaceDesk):
             self._pass_call.cancel()
         self._pass_call = None
         self._waiting_scopes.clear()
+        if self._pass is None:  # else the pass's end tells them
+            settled, self._settled = self._settled, []
+            for d in settled:
+                d.callback(None)
 
     def retention_settled(self) -> Deferred[None]:
         """Fires once no pruning pass is due or running (tests wait on it)."""
