@@ -95,6 +95,10 @@ class Settings:
     relay_password: str | None = field(default=None, repr=False)  # never in a log line
     relay_allow: tuple[str, ...] = ()  # globs a recipient must match (none: any recipient)
     relay_timeout: int = 30  # seconds for the whole exchange with the upstream
+    # Retention: keep at most this many messages (in each namespace, the default one included;
+    # None: no cap), and none saved longer ago than this many seconds (None: forever).
+    max_messages: int | None = None
+    max_age: float | None = None
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -244,6 +248,16 @@ def parse_positive_int(text: str) -> int:
     return int(value)
 
 
+def parse_retention_count(text: str) -> int | None:
+    """A positive message count; "", "off" or 0: no cap (None), as Mailpit's `--max 0`."""
+    value = text.strip()
+    if value.lower() in ("", "off", "0"):
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise ValueError("expected a positive whole number, or off")
+    return int(value)
+
+
 def parse_seed(text: str) -> int | None:
     value = text.strip()
     if value == "":
@@ -256,6 +270,7 @@ def parse_seed(text: str) -> int | None:
 
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_LONGEST = 36500 * 86400.0
 
 
 def parse_duration_off(text: str) -> float | None:
@@ -269,6 +284,8 @@ def parse_duration_off(text: str) -> float | None:
     seconds = float(found.group(1)) * _DURATION_UNITS[found.group(2)]
     if seconds <= 0:
         return None
+    if seconds > _LONGEST:  # a 400-digit number is inf, which JSON (/config) cannot say
+        raise ValueError("expected at most 100 years (36500d), or off")
     return seconds
 
 
@@ -700,6 +717,20 @@ SETTINGS: tuple[Setting, ...] = (
         "ELEKTROMAIL_RELAY_TIMEOUT",
         parse_positive_int,
         "seconds one release may take in all (30)",
+    ),
+    Setting(
+        "max_messages",
+        "max-messages",
+        "ELEKTROMAIL_MAX_MESSAGES",
+        parse_retention_count,
+        "keep at most this many messages, oldest pruned first, in each namespace (off)",
+    ),
+    Setting(
+        "max_age",
+        "max-age",
+        "ELEKTROMAIL_MAX_AGE",
+        parse_duration_off,
+        "prune messages stored longer ago than this, e.g. 7d, 12h, 30m, 90s (off)",
     ),
 )
 

@@ -148,6 +148,7 @@ class Server:
         await self.store.open()
         await self.postoffice.start()
         self.postoffice.start_expiry(self.reactor)  # idle namespaces (ELEKTROMAIL_NAMESPACE_IDLE)
+        self.postoffice.start_retention(self.reactor)  # --max-messages, --max-age
         if self.settings.preload_dir:
             try:
                 await preload.load(self.postoffice, self.settings.preload_dir, self.reactor)
@@ -181,6 +182,7 @@ class Server:
                 close_all()
         self.ports.clear()
         self.postoffice.stop_expiry()
+        self.postoffice.stop_retention()
         self.postoffice.traffic.flush()
         self.store.close()
 

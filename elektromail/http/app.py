@@ -347,6 +347,8 @@ class ControlAPI:
             webhook_timeout=s.webhook_timeout,
             webhook_queue=s.webhook_queue,
             **_relay_config(s),
+            max_messages=s.max_messages,
+            max_age=s.max_age,
         )
         return out
 

@@ -323,6 +323,20 @@ def _config_schema() -> Schema:
         "description": "--relay-allow globs; empty: any recipient.",
     }
     props["relay_timeout"] = {"type": "integer", "minimum": 1, "description": "Seconds."}
+    props["max_messages"] = nullable(
+        {
+            "type": "integer",
+            "minimum": 1,
+            "description": "--max-messages: messages kept in each namespace; null: no cap.",
+        }
+    )
+    props["max_age"] = nullable(
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "--max-age in seconds: older messages are pruned; null: kept.",
+        }
+    )
     return obj(props, tuple(props))
 
 

@@ -57,9 +57,10 @@ class MessageDesk(QuotaDesk):
             limit=limit,
         )
 
-    def expunged_since(self, mailbox_id: int, modseq: int) -> Deferred[list[int]]:
+    def expunged_since(self, mailbox_id: int, modseq: int) -> Deferred[list[int] | None]:
         """The UIDs expunged from the mailbox after mod-sequence `modseq`, ascending (QRESYNC's
-        VANISHED (EARLIER), RFC 7162 §3.2.5.1)."""
+        VANISHED (EARLIER), RFC 7162 §3.2.5.1); None when the bounded history of expunges
+        (store/modseq.py) no longer reaches back that far."""
         return self.store.expunged_since(mailbox_id, modseq)
 
     def highest_modseq_of(self, mailbox_id: int, uids: Sequence[int]) -> Deferred[int]:

@@ -16,6 +16,7 @@ from elektromail.postoffice.messages import MessageDesk
 from elektromail.postoffice.namespaces import NamespaceDesk
 from elektromail.postoffice.oauth import OAuthDesk
 from elektromail.postoffice.quotas import QuotaDesk
+from elektromail.postoffice.retention import RetentionDesk
 from elektromail.rules import RuleSet
 from elektromail.store import Store
 
@@ -27,6 +28,7 @@ class PostOffice(
     MessageDesk,
     QuotaDesk,
     ControlDesk,
+    RetentionDesk,
     NamespaceDesk,
     OAuthDesk,
     Desk,

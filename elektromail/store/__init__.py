@@ -31,6 +31,7 @@ from elektromail.store.namespaces import (
 from elektromail.store.objectids import MessageExtras, ObjectOps
 from elektromail.store.query import QueryOps
 from elektromail.store.quotas import QuotaOps, QuotaRow
+from elektromail.store.retention import RetentionOps
 from elektromail.store.rows import PreparedMessage, Rendered
 from elektromail.store.search import SearchOps
 from elektromail.store.summaries import MessageSummary, SummaryOps
@@ -47,9 +48,10 @@ class Store(
     ModseqOps,
     ObjectOps,
     NamespaceOps,
+    RetentionOps,
 ):
     """Users, mailboxes and messages in one SQLite database (see db.py, messages.py,
-    control.py, summaries.py, search.py, query.py, quotas.py and modseq.py)."""
+    control.py, summaries.py, search.py, query.py, quotas.py, modseq.py and retention.py)."""
 
 
 __all__ = [

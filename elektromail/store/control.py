@@ -38,6 +38,7 @@ from elektromail.store.mailboxes import (
     _get_mailbox,
     _parents,
 )
+from elektromail.store.modseq import forget_expunges_of
 from elektromail.store.namespaces import Scope, _users_in_scope, chunks, scope_condition
 from elektromail.store.rows import PreparedMessage
 
@@ -245,6 +246,7 @@ def _purge(cursor) -> list[Emptied]:
         for mailbox_id, group in itertools.groupby(rows.fetchall(), key=lambda r: r[0])
     ]
     note_highest(cursor)
+    forget_expunges_of(cursor, [e.mailbox_id for e in emptied])
     cursor.execute("DELETE FROM messages")
     cursor.execute("DELETE FROM body_index")  # foreign keys are off here: no cascade
     cursor.execute("DELETE FROM search_envelope")
@@ -412,6 +414,7 @@ def _purge_scope(cursor, scope: Scope) -> list[Emptied]:
         marks = ",".join("?" * len(chunk))
         cursor.execute(f"DELETE FROM messages WHERE mailbox_id IN ({marks})", chunk)
     _delete_orphan_bodies(cursor, sorted({r[4] for r in rows}))
+    forget_expunges_of(cursor, [e.mailbox_id for e in emptied])
     return emptied
 
 

@@ -9,7 +9,7 @@ from elektromail.store import objectids
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS mailboxes (
     -- RFC 7162 CONDSTORE: the mod-sequence of the mailbox's last change (store/modseq.py)
     highestmodseq INTEGER NOT NULL DEFAULT 1,
     objectid    TEXT,  -- MAILBOXID (RFC 8474 §4), made at CREATE, kept by RENAME
+    -- The expunged UIDs kept for QRESYNC are bounded (store/modseq.py): those expunged at or
+    -- below this mod-sequence are forgotten; how many are kept, to trim without counting.
+    expunged_floor INTEGER NOT NULL DEFAULT 0,
+    expunged_count INTEGER NOT NULL DEFAULT 0,
     UNIQUE (user_id, name)
 );
 -- Subscriptions are names, not mailboxes: a name stays subscribed when its mailbox is deleted
@@ -93,6 +97,9 @@ CREATE TABLE IF NOT EXISTS expunged (
     modseq     INTEGER NOT NULL,
     PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
+-- The oldest expunges of a mailbox, forgotten first when its history is trimmed; and
+-- VANISHED (EARLIER) reads the few after a mod-sequence.
+CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged(mailbox_id, modseq);
 CREATE INDEX IF NOT EXISTS messages_body ON messages(body_id);
 -- What listings and the API's text search read of a body, kept out of `bodies` so a search
 -- scans this narrow table instead of every message's bytes; goes with its body.
@@ -214,6 +221,14 @@ ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
     14: """
 ALTER TABLE bodies ADD COLUMN transcript BLOB;
 """,
+    # 15 -> 16: retention. The messages_saved index (SAVED_INDEX), and a bounded history of
+    # expunges: what is kept is counted, and nothing is forgotten yet.
+    15: """
+ALTER TABLE mailboxes ADD COLUMN expunged_floor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN expunged_count INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET expunged_count =
+    (SELECT count(*) FROM expunged e WHERE e.mailbox_id = mailboxes.id);
+""",
 }
 
 
@@ -223,6 +238,10 @@ LATE_INDEXES = """
 -- without visiting every row (db._changed_since names it with INDEXED BY).
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
 """
+# Retention (--max-messages, --max-age): the oldest messages by save date, then arrival (the
+# rowid every index ends with), read from either end (store/retention.py, INDEXED BY). Made
+# after objectids.upgrade, which adds `saved` to a database older than version 11.
+SAVED_INDEX = "CREATE INDEX IF NOT EXISTS messages_saved ON messages(saved)"
 
 
 class SchemaError(Exception):
@@ -260,6 +279,7 @@ def prepare_connection(conn: sqlite3.Connection, in_memory: bool) -> None:
                     objectids.upgrade(conn)
                 _index_bodies(conn)
                 fill_search_index(conn)
+            conn.execute(SAVED_INDEX)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             conn.rollback()

@@ -482,6 +482,8 @@ def test_a_version_3_database_gets_its_search_index(tmp_path):
     conn.execute("DROP INDEX messages_modseq")  # came with version 13
     conn.execute("ALTER TABLE messages DROP COLUMN modseq")  # came with version 10
     conn.execute("ALTER TABLE bodies DROP COLUMN transcript")  # came with version 15
+    conn.execute("ALTER TABLE mailboxes DROP COLUMN expunged_floor")  # came with version 16
+    conn.execute("ALTER TABLE mailboxes DROP COLUMN expunged_count")  # came with version 16
     conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()

@@ -102,6 +102,8 @@ def test_config_reports_the_bound_ports(api, mail):
         "relay_password_set": False,
         "relay_allow": [],
         "relay_timeout": 30,
+        "max_messages": None,
+        "max_age": None,
     }
 
 

@@ -110,6 +110,8 @@ def test_config_has_the_compatibility_fields():
     assert list(SCHEMAS["Config"]["properties"])[: len(fields)] == fields
     assert SCHEMAS["Config"]["required"][: len(fields)] == fields
     assert "oauth" in SCHEMAS["Config"]["required"]
+    for later in ("max_messages", "max_age"):  # retention: issue 19
+        assert later in SCHEMAS["Config"]["required"]
 
 
 def test_message_fields_are_the_issue_lists():

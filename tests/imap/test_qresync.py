@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from elektromail.store import modseq
 from elektromail.testing import MailServer
 from tests.imap.wire import ImapWire
 
@@ -232,3 +233,94 @@ def test_move_reports_vanished_and_the_new_highestmodseq(mail):
     lines = wire.responses(b"m UID MOVE 1 Archive")
     assert lines[0].startswith(b"* OK [COPYUID ")
     assert lines[1:] == [b"* VANISHED 1\r\n", b"m OK [HIGHESTMODSEQ 4] UID MOVE completed\r\n"]
+
+
+def test_a_resync_from_before_the_expunges_kept_reports_every_uid_that_is_gone(mail, monkeypatch):
+    # The server keeps a bounded history of expunges (store/modseq.py, as Dovecot's log
+    # rotates). RFC 7162 §3.2.6: "A server that receives a mod-sequence smaller than
+    # <minmodseq> ... MUST behave as if it was requested to report all expunged messages from
+    # the provided UID set parameter": every UID of the set below UIDNEXT that is not there.
+    monkeypatch.setattr(modseq, "EXPUNGES_KEPT", 2)
+    monkeypatch.setattr(modseq, "EXPUNGES_SLACK", 1)
+    deliver(mail, 10)  # 2..11
+    wire = qresync_session(mail)
+    known = uidvalidity(wire)
+    wire.command(b"u UNSELECT")
+    expunge_elsewhere(mail, *range(1, 9))  # 12..19; 7 and 8 kept, the rest forgotten (17)
+    lines = wire.responses(b"s SELECT INBOX (QRESYNC (%d 11))" % known)
+    assert lines[-3:] == [
+        b"* OK [HIGHESTMODSEQ 19] Highest\r\n",
+        b"* VANISHED (EARLIER) 1:8\r\n",
+        b"s OK [READ-WRITE] SELECT completed\r\n",
+    ]
+    # the known UIDs limit the report, and UIDs never given out are not in it
+    lines = wire.responses(b"t SELECT INBOX (QRESYNC (%d 11 5:100))" % known)
+    assert lines[-2] == b"* VANISHED (EARLIER) 5:8\r\n"
+    assert wire.command(b"f UID FETCH 1:* (FLAGS) (CHANGEDSINCE 16 VANISHED)") == (
+        b"* VANISHED (EARLIER) 1:8\r\nf OK UID FETCH completed\r\n"
+    )
+    # from the floor on, the history kept is complete: only what came after
+    assert wire.command(b"g UID FETCH 1:* (FLAGS) (CHANGEDSINCE 17 VANISHED)") == (
+        b"* VANISHED (EARLIER) 7:8\r\ng OK UID FETCH completed\r\n"
+    )
+    assert wire.command(b"h UID FETCH 2:6,10 (FLAGS) (CHANGEDSINCE 3 VANISHED)") == (
+        b"* VANISHED (EARLIER) 2:6\r\n"
+        b"* 2 FETCH (UID 10 FLAGS () MODSEQ (11))\r\n"
+        b"h OK UID FETCH completed\r\n"
+    )
+
+
+def test_the_sequence_match_data_narrows_a_resync_from_before_the_expunges_kept(mail, monkeypatch):
+    # RFC 7162 §3.2.5.2: "If a pair matches, then the client knows of any expunges up to, and
+    # including, the message; thus, it will not include that range in the VANISHED response,
+    # even if the "mod-sequence-value" provided by the client is too old"
+    monkeypatch.setattr(modseq, "EXPUNGES_KEPT", 2)
+    monkeypatch.setattr(modseq, "EXPUNGES_SLACK", 1)
+    deliver(mail, 12)  # 2..13
+    wire = qresync_session(mail)
+    known = uidvalidity(wire)
+    wire.command(b"u UNSELECT")
+    expunge_elsewhere(mail, 1, 2, 5, 6, 9, 10)  # left: 3 4 7 8 11 12 as 1..6
+    select = b"s SELECT INBOX (QRESYNC (%d 13 1:12 (%s %s)))"
+    # 2 is UID 4 and 4 is UID 8: the client knows of every expunge up to UID 8
+    lines = wire.responses(select % (known, b"2,4", b"4,8"))
+    assert lines[-2] == b"* VANISHED (EARLIER) 9:10\r\n"
+    # the first pair matches (UID 3 is 1), the second does not (5 is UID 11, not 9): from 4 on
+    lines = wire.responses(select % (known, b"1,5", b"3,9"))
+    assert lines[-2] == b"* VANISHED (EARLIER) 5:6,9:10\r\n"
+    # no pair matches, or a sequence number past the end: everything gone is reported
+    for seqs, uids in ((b"1", b"1"), (b"9", b"12")):
+        lines = wire.responses(select % (known, seqs, uids))
+        assert lines[-2] == b"* VANISHED (EARLIER) 1:2,5:6,9:10\r\n"
+
+
+@pytest.mark.parametrize("namespace", [None, "team"], ids=["default", "namespace"])
+def test_a_resync_after_a_purge_reports_every_uid_that_went(mail, namespace):
+    # a purge empties whole mailboxes without remembering each UID: it takes a mod-sequence
+    # and forgets the history up to it, so a client from before is told of every UID gone
+    postoffice = mail.server.postoffice
+    user = "user"
+    if namespace:
+        _made, token = mail.call(postoffice.create_namespace, namespace)
+        user = f"bob@{namespace}"
+        mail.call(postoffice.deliver, [f"bob@{namespace}.ns.localhost"], b"Subject: a\r\n\r\n")
+        mail.call(postoffice.deliver, [f"bob@{namespace}.ns.localhost"], b"Subject: b\r\n\r\n")
+        wire = ImapWire(mail.imap_port)
+        wire.login(user, token)
+    else:
+        deliver(mail, 2)
+        wire = ImapWire(mail.imap_port)
+        wire.login()
+    wire.command(b"q ENABLE QRESYNC")
+    answer = wire.command(b"s SELECT INBOX")
+    known = int(re.search(rb"UIDVALIDITY (\d+)", answer).group(1))
+    highest = int(re.search(rb"HIGHESTMODSEQ (\d+)", answer).group(1))
+    wire.command(b"u UNSELECT")
+    assert mail.call(postoffice.purge, namespace) == 2
+    lines = wire.responses(b"s SELECT INBOX (QRESYNC (%d %d))" % (known, highest))
+    assert b"* 0 EXISTS\r\n" in lines
+    assert lines[-2:] == [
+        b"* VANISHED (EARLIER) 1:2\r\n",
+        b"s OK [READ-WRITE] SELECT completed\r\n",
+    ]
+    wire.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from elektromail.store import modseq
 from elektromail.store.schema import prepare_connection
 from elektromail.testing import MailServer
 from tests.store.conftest import add_mailbox, add_user, append, message, run
@@ -156,3 +157,81 @@ def test_modseqs_and_expunged_uids_survive_a_restart(tmp_path):
         assert mail.call(store.get_mailbox, user.id, "INBOX").highestmodseq == before
         assert [row.modseq for row in mail.call(store.fetch, inbox.id, [1])] == [before - 1]
         assert mail.call(store.expunged_since, inbox.id, before - 1) == [2]
+
+
+# --- the bounded history of expunges ----------------------------------------------------------
+
+
+def expunge_each(store, box, count: int) -> None:
+    """Append `count` messages flagged \\Deleted and expunge them one by one."""
+    first = highest(store, box)
+    for i in range(count):
+        append(store, box, message(f"m{i}"), flags=("\\Deleted",))
+    uids = [row.uid for row in run(store.fetch, box.id, range(1, 10 * count + first))]
+    for uid in uids:
+        run(store.expunge, box.id, [uid])
+
+
+def kept(store, box) -> tuple[int, int, int]:
+    """(floor, count, rows) of the mailbox's history."""
+    floor, count = run(
+        store._run,
+        lambda cursor: cursor.execute(
+            "SELECT expunged_floor, expunged_count FROM mailboxes WHERE id = ?", (box.id,)
+        ).fetchone(),
+    )
+    (rows,) = run(
+        store._run,
+        lambda cursor: cursor.execute(
+            "SELECT count(*) FROM expunged WHERE mailbox_id = ?", (box.id,)
+        ).fetchone(),
+    )
+    return floor, count, rows
+
+
+def test_the_history_of_expunges_is_bounded_and_the_oldest_go_first(store, monkeypatch):
+    # a server running for weeks with --max-messages expunges without end: what QRESYNC keeps
+    # of it stays between EXPUNGES_KEPT and EXPUNGES_KEPT + EXPUNGES_SLACK UIDs per mailbox
+    monkeypatch.setattr(modseq, "EXPUNGES_KEPT", 4)
+    monkeypatch.setattr(modseq, "EXPUNGES_SLACK", 2)
+    box = add_mailbox(store, add_user(store))
+    expunge_each(store, box, 20)  # appends take modseqs 2..21, the expunges 22..41
+    floor, count, rows = kept(store, box)
+    assert count == rows and 4 <= rows <= 6
+    assert floor == 41 - rows  # the last expunge forgotten
+    assert run(store.expunged_since, box.id, floor) == list(range(21 - rows, 21))
+    assert run(store.expunged_since, box.id, 40) == [20]
+
+
+def test_asking_for_expunges_older_than_those_kept_answers_none(store, monkeypatch):
+    # RFC 7162 §3.2.6: below <minmodseq> the server "MUST behave as if it was requested to
+    # report all expunged messages": None tells the caller to report every UID that is gone
+    monkeypatch.setattr(modseq, "EXPUNGES_KEPT", 4)
+    monkeypatch.setattr(modseq, "EXPUNGES_SLACK", 2)
+    box = add_mailbox(store, add_user(store))
+    expunge_each(store, box, 20)
+    floor, _count, _rows = kept(store, box)
+    assert run(store.expunged_since, box.id, floor - 1) is None
+    assert run(store.expunged_since, box.id, 1, [3]) is None
+    assert run(store.expunged_since, box.id, floor) is not None
+
+
+def test_one_expunge_is_forgotten_whole(store, monkeypatch):
+    # the UIDs of one expunge share its mod-sequence: the floor never splits them, and one
+    # expunge over the bound goes at once (a client that synced before it is told of every
+    # UID that is gone, which is still right)
+    monkeypatch.setattr(modseq, "EXPUNGES_KEPT", 4)
+    monkeypatch.setattr(modseq, "EXPUNGES_SLACK", 2)
+    box = add_mailbox(store, add_user(store))
+    for i in range(10):
+        append(store, box, message(f"m{i}"), flags=("\\Deleted",))
+    run(store.expunge, box.id, [1, 2, 3])  # modseq 12
+    run(store.expunge, box.id, [4, 5, 6])  # modseq 13: 6 kept, not over 4 + 2
+    assert kept(store, box) == (0, 6, 6)
+    run(store.expunge, box.id, [7])  # modseq 14: over, back to at most 4
+    assert kept(store, box) == (12, 4, 4)
+    assert run(store.expunged_since, box.id, 11) is None
+    assert run(store.expunged_since, box.id, 12) == [4, 5, 6, 7]
+    run(store.expunge, box.id, [8, 9, 10])  # modseq 15: 7 kept, over, and 4 would split 13
+    assert kept(store, box) == (13, 4, 4)
+    assert run(store.expunged_since, box.id, 13) == [7, 8, 9, 10]

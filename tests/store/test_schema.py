@@ -7,6 +7,8 @@ import sqlite3
 
 import pytest
 
+from elektromail.store.modseq import expunged_since
+from elektromail.store.retention import _COLUMNS as OLDEST
 from elektromail.store.schema import (
     SCHEMA_VERSION,
     UPGRADES,
@@ -134,9 +136,14 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
     if version >= 10:
         subscribed += ", highestmodseq INTEGER NOT NULL DEFAULT 1"
         modseq = ", modseq INTEGER NOT NULL DEFAULT 1"
+    if version >= 11:  # object ids and save dates
+        subscribed += ", objectid TEXT"
+        modseq += ", saved REAL"
     rendered = (
         ", fetch_envelope BLOB, fetch_bodystructure BLOB, fetch_body BLOB" if version >= 3 else ""
     )
+    if version >= 15:  # SMTP transcripts
+        rendered += ", transcript BLOB"
     conn.executescript(
         f"""
         CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -177,6 +184,8 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
         " VALUES (1, 1, '\\Seen', 1e9, ?, 1)",
         (len(raw),),
     )
+    if version >= 11:  # as the 10 -> 11 upgrade left it
+        conn.execute("UPDATE messages SET saved = internal_date")
     conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
@@ -219,6 +228,49 @@ def test_an_older_database_is_upgraded_and_keeps_its_mail(tmp_path, version):
     # CHANGEDSINCE's index, from version 13, is there for the messages already stored
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "messages_modseq" in indexes
+    # retention, from version 16: the oldest messages by save date, and a bounded history of
+    # expunges (nothing forgotten yet)
+    assert {"messages_saved", "expunged_modseq"} <= indexes
+    assert conn.execute("SELECT expunged_floor, expunged_count FROM mailboxes").fetchall() == [
+        (0, 0)
+    ]
+    conn.close()
+
+
+def test_the_upgrade_from_15_counts_the_expunges_kept_and_forgets_none(tmp_path):
+    """16 bounds the expunged UIDs kept for QRESYNC (store/modseq.py): a version 15 database
+    has them all, counted by the upgrade, with nothing below the floor."""
+    path = str(tmp_path / "old.db")
+    old_database(path, 15)
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE expunged (mailbox_id INTEGER NOT NULL, uid INTEGER NOT NULL,"
+        " modseq INTEGER NOT NULL, PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+        "INSERT INTO expunged VALUES (1, 2, 3), (1, 3, 3), (1, 4, 5);"
+    )
+    conn.close()
+    conn = sqlite3.connect(path)
+    prepare_connection(conn, False)
+    assert pragma(conn, "user_version") == 16
+    assert conn.execute("SELECT expunged_floor, expunged_count FROM mailboxes").fetchall() == [
+        (0, 3)
+    ]
+    assert expunged_since(conn.cursor(), 1, 1, None) == [2, 3, 4]
+    assert expunged_since(conn.cursor(), 1, 4, None) == [4]
+    conn.close()
+
+
+def test_retention_reads_the_oldest_messages_through_the_saved_index():
+    conn = sqlite3.connect(":memory:")
+    prepare_connection(conn, True)
+    plan = " ".join(
+        row[3]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN " + OLDEST + " WHERE m.saved < ? ORDER BY m.saved, m.id", (5.0,)
+        )
+    )
+    assert "USING INDEX messages_saved (saved<?)" in plan
+    assert "TEMP B-TREE" not in plan  # walked in order, not sorted
     conn.close()
 
 

@@ -5,6 +5,7 @@ sends after the SELECT responses. Live VANISHED is in the session's updates."""
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from elektromail.imap import format as fmt
@@ -28,13 +29,16 @@ Ranges = list[tuple[int, int]]
 
 @dataclass(frozen=True, slots=True)
 class Resync:
-    """A QRESYNC parameter: the client's last UIDVALIDITY and mod-sequence, and the UIDs it
-    knows (None: all of them, "1:<maxuid>"). The sequence match data is checked and not used:
-    this server remembers every expunge, so it never needs it (RFC 7162 §3.2.5.2)."""
+    """A QRESYNC parameter: the client's last UIDVALIDITY and mod-sequence, the UIDs it
+    knows (None: all of them, "1:<maxuid>"), and its sequence match data (RFC 7162 §3.2.5.2;
+    empty: none), used, as Dovecot does, only when the expunges asked about are older than
+    those the server keeps (store/modseq.py)."""
 
     uidvalidity: int
     modseq: int
     known: Ranges | None = None
+    match_seqs: tuple[tuple[int, int], ...] = ()
+    match_uids: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,8 @@ def parse_resync(token: object) -> Resync:
     uidvalidity = _nz_number(token[0], "QRESYNC UIDVALIDITY")
     modseq = parse_modseq(token[1], "QRESYNC", zero=False)
     known = None
+    seqs: Ranges = []
+    uids: Ranges = []
     if len(token) >= 3:
         if isinstance(token[2], list):
             raise Bad("QRESYNC's known UIDs come before the sequence match data")
@@ -107,7 +113,7 @@ def parse_resync(token: object) -> Resync:
         uids = _uid_ranges(match[1], "QRESYNC known UID set")
         if sum(b - a + 1 for a, b in seqs) != sum(b - a + 1 for a, b in uids):
             raise Bad("QRESYNC's sequence set and UID set differ in length")
-    return Resync(uidvalidity, modseq, known)
+    return Resync(uidvalidity, modseq, known, tuple(seqs), tuple(uids))
 
 
 def _within(uid: int, ranges: Ranges) -> bool:
@@ -115,22 +121,72 @@ def _within(uid: int, ranges: Ranges) -> bool:
     return i >= 0 and ranges[i][0] <= uid <= ranges[i][1]
 
 
-def _vanished(uids: list[int]) -> bytes:
-    """`* VANISHED (EARLIER) 3:5,9` (RFC 7162 §3.2.10.1), or b"" for none."""
-    if not uids:
-        return b""
+def _as_ranges(uids: list[int]) -> Ranges:
     ranges: Ranges = []
     for uid in uids:
         if ranges and ranges[-1][1] + 1 == uid:
             ranges[-1] = (ranges[-1][0], uid)
         else:
             ranges.append((uid, uid))
+    return ranges
+
+
+def _vanished(ranges: Ranges) -> bytes:
+    """`* VANISHED (EARLIER) 3:5,9` (RFC 7162 §3.2.10.1), or b"" for none."""
+    if not ranges:
+        return b""
     return fmt.untagged(b"VANISHED (EARLIER) " + format_ranges(ranges).encode("ascii"))
 
 
-async def _expunged(ctx: Context, view: MailboxView, modseq: int, known: Ranges) -> list[int]:
+def _numbers(ranges) -> Iterator[int]:
+    for low, high in ranges:
+        yield from range(low, high + 1)
+
+
+def _matched_up_to(view: MailboxView, seqs, uids) -> int:
+    """RFC 7162 §3.2.5.2: "If a pair matches, then the client knows of any expunges up to,
+    and including, the message": the UID of the last pair that matches, before the first
+    that does not (0: none). Walks no further than the mailbox's messages."""
+    known = 0
+    for seq, uid in zip(_numbers(seqs), _numbers(uids), strict=False):
+        if seq > len(view.uids) or view.uids[seq - 1] != uid:
+            break
+        known = uid
+    return known
+
+
+def _gone(view: MailboxView, known: Ranges, above: int = 0) -> Ranges:
+    """The UIDs of `known` above `above` and below UIDNEXT that the mailbox does not hold, as
+    ranges: what VANISHED (EARLIER) reports when the expunges asked about are older than those
+    kept."""
+    uids, top = view.uids, max(view.uidnext - 1, view.largest_uid())
+    out: Ranges = []
+    for low, high in known:
+        low, high = max(low, above + 1), min(high, top)
+        i, start = bisect_left(uids, low), low
+        while i < len(uids) and uids[i] <= high:
+            if uids[i] > start:
+                out.append((start, uids[i] - 1))
+            start = uids[i] + 1
+            i += 1
+        if start <= high:
+            out.append((start, high))
+    return out
+
+
+async def _expunged(
+    ctx: Context, view: MailboxView, modseq: int, known: Ranges, match: Resync | None = None
+) -> Ranges:
     found = await ctx.services.postoffice.expunged_since(view.mailbox_id, modseq)
-    return [uid for uid in found if _within(uid, known) and uid not in view.flags]
+    if found is None:
+        # RFC 7162 §3.2.6: "A server that receives a mod-sequence smaller than <minmodseq>,
+        # where <minmodseq> is the value of the smallest expunged mod-sequence it remembers
+        # minus one, MUST behave as if it was requested to report all expunged messages from
+        # the provided UID set parameter." Dovecot does the same when its log has rotated,
+        # and there narrows the report by the sequence match data (§3.2.5.2).
+        above = _matched_up_to(view, match.match_seqs, match.match_uids) if match else 0
+        return _gone(view, known, above)
+    return _as_ranges([uid for uid in found if _within(uid, known) and uid not in view.flags])
 
 
 async def resync(ctx: Context, view: MailboxView, wanted: Resync, highestmodseq: int) -> None:
@@ -140,7 +196,7 @@ async def resync(ctx: Context, view: MailboxView, wanted: Resync, highestmodseq:
     if wanted.uidvalidity != view.uidvalidity or wanted.modseq >= highestmodseq:
         return
     known = wanted.known if wanted.known is not None else [(1, max(view.uidnext - 1, 1))]
-    out = [_vanished(await _expunged(ctx, view, wanted.modseq, known))]
+    out = [_vanished(await _expunged(ctx, view, wanted.modseq, known, wanted))]
     uids = [uid for uid in view.uids if _within(uid, known)]
     rows = await ctx.services.postoffice.fetch_messages(
         view.mailbox_id, uids, changedsince=wanted.modseq
