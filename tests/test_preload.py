@@ -410,3 +410,19 @@ def test_preload_dir_is_no_longer_reported_as_not_implemented(tmp_path):
     settings = resolve({"preload-dir": str(tmp_path)}, environ={})
     assert settings.preload_dir == str(tmp_path)
     assert "--preload-dir" not in settings.not_implemented
+
+
+def test_fixture_folders_follow_the_one_mailbox_name_rule(tmp_path):
+    """elektromail.names' rule, as IMAP CREATE and POST /inject apply it: a folder whose name
+    no mailbox can have (a leading `~`, modified UTF-7 instead of UTF-8) is skipped with the
+    reason, and nothing below it loads; a space or a UTF-8 name is a mailbox."""
+    write(tmp_path, "amy/~home/a.eml", b"Subject: a\r\n\r\n")
+    write(tmp_path, "amy/Entw&APw-rfe/a.eml", b"Subject: a\r\n\r\n")
+    write(tmp_path, "amy/ /a.eml", b"Subject: space\r\n\r\n")
+    write(tmp_path, "amy/Entwürfe/b.eml", b"Subject: b\r\n\r\n")
+    fixtures = read(tmp_path)
+    assert fixtures.folders == {"amy": ["INBOX", " ", "Entwürfe"]}
+    found = dict(problems(fixtures, tmp_path))
+    assert sorted(found) == ["amy/Entw&APw-rfe", "amy/~home"]
+    assert "begins with '~'" in found["amy/~home"]
+    assert "UTF-8 text: 'Entwürfe'" in found["amy/Entw&APw-rfe"]

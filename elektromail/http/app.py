@@ -54,7 +54,7 @@ from elektromail.http.waiting import (
     listing_query,
     pattern_param,
 )
-from elektromail.names import INBOX, InvalidInput
+from elektromail.names import INBOX, InvalidInput, check_mailbox_name
 from elektromail.postoffice import PostOffice
 from elektromail.postoffice.namespaces import NoNamespace
 from elektromail.postoffice.quotas import Quota
@@ -489,13 +489,13 @@ class ControlAPI:
             if row is None:
                 return not_found(f"no user {user_shown!r}")
             if await self.postoffice.find_mailbox(row, mailbox) is None:
-                return not_found(f"no mailbox {mailbox!r} for user {user_shown!r}")
+                return _no_mailbox(mailbox, user_shown)
             return not_found(f"no message with UID {uid} in {user_shown}/{mailbox}")
         row = await self.postoffice.find_user(user)
         if row is None:
             return not_found(f"no user {user!r}")
         if await self.postoffice.find_mailbox(row, mailbox) is None:
-            return not_found(f"no mailbox {mailbox!r} for user {user!r}")
+            return _no_mailbox(mailbox, user)
         return not_found(f"no message with UID {uid} in {user}/{mailbox}")
 
     # --- rules -----------------------------------------------------------------------------
@@ -585,3 +585,14 @@ def _quota_json(quota: Quota) -> dict[str, Any]:
             "own": quota.own_messages,
         },
     }
+
+
+def _no_mailbox(mailbox: str, user_shown: str) -> ApiError:
+    """404 for a mailbox that is missing; 400 naming the problem for a name no mailbox can have
+    (elektromail.names' rule, as IMAP answers NO [CANNOT]), so `?mailbox=&AOk-` says to give
+    `é`. Checked only once the name is found missing: older mailboxes stay reachable."""
+    try:
+        check_mailbox_name(mailbox)
+    except InvalidInput as e:
+        return bad_request(f"parameter 'mailbox': {e}")
+    return not_found(f"no mailbox {mailbox!r} for user {user_shown!r}")

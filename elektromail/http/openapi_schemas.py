@@ -76,14 +76,25 @@ FLAGS = {
 CONTROLS = r"\x00-\x1f\x7f-\x9f"
 USER_NAME = f"^[^\\s@/\\\\\"':,{CONTROLS}]+$"
 EMAIL = f"^[^\\s{CONTROLS}]+@[^\\s@{CONTROLS}]+$"
-# Levels separated by single slashes, no LIST wildcards (the rules of IMAP CREATE).
+# elektromail.names' rule (mailbox_name_problem), as far as a pattern says it: levels separated
+# by single slashes, no LIST wildcards or control characters, no `.` or `..` level, no leading `~`
+# (lengths are in bytes there, in characters here); modified UTF-7 spellings are refused too.
 MAILBOX_LEVEL = f"[^/*%{CONTROLS}]+"
 MAILBOX = {
     "type": "string",
     "pattern": f"^{MAILBOX_LEVEL}(/{MAILBOX_LEVEL})*$",
-    "allOf": [{"pattern": r"\S"}],  # not only spaces
+    "maxLength": 4096,
+    "allOf": [
+        {"not": {"pattern": r"(^|/)\.\.?(/|$)"}},
+        {"not": {"pattern": "^~"}},
+        {"not": {"pattern": "^([^/]*/){64}"}},  # 65 levels or more
+    ],
     "default": "INBOX",
-    "description": "Created when missing; `/` separates levels, as in `Archive/2024`.",
+    "description": "Created when missing; `/` separates levels, as in `Archive/2024`. A name is "
+    "UTF-8 text, as IMAP4rev2 and the web inbox show it (`Entwürfe`); its IMAP4rev1 spelling "
+    "in modified UTF-7 (`Entw&APw-rfe`) is refused with a 400 naming the text to give. No `.` "
+    "or `..` level, no leading `~`, no `*`, `%` or control characters; at most 4096 bytes, a "
+    "level at most 255 bytes in modified UTF-7, 64 levels.",
 }
 BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
 FLAGS_IN = {

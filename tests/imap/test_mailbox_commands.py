@@ -464,6 +464,7 @@ def test_status_recent_is_rev1_only(wire):
         ("INBOX (MESSAGES) extra", b"BAD"),
         ("INBOX ((MESSAGES))", b"BAD"),
         ("* (MESSAGES)", b"NO [NONEXISTENT]"),
+        ("../x (MESSAGES)", b"NO [CANNOT] Invalid mailbox name: contains a '..' level"),
     ],
 )
 def test_status_bad_input(wire, arguments, answer):
