@@ -408,8 +408,9 @@ class ControlAPI:
     async def get_message(self, request, uid: str) -> dict[str, Any]:
         pattern = pattern_param(request)
         mailto = query_bool(request, "mailto")
+        base64_always = _raw_form(request) == "base64"
         summary = await self._message(request, uid)
-        out = self.shown_item(request, render.detail(summary))
+        out = self.shown_item(request, render.detail(summary, base64_always=base64_always))
         out.update(api_extraction_json(summary, pattern=pattern, mailto=mailto))  # links, codes
         return out
 
@@ -533,6 +534,14 @@ class ControlAPI:
             return b""
         await stream.run()
         return b""
+
+
+def _raw_form(request) -> str:
+    """GET /messages/{uid}'s `raw`: `text` (raw_base64 only where raw is lossy) or `base64`."""
+    form = query_text(request, "raw")
+    if form in (None, "", "text", "base64"):
+        return form or "text"
+    raise bad_request("parameter 'raw': expected 'text' or 'base64'")
 
 
 def _order(request) -> str:

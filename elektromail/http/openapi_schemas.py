@@ -390,12 +390,14 @@ def schemas() -> dict[str, Schema]:
         "attachments": {"type": "array", "items": ref("schemas", "Attachment")},
         "raw": {
             "type": "string",
-            "description": "The stored message as text (invalid UTF-8 replaced).",
+            "description": "The stored message decoded as UTF-8, U+FFFD (the replacement "
+            "character) for each byte that is not UTF-8; exact whenever `raw_base64` is absent.",
         },
         "raw_base64": {
             "type": "string",
             "contentEncoding": "base64",
-            "description": "The exact stored bytes; present when they are not UTF-8.",
+            "description": "The exact stored bytes in base64: present when they are not "
+            "UTF-8 (so `raw` is lossy), or always with `?raw=base64`.",
         },
     }
     extracted = {
