@@ -54,7 +54,7 @@ from elektromail.http.waiting import (
     listing_query,
     pattern_param,
 )
-from elektromail.names import INBOX, InvalidInput, check_mailbox_name
+from elektromail.names import INBOX, InvalidInput, canonical_mailbox, check_mailbox_name
 from elektromail.postoffice import PostOffice
 from elektromail.postoffice.namespaces import NoNamespace
 from elektromail.postoffice.quotas import Quota
@@ -346,7 +346,7 @@ class ControlAPI:
     async def list_messages(self, request) -> dict[str, Any]:
         namespace = self.scope(request)
         user = self.query_user(request)
-        mailbox = query_text(request, "mailbox") or None
+        mailbox = await self.mailbox_filter(request)
         terms = listing_query(request)  # q (elektromail.mailquery), subject, from, to
         after = after_param(request)
         newest = _order(request) == "newest"
@@ -389,6 +389,23 @@ class ControlAPI:
             "timed_out": timed_out,
             "cursor": page.cursor,
         }
+
+    async def mailbox_filter(self, request) -> str | None:
+        """`?mailbox=` of a listing, a wait or the event stream; None when absent. A 400 naming
+        the problem for a name no mailbox can have (elektromail.names' rule, so `&AOk-` says to
+        give `é`), unless a mailbox stored under the older rule has it."""
+        mailbox = query_text(request, "mailbox") or None
+        if mailbox is None:
+            return None
+        try:
+            check_mailbox_name(mailbox)
+        except InvalidInput as e:
+            boxes = await self.postoffice.mailbox_summaries(
+                self.query_user(request), self.scope(request)
+            )
+            if all(box.mailbox != canonical_mailbox(mailbox) for box in boxes):
+                raise bad_request(f"parameter 'mailbox': {e}") from None
+        return mailbox
 
     async def list_mailboxes(self, request) -> list[dict[str, Any]]:
         user = self.query_user(request)
@@ -519,7 +536,7 @@ class ControlAPI:
 
     async def stream_events(self, request) -> bytes:
         user = self.query_user(request)
-        mailbox = query_text(request, "mailbox") or None
+        mailbox = await self.mailbox_filter(request)
         stream = live.EventStream(
             request,
             self.events,

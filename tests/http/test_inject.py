@@ -242,3 +242,22 @@ def test_the_python_api_refuses_the_same_names(mail):
     with pytest.raises(ValueError, match="UTF-8 text: 'é'"):
         mail.inject("user", MESSAGE, mailbox="&AOk-")
     assert mail.inject("user", MESSAGE, mailbox="é") == 1
+
+
+@pytest.mark.parametrize("route", ["/messages", "/messages/wait?timeout=0&", "/events"])
+def test_a_filter_naming_no_possible_mailbox_is_400(api, route):
+    """?mailbox= of a listing, a wait or the event stream: a name the one rule refuses could
+    never match (400 naming why, and the UTF-8 text for modified UTF-7); a good name of no
+    mailbox yet is simply a filter."""
+    base = route if route.endswith("&") else route + "?"
+    answer = api.get(base + "user=user&mailbox=..")
+    assert answer.status == 400 and "contains a '..' level" in answer.error
+    answer = api.get(base + "user=user&mailbox=Entw%26APw-rfe")
+    assert answer.status == 400 and "'Entwürfe'" in answer.error
+
+
+def test_a_filter_for_a_good_name_or_a_mailbox_of_the_older_rule_lists(api, mail):
+    assert api.get("/messages?mailbox=Nowhere").json()["count"] == 0
+    mail.call(mail.server.postoffice.deliver, ["user@example.com"], MESSAGE.encode(), "..")
+    assert api.get("/messages?mailbox=..").json()["count"] == 1
+    assert api.get("/messages?user=user&mailbox=..").json()["count"] == 1
