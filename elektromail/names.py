@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from elektromail import mutf7
+
 INBOX = "INBOX"  # any case names it (RFC 9051 §5.1); stored and sent as spelled here
 DELIMITER = "/"  # the hierarchy delimiter of every mailbox name
 
@@ -60,20 +62,86 @@ def canonical_mailbox(name: str) -> str:
     return name
 
 
+# Dovecot's limits (2.3, checked against the reference server): a whole name of at most 4096
+# bytes of UTF-8 (MAILBOX_LIST_NAME_MAX_LENGTH), a level of at most 255 bytes in its modified
+# UTF-7 form (the file-system name its maildir gives the level). MAX_LEVELS is ours: each level
+# is a stored mailbox (CREATE makes the parents), so a hostile CREATE cannot make thousands.
+MAX_NAME_BYTES = 4096
+MAX_LEVEL_BYTES = 255
+MAX_LEVELS = 64
+
+
+def mailbox_name_problem(name: str, *, creating: bool = True) -> str | None:
+    """Why `name` (canonical Unicode, as stored) cannot name a mailbox, or None when it can: the
+    one rule of every door (IMAP CREATE and RENAME, and every IMAP command's answer for a name
+    that names nothing; the control API; fixtures; the Python API). As Dovecot refuses: an
+    empty name or level (a leading, trailing or doubled /), a `.` or `..` level, a leading `~`;
+    and, where Dovecot also refuses or RFC 9051 §5.1 lets a server refuse, control characters;
+    spaces and LIST wildcards (RFC 9051 §5.1: "valid in a mailbox name", and Dovecot creates
+    them) are fine. With `creating` false, only what Dovecot also checks when it looks a name
+    up (the form, not the lengths): its answer to SELECT of a name too long is "does not
+    exist"."""
+    if not isinstance(name, str) or name == "":
+        return "empty name"
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+        return "contains a control character"  # RFC 9051 §5.1 item 2 (Cs: not Unicode)
+    if name.startswith(DELIMITER):
+        return "begins with the hierarchy delimiter /"
+    if name.endswith(DELIMITER):
+        return "ends with the hierarchy delimiter /"
+    levels = name.split(DELIMITER)
+    if "" in levels:
+        return "adjacent hierarchy delimiters (an empty level)"
+    if ".." in levels:
+        return "contains a '..' level"
+    if "." in levels:
+        return "contains a '.' level"
+    if name.startswith("~"):
+        return "begins with '~'"  # a home directory on some servers (RFC 9051 Appendix A.1)
+    if not creating:
+        return None
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"longer than {MAX_NAME_BYTES} bytes"
+    if len(levels) > MAX_LEVELS:
+        return f"more than {MAX_LEVELS} hierarchy levels"
+    if any(len(mutf7.encode(level)) > MAX_LEVEL_BYTES for level in levels):
+        return f"a hierarchy level longer than {MAX_LEVEL_BYTES} bytes (in modified UTF-7)"
+    return None
+
+
+def mutf7_lookalike(name: str) -> str | None:
+    """The Unicode name that `name` writes in modified UTF-7 (IMAP4rev1's wire form, as in
+    `Entw&APw-rfe`), or None when it is not such a spelling. The doors that take names as
+    text (the control API, fixtures, the Python API) refuse these: taken literally, IMAP4rev1
+    would list `&AOk-` as `&-AOk-`, and taken as modified UTF-7 no such name could be given
+    literally; the refusal says which name to give."""
+    if "&" not in name:
+        return None
+    try:
+        decoded = mutf7.decode(name)
+    except ValueError:
+        return None  # "Tom & Jerry", "R&D": no modified UTF-7, so they mean themselves
+    return decoded if decoded != name else None
+
+
 def check_mailbox_name(name: str) -> str:
-    """The canonical form of `name` when a mailbox can have it (the rules of IMAP CREATE);
-    InvalidInput otherwise."""
+    """The canonical form of `name`, a mailbox name given as text (JSON, a fixture folder, a
+    Python call), when a mailbox can have it; InvalidInput naming the problem otherwise."""
     if not isinstance(name, str) or name == "":
         raise InvalidInput("invalid mailbox name: empty")
-    problem = None
-    if name.startswith(DELIMITER) or name.endswith(DELIMITER):
-        problem = "begins or ends with the hierarchy delimiter /"
-    elif DELIMITER + DELIMITER in name:
-        problem = "adjacent hierarchy delimiters"
-    elif "*" in name or "%" in name:
-        problem = "contains a LIST wildcard (* or %)"
-    elif any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
-        problem = "contains a control character"
+    canonical = canonical_mailbox(name)
+    problem = mailbox_name_problem(canonical)
+    if problem is None:
+        meant = mutf7_lookalike(canonical)
+        if meant is not None:
+            problem = (
+                "this is modified UTF-7 (how IMAP4rev1 writes names); names are given as "
+                f"UTF-8 text: {meant!r}"
+            )
     if problem is not None:
-        raise InvalidInput(f"invalid mailbox name {name!r}: {problem}")
-    return canonical_mailbox(name)
+        raise InvalidInput(f"invalid mailbox name {_shown(name)}: {problem}")
+    return canonical
+
+
+def _shown(name: str, limit: int = 60) -> str:
+    return repr(name if len(name) <= limit else name[: limit - 3] + "...")

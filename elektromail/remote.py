@@ -293,7 +293,8 @@ class RemoteMailServer:
         internal_date: datetime.datetime | float | None = None,
     ) -> int:
         """As MailServer.inject (the user must exist: `add_user` first, or deliver to them):
-        returns the UID."""
+        returns the UID. A mailbox name the one rule refuses is the server's 400, a
+        RemoteError naming the problem."""
         body: dict[str, Any] = {"user": user, "mailbox": mailbox, "flags": list(flags)}
         if isinstance(raw, str):
             body["raw"] = raw

@@ -395,7 +395,9 @@ class MailServer:
     ) -> int:
         """Store `raw` in the mailbox (created when missing) of an existing user, without SMTP,
         as the HTTP API's /inject does: a str is stored as UTF-8 and bare LF line ends become
-        CRLF. Returns the UID; raises elektromail.store.NoSuchUser for an unknown user."""
+        CRLF. Returns the UID; raises elektromail.store.NoSuchUser for an unknown user, and
+        elektromail.names.InvalidInput (a ValueError) for a mailbox name the one rule refuses
+        (README, "Mailbox names"): names are UTF-8 text, `Entwürfe`, not `Entw&APw-rfe`."""
         raw = crlf(raw.encode("utf-8") if isinstance(raw, str) else raw)
         when, tz_minutes = _timestamp(internal_date)
         return self.call(

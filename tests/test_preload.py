@@ -266,8 +266,8 @@ def test_a_bad_sidecar_skips_its_message_naming_the_sidecar_and_the_rest_loads(
 def test_bad_files_and_directories_are_skipped_with_their_paths_and_the_rest_loads(tmp_path):
     write(tmp_path, "stray.eml", b"Subject: no user\r\n\r\n")
     write(tmp_path, "bad user/INBOX/a.eml", b"Subject: a\r\n\r\n")
-    write(tmp_path, "amy/wild*/a.eml", b"Subject: a\r\n\r\n")
-    write(tmp_path, "amy/wild*/below/b.eml", b"Subject: b\r\n\r\n")
+    write(tmp_path, "amy/~home/a.eml", b"Subject: a\r\n\r\n")
+    write(tmp_path, "amy/~home/below/b.eml", b"Subject: b\r\n\r\n")
     write(tmp_path, "amy/INBOX/empty.eml", b"")
     write(tmp_path, "amy/INBOX/huge.eml", b"Subject: huge\r\n\r\n" + b"x" * 100)
     write(tmp_path, "amy/INBOX/orphan.eml.meta.json", "{}")
@@ -280,14 +280,14 @@ def test_bad_files_and_directories_are_skipped_with_their_paths_and_the_rest_loa
         "amy/INBOX/empty.eml",
         "amy/INBOX/huge.eml",
         "amy/INBOX/orphan.eml.meta.json",
-        "amy/wild*",
+        "amy/~home",
         "bad user",
         "stray.eml",
     ]
     assert found["amy/INBOX/empty.eml"] == "empty file"
     assert "over the message size limit of 64" in found["amy/INBOX/huge.eml"]
     assert found["amy/INBOX/orphan.eml.meta.json"] == "sidecar without its .eml file"
-    assert "wildcard" in found["amy/wild*"]
+    assert "begins with '~'" in found["amy/~home"]
     assert "invalid user name" in found["bad user"]
     assert found["stray.eml"] == "not inside a user directory"
 
@@ -410,3 +410,19 @@ def test_preload_dir_is_no_longer_reported_as_not_implemented(tmp_path):
     settings = resolve({"preload-dir": str(tmp_path)}, environ={})
     assert settings.preload_dir == str(tmp_path)
     assert "--preload-dir" not in settings.not_implemented
+
+
+def test_fixture_folders_follow_the_one_mailbox_name_rule(tmp_path):
+    """elektromail.names' rule, as IMAP CREATE and POST /inject apply it: a folder whose name
+    no mailbox can have (a leading `~`, modified UTF-7 instead of UTF-8) is skipped with the
+    reason, and nothing below it loads; a space or a UTF-8 name is a mailbox."""
+    write(tmp_path, "amy/~home/a.eml", b"Subject: a\r\n\r\n")
+    write(tmp_path, "amy/Entw&APw-rfe/a.eml", b"Subject: a\r\n\r\n")
+    write(tmp_path, "amy/ /a.eml", b"Subject: space\r\n\r\n")
+    write(tmp_path, "amy/Entwürfe/b.eml", b"Subject: b\r\n\r\n")
+    fixtures = read(tmp_path)
+    assert fixtures.folders == {"amy": ["INBOX", " ", "Entwürfe"]}
+    found = dict(problems(fixtures, tmp_path))
+    assert sorted(found) == ["amy/Entw&APw-rfe", "amy/~home"]
+    assert "begins with '~'" in found["amy/~home"]
+    assert "UTF-8 text: 'Entwürfe'" in found["amy/Entw&APw-rfe"]

@@ -130,6 +130,21 @@ def test_users_inject_purge_reset(remote):
     assert remote.messages(mailbox=None) == []
 
 
+def test_mail_that_is_not_utf8_and_mailbox_names_as_the_server_takes_them(remote):
+    """The remote client's `raw` is the exact bytes (from /messages/{uid}/raw), 8-bit or not;
+    a mailbox name the one rule refuses is the server's 400, named."""
+    remote.add_user("fay", "pw")
+    raw = b"Subject: K\xe4se\r\n\r\n\xff\xfe \xe2\x82\r\n"
+    remote.inject("fay", raw, mailbox="Entwürfe")
+    [message] = remote.messages(user="fay", mailbox="Entwürfe")
+    assert message["raw"] == raw
+    for bad, problem in (("..", "'..' level"), ("Entw&APw-rfe", "UTF-8 text: 'Entwürfe'")):
+        with pytest.raises(RemoteError) as raised:
+            remote.inject("fay", raw, mailbox=bad)
+        assert raised.value.status == 400 and problem in str(raised.value)
+    remote.delete_user("fay")
+
+
 def test_rules_apply_in_its_namespace_only(shared, remote):
     server, token = shared
     remote.set_rules([{"recipient": "*", "action": "reject"}])

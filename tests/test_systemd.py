@@ -3,6 +3,7 @@ starts a working server."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import smtplib
@@ -17,7 +18,7 @@ from tests.conftest import ChildServer
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "contrib" / "elektromail.service"
-TWISTD = Path(sys.executable).parent / "twistd"
+SCRIPT = Path(sys.executable).parent / "elektromail"  # the console script of this environment
 
 
 def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
@@ -51,16 +52,26 @@ def exec_start() -> list[str]:
     return shlex.split(line)
 
 
-def test_runs_twistd_in_the_foreground_without_pid_file():
+def test_runs_the_console_script_in_the_foreground():
+    """The `elektromail` script, not twistd: it runs in the foreground without a pid file and
+    names its service, so it scans no plugins (tests/test_cli.py) and writes no dropin.cache,
+    which under ProtectSystem=strict logged "Unable to write to plugin cache" at each start."""
     argv = exec_start()
-    assert Path(argv[0]).name == "twistd"
-    assert argv[1:4] == ["--nodaemon", "--pidfile=", "elektromail"]
+    assert argv[0] == "/opt/elektromail/bin/elektromail"
+    assert not any("twistd" in arg or arg.startswith("--pidfile") for arg in argv)
     assert SERVICE["Type"] == ["simple"]
+
+
+def test_the_comment_names_the_readme_section_that_exists():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = re.findall(r'see README, "([^"]+)"', UNIT.read_text(encoding="utf-8"))
+    assert named == ["systemd"]
+    assert f"\n## {named[0]}\n" in readme
 
 
 def test_its_tap_options_are_valid_and_the_database_is_in_the_state_directory(tmp_path):
     options = Options()
-    args = [arg.replace("%S", str(tmp_path)) for arg in exec_start()[4:]]
+    args = [arg.replace("%S", str(tmp_path)) for arg in exec_start()[1:]]
     (tmp_path / "elektromail").mkdir()
     options.parseOptions(args)
     assert options.settings.db == str(tmp_path / "elektromail" / "mail.db")
@@ -93,7 +104,7 @@ def test_hardening(key, value):
 
 
 def test_the_command_line_starts_a_server_that_keeps_mail_in_the_state_directory(tmp_path):
-    argv = [str(TWISTD), *exec_start()[1:]]
+    argv = [str(SCRIPT), *exec_start()[1:]]
     argv = [arg.replace("%S", str(tmp_path)) for arg in argv]
     for option in ("--smtp-port", "--imap-port", "--http-port"):  # free ports, not the unit's
         argv[argv.index(option) + 1] = "0"
@@ -105,12 +116,13 @@ def test_the_command_line_starts_a_server_that_keeps_mail_in_the_state_directory
     finally:
         server.stop()
     assert (tmp_path / "elektromail" / "mail.db").stat().st_size > 0
+    assert b"plugin cache" not in server.output and b"dropin" not in server.output
 
 
 def unit_for_this_machine(tmp_path: Path) -> Path:
-    """The unit with ExecStart pointing at this environment's twistd (systemd checks that the
+    """The unit with ExecStart pointing at this environment's script (systemd checks that the
     program exists)."""
-    text = UNIT.read_text(encoding="utf-8").replace(exec_start()[0], str(TWISTD))
+    text = UNIT.read_text(encoding="utf-8").replace(exec_start()[0], str(SCRIPT))
     path = tmp_path / "elektromail.service"
     path.write_text(text, encoding="utf-8")
     return path

@@ -56,7 +56,7 @@ from elektromail.http.waiting import (
     pattern_param,
 )
 from elektromail.http.webhooks import add_webhooks_routes
-from elektromail.names import INBOX, InvalidInput
+from elektromail.names import INBOX, InvalidInput, canonical_mailbox, check_mailbox_name
 from elektromail.postoffice import PostOffice
 from elektromail.postoffice.namespaces import NoNamespace
 from elektromail.postoffice.quotas import Quota
@@ -361,7 +361,7 @@ class ControlAPI:
     async def list_messages(self, request) -> dict[str, Any]:
         namespace = self.scope(request)
         user = self.query_user(request)
-        mailbox = query_text(request, "mailbox") or None
+        mailbox = await self.mailbox_filter(request)
         terms = listing_query(request)  # q (elektromail.mailquery), subject, from, to
         after = after_param(request)
         newest = _order(request) == "newest"
@@ -405,6 +405,23 @@ class ControlAPI:
             "cursor": page.cursor,
         }
 
+    async def mailbox_filter(self, request) -> str | None:
+        """`?mailbox=` of a listing, a wait or the event stream; None when absent. A 400 naming
+        the problem for a name no mailbox can have (elektromail.names' rule, so `&AOk-` says to
+        give `é`), unless a mailbox stored under the older rule has it."""
+        mailbox = query_text(request, "mailbox") or None
+        if mailbox is None:
+            return None
+        try:
+            check_mailbox_name(mailbox)
+        except InvalidInput as e:
+            boxes = await self.postoffice.mailbox_summaries(
+                self.query_user(request), self.scope(request)
+            )
+            if all(box.mailbox != canonical_mailbox(mailbox) for box in boxes):
+                raise bad_request(f"parameter 'mailbox': {e}") from None
+        return mailbox
+
     async def list_mailboxes(self, request) -> list[dict[str, Any]]:
         user = self.query_user(request)
         boxes = await self.postoffice.mailbox_summaries(user, self.scope(request))
@@ -423,8 +440,9 @@ class ControlAPI:
     async def get_message(self, request, uid: str) -> dict[str, Any]:
         pattern = pattern_param(request)
         mailto = query_bool(request, "mailto")
+        base64_always = _raw_form(request) == "base64"
         summary = await self._message(request, uid)
-        out = self.shown_item(request, render.detail(summary))
+        out = self.shown_item(request, render.detail(summary, base64_always=base64_always))
         out.update(api_extraction_json(summary, pattern=pattern, mailto=mailto))  # links, codes
         return out
 
@@ -504,13 +522,13 @@ class ControlAPI:
             if row is None:
                 return not_found(f"no user {user_shown!r}")
             if await self.postoffice.find_mailbox(row, mailbox) is None:
-                return not_found(f"no mailbox {mailbox!r} for user {user_shown!r}")
+                return _no_mailbox(mailbox, user_shown)
             return not_found(f"no message with UID {uid} in {user_shown}/{mailbox}")
         row = await self.postoffice.find_user(user)
         if row is None:
             return not_found(f"no user {user!r}")
         if await self.postoffice.find_mailbox(row, mailbox) is None:
-            return not_found(f"no mailbox {mailbox!r} for user {user!r}")
+            return _no_mailbox(mailbox, user)
         return not_found(f"no message with UID {uid} in {user}/{mailbox}")
 
     # --- rules -----------------------------------------------------------------------------
@@ -533,7 +551,7 @@ class ControlAPI:
 
     async def stream_events(self, request) -> bytes:
         user = self.query_user(request)
-        mailbox = query_text(request, "mailbox") or None
+        mailbox = await self.mailbox_filter(request)
         stream = live.EventStream(
             request,
             self.events,
@@ -564,6 +582,14 @@ def _relay_config(s: Settings) -> dict[str, Any]:
         "relay_allow": list(s.relay_allow),
         "relay_timeout": s.relay_timeout,
     }
+
+
+def _raw_form(request) -> str:
+    """GET /messages/{uid}'s `raw`: `text` (raw_base64 only where raw is lossy) or `base64`."""
+    form = query_text(request, "raw")
+    if form in (None, "", "text", "base64"):
+        return form or "text"
+    raise bad_request("parameter 'raw': expected 'text' or 'base64'")
 
 
 def _order(request) -> str:
@@ -623,3 +649,14 @@ def _origin_of(url: str) -> str:
     scheme, _, rest = url.partition("://")
     authority = rest.split("/", 1)[0].split("?", 1)[0]
     return f"{scheme}://{authority}/..." if authority != rest else url
+
+
+def _no_mailbox(mailbox: str, user_shown: str) -> ApiError:
+    """404 for a mailbox that is missing; 400 naming the problem for a name no mailbox can have
+    (elektromail.names' rule, as IMAP answers NO [CANNOT]), so `?mailbox=&AOk-` says to give
+    `é`. Checked only once the name is found missing: older mailboxes stay reachable."""
+    try:
+        check_mailbox_name(mailbox)
+    except InvalidInput as e:
+        return bad_request(f"parameter 'mailbox': {e}")
+    return not_found(f"no mailbox {mailbox!r} for user {user_shown!r}")

@@ -126,6 +126,11 @@ def _parameters() -> dict[str, Any]:
             {"type": "integer", "minimum": 0, "maximum": 10**18 - 1, "default": 0},
             "Skip this many matching messages first.",
         ),
+        "rawForm": _query(
+            "raw",
+            {"type": "string", "enum": ["text", "base64"], "default": "text"},
+            "`base64`: `raw_base64` always, not only when `raw` is lossy.",
+        ),
         "order": _query(
             "order",
             {"type": "string", "enum": ["oldest", "newest"], "default": "oldest"},
@@ -486,8 +491,11 @@ def _api_paths() -> dict[str, Any]:
                 ("BadRequest", "Unauthorized", "NotFound"),
                 operationId="getMessage",
                 description="With the `links` and `codes` found in it, as /messages/wait "
-                "gives them.",
-                parameters=[*message_params, *extract_params],
+                "gives them. `raw` is the message decoded as UTF-8, with U+FFFD for each byte "
+                "that is not UTF-8; `raw_base64` gives the exact bytes whenever `raw` is lossy "
+                "(or always, with `raw=base64`). Without `raw_base64`, `raw` encoded as UTF-8 is "
+                "the exact bytes. `/messages/{uid}/raw` serves them as they are.",
+                parameters=[*message_params, *extract_params, *_params("rawForm")],
             ),
             "patch": _op(
                 "messages",

@@ -76,14 +76,25 @@ FLAGS = {
 CONTROLS = r"\x00-\x1f\x7f-\x9f"
 USER_NAME = f"^[^\\s@/\\\\\"':,{CONTROLS}]+$"
 EMAIL = f"^[^\\s{CONTROLS}]+@[^\\s@{CONTROLS}]+$"
-# Levels separated by single slashes, no LIST wildcards (the rules of IMAP CREATE).
-MAILBOX_LEVEL = f"[^/*%{CONTROLS}]+"
+# elektromail.names' rule (mailbox_name_problem), as far as a pattern says it: levels separated
+# by single slashes, no control characters, no `.` or `..` level, no leading `~`
+# (lengths are in bytes there, in characters here); modified UTF-7 spellings are refused too.
+MAILBOX_LEVEL = f"[^/{CONTROLS}]+"
 MAILBOX = {
     "type": "string",
     "pattern": f"^{MAILBOX_LEVEL}(/{MAILBOX_LEVEL})*$",
-    "allOf": [{"pattern": r"\S"}],  # not only spaces
+    "maxLength": 4096,
+    "allOf": [
+        {"not": {"pattern": r"(^|/)\.\.?(/|$)"}},
+        {"not": {"pattern": "^~"}},
+        {"not": {"pattern": "^([^/]*/){64}"}},  # 65 levels or more
+    ],
     "default": "INBOX",
-    "description": "Created when missing; `/` separates levels, as in `Archive/2024`.",
+    "description": "Created when missing; `/` separates levels, as in `Archive/2024`. A name is "
+    "UTF-8 text, as IMAP4rev2 and the web inbox show it (`Entwürfe`); its IMAP4rev1 spelling "
+    "in modified UTF-7 (`Entw&APw-rfe`) is refused with a 400 naming the text to give. No `.` "
+    "or `..` level, no leading `~`, no control characters; at most 4096 bytes, a "
+    "level at most 255 bytes in modified UTF-7, 64 levels.",
 }
 BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
 FLAGS_IN = {
@@ -423,12 +434,14 @@ def schemas() -> dict[str, Schema]:
         "attachments": {"type": "array", "items": ref("schemas", "Attachment")},
         "raw": {
             "type": "string",
-            "description": "The stored message as text (invalid UTF-8 replaced).",
+            "description": "The stored message decoded as UTF-8, U+FFFD (the replacement "
+            "character) for each byte that is not UTF-8; exact whenever `raw_base64` is absent.",
         },
         "raw_base64": {
             "type": "string",
             "contentEncoding": "base64",
-            "description": "The exact stored bytes; present when they are not UTF-8.",
+            "description": "The exact stored bytes in base64: present when they are not "
+            "UTF-8 (so `raw` is lossy), or always with `?raw=base64`.",
         },
     }
     extracted = {

@@ -90,8 +90,12 @@ def _addresses(addresses: tuple[mime.Address, ...] | None) -> str | None:
     return None if addresses is None else mime.decoded_addresses(addresses)
 
 
-def detail(summary: Any) -> dict[str, Any]:
-    """One message in full: the list fields, headers, bodies, attachments and raw."""
+def detail(summary: Any, *, base64_always: bool = False) -> dict[str, Any]:
+    """One message in full: the list fields, headers, bodies, attachments and raw. `raw` is the
+    bytes decoded as UTF-8, U+FFFD for each byte that is not; `raw_base64` (the exact bytes)
+    comes with it when that replaced any, or always with `base64_always`: most mail is UTF-8
+    (or ASCII), so the common answer is not more than doubled by a base64 copy nobody needs, and
+    whenever `raw_base64` is absent, `raw` encoded as UTF-8 is the exact bytes."""
     raw: bytes = summary.raw
     parsed = mime.from_json(summary.structure)
     out = _item(summary, _envelope_fields(parsed.envelope))
@@ -103,6 +107,8 @@ def detail(summary: Any) -> dict[str, Any]:
         out["raw"] = raw.decode("utf-8")
     except UnicodeDecodeError:
         out["raw"] = raw.decode("utf-8", "replace")
+        base64_always = True
+    if base64_always:
         out["raw_base64"] = base64.b64encode(raw).decode("ascii")
     return out
 

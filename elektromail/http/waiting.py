@@ -211,7 +211,7 @@ def add_wait_routes(api) -> None:
         pattern = pattern_param(request)
         mailto = query_bool(request, "mailto")
         user = api.query_user(request)
-        mailbox = query_text(request, "mailbox") or None
+        mailbox = await api.mailbox_filter(request)
         namespace = api.scope(request)
         found = await wait_for_message(
             api.reactor,

@@ -10,19 +10,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from elektromail import mutf7
 from elektromail.flags import InvalidFlag, check_flags
 from elektromail.imap import format as fmt
-from elektromail.imap import mutf7
 from elektromail.imap.dispatch import Bad, No
 from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom, Literal8String
-from elektromail.names import DELIMITER, canonical_mailbox
+from elektromail.names import DELIMITER, canonical_mailbox, mailbox_name_problem
 
-# Dovecot refuses names over 255 bytes per level; a whole name is bounded so that a hostile
-# CREATE cannot make thousands of parents or rows of megabyte names.
-MAX_NAME_BYTES = 1024
-MAX_LEVEL_BYTES = 255
-MAX_LEVELS = 64
 INVALID_MUTF7 = "Mailbox name is not valid mUTF-7"
 
 
@@ -104,38 +99,25 @@ def format_mailbox(name: str, dialect: Dialect) -> bytes:
 def new_mailbox_name(name: str) -> str:
     """Check a canonical name that CREATE or RENAME is to create; returns it without the
     trailing delimiter that only declares "names will follow under it" (RFC 9051 §6.3.4).
-    NO [CANNOT] for a name that could never exist."""
-    problem = name_problem(name)
-    if problem is None and name.endswith(DELIMITER):
+    NO [CANNOT] for a name that could never exist (elektromail.names' one rule)."""
+    if name.endswith(DELIMITER):
         name = name[: -len(DELIMITER)]
-        problem = name_problem(name)
+    problem = mailbox_name_problem(name)
     if problem is not None:
         raise No(f"Invalid mailbox name: {problem}", fmt.CANNOT)
     return name
 
 
-def name_problem(name: str) -> str | None:
-    """Why `name` cannot be a mailbox name (None when it can). A trailing delimiter is
-    allowed here: new_mailbox_name strips it."""
-    if name == "":
-        return "empty name"
-    if name.startswith(DELIMITER):
-        return "begins with the hierarchy delimiter"
-    if DELIMITER + DELIMITER in name:
-        return "adjacent hierarchy delimiters"
-    if "*" in name or "%" in name:
-        return "contains a LIST wildcard (* or %)"
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
-        return "contains a control character"
-    size = len(name.encode("utf-8"))
-    if size > MAX_NAME_BYTES:
-        return f"longer than {MAX_NAME_BYTES} bytes"
-    levels = name.rstrip(DELIMITER).split(DELIMITER)
-    if len(levels) > MAX_LEVELS:
-        return f"more than {MAX_LEVELS} hierarchy levels"
-    if any(len(level.encode("utf-8")) > MAX_LEVEL_BYTES for level in levels):
-        return f"a hierarchy level longer than {MAX_LEVEL_BYTES} bytes"
-    return None
+def no_such_mailbox(name: str, text: str, code: str) -> No:
+    """The answer for a mailbox argument that names no mailbox: NO [CANNOT] saying why when no
+    mailbox could have the name (as Dovecot answers SELECT, STATUS, DELETE, RENAME, APPEND and
+    COPY; a TRYCREATE would send the client to a CREATE that must fail), else NO `text` with
+    `code` (NONEXISTENT or TRYCREATE). Checked only once the name is found missing, so a
+    mailbox stored under an older, looser rule can still be opened, renamed and deleted."""
+    problem = mailbox_name_problem(name, creating=False)
+    if problem is not None:
+        return No(f"Invalid mailbox name: {problem}", fmt.CANNOT)
+    return No(text, code)
 
 
 def list_pattern(token: object, dialect: Dialect, what: str) -> str | None:

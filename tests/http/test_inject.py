@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import imaplib
+import re
 
 import pytest
 
@@ -165,3 +166,98 @@ def test_a_body_over_the_request_limit_is_413_without_being_parsed():
         answer = api.request("POST", "/inject", data=b"{" + b" " * 200_000 + b"}")
         assert answer.status == 413
         assert "exceeds" in answer.error
+
+
+# --- the one mailbox-name rule (elektromail.names), as IMAP CREATE applies it ---------------
+
+
+@pytest.mark.parametrize(
+    ("mailbox", "problem"),
+    [
+        ("..", "contains a '..' level"),
+        ("../..", "contains a '..' level"),
+        ("a/.", "contains a '.' level"),
+        ("/a", "begins with the hierarchy delimiter /"),
+        ("a/", "ends with the hierarchy delimiter /"),
+        ("~me", "begins with '~'"),
+        ("a\u0007b", "contains a control character"),
+        ("x" * 4097, "longer than 4096 bytes"),
+        ("&AOk-", "names are given as UTF-8 text: 'é'"),
+        ("Entw&APw-rfe", "UTF-8 text: 'Entwürfe'"),
+    ],
+)
+def test_inject_refuses_a_mailbox_name_as_imap_create_does(api, mail, mailbox, problem):
+    answer = api.post("/inject", {"user": "user", "raw": MESSAGE, "mailbox": mailbox})
+    assert answer.status == 400
+    assert answer.error.startswith("field 'mailbox': invalid mailbox name")
+    assert problem in answer.error
+    assert api.get("/messages?mailbox=").json()["count"] == 0
+    names = {m["mailbox"] for m in api.get("/mailboxes?user=user").json()}
+    assert names == {"INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"}
+
+
+@pytest.mark.parametrize(
+    ("mailbox", "rev1", "rev2"),
+    [
+        ("é", b"&AOk-", '"é"'.encode()),
+        ("Entwürfe/2024", b"Entw&APw-rfe/2024", '"Entwürfe/2024"'.encode()),
+        (" ", b'" "', b'" "'),
+        ("Tom & Jerry", b'"Tom &- Jerry"', b'"Tom & Jerry"'),
+        ("trail ", b'"trail "', b'"trail "'),
+    ],
+)
+def test_an_injected_name_is_the_mailbox_imap_shows(api, mail, mailbox, rev1, rev2):
+    """A UTF-8 name from JSON names the mailbox IMAP4rev1 lists in modified UTF-7 (RFC 3501
+    §5.1.3) and IMAP4rev2 lists in UTF-8 (RFC 9051 §5.1)."""
+    assert api.post("/inject", {"user": "user", "raw": MESSAGE, "mailbox": mailbox}).status == 201
+    wire = ImapWire(mail.imap_port, mail.host)
+    wire.login("user", "pass")
+    listing = b"".join(wire.tagged('LIST "" "*"'))
+    assert b' "/" ' + rev1 + b"\r\n" in listing
+    wire.tagged("ENABLE IMAP4rev2")
+    listing = b"".join(wire.tagged('LIST "" "*"'))
+    assert b' "/" ' + rev2 + b"\r\n" in listing
+    wire.close()
+
+
+def test_a_lookup_of_a_name_no_mailbox_can_have_is_400_naming_the_problem(api):
+    api.inject(MESSAGE)
+    answer = api.get("/messages/1?user=user&mailbox=..")
+    assert (answer.status, "contains a '..' level" in answer.error) == (400, True)
+    answer = api.get("/messages/1?user=user&mailbox=%26AOk-")
+    assert (answer.status, "'é'" in answer.error) == (400, True)
+    assert api.get("/messages/1?user=user&mailbox=Nowhere").status == 404
+
+
+def test_a_mailbox_stored_under_an_older_rule_stays_reachable(api, mail):
+    """A mailbox `..` (as /inject used to make) is still read and deleted by the API."""
+    mail.call(mail.server.postoffice.deliver, ["user@example.com"], MESSAGE.encode(), "..")
+    assert api.get("/messages/1?user=user&mailbox=..").status == 200
+    assert api.delete("/messages/1?user=user&mailbox=..").status in (200, 204)
+
+
+def test_the_python_api_refuses_the_same_names(mail):
+    with pytest.raises(ValueError, match=re.escape("contains a '..' level")):
+        mail.inject("user", MESSAGE, mailbox="../x")
+    with pytest.raises(ValueError, match="UTF-8 text: 'é'"):
+        mail.inject("user", MESSAGE, mailbox="&AOk-")
+    assert mail.inject("user", MESSAGE, mailbox="é") == 1
+
+
+@pytest.mark.parametrize("route", ["/messages", "/messages/wait?timeout=0&", "/events"])
+def test_a_filter_naming_no_possible_mailbox_is_400(api, route):
+    """?mailbox= of a listing, a wait or the event stream: a name the one rule refuses could
+    never match (400 naming why, and the UTF-8 text for modified UTF-7); a good name of no
+    mailbox yet is simply a filter."""
+    base = route if route.endswith("&") else route + "?"
+    answer = api.get(base + "user=user&mailbox=..")
+    assert answer.status == 400 and "contains a '..' level" in answer.error
+    answer = api.get(base + "user=user&mailbox=Entw%26APw-rfe")
+    assert answer.status == 400 and "'Entwürfe'" in answer.error
+
+
+def test_a_filter_for_a_good_name_or_a_mailbox_of_the_older_rule_lists(api, mail):
+    assert api.get("/messages?mailbox=Nowhere").json()["count"] == 0
+    mail.call(mail.server.postoffice.deliver, ["user@example.com"], MESSAGE.encode(), "..")
+    assert api.get("/messages?mailbox=..").json()["count"] == 1
+    assert api.get("/messages?user=user&mailbox=..").json()["count"] == 1

@@ -3,6 +3,7 @@ and as the exact stored bytes."""
 
 from __future__ import annotations
 
+import base64
 import smtplib
 
 import pytest
@@ -166,6 +167,58 @@ def test_raw_base64_only_when_not_utf8(api):
     assert message["raw_base64"] == "U3ViamVjdDog6Q0KDQr/"
     assert message["raw"] == "Subject: \ufffd\r\n\r\n\ufffd"
     assert message["subject"] == "é"  # 8-bit header bytes that are not UTF-8 read as latin-1
+
+
+# Mail that is not UTF-8, as it arrives: latin-1 and windows-1252 8-bit text, a truncated UTF-8
+# sequence, an overlong "/", a lone continuation byte, an encoded surrogate, NUL and 0xFF.
+EIGHT_BIT = [
+    b"Subject: Gr\xfc\xdfe\r\nContent-Type: text/plain; charset=latin-1\r\n\r\nK\xe4se \x80\r\n",
+    b"Subject: x\r\n\r\ncut \xe2\x82\r\n",
+    b"Subject: x\r\n\r\noverlong \xc0\xaf and \x80 alone\r\n",
+    b"Subject: x\r\n\r\nsurrogate \xed\xa0\x80\r\n",
+    b"Subject: x\r\n\r\n\x00\xff\xfe\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", EIGHT_BIT, ids=range(len(EIGHT_BIT)))
+def test_mail_that_is_not_utf8_round_trips_exactly_through_raw_base64(api, mail, raw):
+    """Bytes are sacred (DESIGN.md): `raw` is lossy (U+FFFD), `raw_base64` is the bytes; over
+    SMTP (8BITMIME) and /inject alike."""
+    with smtplib.SMTP(mail.host, mail.smtp_port, timeout=10) as smtp:
+        smtp.sendmail("app@example.com", ["user@example.com"], raw)
+    api.post("/inject", {"user": "user", "raw_base64": base64.b64encode(raw).decode()})
+    for uid in (1, 2):
+        message = api.get(f"/messages/{uid}?user=user").json()
+        assert base64.b64decode(message["raw_base64"]) == raw
+        assert message["raw"] == raw.decode("utf-8", "replace")
+        assert "\ufffd" in message["raw"]
+        assert api.get(f"/messages/{uid}/raw?user=user").body == raw
+
+
+def test_raw_base64_on_request_for_utf8_mail_too(api):
+    raw = "Subject: Grüße\r\n\r\nKäse\r\n".encode()
+    api.post("/inject", {"user": "user", "raw": raw.decode()})
+    plain = api.get("/messages/1").json()
+    assert "raw_base64" not in plain  # the common answer carries the message once
+    assert plain["raw"].encode() == raw  # and is exact, since raw_base64 is absent
+    both = api.get("/messages/1?raw=base64").json()
+    assert base64.b64decode(both["raw_base64"]) == raw
+    assert both["raw"] == plain["raw"]
+    assert "raw_base64" not in api.get("/messages/1?raw=text").json()
+
+
+@pytest.mark.parametrize("form", ["BASE64", "bytes", "1"])
+def test_an_unknown_raw_form_is_400(api, form):
+    api.post("/inject", {"user": "user", "raw": "Subject: x\r\n\r\nx"})
+    answer = api.get(f"/messages/1?raw={form}")
+    assert answer.status == 400
+    assert "parameter 'raw'" in answer.error
+
+
+def test_the_python_api_gives_the_exact_bytes(mail):
+    for raw in EIGHT_BIT:
+        mail.inject("user", raw)
+    assert [m["raw"] for m in mail.messages("user")] == EIGHT_BIT
 
 
 def test_without_user_the_only_user_with_mail_is_meant(api):

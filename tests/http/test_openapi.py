@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tomllib
+import unicodedata
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,6 +29,7 @@ from elektromail import rules
 from elektromail.http import docs, openapi, ui
 from elektromail.testing import MailServer, call_in_reactor
 from tests.http.openapi_check import DOCUMENT, check_response, validator
+from tests.test_names import MAILBOX_NAME_CASES
 
 TOKEN = "s3cret-token"
 SCHEMAS = DOCUMENT["components"]["schemas"]
@@ -178,6 +180,24 @@ def test_request_bodies_have_the_compatibility_fields():
 )
 def test_inject_schema(body, valid):
     assert validator("/components/schemas/Inject").is_valid(body) is valid
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"), MAILBOX_NAME_CASES, ids=range(len(MAILBOX_NAME_CASES))
+)
+def test_inject_schema_and_the_mailbox_name_rule_agree(name, problem):
+    """Every case of the one rule (tests/test_names.py) the schema can say: a name the rule
+    refuses is invalid in the schema too, except for what only bytes can measure."""
+    if (
+        name == ""
+        or "bytes" in (problem or "")
+        or any(unicodedata.category(c) == "Cs" for c in name)
+    ):
+        return  # no JSON text: "", lone surrogates; byte lengths are not JSON Schema's
+    valid = validator("/components/schemas/Inject").is_valid(
+        {"user": "bob", "raw": "x", "mailbox": name}
+    )
+    assert valid is (problem is None), (name, problem)
 
 
 # --- the rule schema against the rule parser ---------------------------------------------------

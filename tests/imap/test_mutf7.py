@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from elektromail.imap import mutf7
+from elektromail import mutf7
 
 PAIRS = [
     pytest.param("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-", id="rfc-example"),

@@ -32,7 +32,7 @@ from elektromail.imap.reader import (
 )
 from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom, Literal8String, LiteralString, String, parse_arguments
-from elektromail.names import canonical_mailbox
+from elektromail.names import canonical_mailbox, mailbox_name_problem
 from tests.property.budget import budget
 
 EVENT_TYPES = (ParsedCommand, NeedContinuation, LiteralTooBig, ParseError, LineTooLong, RawLine)
@@ -316,11 +316,11 @@ def test_argument_helpers_raise_only_bad_or_no(token: object, dialect: Dialect) 
     except No as e:
         assert e.code == fmt.CANNOT
         return
-    assert imap_args.name_problem(created) is None
+    assert mailbox_name_problem(created) is None
 
 
 names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
-    lambda name: imap_args.name_problem(name) is None and not name.endswith("/")
+    lambda name: mailbox_name_problem(name) is None and not name.endswith("/")
 )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from elektromail import mime
 from elektromail.dates import parse_date_time
 from elektromail.imap import format as fmt
-from elektromail.imap.args import mailbox_name, storable_flags
+from elektromail.imap.args import mailbox_name, no_such_mailbox, storable_flags
 from elektromail.imap.commands import state  # noqa: F401  (its base capabilities lead the list)
 from elektromail.imap.commands.catenate import CatPart, compose, parse_catenate
 from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
@@ -81,7 +81,7 @@ async def append(ctx: Context, args: list[Argument]) -> Done:
                 session.user, name, [_stored_form(request) for request in requests]
             )
     except NoSuchMailbox:
-        raise No("Mailbox does not exist", fmt.TRYCREATE) from None
+        raise no_such_mailbox(name, "Mailbox does not exist", fmt.TRYCREATE) from None
     # RFC 3502 §6.3.11 with RFC 4315 §3: "APPENDUID" SP nz-number SP append-uid, a uid-set for
     # a MULTIAPPEND
     appended = f"{uidvalidity} {format_sequence_set(uids, sort=False)}"
@@ -103,7 +103,7 @@ async def _composed(
     """The requests with each CATENATE put together. The mailbox is looked up first: a missing
     one is NO [TRYCREATE] whatever its URLs say, as Dovecot answers."""
     if await ctx.services.postoffice.find_mailbox(ctx.session.user, name) is None:
-        raise No("Mailbox does not exist", fmt.TRYCREATE)
+        raise no_such_mailbox(name, "Mailbox does not exist", fmt.TRYCREATE)
     done = []
     for request in requests:
         if request.parts is not None:

@@ -15,6 +15,7 @@ from elektromail.imap.args import (
     format_mailbox,
     mailbox_name,
     new_mailbox_name,
+    no_such_mailbox,
     paren_list,
 )
 from elektromail.imap.commands.condstore import highestmodseq_response
@@ -69,7 +70,7 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
     postoffice = ctx.services.postoffice
     mailbox = await postoffice.find_mailbox(session.user, name)
     if mailbox is None:
-        raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT)
+        raise no_such_mailbox(name, NONEXISTENT_TEXT, fmt.NONEXISTENT)
     early = session.watch(mailbox.id)
     row, messages = await postoffice.mailbox_view(mailbox.id)
     # \Recent is IMAP4rev1's (RFC 9051 Appendix E): a rev2 session neither sees nor takes it,
@@ -193,7 +194,7 @@ async def delete(ctx: Context, args: list[Argument]) -> Done:
     try:
         mailbox = await ctx.services.postoffice.delete_mailbox(session.user, name, origin=session)
     except NoSuchMailbox:
-        raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
+        raise no_such_mailbox(name, NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
     except MailboxHasChildren:
         raise No("Mailbox has children, delete them first", fmt.HASCHILDREN) from None
     if session.view is not None and session.view.mailbox_id == mailbox.id:
@@ -213,7 +214,7 @@ async def rename(ctx: Context, args: list[Argument]) -> Done:
             session.user, old, new, origin=session
         )
     except NoSuchMailbox:
-        raise No(NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
+        raise no_such_mailbox(old, NONEXISTENT_TEXT, fmt.NONEXISTENT) from None
     except MailboxExists:
         raise No("Target mailbox already exists", fmt.ALREADYEXISTS) from None
     except MailboxIntoItself:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from elektromail.imap import format as fmt
-from elektromail.imap.args import expect_count, mailbox_name
+from elektromail.imap.args import expect_count, mailbox_name, no_such_mailbox
 from elektromail.imap.commands.common import resolve_uids, selected
 from elektromail.imap.commands.condstore import highestmodseq_code
-from elektromail.imap.dispatch import SELECTED, Argument, Context, Done, No, advertise, command
+from elektromail.imap.dispatch import SELECTED, Argument, Context, Done, advertise, command
 from elektromail.imap.seqset import format_sequence_set
 
 advertise("UNSELECT", "MOVE", "UIDPLUS")
@@ -94,7 +94,7 @@ async def _copy_or_move(ctx: Context, request: Transfer, *, move: bool) -> Done:
     postoffice = ctx.services.postoffice
     target = await postoffice.find_mailbox(session.user, request.mailbox)
     if target is None:
-        raise No("Mailbox does not exist", fmt.TRYCREATE)
+        raise no_such_mailbox(request.mailbox, "Mailbox does not exist", fmt.TRYCREATE)
     if not request.uids:
         return Done(f"{ctx.name} completed")
     if move:

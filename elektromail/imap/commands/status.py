@@ -4,9 +4,9 @@ STATUS lines LIST-STATUS sends."""
 from __future__ import annotations
 
 from elektromail.imap import format as fmt
-from elektromail.imap.args import expect_count, format_mailbox, mailbox_name
+from elektromail.imap.args import expect_count, format_mailbox, mailbox_name, no_such_mailbox
 from elektromail.imap.commands.condstore import start_condstore
-from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, No, advertise, command
+from elektromail.imap.dispatch import AUTH, Argument, Bad, Context, Done, advertise, command
 from elektromail.imap.objectids import status_mailboxid
 from elektromail.imap.session import Dialect
 from elektromail.imap.tokens import Atom, shown
@@ -86,7 +86,7 @@ async def status(ctx: Context, args: list[Argument]) -> Done:
         await start_condstore(ctx)
     found = await ctx.services.postoffice.mailbox_status(session.user, name)
     if found is None:
-        raise No("Mailbox does not exist", fmt.NONEXISTENT)
+        raise no_such_mailbox(name, "Mailbox does not exist", fmt.NONEXISTENT)
     row, counts = found
     ctx.write(status_line(row.name, row, counts, items, session.dialect))
     if session.view is not None and session.view.mailbox_id == row.id:

@@ -1,4 +1,6 @@
-"""Modified UTF-7 for IMAP mailbox names (RFC 3501 §5.1.3): encode, and a strict decode.
+"""Modified UTF-7 for IMAP mailbox names (RFC 3501 §5.1.3): encode, and a strict decode. Pure
+code (row 0): IMAP speaks it, and the mailbox-name rule of every door (elektromail.names) measures
+and recognises it.
 
 The decoder rejects every non-canonical form, so decode(encode(x)) == x and
 encode(decode(y)) == y for every accepted y.
@@ -9,8 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-
-from elektromail.imap.tokens import quote_text
 
 __all__ = ["decode", "decode_mutf7", "encode", "encode_mutf7"]
 
@@ -104,6 +104,15 @@ def decode(name: str | bytes) -> str:
 
 encode_mutf7 = encode
 decode_mutf7 = decode
+
+
+def quote_text(text: str, limit: int = 40) -> str:
+    """`text` as an error message quotes it: printable ASCII (anything else "?"), cut at
+    `limit` characters, in single quotes (as imap.tokens.quote_text, which is a row up)."""
+    text = "".join(c if " " <= c <= "~" else "?" for c in text)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return "'" + text + "'"
 
 
 def _invalid(name: str, why: str) -> ValueError:
