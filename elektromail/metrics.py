@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 # Protocols whose sessions and commands are counted; a new one is one name here (its listener
-# calls session_opened/closed and command), so it shows as zeros before its first session.
-PROTOCOLS = ("smtp", "imap")
+# passes it to admission.Connections and times its commands), so it shows as zeros before its
+# first session.
+PROTOCOLS = ("smtp", "imap", "pop3")
 
 # Seconds. A command answered from memory takes tens of microseconds; a SEARCH over a large
 # mailbox or a delayed rule seconds.
@@ -24,6 +26,13 @@ TRANSACTION_BUCKETS += (10.0, 30.0, 60.0)
 # Command labels are the command tables' names; anything else counts as this one, so a client
 # cannot grow the label set.
 UNKNOWN = "UNKNOWN"
+
+# The kinds of elektromail_errors_total, listed so each shows (as 0) before it first happens.
+ERROR_KINDS = (
+    "command_failed",  # an unexpected exception while answering a command (a bug: logged)
+    "store_unavailable",  # the store refused or failed a write or read (full, read-only, gone)
+    "tls_handshake",  # a TLS handshake (STARTTLS or an implicit-TLS port) failed
+)
 
 
 class Histogram:
@@ -52,24 +61,48 @@ class Histogram:
         return out
 
 
+class CommandTimes(dict[str, Histogram]):
+    """One protocol's command latencies, by command name: what its listener holds on to, so
+    timing a command is one dict lookup, a bisect and two additions (no tuple key, no object
+    made after a command's first time)."""
+
+    def observe(self, name: str, seconds: float) -> None:
+        histogram = self.get(name)
+        if histogram is None:
+            histogram = self[name] = Histogram(COMMAND_BUCKETS)
+        histogram.counts[bisect_left(COMMAND_BUCKETS, seconds)] += 1
+        histogram.sum += seconds
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSize:
+    """What the store holds now, asked when scraped (not counted at each change)."""
+
+    messages: int
+    octets: int
+    mailboxes: int
+    users: int
+
+
 class Metrics:
-    """The server's counters. Each method is what one hot path calls."""
+    """The server's counters. Each method is what one hot path calls. Nothing here is reset by
+    POST /reset: Prometheus counters only go up while the process lives (a reset between tests
+    is not a restart), and rate() over a scrape would otherwise see a counter reset."""
 
     def __init__(self) -> None:
         self.sessions: Counter[str] = Counter({p: 0 for p in PROTOCOLS})  # open now
         self.sessions_total: Counter[str] = Counter({p: 0 for p in PROTOCOLS})
-        self.latency: dict[tuple[str, str], Histogram] = {}  # (protocol, command)
-        self.transactions = Histogram(TRANSACTION_BUCKETS)  # SMTP MAIL to the DATA answer
+        self.latency: dict[str, CommandTimes] = {p: CommandTimes() for p in PROTOCOLS}
+        self.transactions = Histogram(TRANSACTION_BUCKETS)  # SMTP MAIL to the message's answer
         self.received: Counter[str] = Counter()  # protocol -> messages it took in
         self.received_bytes: Counter[str] = Counter()
         self.stored: Counter[str] = Counter()  # way (smtp, dsn, append, inject) -> messages
         self.stored_bytes: Counter[str] = Counter()
-        self.refused: Counter[tuple[str, str, str]] = Counter()  # (protocol, class, status)
-        self.bounced: Counter[str] = Counter()  # reason -> DSNs delivered
-        self.errors: Counter[str] = Counter()  # kind -> count
+        self.refused: Counter[tuple[str, int, str]] = Counter()  # (protocol, code, status)
+        self.bounced: Counter[tuple[str, str]] = Counter()  # (reason, status) -> recipients
+        self.errors: Counter[str] = Counter({kind: 0 for kind in ERROR_KINDS})
         self.webhooks: Counter[str] = Counter()  # outcome (sent, failed, retried, dropped)
         self.webhook_queue = 0  # deliveries waiting or in flight
-        self.store_size: tuple[int, int] | None = None  # (messages, bytes), set when scraped
 
     def session_opened(self, protocol: str) -> None:
         self.sessions[protocol] += 1
@@ -78,13 +111,9 @@ class Metrics:
     def session_closed(self, protocol: str) -> None:
         self.sessions[protocol] -= 1
 
-    def command(self, protocol: str, name: str, seconds: float) -> None:
-        """One command of `protocol` answered after `seconds`; its count is the histogram's."""
-        histogram = self.latency.get((protocol, name))
-        if histogram is None:
-            histogram = self.latency[(protocol, name)] = Histogram(COMMAND_BUCKETS)
-        histogram.counts[bisect_left(histogram.buckets, seconds)] += 1
-        histogram.sum += seconds
+    def commands(self, protocol: str) -> CommandTimes:
+        """The latencies `protocol`'s listener records its commands in."""
+        return self.latency[protocol]
 
     def message_received(self, protocol: str, size: int) -> None:
         self.received[protocol] += 1
@@ -95,26 +124,38 @@ class Metrics:
         self.stored_bytes[way] += size
 
     def reply_refused(self, protocol: str, code: int, status: str | None) -> None:
-        """A 4xx or 5xx reply: its class (`4xx`, `5xx`) and enhanced status code."""
-        self.refused[(protocol, f"{code // 100}xx", status or str(code))] += 1
+        """A 4xx or 5xx reply, with its enhanced status code (none: the code again)."""
+        self.refused[(protocol, code, status or str(code))] += 1
 
-    def bounce(self, reason: str) -> None:
-        self.bounced[reason] += 1
+    def bounce(self, reason: str, status: str) -> None:
+        """One recipient reported failed in a DSN: `reason` rule (a bounce rule) or quota."""
+        self.bounced[(reason, status)] += 1
 
     def error(self, kind: str) -> None:
         self.errors[kind] += 1
 
 
 class Collector:
-    """A prometheus_client collector over one server's Metrics."""
+    """A prometheus_client collector over one server's Metrics (and the store's size, when
+    it was asked for this scrape)."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(
+        self, metrics: Metrics, store: StoreSize | None = None, names: Iterable[str] = ()
+    ) -> None:
         self.metrics = metrics
+        self.store = store
+        self.names = frozenset(names)  # only these families (by family or sample name), if any
 
     def describe(self) -> list:
         return []  # no families at registration: collect() is asked only when scraped
 
     def collect(self) -> Iterator[Any]:
+        names = self.names
+        for family in self._families():
+            if not names or family.name in names or any(s.name in names for s in family.samples):
+                yield family
+
+    def _families(self) -> Iterator[Any]:
         from prometheus_client.core import (
             CounterMetricFamily,
             GaugeMetricFamily,
@@ -128,12 +169,12 @@ class Collector:
         for protocol, n in sorted(m.sessions.items()):
             family.add_metric([protocol], n)
         yield family
-        family = CounterMetricFamily(
-            "elektromail_sessions", "Sessions opened since start, by protocol", labels=["protocol"]
+        yield _by_one(
+            "elektromail_sessions",
+            "Sessions admitted since start, by protocol",
+            "protocol",
+            m.sessions_total,
         )
-        for protocol, n in sorted(m.sessions_total.items()):
-            family.add_metric([protocol], n)
-        yield family
         commands = CounterMetricFamily(
             "elektromail_commands",
             "Commands answered, by protocol and command",
@@ -141,12 +182,13 @@ class Collector:
         )
         latency = HistogramMetricFamily(
             "elektromail_command_duration_seconds",
-            "Time from a command's arrival to its answer",
+            "Time from the start of a command to its answer",
             labels=["protocol", "command"],
         )
-        for (protocol, name), histogram in sorted(m.latency.items()):
-            commands.add_metric([protocol, name], histogram.count)
-            latency.add_metric([protocol, name], histogram.cumulative(), histogram.sum)
+        for protocol, times in sorted(m.latency.items()):
+            for name, histogram in sorted(times.items()):
+                commands.add_metric([protocol, name], histogram.count)
+                latency.add_metric([protocol, name], histogram.cumulative(), histogram.sum)
         yield commands
         yield latency
         family = HistogramMetricFamily(
@@ -155,46 +197,50 @@ class Collector:
         )
         family.add_metric([], m.transactions.cumulative(), m.transactions.sum)
         yield family
-        yield _counter(
+        yield _by_one(
             "elektromail_messages_received",
             "Messages received, by protocol (before delivery rules and storage)",
             "protocol",
             m.received,
         )
-        yield _counter(
+        yield _by_one(
             "elektromail_received_bytes",
             "Bytes of the messages received, by protocol",
             "protocol",
             m.received_bytes,
         )
-        yield _counter(
+        yield _by_one(
             "elektromail_messages_stored",
-            "Messages stored, by the way they came (smtp, dsn, append, inject)",
+            "Messages stored, by the way they came (smtp, dsn, append, inject), one per copy",
             "way",
             m.stored,
         )
-        yield _counter(
+        yield _by_one(
             "elektromail_stored_bytes",
             "Bytes of the messages stored, by the way they came",
             "way",
             m.stored_bytes,
         )
-        family = CounterMetricFamily(
+        refused = sorted(m.refused.items())
+        yield _counter(
             "elektromail_replies_refused",
-            "Refusing replies (4xx temporary, 5xx permanent), by enhanced status code",
-            labels=["protocol", "class", "status"],
+            "Refusing replies (class 4xx temporary, 5xx permanent), by reply code and"
+            " enhanced status code",
+            ["protocol", "class", "code", "status"],
+            ((p, f"{code // 100}xx", str(code), status) for (p, code, status), _ in refused),
+            (n for _, n in refused),
         )
-        for (protocol, cls, status), n in sorted(m.refused.items()):
-            family.add_metric([protocol, cls, status], n)
-        yield family
+        bounced = sorted(m.bounced.items())
         yield _counter(
-            "elektromail_messages_bounced",
-            "DSNs (bounces) delivered to senders, by reason (rule, quota)",
-            "reason",
-            m.bounced,
+            "elektromail_bounced_recipients",
+            "Recipients reported failed in DSNs sent back to the sender, by reason (rule: a"
+            " bounce delivery rule; quota: the user's mailbox is full) and status",
+            ["reason", "status"],
+            (key for key, _ in bounced),
+            (n for _, n in bounced),
         )
-        yield _counter("elektromail_errors", "Errors, by kind", "kind", m.errors)
-        yield _counter(
+        yield _by_one("elektromail_errors", "Errors, by kind", "kind", m.errors)
+        yield _by_one(
             "elektromail_webhooks",
             "Webhook deliveries, by outcome (sent, failed after the last attempt, retried,"
             " dropped: the queue was full)",
@@ -204,25 +250,45 @@ class Collector:
         yield GaugeMetricFamily(
             "elektromail_webhook_queue", "Webhook deliveries waiting or in flight", m.webhook_queue
         )
-        if m.store_size is not None:
-            messages, octets = m.store_size
-            yield GaugeMetricFamily("elektromail_store_messages", "Messages stored now", messages)
-            yield GaugeMetricFamily("elektromail_store_bytes", "Bytes stored now", octets)
+        if self.store is not None:
+            s = self.store
+            yield GaugeMetricFamily("elektromail_store_messages", "Messages stored now", s.messages)
+            yield GaugeMetricFamily(
+                "elektromail_store_bytes", "Bytes of the messages stored now", s.octets
+            )
+            yield GaugeMetricFamily("elektromail_store_mailboxes", "Mailboxes now", s.mailboxes)
+            yield GaugeMetricFamily("elektromail_store_users", "Users now", s.users)
 
 
-def _counter(name: str, text: str, label: str, counts: Counter[str]) -> Any:
+def _counter(
+    name: str, text: str, labels: list[str], keys: Iterable[tuple[str, ...]], values: Iterable[int]
+) -> Any:
     from prometheus_client.core import CounterMetricFamily
 
-    family = CounterMetricFamily(name, text, labels=[label])
-    for value, n in sorted(counts.items()):
-        family.add_metric([value], n)
+    family = CounterMetricFamily(name, text, labels=labels)
+    for key, n in zip(keys, values, strict=True):
+        family.add_metric(list(key), n)
     return family
 
 
-def exposition(metrics: Metrics) -> bytes:
-    """The Prometheus text format of `metrics`, from a registry of its own."""
-    from prometheus_client import CollectorRegistry, generate_latest
+def _by_one(name: str, text: str, label: str, counts: Counter[str]) -> Any:
+    items = sorted(counts.items())
+    return _counter(name, text, [label], ((k,) for k, _ in items), (n for _, n in items))
+
+
+def exposition(
+    metrics: Metrics,
+    store: StoreSize | None = None,
+    accept: str | None = None,
+    names: Iterable[str] = (),
+) -> tuple[bytes, str]:
+    """(body, Content-Type) of `metrics` in the format `accept` (an Accept header) asks for:
+    Prometheus text, or OpenMetrics when asked; only the families `names` lists, if any (as
+    prometheus_client's own handler takes `?name[]=`)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.exposition import choose_encoder
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Collector(metrics))
-    return generate_latest(registry)
+    registry.register(Collector(metrics, store, names))
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type
