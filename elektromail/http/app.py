@@ -185,6 +185,7 @@ class ControlAPI:
         # Before the catch-all: a full or read-only store is a 503 to retry, not a 500.
         @self.app.handle_errors(StoreUnavailable)
         def store_failure(request, failure):
+            self.postoffice.metrics.error("store_unavailable")  # GET /metrics
             return store_unavailable(request, failure.value)
 
         @self.app.handle_errors(HTTPException)

@@ -313,6 +313,26 @@ def test_a_failed_tls_handshake_is_an_error_of_its_kind():
         )
 
 
+def test_store_failures_are_errors_of_their_kind_in_every_protocol():
+    with MailServer(users=USERS, http_port=0) as mail:
+        mail.call(mail.server.store.simulate_read_only, True)
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            deliver(mail)
+        assert refused.value.smtp_code == 451
+        with imaplib.IMAP4(mail.host, mail.imap_port, timeout=10) as client:
+            client.login("user", "pass")
+            assert client.append("INBOX", None, None, RAW)[0] == "NO"
+            client.logout()
+        inject = Api(mail).post("/inject", {"user": "user", "raw": RAW.decode()})
+        assert inject.status == 503
+        mail.call(mail.server.store.simulate_read_only, False)
+        now = scrape(mail)
+    assert now.value("elektromail_errors_total", kind="store_unavailable") == 3
+    assert now.value("elektromail_errors_total", kind="command_failed") == 0
+    labels = {"protocol": "smtp", "class": "4xx", "code": "451", "status": "4.3.0"}
+    assert now.value("elektromail_replies_refused_total", **labels) == 1
+
+
 # --- histograms ------------------------------------------------------------------------------
 
 
