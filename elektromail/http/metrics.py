@@ -11,11 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from twisted.logger import Logger
+
 from elektromail.http.jsonio import ApiError, bad_request
 from elektromail.metrics import exposition
+from elektromail.store.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from elektromail.http.app import ControlAPI
+
+log = Logger()
 
 # prometheus_client's own handler takes `?name[]=` to pick families; so does this route.
 NAME_PARAMETER = b"name[]"
@@ -39,7 +44,12 @@ class MetricsRoute:
             raise bad_request("parameter 'namespace': /metrics is server-wide, not per namespace")
         names = _names(request)
         postoffice = self.api.postoffice
-        store = await postoffice.store_size()
+        try:
+            store = await postoffice.store_size()
+        except StoreUnavailable as e:  # the counters matter most when things fail: still serve
+            log.warn("GET /metrics without the store's size: {why}", why=e)
+            postoffice.metrics.error("store_unavailable")
+            store = None
         accept = request.getHeader(b"accept")
         body, content_type = exposition(
             postoffice.metrics,

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 from prometheus_client.parser import text_string_to_metric_families
+from twisted.internet import defer
 
+from elektromail.store.errors import StoreUnavailable
 from elektromail.testing import MailServer
 from tests.http.client import Api, Response
 from tests.http.conftest import TOKEN, USERS
@@ -331,6 +333,19 @@ def test_store_failures_are_errors_of_their_kind_in_every_protocol():
     assert now.value("elektromail_errors_total", kind="command_failed") == 0
     labels = {"protocol": "smtp", "class": "4xx", "code": "451", "status": "4.3.0"}
     assert now.value("elektromail_replies_refused_total", **labels) == 1
+
+
+def test_without_the_store_the_counters_are_still_served():
+    def gone():
+        return defer.fail(StoreUnavailable("database is locked"))
+
+    with MailServer(users=USERS, http_port=0) as mail:
+        deliver(mail)
+        mail.call(setattr, mail.server.postoffice, "store_size", gone)
+        now = scrape(mail)
+    assert now.value("elektromail_messages_stored_total", way="smtp") == 1
+    assert now.value("elektromail_errors_total", kind="store_unavailable") == 1
+    assert not [name for name in now.families if name.startswith("elektromail_store_")]
 
 
 # --- histograms ------------------------------------------------------------------------------
