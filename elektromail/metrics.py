@@ -84,6 +84,18 @@ class StoreSize:
     users: int
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookTotals:
+    """Every --webhook-url's counts added up (the webhooks keep them; read when scraped)."""
+
+    sent: int = 0
+    failed: int = 0  # given up on: a 4xx, or every attempt failed
+    dropped: int = 0  # pushed out of a full queue, or pending at shutdown
+    skipped: int = 0  # the message was gone before its summary was read
+    retries: int = 0
+    waiting: int = 0  # queued or in flight now
+
+
 class Metrics:
     """The server's counters. Each method is what one hot path calls. Nothing here is reset by
     POST /reset: Prometheus counters only go up while the process lives (a reset between tests
@@ -101,8 +113,6 @@ class Metrics:
         self.refused: Counter[tuple[str, int, str]] = Counter()  # (protocol, code, status)
         self.bounced: Counter[tuple[str, str]] = Counter()  # (reason, status) -> recipients
         self.errors: Counter[str] = Counter({kind: 0 for kind in ERROR_KINDS})
-        self.webhooks: Counter[str] = Counter()  # outcome (sent, failed, retried, dropped)
-        self.webhook_queue = 0  # deliveries waiting or in flight
 
     def session_opened(self, protocol: str) -> None:
         self.sessions[protocol] += 1
@@ -140,10 +150,15 @@ class Collector:
     it was asked for this scrape)."""
 
     def __init__(
-        self, metrics: Metrics, store: StoreSize | None = None, names: Iterable[str] = ()
+        self,
+        metrics: Metrics,
+        store: StoreSize | None = None,
+        names: Iterable[str] = (),
+        webhooks: WebhookTotals | None = None,
     ) -> None:
         self.metrics = metrics
         self.store = store
+        self.webhooks = WebhookTotals() if webhooks is None else webhooks
         self.names = frozenset(names)  # only these families (by family or sample name), if any
 
     def describe(self) -> list:
@@ -240,15 +255,20 @@ class Collector:
             (n for _, n in bounced),
         )
         yield _by_one("elektromail_errors", "Errors, by kind", "kind", m.errors)
+        w = self.webhooks
+        outcomes = {"dropped": w.dropped, "failed": w.failed, "sent": w.sent, "skipped": w.skipped}
         yield _by_one(
-            "elektromail_webhooks",
-            "Webhook deliveries, by outcome (sent, failed after the last attempt, retried,"
-            " dropped: the queue was full)",
+            "elektromail_webhook_deliveries",
+            "Webhook deliveries, every URL's, by outcome (sent; failed: a 4xx or every attempt"
+            " failed; dropped: the queue was full, or at shutdown; skipped: the message was gone)",
             "outcome",
-            m.webhooks,
+            Counter(outcomes),
+        )
+        yield CounterMetricFamily(
+            "elektromail_webhook_retries", "Webhook attempts retried after a failure", w.retries
         )
         yield GaugeMetricFamily(
-            "elektromail_webhook_queue", "Webhook deliveries waiting or in flight", m.webhook_queue
+            "elektromail_webhook_queue", "Webhook deliveries waiting or in flight", w.waiting
         )
         if self.store is not None:
             s = self.store
@@ -281,6 +301,7 @@ def exposition(
     store: StoreSize | None = None,
     accept: str | None = None,
     names: Iterable[str] = (),
+    webhooks: WebhookTotals | None = None,
 ) -> tuple[bytes, str]:
     """(body, Content-Type) of `metrics` in the format `accept` (an Accept header) asks for:
     Prometheus text, or OpenMetrics when asked; only the families `names` lists, if any (as
@@ -289,6 +310,6 @@ def exposition(
     from prometheus_client.exposition import choose_encoder
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Collector(metrics, store, names))
+    registry.register(Collector(metrics, store, names, webhooks))
     encoder, content_type = choose_encoder(accept or "")
     return encoder(registry), content_type

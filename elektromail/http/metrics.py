@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.logger import Logger
 
 from elektromail.http.jsonio import ApiError, bad_request
-from elektromail.metrics import exposition
+from elektromail.metrics import WebhookTotals, exposition
 from elektromail.store.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -56,10 +56,28 @@ class MetricsRoute:
             store,
             accept.decode("latin-1") if isinstance(accept, bytes) else accept,
             names,
+            webhook_totals(getattr(self.api, "webhooks", None)),
         )
         request.setHeader(b"Content-Type", content_type.encode("ascii"))
         request.setHeader(b"Cache-Control", b"no-store")
         return body
+
+
+def webhook_totals(webhooks) -> WebhookTotals:
+    """Every webhook URL's counts (http/webhooks.Webhooks.status), added up: no URL is a label,
+    as one may carry its secret in its path."""
+    if webhooks is None:
+        return WebhookTotals()
+    status = webhooks.status()
+    targets = status["webhooks"]
+    return WebhookTotals(
+        sent=sum(t["sent"] for t in targets),
+        failed=sum(t["failed"] for t in targets),
+        dropped=sum(t["dropped"] for t in targets),
+        skipped=status["skipped"],
+        retries=sum(t["retries"] for t in targets),
+        waiting=sum(t["queued"] + bool(t["in_flight"]) for t in targets),
+    )
 
 
 def _names(request) -> list[str]:
@@ -103,8 +121,9 @@ def openapi_paths() -> dict[str, Any]:
                 operationId="metrics",
                 description="Messages received, stored, refused and bounced; sessions and "
                 "commands by protocol with their latency; SMTP transaction latency; errors by "
-                "kind; the store's size. Server-wide: no `?namespace=`, and a namespace's "
-                "token is a 403. Counters count from the start of the process: POST /reset "
+                "kind; webhook deliveries; the store's size. Server-wide: no `?namespace=`, "
+                "and a namespace's token is a 403. Counters count from the start of the process: "
+                "POST /reset "
                 "does not set them back (the store gauges follow it).",
                 parameters=[
                     _query(

@@ -18,9 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import defer
 
 from elektromail.store.errors import StoreUnavailable
-from elektromail.testing import MailServer
+from elektromail.testing import MailServer, call_in_reactor, reactor_in_thread
 from tests.http.client import Api, Response
 from tests.http.conftest import TOKEN, USERS
+from tests.webhooks.receiver import Receiver, listen, url_of
 
 RAW = b"From: ann@example.org\r\nTo: user@example.org\r\nSubject: hi\r\n\r\nHello\r\n"
 DEADLINE = 10.0  # seconds a poll waits for the server to see a client leave
@@ -346,6 +347,35 @@ def test_without_the_store_the_counters_are_still_served():
     assert now.value("elektromail_messages_stored_total", way="smtp") == 1
     assert now.value("elektromail_errors_total", kind="store_unavailable") == 1
     assert not [name for name in now.families if name.startswith("elektromail_store_")]
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+def test_webhook_deliveries_are_counted_by_outcome_without_their_urls():
+    receiver = Receiver(script=[400])  # the first is refused (given up at once), then 200s
+    port = call_in_reactor(listen, reactor_in_thread(), receiver)
+    secret_url = url_of(port, "/hook/s3cret-path")
+    try:
+        with MailServer(users=USERS, http_port=0, webhook_urls=[secret_url]) as mail:
+            assert scrape(mail).value("elektromail_webhook_deliveries_total", outcome="sent") == 0
+            deliver(mail)
+            deliver(mail)
+            receiver.wait_for(2)
+
+            def counted() -> bool:
+                now = scrape(mail)
+                sent = now.value("elektromail_webhook_deliveries_total", outcome="sent")
+                failed = now.value("elektromail_webhook_deliveries_total", outcome="failed")
+                return (sent, failed) == (1, 1)
+
+            poll(counted, "both webhook outcomes to be counted")
+            now = scrape(mail)
+    finally:
+        call_in_reactor(port.stopListening)
+    assert now.value("elektromail_webhook_deliveries_total", outcome="dropped") == 0
+    assert now.value("elektromail_webhook_queue") == 0
+    assert "s3cret-path" not in now.text
 
 
 # --- histograms ------------------------------------------------------------------------------
