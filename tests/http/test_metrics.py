@@ -298,16 +298,25 @@ def test_a_full_mailbox_bounces_with_reason_quota():
     assert now.value("elektromail_bounced_recipients_total", reason="quota", status="5.2.2") == 1
 
 
-def test_a_failed_tls_handshake_is_an_error_of_its_kind():
+# How each protocol starts TLS: (its port's name, the lines to send, the go-ahead's start).
+STARTTLS = {
+    "smtp": ("smtp_port", [b"EHLO x\r\n", b"STARTTLS\r\n"], b"220 "),
+    "imap": ("imap_port", [b"a STARTTLS\r\n"], b"a OK"),
+    "pop3": ("pop3_port", [b"STLS\r\n"], b"+OK"),
+}
+
+
+@pytest.mark.parametrize("protocol", sorted(STARTTLS))
+def test_a_failed_tls_handshake_is_an_error_of_its_kind(protocol):
+    attribute, lines, go_ahead = STARTTLS[protocol]
     with MailServer(users=USERS, http_port=0) as mail:
-        with socket.create_connection((mail.host, mail.smtp_port), timeout=10) as raw:
+        with socket.create_connection((mail.host, getattr(mail, attribute)), timeout=10) as raw:
             reader = raw.makefile("rb")
             reader.readline()  # the greeting
-            raw.sendall(b"EHLO x\r\n")
-            while not reader.readline().startswith(b"250 "):
+            for line in lines:
+                raw.sendall(line)
+            while not reader.readline().startswith(go_ahead):
                 pass
-            raw.sendall(b"STARTTLS\r\n")
-            assert reader.readline().startswith(b"220")
             raw.sendall(b"this is no TLS ClientHello\r\n" * 4)
             assert reader.read() is not None  # the server hangs up
         poll(
