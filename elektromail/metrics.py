@@ -113,6 +113,7 @@ class Metrics:
         self.refused: Counter[tuple[str, int, str]] = Counter()  # (protocol, code, status)
         self.bounced: Counter[tuple[str, str]] = Counter()  # (reason, status) -> recipients
         self.errors: Counter[str] = Counter({kind: 0 for kind in ERROR_KINDS})
+        self.pruned = 0  # messages retention (--max-messages, --max-age) removed
 
     def session_opened(self, protocol: str) -> None:
         self.sessions[protocol] += 1
@@ -255,6 +256,11 @@ class Collector:
             (n for _, n in bounced),
         )
         yield _by_one("elektromail_errors", "Errors, by kind", "kind", m.errors)
+        yield CounterMetricFamily(
+            "elektromail_messages_pruned",
+            "Messages removed by retention (--max-messages, --max-age), oldest first",
+            m.pruned,
+        )
         w = self.webhooks
         outcomes = {"dropped": w.dropped, "failed": w.failed, "sent": w.sent, "skipped": w.skipped}
         yield _by_one(

@@ -358,6 +358,19 @@ def test_without_the_store_the_counters_are_still_served():
     assert not [name for name in now.families if name.startswith("elektromail_store_")]
 
 
+def test_messages_pruned_by_retention_are_counted():
+    with MailServer(users=USERS, http_port=0, max_messages=1) as mail:
+        for _ in range(3):
+            deliver(mail)
+        poll(
+            lambda: scrape(mail).value("elektromail_messages_pruned_total") == 2,
+            "retention to prune down to --max-messages",
+        )
+        now = scrape(mail)
+    assert now.value("elektromail_store_messages") == 1
+    assert now.value("elektromail_messages_stored_total", way="smtp") == 3
+
+
 # --- webhooks --------------------------------------------------------------------------------
 
 
