@@ -8,6 +8,8 @@ from typing import Generic, TypeVar
 
 from twisted.logger import Logger
 
+from elektromail.metrics import Metrics
+
 log = Logger()
 
 C = TypeVar("C")
@@ -18,11 +20,14 @@ class Connections(Generic[C]):
     it (its connectionLost still runs) is harmless. Iterating gives a snapshot: closing a
     connection while iterating may forget it."""
 
-    def __init__(self, listener: str, maximum: int) -> None:
+    def __init__(self, listener: str, maximum: int, metrics: Metrics | None = None) -> None:
         self.listener = listener  # "SMTP", "IMAP", "HTTP": the log line names it
         self.maximum = maximum
         self._open: set[C] = set()
         self._refusing = False  # the limit was reached and said so
+        # GET /metrics' sessions open and admitted, under the listener's name in lower case
+        self._metrics = metrics
+        self._protocol = listener.lower()
 
     def __len__(self) -> int:
         return len(self._open)
@@ -46,11 +51,16 @@ class Connections(Generic[C]):
             return False
         self._refusing = False
         self._open.add(connection)
+        if self._metrics is not None:
+            self._metrics.session_opened(self._protocol)
         return True
 
     def forget(self, connection: C) -> None:
         """`connection` is gone: it no longer counts."""
-        self._open.discard(connection)
+        if connection in self._open:
+            self._open.remove(connection)
+            if self._metrics is not None:
+                self._metrics.session_closed(self._protocol)
 
     def close_all(self, close: Callable[[C], object]) -> None:
         """Call `close` on every open connection (the server is stopping); each is forgotten

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 
+from OpenSSL.SSL import Error as SSLError
 from twisted.internet import ssl
 
 
@@ -114,3 +115,10 @@ class TLSMaterial:
                 return k.read(), c.read()
         except OSError as e:
             raise TLSError(f"invalid --tls-cert/--tls-key: {e}") from None
+
+
+def tls_failed(reason: object) -> bool:
+    """Whether a connection was lost to a TLS error (a failed handshake, mostly): its
+    connectionLost reason, for GET /metrics' errors."""
+    check = getattr(reason, "check", None)
+    return check is not None and check(SSLError) is not None

@@ -39,6 +39,7 @@ from elektromail.http.jsonio import (
     write_error,
     write_json,
 )
+from elektromail.http.metrics import add_metrics_routes
 from elektromail.http.namespaces import add_namespace_routes
 from elektromail.http.oauth import add_oauth_routes
 from elektromail.http.openapi import MAX_PAGE  # messages one listing page may ask for
@@ -157,6 +158,7 @@ class ControlAPI:
         add_oauth_routes(self)
         add_webhooks_routes(self)
         add_release_routes(self)  # POST /messages/{uid}/release
+        add_metrics_routes(self)  # GET /metrics
 
     def _add(self, path: str, method: str, handler: Handler, token: str | None = "header") -> None:
         """Route `method path` to `handler(request, **path values)`, after the token check
@@ -183,6 +185,7 @@ class ControlAPI:
         # Before the catch-all: a full or read-only store is a 503 to retry, not a 500.
         @self.app.handle_errors(StoreUnavailable)
         def store_failure(request, failure):
+            self.postoffice.metrics.error("store_unavailable")  # GET /metrics
             return store_unavailable(request, failure.value)
 
         @self.app.handle_errors(HTTPException)

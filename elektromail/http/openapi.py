@@ -224,8 +224,8 @@ def _json_request(schema: Schema, description: str) -> dict[str, Any]:
     return {"required": True, **json_body(schema, description)}
 
 
-# Routes outside any namespace: the documentation and the health check.
-UNSCOPED = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/static/{asset}"})
+# Routes outside any namespace: the documentation, the health check and the metrics.
+UNSCOPED = frozenset({"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/static/{asset}"})
 
 
 def _scoped(paths: dict[str, Any]) -> dict[str, Any]:
@@ -656,6 +656,7 @@ def _api_paths() -> dict[str, Any]:
         **_oauth_paths(),
         **_webhook_paths(),
         **_release_paths(message_params),
+        **_metrics_paths(),
     }
 
 
@@ -667,6 +668,12 @@ def _webhooks() -> dict[str, Any]:
 
 def _webhook_paths() -> dict[str, Any]:
     from elektromail.http.webhooks import openapi_paths
+
+    return openapi_paths()
+
+
+def _metrics_paths() -> dict[str, Any]:
+    from elektromail.http.metrics import openapi_paths
 
     return openapi_paths()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import TYPE_CHECKING, Protocol
 
 from twisted.internet import defer
@@ -42,6 +43,7 @@ from elektromail.imap.reader import (
     RawLine,
 )
 from elektromail.imap.session import Session, State
+from elektromail.metrics import UNKNOWN
 from elektromail.postoffice.quotas import OverQuota
 from elektromail.store.errors import StoreFull, StoreUnavailable
 
@@ -184,6 +186,7 @@ class Connection:
     def __init__(self, services: Services, peer: Peer, *, tls: bool = False) -> None:
         self.services = services
         self.peer = peer
+        self._times = services.metrics.commands("imap")  # GET /metrics' command latencies
         self.session = Session(services.postoffice.events)
         self.session.oauth = services.settings.oauth != "off"
         self.session.tls = tls  # the port speaks TLS from the first byte (IMAPS)
@@ -415,6 +418,7 @@ class Connection:
 
     def _internal_error(self, failure: object) -> None:
         log.failure("IMAP session failed", failure)
+        self.services.metrics.error("command_failed")
         if not self._closed:
             self._goodbye(fmt.untagged_status(fmt.BYE, "Internal server error"))
 
@@ -482,12 +486,14 @@ class Connection:
     async def _run_command(self, parsed: ParsedCommand) -> None:
         """Run one command and write its answer; what it wrote goes out at its end (an
         exception goes to `_failed`, whose goodbye writes what is pending)."""
+        started = perf_counter()
         tag = parsed.tag
         try:
             spec, name, args, uid = lookup_command(parsed.name, parsed.args)
         except Bad as e:
             self._reply(tag, fmt.BAD, e.text, e.code)
             self.flush()
+            self._times.observe(UNKNOWN, perf_counter() - started)
             return
         ctx = CommandContext(self, tag, name, uid)
         before = self.session.state
@@ -504,11 +510,13 @@ class Connection:
             return
         except StoreUnavailable as e:
             status, text, code = fmt.NO, *_store_failure(name, e)
+            self.services.metrics.error("store_unavailable")
         except OverQuota:
             # RFC 9208 §4.3.1, for APPEND, COPY and what else adds mail; Dovecot's words
             status, text, code = fmt.NO, "Quota exceeded (mailbox for user is full)", fmt.OVERQUOTA
         except Exception:
             log.failure("IMAP command {name} failed", name=name)
+            self.services.metrics.error("command_failed")
             status, text, code = fmt.NO, "Internal server error", fmt.SERVERBUG
         if self._closed:
             self.flush()
@@ -522,6 +530,7 @@ class Connection:
         if self._tls_requested:
             self._start_tls(accepted=status == fmt.OK)
         self.flush()
+        self._times.observe(name, perf_counter() - started)
 
     async def _context_updates(self) -> bytes:
         """The SEARCH RETURN (UPDATE) notifications the command's changes cause (RFC 5267

@@ -5,12 +5,13 @@ state, and for a command that changes the selected mailbox, that it was not open
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from elektromail.imap import format as fmt
 from elektromail.imap.session import Session, State
 from elektromail.imap.tokens import Atom, String
+from elektromail.metrics import Metrics
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -63,6 +64,7 @@ class Services:
     postoffice: PostOffice  # its `events` is what sessions listen to
     settings: Settings
     tls: TLSMaterial
+    metrics: Metrics = field(default_factory=Metrics)  # GET /metrics' counters
 
 
 # What the reader makes of a command's arguments: atoms, strings and parenthesized lists.

@@ -20,9 +20,10 @@ from elektromail.events import Event, ServerReset, UserDeleted
 from elektromail.imap.connection import Connection
 from elektromail.imap.dispatch import Services
 from elektromail.imap.session import Session
+from elektromail.metrics import Metrics
 from elektromail.postoffice import PostOffice
 from elektromail.tcp import quick_ack
-from elektromail.tls import TLSMaterial
+from elektromail.tls import TLSMaterial, tls_failed
 
 __all__ = ["IMAPFactory", "IMAPServer", "Services"]
 
@@ -72,6 +73,8 @@ class IMAPServer(imap4.IMAP4Server):
         self.connection.greet()
 
     def connectionLost(self, reason=None) -> None:
+        if tls_failed(reason):
+            self.services.metrics.error("tls_handshake")
         self.setTimeout(None)
         self.factory.connections.forget(self)
         self.connection.connection_lost()
@@ -177,9 +180,14 @@ class IMAPFactory(ServerFactory):
         tls: TLSMaterial,
         implicit_tls: bool = False,
     ) -> None:
-        self.services = Services(postoffice, settings, tls)
         self.implicit_tls = implicit_tls  # the port speaks TLS from the first byte (IMAPS)
-        self.connections: Connections[IMAPServer] = Connections("IMAP", settings.max_connections)
+        # GET /metrics' counters (a stand-in post office of a unit test may have none)
+        self.metrics: Metrics = getattr(postoffice, "metrics", None) or Metrics()
+        self.command_times = self.metrics.commands("imap")
+        self.services = Services(postoffice, settings, tls, self.metrics)
+        self.connections: Connections[IMAPServer] = Connections(
+            "IMAP", settings.max_connections, self.metrics
+        )
         self._unsubscribe = None
 
     def startFactory(self) -> None:

@@ -37,10 +37,11 @@ from elektromail.admission import Connections
 from elektromail.config import Settings
 from elektromail.events import Event, ServerReset, UserDeleted
 from elektromail.lineends import crlf
+from elektromail.metrics import UNKNOWN, Metrics
 from elektromail.postoffice import PostOffice
 from elektromail.postoffice.routing import MailboxRef
 from elektromail.tcp import quick_ack, write_now
-from elektromail.tls import TLSError, TLSMaterial
+from elektromail.tls import TLSError, TLSMaterial, tls_failed
 
 log = Logger()
 
@@ -236,6 +237,7 @@ class POP3Server(pop3.POP3):
         self._closing = False
         self._locked_key: int | None = None
         self._discard_rest = False  # STLS: the plaintext lines read with it are dropped
+        self._command_name = UNKNOWN  # the running command's, for GET /metrics
         self.magic = b"<%d.%d@%s>" % (
             os.getpid(),
             time.monotonic_ns(),
@@ -255,6 +257,8 @@ class POP3Server(pop3.POP3):
         self._reply(b"+OK elektromail POP3 ready " + self.magic)
 
     def connectionLost(self, reason=None) -> None:
+        if tls_failed(reason):
+            self.factory.metrics.error("tls_handshake")
         self.setTimeout(None)
         self._closing = True
         self.factory.connections.forget(self)
@@ -313,6 +317,8 @@ class POP3Server(pop3.POP3):
         self._drain()
 
     async def _run(self, line: bytes) -> None:
+        started = time.perf_counter()
+        self._command_name = UNKNOWN  # until the command is found in the table
         try:
             await self._command(line)
         except Fail as e:
@@ -320,7 +326,9 @@ class POP3Server(pop3.POP3):
             self._reply(f"-ERR {code}{e.text}".encode())
         except Exception:
             log.failure("POP3 command failed")
+            self.factory.metrics.error("command_failed")
             self._reply(b"-ERR [SYS/TEMP] Internal error")
+        self.factory.command_times.observe(self._command_name, time.perf_counter() - started)
 
     async def _command(self, line: bytes) -> None:
         if len(line) > MAX_COMMAND and line[:5].upper() != b"AUTH ":
@@ -336,6 +344,7 @@ class POP3Server(pop3.POP3):
         if entry is None or not name.isalpha():
             raise Fail("Unknown command")
         handler, states = entry
+        self._command_name = name
         if self.state not in states:
             raise Fail("Not allowed now" if self.state == TRANSACTION else "Log in first")
         await handler(self, args)
@@ -683,7 +692,12 @@ class POP3Factory(ServerFactory):
         self.tls = tls
         self.maildrops = maildrops if maildrops is not None else Maildrops()
         self.implicit_tls = implicit_tls
-        self.connections: Connections[POP3Server] = Connections("POP3", settings.max_connections)
+        # GET /metrics' counters (a stand-in post office of a unit test may have none)
+        self.metrics: Metrics = getattr(postoffice, "metrics", None) or Metrics()
+        self.command_times = self.metrics.commands("pop3")
+        self.connections: Connections[POP3Server] = Connections(
+            "POP3", settings.max_connections, self.metrics
+        )
         self._unsubscribe = None
 
     def startFactory(self) -> None:

@@ -10,6 +10,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.logger import Logger
 
 from elektromail.events import MessagesExpunged, ServerReset
+from elektromail.metrics import StoreSize
 from elektromail.names import fold
 from elektromail.postoffice.namespaces import NamespaceDesk
 from elektromail.rules import RuleSet
@@ -37,6 +38,11 @@ class ControlDesk(NamespaceDesk):
     def ping(self) -> Deferred[object]:
         """Fires once the store has answered a query (one indexed SELECT): the health check."""
         return self.store.get_user("")
+
+    def store_size(self) -> Deferred[StoreSize]:
+        """What the store holds now, every namespace's (one interaction): GET /metrics asks
+        it at each scrape rather than counting at every change."""
+        return self.store.totals().addCallback(lambda totals: StoreSize(*totals))
 
     @inlineCallbacks
     def preload(self, folders: Mapping[str, Sequence[str]], messages: Sequence[BaselineMessage]):

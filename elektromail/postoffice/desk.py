@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from elektromail.config import Settings
 from elektromail.events import Events
+from elektromail.metrics import Metrics
 from elektromail.names import INBOX
 from elektromail.postoffice.routing import (
     DEFAULT_MAILBOXES,
@@ -46,7 +47,9 @@ class Desk:
         self._first_recent: dict[int, tuple[int, int]] = {}
         self._routes_generation = 0
         # How much mail came in, for the log (a summary a minute, or a line per message).
-        self.traffic = Traffic(each=settings.log_messages)
+        # What GET /metrics shows; protocols bump it through `postoffice.metrics`.
+        self.metrics = Metrics()
+        self.traffic = Traffic(each=settings.log_messages, metrics=self.metrics)
         # The latest SMTP transactions, accepted or refused (the SMTP listener adds them).
         self.transcripts = Ring(settings.smtp_transcripts)
 

@@ -169,6 +169,7 @@ class RetentionDesk(NamespaceDesk):
             self.events.publish(
                 MessagesExpunged(gone.user, gone.mailbox, gone.mailbox_id, gone.uids)
             )
+        self.metrics.pruned += pruned.count  # GET /metrics
         if pruned.count:
             oldest = datetime.datetime.fromtimestamp(pruned.oldest or 0, datetime.UTC)
             log.info(

@@ -10,6 +10,8 @@ from typing import Any
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from elektromail.metrics import Metrics
+
 log = Logger()
 
 WINDOW_SECONDS = 60.0
@@ -30,8 +32,11 @@ class Traffic:
     `each` is the log-messages setting: callers log their own per-message line when it is on
     (``if traffic.each: log.info(...)``), and count either way."""
 
-    def __init__(self, each: bool = False, clock: IReactorTime | None = None) -> None:
+    def __init__(
+        self, each: bool = False, clock: IReactorTime | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.each = each
+        self.metrics = metrics if metrics is not None else Metrics()  # GET /metrics' counters
         self._clock = clock
         self._counts: Counter[str] = Counter()
         self._bytes = 0
@@ -42,6 +47,7 @@ class Traffic:
         """One message stored by `way` (a key of WAYS), of `size` bytes."""
         self._counts[way] += 1
         self._bytes += size
+        self.metrics.message_stored(way, size)
         if self._call is None:
             clock = self._reactor()
             self._opened = clock.seconds()

@@ -155,6 +155,7 @@ class DeliveryPolicy:
     def _not_delivered(self, failure: Failure, envelope: Envelope) -> Decision:
         error = failure.value
         if isinstance(error, StoreUnavailable):
+            self.postoffice.metrics.error("store_unavailable")
             log.warn(
                 "SMTP message from <{sender}> to {recipients} not accepted: {why}",
                 sender=envelope.sender,
@@ -163,6 +164,7 @@ class DeliveryPolicy:
             )
             full = isinstance(error, StoreFull)
             return Decision(replies.STORE_FULL if full else replies.STORE_UNAVAILABLE)
+        self.postoffice.metrics.error("command_failed")
         log.failure(
             "SMTP delivery from {sender} to {recipients} failed",
             failure,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from functools import partial
+from time import perf_counter
 from typing import TypeVar
 
 from twisted.internet import protocol
@@ -30,6 +31,7 @@ from zope.interface import implementer
 from elektromail import oauth
 from elektromail.admission import Connections
 from elektromail.config import Settings
+from elektromail.metrics import UNKNOWN, Metrics
 from elektromail.postoffice import PostOffice
 from elektromail.smtp import params, replies, sasl
 from elektromail.smtp.policy import Decision, DeliveryPolicy
@@ -55,7 +57,7 @@ from elektromail.smtp.transcript import (
 )
 from elektromail.store.errors import StoreUnavailable
 from elektromail.tcp import quick_ack, write_now
-from elektromail.tls import TLSMaterial
+from elektromail.tls import TLSMaterial, tls_failed
 
 log = Logger()
 
@@ -123,6 +125,10 @@ class SMTPServer(smtp.ESMTP):
         self.peer_host = ""
         self.peer_port: int | None = None
         self.recorder: Recorder | NoRecorder = NO_RECORDER
+        # GET /metrics: the command whose answer waits on a Deferred, and when it started;
+        # when the transaction's MAIL came
+        self._timing: tuple[str, float] | None = None
+        self._mail_at = 0.0
 
     # --- connection ---------------------------------------------------------------------
 
@@ -166,6 +172,8 @@ class SMTPServer(smtp.ESMTP):
         return tls_facts(self.transport)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        if tls_failed(reason):
+            self.factory.metrics.error("tls_handshake")
         reader = self._reader
         if reader is None:
             self.recorder.closed()
@@ -221,6 +229,8 @@ class SMTPServer(smtp.ESMTP):
         self._close()
 
     def reply(self, reply: Reply, **values: str) -> None:
+        if reply.code >= 400:
+            self.factory.metrics.reply_refused("smtp", reply.code, reply.status)
         if values:
             wire = reply.render(host=self.hostname, **values)
         else:
@@ -284,6 +294,7 @@ class SMTPServer(smtp.ESMTP):
 
     def _handler_raised(self) -> None:
         log.failure("SMTP handler failed for {peer}", peer=self.session.peer)
+        self.factory.metrics.error("command_failed")
         self._abandon_command()
 
     def _hold(self, result: Handled) -> None:
@@ -297,6 +308,7 @@ class SMTPServer(smtp.ESMTP):
         if failure.check(CancelledError) or self._closed:
             return
         log.failure("SMTP handler failed for {peer}", failure, peer=self.session.peer)
+        self.factory.metrics.error("command_failed")
         self._abandon_command()
 
     def _abandon_command(self) -> None:
@@ -308,6 +320,10 @@ class SMTPServer(smtp.ESMTP):
 
     def _resume(self, _: object) -> None:
         self._pending = None
+        timing = self._timing
+        if timing is not None:
+            self._timing = None
+            self.factory.command_times.observe(timing[0], perf_counter() - timing[1])
         self._process_lines()
         if self._input_ended and self._pending is None:
             self._end_of_input()
@@ -337,6 +353,7 @@ class SMTPServer(smtp.ESMTP):
         return None
 
     def _command(self, line: bytes) -> Handled:
+        started = perf_counter()
         name, argument = split_command(line)
         verb = VERBS.get(name)
         if verb is _MAIL:  # a transaction begins with it (unless one is open), refused or not
@@ -345,18 +362,21 @@ class SMTPServer(smtp.ESMTP):
             self.recorder.client(guarded(line, verb is _AUTH))
         else:
             self.recorder.client(line)
-        if not name:
-            self.reply(replies.EMPTY_COMMAND)
-            return None
         if verb is None:
-            self.reply(replies.UNKNOWN_COMMAND)
+            self.reply(replies.UNKNOWN_COMMAND if name else replies.EMPTY_COMMAND)
+            self.factory.command_times.observe(UNKNOWN, perf_counter() - started)
             return None
         refusal = verb.refusal(self.session, argument)
         if refusal is not None:
             self.reply(refusal)
-            return None
-        handler: Callable[[bytes], Handled] = getattr(self, "smtp_" + verb.name)
-        return handler(argument)
+            result = None
+        else:
+            result = getattr(self, "smtp_" + verb.name)(argument)
+        if result is None:
+            self.factory.command_times.observe(verb.name, perf_counter() - started)
+        else:  # answered when the Deferred fires: _resume observes it
+            self._timing = (verb.name, started)
+        return result
 
     # --- policy decisions: replies, delays and disconnects -------------------------------
 
@@ -499,6 +519,7 @@ class SMTPServer(smtp.ESMTP):
             self.reply(refused.reply, **refused.values)
             return None
         self.session.envelope = Envelope(mail)
+        self._mail_at = perf_counter()
         return self._carry_out(self.factory.policy.on_mail(self.session, mail))
 
     def smtp_RCPT(self, argument: bytes) -> Handled:
@@ -551,6 +572,7 @@ class SMTPServer(smtp.ESMTP):
 
     def _deliver(self, envelope: Envelope, raw: bytes) -> None:
         """Hand the message to the policy; its reply (250 once stored) waits for the store."""
+        self.factory.metrics.message_received("smtp", len(raw))
         envelope.transcript = self.recorder.stored_form(
             self.factory.rendered(replies.MESSAGE_ACCEPTED)
         )
@@ -639,9 +661,14 @@ class SMTPServer(smtp.ESMTP):
             self._decision_failed(Failure())
             return
         if carried is None:
+            self._transaction_answered()
             self._resume(None)
         else:
+            carried.addCallback(self._transaction_answered)
             self._hold(carried)
+
+    def _transaction_answered(self, _: object = None) -> None:
+        self.factory.metrics.transactions.observe(perf_counter() - self._mail_at)
 
     def _decision_failed(self, failure: Failure) -> None:
         self._handler_failed(failure)
@@ -793,7 +820,12 @@ class SMTPFactory(protocol.ServerFactory):
         self.implicit_tls = implicit_tls
         self.max_message_bytes = settings.max_message_size
         self.max_recipients = settings.max_recipients
-        self.connections: Connections[SMTPServer] = Connections("SMTP", settings.max_connections)
+        # GET /metrics' counters (a stand-in post office of a unit test may have none)
+        self.metrics: Metrics = getattr(postoffice, "metrics", None) or Metrics()
+        self.command_times = self.metrics.commands("smtp")
+        self.connections: Connections[SMTPServer] = Connections(
+            "SMTP", settings.max_connections, self.metrics
+        )
         self.policy = DeliveryPolicy(
             postoffice, self.hostname, trace_headers=settings.trace_headers
         )

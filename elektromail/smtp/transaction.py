@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from elektromail import dsn
+from elektromail.metrics import Metrics
 from elektromail.postoffice import Delivery, PostOffice
 from elektromail.rules import Action, Rule, Stage
 from elektromail.smtp import replies
@@ -127,6 +128,16 @@ def dsn_report(
     )
 
 
+def count_bounces(metrics: Metrics, report: dsn.Report, over_quota: Sequence[Recipient]) -> None:
+    """GET /metrics' bounced recipients: each one the DSN reports failed, by reason (quota
+    for a full mailbox, else the bounce rule) and status."""
+    full = {r.address for r in over_quota}
+    for recipient in report.recipients:
+        if recipient.action == dsn.FAILED:
+            reason = "quota" if recipient.final_recipient in full else "rule"
+            metrics.bounce(reason, recipient.status)
+
+
 def _failed(recipient: Recipient) -> dsn.RecipientReport:
     assert recipient.rule is not None
     reply = rule_reply(recipient.rule)
@@ -237,4 +248,6 @@ async def _finish(
             if not delivered:
                 raise  # nothing is stored: let the client try again
             log.failure("DSN to {sender} failed", sender=report.sender)
+        else:
+            count_bounces(postoffice.metrics, report, over)
     return Outcome(replies.MESSAGE_ACCEPTED, forced.delay if forced else 0.0, tuple(deliveries))

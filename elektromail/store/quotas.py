@@ -36,6 +36,11 @@ class QuotaOps:
         """The user's (any case) own limits and usage. NoSuchUser."""
         return self._run(_quota, user)
 
+    def totals(self) -> Deferred[tuple[int, int, int, int]]:
+        """(messages, octets, mailboxes, users) the store holds, every user's: the store size
+        GET /metrics shows, asked when scraped rather than counted at each delivery."""
+        return self._run(_totals)
+
     def any_quotas(self) -> Deferred[bool]:
         """Whether some user has limits of their own."""
         return self._run(_any_quotas)
@@ -48,6 +53,13 @@ class QuotaOps:
     def set_quota(self, user: str, storage: int | None, messages: int | None) -> Deferred[QuotaRow]:
         """Set the user's own limits (None: the server's); fires with the new QuotaRow."""
         return self._run(_set_quota, user, storage, messages)
+
+
+def _totals(cursor) -> tuple[int, int, int, int]:
+    size, count = cursor.execute("SELECT coalesce(sum(size), 0), count(*) FROM messages").fetchone()
+    (mailboxes,) = cursor.execute("SELECT count(*) FROM mailboxes").fetchone()
+    (users,) = cursor.execute("SELECT count(*) FROM users").fetchone()
+    return count, size, mailboxes, users
 
 
 def _any_quotas(cursor) -> bool:

@@ -32,6 +32,7 @@ class MemoryPostOffice:
         self.rules: RuleSet = parse_rules(rules or [])
         self.clock = Clock()
         self.traffic = Traffic(each=log_messages, clock=self.clock)
+        self.metrics = self.traffic.metrics  # as the PostOffice's are one
         self.transcripts = Ring()
         self.delivered: list[tuple[list[str], bytes]] = []
         self.bounced: list[dsn.Report] = []

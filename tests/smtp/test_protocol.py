@@ -26,6 +26,7 @@ class HeldPostOffice:
         self.pending: list[tuple[list[str], bytes, Deferred[list]]] = []
         self.rules = rules or RuleSet()
         self.traffic = Traffic(clock=Clock())
+        self.metrics = self.traffic.metrics  # as the PostOffice's are one
         self.transcripts = Ring()
 
     def deliver(
