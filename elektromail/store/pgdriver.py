@@ -1,0 +1,126 @@
+"""psycopg 3 as adbapi's DB-API module for the store on PostgreSQL (`ELEKTROMAIL_DB=postgresql://`):
+`StorePool("elektromail.store.pgdriver", url)`. Imported only for a PostgreSQL URL, so that
+psycopg stays an optional extra (`pip install 'elektromail[postgresql]'`).
+
+The cursor takes the store's statements as written for SQLite and runs them as dialect.py
+rewrites them; it is psycopg's ClientCursor (parameters bound in the client, as sqlite3 and
+psycopg2 do), so that a `?` in a select list or beside a function of SQLite's needs no cast.
+It also gives what the store reads of sqlite3's cursor and connection: `lastrowid` (the
+INSERT's RETURNING id), `connection.in_transaction`, and the errors the store catches
+(IntegrityViolation; StoreUnavailable or StoreFull for a database that cannot work now).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import errors, pq
+from psycopg.adapt import Dumper
+
+from elektromail.store.dialect import POSTGRESQL, IntegrityViolation, to_postgresql
+from elektromail.store.errors import StoreFull, StoreUnavailable
+
+apilevel = "2.0"
+threadsafety = 2
+paramstyle = "qmark"  # what the store writes; the cursor makes it psycopg's
+
+Error = psycopg.Error
+Warning = psycopg.Warning
+InterfaceError = psycopg.InterfaceError
+DatabaseError = psycopg.DatabaseError
+DataError = psycopg.DataError
+OperationalError = psycopg.OperationalError
+IntegrityError = psycopg.IntegrityError
+InternalError = psycopg.InternalError
+ProgrammingError = psycopg.ProgrammingError
+NotSupportedError = psycopg.NotSupportedError
+
+_IDLE = pq.TransactionStatus.IDLE
+
+
+class _TruthAsInteger(Dumper):
+    """Python's True/False as 1/0: the schema's flags are integers, as in SQLite."""
+
+    oid = psycopg.adapters.types["int8"].oid
+
+    def dump(self, obj: bool) -> bytes:
+        return b"1" if obj else b"0"
+
+    def quote(self, obj: bool) -> bytes:
+        return self.dump(obj)
+
+
+def _translated(e: psycopg.Error) -> Exception:
+    """The store's exception for a psycopg one (the others unchanged)."""
+    state = e.sqlstate or ""
+    if isinstance(e, errors.IntegrityError):
+        return IntegrityViolation(str(e))
+    if state == "53100":  # disk_full
+        return StoreFull(f"database or disk is full ({e})")
+    if (
+        state == "25006"
+        or state.startswith(("08", "53", "57P"))
+        or isinstance(e, psycopg.OperationalError)
+    ):
+        # read-only transaction, connection lost, out of resources, server shutting down
+        return StoreUnavailable(f"database unavailable ({e})".strip())
+    return e
+
+
+class Cursor(psycopg.ClientCursor):
+    dialect = POSTGRESQL
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._lastrowid: int | None = None
+
+    @property
+    def lastrowid(self) -> int | None:  # type: ignore[override]
+        return self._lastrowid
+
+    def execute(self, query: str, params: Any = None, **kw: Any) -> Cursor:  # type: ignore[override]
+        if query == "BEGIN":
+            return self  # psycopg opens a transaction with the first statement outside one
+        text, returning = to_postgresql(query)
+        try:
+            if returning:
+                super().execute(text + " RETURNING id", params or (), **kw)
+                self._lastrowid = self.fetchone()[0]
+            else:
+                super().execute(text, params or (), **kw)
+        except psycopg.Error as e:
+            mapped = _translated(e)
+            if mapped is e:
+                raise
+            raise mapped from e
+        return self
+
+    def execute_script(self, script: str) -> None:
+        """Several statements as written (DDL: schema.prepare_postgresql), no parameters."""
+        super().execute(script)
+
+    def executemany(self, query: str, params_seq: Any, **kw: Any) -> None:  # type: ignore[override]
+        text, _ = to_postgresql(query)
+        try:
+            super().executemany(text, params_seq, **kw)
+        except psycopg.Error as e:
+            mapped = _translated(e)
+            if mapped is e:
+                raise
+            raise mapped from e
+
+
+class Connection(psycopg.Connection):
+    @property
+    def in_transaction(self) -> bool:
+        return self.info.transaction_status != _IDLE
+
+
+def connect(url: str, **kw: Any) -> Connection:
+    try:
+        conn = Connection.connect(url, cursor_factory=Cursor, **kw)
+    except psycopg.Error as e:
+        raise StoreUnavailable(f"cannot connect to PostgreSQL: {e}".strip()) from e
+    conn.adapters.register_dumper(bool, _TruthAsInteger)
+    return conn
