@@ -22,7 +22,13 @@ from twisted.logger import Logger
 from elektromail.flags import normalize_flags
 from elektromail.mailtext import index_from_json
 from elektromail.store.arrivals import NEXT_MESSAGE_ID
-from elektromail.store.dialect import NO_LIMIT, dialect_of, is_postgresql_url
+from elektromail.store.dialect import (
+    NO_LIMIT,
+    POSTGRESQL,
+    SQLITE,
+    dialect_of,
+    is_postgresql_url,
+)
 from elektromail.store.errors import (
     MailboxExists,
     MailboxHasChildren,
@@ -160,7 +166,8 @@ class Store:
     def __init__(self, path: str | None = None, clock: IReactorTime | None = None) -> None:
         self.path = path
         in_memory = path is None
-        if is_postgresql_url(path):
+        self.dialect = POSTGRESQL if is_postgresql_url(path) else SQLITE
+        if self.dialect.is_postgresql:
             self._pool = StorePool(
                 "elektromail.store.pgdriver",
                 path,

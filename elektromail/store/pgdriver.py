@@ -6,8 +6,9 @@ The cursor takes the store's statements as written for SQLite and runs them as d
 rewrites them; it is psycopg's ClientCursor (parameters bound in the client, as sqlite3 and
 psycopg2 do), so that a `?` in a select list or beside a function of SQLite's needs no cast.
 It also gives what the store reads of sqlite3's cursor and connection: `lastrowid` (the
-INSERT's RETURNING id), `connection.in_transaction`, and the errors the store catches
-(IntegrityViolation; StoreUnavailable or StoreFull for a database that cannot work now).
+INSERT's RETURNING id), `connection.in_transaction`, and integrity errors as the store catches
+them (IntegrityViolation); errors.unavailable() tells psycopg's errors of a database that
+cannot work now, as it tells sqlite3's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from psycopg import errors, pq
 from psycopg.adapt import Dumper
 
 from elektromail.store.dialect import POSTGRESQL, IntegrityViolation, to_postgresql
-from elektromail.store.errors import StoreFull, StoreUnavailable
+from elektromail.store.errors import StoreUnavailable
 
 apilevel = "2.0"
 threadsafety = 2
@@ -51,23 +52,6 @@ class _TruthAsInteger(Dumper):
         return self.dump(obj)
 
 
-def _translated(e: psycopg.Error) -> Exception:
-    """The store's exception for a psycopg one (the others unchanged)."""
-    state = e.sqlstate or ""
-    if isinstance(e, errors.IntegrityError):
-        return IntegrityViolation(str(e))
-    if state == "53100":  # disk_full
-        return StoreFull(f"database or disk is full ({e})")
-    if (
-        state == "25006"
-        or state.startswith(("08", "53", "57P"))
-        or isinstance(e, psycopg.OperationalError)
-    ):
-        # read-only transaction, connection lost, out of resources, server shutting down
-        return StoreUnavailable(f"database unavailable ({e})".strip())
-    return e
-
-
 class Cursor(psycopg.ClientCursor):
     dialect = POSTGRESQL
 
@@ -89,11 +73,8 @@ class Cursor(psycopg.ClientCursor):
                 self._lastrowid = self.fetchone()[0]
             else:
                 super().execute(text, params or (), **kw)
-        except psycopg.Error as e:
-            mapped = _translated(e)
-            if mapped is e:
-                raise
-            raise mapped from e
+        except errors.IntegrityError as e:
+            raise IntegrityViolation(str(e)) from e
         return self
 
     def execute_script(self, script: str) -> None:
@@ -104,11 +85,8 @@ class Cursor(psycopg.ClientCursor):
         text, _ = to_postgresql(query)
         try:
             super().executemany(text, params_seq, **kw)
-        except psycopg.Error as e:
-            mapped = _translated(e)
-            if mapped is e:
-                raise
-            raise mapped from e
+        except errors.IntegrityError as e:
+            raise IntegrityViolation(str(e)) from e
 
 
 class Connection(psycopg.Connection):
@@ -121,6 +99,7 @@ def connect(url: str, **kw: Any) -> Connection:
     try:
         conn = Connection.connect(url, cursor_factory=Cursor, **kw)
     except psycopg.Error as e:
-        raise StoreUnavailable(f"cannot connect to PostgreSQL: {e}".strip()) from e
+        detail = " ".join(str(e).split())  # libpq says it on several lines
+        raise StoreUnavailable(f"cannot connect to PostgreSQL: {detail}") from e
     conn.adapters.register_dumper(bool, _TruthAsInteger)
     return conn

@@ -7,7 +7,13 @@ import sqlite3
 
 from elektromail.mailtext import index_from_json
 from elektromail.store import objectids
-from elektromail.store.dialect import POSTGRESQL_FUNCTIONS, postgresql_ddl, rowid_triggers
+from elektromail.store.dialect import (
+    POSTGRESQL_FUNCTIONS,
+    is_postgresql_url,
+    postgresql_ddl,
+    rowid_triggers,
+)
+from elektromail.store.errors import StoreUnavailable
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
@@ -318,8 +324,11 @@ def prepare_postgresql(conn) -> None:
 
 
 def check_database(path: str) -> None:
-    """Open the file once, synchronously, so a bad database stops start-up with one line.
-    Raises ValueError with the reason."""
+    """Open the file (or connect to the PostgreSQL URL) once, synchronously, so a bad
+    database stops start-up with one line. Raises ValueError with the reason."""
+    if is_postgresql_url(path):
+        _check_postgresql(path)
+        return
     try:
         conn = sqlite3.connect(path)
         try:
@@ -329,3 +338,18 @@ def check_database(path: str) -> None:
             conn.close()
     except (sqlite3.Error, SchemaError) as e:
         raise ValueError(str(e)) from None
+
+
+def _check_postgresql(url: str) -> None:
+    from elektromail.store import pgdriver
+
+    try:
+        conn = pgdriver.connect(url, connect_timeout=10)
+    except StoreUnavailable as e:
+        raise ValueError(str(e)) from None
+    try:
+        prepare_postgresql(conn)
+    except (pgdriver.Error, SchemaError) as e:
+        raise ValueError(str(e).strip()) from None
+    finally:
+        conn.close()
