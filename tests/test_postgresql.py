@@ -94,6 +94,8 @@ def test_redact_leaves_paths_and_urls_without_password_alone():
             "(CAST(m.saved AS INTEGER) - (m.saved < CAST(m.saved AS INTEGER)))",
             "(floor(m.saved)::bigint)",
         ),
+        # SQLite's blob literal; PostgreSQL's x'' is a bit string
+        ("coalesce(k.subject, x'')", "coalesce(k.subject, '\\x'::bytea)"),
     ],
 )
 def test_statements_are_rewritten_for_postgresql(sqlite, postgresql):
@@ -157,6 +159,24 @@ def test_a_server_on_postgresql_takes_mail_serves_it_and_keeps_it_across_a_resta
         assert b"Subject: kept" in data[0][1]
     finally:
         imap.logout()
+
+
+@needs_postgresql
+def test_sums_are_integers_and_nul_in_text_is_stored_as_a_replacement_character(cluster):
+    """sum() of integers is numeric on PostgreSQL (the store wants SQLite's integer), and its
+    text cannot hold NUL (a decoded body may have one)."""
+    from elektromail.store import pgdriver
+
+    url = cluster.new_database()
+    schema.check_database(url)
+    conn = pgdriver.connect(url)
+    try:
+        cursor = conn.cursor()
+        assert cursor.execute("SELECT sum(x) FROM (VALUES (2), (3)) v(x)").fetchone() == (5,)
+        cursor.execute("INSERT INTO meta(key, value) VALUES (?, ?)", ("a\x00b", True))
+        assert cursor.execute("SELECT key, value FROM meta").fetchall() == [("a\ufffdb", 1)]
+    finally:
+        conn.close()
 
 
 @needs_postgresql

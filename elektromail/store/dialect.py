@@ -61,6 +61,7 @@ _FLOOR = re.compile(
     r" - \((?P=x) < CAST\((?P=x) AS INTEGER\)\)"
 )
 _LIKE = re.compile(r"\bLIKE\b")
+_BLOB_LITERAL = re.compile(r"\b[xX]'([0-9a-fA-F]*)'")  # PostgreSQL's x'..' is a bit string
 _INSERT_INTO = re.compile(r"^\s*INSERT INTO (\w+)", re.IGNORECASE)
 
 # Tables whose ids SQLite's rowid gives (lastrowid): PostgreSQL returns them with RETURNING.
@@ -85,6 +86,7 @@ def _translate(sql: str) -> tuple[str, bool]:
     text = _JSON_IDS.sub("SELECT value::bigint FROM json_array_elements_text(?::json)", text)
     text = _FLOOR.sub(r"floor(\g<x>)::bigint", text)
     text = _LIKE.sub("ILIKE", text)  # SQLite's LIKE is ASCII case-insensitive
+    text = _BLOB_LITERAL.sub(r"'\\x\1'::bytea", text)
     text = _placeholders(text)
     returning = False
     insert = _INSERT_INTO.match(text)

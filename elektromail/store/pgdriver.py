@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors, pq
-from psycopg.adapt import Dumper
+from psycopg.adapt import Dumper, Loader
 
 from elektromail.store.dialect import POSTGRESQL, IntegrityViolation, to_postgresql
 from elektromail.store.errors import StoreUnavailable
@@ -52,6 +52,23 @@ class _TruthAsInteger(Dumper):
         return self.dump(obj)
 
 
+class _NumericAsNumber(Loader):
+    """numeric as int (or float): PostgreSQL's sum() of integers is numeric, SQLite's an
+    integer, and the store's callers do arithmetic and JSON with it."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data)
+        return float(text) if b"." in text or b"e" in text.lower() else int(text)
+
+
+def _text_safe(params: Any) -> Any:
+    """`params` with NUL in strings as U+FFFD: PostgreSQL's text cannot hold NUL, SQLite's
+    can (a message's decoded search text or preview may have one; bytes are bytea, kept)."""
+    if not params or not any(isinstance(p, str) and "\x00" in p for p in params):
+        return params
+    return [p.replace("\x00", "\ufffd") if isinstance(p, str) else p for p in params]
+
+
 class Cursor(psycopg.ClientCursor):
     dialect = POSTGRESQL
 
@@ -69,10 +86,10 @@ class Cursor(psycopg.ClientCursor):
         text, returning = to_postgresql(query)
         try:
             if returning:
-                super().execute(text + " RETURNING id", params or (), **kw)
+                super().execute(text + " RETURNING id", _text_safe(params) or (), **kw)
                 self._lastrowid = self.fetchone()[0]
             else:
-                super().execute(text, params or (), **kw)
+                super().execute(text, _text_safe(params) or (), **kw)
         except errors.IntegrityError as e:
             raise IntegrityViolation(str(e)) from e
         return self
@@ -84,7 +101,7 @@ class Cursor(psycopg.ClientCursor):
     def executemany(self, query: str, params_seq: Any, **kw: Any) -> None:  # type: ignore[override]
         text, _ = to_postgresql(query)
         try:
-            super().executemany(text, params_seq, **kw)
+            super().executemany(text, [_text_safe(p) for p in params_seq], **kw)
         except errors.IntegrityError as e:
             raise IntegrityViolation(str(e)) from e
 
@@ -102,4 +119,5 @@ def connect(url: str, **kw: Any) -> Connection:
         detail = " ".join(str(e).split())  # libpq says it on several lines
         raise StoreUnavailable(f"cannot connect to PostgreSQL: {detail}") from e
     conn.adapters.register_dumper(bool, _TruthAsInteger)
+    conn.adapters.register_loader("numeric", _NumericAsNumber)
     return conn
