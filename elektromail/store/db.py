@@ -368,7 +368,8 @@ class Store:
 
     def simulate_full(self, full: bool) -> Deferred[None]:
         """Tests: make the database full (no page beyond those it uses: a write that needs
-        one fails with SQLITE_FULL, as on a full disk), or give it room again."""
+        one fails with SQLITE_FULL, as on a full disk; on PostgreSQL every INSERT and UPDATE
+        fails with disk_full), or give it room again."""
         return self._pool.runInteraction(_simulate_full, full)
 
     def simulate_read_only(self, read_only: bool) -> Deferred[None]:
@@ -596,6 +597,9 @@ def _simulate_read_only(cursor, read_only: bool) -> None:
 
 
 def _simulate_full(cursor, full: bool) -> None:
+    if dialect_of(cursor).is_postgresql:  # pgdriver refuses writes as a full disk does
+        cursor.connection.simulated_full = full
+        return
     # A limit below the pages in use is raised to that count: nothing more fits.
     cursor.execute(f"PRAGMA max_page_count = {1 if full else _NO_PAGE_LIMIT}")
 

@@ -84,6 +84,8 @@ class Cursor(psycopg.ClientCursor):
         if query == "BEGIN":
             return self  # psycopg opens a transaction with the first statement outside one
         text, returning = to_postgresql(query)
+        if self.connection.simulated_full and _writes(text):
+            raise errors.DiskFull("could not extend file: No space left on device (simulated)")
         try:
             if returning:
                 super().execute(text + " RETURNING id", _text_safe(params) or (), **kw)
@@ -100,13 +102,23 @@ class Cursor(psycopg.ClientCursor):
 
     def executemany(self, query: str, params_seq: Any, **kw: Any) -> None:  # type: ignore[override]
         text, _ = to_postgresql(query)
+        if self.connection.simulated_full and _writes(text):
+            raise errors.DiskFull("could not extend file: No space left on device (simulated)")
         try:
             super().executemany(text, [_text_safe(p) for p in params_seq], **kw)
         except errors.IntegrityError as e:
             raise IntegrityViolation(str(e)) from e
 
 
+def _writes(text: str) -> bool:
+    return text.lstrip()[:6].upper() in ("INSERT", "UPDATE")
+
+
 class Connection(psycopg.Connection):
+    # Tests (Store.simulate_full): INSERT and UPDATE fail as on a full disk (SQLSTATE 53100);
+    # reads and deletes go on, as SQLite's max_page_count lets them.
+    simulated_full = False
+
     @property
     def in_transaction(self) -> bool:
         return self.info.transaction_status != _IDLE

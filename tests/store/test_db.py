@@ -209,7 +209,6 @@ def test_append_by_name_to_a_mailbox_that_does_not_exist_stores_nothing(store):
     assert run(store.list_messages) == []
 
 
-@pytest.mark.sqlite_only  # simulate_full: SQLite's max_page_count
 def test_the_database_failing_fails_every_write_of_the_group(store):
     """A database failure (here full) loses the whole transaction, so none of the grouped
     writes may report success."""
