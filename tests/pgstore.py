@@ -4,7 +4,7 @@ MailServer's too) a PostgreSQL database of one throwaway cluster (tests/pgcluste
 once per test session.
 
 A database is taken from a pool when a store is made and given back when it closes; the next
-store to take it finds its tables emptied (TRUNCATE, a few milliseconds), not a new database
+store to take it finds its tables emptied (DELETE, a millisecond), not a new database
 (CREATE DATABASE and the schema cost ~0.1 s), so a test session makes as many databases as it
 has stores open at once.
 """
@@ -51,6 +51,9 @@ class DatabasePool:
         conn = self._connections.get(url)
         if conn is None:
             conn = self._connections[url] = self._psycopg.connect(url, autocommit=True)
+            # foreign keys unchecked on this connection (the cluster's superuser), so the
+            # tables empty in any order
+            conn.execute("SET session_replication_role = replica")
         tables = [
             name
             for (name,) in conn.execute(
@@ -58,8 +61,8 @@ class DatabasePool:
                 " AND tablename != 'schema_version'"
             )
         ]
-        if tables:
-            conn.execute(f"TRUNCATE {', '.join(tables)}")
+        if tables:  # DELETE: a test's few rows go in ~0.3 ms, TRUNCATE takes 20 to 60
+            conn.execute("; ".join(f"DELETE FROM {table}" for table in tables))
 
     def close(self) -> None:
         for conn in [self._admin, *self._connections.values()]:

@@ -180,6 +180,26 @@ def test_sums_are_integers_and_nul_in_text_is_stored_as_a_replacement_character(
 
 
 @needs_postgresql
+def test_an_older_database_gets_the_same_upgrade_steps_as_sqlite(cluster):
+    """A database of schema 14 (no SMTP transcripts yet) gets UPGRADES[14], translated."""
+    import psycopg
+
+    url = cluster.new_database()
+    schema.check_database(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE bodies DROP COLUMN transcript")
+        conn.execute("UPDATE schema_version SET version = 14")
+    schema.check_database(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(15,)]
+        column = conn.execute(
+            "SELECT data_type FROM information_schema.columns"
+            " WHERE table_name = 'bodies' AND column_name = 'transcript'"
+        ).fetchall()
+        assert column == [("bytea",)]
+
+
+@needs_postgresql
 def test_a_database_of_a_newer_schema_stops_start_up_with_one_line(cluster):
     import psycopg
 
