@@ -4,7 +4,9 @@ words, and `Dialect` says what each engine needs of it.
 SQLite runs the statements as written (its path costs nothing extra: the store's hot path is
 counted in instructions per message, issue 15). For PostgreSQL, pgdriver.py's cursor rewrites a
 statement once, the first time it sees its text (`to_postgresql`, cached): `?` placeholders,
-planner hints, SQLite's JSON table function, LIKE's case-insensitivity. What a rewrite cannot
+planner hints, SQLite's JSON table function, its floor idiom and blob literals, LIKE's
+case-insensitivity; pgdriver.py also reads numeric sums as integers and keeps NUL out of text
+(PostgreSQL's text cannot hold it). What a rewrite cannot
 say, PostgreSQL is given as functions of the same names and meaning (`POSTGRESQL_FUNCTIONS`:
 two-argument max()/min(), instr(), randomblob(), hex(), sum() of a truth value), and the schema's
 DDL is translated by `postgresql_ddl` (types, COLLATE NOCASE, WITHOUT ROWID, rowid ids), so that
