@@ -64,8 +64,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config._elektromail_pg = (cluster, pool)  # type: ignore[attr-defined]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Before xdist's own: a worker that has reported its end may be interrupted by the
+    # controller, and a cluster half removed stays behind in /tmp.
+    _stop_cluster(session.config)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _stop_cluster(config)
+
+
+def _stop_cluster(config: pytest.Config) -> None:
     running = getattr(config, "_elektromail_pg", None)
+    config._elektromail_pg = None  # type: ignore[attr-defined]
     if running is not None:
         cluster, pool = running
         pool.close()
