@@ -34,7 +34,8 @@ SQLITE = Dialect("sqlite")
 POSTGRESQL = Dialect("postgresql")
 
 
-# LIMIT without a limit on both (SQLite's -1 is an error on PostgreSQL)
+# LIMIT without a limit on both, as a parameter (SQLite's -1 is an error on PostgreSQL; a
+# literal LIMIT -1 is rewritten)
 NO_LIMIT = 2**63 - 1
 
 
@@ -63,6 +64,7 @@ _FLOOR = re.compile(
     r" - \((?P=x) < CAST\((?P=x) AS INTEGER\)\)"
 )
 _LIKE = re.compile(r"\bLIKE\b")
+_NO_LIMIT_LITERAL = re.compile(r"\bLIMIT -1\b")  # SQLite's "no limit"; PostgreSQL's is ALL
 _BLOB_LITERAL = re.compile(r"\b[xX]'([0-9a-fA-F]*)'")  # PostgreSQL's x'..' is a bit string
 _INSERT_INTO = re.compile(r"^\s*INSERT INTO (\w+)", re.IGNORECASE)
 
@@ -88,6 +90,7 @@ def _translate(sql: str) -> tuple[str, bool]:
     text = _JSON_IDS.sub("SELECT value::bigint FROM json_array_elements_text(?::json)", text)
     text = _FLOOR.sub(r"floor(\g<x>)::bigint", text)
     text = _LIKE.sub("ILIKE", text)  # SQLite's LIKE is ASCII case-insensitive
+    text = _NO_LIMIT_LITERAL.sub("LIMIT ALL", text)
     text = _BLOB_LITERAL.sub(r"'\\x\1'::bytea", text)
     text = _placeholders(text)
     returning = False
