@@ -1,5 +1,6 @@
 """SMTP ingest: N messages over C concurrent sessions, into elektromail (in memory and with an
-`ELEKTROMAIL_DB` file, each checked over IMAP), and the same load, in the same run, into the
+`ELEKTROMAIL_DB` file, and on PostgreSQL: a throwaway cluster on the same host, each checked
+over IMAP), and the same load, in the same run, into the
 peers: aiosmtpd and Twisted's own `twisted.mail.smtp.ESMTP`, each keeping the messages in a list
 (what a protocol costs without parsing or storing), and Postfix's smtp-sink (discards; the
 ceiling). Two load shapes: one message per session (connect, EHLO, MAIL, RCPT, DATA, QUIT) and
@@ -447,6 +448,33 @@ def _db_path(args: argparse.Namespace) -> str:
     return path
 
 
+_CLUSTER: list = []  # the PostgreSQL cluster of this run, started when first needed
+
+
+def _postgresql_url(args: argparse.Namespace) -> str:
+    """A new database of a throwaway cluster (tests/pgcluster.py) for one run."""
+    if not _CLUSTER:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.pgcluster import ThrowawayCluster
+
+        _CLUSTER.append(ThrowawayCluster().start())
+    return _CLUSTER[0].new_database()
+
+
+def _postgresql_missing() -> str | None:
+    """Why the PostgreSQL rows cannot run, or None."""
+    import importlib.util
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.pgcluster import find_bin_dir
+
+    if importlib.util.find_spec("psycopg") is None:
+        return "psycopg is not installed (pip install 'elektromail[postgresql]')"
+    if find_bin_dir() is None:
+        return "PostgreSQL is not installed (Debian: postgresql)"
+    return None
+
+
 def elektromail_contenders(tree: str | None = None) -> list[Contender]:
     suffix = "" if tree is None else "@baseline"
     label = "" if tree is None else f" ({os.path.basename(tree.rstrip('/'))})"
@@ -460,6 +488,11 @@ def elektromail_contenders(tree: str | None = None) -> list[Contender]:
             "elektromail-file" + suffix,
             "elektromail, ELEKTROMAIL_DB file" + label,
             lambda args: Elektromail(_db_path(args), args.profile, tree),
+        ),
+        Contender(
+            "elektromail-postgresql" + suffix,
+            "elektromail, PostgreSQL (same host, Unix socket)" + label,
+            lambda args: Elektromail(_postgresql_url(args), args.profile, tree),
         ),
     ]
 
@@ -594,22 +627,33 @@ def main() -> None:
     except ImportError:
         print("aiosmtpd is not installed: its rows are skipped (pip install aiosmtpd)")
         contenders = [c for c in contenders if c.name != "aiosmtpd"]
+    if any(c.name.startswith("elektromail-postgresql") for c in contenders):
+        missing = _postgresql_missing()
+        if missing:
+            print(f"{missing}: the PostgreSQL rows are skipped")
+            contenders = [c for c in contenders if not c.name.startswith("elektromail-postgresql")]
     runs = [(c, s) for c in clients for s in args.shapes.split(",")]
     if not runs or not contenders:
         raise SystemExit("nothing to run")
     rounds = []
-    with tempfile.TemporaryDirectory(prefix="smtp-bench-") as workdir:
-        args.workdir = workdir
-        for number in range(1, args.rounds + 1):
-            results = []
-            for contender in contenders:
-                results += bench_server(contender, args, runs)
-            rounds.append(results)
-            print(
-                f"round {number}: "
-                + ", ".join(f"{r.server} [{r.client} {r.shape}] {r.rate:,.0f}/s" for r in results),
-                flush=True,
-            )
+    try:
+        with tempfile.TemporaryDirectory(prefix="smtp-bench-") as workdir:
+            args.workdir = workdir
+            for number in range(1, args.rounds + 1):
+                results = []
+                for contender in contenders:
+                    results += bench_server(contender, args, runs)
+                rounds.append(results)
+                print(
+                    f"round {number}: "
+                    + ", ".join(
+                        f"{r.server} [{r.client} {r.shape}] {r.rate:,.0f}/s" for r in results
+                    ),
+                    flush=True,
+                )
+    finally:
+        for cluster in _CLUSTER:
+            cluster.stop()
     print(tables(rounds, args))
 
 

@@ -104,7 +104,14 @@ class Settings:
 
     @property
     def storage(self) -> str:
+        if is_postgresql_db(self.db):
+            return "postgresql"
         return "sqlite" if self.db else "memory"
+
+    @property
+    def storage_path(self) -> str | None:
+        """`db` as /config shows it: a PostgreSQL URL without its password."""
+        return redact_db(self.db)
 
 
 # --- value parsers: each raises ValueError with a short reason -------------------------------
@@ -382,10 +389,33 @@ def parse_relay_allow(text: str) -> tuple[str, ...]:
         if any(c.isspace() for c in pattern) or not pattern.isascii():
             raise ValueError(f"pattern {pattern!r}: expected a glob such as *@example.com")
     return patterns
+def is_postgresql_db(db: str | None) -> bool:
+    return bool(db) and db.startswith(("postgresql://", "postgres://"))
+
+
+def redact_db(db: str | None) -> str | None:
+    """A PostgreSQL URL with its password as ***, for logs and /config; a path unchanged."""
+    if not is_postgresql_db(db):
+        return db
+    return re.sub(r"^(postgres(?:ql)?://[^:/@?]*):[^@/?]*@", r"\1:***@", db)
 
 
 def parse_db(text: str) -> str | None:
-    return None if text.strip() in ("", ":memory:") else text
+    """A SQLite file, or a PostgreSQL URL (postgresql://user:pass@host:port/db, or the
+    socket form ?host=/run/postgresql) that needs psycopg (elektromail[postgresql])."""
+    if text.strip() in ("", ":memory:"):
+        return None
+    if is_postgresql_db(text):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            raise ValueError(
+                "a PostgreSQL store needs psycopg 3: pip install 'elektromail[postgresql]'"
+            )
+        return text
+    if "://" in text:
+        raise ValueError("expected a SQLite file or a postgresql:// URL")
+    return text
 
 
 # --- the table -------------------------------------------------------------------------------
@@ -434,7 +464,13 @@ SETTINGS: tuple[Setting, ...] = (
         "accept any credentials",
         flag=True,
     ),
-    Setting("db", "db", "ELEKTROMAIL_DB", parse_db, "SQLite file (default: in memory)"),
+    Setting(
+        "db",
+        "db",
+        "ELEKTROMAIL_DB",
+        parse_db,
+        "SQLite file or postgresql:// URL (default: in memory)",
+    ),
     Setting(
         "http_token",
         "http-token",
@@ -755,6 +791,7 @@ def resolve(cli: Mapping[str, object], environ: Mapping[str, str] | None = None)
             shown = "***" if setting.attr in SECRET_SETTINGS else raw
             if setting.attr == "webhook_urls":  # a password in a URL is not shown either
                 shown = re.sub(r"//[^/?#]*@", "//***@", raw)
+            shown = redact_db(shown) if setting.attr == "db" else shown
             raise ConfigError(f"invalid {source}={shown!r}: {e}") from None
         if not setting.implemented and values[setting.attr] not in (None, False):
             not_implemented.append(f"--{setting.option}")
@@ -771,7 +808,7 @@ def _check_together(settings: Settings) -> None:
             raise ConfigError(f"invalid {name}={path!r}: file not readable")
     if (settings.relay_user is None) != (settings.relay_password is None):
         raise ConfigError("invalid --relay-user/--relay-password: give both or neither")
-    if settings.db:
+    if settings.db and not is_postgresql_db(settings.db):
         directory = os.path.dirname(os.path.abspath(settings.db))
         if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
             raise ConfigError(

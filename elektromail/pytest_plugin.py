@@ -113,7 +113,7 @@ def _per_worker(settings: dict[str, Any]) -> dict[str, Any]:
     """`settings` with the database file named for this pytest-xdist worker, if any."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     db = settings.get("db")
-    if not worker or not db or str(db) in ("", ":memory:"):
+    if not worker or not db or str(db) in ("", ":memory:") or "://" in str(db):
         return settings
     root, extension = os.path.splitext(os.fspath(db))
     return {**settings, "db": f"{root}.{worker}{extension}"}

@@ -86,5 +86,5 @@ def makeService(options: Options):
     except (StartupError, TLSError) as e:
         fail(str(e))
     except ValueError as e:
-        fail(f"invalid ELEKTROMAIL_DB/--db={settings.db!r}: {e}")
+        fail(f"invalid ELEKTROMAIL_DB/--db={settings.storage_path!r}: {e}")
     return ElektromailService(server)

@@ -14,10 +14,86 @@ import pytest
 
 from elektromail.config import SETTINGS
 from elektromail.testing import MailServer
+from tests import pgstore
+from tests.pgcluster import ClusterUnavailable, ThrowawayCluster
 
 # POP3 listens on 1110 by default: servers started by tests (child processes inherit this)
 # take a free port instead, so parallel tests never collide on it.
 os.environ.setdefault("POP3_PORT", "0")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-db",
+        choices=pgstore.CHOICES,
+        default=None,
+        help="the engine of the stores tests make: sqlite (in memory, the default) or"
+        " postgresql (a throwaway cluster); also ELEKTROMAIL_TEST_STORE",
+    )
+
+
+def _store_engine(config: pytest.Config) -> str:
+    engine = config.getoption("--store-db") or os.environ.get("ELEKTROMAIL_TEST_STORE", "sqlite")
+    if engine not in pgstore.CHOICES:
+        raise pytest.UsageError(f"ELEKTROMAIL_TEST_STORE={engine!r}: expected sqlite or postgresql")
+    return engine
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only: needs SQLite itself (its PRAGMAs, files, memory); not run on"
+        " --store-db=postgresql",
+    )
+    config._elektromail_pg = None  # type: ignore[attr-defined]
+    config._elektromail_pg_skip = None  # type: ignore[attr-defined]
+    if _store_engine(config) != "postgresql":
+        return
+    try:
+        import psycopg  # noqa: F401
+
+        cluster = ThrowawayCluster().start()
+    except ImportError:
+        reason = "psycopg is not installed (pip install 'elektromail[postgresql]')"
+        config._elektromail_pg_skip = reason  # type: ignore[attr-defined]
+        return
+    except ClusterUnavailable as e:
+        config._elektromail_pg_skip = str(e).splitlines()[0]  # type: ignore[attr-defined]
+        return
+    pool = pgstore.DatabasePool(cluster)
+    pgstore.install(pool)
+    config._elektromail_pg = (cluster, pool)  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Before xdist's own: a worker that has reported its end may be interrupted by the
+    # controller, and a cluster half removed stays behind in /tmp.
+    _stop_cluster(session.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _stop_cluster(config)
+
+
+def _stop_cluster(config: pytest.Config) -> None:
+    running = getattr(config, "_elektromail_pg", None)
+    config._elektromail_pg = None  # type: ignore[attr-defined]
+    if running is not None:
+        cluster, pool = running
+        pool.close()
+        cluster.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _store_engine(config) != "postgresql":
+        return
+    skip_all = getattr(config, "_elektromail_pg_skip", None)
+    for item in items:
+        if skip_all:
+            item.add_marker(pytest.mark.skip(reason=f"--store-db=postgresql: {skip_all}"))
+        elif item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="SQLite only (--store-db=postgresql)"))
 
 
 @pytest.fixture

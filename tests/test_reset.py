@@ -195,6 +195,7 @@ def test_a_delivery_racing_a_reset_is_stored_after_it(mail):
     ]
 
 
+@pytest.mark.sqlite_only  # SQLite's foreign keys are a pragma; PostgreSQL's are never off
 def test_the_database_is_consistent_and_foreign_keys_are_enforced_after_reset(mail):
     change_everything(mail)
     reset(mail)

@@ -338,7 +338,7 @@ class ControlAPI:
             imap_starttls=ports["imap"] is not None,
             pop3s_port=self.port("pop3s"),  # implicit TLS; the plain POP3 port offers STLS
             storage=s.storage,
-            storage_path=s.db,
+            storage_path=s.storage_path,
             http_token_required=self.check_token.required,
             auth_disabled=s.auth_disabled,
             user_count=len(users),

@@ -294,8 +294,10 @@ def _config_schema() -> Schema:
     props["smtp_starttls"] = {"type": "boolean"}
     props["imap_starttls"] = {"type": "boolean"}
     props["pop3s_port"] = port("POP3S (implicit TLS)")
-    props["storage"] = {"type": "string", "enum": ["memory", "sqlite"]}
-    props["storage_path"] = nullable({"type": "string", "description": "ELEKTROMAIL_DB."})
+    props["storage"] = {"type": "string", "enum": ["memory", "sqlite", "postgresql"]}
+    props["storage_path"] = nullable(
+        {"type": "string", "description": "ELEKTROMAIL_DB (a URL's password as ***)."}
+    )
     props["http_token_required"] = {"type": "boolean"}
     props["auth_disabled"] = {"type": "boolean"}
     props["user_count"] = {"type": "integer", "minimum": 0}

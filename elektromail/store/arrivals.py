@@ -25,7 +25,7 @@ def note_highest(cursor) -> None:
     """Remember the largest message id before rows are deleted."""
     cursor.execute(
         "INSERT INTO meta(key, value) SELECT 'message_high', coalesce(max(id), 0) FROM messages"
-        " WHERE true ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)"
+        " WHERE true ON CONFLICT(key) DO UPDATE SET value = max(meta.value, excluded.value)"
     )
 
 

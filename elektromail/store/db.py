@@ -22,6 +22,13 @@ from twisted.logger import Logger
 from elektromail.flags import normalize_flags
 from elektromail.mailtext import index_from_json
 from elektromail.store.arrivals import NEXT_MESSAGE_ID
+from elektromail.store.dialect import (
+    NO_LIMIT,
+    POSTGRESQL,
+    SQLITE,
+    dialect_of,
+    is_postgresql_url,
+)
 from elektromail.store.errors import (
     MailboxExists,
     MailboxHasChildren,
@@ -62,7 +69,7 @@ from elektromail.store.pending import (
     parse_some,
 )
 from elektromail.store.rows import PreparedMessage, Render, Rendered
-from elektromail.store.schema import prepare_connection
+from elektromail.store.schema import prepare_connection, prepare_postgresql
 from elektromail.store.searchindex import index_search_fields
 
 # Re-exported: callers import these from db (or from the package).
@@ -159,15 +166,26 @@ class Store:
     def __init__(self, path: str | None = None, clock: IReactorTime | None = None) -> None:
         self.path = path
         in_memory = path is None
-        self._pool = StorePool(
-            "sqlite3",
-            ":memory:" if in_memory else path,
-            check_same_thread=False,
-            cp_min=1,
-            cp_max=1,
-            cp_openfun=lambda conn: prepare_connection(conn, in_memory),
-            cp_noisy=False,
-        )
+        self.dialect = POSTGRESQL if is_postgresql_url(path) else SQLITE
+        if self.dialect.is_postgresql:
+            self._pool = StorePool(
+                "elektromail.store.pgdriver",
+                path,
+                cp_min=1,
+                cp_max=1,
+                cp_openfun=prepare_postgresql,
+                cp_noisy=False,
+            )
+        else:
+            self._pool = StorePool(
+                "sqlite3",
+                ":memory:" if in_memory else path,
+                check_same_thread=False,
+                cp_min=1,
+                cp_max=1,
+                cp_openfun=lambda conn: prepare_connection(conn, in_memory),
+                cp_noisy=False,
+            )
         self._writes: list[tuple[Callable[..., Any], tuple, Deferred]] = []
         self._writing = False
         # Renders IMAP's ENVELOPE, BODYSTRUCTURE and BODY when a body is parsed (set by the
@@ -350,15 +368,14 @@ class Store:
 
     def simulate_full(self, full: bool) -> Deferred[None]:
         """Tests: make the database full (no page beyond those it uses: a write that needs
-        one fails with SQLITE_FULL, as on a full disk), or give it room again."""
+        one fails with SQLITE_FULL, as on a full disk; on PostgreSQL every INSERT and UPDATE
+        fails with disk_full), or give it room again."""
         return self._pool.runInteraction(_simulate_full, full)
 
     def simulate_read_only(self, read_only: bool) -> Deferred[None]:
         """Tests: refuse every write with SQLITE_READONLY (PRAGMA query_only), as a database
         file that became read-only does, or accept writes again."""
-        return self._pool.runInteraction(
-            lambda cursor: cursor.execute(f"PRAGMA query_only = {int(read_only)}")
-        )
+        return self._pool.runInteraction(_simulate_read_only, read_only)
 
     # --- users ------------------------------------------------------------------------------
 
@@ -572,7 +589,17 @@ def _translate(failure):
 _NO_PAGE_LIMIT = 4294967294
 
 
+def _simulate_read_only(cursor, read_only: bool) -> None:
+    if dialect_of(cursor).is_postgresql:  # from the next transaction on
+        cursor.execute(f"SET default_transaction_read_only = {'on' if read_only else 'off'}")
+    else:
+        cursor.execute(f"PRAGMA query_only = {int(read_only)}")
+
+
 def _simulate_full(cursor, full: bool) -> None:
+    if dialect_of(cursor).is_postgresql:  # pgdriver refuses writes as a full disk does
+        cursor.connection.simulated_full = full
+        return
     # A limit below the pages in use is raised to that count: nothing more fits.
     cursor.execute(f"PRAGMA max_page_count = {1 if full else _NO_PAGE_LIMIT}")
 
@@ -881,7 +908,7 @@ def _fetch(
     # the few changed rows through their index, not every message's (see _changed_since)
     indexed = " INDEXED BY messages_modseq" if since else ""
     for where, params in _uid_conditions(uids):
-        left = -1 if limit is None or not since else limit - len(out)  # LIMIT -1: none
+        left = NO_LIMIT if limit is None or not since else limit - len(out)
         if left == 0:
             break
         rows = cursor.execute(
@@ -927,7 +954,7 @@ def _changed_since(
     """Those of `uids` (ascending) whose mod-sequence is above `modseq`, the first `limit`."""
     changed: list[int] = []
     for where, params in _uid_conditions(uids):
-        left = -1 if limit is None else limit - len(changed)  # LIMIT -1: no limit
+        left = NO_LIMIT if limit is None else limit - len(changed)
         if left == 0:
             break
         rows = cursor.execute(

@@ -72,9 +72,38 @@ def unavailable(error: BaseException) -> StoreUnavailable | None:
         return error
     code = getattr(error, "sqlite_errorcode", None)
     if not isinstance(error, sqlite3.Error) or code is None:
-        return None
+        return _postgresql_unavailable(error)
     reason = _UNAVAILABLE_CODES.get(code & 0xFF)
     if reason is None:
         return None
     kind = StoreFull if code & 0xFF == SQLITE_FULL else StoreUnavailable
     return kind(f"{reason} ({error})" if str(error) != reason else reason)
+
+
+# SQLSTATE classes and codes of PostgreSQL (https://www.postgresql.org/docs/current/errcodes-appendix.html)
+# that say the same: the server cannot do the work now.
+_POSTGRESQL_CODES = {
+    "25006": "database is read-only",  # read_only_sql_transaction
+    "53100": "database or disk is full",  # disk_full
+}
+_POSTGRESQL_CLASSES = {
+    "08": "connection to the database lost",  # connection exception
+    "53": "database out of resources",  # insufficient resources
+    "57": "database shutting down or cancelled",  # operator intervention
+    "58": "database I/O error",  # system error
+}
+
+
+def _postgresql_unavailable(error: BaseException) -> StoreUnavailable | None:
+    """unavailable() for psycopg's errors (told by their module: psycopg is imported only for
+    a PostgreSQL store)."""
+    if not type(error).__module__.startswith("psycopg"):
+        return None
+    state = getattr(error, "sqlstate", None) or ""
+    reason = _POSTGRESQL_CODES.get(state) or _POSTGRESQL_CLASSES.get(state[:2])
+    if reason is None:
+        if state or not any(c.__name__ == "OperationalError" for c in type(error).__mro__):
+            return None
+        reason = "connection to the database lost"  # psycopg's own, without a server's code
+    kind = StoreFull if state == "53100" else StoreUnavailable
+    return kind(f"{reason} ({str(error).strip()})")

@@ -182,7 +182,7 @@ def _retire(cursor, user_id, name, uidvalidity) -> None:
     cursor.execute(
         "INSERT INTO retired_names(user_id, name, uidvalidity) VALUES (?, ?, ?) "
         "ON CONFLICT(user_id, name) DO UPDATE SET "
-        "uidvalidity = max(uidvalidity, excluded.uidvalidity)",
+        "uidvalidity = max(retired_names.uidvalidity, excluded.uidvalidity)",
         (user_id, name, uidvalidity),
     )
 
@@ -285,7 +285,8 @@ def _rename_inbox(cursor, user_id, new) -> Renamed:
 
 def _subscribe(cursor, user_id, name) -> None:
     cursor.execute(
-        "INSERT OR IGNORE INTO subscriptions(user_id, name) VALUES (?, ?)", (user_id, name)
+        "INSERT INTO subscriptions(user_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        (user_id, name),
     )
 
 

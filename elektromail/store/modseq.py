@@ -62,7 +62,8 @@ def remember_expunged(cursor, mailbox_id: int, uids: Sequence[int]) -> int:
         return 0
     modseq = next_modseq(cursor, mailbox_id)
     cursor.executemany(
-        "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES (?, ?, ?)",
+        "INSERT INTO expunged(mailbox_id, uid, modseq) VALUES (?, ?, ?)"
+        " ON CONFLICT(mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
         [(mailbox_id, uid, modseq) for uid in uids],
     )
     (kept,) = cursor.execute(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from elektromail.store.dialect import NO_LIMIT
 from elektromail.store.errors import StoreUnavailable, unavailable
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.rows import PreparedMessage, Render, prepare
@@ -48,7 +49,8 @@ _OLDEST_WAITING = f"SELECT id FROM bodies WHERE {WAITING} ORDER BY id LIMIT ?"
 def parse_some(cursor, render: Render | None, limit: int) -> int:
     """Parse and store up to `limit` waiting bodies (-1: all), oldest first; returns how many
     were stored (0 while the database cannot be written)."""
-    parsed, stored, _ = _parse(cursor, render, _OLDEST_WAITING, (limit,))
+    count = limit if limit >= 0 else NO_LIMIT
+    parsed, stored, _ = _parse(cursor, render, _OLDEST_WAITING, (count,))
     return len(parsed) if stored else 0
 
 

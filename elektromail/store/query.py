@@ -131,7 +131,7 @@ def term_condition(term: Term) -> tuple[str, tuple]:
     """One term as a condition on messages m (LEFT JOINed body_index bi)."""
     sql, params = _positive(term)
     if term.negated:
-        return f"NOT coalesce({sql}, 0)", params
+        return f"NOT coalesce({sql}, false)", params
     return sql, params
 
 

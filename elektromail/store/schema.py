@@ -1,4 +1,5 @@
-"""The SQLite schema, versioned with PRAGMA user_version, and the connection set-up."""
+"""The schema, versioned with PRAGMA user_version on SQLite and the schema_version table on
+PostgreSQL (the same tables and steps, in dialect.py's translation), and the connection set-up."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import sqlite3
 
 from elektromail.mailtext import index_from_json
 from elektromail.store import objectids
+from elektromail.store.dialect import (
+    POSTGRESQL_FUNCTIONS,
+    is_postgresql_url,
+    postgresql_ddl,
+    rowid_triggers,
+)
+from elektromail.store.errors import StoreUnavailable
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
@@ -303,9 +311,44 @@ def _index_bodies(conn: sqlite3.Connection) -> None:
         )
 
 
+def prepare_postgresql(conn) -> None:
+    """cp_openfun on PostgreSQL: create or check the schema. A new database gets SCHEMA (in
+    PostgreSQL's words), an older one the UPGRADES steps from its version on, as SQLite; the
+    version is the one row of schema_version. The steps before the first PostgreSQL store
+    (schema 15) never run here: there was no older PostgreSQL database to upgrade."""
+    cursor = conn.cursor()
+    # One transaction, as on SQLite; two processes starting at once: the lock makes the
+    # second wait, and it finds the schema made.
+    cursor.execute("SELECT pg_advisory_xact_lock(2059184716)")
+    cursor.execute(
+        "SELECT 1 FROM information_schema.tables"
+        " WHERE table_schema = current_schema() AND table_name = 'schema_version'"
+    )
+    if cursor.fetchone() is None:
+        version = 0
+    else:
+        version = cursor.execute("SELECT version FROM schema_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        conn.rollback()
+        raise SchemaError(f"database schema version {version} is newer than {SCHEMA_VERSION}")
+    if version < SCHEMA_VERSION:
+        upgrades = range(version, SCHEMA_VERSION) if version else ()  # 0: a new database
+        steps = "".join(UPGRADES[v] for v in upgrades if v in UPGRADES)
+        script = POSTGRESQL_FUNCTIONS + postgresql_ddl(SCHEMA + steps + LATE_INDEXES)
+        script += rowid_triggers()
+        script += "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);\n"
+        script += "DELETE FROM schema_version;\n"
+        script += f"INSERT INTO schema_version(version) VALUES ({SCHEMA_VERSION});\n"
+        cursor.execute_script(script)
+    conn.commit()
+
+
 def check_database(path: str) -> None:
-    """Open the file once, synchronously, so a bad database stops start-up with one line.
-    Raises ValueError with the reason."""
+    """Open the file (or connect to the PostgreSQL URL) once, synchronously, so a bad
+    database stops start-up with one line. Raises ValueError with the reason."""
+    if is_postgresql_url(path):
+        _check_postgresql(path)
+        return
     try:
         conn = sqlite3.connect(path)
         try:
@@ -315,3 +358,18 @@ def check_database(path: str) -> None:
             conn.close()
     except (sqlite3.Error, SchemaError) as e:
         raise ValueError(str(e)) from None
+
+
+def _check_postgresql(url: str) -> None:
+    from elektromail.store import pgdriver
+
+    try:
+        conn = pgdriver.connect(url, connect_timeout=10)
+    except StoreUnavailable as e:
+        raise ValueError(str(e)) from None
+    try:
+        prepare_postgresql(conn)
+    except (pgdriver.Error, SchemaError) as e:
+        raise ValueError(str(e).strip()) from None
+    finally:
+        conn.close()

@@ -124,7 +124,7 @@ def _search_uids(
 
 def _parse_waiting(cursor, render: Render | None, mailbox_id: int) -> None:
     """Parse the mailbox's bodies that wait for it, so that their index rows exist."""
-    if parse_messages(cursor, render, mailbox_id, [("1", ())]):
+    if parse_messages(cursor, render, mailbox_id, [("true", ())]):
         waiting = cursor.execute(
             f"SELECT 1 FROM messages WHERE mailbox_id = ? AND body_id IN"
             f" (SELECT id FROM bodies WHERE {WAITING}) LIMIT 1",

@@ -249,6 +249,8 @@ def _page_messages(
     if text:  # one scan of the search text gives both the total and the page
         ids = [row[0] for row in cursor.execute("SELECT m.id" + matching + order, params)]
         page = ids[offset : offset + limit]
+        if not page:
+            return MessagePage(len(ids), [])
         marks = ",".join("?" * len(page))
         rows = cursor.execute(_SELECT.format(raw="") + f" WHERE m.id IN ({marks})" + order, page)
         return MessagePage(len(ids), [_summary(row, parsed) for row in rows])
@@ -268,7 +270,7 @@ def _mailbox_summaries(cursor, user, scope=None) -> list[MailboxSummary]:
         " FROM mailboxes b JOIN users u ON u.id = b.user_id"
         " LEFT JOIN messages m ON m.mailbox_id = b.id "
         + where
-        + " GROUP BY b.id ORDER BY u.id, b.name != 'INBOX', b.name",
+        + " GROUP BY u.id, b.id ORDER BY u.id, b.name != 'INBOX', b.name",
         params,
     )
     return [MailboxSummary(*row) for row in rows]

@@ -44,7 +44,8 @@ def text_uids(
             ).items()
             if target in (text if headers else text[body_at:])
         )
-    return found
+    # ascending: SQLite's plan gives the rows so, PostgreSQL's need not
+    return sorted(found)
 
 
 def _restriction(uids: Sequence[int] | None) -> tuple[str, tuple]:

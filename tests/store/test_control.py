@@ -193,4 +193,5 @@ def test_reset_to_nothing_leaves_an_empty_store(store):
     run(store.reset, Baseline())
     assert run(store.list_users) == []
     assert scalar(store, "SELECT count(*) FROM bodies") == 0
-    assert scalar(store, "PRAGMA foreign_keys") == 1  # restored after the wholesale delete
+    if not store.dialect.is_postgresql:  # PostgreSQL deletes with its foreign keys on
+        assert scalar(store, "PRAGMA foreign_keys") == 1  # restored after the wholesale delete

@@ -22,6 +22,7 @@ def _pages(cursor) -> int:
     return cursor.execute("PRAGMA page_count").fetchone()[0]
 
 
+@pytest.mark.sqlite_only  # the in-memory database's pages
 def test_deleting_a_full_mailbox_gives_its_pages_back():
     """Issue 15: the RSS after an account is emptied comes back near where it was. The RSS
     follows the in-memory database's page count, checked here; RSS figures are bench/'s."""
@@ -38,6 +39,7 @@ def test_deleting_a_full_mailbox_gives_its_pages_back():
         assert after - before < (full - before) // 10
 
 
+@pytest.mark.sqlite_only  # the in-memory database's heap
 def test_expunges_give_the_heap_back_at_most_once_a_second_and_after_the_last(monkeypatch):
     """malloc_trim costs the reactor ~0.2 ms: not after every small EXPUNGE, nor after one that
     removed nothing, but never left out after the last one that removed something."""

@@ -1,0 +1,178 @@
+"""The one place where SQLite and PostgreSQL differ: the store's SQL is written once, in SQLite's
+words, and `Dialect` says what each engine needs of it.
+
+SQLite runs the statements as written (its path costs nothing extra: the store's hot path is
+counted in instructions per message, issue 15). For PostgreSQL, pgdriver.py's cursor rewrites a
+statement once, the first time it sees its text (`to_postgresql`, cached): `?` placeholders,
+planner hints, SQLite's JSON table function, its floor idiom and blob literals, LIKE's
+case-insensitivity; pgdriver.py also reads numeric sums as integers and keeps NUL out of text
+(PostgreSQL's text cannot hold it). What a rewrite cannot
+say, PostgreSQL is given as functions of the same names and meaning (`POSTGRESQL_FUNCTIONS`:
+two-argument max()/min(), instr(), randomblob(), hex(), sum() of a truth value), and the schema's
+DDL is translated by `postgresql_ddl` (types, COLLATE NOCASE, WITHOUT ROWID, rowid ids), so that
+both engines get the same tables and the same migration steps.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.name == "postgresql"
+
+
+SQLITE = Dialect("sqlite")
+POSTGRESQL = Dialect("postgresql")
+
+
+# LIMIT without a limit on both, as a parameter (SQLite's -1 is an error on PostgreSQL; a
+# literal LIMIT -1 is rewritten)
+NO_LIMIT = 2**63 - 1
+
+
+def dialect_of(cursor: Any) -> Dialect:
+    """The engine behind an interaction's cursor (adbapi's Transaction proxies to it): only
+    pgdriver's cursor says, sqlite3's does not."""
+    return getattr(cursor, "dialect", SQLITE)
+
+
+def is_postgresql_url(db: str | None) -> bool:
+    return bool(db) and db.startswith(("postgresql://", "postgres://"))
+
+
+class IntegrityViolation(sqlite3.IntegrityError):
+    """PostgreSQL's integrity errors (unique, foreign key, not null) as the store catches them:
+    the store's code says `except sqlite3.IntegrityError` once for both engines."""
+
+
+# --- statements -------------------------------------------------------------------------------
+
+_INDEXED_BY = re.compile(r"\s+INDEXED BY \w+")
+_JSON_IDS = re.compile(r"SELECT value FROM json_each\(\?\)")
+# floor(x) as SQLite says it (CAST truncates toward zero there; PostgreSQL's rounds)
+_FLOOR = re.compile(
+    r"CAST\((?P<x>coalesce\([\w., ]+\)|[\w.]+) AS INTEGER\)"
+    r" - \((?P=x) < CAST\((?P=x) AS INTEGER\)\)"
+)
+_LIKE = re.compile(r"\bLIKE\b")
+_NO_LIMIT_LITERAL = re.compile(r"\bLIMIT -1\b")  # SQLite's "no limit"; PostgreSQL's is ALL
+_BLOB_LITERAL = re.compile(r"\b[xX]'([0-9a-fA-F]*)'")  # PostgreSQL's x'..' is a bit string
+_INSERT_INTO = re.compile(r"^\s*INSERT INTO (\w+)", re.IGNORECASE)
+
+# Tables whose ids SQLite's rowid gives (lastrowid): PostgreSQL returns them with RETURNING.
+ROWID_TABLES = frozenset({"users", "mailboxes", "bodies", "messages"})
+
+_cache: dict[str, tuple[str, bool]] = {}
+
+
+def to_postgresql(sql: str) -> tuple[str, bool]:
+    """`sql` for psycopg, and whether it is an INSERT whose new id stands in for lastrowid
+    (RETURNING id added). Cached by statement text: most statements are a few fixed texts."""
+    found = _cache.get(sql)
+    if found is None:
+        found = _cache[sql] = _translate(sql)
+        if len(_cache) > 4096:  # IN lists of every length make texts without end
+            _cache.clear()
+    return found
+
+
+def _translate(sql: str) -> tuple[str, bool]:
+    text = _INDEXED_BY.sub("", sql)
+    text = _JSON_IDS.sub("SELECT value::bigint FROM json_array_elements_text(?::json)", text)
+    text = _FLOOR.sub(r"floor(\g<x>)::bigint", text)
+    text = _LIKE.sub("ILIKE", text)  # SQLite's LIKE is ASCII case-insensitive
+    text = _NO_LIMIT_LITERAL.sub("LIMIT ALL", text)
+    text = _BLOB_LITERAL.sub(r"'\\x\1'::bytea", text)
+    text = _placeholders(text)
+    returning = False
+    insert = _INSERT_INTO.match(text)
+    if insert and insert.group(1) in ROWID_TABLES and "RETURNING" not in text.upper():
+        returning = True  # the cursor adds RETURNING id (not for executemany)
+    return text, returning
+
+
+def _placeholders(sql: str) -> str:
+    """`?` outside string literals to `%s`, and `%` doubled (psycopg's own marker)."""
+    out: list[str] = []
+    quoted = False
+    for ch in sql:
+        if ch == "'":
+            quoted = not quoted
+            out.append(ch)
+        elif ch == "%":
+            out.append("%%")
+        elif ch == "?" and not quoted:
+            out.append("%s")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+_ROWID_ID = re.compile(r"^(\s*)id(\s+)INTEGER PRIMARY KEY\b", re.MULTILINE)
+
+
+def postgresql_ddl(script: str) -> str:
+    """SQLite DDL (schema.SCHEMA, an UPGRADES step) in PostgreSQL's words: 64-bit integers (SQLite's
+    are), double precision, bytea, citext for COLLATE NOCASE, no WITHOUT ROWID."""
+    text = _ROWID_ID.sub(r"\1id\2BIGINT PRIMARY KEY", script)
+    text = re.sub(r"\bTEXT(\s[^,\n]*?)\s*COLLATE NOCASE", r"CITEXT\1", text)
+    text = re.sub(r"\bINTEGER\b", "BIGINT", text)
+    text = re.sub(r"\bREAL\b", "DOUBLE PRECISION", text)
+    text = re.sub(r"\bBLOB\b", "BYTEA", text)
+    text = re.sub(r"\)\s*WITHOUT ROWID;", ");", text)
+    ignore = r"INSERT INTO \1 ON CONFLICT DO NOTHING;"
+    text = re.sub(r"INSERT OR IGNORE INTO ([^;]*);", ignore, text)
+    return text
+
+
+def rowid_triggers() -> str:
+    """New rows of ROWID_TABLES get SQLite's rowid, max(id) + 1, when the INSERT names none.
+    One writer process for now: several (issue 20's workers) need a sequence instead."""
+    return "".join(
+        f"CREATE OR REPLACE TRIGGER {table}_rowid BEFORE INSERT ON {table}"
+        " FOR EACH ROW EXECUTE FUNCTION elektromail_rowid();\n"
+        for table in sorted(ROWID_TABLES)
+    )
+
+
+# SQLite's functions the store's statements use, with SQLite's meaning.
+POSTGRESQL_FUNCTIONS = """
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE OR REPLACE FUNCTION max(anycompatible, anycompatible) RETURNS anycompatible
+    LANGUAGE sql IMMUTABLE AS 'SELECT greatest($1, $2)';
+CREATE OR REPLACE FUNCTION min(anycompatible, anycompatible) RETURNS anycompatible
+    LANGUAGE sql IMMUTABLE AS 'SELECT least($1, $2)';
+CREATE OR REPLACE FUNCTION instr(text, text) RETURNS integer
+    LANGUAGE sql IMMUTABLE AS 'SELECT strpos($1, $2)';
+CREATE OR REPLACE FUNCTION instr(bytea, bytea) RETURNS integer
+    LANGUAGE sql IMMUTABLE AS 'SELECT position($2 IN $1)';
+CREATE OR REPLACE FUNCTION substr(bytea, bigint) RETURNS bytea
+    LANGUAGE sql IMMUTABLE AS 'SELECT substring($1 FROM $2::integer)';
+CREATE OR REPLACE FUNCTION randomblob(integer) RETURNS bytea
+    LANGUAGE sql VOLATILE AS
+    'SELECT substring(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()) FROM 1 FOR $1)';
+CREATE OR REPLACE FUNCTION hex(bytea) RETURNS text
+    LANGUAGE sql IMMUTABLE AS 'SELECT upper(encode($1, ''hex''))';
+CREATE OR REPLACE FUNCTION elektromail_count_true(bigint, boolean) RETURNS bigint
+    LANGUAGE sql IMMUTABLE AS
+    'SELECT CASE WHEN $2 IS NULL THEN $1 ELSE coalesce($1, 0) + $2::integer END';
+CREATE OR REPLACE AGGREGATE sum(boolean) (sfunc = elektromail_count_true, stype = bigint);
+CREATE OR REPLACE FUNCTION elektromail_rowid() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id IS NULL THEN
+        EXECUTE format('SELECT coalesce(max(id), 0) + 1 FROM %I', TG_TABLE_NAME) INTO NEW.id;
+    END IF;
+    RETURN NEW;
+END $$;
+"""

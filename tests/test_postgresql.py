@@ -1,0 +1,236 @@
+"""The store on PostgreSQL (issue 20): `--db postgresql://...` settings, the dialect's rewrites
+of the store's SQL, and a server on a throwaway cluster that takes mail over SMTP, serves it
+over IMAP, and keeps it across a restart. The whole store suite runs on PostgreSQL with
+`pytest --store-db=postgresql` (tests/pgstore.py)."""
+
+from __future__ import annotations
+
+import imaplib
+import importlib.util
+import re
+import smtplib
+import subprocess
+import sys
+
+import pytest
+
+from elektromail import config
+from elektromail.config import ConfigError, resolve
+from elektromail.store import schema
+from elektromail.store.dialect import postgresql_ddl, to_postgresql
+from tests.pgcluster import ClusterUnavailable, ThrowawayCluster, find_bin_dir
+
+HAVE_PSYCOPG = importlib.util.find_spec("psycopg") is not None
+needs_postgresql = pytest.mark.skipif(
+    find_bin_dir() is None or not HAVE_PSYCOPG,
+    reason="PostgreSQL is not installed (Debian: apt-get install postgresql)"
+    if HAVE_PSYCOPG
+    else "psycopg is not installed (pip install 'elektromail[postgresql]')",
+)
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not HAVE_PSYCOPG, reason="psycopg is not installed")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://mail:secret@db.example:5432/elektromail",
+        "postgres://mail@localhost/elektromail",
+        "postgresql://mail@/elektromail?host=%2Frun%2Fpostgresql",
+    ],
+)
+def test_db_takes_a_postgresql_url_and_config_hides_its_password(url):
+    s = resolve({"db": url}, {})
+    assert s.db == url and s.storage == "postgresql"
+    assert "secret" not in (s.storage_path or "")
+    if "secret" in url:
+        assert s.storage_path == "postgresql://mail:***@db.example:5432/elektromail"
+
+
+def test_a_postgresql_url_without_psycopg_is_refused_with_the_extra_to_install(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a)
+    )
+    with pytest.raises(ConfigError) as raised:
+        resolve({}, {"ELEKTROMAIL_DB": "postgresql://u:hunter2@h/db"})
+    message = str(raised.value)
+    assert "elektromail[postgresql]" in message and "ELEKTROMAIL_DB" in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "sqlite:///tmp/x.db", "http://example.org/"])
+def test_other_urls_are_refused(url):
+    with pytest.raises(ConfigError, match="postgresql:// URL"):
+        resolve({"db": url}, {})
+
+
+def test_redact_leaves_paths_and_urls_without_password_alone():
+    assert config.redact_db("/var/lib/mail.db") == "/var/lib/mail.db"
+    assert config.redact_db(None) is None
+    assert config.redact_db("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+# --- the dialect ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sqlite", "postgresql"),
+    [
+        ("SELECT 1 FROM users WHERE id = ?", "SELECT 1 FROM users WHERE id = %s"),
+        # a literal percent is psycopg's marker, a ? inside a literal is no placeholder
+        (
+            "SELECT '?%' WHERE flags LIKE '%Deleted%'",
+            "SELECT '?%%' WHERE flags ILIKE '%%Deleted%%'",
+        ),
+        ("SELECT uid FROM messages m INDEXED BY messages_modseq", "SELECT uid FROM messages m"),
+        (
+            "m.uid IN (SELECT value FROM json_each(?))",
+            "m.uid IN (SELECT value::bigint FROM json_array_elements_text(%s::json))",
+        ),
+        (
+            "(CAST(m.saved AS INTEGER) - (m.saved < CAST(m.saved AS INTEGER)))",
+            "(floor(m.saved)::bigint)",
+        ),
+        ("ORDER BY m.id LIMIT -1 OFFSET ?", "ORDER BY m.id LIMIT ALL OFFSET %s"),
+        # SQLite's blob literal; PostgreSQL's x'' is a bit string
+        ("coalesce(k.subject, x'')", "coalesce(k.subject, '\\x'::bytea)"),
+    ],
+)
+def test_statements_are_rewritten_for_postgresql(sqlite, postgresql):
+    assert to_postgresql(sqlite) == (postgresql, False)
+
+
+def test_an_insert_into_a_rowid_table_returns_its_id_and_others_do_not():
+    assert to_postgresql("INSERT INTO bodies(raw) VALUES (?)") == (
+        "INSERT INTO bodies(raw) VALUES (%s)",
+        True,
+    )
+    assert to_postgresql("INSERT INTO meta(key, value) VALUES (?, ?)")[1] is False
+    assert to_postgresql("INSERT INTO bodies(raw) VALUES (?) RETURNING id")[1] is False
+
+
+def test_the_schema_translates_types_and_sqlite_only_clauses():
+    ddl = postgresql_ddl(schema.SCHEMA)
+    for sqlite_only in (
+        r"WITHOUT ROWID",
+        r"COLLATE NOCASE",
+        r"\bBLOB\b",
+        r"\bREAL\b",
+        r"\bINTEGER\b",
+    ):
+        assert re.search(sqlite_only, ddl) is None, sqlite_only
+    assert "name     CITEXT NOT NULL UNIQUE" in ddl
+    assert "id       BIGINT PRIMARY KEY" in ddl
+    step = postgresql_ddl(schema.UPGRADES[1])
+    assert "ON CONFLICT DO NOTHING" in step and "OR IGNORE" not in step
+
+
+# --- a server on PostgreSQL -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    try:
+        started = ThrowawayCluster().start()
+    except ClusterUnavailable as e:
+        pytest.skip(str(e).splitlines()[0])
+    yield started
+    started.stop()
+
+
+@needs_postgresql
+def test_a_server_on_postgresql_takes_mail_serves_it_and_keeps_it_across_a_restart(
+    cluster, child_server
+):
+    url = cluster.new_database()
+    args = ["--smtp-port", "0", "--imap-port", "0", "--db", url]
+    first = child_server(args).wait_ready()
+    with smtplib.SMTP("127.0.0.1", first.ports["smtp"]) as smtp:
+        smtp.sendmail("app@example.com", ["user@example.com"], b"Subject: kept\r\n\r\nbody\r\n")
+    first.stop()
+    second = child_server(args).wait_ready()
+    imap = imaplib.IMAP4("127.0.0.1", second.ports["imap"])
+    try:
+        imap.login("user", "pass")
+        assert imap.select("INBOX") == ("OK", [b"1"])
+        _, data = imap.uid("FETCH", "1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert b"Subject: kept" in data[0][1]
+    finally:
+        imap.logout()
+
+
+@needs_postgresql
+def test_sums_are_integers_and_nul_in_text_is_stored_as_a_replacement_character(cluster):
+    """sum() of integers is numeric on PostgreSQL (the store wants SQLite's integer), and its
+    text cannot hold NUL (a decoded body may have one)."""
+    from elektromail.store import pgdriver
+
+    url = cluster.new_database()
+    schema.check_database(url)
+    conn = pgdriver.connect(url)
+    try:
+        cursor = conn.cursor()
+        assert cursor.execute("SELECT sum(x) FROM (VALUES (2), (3)) v(x)").fetchone() == (5,)
+        cursor.execute("INSERT INTO meta(key, value) VALUES (?, ?)", ("a\x00b", True))
+        assert cursor.execute("SELECT key, value FROM meta").fetchall() == [("a\ufffdb", 1)]
+    finally:
+        conn.close()
+
+
+@needs_postgresql
+def test_an_older_database_gets_the_same_upgrade_steps_as_sqlite(cluster):
+    """A database one version behind (the columns the last step adds dropped) gets that
+    step, translated, as a SQLite file does."""
+    import psycopg
+
+    previous = schema.SCHEMA_VERSION - 1
+    added = re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", schema.UPGRADES[previous])
+    assert added, "the last step adds no column: this test needs another way back"
+    url = cluster.new_database()
+    schema.check_database(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table, column in added:
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute(f"UPDATE schema_version SET version = {previous}")
+    schema.check_database(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        version = conn.execute("SELECT version FROM schema_version").fetchall()
+        assert version == [(schema.SCHEMA_VERSION,)]
+        for table, column in added:
+            found = conn.execute(
+                "SELECT 1 FROM information_schema.columns"
+                " WHERE table_name = %s AND column_name = %s",
+                (table, column),
+            ).fetchall()
+            assert found == [(1,)], (table, column)
+
+
+@needs_postgresql
+def test_a_database_of_a_newer_schema_stops_start_up_with_one_line(cluster):
+    import psycopg
+
+    url = cluster.new_database()
+    schema.check_database(url)  # makes the schema
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE schema_version SET version = version + 1")
+    with pytest.raises(ValueError, match="newer"):
+        schema.check_database(url)
+
+
+@needs_postgresql
+def test_an_unreachable_database_stops_start_up_with_one_line_without_the_password(tmp_path):
+    url = f"postgresql://u:hunter2@/nothing?host={tmp_path}"  # no server on that socket
+    result = subprocess.run(
+        [sys.executable, "-m", "elektromail", "--smtp-port", "0", "--imap-port", "0", "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "ELEKTROMAIL_DB" in lines[0] and "cannot connect to PostgreSQL" in lines[0]
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
