@@ -255,6 +255,8 @@ class Supervisor(Service):
         self.workers[index] = worker
 
     def worker_ready(self, worker: WorkerProcess) -> None:
+        if self.stopping:
+            return
         log.info(
             "worker {index} of {count} ready (pid {pid})",
             index=worker.index,
