@@ -7,6 +7,7 @@ check the plumbing: ports, readiness, signals, restarts. They never look at stor
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -135,6 +136,10 @@ def test_one_ready_line_with_every_port_and_the_worker_count(child_server):
     url = f"http://127.0.0.1:{server.ports['http']}/healthz"
     with urllib.request.urlopen(url, timeout=10) as answer:
         assert answer.status == 200
+    config = f"http://127.0.0.1:{server.ports['http']}/config"
+    with urllib.request.urlopen(config, timeout=10) as answer:
+        shown = json.load(answer)
+    assert shown["workers"] == 2 and shown["smtp_port"] == server.ports["smtp"]
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     raw = socket.create_connection(("127.0.0.1", server.ports["imaps"]), timeout=10)
@@ -298,3 +303,10 @@ def test_every_listener_of_the_server_has_a_socket_from_the_parent():
     source = inspect.getsource(service.Server)
     opened = set(re.findall(r'Listener\("(\w+)"', source))
     assert opened == {name for name, _, _ in workers.PORTS}
+
+
+def test_one_worker_is_the_single_process_server(child_server):
+    server = child_server(["--workers", "1", *PORTS]).wait_ready()  # no PostgreSQL needed
+    line = server.wait_for(b"elektromail ready")
+    assert b"workers=" not in line and not READY_WORKER.search(server.output)
+    smtp_greeting(server.ports["smtp"]).close()
