@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None, prog: str = "elektromail") -> None:
         sys.stderr.write(f"{prog}: {e} (see {prog} --help)\n")
         raise SystemExit(2) from None
     runApp(config)
+    from elektromail import workers
+
+    if workers.failed:  # --workers: a worker failed to start (the reason is logged)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,9 @@ class Settings:
     # None: no cap), and none saved longer ago than this many seconds (None: forever).
     max_messages: int | None = None
     max_age: float | None = None
+    # Worker processes on the same ports (elektromail/workers.py); more than one needs a
+    # database every process shares (is_shared_database).
+    workers: int = 1
     # Options accepted now whose feature is not built yet, for the "not implemented yet" log.
     not_implemented: tuple[str, ...] = field(default=())
 
@@ -398,6 +401,28 @@ def redact_db(db: str | None) -> str | None:
     if not is_postgresql_db(db):
         return db
     return re.sub(r"^(postgres(?:ql)?://[^:/@?]*):[^@/?]*@", r"\1:***@", db)
+
+
+MAX_WORKERS = 64
+
+
+def parse_workers(text: str) -> int:
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_WORKERS:
+        raise ValueError(f"expected a whole number of processes from 1 to {MAX_WORKERS}")
+    return int(value)
+
+
+def is_shared_database(db: str | None) -> bool:
+    """Whether several processes (workers, nodes) can share this store: a PostgreSQL URL. An
+    in-memory store is each process's own, and a SQLite file is not made for writers in many
+    processes (nor for events between them)."""
+    return bool(db) and db.startswith(("postgresql://", "postgres://"))
+
+
+# Test-only: lets tests/test_workers.py run several workers without PostgreSQL (each worker
+# then has its own store), to check the process plumbing alone. Never a setting.
+TEST_UNSHARED_WORKERS_ENV = "ELEKTROMAIL_TEST_ONLY_UNSHARED_WORKERS"
 
 
 def parse_db(text: str) -> str | None:
@@ -768,6 +793,13 @@ SETTINGS: tuple[Setting, ...] = (
         parse_duration_off,
         "prune messages stored longer ago than this, e.g. 7d, 12h, 30m, 90s (off)",
     ),
+    Setting(
+        "workers",
+        "workers",
+        "ELEKTROMAIL_WORKERS",
+        parse_workers,
+        "worker processes serving the same ports; more than 1 needs --db postgresql://... (1)",
+    ),
 )
 
 
@@ -797,7 +829,20 @@ def resolve(cli: Mapping[str, object], environ: Mapping[str, str] | None = None)
             not_implemented.append(f"--{setting.option}")
     settings = Settings(**values, not_implemented=tuple(not_implemented))
     _check_together(settings)
+    _check_workers(settings, env)
     return settings
+
+
+def _check_workers(settings: Settings, env: Mapping[str, str]) -> None:
+    if settings.workers == 1 or is_shared_database(settings.db):
+        return
+    if env.get(TEST_UNSHARED_WORKERS_ENV) == "1":
+        return
+    raise ConfigError(
+        f"invalid ELEKTROMAIL_WORKERS/--workers={settings.workers}: more than one worker needs"
+        " a PostgreSQL database (--db postgresql://...); an in-memory or SQLite store cannot"
+        " be shared by processes"
+    )
 
 
 def _check_together(settings: Settings) -> None:

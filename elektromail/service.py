@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.application.service import Service
@@ -156,18 +157,14 @@ class Server:
                 raise StartupError(f"invalid ELEKTROMAIL_PRELOAD_DIR/--preload-dir: {e}") from None
         if self.webhooks is not None:
             self.webhooks.start()
+        self.announce_ready()
+
+    def announce_ready(self) -> None:
+        """The ready line tools and tests wait for (a worker tells its parent instead)."""
         log.info(self.ready_line())
 
     def ready_line(self) -> str:
-        bind = self.settings.bind
-        shown = []
-        for name in ("smtp", "imap", "http", "smtps", "imaps", "pop3", "pop3s"):
-            port = self.port(name)
-            if port is not None:
-                shown.append(f"{name}={bind}:{port}")
-            elif name in ("smtp", "imap", "http", "pop3"):
-                shown.append(f"{name}=off")
-        return "elektromail ready " + " ".join(shown)
+        return ready_line(self.settings.bind, self.port)
 
     async def stop(self) -> None:
         """Stop listening, drop open connections and pending webhooks, close the store."""
@@ -185,6 +182,19 @@ class Server:
         self.postoffice.stop_retention()
         self.postoffice.traffic.flush()
         self.store.close()
+
+
+def ready_line(bind: str, port: Callable[[str], int | None]) -> str:
+    """`elektromail ready smtp=127.0.0.1:2525 imap=... http=off ...`, from each listener's
+    bound port (None: off)."""
+    shown = []
+    for name in ("smtp", "imap", "http", "smtps", "imaps", "pop3", "pop3s"):
+        number = port(name)
+        if number is not None:
+            shown.append(f"{name}={bind}:{number}")
+        elif name in ("smtp", "imap", "http", "pop3"):
+            shown.append(f"{name}=off")
+    return "elektromail ready " + " ".join(shown)
 
 
 def load_rules(settings: Settings) -> rules.RuleSet:

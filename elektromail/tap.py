@@ -28,7 +28,13 @@ class Options(usage.Options):
         sys.exit(0)
 
     def postOptions(self) -> None:
+        from elektromail.workers import worker_spec
+
         cli = {s.option: (self.get(s.option) or None) for s in SETTINGS}
+        spec = worker_spec()
+        if spec is not None:  # a worker of --workers: its parent's command line
+            cli = spec.cli
+        self.cli = cli
         try:
             self.settings = resolve(cli)
         except ConfigError as e:
@@ -73,17 +79,33 @@ def fail(message: str) -> None:
 
 
 def makeService(options: Options):
-    from elektromail.service import ElektromailService, Server, StartupError
+    from elektromail import workers
+    from elektromail.service import (
+        ElektromailService,
+        Server,
+        StartupError,
+        ready_line,
+        stop_once_on_signals,
+    )
     from elektromail.store.schema import check_database
     from elektromail.tls import TLSError
 
     settings = options.settings
+    spec = workers.worker_spec()
     try:
         if settings.db:
             check_database(settings.db)
-        server = Server(settings)
+        if spec is None and settings.workers > 1:
+            sockets = workers.bind_all(settings, settings.workers)
+            hooks = workers.ServerHooks(ready_line, stop_once_on_signals)
+            return workers.Supervisor(settings, options.cli, sockets, hooks)
+        if spec is None:
+            server = Server(settings)
+        else:
+            own = workers.worker_settings(settings, spec)
+            server = workers.make_worker_server(Server, own, spec)
         server.listen()
-    except (StartupError, TLSError) as e:
+    except (StartupError, TLSError, workers.BindError) as e:
         fail(str(e))
     except ValueError as e:
         fail(f"invalid ELEKTROMAIL_DB/--db={settings.storage_path!r}: {e}")

@@ -134,7 +134,7 @@ class ChildServer:
         line = self.wait_for(b"elektromail ready", timeout)
         for word in line.split(b"elektromail ready", 1)[1].split():
             name, _, addr = word.decode().partition("=")
-            if addr != "off":
+            if addr != "off" and ":" in addr:  # not `workers=2` (--workers)
                 self.ports[name] = int(addr.rsplit(":", 1)[1])
         return self
 

@@ -185,3 +185,44 @@ def test_relay_settings_from_options_and_env_vars():
 def test_invalid_relay_settings_name_the_setting(env, named):
     with pytest.raises(ConfigError, match=re.escape(named)):
         resolve({}, env)
+
+
+def test_workers_default_to_one_and_are_read_from_option_and_env_var():
+    assert resolve({}, {}).workers == 1
+    shared = "postgresql://u:p@db/mail"
+    env = {"ELEKTROMAIL_WORKERS": "3", config.TEST_UNSHARED_WORKERS_ENV: "1"}
+    assert resolve({}, env).workers == 3
+    assert resolve({"workers": "2"}, env).workers == 2  # CLI > env
+    assert config.is_shared_database(shared)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1000", "65", "x", "", "2.5", "٣"])
+def test_bad_worker_counts_are_refused(value):
+    with pytest.raises(ConfigError, match=r"ELEKTROMAIL_WORKERS=.*1 to 64"):
+        resolve({}, {"ELEKTROMAIL_WORKERS": value, config.TEST_UNSHARED_WORKERS_ENV: "1"})
+
+
+@pytest.mark.parametrize("db", [None, "/tmp/mail.db"], ids=["memory", "sqlite-file"])
+def test_more_than_one_worker_needs_a_shared_database(db):
+    cli = {"workers": "2", "db": db}
+    with pytest.raises(ConfigError) as raised:
+        resolve(cli, {})
+    message = str(raised.value)
+    assert "--workers=2" in message and "PostgreSQL" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("db", "shared"),
+    [
+        ("postgresql://u:p@db:5432/mail", True),
+        ("postgres://db/mail", True),
+        ("postgresql:///mail?host=/run/postgresql", True),
+        (None, False),
+        ("", False),
+        ("/var/lib/elektromail/mail.db", False),
+        ("postgresql.db", False),
+        ("mysql://db/mail", False),
+    ],
+)
+def test_is_shared_database_is_true_for_postgresql_urls_only(db, shared):
+    assert config.is_shared_database(db) is shared

@@ -24,6 +24,7 @@ ROWS: dict[str, int] = {
     "elektromail.tap": 5,
     "elektromail.testing": 5,
     "elektromail.service": 4,
+    "elektromail.workers": 4,
     "elektromail.imap": 3,
     "elektromail.smtp": 3,
     "elektromail.pop3": 3,

@@ -352,6 +352,7 @@ class ControlAPI:
             **_relay_config(s),
             max_messages=s.max_messages,
             max_age=s.max_age,
+            workers=s.workers,
         )
         return out
 

@@ -350,6 +350,12 @@ def _config_schema() -> Schema:
             "description": "--max-age in seconds: older messages are pruned; null: kept.",
         }
     )
+    props["workers"] = {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 64,
+        "description": "--workers: processes serving these ports.",
+    }
     return obj(props, tuple(props))
 
 

@@ -104,6 +104,7 @@ def test_config_reports_the_bound_ports(api, mail):
         "relay_timeout": 30,
         "max_messages": None,
         "max_age": None,
+        "workers": 1,
     }
 
 
