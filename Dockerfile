@@ -13,9 +13,10 @@ COPY pyproject.toml setup.cfg README.md LICENSE ./
 COPY elektromail ./elektromail
 COPY twisted ./twisted
 
-# Install from the source tree, then write Twisted's plugin cache (dropin.cache) while the
-# site-packages are still writable: the non-root user could not, and would rescan every start.
-RUN pip install --no-cache-dir . \
+# Install from the source tree, with psycopg for `--db postgresql://` (contrib/docker-compose.yml),
+# then write Twisted's plugin cache (dropin.cache) while the site-packages are still writable:
+# the non-root user could not, and would rescan every start.
+RUN pip install --no-cache-dir './[postgresql]' \
     && python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))" \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/elektromail --create-home elektromail
 

@@ -392,6 +392,8 @@ def parse_relay_allow(text: str) -> tuple[str, ...]:
         if any(c.isspace() for c in pattern) or not pattern.isascii():
             raise ValueError(f"pattern {pattern!r}: expected a glob such as *@example.com")
     return patterns
+
+
 def is_postgresql_db(db: str | None) -> bool:
     return bool(db) and db.startswith(("postgresql://", "postgres://"))
 
@@ -417,7 +419,7 @@ def is_shared_database(db: str | None) -> bool:
     """Whether several processes (workers, nodes) can share this store: a PostgreSQL URL. An
     in-memory store is each process's own, and a SQLite file is not made for writers in many
     processes (nor for events between them)."""
-    return bool(db) and db.startswith(("postgresql://", "postgres://"))
+    return is_postgresql_db(db)
 
 
 # Test-only: lets tests/test_workers.py run several workers without PostgreSQL (each worker

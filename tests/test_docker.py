@@ -102,7 +102,7 @@ def test_command_is_twistd_in_the_foreground_without_pid_file():
 
 def test_installs_the_source_tree_and_warms_the_plugin_cache():
     run = only("RUN").args
-    assert "pip install --no-cache-dir ." in run
+    assert "pip install --no-cache-dir './[postgresql]'" in run
     assert "list(getPlugins(IPlugin))" in run
     copied = [step.args.split()[0] for step in STEPS if step.name == "COPY"]
     assert {"pyproject.toml", "elektromail", "twisted"} <= set(copied)

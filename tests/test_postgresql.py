@@ -234,3 +234,129 @@ def test_an_unreachable_database_stops_start_up_with_one_line_without_the_passwo
     assert len(lines) == 1, result.stderr
     assert "ELEKTROMAIL_DB" in lines[0] and "cannot connect to PostgreSQL" in lines[0]
     assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+
+
+def _one_waits_for_the_other(url: str, setup, insert) -> tuple[int, list[int]]:
+    """Run `insert` (cursor -> new id) in one transaction, then in a second connection while the
+    first is open: the second must wait for a lock until the first commits, then take the next
+    id. (The id of the first, the ids the second took.)"""
+    import threading
+    import time
+
+    from elektromail.store import pgdriver
+
+    first, second, watcher = (pgdriver.connect(url) for _ in range(3))
+    try:
+        setup(first.cursor())
+        first.commit()
+        first_id = insert(first.cursor(), 1)
+        taken: list[int] = []
+
+        def in_second() -> None:
+            taken.append(insert(second.cursor(), 2))
+            second.commit()
+
+        thread = threading.Thread(target=in_second)
+        thread.start()
+        pid = second.info.backend_pid
+        deadline = time.monotonic() + 20
+        waiting = None
+        while waiting is None and time.monotonic() < deadline:  # until the server says so
+            row = (
+                watcher.cursor()
+                .execute(
+                    "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = ?", (pid,)
+                )
+                .fetchone()
+            )
+            waiting = row if row and row[0] == "Lock" else None
+            watcher.rollback()
+        assert waiting == ("Lock", "advisory")  # the id lock, not a key clash on commit
+        first.commit()
+        thread.join(20)
+        return first_id, taken
+    finally:
+        for conn in (first, second, watcher):
+            conn.close()
+
+
+@needs_postgresql
+def test_two_processes_adding_users_at_once_never_take_the_same_id(cluster):
+    """Workers and nodes share one database: a new row's id (SQLite's rowid, max(id) + 1) is
+    taken under a per-table lock held to the end of the transaction, so a second writer waits
+    for the first to commit and then sees its id, instead of taking it too."""
+    url = cluster.new_database()
+    schema.check_database(url)
+
+    def insert(cursor, n: int) -> int:
+        cursor.execute("INSERT INTO users(name) VALUES (?) RETURNING id", (f"u{n}",))
+        return cursor.fetchone()[0]
+
+    first_id, taken = _one_waits_for_the_other(url, lambda cursor: None, insert)
+    assert taken == [first_id + 1]
+
+
+@needs_postgresql
+def test_two_processes_storing_messages_at_once_never_take_the_same_id(cluster):
+    """The message row's id is arrivals.NEXT_MESSAGE_ID on SQLite, a subquery in the INSERT; on
+    PostgreSQL the trigger takes it, under the same lock, and above `message_high`."""
+    from elektromail.store.db import _INSERT_MESSAGE
+
+    url = cluster.new_database()
+    schema.check_database(url)
+
+    def setup(cursor) -> None:
+        cursor.execute("INSERT INTO users(id, name) VALUES (1, 'user')")
+        cursor.execute(
+            "INSERT INTO mailboxes(id, user_id, name, uidvalidity) VALUES (1, 1, 'INBOX', 1)"
+        )
+        cursor.execute("INSERT INTO bodies(id, raw, structure) VALUES (1, ?, '{}')", (b"x",))
+        cursor.execute("INSERT INTO meta(key, value) VALUES ('message_high', 41)")
+
+    def insert(cursor, n: int) -> int:
+        cursor.execute(_INSERT_MESSAGE, (1, n, "", 0.0, 0, 1, 1, 1, 0.0))
+        return cursor.execute("SELECT max(id) FROM messages").fetchone()[0]
+
+    first_id, taken = _one_waits_for_the_other(url, setup, insert)
+    assert (first_id, taken) == (42, [43])
+
+
+@needs_postgresql
+def test_two_servers_on_one_database_take_mail_at_once_without_colliding(cluster, child_server):
+    """Two processes deliver at the same time: every message gets its 250 and its own row and
+    UID (message ids are taken under the trigger's lock, UIDs inside the transaction)."""
+    import threading
+
+    url = cluster.new_database()
+    args = ["--smtp-port", "0", "--imap-port", "0", "--db", url]
+    servers = [child_server(args).wait_ready()]
+    servers.append(child_server(args).wait_ready())
+    refused: list[object] = []
+
+    def send(port: int, tag: str) -> None:
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+                for i in range(40):
+                    body = f"Subject: {tag} {i}\r\n\r\nbody\r\n".encode()
+                    smtp.sendmail("app@example.com", ["user@example.com"], body)
+        except smtplib.SMTPException as e:
+            refused.append(e)
+
+    threads = [
+        threading.Thread(target=send, args=(server.ports["smtp"], f"s{n}-t{t}"))
+        for n, server in enumerate(servers)
+        for t in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert refused == []
+    imap = imaplib.IMAP4("127.0.0.1", servers[1].ports["imap"])
+    try:
+        imap.login("user", "pass")
+        assert imap.select("INBOX") == ("OK", [b"160"])
+        _, data = imap.uid("SEARCH", "ALL")
+        assert len(set(data[0].split())) == 160
+    finally:
+        imap.logout()

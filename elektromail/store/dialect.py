@@ -20,6 +20,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from elektromail.store.arrivals import NEXT_MESSAGE_ID
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -86,7 +88,9 @@ def to_postgresql(sql: str) -> tuple[str, bool]:
 
 
 def _translate(sql: str) -> tuple[str, bool]:
-    text = _INDEXED_BY.sub("", sql)
+    # A message's new id is the trigger's (elektromail_rowid): taken under its lock, where
+    # arrivals.NEXT_MESSAGE_ID's subquery would let two processes take the same one.
+    text = _INDEXED_BY.sub("", sql.replace(NEXT_MESSAGE_ID, "NULL"))
     text = _JSON_IDS.sub("SELECT value::bigint FROM json_array_elements_text(?::json)", text)
     text = _FLOOR.sub(r"floor(\g<x>)::bigint", text)
     text = _LIKE.sub("ILIKE", text)  # SQLite's LIKE is ASCII case-insensitive
@@ -137,8 +141,10 @@ def postgresql_ddl(script: str) -> str:
 
 
 def rowid_triggers() -> str:
-    """New rows of ROWID_TABLES get SQLite's rowid, max(id) + 1, when the INSERT names none.
-    One writer process for now: several (issue 20's workers) need a sequence instead."""
+    """New rows of ROWID_TABLES get SQLite's rowid, max(id) + 1, when the INSERT names none,
+    under a transaction-long advisory lock per table so that processes sharing the database
+    never take the same id (a sequence would not wait; it would also need setval after the
+    inserts that name their ids)."""
     return "".join(
         f"CREATE OR REPLACE TRIGGER {table}_rowid BEFORE INSERT ON {table}"
         " FOR EACH ROW EXECUTE FUNCTION elektromail_rowid();\n"
@@ -171,7 +177,17 @@ CREATE OR REPLACE AGGREGATE sum(boolean) (sfunc = elektromail_count_true, stype 
 CREATE OR REPLACE FUNCTION elektromail_rowid() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.id IS NULL THEN
-        EXECUTE format('SELECT coalesce(max(id), 0) + 1 FROM %I', TG_TABLE_NAME) INTO NEW.id;
+        -- one id-taker per table at a time, across processes, until the transaction ends:
+        -- the max() below then sees every id another process took (a statement's snapshot)
+        PERFORM pg_advisory_xact_lock(hashtext('elektromail_rowid'), hashtext(TG_TABLE_NAME));
+        IF TG_TABLE_NAME = 'messages' THEN  -- above every id ever taken (store/arrivals.py)
+            SELECT greatest(coalesce(max(id), 0),
+                coalesce((SELECT value FROM meta WHERE key = 'message_high'), 0)) + 1
+                INTO NEW.id FROM messages;
+        ELSE
+            EXECUTE format('SELECT coalesce(max(id), 0) + 1 FROM %I', TG_TABLE_NAME)
+                INTO NEW.id;
+        END IF;
     END IF;
     RETURN NEW;
 END $$;
