@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left
 from itertools import filterfalse
 from weakref import WeakKeyDictionary
 
@@ -164,7 +165,27 @@ async def _all_matching(ctx: Context, matcher: Matcher) -> list[int]:
         if key.present:
             return sorted(having)
         return list(filterfalse(having.__contains__, matcher.ctx.uids))
+    query = store_query(key)
+    if query is not None and query[0] not in ("text", "body") and matcher.ctx.uids:
+        # One key the store answers for the whole mailbox (FROM x): what it found, of the
+        # bound UIDs, without a set of every UID to intersect with (see _known)
+        found = await ctx.services.postoffice.search_uids(view.mailbox_id, query, None)
+        return _known(matcher.ctx.uids, found)
     return sorted(await _matching(ctx, key, matcher.ctx, set(matcher.ctx.uids)))
+
+
+def _known(uids: list[int], found: list[int]) -> list[int]:
+    """Those of `found` (any order) that are among `uids` (ascending), ascending: a few found
+    are looked up by bisection, many by a set."""
+    if len(found) * 16 < len(uids):
+        count = len(uids)
+        known = []
+        for uid in sorted(found):
+            at = bisect_left(uids, uid)
+            if at < count and uids[at] == uid:
+                known.append(uid)
+        return known
+    return sorted(set(uids).intersection(found))
 
 
 async def _matching(ctx: Context, key: Key, search: SearchContext, domain: set[int]) -> set[int]:
