@@ -10,13 +10,14 @@ Commands run one at a time, in order: while one waits on the store, later ones q
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Protocol
 
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from elektromail.imap import commands  # noqa: F401  (fills the command table)
 from elektromail.imap import format as fmt
@@ -388,15 +389,36 @@ class Connection:
                 # A command straight into its coroutine: one layer less to resume after each
                 # store round trip.
                 if isinstance(event, ParsedCommand):
-                    work = self._run_command(event)
+                    self._step(self._run_command(event))
                 else:
-                    work = self._handle(event)
-                defer.Deferred.fromCoroutine(work).addCallbacks(self._finished, self._failed)
+                    self._step(self._handle(event))
         finally:
             self._draining = False
         if self._reading_paused and len(self._queue) < MAX_QUEUED // 2 and not self._closed:
             self._reading_paused = False
             self.peer.resume_reading()
+
+    def _step(self, work: Coroutine[object, object, None], result: object = None) -> None:
+        """Run the command's coroutine until it waits on a Deferred (a store round trip), or
+        to its end. What Deferred.fromCoroutine does, without its Deferred, cancellation
+        bookkeeping and contextvars copy around every command: most commands (NOOP, a FETCH
+        of a message read on the reactor thread, SEARCH of flags) never wait at all."""
+        try:
+            if isinstance(result, Failure):  # what the awaited Deferred failed with, raised
+                waiting = result.throwExceptionIntoGenerator(work)
+            else:
+                waiting = work.send(result)
+            while not isinstance(waiting, defer.Deferred):  # a bare yield: go on, as Twisted does
+                waiting = work.send(waiting)
+        except StopIteration:
+            self._finished(None)
+        except BaseException:
+            self._failed(Failure())
+        else:
+            waiting.addBoth(self._resume, work)
+
+    def _resume(self, result: object, work: Coroutine[object, object, None]) -> None:
+        self._step(work, result)  # the failure, if any, is the coroutine's now: not logged
 
     def _logged_out(self) -> bool:
         return self.session.state is State.LOGOUT

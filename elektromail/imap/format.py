@@ -320,8 +320,17 @@ def format_internaldate(epoch_seconds: float, tz_offset_minutes: int) -> bytes:
 
 def _clean_text(text: str) -> bytes:
     """resp-text must be one line of 7-bit text: client input quoted in it cannot break that."""
-    text = _TEXT_UNSAFE.sub(" ", text) or "Completed"
-    return text.encode("ascii", "replace")
+    found = _CLEANED.get(text)
+    if found is None:
+        found = (_TEXT_UNSAFE.sub(" ", text) or "Completed").encode("ascii", "replace")
+        if len(text) <= 80 and len(_CLEANED) < 512:  # bounded: some quote client input
+            _CLEANED[text] = found
+    return found
+
+
+# The texts of tagged responses, cleaned: most are the same few ("FETCH completed"), written
+# once per command.
+_CLEANED: dict[str, bytes] = {}
 
 
 def format_response_code(name: str, data: str | bytes | None = None) -> bytes:

@@ -136,7 +136,22 @@ class StorePool(adbapi.ConnectionPool):
         """`interaction` in a transaction on the calling (reactor) thread; only when
         `can_run_here()`. For small reads: the hand-off to the store thread and back costs
         more than they do."""
-        return self._runInteraction(interaction, *args)
+        # adbapi's _runInteraction without its Connection and Transaction wrappers (two
+        # objects and a __getattr__ hop per cursor call, for every FETCH): the cursor itself,
+        # committed on return and rolled back on an exception as there.
+        conn = self.connect()
+        cursor = conn.cursor()
+        try:
+            result = interaction(cursor, *args)
+            cursor.close()
+            conn.commit()
+            return result
+        except BaseException:
+            try:
+                conn.rollback()
+            except BaseException:
+                log.err(None, "Rollback failed")
+            raise
 
     def can_run_here(self) -> bool:
         """Whether the pool runs and its thread has nothing to do (nor anything to deliver

@@ -104,6 +104,11 @@ class SearchOps:
 # The query kinds that read the header index, which a body gets when it is parsed.
 _INDEXED = frozenset({"sent", "address", "subject", "header", "emailid"})
 _TEXTS = frozenset({"text", "body"})  # read the parse too, and their own table
+# Kinds whose condition is `m.body_id IN (the bodies search_envelope finds)`: the messages are
+# looked up by body for those few bodies, not each of the mailbox's messages tested against
+# the list (SQLite's planner takes the mailbox's index; UID SEARCH FROM x of 1,000 messages
+# ran 2.58M instructions in SQLite, 1.16M now). PostgreSQL's dialect drops INDEXED BY.
+_BY_BODY = frozenset({"address", "subject"})
 
 
 def _search_uids(
@@ -115,8 +120,9 @@ def _search_uids(
     if query[0] in _INDEXED:
         _parse_waiting(cursor, render, mailbox_id)
     where, params = _condition(query)
+    indexed = " INDEXED BY messages_body" if query[0] in _BY_BODY else ""
     rows = cursor.execute(
-        f"SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND {where}",
+        f"SELECT m.uid FROM messages m{indexed} WHERE m.mailbox_id = ? AND {where}",
         (mailbox_id, *params),
     )
     return [uid for (uid,) in rows]

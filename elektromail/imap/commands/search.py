@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left
 from itertools import filterfalse
 from weakref import WeakKeyDictionary
 
@@ -71,7 +72,12 @@ async def search(ctx: Context, args: list[Argument]) -> Done:
     modseq = uses_modseq(program.key)
     if modseq:  # a CONDSTORE enabling command (RFC 7162 §3.1)
         await start_condstore(ctx)
-    uids, evaluate = await _matching_and_evaluator(ctx, program)
+    if isinstance(program.key, FlagKey) and not updating:
+        # SEEN, UNSEEN...: nothing to bind (no sequence set, no $), the view's flag index
+        # answers; an update context needs the bound program, below
+        uids = _with_flag(view, program.key, view.uids)
+    else:
+        uids, evaluate = await _matching_and_evaluator(ctx, program)
     if program.save:
         view.saved = saved_result(program, uids)
     numbers = uids if ctx.uid else [seq for seq in map(view.seq_of, uids) if seq is not None]
@@ -158,13 +164,39 @@ async def _matching_and_evaluator(
 async def _all_matching(ctx: Context, matcher: Matcher) -> list[int]:
     view = ctx.session.view
     key = matcher.key
-    if isinstance(key, FlagKey):  # SEEN, UNSEEN...: from the view's flag index, no pass
-        having = view.uids_with_flag(key.flag)
-        # `having` is a subset of the view's UIDs, which ctx.uids copies
-        if key.present:
-            return sorted(having)
-        return list(filterfalse(having.__contains__, matcher.ctx.uids))
+    if isinstance(key, FlagKey):
+        return _with_flag(view, key, matcher.ctx.uids)
+    query = store_query(key)
+    if query is not None and query[0] not in ("text", "body") and matcher.ctx.uids:
+        # One key the store answers for the whole mailbox (FROM x): what it found, of the
+        # bound UIDs, without a set of every UID to intersect with (see _known)
+        found = await ctx.services.postoffice.search_uids(view.mailbox_id, query, None)
+        return _known(matcher.ctx.uids, found)
     return sorted(await _matching(ctx, key, matcher.ctx, set(matcher.ctx.uids)))
+
+
+def _with_flag(view, key: FlagKey, uids: list[int]) -> list[int]:
+    """SEEN, UNSEEN...: the UIDs of `uids` (the view's, or a copy) from the view's flag index,
+    ascending, without a pass over the messages."""
+    having = view.uids_with_flag(key.flag)
+    # `having` is a subset of the view's UIDs
+    if key.present:
+        return sorted(having)
+    return list(filterfalse(having.__contains__, uids))
+
+
+def _known(uids: list[int], found: list[int]) -> list[int]:
+    """Those of `found` (any order) that are among `uids` (ascending), ascending: a few found
+    are looked up by bisection, many by a set."""
+    if len(found) * 16 < len(uids):
+        count = len(uids)
+        known = []
+        for uid in sorted(found):
+            at = bisect_left(uids, uid)
+            if at < count and uids[at] == uid:
+                known.append(uid)
+        return known
+    return sorted(set(uids).intersection(found))
 
 
 async def _matching(ctx: Context, key: Key, search: SearchContext, domain: set[int]) -> set[int]:
