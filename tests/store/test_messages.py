@@ -105,6 +105,7 @@ def test_a_fetch_asked_after_a_write_sees_the_write(store, box):
     assert run(lambda: rows)[0].flags == ("$Deleted-not", "\\Flagged")
 
 
+@pytest.mark.sqlite_only  # the in-memory database (PostgreSQL's STORE always takes the thread)
 def test_a_small_store_in_memory_is_made_without_a_thread_hop(store, box):
     # Store.store_flags_since: no disk write to wait for, so no hand-off either; what a read
     # asked right after sees is the write, committed.
