@@ -156,8 +156,7 @@ BACKFILL_SECONDS = 0.004
 # An EXPUNGE frees a few pages; malloc_trim costs ~0.2 ms of the reactor's time. After a small
 # delete the heap is given back at most this often (and once more after the last one).
 RELEASE_EVERY = 1.0
-# FETCH of at most this many messages reads on the reactor thread when it can (Store._read), and
-# STORE of as many changes them there when the database is in memory
+# FETCH of at most this many messages reads on the reactor thread when it can (Store._read)
 READ_HERE_UIDS = 16
 
 
@@ -575,11 +574,7 @@ class Store:
         if mode not in ("set", "add", "remove"):
             raise ValueError(mode)
         flags = normalize_flags(flags)
-        # STORE of a few messages in memory: a commit costs no disk write, so it runs on the
-        # reactor thread as a small read does (after whatever the store thread has to do)
-        small = self.path is None and len(uids) <= READ_HERE_UIDS
-        run = self._read if small else self._run
-        return run(_store_flags, mailbox_id, list(uids), mode, flags, unchangedsince)
+        return self._run(_store_flags, mailbox_id, list(uids), mode, flags, unchangedsince)
 
 
 def _translate(failure):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from elektromail.store import NoSuchMailbox
-from elektromail.store.db import READ_HERE_UIDS
 from tests.store.conftest import add_mailbox, add_user, append, message, run, uids
 
 
@@ -92,30 +91,13 @@ def test_a_fetch_of_a_few_messages_is_read_without_a_thread_hop_when_the_store_i
 
 def test_a_fetch_asked_after_a_write_sees_the_write(store, box):
     # The write was given first (not awaited): the read must come after it, on the thread.
-    # (A STORE of more than READ_HERE_UIDS messages goes to the thread even in memory.)
-    many = [4, *range(100, 100 + READ_HERE_UIDS)]
-
     def write_then_read():
-        store.store_flags(box.id, many, "add", ["\\Flagged"])
+        store.store_flags(box.id, [4], "add", ["\\Flagged"])
         d = store.fetch(box.id, [4])
         return d.called, d
 
     called, rows = run(write_then_read)
     assert not called
-    assert run(lambda: rows)[0].flags == ("$Deleted-not", "\\Flagged")
-
-
-@pytest.mark.sqlite_only  # the in-memory database (PostgreSQL's STORE always takes the thread)
-def test_a_small_store_in_memory_is_made_without_a_thread_hop(store, box):
-    # Store.store_flags_since: no disk write to wait for, so no hand-off either; what a read
-    # asked right after sees is the write, committed.
-    def write_then_read():
-        stored = store.store_flags(box.id, [4], "add", ["\\Flagged"])
-        d = store.fetch(box.id, [4])
-        return stored.called, d.called, d
-
-    stored, called, rows = run(write_then_read)
-    assert stored and called
     assert run(lambda: rows)[0].flags == ("$Deleted-not", "\\Flagged")
 
 
