@@ -98,10 +98,18 @@ class Firefox:
         return self.call("WebDriver:FindElement", {"using": "css selector", "value": css})["value"]
 
     def into_frame(self, css: str) -> None:
-        self.call(
-            "WebDriver:SwitchToFrame",
-            {"element": self.element(css)["element-6066-11e4-a52e-4f735466cecf"]},
-        )
+        """Switch into the frame `css` finds. The inbox replaces its HTML frame for each
+        document it shows (so that Back does not step through mail bodies): a frame found just
+        before a re-render is stale, and is looked up again."""
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            element = self.element(css)["element-6066-11e4-a52e-4f735466cecf"]
+            try:
+                self.call("WebDriver:SwitchToFrame", {"element": element})
+                return
+            except AssertionError as e:
+                if "stale" not in str(e) or time.monotonic() > deadline:
+                    raise
 
     def out_of_frame(self) -> None:
         self.call("WebDriver:SwitchToParentFrame")
