@@ -83,6 +83,19 @@ class ServerReset:
 
 COPIED = ("copy", "move")  # MessageAdded.source of a message that is not new mail
 
+
+def session_ended_by(event: object, user_name: str) -> str | None:
+    """Why `event` ends a logged-in session of `user_name` (the stored spelling), or None: a
+    reset ends every session of the users it names (all: None), a deleted user that user's.
+    IMAP says it in its BYE, POP3 in its last -ERR."""
+    if isinstance(event, ServerReset) and (event.users is None or user_name in event.users):
+        return "Server reset to its start state"
+    # both names are the stored spelling, so equality is the store's comparison
+    if isinstance(event, UserDeleted) and event.user == user_name:
+        return "User deleted"
+    return None
+
+
 MailboxEvent = MessageAdded | FlagsChanged | MessagesExpunged
 # For isinstance: the events about one mailbox, which carry `mailbox_id`.
 MAILBOX_EVENTS = (MessageAdded, FlagsChanged, MessagesExpunged)

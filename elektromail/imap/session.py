@@ -16,8 +16,7 @@ from elektromail.events import (
     FlagsChanged,
     MessageAdded,
     MessagesExpunged,
-    ServerReset,
-    UserDeleted,
+    session_ended_by,
 )
 from elektromail.flags import SYSTEM_FLAGS
 from elektromail.imap import format as fmt
@@ -182,15 +181,9 @@ class Session:
     def ended_by(self, event: Event) -> str | None:
         """The text of the BYE that `event` ends this session with, or None when it does not:
         a reset ends every logged-in session, a deleted user that user's sessions."""
-        user = self.user
-        if user is None or self.state is State.LOGOUT:
+        if self.user is None or self.state is State.LOGOUT:
             return None
-        if isinstance(event, ServerReset) and (event.users is None or user.name in event.users):
-            return "Server reset to its start state"
-        # both names are the stored spelling, so equality is the store's comparison
-        if isinstance(event, UserDeleted) and event.user == user.name:
-            return "User deleted"
-        return None
+        return session_ended_by(event, self.user.name)
 
     # --- updates from elsewhere -------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from twisted.mail import pop3
 from elektromail import oauth
 from elektromail.admission import Connections
 from elektromail.config import Settings
-from elektromail.events import Event, ServerReset, UserDeleted
+from elektromail.events import Event, ServerReset, UserDeleted, session_ended_by
 from elektromail.lineends import crlf
 from elektromail.metrics import UNKNOWN, Metrics
 from elektromail.postoffice import PostOffice
@@ -377,14 +377,9 @@ class POP3Server(pop3.POP3):
 
     def ended_by(self, event: Event) -> str | None:
         """Why `event` ends this session (as IMAP's sessions), or None when it does not."""
-        user = self.user
-        if user is None or self.state != TRANSACTION:
+        if self.user is None or self.state != TRANSACTION:
             return None
-        if isinstance(event, ServerReset) and (event.users is None or user.name in event.users):
-            return "Server reset to its start state"
-        if isinstance(event, UserDeleted) and event.user == user.name:
-            return "User deleted"
-        return None
+        return session_ended_by(event, self.user.name)
 
     def _close(self) -> None:
         self._closing = True
