@@ -97,8 +97,15 @@ def run_lines(client: Client, mailbox: bytes, n: int) -> dict[str, float]:
     """The bulk lines, in a mailbox of n messages: operations (or messages) per second."""
     results = {}
     results["SELECT (ops/s)"] = 1 / timed(lambda: client.command(b"SELECT " + mailbox), 5)
-    envelope = timed(lambda: client.command(b"FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE)"), 3)
-    results["FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE) (msgs/s)"] = n / envelope
+    # The first ENVELOPE FETCH after the fill is where a server that parses on first need
+    # (both do: elektromail after its 250/OK, Dovecot into its cache) pays for it: apart.
+    envelope = b"FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE)"
+    results["FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE), first (msgs/s)"] = n / timed(
+        lambda: client.command(envelope), 1
+    )
+    results["FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE), again (msgs/s)"] = n / timed(
+        lambda: client.command(envelope), 3
+    )
     results["FETCH 1:* BODY.PEEK[] (msgs/s)"] = n / timed(
         lambda: client.command(b"FETCH 1:* BODY.PEEK[]"), 3
     )
