@@ -29,7 +29,7 @@ from elektromail.testing import MailServer
 from tests.http.client import Api
 from tests.smtp.conftest import USERS
 
-UNPACKED = "/opt/elektromail-exim/usr/sbin/exim4"  # where .ci/run unpacks the package
+UNPACKED = "/opt/elektromail-exim/usr/sbin/exim4"  # where .ci/debian-packages unpacks it
 EXIM_USER = "Debian-exim"  # the user Debian's Exim is built to run as
 
 
@@ -50,13 +50,13 @@ EXIM = find_exim()
 
 def _why_not() -> str | None:
     if EXIM is None:
-        return f"no Exim (Debian's exim4-daemon-light, unpacked by .ci/run to {UNPACKED})"
+        return f"no Exim (Debian's exim4-daemon-light, unpacked by .ci/debian-packages to {UNPACKED})"
     if os.geteuid() != 0:
         return "Exim with its own configuration (-C) is run as root here"
     try:
         pwd.getpwnam(EXIM_USER)
     except KeyError:
-        return f"no system user {EXIM_USER}, which Debian's Exim runs as (.ci/run makes it)"
+        return f"no system user {EXIM_USER}, which Debian's Exim runs as (.ci/debian-packages makes it)"
     return None
 
 
