@@ -50,13 +50,13 @@ EXIM = find_exim()
 
 def _why_not() -> str | None:
     if EXIM is None:
-        return f"no Exim (Debian's exim4-daemon-light, unpacked by .ci/debian-packages to {UNPACKED})"
+        return f"no Exim (exim4-daemon-light, unpacked by .ci/debian-packages to {UNPACKED})"
     if os.geteuid() != 0:
         return "Exim with its own configuration (-C) is run as root here"
     try:
         pwd.getpwnam(EXIM_USER)
     except KeyError:
-        return f"no system user {EXIM_USER}, which Debian's Exim runs as (.ci/debian-packages makes it)"
+        return f"no system user {EXIM_USER}, whom Debian's Exim runs as (.ci/debian-packages adds)"
     return None
 
 
