@@ -1,0 +1,166 @@
+"""The PostgreSQL server goes away and comes back (issue 20): meanwhile every protocol answers a
+temporary failure (SMTP 451 4.3.0, IMAP NO [UNAVAILABLE], HTTP 503, /healthz unhealthy),
+nothing acknowledged is lost, and service resumes by itself, without a restart.
+
+A real server: the test's own throwaway cluster (tests/pgcluster.py), whose server is
+stopped (`pg_ctl stop -m fast`, which ends every session with FATAL, as a restart does, or
+`-m immediate`, as a crash) and started again on the same data.
+"""
+
+from __future__ import annotations
+
+import http.client
+import imaplib
+import json
+import logging
+import smtplib
+from collections.abc import Iterator
+
+import pytest
+
+from elektromail.testing import MailServer
+from tests.pgcluster import ClusterUnavailable, ThrowawayCluster
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ThrowawayCluster]:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install 'elektromail[postgresql]')")
+    try:
+        started = ThrowawayCluster().start()
+    except ClusterUnavailable as e:
+        pytest.skip(str(e).splitlines()[0])
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def mail(cluster) -> Iterator[MailServer]:
+    if not cluster.running:  # a test that failed with the server down
+        cluster.start_server()
+    url = cluster.new_database()
+    import psycopg
+
+    # The cluster's durability is off for speed (tests/pgcluster.py); this database's commits
+    # wait for the WAL, so that a crash (`-m immediate`) keeps what was acknowledged.
+    with psycopg.connect(cluster.url(), autocommit=True) as admin:
+        name = url.split("/")[3].split("?")[0]
+        admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = on")
+    with MailServer(users="user:pass", db=url) as server:
+        yield server
+    if not cluster.running:
+        cluster.start_server()
+
+
+def message(subject: str) -> bytes:
+    return (
+        f"From: app@loss.test\r\nTo: user@loss.test\r\nSubject: {subject}\r\n\r\nbody\r\n".encode()
+    )
+
+
+def send(mail: MailServer, subject: str) -> None:
+    with smtplib.SMTP(mail.host, mail.smtp_port, timeout=30) as smtp:
+        smtp.sendmail("app@loss.test", ["user@loss.test"], message(subject))
+
+
+def get(mail: MailServer, path: str) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection(mail.host, mail.http_port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def subjects(mail: MailServer) -> list[str]:
+    return [m["subject"] for m in mail.messages("user")]
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_every_protocol_answers_a_temporary_failure_while_postgresql_is_away(
+    cluster, mail, mode, caplog
+):
+    """RFC 5321 §4.2.3 451 "local error in processing", RFC 3463 §3.4 X.3.0 "Other or undefined
+    mail system status"; RFC 5530 §3 UNAVAILABLE "a subsystem is down"; a 4yz reply means
+    nothing was stored (RFC 5321 §4.2.5), so the client sends again later."""
+    send(mail, "before")
+    imap = imaplib.IMAP4(mail.host, mail.imap_port, timeout=30)
+    try:
+        imap.login("user", "pass")
+        assert imap.select("INBOX") == ("OK", [b"1"])
+        cluster.stop_server(mode)
+
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            send(mail, "while away")
+        assert refused.value.smtp_code == 451
+        assert refused.value.smtp_error.startswith(b"4.3.0 ")
+
+        # a small FETCH reads on the reactor thread (StorePool.run_here), a big one and
+        # STATUS on the store thread
+        for command in (("UID", "FETCH", "1", "(FLAGS)"), ("STATUS", "INBOX", "(MESSAGES)")):
+            tag = imap._new_tag().decode()
+            imap.send(f"{tag} {' '.join(command)}\r\n".encode())
+            line = imap.readline()
+            while line.startswith(b"*"):
+                line = imap.readline()
+            assert line.startswith(f"{tag} NO [UNAVAILABLE]".encode()), line
+
+        status, body = get(mail, "/messages?user=user")
+        assert status == 503 and "error" in body
+        assert get(mail, "/healthz")[0] == 503
+
+        cluster.start_server()
+        send(mail, "after")  # the first delivery after the server is back succeeds
+        assert subjects(mail) == ["before", "after"]
+        assert get(mail, "/healthz")[0] == 200
+        # warnings, one line each: no traceback of an internal error
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+        # the session that saw the failures goes on
+        assert imap.noop()[0] == "OK"
+        _, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert [d[1].strip() for d in data if isinstance(d, tuple)] == [
+            b"Subject: before",
+            b"Subject: after",
+        ]
+    finally:
+        try:
+            imap.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+
+def test_the_first_command_after_a_restart_succeeds(cluster, mail):
+    """The server restarted while the store's connection was idle: the store notices the
+    connection ended (its farewell is waiting on the socket) and connects again before the
+    command, so no client sees a failure."""
+    send(mail, "one")
+    assert subjects(mail) == ["one"]
+    cluster.stop_server("fast")
+    cluster.start_server()
+    send(mail, "two")
+    imap = imaplib.IMAP4(mail.host, mail.imap_port, timeout=30)
+    try:
+        imap.login("user", "pass")
+        assert imap.select("INBOX") == ("OK", [b"2"])
+    finally:
+        imap.logout()
+    cluster.stop_server("fast")
+    cluster.start_server()
+    assert get(mail, "/healthz")[0] == 200
+    assert subjects(mail) == ["one", "two"]
+
+
+def test_a_sweep_while_the_database_is_away_leaves_the_server_working(cluster, mail):
+    """The idle-time timers (the parse of stored bodies, retention, namespace expiry) that
+    run while the database is away fail quietly and the server goes on."""
+    cluster.stop_server("fast")
+    store = mail.server.store
+    with pytest.raises(Exception) as failed:
+        mail.call(store.parse_pending)
+    assert type(failed.value).__name__ == "StoreUnavailable"
+    cluster.start_server()
+    send(mail, "later")
+    assert subjects(mail) == ["later"]
