@@ -239,8 +239,8 @@ class StorePool(adbapi.ConnectionPool):
         objects and a __getattr__ hop per cursor call, for every FETCH): the cursor itself,
         committed on return and rolled back on an exception as there. A connection found
         lost after the failure is dropped (the next interaction opens another)."""
-        cursor = conn.cursor()
         try:
+            cursor = conn.cursor()
             result = interaction(cursor, *args, **kw)
             cursor.close()
             conn.commit()
