@@ -13,6 +13,7 @@ import http.client
 import imaplib
 import json
 import logging
+import poplib
 import smtplib
 from collections.abc import Iterator
 
@@ -84,7 +85,8 @@ def test_every_protocol_answers_a_temporary_failure_while_postgresql_is_away(
     cluster, mail, mode, caplog
 ):
     """RFC 5321 §4.2.3 451 "local error in processing", RFC 3463 §3.4 X.3.0 "Other or undefined
-    mail system status"; RFC 5530 §3 UNAVAILABLE "a subsystem is down"; a 4yz reply means
+    mail system status"; RFC 5530 §3 UNAVAILABLE "a subsystem is down"; RFC 3206 SYS/TEMP
+    for POP3; a 4yz reply means
     nothing was stored (RFC 5321 §4.2.5), so the client sends again later."""
     send(mail, "before")
     imap = imaplib.IMAP4(mail.host, mail.imap_port, timeout=30)
@@ -107,6 +109,18 @@ def test_every_protocol_answers_a_temporary_failure_while_postgresql_is_away(
             while line.startswith(b"*"):
                 line = imap.readline()
             assert line.startswith(f"{tag} NO [UNAVAILABLE]".encode()), line
+
+        appended = imap.append("INBOX", None, None, message("appended while away"))
+        assert appended[0] == "NO" and appended[1][0].startswith(b"[UNAVAILABLE]")
+
+        # RFC 3206 SYS/TEMP: "a problem which is likely to be temporary in nature"
+        pop = poplib.POP3(mail.host, mail.pop3_port, timeout=30)
+        try:
+            pop.user("user")
+            with pytest.raises(poplib.error_proto, match=r"SYS/TEMP"):
+                pop.pass_("pass")
+        finally:
+            pop.close()
 
         status, body = get(mail, "/messages?user=user")
         assert status == 503 and "error" in body
