@@ -178,3 +178,34 @@ def test_a_sweep_while_the_database_is_away_leaves_the_server_working(cluster, m
     cluster.start_server()
     send(mail, "later")
     assert subjects(mail) == ["later"]
+
+
+def test_a_delivery_whose_commit_loses_the_connection_is_not_acknowledged(
+    cluster, mail, monkeypatch
+):
+    """The connection dies as the store sends COMMIT (the database server's session
+    ended from outside, waited for): whether the transaction committed is unknown to the
+    store, so SMTP answers 451 and the client sends again (RFC 5321 §4.2.5: a 4yz reply
+    leaves responsibility with the client). The next delivery succeeds on a new connection."""
+    import psycopg
+
+    from elektromail.store import pgdriver
+
+    original = pgdriver.Connection.commit
+    killed: list[int] = []
+
+    def commit_after_the_session_ends(self) -> None:
+        if not killed:
+            killed.append(self.info.backend_pid)
+            with psycopg.connect(mail.settings.db, autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s, 10000)", (killed[0],))
+        original(self)
+
+    send(mail, "before")
+    monkeypatch.setattr(pgdriver.Connection, "commit", commit_after_the_session_ends)
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        send(mail, "lost at commit")
+    assert refused.value.smtp_code == 451
+    assert killed
+    send(mail, "after")
+    assert subjects(mail) == ["before", "after"]
