@@ -209,3 +209,40 @@ def test_a_delivery_whose_commit_loses_the_connection_is_not_acknowledged(
     assert killed
     send(mail, "after")
     assert subjects(mail) == ["before", "after"]
+
+
+def test_the_idle_time_parse_waits_out_the_database_and_goes_on(cluster, caplog):
+    """The backfill of unparsed bodies finds the database away: one warning, and it looks
+    again BACKFILL_RETRY_SECONDS later instead of waiting for the next delivery."""
+    from twisted.internet.task import Clock
+
+    from elektromail.imap.format import render_fetch_data
+    from elektromail.store import Store
+    from elektromail.store.db import BACKFILL_RETRY_SECONDS, IDLE_SECONDS
+    from elektromail.store.rows import unparsed
+    from elektromail.testing import call_in_reactor as run
+
+    clock = Clock()
+    store = Store(cluster.new_database(), clock=clock)
+    store.render = render_fetch_data
+    run(store.open)
+    try:
+        user = run(store.add_user, "user", "pass")
+        box = run(store.create_mailbox, user.id, "INBOX")
+        run(store.append, box.id, unparsed(message("later")))
+        cluster.stop_server("fast")
+        run(clock.advance, IDLE_SECONDS)  # stored since the last look: wait again
+        run(clock.advance, IDLE_SECONDS)  # the batch: the database is away
+        with pytest.raises(Exception, match="cannot connect"):
+            run(store.parse_pending)  # after the batch on the store thread: it has failed
+        assert any("parsing stored messages waits" in r.getMessage() for r in caplog.records)
+        assert [c.getTime() for c in clock.getDelayedCalls()] == [
+            clock.seconds() + BACKFILL_RETRY_SECONDS
+        ]
+        cluster.start_server()
+        run(clock.advance, BACKFILL_RETRY_SECONDS)
+        assert run(store.parse_pending) == 0  # the retry parsed it
+    finally:
+        if not cluster.running:
+            cluster.start_server()
+        run(store.close)
