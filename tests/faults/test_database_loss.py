@@ -113,6 +113,13 @@ def test_every_protocol_answers_a_temporary_failure_while_postgresql_is_away(
         appended = imap.append("INBOX", None, None, message("appended while away"))
         assert appended[0] == "NO" and appended[1][0].startswith(b"[UNAVAILABLE]")
 
+        fresh = imaplib.IMAP4(mail.host, mail.imap_port, timeout=30)
+        try:
+            with pytest.raises(imaplib.IMAP4.error, match=r"UNAVAILABLE"):
+                fresh.login("user", "pass")
+        finally:
+            fresh.shutdown()
+
         # RFC 3206 SYS/TEMP: "a problem which is likely to be temporary in nature"
         pop = poplib.POP3(mail.host, mail.pop3_port, timeout=30)
         try:
