@@ -3,9 +3,11 @@
 The store keeps one SQLite connection (cp_min = cp_max = 1: with ":memory:" a second one would
 be another, empty database). adbapi hands each interaction to twisted's ThreadPool, whose team
 and coordinator layers cost about as much as a small query on every store call (one per IMAP
-FETCH). `StorePool` is a ConnectionPool in every other respect (its connection and
-transaction handling, commit on return, rollback on an exception, close at shutdown); only
-the hand-off to its thread is `OneThread`, one queue.
+FETCH). `StorePool` is a ConnectionPool in every other respect (commit on return, rollback
+on an exception, close at shutdown); the hand-off to its thread is `OneThread`, one queue, an
+interaction gets the driver's cursor itself (adbapi's Connection and Transaction wrappers cost
+a __getattr__ hop per cursor call), and a database server's connection that was lost is
+replaced (StorePool's docstring).
 """
 
 from __future__ import annotations
