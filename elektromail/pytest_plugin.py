@@ -110,13 +110,77 @@ def _marker_settings(node: pytest.Item) -> dict[str, Any]:
 
 
 def _per_worker(settings: dict[str, Any]) -> dict[str, Any]:
-    """`settings` with the database file named for this pytest-xdist worker, if any."""
+    """`settings` with the database named for this pytest-xdist worker, if any: a file's
+    name (`mail.db` -> `mail.gw0.db`), a PostgreSQL URL's database (`.../mail` ->
+    `.../mail_gw0`, created on that server when missing)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     db = settings.get("db")
-    if not worker or not db or str(db) in ("", ":memory:") or "://" in str(db):
+    if not worker or not db or str(db) in ("", ":memory:"):
+        return settings
+    if str(db).startswith(("postgresql://", "postgres://")):
+        return {**settings, "db": _worker_database(str(db), worker)}
+    if "://" in str(db):
         return settings
     root, extension = os.path.splitext(os.fspath(db))
     return {**settings, "db": f"{root}.{worker}{extension}"}
+
+
+_made_databases: set[str] = set()  # the worker databases this process made or found
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """The URL of `url`'s database with the worker's name appended (libpq's default, the
+    user's name, when the URL names none), after making that database on the server with
+    CREATE DATABASE (as the URL's user, who then owns it, and its citext extension) unless it
+    is there. Kept after the run, as a worker's file is: each test's reset empties it."""
+    from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = urlsplit(url)
+    given = conninfo_to_dict(url)
+    base = unquote(parts.path.lstrip("/")) or str(given.get("user") or "") or _os_user()
+    name = f"{base}_{worker}"
+    mine = urlunsplit(parts._replace(path="/" + quote(name, safe="")))
+    if mine in _made_databases:
+        return mine
+    try:
+        with psycopg.connect(mine, connect_timeout=10):
+            pass  # there already (an earlier run's)
+    except psycopg.OperationalError:
+        _create_database(url, parts, name)
+        with psycopg.connect(mine, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS citext")
+    _made_databases.add(mine)
+    return mine
+
+
+def _create_database(url: str, parts: Any, name: str) -> None:
+    """CREATE DATABASE `name`, connected to `url`'s own database or, when that one is not
+    there either, to the server's `postgres`."""
+    from urllib.parse import urlunsplit
+
+    import psycopg
+    from psycopg import errors, sql
+
+    try:
+        admin = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError:
+        admin = psycopg.connect(
+            urlunsplit(parts._replace(path="/postgres")), autocommit=True, connect_timeout=10
+        )
+    with admin:
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except errors.DuplicateDatabase:
+            pass  # made meanwhile (another run)
+
+
+def _os_user() -> str:
+    import getpass
+
+    return getpass.getuser()
 
 
 def _key(settings: dict[str, Any]) -> tuple:

@@ -45,7 +45,8 @@ def find_bin_dir() -> str | None:
 class ThrowawayCluster:
     """`start()` makes and starts the cluster (ClusterUnavailable when it cannot), `url` is
     a `postgresql://` URL for it, `new_database()` makes another empty database, `stop()`
-    removes it all."""
+    removes it all; `stop_server()` and `start_server()` take the server away and back,
+    keeping the data."""
 
     def __init__(self) -> None:
         self.bin_dir = find_bin_dir()
@@ -90,19 +91,32 @@ class ThrowawayCluster:
                 ) from None
             self._user = {"user": entry.pw_uid, "group": entry.pw_gid}
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
-        log = os.path.join(self.root, "server.log")
         self._run(
             "initdb", "-D", self.data_dir, "-U", ROLE, "--auth=trust", "-E", "UTF8",
             "--locale=C", "--no-sync",
         )  # fmt: skip
+        self.start_server()
+        self._run("createdb", "-h", self.socket_dir, "-U", ROLE, DATABASE)
+        return self
+
+    def start_server(self) -> None:
+        """Start the cluster's server (again, after `stop_server`: same data, same URL);
+        returns once it accepts connections."""
+        assert self.root is not None and not self.running
         options = (
             f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off"
             " -c full_page_writes=off -c synchronous_commit=off -c max_connections=200"
         )
+        log = os.path.join(self.root, "server.log")
         self._run("pg_ctl", "-D", self.data_dir, "-o", options, "-l", log, "-w", "start")
         self.running = True
-        self._run("createdb", "-h", self.socket_dir, "-U", ROLE, DATABASE)
-        return self
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server and keep the cluster (a database going away: `fast` ends every
+        session with FATAL, `immediate` as a crash does); `start_server` brings it back."""
+        assert self.running
+        self._run("pg_ctl", "-D", self.data_dir, "-m", mode, "-w", "stop")
+        self.running = False
 
     def new_database(self) -> str:
         """The URL of a new empty database of this cluster."""

@@ -108,3 +108,26 @@ def test_a_database_file_keeps_namespaces_and_their_tokens(tmp_path):
         assert status == 200 and [m["user"] for m in found["messages"]] == ["bob"]
         assert http(second, "GET", "/messages", token=gone["token"])[0] == 401
         assert http(second, "GET", "/messages")[1]["messages"] == []
+
+
+def test_a_sweep_while_the_database_cannot_write_keeps_the_timer_going(mail):
+    """A sweep that finds the database unavailable (read-only here; a PostgreSQL server away
+    is the same StoreUnavailable) logs a warning, keeps the uses it could not write, and the
+    next sweep does the work: a failure must not stop the LoopingCall for good."""
+    postoffice = mail.server.postoffice
+    clock = on_clock(mail)
+    mail.call(postoffice.start_expiry, clock)
+    mail.call(postoffice.create_namespace, "swept")
+    mail.call(postoffice.create_namespace, "used")
+    mail.call(clock.advance, IDLE * 0.9)
+    mail.call(postoffice.touch, "used")
+    mail.call(mail.server.store.simulate_read_only, True)
+    mail.call(clock.advance, IDLE * 0.2)
+    assert mail.call(postoffice.store.list_namespaces)  # both still stored
+    assert postoffice._used, "the use not written is kept for the next sweep"
+    mail.call(mail.server.store.simulate_read_only, False)
+    assert postoffice._sweep is not None and postoffice._sweep.running
+    mail.call(clock.advance, 60)
+    assert [n.name for n in mail.call(postoffice.store.list_namespaces)] == ["used"]
+    assert postoffice._used == {}
+    mail.call(postoffice.stop_expiry)

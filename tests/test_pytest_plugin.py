@@ -221,6 +221,63 @@ def test_xdist_workers_each_get_their_own_server_and_database(pytester, monkeypa
     assert len(workers) == 2 and len(ports) == 2 and len(pairs) == 2  # a server per worker
 
 
+@pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="pytest-xdist not installed")
+def test_xdist_workers_on_postgresql_each_get_a_database_of_their_own(pytester, monkeypatch):
+    """A `postgresql://` db: worker gw0 gets `<db>_gw0` (made with CREATE DATABASE when it is
+    not there, found again by the next run), as a file gets `mail.gw0.db`."""
+    if importlib.util.find_spec("psycopg") is None:
+        pytest.skip("psycopg is not installed (pip install 'elektromail[postgresql]')")
+    from tests.pgcluster import ClusterUnavailable, ThrowawayCluster
+
+    try:
+        cluster = ThrowawayCluster().start()
+    except ClusterUnavailable as e:
+        pytest.skip(str(e).splitlines()[0])
+    try:
+        record = """
+            import os
+
+            def test_{name}(mail_server):
+                mail_server.inject("user", b"Subject: {name}\\r\\n\\r\\n")
+                assert [m["subject"] for m in mail_server.messages()] == ["{name}"]
+                with open("dbs.txt", "a") as f:
+                    print(os.environ["PYTEST_XDIST_WORKER"], mail_server.settings.db, file=f)
+            """
+        pytester.makepyfile(**{f"test_{n}": record.format(name=n) for n in ("a", "b", "c", "d")})
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        plugins = ["-p", "xdist", "-p", "elektromail.pytest_plugin"]
+        setting = ["--mail-server-setting", f"db={cluster.url('mail')}"]  # `mail` not there
+        for _ in range(2):  # the second run finds the databases the first made
+            result = pytester.runpytest_subprocess(
+                *plugins, "-n", "2", "--dist", "loadfile", *setting
+            )
+            result.assert_outcomes(passed=4)
+        pairs = {
+            tuple(line.split()) for line in (pytester.path / "dbs.txt").read_text().splitlines()
+        }
+        assert {worker for worker, _ in pairs} == {"gw0", "gw1"}
+        assert {db for _, db in pairs} == {cluster.url("mail_gw0"), cluster.url("mail_gw1")}
+        assert len(pairs) == 2
+        import psycopg
+
+        with psycopg.connect(cluster.url()) as conn:
+            names = {n for (n,) in conn.execute("SELECT datname FROM pg_database")}
+        assert {"mail_gw0", "mail_gw1"} <= names and "mail" not in names
+        for worker in ("gw0", "gw1"):  # each worker's last test left its mail there
+            with psycopg.connect(cluster.url(f"mail_{worker}")) as conn:
+                assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+    finally:
+        cluster.stop()
+
+
+def test_without_xdist_a_postgresql_url_is_used_as_given(monkeypatch):
+    from elektromail.pytest_plugin import _per_worker
+
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    settings = {"db": "postgresql://u@db.example/mail"}
+    assert _per_worker(settings) == settings
+
+
 # --- the README example, in a fresh virtual environment -----------------------------------------
 
 

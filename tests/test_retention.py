@@ -286,6 +286,35 @@ def test_one_log_line_per_pass_however_many_went(capped, monkeypatch):
     assert not [e for e in seen if "{uid}" in e.get("log_format", "")]
 
 
+def test_a_pass_while_the_database_cannot_write_warns_and_the_next_one_prunes(capped, monkeypatch):
+    """A pass that finds the database unavailable (read-only here; a PostgreSQL server away
+    is the same StoreUnavailable) logs one warning, no traceback, and the next delivery's
+    pass prunes."""
+    clock = on_clock(capped, monkeypatch)
+    deliver(capped, "user@x", 1, 2, 3)
+    settle(capped, clock)
+    seen: list[dict] = []
+
+    def observe(event: dict) -> None:
+        if event.get("log_namespace") == "elektromail.postoffice.retention":
+            seen.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        deliver(capped, "user@x", 4)  # its pass is due on the clock, not run yet
+        capped.call(capped.server.store.simulate_read_only, True)
+        settle(capped, clock)
+    finally:
+        globalLogPublisher.removeObserver(observe)
+        capped.call(capped.server.store.simulate_read_only, False)
+    assert [e["log_format"] for e in seen] == ["pruning old messages waits: {why}"]
+    assert "log_failure" not in seen[0]
+    assert subjects(capped) == ["m1", "m2", "m3", "m4"]
+    deliver(capped, "user@x", 5)
+    settle(capped, clock)
+    assert subjects(capped) == ["m3", "m4", "m5"]
+
+
 # --- at the same time as other work ----------------------------------------------------------
 
 

@@ -40,6 +40,7 @@ from elektromail.lineends import crlf
 from elektromail.metrics import UNKNOWN, Metrics
 from elektromail.postoffice import PostOffice
 from elektromail.postoffice.routing import MailboxRef
+from elektromail.store.errors import StoreUnavailable
 from elektromail.tcp import quick_ack, write_now
 from elektromail.tls import TLSError, TLSMaterial, tls_failed
 
@@ -324,6 +325,11 @@ class POP3Server(pop3.POP3):
         except Fail as e:
             code = f"[{e.code}] " if e.code else ""
             self._reply(f"-ERR {code}{e.text}".encode())
+        except StoreUnavailable as e:
+            # RFC 3206 SYS/TEMP: "a problem which is likely to be temporary in nature"
+            log.warn("POP3 command refused: mail store unavailable: {why}", why=e)
+            self.factory.metrics.error("store_unavailable")
+            self._reply(b"-ERR [SYS/TEMP] Mail store temporarily unavailable, try again later")
         except Exception:
             log.failure("POP3 command failed")
             self.factory.metrics.error("command_failed")
@@ -625,8 +631,11 @@ class POP3Server(pop3.POP3):
                 postoffice = self.factory.postoffice
                 await postoffice.store_flags(self.mailbox, uids, "add", ["\\Deleted"])
                 await postoffice.expunge(self.mailbox, uids)
-        except Exception:
-            log.failure("POP3 UPDATE failed")
+        except Exception as e:
+            if isinstance(e, StoreUnavailable):
+                log.warn("POP3 UPDATE not done: mail store unavailable: {why}", why=e)
+            else:
+                log.failure("POP3 UPDATE failed")
             self._reply(b"-ERR [SYS/TEMP] Some deleted messages were not removed")
         else:
             self._ok(f"Bye, {len(uids)} messages removed")

@@ -13,6 +13,7 @@ from elektromail.events import MailboxNameChanged, MessagesExpunged, Subscriptio
 from elektromail.names import INBOX
 from elektromail.postoffice.desk import Desk
 from elektromail.store import MailboxRow, UserRow
+from elektromail.store.errors import StoreUnavailable
 from elektromail.store.mailboxes import MailboxCounts, MailboxListing, Renamed
 
 log = Logger()
@@ -79,9 +80,7 @@ class MailboxDesk(Desk):
     def _keep_first_recent(self, mailbox_id: int, uid: int) -> None:
         # In submission order with the store's other work, so a STATUS asked after this
         # counts with it. A failed write costs only a message shown recent once more.
-        self.store.set_first_recent(mailbox_id, uid).addErrback(
-            lambda failure: log.failure("could not keep \\Recent state", failure)
-        )
+        self.store.set_first_recent(mailbox_id, uid).addErrback(_first_recent_failed)
 
     # --- changing ---------------------------------------------------------------------------
 
@@ -149,3 +148,10 @@ class MailboxDesk(Desk):
         self, _: None, user: UserRow, name: str, *, subscribed: bool, origin: object
     ) -> None:
         self.events.publish(SubscriptionChanged(user.name, name, subscribed, origin=origin))
+
+
+def _first_recent_failed(failure) -> None:
+    if failure.check(StoreUnavailable):  # the database away: a warning, not a traceback
+        log.warn("could not keep \\Recent state: {why}", why=failure.value)
+    else:
+        log.failure("could not keep \\Recent state", failure)

@@ -25,6 +25,7 @@ from elektromail.names import InvalidInput
 from elektromail.postoffice.desk import Desk
 from elektromail.postoffice.routing import split_address
 from elektromail.rules import RuleSet
+from elektromail.store.errors import StoreUnavailable
 from elektromail.store.namespaces import NamespaceRow, NoSuchNamespace, Scope
 
 log = Logger()
@@ -205,19 +206,31 @@ class NamespaceDesk(Desk):
         of the others. Fires with the names dropped."""
         idle = self.settings.namespace_idle
         dropped = []
-        if idle is not None:
-            now = self._now()
-            for name, namespace in list(self.namespaces.items()):
-                if now - namespace.last_used > idle:
-                    log.info("namespace {name} idle for {idle} s: dropped", name=name, idle=idle)
-                    try:
-                        yield self.delete_namespace(name)
-                    except NoNamespace:
-                        continue
-                    dropped.append(name)
-        if self._used:
-            used, self._used = self._used, {}
-            yield self.store.touch_namespaces(used)
+        try:
+            if idle is not None:
+                now = self._now()
+                for name, namespace in list(self.namespaces.items()):
+                    if now - namespace.last_used > idle:
+                        try:
+                            yield self.delete_namespace(name)
+                        except NoNamespace:
+                            continue
+                        log.info(
+                            "namespace {name} idle for {idle} s: dropped", name=name, idle=idle
+                        )
+                        dropped.append(name)
+            if self._used:
+                used, self._used = self._used, {}
+                try:
+                    yield self.store.touch_namespaces(used)
+                except StoreUnavailable:
+                    # written at the next sweep, unless a later use was noted meanwhile
+                    self._used = {**used, **self._used}
+                    raise
+        except StoreUnavailable as e:
+            # the database away (a PostgreSQL server restarting): the timer goes on, and the
+            # next sweep tries again; a failed Deferred would stop its LoopingCall for good
+            log.warn("namespace expiry waits: {why}", why=e)
         return dropped
 
     # --- names --------------------------------------------------------------------------------

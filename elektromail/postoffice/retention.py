@@ -19,6 +19,7 @@ from twisted.logger import Logger
 
 from elektromail.events import Event, MessageAdded, MessagesExpunged
 from elektromail.postoffice.namespaces import NamespaceDesk
+from elektromail.store.errors import StoreUnavailable
 from elektromail.store.namespaces import Scope
 from elektromail.store.retention import Pruned
 
@@ -135,8 +136,12 @@ class RetentionDesk(NamespaceDesk):
         d.addBoth(self._pass_done)
 
     def _pass_failed(self, failure) -> None:
-        if not self._retention_stopped:  # the store closing under a pass is no failure
-            log.failure("pruning old messages failed", failure)
+        if self._retention_stopped:  # the store closing under a pass is no failure
+            return
+        if failure.check(StoreUnavailable):  # the next delivery or age sweep tries again
+            log.warn("pruning old messages waits: {why}", why=failure.value)
+            return
+        log.failure("pruning old messages failed", failure)
 
     def _pass_done(self, _result: object) -> None:
         self._pass = None

@@ -22,7 +22,16 @@ HIGHEST_MESSAGE_ID = (
 
 
 def note_highest(cursor) -> None:
-    """Remember the largest message id before rows are deleted."""
+    """Remember the largest message id before rows are deleted.
+
+    On PostgreSQL, under the lock the id trigger takes (dialect.lock_message_ids), held
+    until the transaction ends: a delete that follows may remove rows another process
+    committed after this note was read (a DELETE by mailbox reads anew), and their ids
+    would be taken again. With the lock no new id is taken meanwhile, and the note, read
+    after the lock, sees every id taken before."""
+    from elektromail.store.dialect import lock_message_ids  # dialect imports this module
+
+    lock_message_ids(cursor)
     cursor.execute(
         "INSERT INTO meta(key, value) SELECT 'message_high', coalesce(max(id), 0) FROM messages"
         " WHERE true ON CONFLICT(key) DO UPDATE SET value = max(meta.value, excluded.value)"

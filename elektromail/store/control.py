@@ -7,7 +7,6 @@ A mixin of `Store` (which provides `_run` and `_grouped`); each operation is one
 from __future__ import annotations
 
 import itertools
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from elektromail.store.mailboxes import (
     _delete_orphan_bodies,
     _get_mailbox,
     _parents,
+    take_uidvalidities,
 )
 from elektromail.store.modseq import forget_expunges_of
 from elektromail.store.namespaces import Scope, _users_in_scope, chunks, scope_condition
@@ -391,14 +391,7 @@ def _insert_baseline_messages(
 def _reserve_uidvalidities(cursor, count: int) -> int:
     """The first of `count` consecutive UIDVALIDITYs, each larger than any handed out before
     (as mailboxes._next_uidvalidity, for many mailboxes at once)."""
-    row = cursor.execute("SELECT value FROM meta WHERE key = 'uidvalidity'").fetchone()
-    first = max(int(time.time()), (row[0] if row else 0) + 1)
-    cursor.execute(
-        "INSERT INTO meta(key, value) VALUES ('uidvalidity', ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (first + max(count, 1) - 1,),
-    )
-    return first
+    return take_uidvalidities(cursor, count)
 
 
 def _purge_scope(cursor, scope: Scope) -> list[Emptied]:

@@ -35,6 +35,7 @@ from elektromail.store.errors import (
     MailboxIntoItself,
     NoSuchMailbox,
     StoreError,
+    StoreUnavailable,
     UserExists,
     unavailable,
 )
@@ -153,6 +154,9 @@ log = Logger()
 IDLE_SECONDS = 0.25
 BACKFILL_BATCH = 25
 BACKFILL_SECONDS = 0.004
+# While the database cannot work (a PostgreSQL server away), the idle-time parse tries again
+# this often.
+BACKFILL_RETRY_SECONDS = 5.0
 # An EXPUNGE frees a few pages; malloc_trim costs ~0.2 ms of the reactor's time. After a small
 # delete the heap is given back at most this often (and once more after the last one).
 RELEASE_EVERY = 1.0
@@ -264,8 +268,14 @@ class Store:
             self._arm_backfill(IDLE_SECONDS if self._stored_unparsed else 0)
 
     def _backfill_failed(self, failure) -> None:
-        if not self._closed:  # the next body stored tries again
-            log.failure("parsing stored messages failed", failure)
+        if self._closed:
+            return
+        if failure.check(StoreUnavailable):  # the database away: look again later
+            log.warn("parsing stored messages waits: {why}", why=failure.value)
+            if self._backfill_call is None:
+                self._arm_backfill(BACKFILL_RETRY_SECONDS)
+            return
+        log.failure("parsing stored messages failed", failure)  # the next body stored retries
 
     def parse_pending(self) -> Deferred[int]:
         """Parse every stored body still waiting now; fires with how many there were."""

@@ -152,6 +152,21 @@ def rowid_triggers() -> str:
     )
 
 
+# The lock elektromail_rowid() takes before it gives a new message its id (below): held by
+# a transaction that deletes messages from its note of the highest id on (arrivals.py).
+_MESSAGE_ID_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtext('elektromail_rowid'), hashtext('messages'))"
+)
+
+
+def lock_message_ids(cursor: Any) -> None:
+    """Until the transaction ends, no other connection takes a new message id (PostgreSQL;
+    SQLite's one writer at a time has nothing to lock). A statement of its own: in READ
+    COMMITTED the next statement's snapshot then sees every id taken before the lock."""
+    if dialect_of(cursor).is_postgresql:
+        cursor.execute(_MESSAGE_ID_LOCK)
+
+
 # SQLite's functions the store's statements use, with SQLite's meaning.
 POSTGRESQL_FUNCTIONS = """
 CREATE EXTENSION IF NOT EXISTS citext;

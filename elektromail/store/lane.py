@@ -3,14 +3,18 @@
 The store keeps one SQLite connection (cp_min = cp_max = 1: with ":memory:" a second one would
 be another, empty database). adbapi hands each interaction to twisted's ThreadPool, whose team
 and coordinator layers cost about as much as a small query on every store call (one per IMAP
-FETCH). `StorePool` is a ConnectionPool in every other respect (its connection and
-transaction handling, commit on return, rollback on an exception, close at shutdown); only
-the hand-off to its thread is `OneThread`, one queue.
+FETCH). `StorePool` is a ConnectionPool in every other respect (commit on return, rollback
+on an exception, close at shutdown); the hand-off to its thread is `OneThread`, one queue, an
+interaction gets the driver's cursor itself (adbapi's Connection and Transaction wrappers cost
+a __getattr__ hop per cursor call), and a database server's connection that was lost is
+replaced (StorePool's docstring).
 """
 
 from __future__ import annotations
 
+import select
 import threading
+import time
 from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
@@ -18,6 +22,8 @@ from typing import Any
 from twisted.enterprise import adbapi
 from twisted.python import context, log
 from twisted.python.failure import Failure
+
+from elektromail.store.errors import StoreUnavailable
 
 OnResult = Callable[[bool, Any], object]
 # (onResult, the caller's logging context, func, args, kw); None tells the thread to end
@@ -114,7 +120,26 @@ class OneThread:
 
 
 class StorePool(adbapi.ConnectionPool):
-    """adbapi's ConnectionPool whose one connection lives on `OneThread`."""
+    """adbapi's ConnectionPool whose one connection lives on `OneThread`.
+
+    A connection that can be lost (a database server's, `reconnects`: not SQLite's file) is
+    replaced by the pool itself: adbapi's own `cp_reconnect` reconnects only after a rollback
+    fails, and keeps one connection per thread, where this pool has one for every thread.
+    When an interaction fails on a connection that is gone (psycopg's `closed`: the server
+    went away, restarted, or the network broke), the connection is dropped and the error
+    raised (errors.unavailable() makes it StoreUnavailable: nothing was committed, or a
+    COMMIT's outcome is not known, and the caller answers a temporary failure either way).
+    The next interaction connects again, running `cp_openfun` (the schema check) again. Before
+    one uses a connection that was idle, the server's goodbye is looked for (`_gone`: its
+    socket readable without a question asked), so that the first command after the server
+    came back does not fail. While connecting takes long and fails (a server that does not
+    answer: the driver's connect timeout), interactions fail at once for `reconnect_pause`
+    seconds instead of each waiting out the timeout."""
+
+    # After a failed connection attempt that took at least SLOW_CONNECT seconds, for this long
+    # no attempt is made: the work waiting fails at once (StoreUnavailable).
+    reconnect_pause = 2.0
+    SLOW_CONNECT = 0.5
 
     # ConnectionPool.__init__ assigns a ThreadPool of its own and, when the reactor already
     # runs, starts the pool at once (callWhenRunning calls right away): the assignment is
@@ -131,29 +156,123 @@ class StorePool(adbapi.ConnectionPool):
         # this attribute), and a second ":memory:" connection would be another, empty
         # database. The store thread and `run_here` never use it at the same time.
         self.threadID = lambda: 0
+        self.reconnects = self.dbapiName != "sqlite3"
+        self.monotonic = time.monotonic  # tests: a clock of their own
+        # (when, why) of the last failed slow connection attempt
+        self._connect_failed: tuple[float, BaseException] | None = None
+
+    def connect(self) -> Any:
+        """The connection, opened (and `cp_openfun` run on it) if there is none or the one
+        there is gone; raises what the driver raises when it cannot connect."""
+        conn = self.connections.get(0)
+        if conn is not None:
+            if not self.reconnects or not self._gone(conn):
+                return conn
+            self._drop(conn)
+        if not self.reconnects:
+            return super().connect()
+        failed = self._connect_failed
+        began = self.monotonic()
+        if failed is not None and began - failed[0] < self.reconnect_pause:
+            raise StoreUnavailable(f"{failed[1]} (not retried for {self.reconnect_pause} s)")
+        try:
+            conn = self.dbapi.connect(*self.connargs, **self.connkw)
+        except Exception as e:
+            if self.monotonic() - began >= self.SLOW_CONNECT:
+                self._connect_failed = (self.monotonic(), e)
+            raise
+        try:
+            if self.openfun is not None:
+                self.openfun(conn)
+        except BaseException:
+            self._close_quietly(conn)
+            raise
+        self._connect_failed = None
+        self.connections[0] = conn
+        return conn
+
+    def _gone(self, conn: Any) -> bool:
+        """Whether `conn` (idle: between transactions) can no longer be used: known closed,
+        or its socket is readable with no question asked, which is the server's farewell
+        (a shutdown's FATAL, or the end of the stream) or a notice; a question then tells."""
+        if conn.closed:
+            return True
+        try:
+            readable = select.select([conn.fileno()], [], [], 0)[0]
+        except Exception:  # a closed socket's fileno, a descriptor select refuses
+            return True
+        if not readable:
+            return False
+        try:
+            conn.execute("SELECT 1")
+            conn.rollback()
+        except Exception:
+            return True
+        return bool(conn.closed)
+
+    def _drop(self, conn: Any) -> None:
+        if self.connections.get(0) is conn:
+            del self.connections[0]
+        self._close_quietly(conn)
+
+    def _close_quietly(self, conn: Any) -> None:
+        try:
+            conn.close()
+        except Exception:
+            pass  # a connection already gone: closing it has nothing to tell
+
+    def _lost(self, conn: Any) -> bool:
+        return self.reconnects and bool(getattr(conn, "closed", False))
+
+    def _runInteraction(self, interaction: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        # on the store thread (adbapi's, without its Connection and Transaction wrappers)
+        return self._transact(self.connect(), interaction, args, kw)
 
     def run_here(self, interaction: Callable[..., Any], *args: Any) -> Any:
         """`interaction` in a transaction on the calling (reactor) thread; only when
         `can_run_here()`. For small reads: the hand-off to the store thread and back costs
         more than they do."""
-        # adbapi's _runInteraction without its Connection and Transaction wrappers (two
-        # objects and a __getattr__ hop per cursor call, for every FETCH): the cursor itself,
-        # committed on return and rolled back on an exception as there.
-        conn = self.connect()
-        cursor = conn.cursor()
+        # can_run_here found the connection open (a reconnecting pool's): never connect here
+        conn = self.connections[0] if self.reconnects else self.connect()
+        return self._transact(conn, interaction, args, {})
+
+    def _transact(self, conn: Any, interaction: Callable[..., Any], args: tuple, kw: dict) -> Any:
+        """adbapi's _runInteraction without its Connection and Transaction wrappers (two
+        objects and a __getattr__ hop per cursor call, for every FETCH): the cursor itself,
+        committed on return and rolled back on an exception as there. A connection found
+        lost after the failure is dropped (the next interaction opens another)."""
         try:
-            result = interaction(cursor, *args)
+            cursor = conn.cursor()
+            result = interaction(cursor, *args, **kw)
             cursor.close()
             conn.commit()
             return result
         except BaseException:
+            if self._lost(conn):
+                self._drop(conn)  # the server rolled back what was not committed
+                raise
             try:
                 conn.rollback()
             except BaseException:
-                log.err(None, "Rollback failed")
+                if self._lost(conn):
+                    self._drop(conn)
+                else:
+                    log.err(None, "Rollback failed")
             raise
 
     def can_run_here(self) -> bool:
         """Whether the pool runs and its thread has nothing to do (nor anything to deliver
-        that changes what a read sees: what it finished is committed)."""
-        return self.running and self._lane.started and self._lane.idle()
+        that changes what a read sees: what it finished is committed), and, for a connection
+        that can be lost, one is open and not gone (else it is dropped: the store thread
+        connects again; the reactor thread never waits to connect)."""
+        if not (self.running and self._lane.started and self._lane.idle()):
+            return False
+        if not self.reconnects:
+            return True
+        conn = self.connections.get(0)
+        if conn is None:
+            return False
+        if self._gone(conn):
+            self._drop(conn)
+            return False
+        return True

@@ -88,14 +88,30 @@ _MAILBOX_COLS = (
 
 def _next_uidvalidity(cursor: sqlite3.Cursor) -> int:
     """Strictly increasing across the database, so a recreated mailbox never reuses one."""
-    row = cursor.execute("SELECT value FROM meta WHERE key = 'uidvalidity'").fetchone()
-    value = max(int(time.time()), (row[0] if row else 0) + 1) & 0xFFFFFFFF or 1
-    cursor.execute(
-        "INSERT INTO meta(key, value) VALUES ('uidvalidity', ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (value,),
-    )
-    return value
+    return take_uidvalidities(cursor, 1)
+
+
+# The last of `count` UIDVALIDITYs taken in one statement: the clock's seconds, or one more
+# than the last one taken when the clock is not ahead of it. One statement, so that processes
+# sharing a database never take the same (PostgreSQL's upsert waits for the row another
+# transaction changed and then uses its new value; a read, then a write, would not).
+_TAKE_UIDVALIDITIES = (
+    "INSERT INTO meta(key, value) VALUES ('uidvalidity', ?) ON CONFLICT(key) DO UPDATE"
+    " SET value = max(meta.value + ?, excluded.value) RETURNING value"
+)
+_UIDVALIDITY_MAX = 0xFFFFFFFF  # RFC 9051: a 32-bit nz-number
+
+
+def take_uidvalidities(cursor, count: int) -> int:
+    """The first of `count` consecutive UIDVALIDITYs, each larger than any handed out before
+    (unless the 32-bit range is used up: then they start again at 1)."""
+    count = max(count, 1)
+    now = int(time.time()) & _UIDVALIDITY_MAX or 1
+    last = cursor.execute(_TAKE_UIDVALIDITIES, (now + count - 1, count)).fetchone()[0]
+    if last > _UIDVALIDITY_MAX:  # the row is this transaction's now: no one else takes these
+        last = count
+        cursor.execute("UPDATE meta SET value = ? WHERE key = 'uidvalidity'", (last,))
+    return last - count + 1
 
 
 def _ensure_mailboxes(cursor, user_id, mailboxes) -> None:

@@ -124,9 +124,31 @@ class Connection(psycopg.Connection):
         return self.info.transaction_status != _IDLE
 
 
+# libpq's connection settings that bound how long a database that went away can hold a
+# command (over TCP; a Unix socket fails at once): a connection attempt gives up after
+# CONNECT_TIMEOUT seconds, a request not acknowledged by the server's host fails after
+# tcp_user_timeout, and an idle or waiting connection is probed by keepalives (a host that
+# vanished is noticed within keepalives_idle + interval * count seconds). A URL's own
+# values win.
+CONNECT_TIMEOUT = 5
+_BOUNDS = {
+    "connect_timeout": CONNECT_TIMEOUT,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15000,  # milliseconds
+}
+
+
+def _bounded(url: str, kw: dict[str, Any]) -> dict[str, Any]:
+    given = set(psycopg.conninfo.conninfo_to_dict(url)) | set(kw)
+    return {**{k: v for k, v in _BOUNDS.items() if k not in given}, **kw}
+
+
 def connect(url: str, **kw: Any) -> Connection:
     try:
-        conn = Connection.connect(url, cursor_factory=Cursor, **kw)
+        conn = Connection.connect(url, cursor_factory=Cursor, **_bounded(url, kw))
     except psycopg.Error as e:
         detail = " ".join(str(e).split())  # libpq says it on several lines
         raise StoreUnavailable(f"cannot connect to PostgreSQL: {detail}") from e
