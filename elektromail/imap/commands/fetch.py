@@ -64,6 +64,8 @@ class FetchPlan:
     rendered: bool
     sets_seen: bool
     flags: bool
+    extras: bool | None  # imap/objectids.wanted_extras of the items
+    modseq: bool  # MODSEQ is among the items asked for (or added after the UID prefix)
     # For a plan of UID, FLAGS, MODSEQ and RFC822.SIZE only (a sync client's FETCH 1:* (FLAGS),
     # CHANGEDSINCE): the response line as a %-template, and what fills it (_PLAIN_VALUES)
     line: bytes | None = None
@@ -85,9 +87,44 @@ def fetch_plan(items: tuple[FetchItem, ...], *, uid: bool) -> FetchPlan:
         rendered=any(item.name in RENDERED_ITEMS and item.section is None for item in items),
         sets_seen=any(item.sets_seen for item in items),
         flags=any(item.name == "FLAGS" for item in items),
+        extras=wanted_extras(items),
+        modseq=any(item.name == "MODSEQ" for item in items),
         line=line,
         fills=fills,
     )
+
+
+def _items_and_plan(
+    tokens: list[Argument], rev2: bool, uid: bool
+) -> tuple[list[FetchItem], FetchPlan]:
+    """The items of a FETCH and their plan: looked up by the tokens themselves when they are a
+    macro or a list of atoms (what clients send, the same few again and again), which hash
+    faster than the items they make; raises ValueError for invalid items."""
+    key = _items_key(tokens)
+    if key is None:
+        items = parse_fetch_items(tokens, rev2=rev2)
+        return items, fetch_plan(tuple(items), uid=uid)
+    items, plan = _plan_by_tokens(key, rev2, uid)
+    return list(items), plan
+
+
+def _items_key(tokens: list[Argument]) -> tuple | None:
+    """`(atom,)` for a single atom, `(None, *atoms)` for a list of atoms, else None."""
+    if len(tokens) != 1:
+        return None
+    spec = tokens[0]
+    if isinstance(spec, Atom):
+        return (spec,)
+    if isinstance(spec, list) and all(isinstance(token, Atom) for token in spec):
+        return (None, *spec)
+    return None
+
+
+@lru_cache(maxsize=256)
+def _plan_by_tokens(key: tuple, rev2: bool, uid: bool) -> tuple[tuple[FetchItem, ...], FetchPlan]:
+    tokens = [key[0]] if key[0] is not None else [list(key[1:])]
+    items = tuple(parse_fetch_items(tokens, rev2=rev2))
+    return items, fetch_plan(items, uid=uid)
 
 
 # The items a plain line answers: how each is written, and what fills it (see _plain_lines).
@@ -121,23 +158,23 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
         modifiers = parse_fetch_modifiers(args[-1])
         args = args[:-1]
     try:
-        parsed_items = parse_fetch_items(args[1:], rev2=session.dialect.rev2)
+        parsed_items, plan = _items_and_plan(args[1:], session.dialect.rev2, ctx.uid)
     except ValueError as e:
         raise Bad(f"invalid FETCH items: {e}") from None
     uids = resolve_uids(args[0], view, ctx.uid)
     changedsince = None
     if modifiers is not None:
         parsed_items, changedsince = await start_changedsince(ctx, parsed_items, modifiers, args[0])
-    elif not session.dialect.condstore and any(i.name == "MODSEQ" for i in parsed_items):
+        plan = fetch_plan(tuple(parsed_items), uid=ctx.uid)
+    elif plan.modseq and not session.dialect.condstore:
         await start_condstore(ctx)
-    plan = fetch_plan(tuple(parsed_items), uid=ctx.uid)
     items = plan.items
     need_structure, need_raw, need_rendered = plan.structure, plan.raw, plan.rendered
     set_seen = plan.sets_seen and not view.readonly
     shows_flags = set_seen or plan.flags
     dialect = session.dialect
     postoffice = ctx.services.postoffice
-    extras_parse = wanted_extras(items)
+    extras_parse = plan.extras
     # Bodies are read in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes
     # (a larger message alone), chosen by the store from their sizes in the same round
     # trip; without bodies, CHUNK messages at a time.
