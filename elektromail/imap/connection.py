@@ -330,7 +330,9 @@ class Connection:
         """Route the reader's events: literal go-aheads at once, a continuation line (or its
         being too long) to the handler waiting for it, everything else into the queue."""
         for event in events:
-            if isinstance(event, NeedContinuation):
+            if type(event) is ParsedCommand:  # most events: straight into the queue
+                self._queue.append(event)
+            elif isinstance(event, NeedContinuation):
                 self._literal_announced(event)
             elif isinstance(event, RawLine) and self._line_waiter is not None:
                 waiter, self._line_waiter = self._line_waiter, None

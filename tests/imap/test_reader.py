@@ -594,16 +594,32 @@ ONE_LINES = [
     b"a LOGIN {4}\r\n",
     b"a FETCH 1 (BODY[HEADER.FIELDS (A B)] BODY.PEEK[1.MIME]<0.5>)\r\n",
     b"a FETCH 1:* (FLAGS) (CHANGEDSINCE 5)\r\n",
+    b"a UID STORE 5 +FLAGS (\\Flagged $Work)\r\n",
+    b"a X (A B) C ()\r\n",
+    b"a X [a]b[c] BODY[]<0.5> BINARY.PEEK[1]\r\n",
+    b"a X (foo[) a]b ~x *%\r\n",
+    b"a X (a) (b)\r\n",
+    b"a X ((a))\r\n",
+    b"a X (a (b))\r\n",
+    b"a X (a)(b)\r\n",
+    b"a X (a\r\n",
+    b"a X a)\r\n",
+    b"a X (a )\r\n",
+    b"a X ~{3}\r\n",
+    b"a X BODY[1 2]\r\n",
+    b"a X BODY[HEADER.FIELDS (A)]x[y]\r\n",
     b"a X " + b"y" * 84 + b"\r\n",  # max_line (90) exactly
     b"a X " + b"y" * 85 + b"\r\n",  # one over
 ]
 
 
+@pytest.mark.parametrize("depth", [100, 1, 0])
 @pytest.mark.parametrize("line", ONE_LINES)
-def test_one_line_in_one_feed_gives_what_the_general_path_gives(line: bytes) -> None:
+def test_one_line_in_one_feed_gives_what_the_general_path_gives(line: bytes, depth: int) -> None:
     """A line that comes alone in one feed is read by a shorter path; what it makes of the
     line, and of what follows, is what the line's steps make of it in two pieces."""
-    whole, pieces = CommandReader(max_line=90), CommandReader(max_line=90)
+    whole = CommandReader(max_line=90, max_depth=depth)
+    pieces = CommandReader(max_line=90, max_depth=depth)
     after = b"z NOOP\r\n"
     got = whole.feed(line)
     expected = pieces.feed(line[:1]) + pieces.feed(line[1:])
