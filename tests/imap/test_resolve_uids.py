@@ -27,6 +27,13 @@ NUMBERS = ["1", "2", "3", "4", "5", "7", "9", "10", "999999999", "4294967295"]
 
 @pytest.mark.parametrize("uid", [False, True], ids=["seq", "uid"])
 @pytest.mark.parametrize("uids", [[], [3], [2, 5, 7, 9]], ids=["empty", "one", "four"])
+def test_every_message_is_what_the_general_path_finds(uids: list[int], uid: bool) -> None:
+    """`1:*` is taken at once; `1:*,1` (the same set) goes the general way."""
+    assert answer("1:*", uids, uid) == answer("1:*,1", uids, uid)
+
+
+@pytest.mark.parametrize("uid", [False, True], ids=["seq", "uid"])
+@pytest.mark.parametrize("uids", [[], [3], [2, 5, 7, 9]], ids=["empty", "one", "four"])
 @pytest.mark.parametrize("number", NUMBERS)
 def test_one_number_is_the_range_of_that_number(number: str, uids: list[int], uid: bool) -> None:
     assert answer(number, uids, uid) == answer(f"{number}:{number}", uids, uid)

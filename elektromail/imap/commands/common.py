@@ -28,6 +28,10 @@ def resolve_uids(token: object, view: MailboxView, uid: bool) -> list[int]:
     text = atom(token, "sequence set")
     if text.isdigit() and text.isascii() and text[0] != "0" and len(text) < 10:
         return _one_number(int(text), view, uid)  # most commands of a one-at-a-time client
+    if text == "1:*":  # a sync client's every message
+        if not uid and not view.uids:
+            raise Bad("invalid message sequence number: the mailbox is empty")
+        return list(view.uids)
     try:
         seqset = parse_sequence_set(text)
     except ValueError as e:

@@ -127,6 +127,24 @@ def _plan_by_tokens(key: tuple, rev2: bool, uid: bool) -> tuple[tuple[FetchItem,
     return items, fetch_plan(items, uid=uid)
 
 
+def _plan_with_modseq(plan: FetchPlan, items: list[FetchItem], uid: bool) -> FetchPlan:
+    """The plan of `items`: `plan`'s items and the MODSEQ CHANGEDSINCE adds to them (RFC 7162
+    §3.1.4.1), kept by `plan` (a sync client sends the same FETCH 1:* (FLAGS) (CHANGEDSINCE n)
+    again and again)."""
+    if plan.modseq:  # nothing was added
+        return plan
+    found = _MODSEQ_PLANS.get(id(plan))
+    if found is None or found[0] is not plan:
+        if len(_MODSEQ_PLANS) >= 256:
+            _MODSEQ_PLANS.clear()
+        found = _MODSEQ_PLANS[id(plan)] = (plan, fetch_plan(tuple(items), uid=uid))
+    return found[1]
+
+
+# id(plan) -> (plan, the plan with MODSEQ): the plan is kept with its id, which stays its own
+_MODSEQ_PLANS: dict[int, tuple[FetchPlan, FetchPlan]] = {}
+
+
 # The items a plain line answers: how each is written, and what fills it (see _plain_lines).
 _PLAIN_VALUES = {
     "UID": (b"%d", 0),
@@ -165,7 +183,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
     changedsince = None
     if modifiers is not None:
         parsed_items, changedsince = await start_changedsince(ctx, parsed_items, modifiers, args[0])
-        plan = fetch_plan(tuple(parsed_items), uid=ctx.uid)
+        plan = _plan_with_modseq(plan, parsed_items, ctx.uid)
     elif plan.modseq and not session.dialect.condstore:
         await start_condstore(ctx)
     items = plan.items
