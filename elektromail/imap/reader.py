@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from elektromail.imap.tokens import (
     DEFAULT_MAX_DEPTH,
     HUGE_LITERAL,
-    Atom,
     CommandSyntaxError,
     Literal8String,
     LiteralString,
@@ -39,28 +38,6 @@ DEFAULT_MAX_LINE = 64 * 1024
 DEFAULT_MAX_LITERAL = 64 * 1024 * 1024
 DEFAULT_MAX_DISCARD = 2**31
 DEFAULT_PAUSE_AFTER = ("AUTHENTICATE", "IDLE", "STARTTLS")
-
-# Arguments that are atoms and lists of atoms, one level deep, each after one space: what most
-# commands are (`17 (UID FLAGS BODY.PEEK[])`, `1:5 +FLAGS (\\Seen)`). An atom's brackets come in
-# pairs with no space in them, so that each atom is what scan_tokens makes of it too (a
-# section with a space, `BODY[HEADER.FIELDS (A)]`, goes to scan_tokens). No quoted string, no
-# literal, no control or 8-bit character.
-_SIMPLE_ATOM = rb'(?:[^\x00-\x20\x7f-\xff(){"\[\]]|\[[^\x00-\x20\x7f-\xff(){"\[\]]*\])+'
-_SIMPLE_ARGUMENTS = re.compile(
-    rb"(?: (?:" + _SIMPLE_ATOM + rb"|\((?:" + _SIMPLE_ATOM + rb"(?: " + _SIMPLE_ATOM + rb")*)?\)))*"
-)
-_SIMPLE_PIECE = re.compile(r"\(([^()]*)\)|([^ ()]+)")
-
-
-def _simple_arguments(segment: bytes, start: int) -> list | None:
-    """The tokens of segment[start:] when they are simple (_SIMPLE_ARGUMENTS), else None."""
-    if _SIMPLE_ARGUMENTS.fullmatch(segment, start) is None:
-        return None
-    args: list = []
-    for inner, atom in _SIMPLE_PIECE.findall(segment[start:].decode("ascii")):
-        args.append(Atom(atom) if atom else [Atom(word) for word in inner.split()])
-    return args
-
 
 # Bytes of a skipped line kept to spot a literal announced at its end.
 _TAIL_KEEP = 64
@@ -279,17 +256,15 @@ class CommandReader:
         head = _HEAD.match(segment)
         if head is None:
             return None
-        args = _simple_arguments(segment, head.end()) if self.max_depth else None
-        if args is None:
-            stack: list[list] = [[]]
-            try:
-                if scan_tokens(segment, head.end(), stack, True, self.max_depth) is not None:
-                    return None  # a literal: the general path asks for it
-            except CommandSyntaxError:
-                return None  # the general path words the error, and skips what it must
-            if len(stack) > 1:
-                return None
-            args = stack[0]
+        stack: list[list] = [[]]
+        try:
+            if scan_tokens(segment, head.end(), stack, True, self.max_depth) is not None:
+                return None  # a literal: the general path asks for it
+        except CommandSyntaxError:
+            return None  # the general path words the error, and skips what it must
+        if len(stack) > 1:
+            return None
+        args = stack[0]
         name = head.group(2).decode("ascii").upper()
         if name in self.pause_after:
             self._paused = True
