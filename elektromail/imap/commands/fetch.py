@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
+from operator import attrgetter
 
 from twisted.internet.defer import Deferred, succeed
 
@@ -145,6 +146,8 @@ def _plan_with_modseq(plan: FetchPlan, items: list[FetchItem], uid: bool) -> Fet
 _MODSEQ_PLANS: dict[int, tuple[FetchPlan, FetchPlan]] = {}
 
 
+_FLAGS_OF = attrgetter("flags")  # of a MessageRow
+
 # The items a plain line answers: how each is written, and what fills it (see _plain_lines).
 _PLAIN_VALUES = {
     "UID": (b"%d", 0),
@@ -228,7 +231,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 extras = await postoffice.message_extras(
                     view.mailbox_id, [row.uid for row in rows], parse=extras_parse
                 )
-            if shows_flags and view.announce(chain.from_iterable(row.flags for row in rows)):
+            if shows_flags and view.announce(chain.from_iterable(map(_FLAGS_OF, rows))):
                 # a keyword another session set, not told of yet: FLAGS goes first
                 ctx.write(b"".join(flags_responses(view)))
             if plan.line is not None:  # nothing to refuse, no \Seen to set: one template
