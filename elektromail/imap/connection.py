@@ -156,13 +156,15 @@ class CommandContext:
 class OutputPacing:
     """Back-pressure for one long answer (FETCH of many bodies), through the peer: paced only
     while the answer is written, since a paused answer would otherwise keep the connection
-    from ever closing."""
+    from ever closing. The peer is asked to pace at the answer's first flush, not before: the
+    pace follows what reaches the socket, and most answers (a FETCH of one message) reach it
+    only with their tagged status, after the pacing ended."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
     def __enter__(self) -> OutputPacing:
-        self._connection.peer.begin_paced_output()
+        self._connection._pacing = True
         return self
 
     def __exit__(
@@ -171,8 +173,12 @@ class OutputPacing:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._connection.peer.end_paced_output()
-        self._connection.resume_writing()
+        connection = self._connection
+        connection._pacing = False
+        if connection._paced:
+            connection._paced = False
+            connection.peer.end_paced_output()
+        connection.resume_writing()
 
     def sent(self) -> defer.Deferred[None]:
         """Fires at once while the client keeps up, or once it has read enough of what was
@@ -203,6 +209,8 @@ class Connection:
         self._line_waiter: defer.Deferred[bytes] | None = None
         self._writing_paused = False
         self._write_waiter: defer.Deferred[None] | None = None
+        self._pacing = False  # a paced answer is being written (OutputPacing)
+        self._paced = False  # ... and the peer paces it: some of it was flushed
         self._closed = False
         self._closing = False  # said goodbye, or asked to close: nothing more is read
         # Called when the last queued command is done and none runs (NOTIFY pushes then)
@@ -322,7 +330,9 @@ class Connection:
         """Route the reader's events: literal go-aheads at once, a continuation line (or its
         being too long) to the handler waiting for it, everything else into the queue."""
         for event in events:
-            if isinstance(event, NeedContinuation):
+            if type(event) is ParsedCommand:  # most events: straight into the queue
+                self._queue.append(event)
+            elif isinstance(event, NeedContinuation):
                 self._literal_announced(event)
             elif isinstance(event, RawLine) and self._line_waiter is not None:
                 waiter, self._line_waiter = self._line_waiter, None
@@ -456,6 +466,9 @@ class Connection:
 
     def flush(self) -> None:
         if self._out and not self._closed:
+            if self._pacing and not self._paced:
+                self._paced = True
+                self.peer.begin_paced_output()
             self.peer.send(b"".join(self._out))
         self._out.clear()
         self._out_size = 0

@@ -359,7 +359,18 @@ def tagged(tag: str | None, status: str, text: str, code: str | bytes | None = N
     A None tag (a ParseError without one) gives the untagged `* BAD ...` form.
     """
     prefix = b"*" if tag is None else tag.encode("ascii")
+    if code is None:  # most: "OK FETCH completed", kept whole after its first time
+        rest = _STATUS_LINES.get((status, text))
+        if rest is None:
+            rest = b" %b %b\r\n" % (status.encode("ascii"), _clean_text(text))
+            if len(text) <= 80 and len(_STATUS_LINES) < 512:  # bounded: some quote client input
+                _STATUS_LINES[(status, text)] = rest
+        return prefix + rest
     return b"%b %b %b\r\n" % (prefix, status.encode("ascii"), _resp_text(text, code))
+
+
+# What follows the tag in a tagged response without a code, by (status, text)
+_STATUS_LINES: dict[tuple[str, str], bytes] = {}
 
 
 def untagged_status(status: str, text: str, code: str | bytes | None = None) -> bytes:

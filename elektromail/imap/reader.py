@@ -43,7 +43,7 @@ DEFAULT_PAUSE_AFTER = ("AUTHENTICATE", "IDLE", "STARTTLS")
 _TAIL_KEEP = 64
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per command, and a frozen one costs more
 class ParsedCommand:
     """A complete command as the client sent it: `name` upper-cased, `args` the tokens after it."""
 
@@ -101,6 +101,9 @@ Event = ParsedCommand | NeedContinuation | LiteralTooBig | ParseError | LineTooL
 # Tags: ASTRING-CHAR except "+" (so no "*", "%", "(", ")", "{", DQUOTE, "\", SP, CTL, 8-bit).
 _TAG = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\+]+')
 _NAME = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\\[\]]+')
+# A line's tag, one space and its name, followed by a space or the line's end: what
+# _start_command accepts, for the one-line path (_one_line).
+_HEAD = re.compile(b"(" + _TAG.pattern + b") (" + _NAME.pattern + rb")(?= |\Z)")
 _LITERAL_AT_END = re.compile(rb"(~?)\{([0-9]+)(\+?)\}\r?\Z")
 _DIGITS_PLUS_AT_END = re.compile(rb"[0-9]+\+\}\r?\Z")
 
@@ -189,7 +192,7 @@ class CommandReader:
         still short, or the line that goes on after a literal (while not paused)."""
         if self._paused or self._mode == _DEAD:
             return False
-        return self._mode != _LINE or self._cmd is not None or self.buffered > 0
+        return self._mode != _LINE or self._cmd is not None or len(self._buf) > self._pos
 
     @property
     def buffered(self) -> int:
@@ -201,6 +204,12 @@ class CommandReader:
         if self._mode == _DEAD:
             return []
         data = bytes(data)
+        if self._pos == len(self._buf) and self._mode == _LINE and not self._paused:
+            # Nothing buffered, between commands: most often `data` is one whole command line
+            # (a one-at-a-time client's), parsed here without the buffer and the line steps.
+            events = self._one_line(data)
+            if events is not None:
+                return events
         if not self._paused and self._pos == len(self._buf) and self._left:
             data = self._take_direct(data)
         self._buf += data
@@ -233,6 +242,33 @@ class CommandReader:
         self._buf.clear()
         self._pos = self._scan = 0
         return dropped
+
+    def _one_line(self, data: bytes) -> list[Event] | None:
+        """The events of `data` when it is exactly one complete, well-formed command line
+        without a literal, else None (then the general path takes `data`, and gives the same
+        events for such a line: test_reader compares the two)."""
+        end = len(data) - 2
+        if self._cmd is not None or end > self.max_line or data.find(b"\n") != end + 1:
+            return None
+        if data[end] != 0x0D:
+            return None
+        segment = data[:end]
+        head = _HEAD.match(segment)
+        if head is None:
+            return None
+        stack: list[list] = [[]]
+        try:
+            if scan_tokens(segment, head.end(), stack, True, self.max_depth) is not None:
+                return None  # a literal: the general path asks for it
+        except CommandSyntaxError:
+            return None  # the general path words the error, and skips what it must
+        if len(stack) > 1:
+            return None
+        args = stack[0]
+        name = head.group(2).decode("ascii").upper()
+        if name in self.pause_after:
+            self._paused = True
+        return [ParsedCommand(head.group(1).decode("ascii"), name, args, len(data))]
 
     # -- driver -------------------------------------------------------------------------
 

@@ -66,9 +66,21 @@ def format_search(numbers: Sequence[int]) -> bytes:
     """IMAP4rev1 `* SEARCH 2 3 7\\r\\n` (`* SEARCH\\r\\n` when nothing matched)."""
     if not numbers:
         return b"* SEARCH" + fmt.CRLF
+    largest = max(numbers)
+    if largest < _NUMBER_TEXTS_UP_TO:
+        texts = _NUMBER_TEXTS
+        if largest >= len(texts):
+            texts.extend(b"%d" % n for n in range(len(texts), largest + 1))
+        return b"* SEARCH " + b" ".join(map(texts.__getitem__, numbers)) + fmt.CRLF
     # a list's repr writes its numbers in C: "[2, 3, 7]" -> "2 3 7", quicker than a join of str()
     text = repr(numbers if type(numbers) is list else list(numbers))[1:-1].replace(",", "")
     return b"* SEARCH " + text.encode("ascii") + fmt.CRLF
+
+
+# b"%d" % n at index n, made once up to the largest number answered (below _NUMBER_TEXTS_UP_TO):
+# turning an int into decimal costs ~470 instructions, a lookup ~30 (UID SEARCH of 1,000)
+_NUMBER_TEXTS: list[bytes] = []
+_NUMBER_TEXTS_UP_TO = 1 << 16
 
 
 def format_esearch(

@@ -197,13 +197,27 @@ def scan_tokens(
             match = _ATOM.match(segment, i)
             if match is None:
                 raise CommandSyntaxError(_char_error(byte))
-            stack[-1].append(Atom(match.group().decode("ascii")))
+            text = match.group()
+            atom = _ATOMS.get(text)
+            if atom is None:
+                atom = Atom(text.decode("ascii"))
+                if len(text) <= 64:
+                    if len(_ATOMS) >= 4096:
+                        _ATOMS.clear()
+                    _ATOMS[text] = atom
+            stack[-1].append(atom)
             i = match.end()
         need_sep = True
         after_space = False
     if after_space:
         raise CommandSyntaxError("extraneous space at the end of the command")
     return None
+
+
+# Atoms by their bytes: clients send the same few again and again (FETCH, UID, FLAGS,
+# BODY.PEEK[], message numbers), and making an Atom (a str subclass) costs five times a
+# lookup. They are immutable, so one serves every command that sends it.
+_ATOMS: dict[bytes, Atom] = {}
 
 
 def _scan_quoted(segment: bytes, i: int, target: list) -> int:

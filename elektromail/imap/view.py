@@ -160,7 +160,9 @@ class MailboxView:
         """Note the keywords of `flags` the session has not been told of; True when there
         were any, and FLAGS (and PERMANENTFLAGS) must be sent again before they are used."""
         grew = False
-        for flag in flags:
+        # each flag once, in the order first seen (the first spelling of a keyword is the
+        # one told): FETCH of many messages passes each message's flags, mostly the same few
+        for flag in dict.fromkeys(flags):
             if not flag.startswith("\\") and flag.lower() not in self.announced:
                 self.announced[flag.lower()] = flag
                 grew = True

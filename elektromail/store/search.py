@@ -34,6 +34,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from elektromail.searchtext import to_blob
+from elektromail.store.dialect import dialect_of
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.pending import WAITING, parse_messages
 from elektromail.store.rows import Render
@@ -121,11 +122,15 @@ def _search_uids(
         _parse_waiting(cursor, render, mailbox_id)
     where, params = _condition(query)
     indexed = " INDEXED BY messages_body" if query[0] in _BY_BODY else ""
-    rows = cursor.execute(
-        f"SELECT m.uid FROM messages m{indexed} WHERE m.mailbox_id = ? AND {where}",
-        (mailbox_id, *params),
-    )
-    return [uid for (uid,) in rows]
+    found = f"FROM messages m{indexed} WHERE m.mailbox_id = ? AND {where}"
+    if dialect_of(cursor).is_postgresql:  # psycopg takes the rows at once
+        return [uid for (uid,) in cursor.execute(f"SELECT m.uid {found}", (mailbox_id, *params))]
+    # SQLite's cursor steps (and gives the GIL up and takes it back) once per row: one row of
+    # text costs a third of a row per message (LARGER 100 of 1,000 messages, callgrind)
+    (text,) = cursor.execute(
+        f"SELECT group_concat(m.uid) {found}", (mailbox_id, *params)
+    ).fetchone()
+    return json.loads(f"[{text}]") if text else []  # twice as quick as int() of each
 
 
 def _parse_waiting(cursor, render: Render | None, mailbox_id: int) -> None:

@@ -402,17 +402,31 @@ def test_a_paced_answer_waits_while_the_client_is_behind() -> None:
     connection, peer = connect()
     ctx = CommandContext(connection, "a", "FETCH", uid=False)
     with ctx.paced() as pacing:
-        assert peer.calls[-1] == ("begin_paced_output",)
         ctx.write(b"* 1 FETCH (UID 1)\r\n")
         assert pacing.sent().called  # the client keeps up: no wait
+        assert ("begin_paced_output",) not in peer.calls  # nothing reached the peer yet
         connection.pause_writing()
         ctx.write(b"* 2 FETCH (UID 2)\r\n")
         waiting = pacing.sent()
+        # the first bytes that go out are paced: the peer is asked before they are sent
+        assert peer.calls[-2] == ("begin_paced_output",)
         assert peer.take() == b"* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n"  # sent, then wait
         assert not waiting.called and connection.waiting_for_client
         connection.resume_writing()
         assert waiting.called and not connection.waiting_for_client
     assert peer.calls[-1] == ("end_paced_output",)
+
+
+def test_a_short_paced_answer_is_not_paced_by_the_peer() -> None:
+    """A FETCH of one message: nothing reaches the peer before the pacing ends, so it is never
+    asked to pace (nor to stop)."""
+    connection, peer = connect()
+    ctx = CommandContext(connection, "a", "FETCH", uid=False)
+    with ctx.paced() as pacing:
+        ctx.write(b"* 1 FETCH (UID 1)\r\n")
+        assert pacing.sent().called
+    connection.flush()
+    assert peer.calls == [("send", b"* 1 FETCH (UID 1)\r\n")]
 
 
 def test_a_paced_answer_stops_waiting_when_the_connection_is_lost() -> None:

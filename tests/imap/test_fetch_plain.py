@@ -60,3 +60,15 @@ def test_flags_carry_recent_and_uid_fetch_names_the_uid_first(wire):
         b"* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent $Work) RFC822.SIZE 23)\r\n"
         b"* 3 FETCH (UID 3 FLAGS (\\Flagged \\Recent) RFC822.SIZE 23)\r\n"
     )
+
+
+@pytest.mark.parametrize(
+    "items", [b"(UID FOO)", b"FOO", b"(UID ALL)"], ids=["list", "atom", "macro"]
+)
+def test_invalid_items_are_bad_every_time(wire, items) -> None:
+    """Plans are kept by the items' tokens; a list that makes none is refused each time it
+    comes, and the same items spelled in another case make the same answer."""
+    for _ in range(2):
+        assert re.match(rb"f BAD invalid FETCH items: ", wire.command(b"f FETCH 1 " + items))
+    upper = wire.command(b"f FETCH 2 (UID RFC822.SIZE FLAGS)")
+    assert wire.command(b"f FETCH 2 (uid rfc822.size Flags)") == upper

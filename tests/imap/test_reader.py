@@ -571,3 +571,59 @@ def test_mid_command_says_whether_the_rest_is_awaited(chunks, expected):
     for chunk in chunks:
         reader.feed(chunk)
     assert reader.mid_command is expected
+
+
+# --- the one-line path: a whole command line in one feed -------------------------------------
+
+ONE_LINES = [
+    *(param.values[0] for param in VALID),
+    *(param.values[0] for param in ERRORS),
+    b"a  X 1\r\n",
+    b"a X 1 \r\n",
+    b"a X ( 1)\r\n",
+    b"a NOOP\r\r\n",
+    b"a NOOP \r\n",
+    b"a\tNOOP\r\n",
+    b"\r\n",
+    b"a IDLE\r\n",
+    b"a STARTTLS\r\n",
+    b"a AUTHENTICATE PLAIN\r\n",
+    b"a APPEND INBOX {3}\r\n",
+    b"a APPEND INBOX {3+}\r\n",
+    b"a APPEND INBOX ~{3}\r\n",
+    b"a LOGIN {4}\r\n",
+    b"a FETCH 1 (BODY[HEADER.FIELDS (A B)] BODY.PEEK[1.MIME]<0.5>)\r\n",
+    b"a FETCH 1:* (FLAGS) (CHANGEDSINCE 5)\r\n",
+    b"a UID STORE 5 +FLAGS (\\Flagged $Work)\r\n",
+    b"a X (A B) C ()\r\n",
+    b"a X [a]b[c] BODY[]<0.5> BINARY.PEEK[1]\r\n",
+    b"a X (foo[) a]b ~x *%\r\n",
+    b"a X (a) (b)\r\n",
+    b"a X ((a))\r\n",
+    b"a X (a (b))\r\n",
+    b"a X (a)(b)\r\n",
+    b"a X (a\r\n",
+    b"a X a)\r\n",
+    b"a X (a )\r\n",
+    b"a X ~{3}\r\n",
+    b"a X BODY[1 2]\r\n",
+    b"a X BODY[HEADER.FIELDS (A)]x[y]\r\n",
+    b"a X " + b"y" * 84 + b"\r\n",  # max_line (90) exactly
+    b"a X " + b"y" * 85 + b"\r\n",  # one over
+]
+
+
+@pytest.mark.parametrize("depth", [100, 1, 0])
+@pytest.mark.parametrize("line", ONE_LINES)
+def test_one_line_in_one_feed_gives_what_the_general_path_gives(line: bytes, depth: int) -> None:
+    """A line that comes alone in one feed is read by a shorter path; what it makes of the
+    line, and of what follows, is what the line's steps make of it in two pieces."""
+    whole = CommandReader(max_line=90, max_depth=depth)
+    pieces = CommandReader(max_line=90, max_depth=depth)
+    after = b"z NOOP\r\n"
+    got = whole.feed(line)
+    expected = pieces.feed(line[:1]) + pieces.feed(line[1:])
+    assert repr(got) == repr(expected)
+    assert whole.paused == pieces.paused and whole.mid_command == pieces.mid_command
+    if not whole.paused:
+        assert repr(whole.feed(after)) == repr(pieces.feed(after))

@@ -27,6 +27,15 @@ def program(text: str, rev2: bool):
         pytest.param([], b"* SEARCH\r\n", id="empty"),
         pytest.param([7], b"* SEARCH 7\r\n", id="one"),
         pytest.param([2, 3, 7], b"* SEARCH 2 3 7\r\n", id="several"),
+        pytest.param((9, 1, 4), b"* SEARCH 9 1 4\r\n", id="any-order-any-sequence"),
+        pytest.param(
+            [65535, 65536, 4294967295], b"* SEARCH 65535 65536 4294967295\r\n", id="large"
+        ),
+        pytest.param(
+            list(range(1, 1001)),
+            b"* SEARCH " + b" ".join(b"%d" % n for n in range(1, 1001)) + b"\r\n",
+            id="many",
+        ),
     ],
 )
 def test_format_search(numbers: list[int], expected: bytes) -> None:

@@ -221,12 +221,15 @@ def test_a_long_answer_registers_a_push_producer_that_paces_it() -> None:
     server, transport = connect()
     ctx = CommandContext(server.connection, "a", "FETCH", uid=False)
     with ctx.paced() as pacing:
+        assert transport.producer is None  # nothing to pace yet
+        ctx.write(b"* 1 FETCH (UID 1)\r\n")
+        server.connection.flush()  # a long answer's first piece goes out: paced from here
         producer = transport.producer
         assert producer is not None and transport.streaming
         producer.pauseProducing()  # the transport's buffer is full
-        ctx.write(b"* 1 FETCH (UID 1)\r\n")
+        ctx.write(b"* 2 FETCH (UID 2)\r\n")
         waiting = pacing.sent()
-        assert transport.value() == b"* 1 FETCH (UID 1)\r\n"
+        assert transport.value() == b"* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n"
         assert not waiting.called
         producer.resumeProducing()  # drained
         assert waiting.called
@@ -237,8 +240,10 @@ def test_a_paced_answer_stops_waiting_when_the_connection_is_lost() -> None:
     server, transport = connect()
     ctx = CommandContext(server.connection, "a", "FETCH", uid=False)
     with ctx.paced() as pacing:
-        transport.producer.pauseProducing()
         ctx.write(b"* 1 FETCH (UID 1)\r\n")
+        server.connection.flush()
+        transport.producer.pauseProducing()
+        ctx.write(b"* 2 FETCH (UID 2)\r\n")
         waiting = pacing.sent()
         server.connectionLost(connectionDone)
         assert waiting.called
@@ -251,6 +256,8 @@ def test_another_producer_is_left_in_place() -> None:
     transport.registerProducer(other, True)
     ctx = CommandContext(server.connection, "a", "FETCH", uid=False)
     with ctx.paced():
+        ctx.write(b"* 1 FETCH (UID 1)\r\n")
+        server.connection.flush()
         assert transport.producer is other
     assert transport.producer is other
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
+from operator import attrgetter
 
 from twisted.internet.defer import Deferred, succeed
 
@@ -64,6 +65,8 @@ class FetchPlan:
     rendered: bool
     sets_seen: bool
     flags: bool
+    extras: bool | None  # imap/objectids.wanted_extras of the items
+    modseq: bool  # MODSEQ is among the items asked for (or added after the UID prefix)
     # For a plan of UID, FLAGS, MODSEQ and RFC822.SIZE only (a sync client's FETCH 1:* (FLAGS),
     # CHANGEDSINCE): the response line as a %-template, and what fills it (_PLAIN_VALUES)
     line: bytes | None = None
@@ -85,10 +88,65 @@ def fetch_plan(items: tuple[FetchItem, ...], *, uid: bool) -> FetchPlan:
         rendered=any(item.name in RENDERED_ITEMS and item.section is None for item in items),
         sets_seen=any(item.sets_seen for item in items),
         flags=any(item.name == "FLAGS" for item in items),
+        extras=wanted_extras(items),
+        modseq=any(item.name == "MODSEQ" for item in items),
         line=line,
         fills=fills,
     )
 
+
+def _items_and_plan(
+    tokens: list[Argument], rev2: bool, uid: bool
+) -> tuple[list[FetchItem], FetchPlan]:
+    """The items of a FETCH and their plan: looked up by the tokens themselves when they are a
+    macro or a list of atoms (what clients send, the same few again and again), which hash
+    faster than the items they make; raises ValueError for invalid items."""
+    key = _items_key(tokens)
+    if key is None:
+        items = parse_fetch_items(tokens, rev2=rev2)
+        return items, fetch_plan(tuple(items), uid=uid)
+    items, plan = _plan_by_tokens(key, rev2, uid)
+    return list(items), plan
+
+
+def _items_key(tokens: list[Argument]) -> tuple | None:
+    """`(atom,)` for a single atom, `(None, *atoms)` for a list of atoms, else None."""
+    if len(tokens) != 1:
+        return None
+    spec = tokens[0]
+    if isinstance(spec, Atom):
+        return (spec,)
+    if isinstance(spec, list) and all(isinstance(token, Atom) for token in spec):
+        return (None, *spec)
+    return None
+
+
+@lru_cache(maxsize=256)
+def _plan_by_tokens(key: tuple, rev2: bool, uid: bool) -> tuple[tuple[FetchItem, ...], FetchPlan]:
+    tokens = [key[0]] if key[0] is not None else [list(key[1:])]
+    items = tuple(parse_fetch_items(tokens, rev2=rev2))
+    return items, fetch_plan(items, uid=uid)
+
+
+def _plan_with_modseq(plan: FetchPlan, items: list[FetchItem], uid: bool) -> FetchPlan:
+    """The plan of `items`: `plan`'s items and the MODSEQ CHANGEDSINCE adds to them (RFC 7162
+    §3.1.4.1), kept by `plan` (a sync client sends the same FETCH 1:* (FLAGS) (CHANGEDSINCE n)
+    again and again)."""
+    if plan.modseq:  # nothing was added
+        return plan
+    found = _MODSEQ_PLANS.get(id(plan))
+    if found is None or found[0] is not plan:
+        if len(_MODSEQ_PLANS) >= 256:
+            _MODSEQ_PLANS.clear()
+        found = _MODSEQ_PLANS[id(plan)] = (plan, fetch_plan(tuple(items), uid=uid))
+    return found[1]
+
+
+# id(plan) -> (plan, the plan with MODSEQ): the plan is kept with its id, which stays its own
+_MODSEQ_PLANS: dict[int, tuple[FetchPlan, FetchPlan]] = {}
+
+
+_FLAGS_OF = attrgetter("flags")  # of a MessageRow
 
 # The items a plain line answers: how each is written, and what fills it (see _plain_lines).
 _PLAIN_VALUES = {
@@ -121,23 +179,23 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
         modifiers = parse_fetch_modifiers(args[-1])
         args = args[:-1]
     try:
-        parsed_items = parse_fetch_items(args[1:], rev2=session.dialect.rev2)
+        parsed_items, plan = _items_and_plan(args[1:], session.dialect.rev2, ctx.uid)
     except ValueError as e:
         raise Bad(f"invalid FETCH items: {e}") from None
     uids = resolve_uids(args[0], view, ctx.uid)
     changedsince = None
     if modifiers is not None:
         parsed_items, changedsince = await start_changedsince(ctx, parsed_items, modifiers, args[0])
-    elif not session.dialect.condstore and any(i.name == "MODSEQ" for i in parsed_items):
+        plan = _plan_with_modseq(plan, parsed_items, ctx.uid)
+    elif plan.modseq and not session.dialect.condstore:
         await start_condstore(ctx)
-    plan = fetch_plan(tuple(parsed_items), uid=ctx.uid)
     items = plan.items
     need_structure, need_raw, need_rendered = plan.structure, plan.raw, plan.rendered
     set_seen = plan.sets_seen and not view.readonly
     shows_flags = set_seen or plan.flags
     dialect = session.dialect
     postoffice = ctx.services.postoffice
-    extras_parse = wanted_extras(items)
+    extras_parse = plan.extras
     # Bodies are read in runs of at most CHUNK_WITH_BODIES messages and BODY_BYTES bytes
     # (a larger message alone), chosen by the store from their sizes in the same round
     # trip; without bodies, CHUNK messages at a time.
@@ -173,7 +231,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 extras = await postoffice.message_extras(
                     view.mailbox_id, [row.uid for row in rows], parse=extras_parse
                 )
-            if shows_flags and view.announce(chain.from_iterable(row.flags for row in rows)):
+            if shows_flags and view.announce(chain.from_iterable(map(_FLAGS_OF, rows))):
                 # a keyword another session set, not told of yet: FLAGS goes first
                 ctx.write(b"".join(flags_responses(view)))
             if plan.line is not None:  # nothing to refuse, no \Seen to set: one template

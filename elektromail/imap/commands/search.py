@@ -196,6 +196,9 @@ def _known(uids: list[int], found: list[int]) -> list[int]:
             if at < count and uids[at] == uid:
                 known.append(uid)
         return known
+    found.sort()  # in UID order already, mostly: a pass to see it
+    if found == uids:  # every message matched (LARGER 100), or as many as are here
+        return found
     return sorted(set(uids).intersection(found))
 
 
