@@ -493,6 +493,10 @@ class Store:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
         return self._run(_mailbox_view, mailbox_id)
 
+    def messages_after(self, mailbox_id: int, uid: int) -> Deferred[list[tuple[int, str]]]:
+        """The (uid, flags text) pairs of the mailbox's messages above `uid`, in UID order."""
+        return self._run(_messages_after, mailbox_id, uid)
+
     def set_first_recent(self, mailbox_id: int, uid: int) -> Deferred[None]:
         """Messages below `uid` have been in a read-write SELECT (\\Recent given out); the
         value only grows. Not grouped: a STATUS asked after it must count with it. While the
@@ -830,6 +834,13 @@ def _mailbox_view(cursor, mailbox_id) -> tuple[MailboxRow, list[tuple[int, str]]
         "SELECT uid, flags FROM messages WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)
     ).fetchall()
     return _mailbox(row), messages
+
+
+def _messages_after(cursor, mailbox_id, uid) -> list[tuple[int, str]]:
+    return cursor.execute(
+        "SELECT uid, flags FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid",
+        (mailbox_id, uid),
+    ).fetchall()
 
 
 def _set_first_recent(cursor, mailbox_id, uid) -> None:
