@@ -22,7 +22,7 @@ class MessageAdded:
     # How it came in: "smtp", "dsn" (a bounce), "inject" (HTTP), "append" (IMAP), or "copy" /
     # "move" for a copy of a message already announced (COPIED); webhooks skip those.
     source: str = ""
-    # Stored by another process on the same PostgreSQL database (pgevents.py): this one's
+    # Stored by another process on the same PostgreSQL database (store/pgevents.py): this one's
     # sessions hear of it, but what happens once per message (webhooks, retention) happened
     # there.
     remote: bool = field(default=False, compare=False)
@@ -87,7 +87,7 @@ class ServerReset:
 
 @dataclass(frozen=True, slots=True)
 class EventsMissed:
-    """Events of other processes may have been missed (pgevents.py lost its connection to
+    """Events of other processes may have been missed (store/pgevents.py lost its connection to
     PostgreSQL and has it again): whoever shows a mailbox reads it again from the store."""
 
 
@@ -128,7 +128,7 @@ class Events:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         # True when other processes share the store and their events arrive here too
-        # (pgevents.py): events may then come out of UID order, and views catch up by reading.
+        # (store/pgevents.py): events may then come out of UID order, and views catch up by reading.
         self.shared = False
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:

@@ -65,7 +65,7 @@ class Server:
         # Events to and from the other processes on the same PostgreSQL database
         self.crossing = None
         if self.store.dialect.is_postgresql:
-            from elektromail.pgevents import ClusterEvents
+            from elektromail.store.pgevents import ClusterEvents
 
             self.crossing = ClusterEvents(
                 self.store.path, self.events, reactor, self.postoffice.remote_event

@@ -1,4 +1,4 @@
-"""Events across processes on PostgreSQL (issue 20, elektromail/pgevents.py): what crosses as
+"""Events across processes on PostgreSQL (issue 20, elektromail/store/pgevents.py): what crosses as
 what, the parts of a large event, hostile notifications, and two servers on one database
 (in this process with hubs and connections of their own, and as two real processes), the
 LISTEN connection's loss and return."""
@@ -16,7 +16,6 @@ import urllib.request
 import pytest
 from twisted.internet import defer
 
-from elektromail import pgevents
 from elektromail.events import (
     Events,
     EventsMissed,
@@ -28,6 +27,7 @@ from elektromail.events import (
     SubscriptionChanged,
     UserDeleted,
 )
+from elektromail.store import pgevents
 from elektromail.testing import MailServer
 from tests.test_postgresql import cluster, needs_postgresql  # noqa: F401 (a fixture)
 

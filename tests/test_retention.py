@@ -454,7 +454,7 @@ def test_the_config_schema_allows_null_and_refuses_nonsense():
 
 
 def test_a_delivery_another_process_made_is_its_to_prune_after(monkeypatch):
-    """On a shared PostgreSQL store every process hears each delivery (pgevents.py): only the
+    """On a shared PostgreSQL store every process hears each delivery (store/pgevents.py): only the
     one that stored the message starts a pass, so processes do not prune the same mail."""
     from elektromail.events import Events, MessageAdded
     from elektromail.postoffice import PostOffice

@@ -103,7 +103,7 @@ class ControlDesk(NamespaceDesk):
         )
 
     def remote_event(self, event) -> None:
-        """Another process on the same database published `event` (pgevents.py), before it
+        """Another process on the same database published `event` (store/pgevents.py), before it
         is published here: forget what it made stale, as the process that made it did."""
         if isinstance(event, ServerReset):
             self.forget_routes()

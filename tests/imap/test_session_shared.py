@@ -1,4 +1,4 @@
-"""imap/session.py when other processes share the store (Events.shared, pgevents.py): a
+"""imap/session.py when other processes share the store (Events.shared, store/pgevents.py): a
 selected view catches up from the store with deliveries heard out of UID order or from
 another process, what changes while that read is in flight wins over the read, and after
 EventsMissed the view reads its whole mailbox again. Without a shared store nothing of this

@@ -148,7 +148,7 @@ def test_stop_cancels_the_reads_and_unsubscribes():
 
 
 def test_a_message_another_process_stored_is_its_to_send():
-    """On a shared PostgreSQL store (pgevents.py) every process hears each delivery: only
+    """On a shared PostgreSQL store (store/pgevents.py) every process hears each delivery: only
     the one that stored it sends the webhook, so it is sent once."""
     postoffice, post, _clock, _hooks = feed()
     postoffice.events.publish(MessageAdded("bob", "INBOX", 7, 1, (), "smtp", remote=True))
