@@ -335,6 +335,25 @@ def test_a_wait_on_one_node_is_woken_by_a_delivery_on_the_other(nodes):
 
 
 @needs_postgresql
+def test_the_event_stream_on_one_node_shows_a_delivery_and_flags_on_the_other(nodes):
+    from tests.http.client import Api
+    from tests.http.test_events import Stream
+
+    first, second, _ = nodes
+    stream = Stream(Api(second))
+    _send(first.smtp_port, "streamed")
+    kind, data = stream.event()
+    assert (kind, data["user"], data["mailbox"], data["uid"]) == ("delivered", "user", "INBOX", 1)
+    actor = _imap(first.imap_port)
+    actor.send("d UID STORE 1 +FLAGS (\\Answered)")
+    actor.until(b"d OK")
+    kind, data = stream.event()
+    assert (kind, data["uid"], data["flags"]) == ("flags", 1, ["\\Answered"])
+    actor.close()
+    stream.close()
+
+
+@needs_postgresql
 def test_flags_and_expunges_on_one_node_are_told_to_a_session_on_the_other(nodes):
     first, second, _ = nodes
     _send(first.smtp_port, "one")
@@ -473,7 +492,7 @@ def test_the_listener_reconnects_and_a_selected_view_catches_up_with_what_it_mis
     first, second, url = nodes
     crossing = second.server.crossing
     allowed = threading.Event()
-    real_open = crossing._open_connection
+    real_open = pgevents._open
     refused = threading.Event()
 
     def gated(conninfo):
@@ -536,3 +555,62 @@ def test_two_processes_on_one_database_hear_each_other(cluster, child_server):  
     assert b"\\Flagged" in watcher.until(b"* 1 FETCH")[-1]
     watcher.close()
     imap.logout()
+
+
+@needs_postgresql
+def test_an_event_published_just_before_stop_still_goes(nodes):
+    first, second, _ = nodes
+    heard: defer.Deferred = defer.Deferred()
+
+    def subscribe():
+        second.server.events.subscribe(
+            lambda e: isinstance(e, UserDeleted) and not heard.called and heard.callback(e)
+        )
+
+    second.call(subscribe)
+
+    async def publish_and_stop():
+        server = first.server
+        server.events.publish(UserDeleted("last words"))
+        await first._stop_in_reactor(server)
+
+    first.call(publish_and_stop)
+    first.server = None
+    assert second.call(lambda: heard) == UserDeleted("last words")
+
+
+@needs_postgresql
+def test_a_listener_that_cannot_connect_at_start_up_warns_and_connects_later(
+    cluster,  # noqa: F811
+    monkeypatch,
+):
+    url = cluster.new_database()
+    allowed = threading.Event()
+    real_open = pgevents._open
+    calls = []
+
+    def gated(conninfo):
+        calls.append(conninfo)
+        if not allowed.is_set():
+            raise ConnectionError("not yet")
+        return real_open(conninfo)
+
+    monkeypatch.setattr(pgevents, "_open", gated)
+    warnings: list[str] = []
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    def observe(event):
+        if event.get("log_level") is not None and event["log_level"].name == "warn":
+            warnings.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        with MailServer(db=url, imap_port=0) as node:  # starts: the store is there
+            assert not node.server.crossing.connected
+            allowed.set()
+            node.call(node.server.crossing.when_connected)
+            assert len(calls) >= 2
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    mine = [w for w in warnings if "events:" in w]
+    assert len(mine) == 1 and "cannot connect" in mine[0] and "not yet" in mine[0]

@@ -285,13 +285,13 @@ class ClusterEvents:
         events: Events,
         reactor,
         on_remote: Callable[[Event | EventsMissed], None] | None = None,
-        open_connection: Callable[[str], Any] = _open,
+        open_connection: Callable[[str], Any] | None = None,
     ) -> None:
         self.conninfo = conninfo_of(url)
         self.events = events
         self.reactor = reactor
         self.on_remote = on_remote
-        self._open_connection = open_connection  # tests: a connection that fails
+        self._open_connection = open_connection  # None: _open (tests: one that fails)
         self._conn = None
         # A duplicate of the connection's socket, which the reactor watches: libpq closes its
         # own when the server goes away, before the reactor could be told to stop watching it.
@@ -309,6 +309,7 @@ class ClusterEvents:
         self._stopped = False
         self._lost = False  # the warning was logged: the next connection tells of missed events
         self._drained: list[defer.Deferred] = []
+        self._on_connect: list[defer.Deferred] = []
         self._warned_at = float("-inf")
         self._unwarned = 0
         self.sent = 0  # events sent
@@ -346,12 +347,23 @@ class ClusterEvents:
     def connected(self) -> bool:
         return self._conn is not None
 
+    def when_connected(self) -> defer.Deferred:
+        """Fires once the connection is there (at once when it is)."""
+        if self._conn is not None:
+            return defer.succeed(None)
+        d: defer.Deferred = defer.Deferred()
+        self._on_connect.append(d)
+        return d
+
     # --- connecting ------------------------------------------------------------------------
 
     def _connect(self) -> defer.Deferred:
         self._retry_call = None
         d = threads.deferToThreadPool(
-            self.reactor, self.reactor.getThreadPool(), self._open_connection, self.conninfo
+            self.reactor,
+            self.reactor.getThreadPool(),
+            self._open_connection or _open,
+            self.conninfo,
         )
         self._connecting = d
         d.addCallbacks(self._connected, self._failed)
@@ -373,6 +385,9 @@ class ClusterEvents:
             self._waiting.appendleft(payloads({"t": "missed"}, next(self._numbers)))
             self._publish_here(EventsMissed())
         self._send_waiting()
+        waiting, self._on_connect = self._on_connect, []
+        for d in waiting:
+            d.callback(None)
 
     def _failed(self, failure) -> None:
         self._connecting = None
