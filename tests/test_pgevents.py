@@ -456,7 +456,7 @@ def _crossed(first, second, event, kind):
 
     second.call(subscribe)
     first.call(lambda: first.server.events.publish(event))
-    return second.call(lambda: heard)
+    return second.call(lambda: heard.addTimeout(20, second.server.reactor))
 
 
 @needs_postgresql
@@ -519,7 +519,9 @@ def test_the_listener_reconnects_and_a_selected_view_catches_up_with_what_it_mis
     assert refused.wait(20)  # lost, and the first reconnect refused
     _send(first.smtp_port, "while away")  # its NOTIFY is not heard by the second
     allowed.set()
-    assert isinstance(second.call(lambda: missed), EventsMissed)
+    assert isinstance(
+        second.call(lambda: missed.addTimeout(20, second.server.reactor)), EventsMissed
+    )
     idle.until(b"* 1 EXISTS")
     idle.send("DONE")
     idle.until(b"c OK")
@@ -576,7 +578,9 @@ def test_an_event_published_just_before_stop_still_goes(nodes):
 
     first.call(publish_and_stop)
     first.server = None
-    assert second.call(lambda: heard) == UserDeleted("last words")
+    assert second.call(lambda: heard.addTimeout(20, second.server.reactor)) == UserDeleted(
+        "last words"
+    )
 
 
 @needs_postgresql
@@ -608,9 +612,26 @@ def test_a_listener_that_cannot_connect_at_start_up_warns_and_connects_later(
         with MailServer(db=url, imap_port=0) as node:  # starts: the store is there
             assert not node.server.crossing.connected
             allowed.set()
-            node.call(node.server.crossing.when_connected)
+            node.call(
+                lambda: node.server.crossing.when_connected().addTimeout(20, node.server.reactor)
+            )
             assert len(calls) >= 2
     finally:
         globalLogPublisher.removeObserver(observe)
     mine = [w for w in warnings if "events:" in w]
     assert len(mine) == 1 and "cannot connect" in mine[0] and "not yet" in mine[0]
+
+
+@needs_postgresql
+def test_quotes_and_backslashes_cross_whatever_standard_conforming_strings_says(cluster):  # noqa: F811
+    import psycopg
+
+    url = cluster.new_database()
+    name = url.rpartition("/")[2].partition("?")[0]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} SET standard_conforming_strings = off")
+    with MailServer(db=url, imap_port=0) as first, MailServer(db=url, imap_port=0) as second:
+        event = MailboxNameChanged("user", "it's a \\ and \\' and \"quote\" and ü", True)
+        assert _crossed(first, second, event, MailboxNameChanged) == event
+        flags = FlagsChanged("user", "INBOX", 1, ((1, ("\\Seen", "it's")),))
+        assert _crossed(first, second, flags, FlagsChanged) == flags

@@ -239,7 +239,9 @@ class _Joining:
 
 
 def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    """An escape string constant: read the same whatever standard_conforming_strings says
+    (JSON has backslashes: a flag's, an escaped quote)."""
+    return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 # --- the connection ---------------------------------------------------------------------------
