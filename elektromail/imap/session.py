@@ -134,6 +134,8 @@ class Session:
         # messages above a UID, to catch up with deliveries heard out of UID order or missed.
         self._read_after: ReadAfter | None = None
         self._catching: _CatchUp | None = None
+        # uid -> the highest mod-sequence heard of it while selected (a shared store only)
+        self._seen_modseqs: dict[int, int] = {}
 
     # --- state changes ----------------------------------------------------------------------
 
@@ -186,6 +188,7 @@ class Session:
         self._recent_arrival = None
         self._read_after = None
         self._catching = None
+        self._seen_modseqs = {}
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
@@ -236,6 +239,8 @@ class Session:
         if wanted is not None and NOTIFY_EVENT_NAMES[type(event)] not in wanted:
             self._withheld.append(event)
             return
+        if isinstance(event, FlagsChanged) and event.modseqs and self._read_after is not None:
+            event = self._newer_changes(event)  # other processes' may come out of order
         catching = self._catching
         if catching is not None:  # what the read in flight returns is older than this
             if isinstance(event, FlagsChanged):
@@ -264,6 +269,28 @@ class Session:
             for uid in event.uids:
                 view.note_expunged(uid)
         self._changed()
+
+    def _newer_changes(self, event: FlagsChanged) -> FlagsChanged:
+        """`event` without the changes older than one already heard of the same message (by
+        mod-sequence, RFC 7162 §3.1.1: a message's only grows): two processes' changes to one
+        message may be heard the other way round."""
+        seen = self._seen_modseqs
+        changes, modseqs = [], []
+        for change, modseq in zip(event.changes, event.modseqs, strict=True):
+            if modseq > seen.get(change[0], 0):
+                seen[change[0]] = modseq
+                changes.append(change)
+                modseqs.append(modseq)
+        if len(changes) == len(event.changes):
+            return event
+        return FlagsChanged(
+            event.user,
+            event.mailbox,
+            event.mailbox_id,
+            tuple(changes),
+            event.origin,
+            tuple(modseqs),
+        )
 
     def _changed(self) -> None:
         if self.on_notified_change is not None:

@@ -66,6 +66,7 @@ from elektromail.store.pending import (
     any_unparsed,
     parse_bodies,
     parse_for,
+    parse_in_memory,
     parse_some,
 )
 from elektromail.store.rows import PreparedMessage, Render, Rendered
@@ -932,7 +933,11 @@ def _fetch(
                 waiting.setdefault(r[10], []).append(len(out))
             out.append(make_row((r[0], _flags_from_db(r[1]), *r[2:10], r[12])))
     if waiting:
-        for body_id, found in parse_bodies(cursor, render, waiting).items():
+        parsed = parse_bodies(cursor, render, waiting)
+        missing = [body_id for body_id in waiting if body_id not in parsed]
+        if missing:  # parsed and stored meanwhile by another process sharing the database
+            parsed.update(parse_in_memory(cursor, render, missing))
+        for body_id, found in parsed.items():
             for i in waiting[body_id]:
                 out[i] = _parsed_row(out[i], found, structure, rendered)
     return out

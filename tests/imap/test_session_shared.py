@@ -141,3 +141,27 @@ def test_without_a_shared_store_nothing_is_read():
     session.events.publish(EventsMissed())
     assert reader.asked == []
     assert session.updates(True) == b"* 2 EXISTS\r\n"
+
+
+def test_a_flag_change_older_than_one_heard_is_dropped():
+    """Two processes change one message; their events may arrive the other way round. A
+    message's mod-sequence only grows (RFC 7162 §3.1.1): the older change is not told."""
+    session, _, _ = selected(1, 2)
+    session.dialect.condstore = True
+    newer = FlagsChanged("Bob", "INBOX", BOX, ((1, ("\\Seen", "\\Flagged")),), None, (20,))
+    older = FlagsChanged(
+        "Bob", "INBOX", BOX, ((1, ("\\Seen",)), (2, ("\\Answered",))), None, (19, 19)
+    )
+    session.events.publish(newer)
+    session.events.publish(older)
+    assert session.updates(True) == (
+        b"* 1 FETCH (UID 1 MODSEQ (20) FLAGS (\\Seen \\Flagged))\r\n"
+        b"* 2 FETCH (UID 2 MODSEQ (19) FLAGS (\\Answered))\r\n"
+    )
+
+
+def test_the_session_own_change_counts_as_heard():
+    session, _, _ = selected(1)
+    session.events.publish(FlagsChanged("Bob", "INBOX", BOX, ((1, ("\\Seen",)),), session, (9,)))
+    session.events.publish(FlagsChanged("Bob", "INBOX", BOX, ((1, ()),), None, (8,)))
+    assert session.updates(True) == b""
