@@ -5,7 +5,7 @@ because a subscriber did."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twisted.logger import Logger
 
@@ -22,6 +22,10 @@ class MessageAdded:
     # How it came in: "smtp", "dsn" (a bounce), "inject" (HTTP), "append" (IMAP), or "copy" /
     # "move" for a copy of a message already announced (COPIED); webhooks skip those.
     source: str = ""
+    # Stored by another process on the same PostgreSQL database (store/pgevents.py): this one's
+    # sessions hear of it, but what happens once per message (webhooks, retention) happened
+    # there.
+    remote: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,12 @@ class ServerReset:
     users: frozenset[str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EventsMissed:
+    """Events of other processes may have been missed (store/pgevents.py lost its connection to
+    PostgreSQL and has it again): whoever shows a mailbox reads it again from the store."""
+
+
 COPIED = ("copy", "move")  # MessageAdded.source of a message that is not new mail
 
 
@@ -101,7 +111,14 @@ MailboxEvent = MessageAdded | FlagsChanged | MessagesExpunged
 MAILBOX_EVENTS = (MessageAdded, FlagsChanged, MessagesExpunged)
 # For isinstance: changes to a user's list of mailboxes or subscriptions.
 LIST_EVENTS = (MailboxNameChanged, SubscriptionChanged)
-Event = MailboxEvent | MailboxNameChanged | SubscriptionChanged | UserDeleted | ServerReset
+Event = (
+    MailboxEvent
+    | MailboxNameChanged
+    | SubscriptionChanged
+    | UserDeleted
+    | ServerReset
+    | EventsMissed
+)
 Subscriber = Callable[[Event], None]
 
 
@@ -110,6 +127,9 @@ class Events:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        # True when other processes share the store and their events arrive here too
+        # (store/pgevents.py): events may then come out of UID order, and views catch up by reading.
+        self.shared = False
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Add `subscriber`; the returned function removes it again."""

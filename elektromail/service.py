@@ -62,6 +62,14 @@ class Server:
         self.factories: dict[str, object] = {}
         self.ports: dict[str, IListeningPort] = {}
         self.webhooks = None  # http/webhooks.Webhooks when --webhook-url is set
+        # Events to and from the other processes on the same PostgreSQL database
+        self.crossing = None
+        if self.store.dialect.is_postgresql:
+            from elektromail.store.pgevents import ClusterEvents
+
+            self.crossing = ClusterEvents(
+                self.store.path, self.events, reactor, self.postoffice.remote_event
+            )
         if settings.webhook_urls:
             from elektromail.http.webhooks import Webhooks
 
@@ -147,6 +155,8 @@ class Server:
         for name in self.settings.not_implemented:
             log.warn("not implemented yet: {name}", name=name)
         await self.store.open()
+        if self.crossing is not None:
+            await self.crossing.start()
         await self.postoffice.start()
         self.postoffice.start_expiry(self.reactor)  # idle namespaces (ELEKTROMAIL_NAMESPACE_IDLE)
         self.postoffice.start_retention(self.reactor)  # --max-messages, --max-age
@@ -181,6 +191,8 @@ class Server:
         self.postoffice.stop_expiry()
         self.postoffice.stop_retention()
         self.postoffice.traffic.flush()
+        if self.crossing is not None:
+            await self.crossing.stop()
         self.store.close()
 
 

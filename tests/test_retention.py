@@ -480,3 +480,18 @@ def test_the_config_schema_allows_null_and_refuses_nonsense():
         ("max_age", "7d"),
     ):
         assert list(schema.iter_errors({**shown, field: bad})), (field, bad)
+
+
+def test_a_delivery_another_process_made_is_its_to_prune_after(monkeypatch):
+    """On a shared PostgreSQL store every process hears each delivery (store/pgevents.py): only the
+    one that stored the message starts a pass, so processes do not prune the same mail."""
+    from elektromail.events import Events, MessageAdded
+    from elektromail.postoffice import PostOffice
+
+    postoffice = PostOffice(db.Store(), Events(), resolve({"max-messages": "5"}, {}))
+    wanted: list = []
+    monkeypatch.setattr(postoffice, "_want_pass", wanted.append)
+    postoffice.events.publish(MessageAdded("user", "INBOX", 1, 1, (), "smtp", remote=True))
+    assert wanted == []
+    postoffice.events.publish(MessageAdded("user", "INBOX", 1, 2, (), "smtp"))
+    assert len(wanted) == 1

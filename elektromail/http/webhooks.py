@@ -98,6 +98,8 @@ class Webhooks:
         """Called as each message is stored: starts the read of its summary and returns."""
         if not isinstance(event, MessageAdded) or event.source in COPIED:
             return
+        if event.remote:  # stored by another process on the database: it sends the webhook
+            return
         if self._reading >= self.settings.webhook_queue:  # a burst outruns the store: drop
             for target in self.targets:
                 target.count_drop()

@@ -4,15 +4,18 @@ untagged updates waiting to be told. No sockets here: the protocol class moves t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from itertools import chain
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from twisted.logger import Logger
 
 from elektromail.events import (
     MAILBOX_EVENTS,
     Event,
     Events,
+    EventsMissed,
     FlagsChanged,
     MessageAdded,
     MessagesExpunged,
@@ -24,6 +27,26 @@ from elektromail.imap.contexts import Contexts
 from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.view import MailboxView
 from elektromail.store import UserRow
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+log = Logger()
+
+# (mailbox id, UID) -> the (uid, flags text) of the mailbox's messages above that UID
+ReadAfter = Callable[[int, int], "Deferred[list[tuple[int, str]]]"]
+
+
+@dataclass
+class _CatchUp:
+    """A read of the selected mailbox in flight (other processes share the store): what
+    changed meanwhile wins over what the read returns."""
+
+    full: bool  # every message (after EventsMissed), else those above the view's last
+    again: bool = False  # more arrived meanwhile: read again after this one
+    again_full: bool = False
+    expunged: set[int] = field(default_factory=set)
+    flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 class State(Enum):
@@ -60,6 +83,12 @@ def flags_responses(view: MailboxView) -> tuple[bytes, bytes]:
         fmt.untagged(b"FLAGS " + flags),
         fmt.untagged_status(fmt.OK, "Flags permitted", code),
     )
+
+
+def _next_uid(view: MailboxView) -> int:
+    """The UID the mailbox's next message will have, as far as the view knows."""
+    pending = view.pending.added
+    return max(view.uidnext, view.largest_uid() + 1, max(pending, default=0) + 1)
 
 
 class Notifier(Protocol):
@@ -101,6 +130,12 @@ class Session:
         self._withheld: list[Event] = []
         self.on_notified_change: Callable[[], None] | None = None
         self.notifier: Notifier | None = None
+        # When other processes share the store (Events.shared): reads the selected mailbox's
+        # messages above a UID, to catch up with deliveries heard out of UID order or missed.
+        self._read_after: ReadAfter | None = None
+        self._catching: _CatchUp | None = None
+        # uid -> the highest mod-sequence heard of it while selected (a shared store only)
+        self._seen_modseqs: dict[int, int] = {}
 
     # --- state changes ----------------------------------------------------------------------
 
@@ -115,6 +150,10 @@ class Session:
         early: list[Event] = []
 
         def collect(event: Event) -> None:
+            if isinstance(event, EventsMissed):
+                if self.view is not None and self.view.mailbox_id == mailbox_id:
+                    self._want_catch_up(full=True)
+                return
             if not isinstance(event, MAILBOX_EVENTS) or event.mailbox_id != mailbox_id:
                 return
             if self.view is None or self.view.mailbox_id != mailbox_id:
@@ -130,9 +169,11 @@ class Session:
         view: MailboxView,
         early: list[Event],
         recent_arrival: Callable[[int], bool] | None = None,
+        read_after: ReadAfter | None = None,
     ) -> None:
         self.view = view
         self._recent_arrival = recent_arrival
+        self._read_after = read_after if self.events.shared else None
         self.state = State.SELECTED
         for event in early:
             self._apply(event)
@@ -145,6 +186,9 @@ class Session:
         self._withheld.clear()
         self.view = None
         self._recent_arrival = None
+        self._read_after = None
+        self._catching = None
+        self._seen_modseqs = {}
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
@@ -195,6 +239,22 @@ class Session:
         if wanted is not None and NOTIFY_EVENT_NAMES[type(event)] not in wanted:
             self._withheld.append(event)
             return
+        if isinstance(event, FlagsChanged) and event.modseqs and self._read_after is not None:
+            event = self._newer_changes(event)  # other processes' may come out of order
+        catching = self._catching
+        if catching is not None:  # what the read in flight returns is older than this
+            if isinstance(event, FlagsChanged):
+                catching.flags.update(event.changes)
+            elif isinstance(event, MessagesExpunged):
+                catching.expunged.update(event.uids)
+        if isinstance(event, MessageAdded) and self._read_after is not None:
+            # Other processes share the store: their deliveries may be heard out of UID
+            # order, so one that is not the next UID, or is another's (whose flags may have
+            # changed since), is read from the store with all below it.
+            if event.remote or catching is not None or event.uid != _next_uid(view):
+                if view.is_new(event.uid):
+                    self._want_catch_up(full=False)
+                return
         if isinstance(event, MessageAdded):
             if view.is_new(event.uid):
                 arrival = self._recent_arrival
@@ -208,10 +268,84 @@ class Session:
         elif isinstance(event, MessagesExpunged) and event.origin is not self:
             for uid in event.uids:
                 view.note_expunged(uid)
+        self._changed()
+
+    def _newer_changes(self, event: FlagsChanged) -> FlagsChanged:
+        """`event` without the changes older than one already heard of the same message (by
+        mod-sequence, RFC 7162 §3.1.1: a message's only grows): two processes' changes to one
+        message may be heard the other way round."""
+        seen = self._seen_modseqs
+        changes, modseqs = [], []
+        for change, modseq in zip(event.changes, event.modseqs, strict=True):
+            if modseq > seen.get(change[0], 0):
+                seen[change[0]] = modseq
+                changes.append(change)
+                modseqs.append(modseq)
+        if len(changes) == len(event.changes):
+            return event
+        return FlagsChanged(
+            event.user,
+            event.mailbox,
+            event.mailbox_id,
+            tuple(changes),
+            event.origin,
+            tuple(modseqs),
+        )
+
+    def _changed(self) -> None:
         if self.on_notified_change is not None:
             self.on_notified_change()
         elif self.on_change is not None:
             self.on_change()
+
+    def _want_catch_up(self, full: bool) -> None:
+        catching = self._catching
+        if catching is not None:
+            catching.again = True
+            catching.again_full = catching.again_full or full
+        elif self._read_after is not None and self.view is not None:
+            self._start_catch_up(full)
+
+    def _start_catch_up(self, full: bool) -> None:
+        view = self.view
+        assert view is not None and self._read_after is not None
+        catching = self._catching = _CatchUp(full)
+        d = self._read_after(view.mailbox_id, 0 if full else view.largest_uid())
+        d.addCallbacks(
+            lambda rows: self._caught_up(view, catching, rows),
+            lambda failure: self._catch_up_failed(view, catching, failure),
+        )
+
+    def _caught_up(self, view: MailboxView, catching: _CatchUp, rows) -> None:
+        if self.view is not view or self._catching is not catching:
+            return  # unselected meanwhile
+        self._catching = None
+        arrival = self._recent_arrival
+        stored: dict[int, tuple[str, ...]] = {}
+        for uid, text in rows:
+            if uid not in catching.expunged:
+                stored[uid] = catching.flags.get(uid) or tuple(text.split())
+        if catching.full:
+            for uid in [uid for uid in (*view.flags, *view.pending.added) if uid not in stored]:
+                view.note_expunged(uid)
+        largest = view.largest_uid()
+        for uid, flags in stored.items():
+            if uid > largest:
+                view.note_added(uid, flags, recent=arrival is not None and arrival(uid))
+            elif uid in view.flags and view.pending.flags.get(uid, view.flags[uid]) != flags:
+                view.note_flags(uid, flags)
+        if catching.again:
+            self._start_catch_up(catching.again_full)
+        self._changed()
+
+    def _catch_up_failed(self, view: MailboxView, catching: _CatchUp, failure) -> None:
+        if self._catching is catching:
+            self._catching = None
+        if self.view is view:
+            log.warn(
+                "IMAP: could not read the selected mailbox again: {reason}",
+                reason=failure.getErrorMessage(),
+            )
 
     def updates(self, allow_expunge: bool) -> bytes:
         """Untagged responses for what changed since the last report."""

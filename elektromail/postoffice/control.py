@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.logger import Logger
 
-from elektromail.events import MessagesExpunged, ServerReset
+from elektromail.events import MessagesExpunged, ServerReset, UserDeleted
 from elektromail.metrics import StoreSize
 from elektromail.names import fold
 from elektromail.postoffice.namespaces import NamespaceDesk
@@ -101,6 +101,19 @@ class ControlDesk(NamespaceDesk):
             users=len(self.baseline.users),
             messages=len(self.baseline.messages),
         )
+
+    def remote_event(self, event) -> None:
+        """Another process on the same database published `event` (store/pgevents.py), before it
+        is published here: forget what it made stale, as the process that made it did."""
+        if isinstance(event, ServerReset):
+            self.forget_routes()
+            self.forget_quotas()
+            if event.users is None:
+                self.forget_tokens(None)
+                self._first_recent.clear()
+                self.transcripts.clear()
+        elif isinstance(event, UserDeleted):
+            self.forget_routes()
 
     @inlineCallbacks
     def purge(self, namespace: str | None = None):

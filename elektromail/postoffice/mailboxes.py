@@ -31,6 +31,11 @@ class MailboxDesk(Desk):
         NoSuchMailbox when it is gone."""
         return self.store.mailbox_view(mailbox_id)
 
+    def messages_after(self, mailbox_id: int, uid: int) -> Deferred[list[tuple[int, str]]]:
+        """The (uid, flags text) pairs of the mailbox's messages above `uid`, in UID order:
+        what a selected view catches up with when other processes share the store."""
+        return self.store.messages_after(mailbox_id, uid)
+
     def mailbox_listing(self, user: UserRow, *, counts: bool = False) -> Deferred[MailboxListing]:
         """The user's mailboxes and subscriptions in one snapshot (with STATUS counts when
         `counts`), for LIST and LSUB."""

@@ -104,7 +104,8 @@ class RetentionDesk(NamespaceDesk):
         return d
 
     def _on_event_for_retention(self, event: Event) -> None:
-        if isinstance(event, MessageAdded):
+        # another process's delivery is that process's to prune after (store/pgevents.py)
+        if isinstance(event, MessageAdded) and not event.remote:
             self._want_pass(self.scope(self.namespace_of_user(event.user)))
 
     def _clock(self):

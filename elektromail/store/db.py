@@ -67,6 +67,7 @@ from elektromail.store.pending import (
     any_unparsed,
     parse_bodies,
     parse_for,
+    parse_in_memory,
     parse_some,
 )
 from elektromail.store.rows import PreparedMessage, Render, Rendered
@@ -503,6 +504,10 @@ class Store:
         """The mailbox row and its (uid, flags text) pairs in UID order, for SELECT."""
         return self._run(_mailbox_view, mailbox_id)
 
+    def messages_after(self, mailbox_id: int, uid: int) -> Deferred[list[tuple[int, str]]]:
+        """The (uid, flags text) pairs of the mailbox's messages above `uid`, in UID order."""
+        return self._run(_messages_after, mailbox_id, uid)
+
     def set_first_recent(self, mailbox_id: int, uid: int) -> Deferred[None]:
         """Messages below `uid` have been in a read-write SELECT (\\Recent given out); the
         value only grows. Not grouped: a STATUS asked after it must count with it. While the
@@ -842,6 +847,13 @@ def _mailbox_view(cursor, mailbox_id) -> tuple[MailboxRow, list[tuple[int, str]]
     return _mailbox(row), messages
 
 
+def _messages_after(cursor, mailbox_id, uid) -> list[tuple[int, str]]:
+    return cursor.execute(
+        "SELECT uid, flags FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid",
+        (mailbox_id, uid),
+    ).fetchall()
+
+
 def _set_first_recent(cursor, mailbox_id, uid) -> None:
     cursor.execute(
         "UPDATE mailboxes SET first_recent_uid = max(first_recent_uid, ?) WHERE id = ?",
@@ -931,7 +943,11 @@ def _fetch(
                 waiting.setdefault(r[10], []).append(len(out))
             out.append(make_row((r[0], _flags_from_db(r[1]), *r[2:10], r[12])))
     if waiting:
-        for body_id, found in parse_bodies(cursor, render, waiting).items():
+        parsed = parse_bodies(cursor, render, waiting)
+        missing = [body_id for body_id in waiting if body_id not in parsed]
+        if missing:  # parsed and stored meanwhile by another process sharing the database
+            parsed.update(parse_in_memory(cursor, render, missing))
+        for body_id, found in parsed.items():
             for i in waiting[body_id]:
                 out[i] = _parsed_row(out[i], found, structure, rendered)
     return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from elektromail.store.dialect import NO_LIMIT
+from elektromail.store.dialect import NO_LIMIT, dialect_of
 from elektromail.store.errors import StoreUnavailable, unavailable
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.rows import PreparedMessage, Render, prepare
@@ -81,6 +81,19 @@ def parse_for(
     return count, count > 0 and (cut or count >= limit)
 
 
+def parse_in_memory(cursor, render: Render | None, body_ids: Sequence[int]) -> Parsed:
+    """Parse `body_ids` without storing anything: for a reader that saw them waiting while
+    another process sharing the database parsed and stored them."""
+    parsed: Parsed = {}
+    for start in range(0, len(body_ids), 500):
+        chunk = list(body_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        rows = cursor.execute(f"SELECT id, raw FROM bodies WHERE id IN ({marks})", chunk)
+        for body_id, raw in rows.fetchall():
+            parsed[body_id] = prepare(bytes(raw), render)
+    return parsed
+
+
 def parse_bodies(cursor, render: Render | None, body_ids: Iterable[int]) -> Parsed:
     """Parse those of `body_ids` still waiting."""
     ids = list(body_ids)
@@ -122,11 +135,9 @@ def _parse(
     ids = [row[0] for row in cursor.execute(select, params).fetchall()]
     parsed: Parsed = {}
     cut = False
+    lock = dialect_of(cursor).is_postgresql
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = cursor.execute(f"SELECT id, raw FROM bodies WHERE id IN ({marks})", chunk)
-        for body_id, raw in rows.fetchall():
+        for body_id, raw in _waiting_bodies(cursor, ids[start : start + 500], lock):
             if stop is not None and parsed and stop():
                 cut = True
                 break
@@ -148,6 +159,28 @@ def _parse(
         return parsed, False, cut
     cursor.execute("RELEASE parse")
     return parsed, True, cut
+
+
+def _waiting_bodies(cursor, chunk: list[int], lock: bool) -> list[tuple[int, bytes]]:
+    """(id, raw) of the bodies `chunk` names. On PostgreSQL, which other processes may share,
+    they are locked, and those another process parsed while this one waited for the lock are
+    left out (its parse is stored); a read-only database takes no lock (nothing is stored)."""
+    marks = ",".join("?" * len(chunk))
+    select = f"SELECT id, raw FROM bodies WHERE id IN ({marks})"
+    if not lock:
+        return cursor.execute(select, chunk).fetchall()
+    cursor.execute("SAVEPOINT lock_bodies")
+    try:
+        rows = cursor.execute(f"{select} AND {WAITING} ORDER BY id FOR UPDATE", chunk).fetchall()
+    except StoreUnavailable:
+        raise
+    except Exception as e:
+        if unavailable(e) is None:
+            raise
+        cursor.execute("ROLLBACK TO lock_bodies")
+        rows = cursor.execute(select, chunk).fetchall()
+    cursor.execute("RELEASE lock_bodies")
+    return rows
 
 
 def _store(cursor, parsed: Parsed) -> None:

@@ -306,3 +306,27 @@ def test_a_body_parsed_later_gets_the_index_a_parsed_one_gets_at_delivery(render
     run(store.append, box.id, unparsed(RAW))
     assert run(store.parse_pending) == 1
     assert run(store._run, rows, 1) == run(store._run, rows, 2) != ([], [])
+
+
+def test_a_fetch_that_saw_a_body_waiting_reads_it_when_another_process_parsed_it_meanwhile(
+    rendering_store, monkeypatch
+):
+    """Processes sharing a PostgreSQL database: the body a FETCH found waiting was parsed and
+    stored by another before this one took it (pending.py locks the bodies and leaves such
+    ones out): the FETCH still answers with its parse."""
+    from elektromail.store import db, pending
+
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    uid = run(store.append, box.id, unparsed(RAW))
+
+    def parsed_elsewhere(cursor, render, body_ids):
+        pending.parse_bodies(cursor, render, body_ids)  # "the other process"
+        return {}
+
+    monkeypatch.setattr(db, "parse_bodies", parsed_elsewhere)
+    [row] = run(store.fetch, box.id, [uid], structure=True, rendered=True)
+    expected = prepare(RAW, render_fetch_data)
+    assert row.structure == expected.structure
+    assert (row.envelope, row.bodystructure, row.body) == expected.rendered
+    assert waiting(store) == 0

@@ -145,3 +145,11 @@ def test_stop_cancels_the_reads_and_unsubscribes():
     postoffice.events.publish(added(uid=2))
     assert len(postoffice.reads) == 1
     assert hooks.status()["skipped"] == 0  # a cancelled read is not a failure
+
+
+def test_a_message_another_process_stored_is_its_to_send():
+    """On a shared PostgreSQL store (store/pgevents.py) every process hears each delivery: only
+    the one that stored it sends the webhook, so it is sent once."""
+    postoffice, post, _clock, _hooks = feed()
+    postoffice.events.publish(MessageAdded("bob", "INBOX", 7, 1, (), "smtp", remote=True))
+    assert postoffice.reads == [] and post.calls == []

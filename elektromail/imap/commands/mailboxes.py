@@ -93,7 +93,7 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
         def arrival(uid: int) -> bool:
             return postoffice.recent_arrival(row.id, uid, claim=claim)
 
-    session.select(view, early, arrival)
+    session.select(view, early, arrival, postoffice.messages_after)
     ctx.write(_select_responses(view, session.dialect) + mailboxid_response(row.objectid))
     if session.dialect.condstore:  # RFC 7162 §3.1.2.1, after the others as from Dovecot
         ctx.write(highestmodseq_response(row.highestmodseq))
