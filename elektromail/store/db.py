@@ -661,7 +661,7 @@ def _stamped(message: PreparedMessage) -> PreparedMessage:
     """`message` with its flags in canonical form and its internal date fixed (now when it
     has none), as every stored copy of it gets them."""
     when = time.time() if message.internal_date is None else message.internal_date
-    flags = normalize_flags(message.flags)
+    flags = normalize_flags(message.flags) if message.flags else ()
     if flags == message.flags and when == message.internal_date:
         return message
     # Spelled out: dataclasses.replace costs ~9 µs a message here, on the delivery path.
