@@ -371,7 +371,7 @@ class SMTPServer(smtp.ESMTP):
             self.reply(refusal)
             result = None
         else:
-            result = getattr(self, "smtp_" + verb.name)(argument)
+            result = getattr(self, verb.handler)(argument)
         if result is None:
             self.factory.command_times.observe(verb.name, perf_counter() - started)
         else:  # answered when the Deferred fires: _resume observes it

@@ -252,6 +252,10 @@ class Verb:
     arguments: Arguments
     precondition: Callable[[Session], Reply | None] = _always
     syntax: Reply | None = None  # the answer to a wrong argument count
+    handler: str = field(init=False)  # "smtp_<name>", made once rather than per command
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "handler", "smtp_" + self.name)
 
     def refusal(self, session: Session, argument: bytes) -> Reply | None:
         """Why the command may not run now, or None."""
