@@ -55,9 +55,18 @@ def write_now(transport: Any, data: bytes) -> None:
         and not getattr(transport, "_tempDataBuffer", True)
         and not getattr(transport, "_writeDisconnected", True)
     ):
-        sent = transport.writeSomeData(data)
-        if sent.__class__ is int:
-            if sent == len(data):
-                return
-            data = data[sent:]
+        # writeSomeData's send, without its memoryview slice and untilConcludes wrapper (the
+        # socket module retries EINTR itself, PEP 475): a reply is far under SEND_LIMIT.
+        if len(data) <= transport.SEND_LIMIT:
+            try:
+                sent = transport.socket.send(data)
+            except OSError:  # EWOULDBLOCK, ENOBUFS, or an error doWrite will report
+                sent = 0
+        else:
+            sent = transport.writeSomeData(data)
+            if sent.__class__ is not int:
+                sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
     transport.write(data)

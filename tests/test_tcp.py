@@ -58,19 +58,47 @@ def test_a_closing_transport_queues_as_write_does(pair) -> None:
     assert transport._tempDataBuffer == [b"221 bye\r\n"]
 
 
+class _Socket:
+    """Stands in for the transport's socket: `send` answers or raises what it is given."""
+
+    def __init__(self, answer: int | OSError) -> None:
+        self.answer = answer
+
+    def send(self, data) -> int:
+        if isinstance(self.answer, OSError):
+            raise self.answer
+        return self.answer
+
+
 def test_what_the_socket_does_not_take_is_queued(pair, monkeypatch) -> None:
     transport, reactor, _peer = pair
-    monkeypatch.setattr(transport, "writeSomeData", lambda data: 3)
+    monkeypatch.setattr(transport, "socket", _Socket(3))
     write_now(transport, b"250 OK\r\n")
     assert transport._tempDataBuffer == [b" OK\r\n"]
     assert transport in reactor.getWriters()
 
 
+def test_a_full_socket_buffer_queues_it_all(pair, monkeypatch) -> None:
+    transport, reactor, _peer = pair
+    monkeypatch.setattr(transport, "socket", _Socket(BlockingIOError()))
+    write_now(transport, b"250 OK\r\n")
+    assert transport._tempDataBuffer == [b"250 OK\r\n"]
+    assert transport in reactor.getWriters()
+
+
 def test_a_lost_connection_is_left_to_write(pair, monkeypatch) -> None:
     transport, _reactor, _peer = pair
-    monkeypatch.setattr(transport, "writeSomeData", lambda data: ConnectionResetError())
+    monkeypatch.setattr(transport, "socket", _Socket(ConnectionResetError()))
     write_now(transport, b"250 OK\r\n")
     assert transport._tempDataBuffer == [b"250 OK\r\n"]  # doWrite meets the error and closes
+
+
+def test_more_than_a_send_limit_goes_through_write_some_data(pair, monkeypatch) -> None:
+    transport, _reactor, peer = pair
+    monkeypatch.setattr(transport, "SEND_LIMIT", 4)
+    write_now(transport, b"250 OK\r\n")
+    assert transport._tempDataBuffer == [b"OK\r\n"]  # writeSomeData sent SEND_LIMIT octets
+    assert peer.recv(100) == b"250 "
 
 
 def test_any_other_transport_gets_write() -> None:

@@ -37,6 +37,7 @@ class Decision:
 
 # What `_delivered` decides for a message stored with no delay (Decisions are immutable).
 _ACCEPTED = Decision(replies.MESSAGE_ACCEPTED)
+_SENDER_OK = Decision(replies.SENDER_OK)
 
 
 class DeliveryPolicy:
@@ -176,6 +177,8 @@ class DeliveryPolicy:
     def _delay_or_disconnect(self, rule: Rule | None, normal: Reply, session: Session) -> Decision:
         # Connect and mail stages allow only delay and disconnect rules.
         if rule is None:
+            if normal is replies.SENDER_OK:  # every MAIL FROM without a rule: made once
+                return _SENDER_OK
             return Decision(normal)
         self._log_rule(rule, session)
         return Decision(None if rule.action is Action.DISCONNECT else normal, rule.delay)

@@ -371,7 +371,7 @@ class SMTPServer(smtp.ESMTP):
             self.reply(refusal)
             result = None
         else:
-            result = getattr(self, "smtp_" + verb.name)(argument)
+            result = getattr(self, verb.handler)(argument)
         if result is None:
             self.factory.command_times.observe(verb.name, perf_counter() - started)
         else:  # answered when the Deferred fires: _resume observes it
@@ -458,7 +458,14 @@ class SMTPServer(smtp.ESMTP):
 
     def smtp_HELO(self, argument: bytes) -> Handled:
         self._greeted(argument, esmtp=False)
-        self.reply(replies.HELO_OK, peer=self.session.peer)
+        # made once per peer, as EHLO's (HELO's names the peer, so `rendered` cannot keep it)
+        peer = self.session.peer
+        wire = self.factory.helo_replies.get(peer)
+        if wire is None:
+            wire = replies.HELO_OK.render(host=self.hostname, peer=peer)
+            self.factory.helo_replies.remember(peer, wire)
+        self.recorder.server(wire)
+        write_now(self.transport, wire)
         return None
 
     def _greeted(self, argument: bytes, esmtp: bool) -> None:
@@ -833,6 +840,7 @@ class SMTPFactory(protocol.ServerFactory):
         # holds the Reply, so its id is not reused while cached.
         self._rendered: WireCache[int, tuple[Reply, bytes]] = WireCache()
         self.ehlo_replies: WireCache[tuple[str, bool], bytes] = WireCache()
+        self.helo_replies: WireCache[str, bytes] = WireCache()
 
     def buildProtocol(self, addr: IAddress | None) -> SMTPServer:
         server = self.protocol()

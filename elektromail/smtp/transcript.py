@@ -226,7 +226,7 @@ class Recorder:
     def _end(self, outcome: str, reason: str | None, carry: int = 0) -> None:
         log = self.log
         end = len(log) - carry
-        pre_end = max(self.pre_end, 0)
+        pre_end = self.pre_end if self.pre_end > 0 else 0
         cut = self.pre_cut + self.cut
         self.ring.add(
             (self._facts(), log, pre_end, self.tx_start, end, cut, self.size, outcome, reason)

@@ -73,4 +73,5 @@ def unparsed(
 ) -> PreparedMessage:
     """`raw` to be stored now and parsed once, later, when first needed (store/pending.py):
     what must happen before a delivery is acknowledged is only that its bytes are committed."""
-    return PreparedMessage(raw, None, None, None, normalize_flags(flags), internal_date, tz_minutes)
+    flags = normalize_flags(flags) if flags else ()  # SMTP's deliveries have none
+    return PreparedMessage(raw, None, None, None, flags, internal_date, tz_minutes)
