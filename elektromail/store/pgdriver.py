@@ -19,7 +19,12 @@ import psycopg
 from psycopg import errors, pq
 from psycopg.adapt import Dumper, Loader
 
-from elektromail.store.dialect import POSTGRESQL, IntegrityViolation, to_postgresql
+from elektromail.store.dialect import (
+    POSTGRESQL,
+    IntegrityViolation,
+    sequence_past_ids,
+    translated,
+)
 from elektromail.store.errors import StoreUnavailable
 
 apilevel = "2.0"
@@ -83,7 +88,7 @@ class Cursor(psycopg.ClientCursor):
     def execute(self, query: str, params: Any = None, **kw: Any) -> Cursor:  # type: ignore[override]
         if query == "BEGIN":
             return self  # psycopg opens a transaction with the first statement outside one
-        text, returning = to_postgresql(query)
+        text, returning, named = translated(query)
         if self.connection.simulated_full and _writes(text):
             raise errors.DiskFull("could not extend file: No space left on device (simulated)")
         try:
@@ -92,20 +97,30 @@ class Cursor(psycopg.ClientCursor):
                 self._lastrowid = self.fetchone()[0]
             else:
                 super().execute(text, _text_safe(params) or (), **kw)
+            if named is not None:
+                self._past_ids(named)
         except errors.IntegrityError as e:
             raise IntegrityViolation(str(e)) from e
         return self
+
+    def _past_ids(self, table: str) -> None:
+        """The ids an INSERT named are not the sequence's to give again (dialect.rowid_sequences);
+        the INSERT's rows and rowcount stay the caller's."""
+        with self.connection.cursor() as other:
+            psycopg.ClientCursor.execute(other, sequence_past_ids(table))
 
     def execute_script(self, script: str) -> None:
         """Several statements as written (DDL: schema.prepare_postgresql), no parameters."""
         super().execute(script)
 
     def executemany(self, query: str, params_seq: Any, **kw: Any) -> None:  # type: ignore[override]
-        text, _ = to_postgresql(query)
+        text, _, named = translated(query)
         if self.connection.simulated_full and _writes(text):
             raise errors.DiskFull("could not extend file: No space left on device (simulated)")
         try:
             super().executemany(text, [_text_safe(p) for p in params_seq], **kw)
+            if named is not None:
+                self._past_ids(named)
         except errors.IntegrityError as e:
             raise IntegrityViolation(str(e)) from e
 
