@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,13 @@ def dialect_of(cursor: Any) -> Dialect:
     """The engine behind an interaction's cursor (adbapi's Transaction proxies to it): only
     pgdriver's cursor says, sqlite3's does not."""
     return getattr(cursor, "dialect", SQLITE)
+
+
+def batched(cursor: Any) -> AbstractContextManager[Any]:
+    """Around statements whose results nobody reads: on PostgreSQL they go to the server
+    together (psycopg's pipeline mode: one round trip, not one each); nothing on SQLite."""
+    pipelined = getattr(cursor, "pipelined", None)
+    return nullcontext() if pipelined is None else pipelined()
 
 
 def is_postgresql_url(db: str | None) -> bool:
@@ -105,6 +113,8 @@ def sequence_past_ids(table: str) -> str:
 
 
 def _translate(sql: str) -> tuple[str, bool, str | None]:
+    if sql in SERVER_BOUND:
+        return _placeholders(sql), False, None
     # A message's new id is a sequence's (elektromail_message_id), where arrivals.NEXT_MESSAGE_ID's
     # subquery would let two processes take the same one; the cursor of "the messages after
     # id N" waits for the ids taken but not committed yet (elektromail_highest_message_id).
@@ -143,6 +153,27 @@ def _placeholders(sql: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# Statements written for PostgreSQL alone, where one statement does the work of several of
+# SQLite's (each statement is a round trip to the server there; SQLite's cost nothing extra),
+# their parameters cast where no column types them, so that the server binds them
+# (pgdriver.server_bound).
+
+# A delivery into one mailbox (db._deliver): the body, the mailbox's next UID and the message
+# row; (body id, mailbox id, UID), the mailbox's NULL when there is no such mailbox (the body is
+# stored all the same, and the caller creates the mailbox and goes on as SQLite does).
+DELIVER_ONE = (
+    "WITH body AS (INSERT INTO bodies(raw, structure, fetch_envelope, fetch_bodystructure,"
+    " fetch_body, transcript) VALUES (?, ?, ?, ?, ?, ?) RETURNING id),"
+    " box AS (UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+    " WHERE user_id = ? AND name = ? RETURNING id, uidnext - 1 AS uid, highestmodseq),"
+    " message AS (INSERT INTO messages(id, mailbox_id, uid, flags, internal_date, tz_minutes,"
+    " size, body_id, modseq, saved) SELECT elektromail_message_id(), box.id, box.uid, ?::text,"
+    " ?::float8, ?::bigint, ?::bigint, body.id, box.highestmodseq, ?::float8 FROM box, body)"
+    " SELECT body.id, box.id, box.uid FROM body LEFT JOIN box ON true"
+)
+SERVER_BOUND = frozenset({DELIVER_ONE})
 
 
 # --- schema -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from elektromail.store.dialect import NO_LIMIT
+from elektromail.store.dialect import NO_LIMIT, batched
 from elektromail.store.errors import StoreUnavailable, unavailable
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.rows import PreparedMessage, Render, prepare
@@ -158,6 +158,11 @@ def _store(cursor, parsed: Parsed) -> None:
         assert message.index is not None
         found = message.index
         index.append((body_id, found.attachments, found.search, found.preview))
+    with batched(cursor):  # nothing here reads an answer: one round trip on PostgreSQL
+        _store_rows(cursor, parsed, bodies, index)
+
+
+def _store_rows(cursor, parsed: Parsed, bodies: list, index: list) -> None:
     cursor.executemany(
         "UPDATE bodies SET structure = ?, fetch_envelope = ?, fetch_bodystructure = ?,"
         " fetch_body = ? WHERE id = ?",
