@@ -201,12 +201,18 @@ class Elektromail:
     """elektromail in a child process, its log in a file (a pipe nobody reads would fill).
     `settle(n)` waits until IMAP's EXAMINE INBOX counts n messages."""
 
-    def __init__(self, db: str | None, profile: Path | None, tree: str | None = None) -> None:
+    def __init__(
+        self,
+        db: str | None,
+        profile: Path | None,
+        tree: str | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ELEKTROMAIL_")}
         env.update(ELEKTROMAIL_USERS=f"{USER}:{PASSWORD}")
         if tree is not None:  # another checkout's elektromail, for before/after in one run
             env["PYTHONPATH"] = tree
-        argv = ["-m", "elektromail", "--smtp-port", "0", "--imap-port", "0"]
+        argv = ["-m", "elektromail", "--smtp-port", "0", "--imap-port", "0", *extra]
         if db:
             argv += ["--db", db]
         if profile is not None:
