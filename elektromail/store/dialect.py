@@ -175,6 +175,12 @@ DELIVER_ONE = (
 )
 SERVER_BOUND = frozenset({DELIVER_ONE})
 
+# Taken by each group of writes (db._run_group) to the end of its transaction: the groups of
+# processes sharing the database run one at a time. A group delivers into many mailboxes, each
+# UPDATE locking its row to the commit; two groups taking rows A then B and B then A would
+# deadlock, and PostgreSQL tells a deadlock only after deadlock_timeout (1 s), rolling one back.
+GROUP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('elektromail_groups'))"
+
 
 # --- schema -----------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from elektromail.store.dialect import NO_LIMIT, batched
+from elektromail.store.dialect import NO_LIMIT, batched, dialect_of
 from elektromail.store.errors import StoreUnavailable, unavailable
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.rows import PreparedMessage, Render, prepare
@@ -109,6 +109,25 @@ def parse_messages(
     return parsed
 
 
+def _still_waiting(cursor, parsed: Parsed) -> Parsed:
+    """Of `parsed`, what is still to be stored. On PostgreSQL another process may parse the same
+    bodies at the same time (workers): their rows are locked here, and a body the other process
+    parsed meanwhile is left to its parse (FOR UPDATE reads its committed row again). SQLite has
+    one writer. (Inside the parse's savepoint: a read-only database fails it there.)"""
+    if not dialect_of(cursor).is_postgresql:
+        return parsed
+    ids = list(parsed)
+    still: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = cursor.execute(
+            f"SELECT id FROM bodies WHERE id IN ({marks}) AND {WAITING} FOR UPDATE", chunk
+        )
+        still.update(row[0] for row in rows.fetchall())
+    return {body_id: m for body_id, m in parsed.items() if body_id in still}
+
+
 def _parse(
     cursor,
     render: Render | None,
@@ -137,7 +156,7 @@ def _parse(
         return parsed, True, cut
     cursor.execute("SAVEPOINT parse")
     try:
-        _store(cursor, parsed)
+        _store(cursor, _still_waiting(cursor, parsed))
     except StoreUnavailable:
         raise
     except Exception as e:
@@ -151,6 +170,8 @@ def _parse(
 
 
 def _store(cursor, parsed: Parsed) -> None:
+    if not parsed:
+        return
     bodies, index = [], []
     for body_id, message in parsed.items():
         envelope, bodystructure, body = message.rendered or (None, None, None)

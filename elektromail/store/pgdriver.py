@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -98,9 +100,32 @@ def _text_safe(params: Any) -> Any:
 # (the column types them) and whose tail (ON CONFLICT, RETURNING) has none; an UPDATE whose
 # parameters each stand beside a column (`col = ?`, compared or assigned).
 _INSERT_VALUES = re.compile(
-    r"^\s*INSERT INTO \w+\s*\([\w\s,]*\)\s*VALUES\s*\(((?:[^()]|\([^()]*\))*)\)(.*)$",
-    re.DOTALL | re.IGNORECASE,
+    r"^\s*INSERT INTO \w+\s*\([\w\s,]*\)\s*VALUES\s*\(", re.DOTALL | re.IGNORECASE
 )
+
+
+def _values_list(text: str) -> tuple[int, str, str] | None:
+    """(where the VALUES list's "(" is, what it holds, what follows it) of a one-row
+    INSERT ... VALUES, or None."""
+    start = _INSERT_VALUES.match(text)
+    if start is None:
+        return None
+    depth, quoted = 1, False
+    for i in range(start.end(), len(text)):
+        ch = text[i]
+        if ch == "'":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return start.end() - 1, text[start.end() : i], text[i + 1 :]
+    return None
+
+
 _UPDATE = re.compile(r"^\s*UPDATE \w+ SET ", re.IGNORECASE)
 _MARK = re.compile(r"%%|%s")
 _BESIDE_COLUMN = re.compile(r"[\w.]+ (?:=|!=|<>|<|>|<=|>=) $")
@@ -128,10 +153,11 @@ def _server_bound(text: str) -> str | None:
         return None  # nothing to bind: the client path sends it as it is
     if text in _WRITTEN_FOR_POSTGRESQL:  # its parameters typed (dialect.SERVER_BOUND)
         return _MARK.sub(lambda m: "%b" if m.group() == "%s" else "%%", text)
-    insert = _INSERT_VALUES.match(text)
+    insert = _values_list(text)
     if insert is not None:
-        items = [item.strip() for item in _split_items(insert.group(1))]
-        if "%s" in insert.group(2) or any("%s" in i and i != "%s" for i in items):
+        _, inside, tail = insert
+        items = [item.strip() for item in _split_items(inside)]
+        if "%s" in tail or any("%s" in i and i != "%s" for i in items):
             return None
         return _MARK.sub(lambda m: "%b" if m.group() == "%s" else "%%", text)
     if _UPDATE.match(text):
@@ -152,12 +178,11 @@ def _multirow(bound: str, count: int) -> str | None:
     key = (bound, count)
     found = _multirows.get(key, False)
     if found is False:
-        insert = _INSERT_VALUES.match(bound)
+        insert = _values_list(bound)
         found = None
-        if insert is not None and not insert.group(2).strip():
-            head = bound[: insert.start(1) - 1].rstrip()
-            row = "(" + insert.group(1) + ")"
-            found = head + " " + ", ".join([row] * count)
+        if insert is not None and not insert[2].strip():
+            at, inside, _ = insert
+            found = bound[:at].rstrip() + " " + ", ".join([f"({inside})"] * count)
         _multirows[key] = found
         if len(_multirows) > 4096:
             _multirows.clear()
@@ -166,9 +191,13 @@ def _multirow(bound: str, count: int) -> str | None:
 
 def _split_items(values: str) -> list[str]:
     """A VALUES list's items, split at its top-level commas."""
-    items, depth, start = [], 0, 0
+    items, depth, start, quoted = [], 0, 0, False
     for i, ch in enumerate(values):
-        if ch == "(":
+        if ch == "'":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
             depth += 1
         elif ch == ")":
             depth -= 1
@@ -223,10 +252,15 @@ class Cursor(psycopg.Cursor):
             raise IntegrityViolation(str(e)) from e
         return self
 
-    def pipelined(self) -> psycopg.Pipeline:
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
         """dialect.batched: the statements run in it are sent without waiting for each
-        answer; errors are raised when it ends."""
-        return self.connection.pipeline()
+        answer; errors are raised when it ends (an integrity error as the store catches it)."""
+        try:
+            with self.connection.pipeline():
+                yield
+        except errors.IntegrityError as e:
+            raise IntegrityViolation(str(e)) from e
 
     def _insert_rows(self, bound: str, rows: list) -> None:
         """An INSERT's rows as INSERTs of up to ROWS_A_STATEMENT rows each (one statement and
