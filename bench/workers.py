@@ -20,8 +20,10 @@ each row is printed; compare rows of the same run only.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import imaplib
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -82,6 +84,8 @@ class Row:
     engine: str
     tree: str | None = None  # another checkout's elektromail (--baseline-tree)
     messages: int = 0
+    refused: int = 0  # of the timed messages, answered other than 250 (counted in the rate)
+    first_refusal: str = ""
     seconds: float = 0.0
     ours: float = 0.0  # CPU seconds, ingest
     db: float | None = None
@@ -114,6 +118,41 @@ class Cluster:
         self.cluster.stop()
 
 
+def stored(db: str) -> int:
+    """How many messages the database holds (every mailbox's), read from it directly."""
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        return conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def settle(db: str, expected: int, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (count := stored(db)) < expected:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {count} of {expected} messages stored")
+        time.sleep(0.01)
+
+
+def send(port: int, count: int, args: argparse.Namespace) -> list[str]:
+    """smtpbench.python_client, the sessions spread over --mailboxes recipients; the messages
+    refused (code list of each)."""
+    recipients = [b"bench%d@bench.example" % i for i in range(args.mailboxes)]
+    if args.mailboxes == 1:
+        recipients = [smtpbench.RECIPIENT]
+    message = smtpbench.make_message(args.size)
+    failures = asyncio.run(
+        smtpbench.send_all(port, count, args.connections, message, True, recipients)
+    )
+    return failures
+
+
 def bench_row(row: Row, args: argparse.Namespace, cluster: Cluster | None) -> Row:
     if row.engine == "sqlite":
         db = os.path.join(args.workdir, "bench.db")
@@ -123,20 +162,22 @@ def bench_row(row: Row, args: argparse.Namespace, cluster: Cluster | None) -> Ro
     else:
         assert cluster is not None
         db = cluster.cluster.new_database()
-    extra = ("--workers", str(row.workers)) if row.workers > 1 else ()
+    extra = ("--pop3-port", "0", "--http-port", "0")  # off the default ports others hold
+    if row.workers > 1:
+        extra += ("--workers", str(row.workers))
     server = smtpbench.Elektromail(db, None, row.tree, extra=extra)
     db_cpu = cluster.cpu if (cluster is not None and row.engine == "postgresql") else None
     try:
-        client_args = argparse.Namespace(size=args.size, connections=args.connections)
-        smtpbench.python_client(server.port, smtpbench.WARM_UP, client_args, True)
-        held = smtpbench.WARM_UP
-        server.settle(held)
+        held = smtpbench.WARM_UP - len(send(server.port, smtpbench.WARM_UP, args))
+        settle(db, held)
         row.load_before = load()
         ours, dbs = tree_cpu(server.pid), db_cpu() if db_cpu else None
         started = time.perf_counter()
-        smtpbench.python_client(server.port, args.messages, client_args, True)
-        held += args.messages
-        server.settle(held, timeout=300)
+        refused = send(server.port, args.messages, args)
+        row.refused = len(refused)
+        row.first_refusal = refused[0] if refused else ""
+        held += args.messages - len(refused)
+        settle(db, held)
         row.seconds = time.perf_counter() - started
         row.messages = args.messages
         row.ours = tree_cpu(server.pid) - ours
@@ -181,22 +222,28 @@ def table(rounds: list[list[Row]], args: argparse.Namespace) -> str:
     }
     out = [
         f"SMTP ingest: {args.messages} messages of {args.size} bytes over {args.connections}"
-        f" sessions, many per session (bench/smtp.py's asyncio client); median of"
+        f" sessions into {args.mailboxes} mailbox(es), many per session (bench/smtp.py's"
+        " asyncio client); median of"
         f" {len(rounds)} round(s) by ingest rate. PostgreSQL: a throwaway cluster on this host"
         " (Unix socket; fsync, full_page_writes and synchronous_commit off). CPU: seconds of"
         " our processes (parent and workers) and of the database server's (every postgres"
         " process), from /proc. The load generators run on the same 2 cores.",
         "",
-        "| server | workers | msgs/s | our CPU µs/msg | DB CPU µs/msg | load before/after |",
-        "|---|---:|---:|---:|---:|---|",
+        "| server | workers | msgs/s | refused | our CPU µs/msg | DB CPU µs/msg |"
+        " load before/after |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for label in labels:
         r = chosen[label]
         db = f"{r.db / r.messages * 1e6:,.0f}" if r.db is not None else "n/a"
         out.append(
-            f"| {r.label} | {r.workers} | {r.rate:,.0f} | {r.ours / r.messages * 1e6:,.0f} |"
+            f"| {r.label} | {r.workers} | {r.rate:,.0f} | {r.refused} |"
+            f" {r.ours / r.messages * 1e6:,.0f} |"
             f" {db} | {r.load_before}/{r.load_after} |"
         )
+    for r in chosen.values():
+        if r.refused:
+            out.append(f"{r.label}: first refused: {r.first_refusal}")
     if any(r.imap_rate is not None for r in chosen.values()):
         out += [
             "",
@@ -245,6 +292,13 @@ def main() -> None:
     parser.add_argument("-n", "--messages", type=int, default=5000, help="per timed run")
     parser.add_argument("-c", "--connections", type=int, default=20, help="parallel sessions")
     parser.add_argument("-s", "--size", type=int, default=2048, help="message size in bytes")
+    parser.add_argument(
+        "--mailboxes",
+        type=int,
+        default=1,
+        help="recipients the sessions are spread over (1: every message into one INBOX,"
+        " whose next UID every delivery of every worker takes in turn)",
+    )
     parser.add_argument("--imap-seconds", type=int, default=20, help="imaptest's secs=; 0: none")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument(
