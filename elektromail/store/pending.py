@@ -154,9 +154,13 @@ def _parse(
             break
     if not parsed:
         return parsed, True, cut
-    cursor.execute("SAVEPOINT parse")
     try:
-        _store(cursor, _still_waiting(cursor, parsed))
+        # on PostgreSQL two round trips: the savepoint with the lock of the bodies still
+        # waiting, then their writes with the release
+        with batched(cursor):
+            cursor.execute("SAVEPOINT parse")
+            _store(cursor, _still_waiting(cursor, parsed))
+            cursor.execute("RELEASE parse")
     except StoreUnavailable:
         raise
     except Exception as e:
@@ -165,7 +169,6 @@ def _parse(
         cursor.execute("ROLLBACK TO parse")
         cursor.execute("RELEASE parse")
         return parsed, False, cut
-    cursor.execute("RELEASE parse")
     return parsed, True, cut
 
 
