@@ -89,8 +89,9 @@ async def read_reply(reader: asyncio.StreamReader) -> int:
 class Session:
     """One SMTP session of the Python client."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, recipient: bytes = RECIPIENT) -> None:
         self.port = port
+        self.recipient = recipient
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
@@ -101,7 +102,7 @@ class Session:
     async def send(self, number: int, message: bytes) -> list[int]:
         # RFC 2920: MAIL, RCPT and DATA in one go. None of the peers advertises PIPELINING, but
         # all read commands one after another, so each answers them in order all the same.
-        self.writer.write(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (SENDER, RECIPIENT))
+        self.writer.write(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (SENDER, self.recipient))
         codes = [await read_reply(self.reader) for _ in range(3)]
         self.writer.write(b"X-Sequence: %d\r\n" % number + message + b".\r\n")
         codes.append(await read_reply(self.reader))
@@ -115,13 +116,18 @@ class Session:
 
 
 async def one_worker(
-    port: int, todo: list[int], message: bytes, persistent: bool, failures: list[str]
+    port: int,
+    todo: list[int],
+    message: bytes,
+    persistent: bool,
+    failures: list[str],
+    recipient: bytes = RECIPIENT,
 ) -> None:
     session = None
     while todo:
         number = todo.pop()
         if session is None:
-            session = Session(port)
+            session = Session(port, recipient)
             await session.open()
         codes = await session.send(number, message)
         if codes != [250, 250, 354, 250]:
@@ -134,11 +140,21 @@ async def one_worker(
 
 
 async def send_all(
-    port: int, count: int, connections: int, message: bytes, persistent: bool
+    port: int,
+    count: int,
+    connections: int,
+    message: bytes,
+    persistent: bool,
+    recipients: list[bytes] | None = None,
 ) -> list[str]:
+    """`recipients`: session i sends to recipients[i % len]; RECIPIENT when None."""
     todo = list(range(count, 0, -1))
     failures: list[str] = []
-    workers = (one_worker(port, todo, message, persistent, failures) for _ in range(connections))
+    to = recipients or [RECIPIENT]
+    workers = (
+        one_worker(port, todo, message, persistent, failures, to[i % len(to)])
+        for i in range(connections)
+    )
     await asyncio.gather(*workers)
     return failures
 
@@ -201,12 +217,18 @@ class Elektromail:
     """elektromail in a child process, its log in a file (a pipe nobody reads would fill).
     `settle(n)` waits until IMAP's EXAMINE INBOX counts n messages."""
 
-    def __init__(self, db: str | None, profile: Path | None, tree: str | None = None) -> None:
+    def __init__(
+        self,
+        db: str | None,
+        profile: Path | None,
+        tree: str | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ELEKTROMAIL_")}
         env.update(ELEKTROMAIL_USERS=f"{USER}:{PASSWORD}")
         if tree is not None:  # another checkout's elektromail, for before/after in one run
             env["PYTHONPATH"] = tree
-        argv = ["-m", "elektromail", "--smtp-port", "0", "--imap-port", "0"]
+        argv = ["-m", "elektromail", "--smtp-port", "0", "--imap-port", "0", *extra]
         if db:
             argv += ["--db", db]
         if profile is not None:

@@ -23,6 +23,8 @@ from elektromail.flags import normalize_flags
 from elektromail.mailtext import index_from_json
 from elektromail.store.arrivals import NEXT_MESSAGE_ID
 from elektromail.store.dialect import (
+    DELIVER_ONE,
+    GROUP_LOCK,
     NO_LIMIT,
     POSTGRESQL,
     SQLITE,
@@ -37,6 +39,7 @@ from elektromail.store.errors import (
     StoreError,
     StoreUnavailable,
     UserExists,
+    conflict,
     unavailable,
 )
 from elektromail.store.ids import NEW_EMAILID
@@ -667,7 +670,20 @@ def _ensure_user(cursor, name, mailboxes) -> tuple[UserRow, bool]:
     user = _get_user(cursor, "name", name)
     if user is not None:
         return user, False
-    user = _add_user(cursor, name, None, None, False)
+    if not dialect_of(cursor).is_postgresql:
+        user = _add_user(cursor, name, None, None, False)
+    else:  # another process may make the same user meanwhile (workers, nodes): theirs is ours
+        cursor.execute("SAVEPOINT ensure_user")
+        try:
+            user = _add_user(cursor, name, None, None, False)
+        except UserExists:
+            cursor.execute("ROLLBACK TO ensure_user")
+            cursor.execute("RELEASE ensure_user")
+            found = _get_user(cursor, "name", name)
+            if found is None:  # made and removed again meanwhile
+                raise
+            return found, False
+        cursor.execute("RELEASE ensure_user")
     _ensure_mailboxes(cursor, user.id, mailboxes)
     return user, True
 
@@ -687,7 +703,13 @@ def _stamped(message: PreparedMessage) -> PreparedMessage:
 def _deliver(
     cursor, targets, message: PreparedMessage, transcript: bytes | None = None
 ) -> list[tuple[int, str, int]]:
+    if targets and dialect_of(cursor).is_postgresql:
+        return _deliver_postgresql(cursor, targets, message, transcript)
     body_id = _insert_body(cursor, message, transcript)
+    return _deliver_copies(cursor, targets, message, body_id)
+
+
+def _deliver_copies(cursor, targets, message: PreparedMessage, body_id: int) -> list:
     stored = []
     for user_id, name in targets:
         taken = _take_uid(cursor, user_id, name)
@@ -698,6 +720,26 @@ def _deliver(
         cursor.execute(_INSERT_MESSAGE, _message_row(mailbox_id, uid, body_id, message, modseq))
         stored.append((mailbox_id, name, uid))
     return stored
+
+
+def _deliver_postgresql(
+    cursor, targets, message: PreparedMessage, transcript: bytes | None
+) -> list[tuple[int, str, int]]:
+    """_deliver in one statement for the first target (dialect.DELIVER_ONE: one round trip to
+    the server where SQLite's statements are three), the others as on SQLite."""
+    (user_id, name), others = targets[0], targets[1:]
+    when, tz = message.internal_date, message.tz_minutes
+    body_id, mailbox_id, uid = cursor.execute(
+        DELIVER_ONE,
+        (
+            *_body_row(message), transcript, user_id, name, " ".join(message.flags), when, tz,
+            message.size, time.time(),
+        ),
+    ).fetchone()  # fmt: skip
+    _index_body(cursor, body_id, message)
+    if mailbox_id is None:  # no such mailbox: made, then the message goes in as on SQLite
+        return _deliver_copies(cursor, targets, message, body_id)
+    return [(mailbox_id, name, uid), *_deliver_copies(cursor, others, message, body_id)]
 
 
 def _take_uid(cursor, user_id: int, name: str) -> tuple[int, int, int] | None:
@@ -745,13 +787,32 @@ def _run_group(cursor, writes: list) -> list[tuple[bool, Any]]:
     a failing write fails alone. A failure of the database fails the whole group."""
     if not cursor.connection.in_transaction:
         cursor.execute("BEGIN")
-    try:
-        return [(True, fn(cursor, *args)) for fn, args in writes]
-    except Exception as e:
-        if unavailable(e) is not None:
-            raise  # the database failed, not a write: the transaction is lost
+    for attempt in range(1, GROUP_ATTEMPTS + 1):
+        _lock_group(cursor)
+        try:
+            return [(True, fn(cursor, *args)) for fn, args in writes]
+        except Exception as e:
+            if unavailable(e) is not None:
+                raise  # the database failed, not a write: the transaction is lost
+            if not conflict(e) or attempt == GROUP_ATTEMPTS:
+                break
+        # PostgreSQL rolled the group back for another process's transaction (a deadlock):
+        # nothing of it was kept, and it runs again
+        cursor.execute("ROLLBACK")
+        cursor.execute("BEGIN")
     cursor.execute("ROLLBACK")
     return _run_group_apart(cursor, writes)
+
+
+def _lock_group(cursor) -> None:
+    """On PostgreSQL, one group at a time across processes (dialect.GROUP_LOCK)."""
+    if dialect_of(cursor).is_postgresql:
+        cursor.execute(GROUP_LOCK)
+
+
+# How often a group of writes runs when PostgreSQL rolls it back for a conflict with another
+# process (errors.conflict); after that its writes run apart, each failing alone.
+GROUP_ATTEMPTS = 5
 
 
 def _run_group_apart(cursor, writes: list) -> list[tuple[bool, Any]]:
@@ -762,6 +823,7 @@ def _run_group_apart(cursor, writes: list) -> list[tuple[bool, Any]]:
     (SQLITE_FULL rolls the whole transaction back) would report failure for writes already
     committed, which a client then sends again."""
     cursor.execute("BEGIN")
+    _lock_group(cursor)
     results: list[tuple[bool, Any]] = []
     for fn, args in writes:
         cursor.execute("SAVEPOINT grouped_write")

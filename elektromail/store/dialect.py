@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from elektromail.store.arrivals import NEXT_MESSAGE_ID
+from elektromail.store.arrivals import HIGHEST_MESSAGE_ID, NEXT_MESSAGE_ID
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ def dialect_of(cursor: Any) -> Dialect:
     return getattr(cursor, "dialect", SQLITE)
 
 
+def batched(cursor: Any) -> AbstractContextManager[Any]:
+    """Around statements whose results nobody reads: on PostgreSQL they go to the server
+    together (psycopg's pipeline mode: one round trip, not one each); nothing on SQLite."""
+    pipelined = getattr(cursor, "pipelined", None)
+    return nullcontext() if pipelined is None else pipelined()
+
+
 def is_postgresql_url(db: str | None) -> bool:
     return bool(db) and db.startswith(("postgresql://", "postgres://"))
 
@@ -69,16 +77,24 @@ _LIKE = re.compile(r"\bLIKE\b")
 _NO_LIMIT_LITERAL = re.compile(r"\bLIMIT -1\b")  # SQLite's "no limit"; PostgreSQL's is ALL
 _BLOB_LITERAL = re.compile(r"\b[xX]'([0-9a-fA-F]*)'")  # PostgreSQL's x'..' is a bit string
 _INSERT_INTO = re.compile(r"^\s*INSERT INTO (\w+)", re.IGNORECASE)
+_NAMES_ID = re.compile(r"^\s*INSERT INTO (\w+)\s*\(\s*id\s*,", re.IGNORECASE)
 
 # Tables whose ids SQLite's rowid gives (lastrowid): PostgreSQL returns them with RETURNING.
 ROWID_TABLES = frozenset({"users", "mailboxes", "bodies", "messages"})
 
-_cache: dict[str, tuple[str, bool]] = {}
+_cache: dict[str, tuple[str, bool, str | None]] = {}
 
 
 def to_postgresql(sql: str) -> tuple[str, bool]:
     """`sql` for psycopg, and whether it is an INSERT whose new id stands in for lastrowid
     (RETURNING id added). Cached by statement text: most statements are a few fixed texts."""
+    text, returning, _ = translated(sql)
+    return text, returning
+
+
+def translated(sql: str) -> tuple[str, bool, str | None]:
+    """to_postgresql's two, and the table of ROWID_TABLES whose ids the INSERT names itself
+    (its sequence is then moved past them: `sequence_past_ids`), else None."""
     found = _cache.get(sql)
     if found is None:
         found = _cache[sql] = _translate(sql)
@@ -87,10 +103,24 @@ def to_postgresql(sql: str) -> tuple[str, bool]:
     return found
 
 
-def _translate(sql: str) -> tuple[str, bool]:
-    # A message's new id is the trigger's (elektromail_rowid): taken under its lock, where
-    # arrivals.NEXT_MESSAGE_ID's subquery would let two processes take the same one.
-    text = _INDEXED_BY.sub("", sql.replace(NEXT_MESSAGE_ID, "NULL"))
+def sequence_past_ids(table: str) -> str:
+    """After an INSERT that named its ids: the table's sequence (rowid_sequences) goes past the
+    largest, never back (an INSERT that names none then takes a free id, as SQLite's rowid)."""
+    return (
+        f"SELECT setval('{table}_id_seq', top) FROM (SELECT max(id) AS top FROM {table}) t"
+        f" WHERE top >= (SELECT last_value FROM {table}_id_seq)"
+    )
+
+
+def _translate(sql: str) -> tuple[str, bool, str | None]:
+    if sql in SERVER_BOUND:
+        return _placeholders(sql), False, None
+    # A message's new id is a sequence's (elektromail_message_id), where arrivals.NEXT_MESSAGE_ID's
+    # subquery would let two processes take the same one; the cursor of "the messages after
+    # id N" waits for the ids taken but not committed yet (elektromail_highest_message_id).
+    if sql == HIGHEST_MESSAGE_ID:
+        return "SELECT elektromail_highest_message_id()", False, None
+    text = _INDEXED_BY.sub("", sql.replace(NEXT_MESSAGE_ID, "elektromail_message_id()"))
     text = _JSON_IDS.sub("SELECT value::bigint FROM json_array_elements_text(?::json)", text)
     text = _FLOOR.sub(r"floor(\g<x>)::bigint", text)
     text = _LIKE.sub("ILIKE", text)  # SQLite's LIKE is ASCII case-insensitive
@@ -101,7 +131,11 @@ def _translate(sql: str) -> tuple[str, bool]:
     insert = _INSERT_INTO.match(text)
     if insert and insert.group(1) in ROWID_TABLES and "RETURNING" not in text.upper():
         returning = True  # the cursor adds RETURNING id (not for executemany)
-    return text, returning
+    names_id = _NAMES_ID.match(text)
+    named = None
+    if names_id and names_id.group(1) in ROWID_TABLES and "elektromail_message_id()" not in text:
+        named = names_id.group(1)
+    return text, returning, named
 
 
 def _placeholders(sql: str) -> str:
@@ -119,6 +153,33 @@ def _placeholders(sql: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# Statements written for PostgreSQL alone, where one statement does the work of several of
+# SQLite's (each statement is a round trip to the server there; SQLite's cost nothing extra),
+# their parameters cast where no column types them, so that the server binds them
+# (pgdriver.server_bound).
+
+# A delivery into one mailbox (db._deliver): the body, the mailbox's next UID and the message
+# row; (body id, mailbox id, UID), the mailbox's NULL when there is no such mailbox (the body is
+# stored all the same, and the caller creates the mailbox and goes on as SQLite does).
+DELIVER_ONE = (
+    "WITH body AS (INSERT INTO bodies(raw, structure, fetch_envelope, fetch_bodystructure,"
+    " fetch_body, transcript) VALUES (?, ?, ?, ?, ?, ?) RETURNING id),"
+    " box AS (UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+    " WHERE user_id = ? AND name = ? RETURNING id, uidnext - 1 AS uid, highestmodseq),"
+    " message AS (INSERT INTO messages(id, mailbox_id, uid, flags, internal_date, tz_minutes,"
+    " size, body_id, modseq, saved) SELECT elektromail_message_id(), box.id, box.uid, ?::text,"
+    " ?::float8, ?::bigint, ?::bigint, body.id, box.highestmodseq, ?::float8 FROM box, body)"
+    " SELECT body.id, box.id, box.uid FROM body LEFT JOIN box ON true"
+)
+SERVER_BOUND = frozenset({DELIVER_ONE})
+
+# Taken by each group of writes (db._run_group) to the end of its transaction: the groups of
+# processes sharing the database run one at a time. A group delivers into many mailboxes, each
+# UPDATE locking its row to the commit; two groups taking rows A then B and B then A would
+# deadlock, and PostgreSQL tells a deadlock only after deadlock_timeout (1 s), rolling one back.
+GROUP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('elektromail_groups'))"
 
 
 # --- schema -----------------------------------------------------------------------------------
@@ -140,20 +201,51 @@ def postgresql_ddl(script: str) -> str:
     return text
 
 
-def rowid_triggers() -> str:
-    """New rows of ROWID_TABLES get SQLite's rowid, max(id) + 1, when the INSERT names none,
-    under a transaction-long advisory lock per table so that processes sharing the database
-    never take the same id (a sequence would not wait; it would also need setval after the
-    inserts that name their ids)."""
-    return "".join(
-        f"CREATE OR REPLACE TRIGGER {table}_rowid BEFORE INSERT ON {table}"
-        " FOR EACH ROW EXECUTE FUNCTION elektromail_rowid();\n"
-        for table in sorted(ROWID_TABLES)
-    )
+def rowid_sequences() -> str:
+    """New rows of ROWID_TABLES get their id from a sequence of their own (schema step 17,
+    replacing the per-table trigger and its advisory lock, which made writers of every process
+    wait for each other to commit): started above every id the table has, and for messages
+    above every id it ever had (`message_high`, store/arrivals.py); a sequence never gives an
+    id back. An INSERT that names its ids moves the sequence past them (sequence_past_ids).
+    Idempotent: a new database and an upgraded one run it alike."""
+    out = ["DROP FUNCTION IF EXISTS elektromail_rowid() CASCADE;\n"]  # and its triggers
+    for table in sorted(ROWID_TABLES):
+        above = f"(SELECT coalesce(max(id), 0) FROM {table})"
+        if table == "messages":
+            high = "(SELECT coalesce(max(value), 0) FROM meta WHERE key = 'message_high')"
+            above = f"greatest({above}, {high})"
+        out.append(
+            f"CREATE SEQUENCE IF NOT EXISTS {table}_id_seq OWNED BY {table}.id;\n"
+            f"SELECT setval('{table}_id_seq', greatest({above},"
+            f" (SELECT last_value - 1 + is_called::integer FROM {table}_id_seq)) + 1, false);\n"
+            f"ALTER TABLE {table} ALTER COLUMN id SET DEFAULT nextval('{table}_id_seq');\n"
+        )
+    return "".join(out) + MESSAGE_ID_FUNCTIONS
 
 
-# The lock elektromail_rowid() takes before it gives a new message its id (below): held by
-# a transaction that deletes messages from its note of the highest id on (arrivals.py).
+# After the tables (a function of SQL is checked against them when it is made).
+MESSAGE_ID_FUNCTIONS = """
+-- A new message's id (arrivals.NEXT_MESSAGE_ID): writers share a lock to the end of their
+-- transaction, which elektromail_highest_message_id takes alone, so that the cursor of "the
+-- messages after id N" is read once every id taken before it is committed (or rolled back);
+-- writers do not wait for each other. Each statement of a VOLATILE function takes a new
+-- snapshot: the max() sees what committed while the lock was awaited.
+CREATE OR REPLACE FUNCTION elektromail_message_id() RETURNS bigint LANGUAGE sql VOLATILE AS $$
+    SELECT pg_advisory_xact_lock_shared(hashtext('elektromail_rowid'), hashtext('messages'));
+    SELECT nextval('messages_id_seq');
+$$;
+CREATE OR REPLACE FUNCTION elektromail_highest_message_id() RETURNS bigint
+    LANGUAGE sql VOLATILE AS $$
+    SELECT pg_advisory_xact_lock(hashtext('elektromail_rowid'), hashtext('messages'));
+    SELECT greatest(coalesce((SELECT max(id) FROM messages), 0),
+        coalesce((SELECT value FROM meta WHERE key = 'message_high'), 0));
+$$;
+"""
+
+
+# The lock elektromail_message_id() takes (shared) before it gives a new message its id,
+# taken alone: held by a transaction that deletes messages from its note of the highest id on
+# (arrivals.py), as elektromail_highest_message_id() takes it.
 _MESSAGE_ID_LOCK = (
     "SELECT pg_advisory_xact_lock(hashtext('elektromail_rowid'), hashtext('messages'))"
 )
@@ -189,21 +281,4 @@ CREATE OR REPLACE FUNCTION elektromail_count_true(bigint, boolean) RETURNS bigin
     LANGUAGE sql IMMUTABLE AS
     'SELECT CASE WHEN $2 IS NULL THEN $1 ELSE coalesce($1, 0) + $2::integer END';
 CREATE OR REPLACE AGGREGATE sum(boolean) (sfunc = elektromail_count_true, stype = bigint);
-CREATE OR REPLACE FUNCTION elektromail_rowid() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.id IS NULL THEN
-        -- one id-taker per table at a time, across processes, until the transaction ends:
-        -- the max() below then sees every id another process took (a statement's snapshot)
-        PERFORM pg_advisory_xact_lock(hashtext('elektromail_rowid'), hashtext(TG_TABLE_NAME));
-        IF TG_TABLE_NAME = 'messages' THEN  -- above every id ever taken (store/arrivals.py)
-            SELECT greatest(coalesce(max(id), 0),
-                coalesce((SELECT value FROM meta WHERE key = 'message_high'), 0)) + 1
-                INTO NEW.id FROM messages;
-        ELSE
-            EXECUTE format('SELECT coalesce(max(id), 0) + 1 FROM %I', TG_TABLE_NAME)
-                INTO NEW.id;
-        END IF;
-    END IF;
-    RETURN NEW;
-END $$;
 """

@@ -107,3 +107,14 @@ def _postgresql_unavailable(error: BaseException) -> StoreUnavailable | None:
         reason = "connection to the database lost"  # psycopg's own, without a server's code
     kind = StoreFull if state == "53100" else StoreUnavailable
     return kind(f"{reason} ({str(error).strip()})")
+
+
+# PostgreSQL's answer to two transactions of different processes that wait for each other
+# (deadlock_detected: a group of deliveries into mailboxes A and B against one into B and A)
+# or conflict (serialization_failure): one of them is rolled back, and running it again works.
+_CONFLICT_STATES = frozenset({"40P01", "40001"})
+
+
+def conflict(error: BaseException) -> bool:
+    """Whether `error` is such a conflict: the transaction is lost, and may run again."""
+    return getattr(error, "sqlstate", None) in _CONFLICT_STATES

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from elektromail.store.dialect import NO_LIMIT, dialect_of
+from elektromail.store.dialect import NO_LIMIT, batched, dialect_of
 from elektromail.store.errors import StoreUnavailable, unavailable
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.rows import PreparedMessage, Render, prepare
@@ -146,9 +146,12 @@ def _parse(
             break
     if not parsed:
         return parsed, True, cut
-    cursor.execute("SAVEPOINT parse")
     try:
-        _store(cursor, parsed)
+        # on PostgreSQL one round trip: the bodies are locked already (_waiting_bodies)
+        with batched(cursor):
+            cursor.execute("SAVEPOINT parse")
+            _store(cursor, parsed)
+            cursor.execute("RELEASE parse")
     except StoreUnavailable:
         raise
     except Exception as e:
@@ -157,7 +160,6 @@ def _parse(
         cursor.execute("ROLLBACK TO parse")
         cursor.execute("RELEASE parse")
         return parsed, False, cut
-    cursor.execute("RELEASE parse")
     return parsed, True, cut
 
 
@@ -184,6 +186,8 @@ def _waiting_bodies(cursor, chunk: list[int], lock: bool) -> list[tuple[int, byt
 
 
 def _store(cursor, parsed: Parsed) -> None:
+    if not parsed:
+        return
     bodies, index = [], []
     for body_id, message in parsed.items():
         envelope, bodystructure, body = message.rendered or (None, None, None)
@@ -191,6 +195,11 @@ def _store(cursor, parsed: Parsed) -> None:
         assert message.index is not None
         found = message.index
         index.append((body_id, found.attachments, found.search, found.preview))
+    with batched(cursor):  # nothing here reads an answer: one round trip on PostgreSQL
+        _store_rows(cursor, parsed, bodies, index)
+
+
+def _store_rows(cursor, parsed: Parsed, bodies: list, index: list) -> None:
     cursor.executemany(
         "UPDATE bodies SET structure = ?, fetch_envelope = ?, fetch_bodystructure = ?,"
         " fetch_body = ? WHERE id = ?",

@@ -11,13 +11,13 @@ from elektromail.store.dialect import (
     POSTGRESQL_FUNCTIONS,
     is_postgresql_url,
     postgresql_ddl,
-    rowid_triggers,
+    rowid_sequences,
 )
 from elektromail.store.errors import StoreUnavailable
 from elektromail.store.ids import NEW_EMAILID
 from elektromail.store.searchindex import fill_search_index
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 
 # Message metadata and bodies live in separate tables: SELECT reads (uid, flags) of 100,000
 # messages without paging through their bytes, and COPY shares one body between two rows.
@@ -237,6 +237,9 @@ ALTER TABLE mailboxes ADD COLUMN expunged_count INTEGER NOT NULL DEFAULT 0;
 UPDATE mailboxes SET expunged_count =
     (SELECT count(*) FROM expunged e WHERE e.mailbox_id = mailboxes.id);
 """,
+    # 16 -> 17: on PostgreSQL, row ids from sequences (dialect.rowid_sequences, run by
+    # prepare_postgresql) in place of a trigger that serialized writers; SQLite's rowid stays.
+    16: "",
 }
 
 
@@ -335,7 +338,7 @@ def prepare_postgresql(conn) -> None:
         upgrades = range(version, SCHEMA_VERSION) if version else ()  # 0: a new database
         steps = "".join(UPGRADES[v] for v in upgrades if v in UPGRADES)
         script = POSTGRESQL_FUNCTIONS + postgresql_ddl(SCHEMA + steps + LATE_INDEXES)
-        script += rowid_triggers()
+        script += rowid_sequences()
         script += "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);\n"
         script += "DELETE FROM schema_version;\n"
         script += f"INSERT INTO schema_version(version) VALUES ({SCHEMA_VERSION});\n"

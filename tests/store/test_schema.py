@@ -139,6 +139,9 @@ def old_database(path: str, version: int, raw: bytes = RAW, structure_json: str 
     if version >= 11:  # object ids and save dates
         subscribed += ", objectid TEXT"
         modseq += ", saved REAL"
+    if version >= 16:  # retention's bounded history of expunges
+        subscribed += ", expunged_floor INTEGER NOT NULL DEFAULT 0"
+        subscribed += ", expunged_count INTEGER NOT NULL DEFAULT 0"
     rendered = (
         ", fetch_envelope BLOB, fetch_bodystructure BLOB, fetch_body BLOB" if version >= 3 else ""
     )
@@ -251,7 +254,7 @@ def test_the_upgrade_from_15_counts_the_expunges_kept_and_forgets_none(tmp_path)
     conn.close()
     conn = sqlite3.connect(path)
     prepare_connection(conn, False)
-    assert pragma(conn, "user_version") == 16
+    assert pragma(conn, "user_version") == SCHEMA_VERSION
     assert conn.execute("SELECT expunged_floor, expunged_count FROM mailboxes").fetchall() == [
         (0, 3)
     ]
