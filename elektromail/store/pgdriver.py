@@ -232,7 +232,8 @@ class Cursor(psycopg.Cursor):
             super().execute(bound, _text_safe(params), **kw)
         else:  # not prepared: its text has the values in it
             literal = self._literal(text, _text_safe(params) or ())
-            super().execute(literal, prepare=False, **kw)
+            # Connection.execute passes prepare=None along: not prepared is the point here
+            super().execute(literal, **{**kw, "prepare": False})
 
     def execute(self, query: str, params: Any = None, **kw: Any) -> Cursor:  # type: ignore[override]
         if query == "BEGIN":
