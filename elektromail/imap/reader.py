@@ -248,7 +248,7 @@ class CommandReader:
         without a literal, else None (then the general path takes `data`, and gives the same
         events for such a line: test_reader compares the two)."""
         end = len(data) - 2
-        if self._cmd is not None or end > self.max_line or data.find(b"\n") != end + 1:
+        if self._cmd is not None or end < 0 or end > self.max_line or data.find(b"\n") != end + 1:
             return None
         if data[end] != 0x0D:
             return None

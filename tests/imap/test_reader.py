@@ -627,3 +627,16 @@ def test_one_line_in_one_feed_gives_what_the_general_path_gives(line: bytes, dep
     assert whole.paused == pieces.paused and whole.mid_command == pieces.mid_command
     if not whole.paused:
         assert repr(whole.feed(after)) == repr(pieces.feed(after))
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"\r", b"x"])
+def test_a_feed_shorter_than_a_line_end_reads_as_octet_by_octet(data: bytes) -> None:
+    """The one-line path must not index before the start of a feed of under two octets (an
+    empty feed raised IndexError there; the property tests found it): such a feed, and the
+    line after it, read as the general path reads them one octet at a time."""
+    after = b"a NOOP\r\n"
+    whole = CommandReader(max_line=90)
+    got = whole.feed(data) + whole.feed(after)
+    pieces = CommandReader(max_line=90)
+    expected = [event for octet in data + after for event in pieces.feed(bytes([octet]))]
+    assert repr(got) == repr(expected)
