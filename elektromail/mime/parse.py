@@ -64,6 +64,21 @@ def parse(raw: bytes) -> ParsedMessage:
     return ParsedMessage(size, header_end, _envelope(fields, repeated), body)
 
 
+def parse_envelope(raw: bytes) -> Envelope:
+    """`parse(raw).envelope` from the top-level header alone: ENVELOPE depends on nothing else,
+    so a FETCH of it need not wait for the whole parse (store/pending.py). The same steps on
+    the same fields as parse(), so the same envelope, whatever the input; never raises."""
+    end = _header_end(raw, 0, len(raw))
+    repeated: list[tuple[bytes, bytes]] = []
+    fields = _fields(raw, 0, end, _MESSAGE_FIELDS, repeated)
+    return _envelope(fields, repeated)
+
+
+def header_end(raw: bytes) -> int:
+    """`parse(raw).header_end`: where the top-level header block, blank line included, ends."""
+    return _header_end(raw, 0, len(raw))
+
+
 def _header_end(raw: bytes, start: int, end: int) -> int:
     """Position just after the blank line ending the header at `start`, or `end` if none."""
     if raw.startswith(b"\n", start, end):

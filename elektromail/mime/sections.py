@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from elektromail.mime.model import BodyPart, ParsedMessage
+from elektromail.mime.parse import header_end
 
 _HEADER_SPECS = frozenset(("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"))
 _FIELD_LINES_RE = re.compile(rb"^([^\s:]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?", re.M)
@@ -53,6 +54,19 @@ def section_range(msg: ParsedMessage, path: tuple[int, ...], spec: str) -> tuple
     if spec in _HEADER_SPECS:
         return message.start, message.body_start
     return (message.body_start, message.end) if spec == "TEXT" else None
+
+
+def top_level_range(raw: bytes, spec: str) -> tuple[int, int] | None:
+    """`section_range(parse(raw), (), spec)` from the bytes alone: a section of the whole
+    message (BODY[], BODY[HEADER...], BODY[TEXT]) needs only where its header ends, so a FETCH
+    of it (a client's list view: BODY.PEEK[HEADER.FIELDS (From Subject ...)]) need not wait
+    for the message's parse."""
+    spec = spec.upper()
+    if not spec:
+        return 0, len(raw)
+    if spec in _HEADER_SPECS:
+        return 0, header_end(raw)
+    return (header_end(raw), len(raw)) if spec == "TEXT" else None
 
 
 def filter_header_fields(header_block: bytes, names: Iterable[str], exclude: bool) -> bytes:
