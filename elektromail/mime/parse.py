@@ -346,7 +346,17 @@ def _for_humans(text: str | None) -> str | None:
     return tidy_spaces(text)
 
 
+_address_lists: dict[bytes, tuple[Address, ...] | None] = {}  # the same few recur, as above
+
+
 def _addresses(value: bytes | None) -> tuple[Address, ...] | None:
     if value is None:
         return None
-    return tuple(parse_addresses(_unfold(value))) or None
+    found = _address_lists.get(value, _address_lists)
+    if found is _address_lists:
+        found = tuple(parse_addresses(_unfold(value))) or None
+        if len(value) < 200:
+            if len(_address_lists) >= 1024:
+                _address_lists.clear()
+            _address_lists[value] = found
+    return found  # type: ignore[return-value]
