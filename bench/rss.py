@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import os
 import sys
 import time
 from pathlib import Path
@@ -79,6 +80,7 @@ def mappings(pid: int) -> str:
     thread arenas are, other anonymous ones (Python's arenas, large allocations), files."""
     kinds = {"heap": 0, "thread arenas": 0, "other anonymous": 0, "files": 0}
     kind = "files"
+    biggest: list[tuple[int, int, str, str]] = []
     try:
         lines = Path(f"/proc/{pid}/smaps").read_text().splitlines()
     except OSError:
@@ -98,7 +100,40 @@ def mappings(pid: int) -> str:
                 kind = "other anonymous"
         elif fields[0] == "Rss:":
             kinds[kind] += int(fields[1])
+            if kind != "files":
+                biggest.append((int(fields[1]), (end - start) >> 10, kind, hex(start)))
+    if os.environ.get("RSS_MAPPINGS"):  # the largest anonymous mappings, for a closer look
+        print("\n".join(sorted(biggest, key=lambda x: -x[0])[:12].__repr__().split("), (")))
     return ", ".join(f"{name} {kb / 1024:.1f}" for name, kb in kinds.items())
+
+
+def python_arenas() -> str:
+    """What Python's small-object allocator holds (sys._debugmallocstats): its arenas of
+    256 KiB each and how much of them live objects use."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    if not text:  # tracemalloc's hooks hide the allocator's statistics
+        return "Python arenas: not known while tracemalloc runs (--no-tracemalloc)"
+    found = {}
+    for line in text.splitlines():
+        for key in ("# arenas allocated current", "# bytes in allocated blocks", "Total"):
+            if line.startswith(key):
+                found[key] = int(line.split("=")[1].replace(",", ""))
+    held = found.get("Total", 0) / 2**20
+    used = found.get("# bytes in allocated blocks", 0) / 2**20
+    arenas = found.get("# arenas allocated current", 0)
+    return f"Python arenas {arenas} ({held:.1f} MB), live blocks in them {used:.1f} MB"
 
 
 def load(target: Target, n: int, name: str) -> None:
@@ -152,7 +187,8 @@ def in_process(args) -> None:
 
     from elektromail.testing import MailServer
 
-    tracemalloc.start(args.frames)
+    if not args.no_tracemalloc:
+        tracemalloc.start(args.frames)
     snapshots = {}
     mail = MailServer(users="user:pass", smtp_port=None, pop3_port=None, db=args.db)
     mail.start()
@@ -163,12 +199,35 @@ def in_process(args) -> None:
 
     def diagnose(when: str) -> None:
         gc.collect()
+        if args.clear_caches and when != "start":
+            import functools
+
+            wrappers = [o for o in gc.get_objects() if isinstance(o, functools._lru_cache_wrapper)]
+            for wrapper in wrappers:
+                wrapper.cache_clear()
+            from elektromail.imap import format as fmt
+
+            mparse = sys.modules["elektromail.mime.parse"]
+
+            for cache in (fmt._ADDRESS_LISTS, mparse._address_lists, mparse._content_types):
+                cache.clear()
+            gc.collect()
+            from elektromail.store.memory import release_freed_memory
+
+            release_freed_memory()
+            print(f"  [{when}] cleared {len(wrappers)} lru caches; RSS now {rss():.0f} MB")
+        if args.no_tracemalloc:
+            print(f"  [{when}] {heap()}")
+            print(f"  [{when}] resident MB: {mappings(__import__('os').getpid())}")
+            print(f"  [{when}] {python_arenas()}")
+            return
         snapshot = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]
         )
         traced = sum(stat.size for stat in snapshot.statistics("filename")) / 2**20
         print(f"  [{when}] Python objects (tracemalloc): {traced:.1f} MB; {heap()}")
         print(f"  [{when}] resident MB: {mappings(__import__('os').getpid())}")
+        print(f"  [{when}] {python_arenas()}")
         if snapshots:
             first = next(iter(snapshots.values()))
             print(f"  [{when}] grown since start, by line:")
@@ -195,6 +254,8 @@ def main() -> None:
     parser.add_argument("--diagnose", action="store_true", help="in this process, with detail")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--frames", type=int, default=1)
+    parser.add_argument("--no-tracemalloc", action="store_true", help="with --diagnose")
+    parser.add_argument("--clear-caches", action="store_true", help="with --diagnose")
     args = parser.parse_args()
     (in_process if args.diagnose else child)(args)
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from elektromail.caches import emptied_on_release
 from elektromail.dates import format_date_time
 from elektromail.mime import Address, BodyPart, Envelope, ParsedMessage
 
@@ -197,6 +198,8 @@ def _format_addresses(addresses: tuple[Address, ...] | None, utf8_ok: bool) -> b
 # A mailbox's messages come from and go to the same few addresses (a bulk delivery: all of
 # them): each is written once, while it recurs. Bounded.
 _ADDRESS_LISTS: dict[tuple[Address, bool], bytes] = {}
+emptied_on_release(_ADDRESS_LISTS.clear)
+emptied_on_release(_format_flag_tuple.cache_clear)
 
 
 def format_envelope(env: Envelope, *, utf8_ok: bool = False) -> bytes:

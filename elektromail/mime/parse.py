@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote_from_bytes
 
+from elektromail.caches import emptied_on_release
 from elektromail.mime.addresses import parse_addresses, tidy_spaces, unquote
 from elektromail.mime.model import (
     IDENTITY_ENCODINGS,
@@ -220,6 +221,7 @@ def _child(raw: bytes, start: int, end: int, depth: int, default: tuple) -> Body
 
 
 _content_types: dict[bytes, tuple] = {}  # the same few values recur in every message
+emptied_on_release(_content_types.clear)
 
 
 def _content_type(value: bytes | None, default: tuple) -> tuple:
@@ -347,6 +349,7 @@ def _for_humans(text: str | None) -> str | None:
 
 
 _address_lists: dict[bytes, tuple[Address, ...] | None] = {}  # the same few recur, as above
+emptied_on_release(_address_lists.clear)
 
 
 def _addresses(value: bytes | None) -> tuple[Address, ...] | None:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from elektromail.caches import emptied_on_release
 from elektromail.mime.model import BodyPart, ParsedMessage
 from elektromail.mime.parse import header_end
 
@@ -92,3 +93,6 @@ def _header_fields(header_block: bytes) -> tuple[tuple[tuple[bytes, bytes], ...]
         fields.append((m.group(1).lower(), field if field.endswith(b"\n") else field + b"\r\n"))
     blank = header_block.endswith((b"\n\n", b"\n\r\n")) or header_block in (b"\r\n", b"\n")
     return tuple(fields), blank
+
+
+emptied_on_release(_header_fields.cache_clear)

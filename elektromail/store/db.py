@@ -295,11 +295,11 @@ class Store:
 
     def _run_freeing(self, fn, *args) -> Deferred[Any]:
         """`_run` for a write that may delete many messages: afterwards the in-memory
-        database's freed pages go back to the system (store/memory.py)."""
+        database's freed pages go back to the system, and with either database the caches
+        of recurring values are emptied (store/memory.py)."""
 
         def release(result: Any) -> Any:
-            if self.path is None:
-                release_freed_memory()
+            release_freed_memory(caches=True)
             return result
 
         return self._run(fn, *args).addCallback(release)
