@@ -195,7 +195,7 @@ def in_process(args) -> None:
     target = Target("elektromail", "127.0.0.1", mail.imap_port, "user", "pass")
 
     def rss() -> float:
-        return rss_mb(__import__("os").getpid())
+        return rss_mb(os.getpid())
 
     def diagnose(when: str) -> None:
         gc.collect()
@@ -204,21 +204,19 @@ def in_process(args) -> None:
 
             wrappers = [o for o in gc.get_objects() if isinstance(o, functools._lru_cache_wrapper)]
             for wrapper in wrappers:
+                if wrapper.cache_info().currsize:
+                    name = getattr(wrapper, "__qualname__", repr(wrapper))
+                    print(f"  [{when}] lru cache {name}: {wrapper.cache_info().currsize}")
                 wrapper.cache_clear()
-            from elektromail.imap import format as fmt
-
-            mparse = sys.modules["elektromail.mime.parse"]
-
-            for cache in (fmt._ADDRESS_LISTS, mparse._address_lists, mparse._content_types):
-                cache.clear()
             gc.collect()
             from elektromail.store.memory import release_freed_memory
 
             release_freed_memory()
             print(f"  [{when}] cleared {len(wrappers)} lru caches; RSS now {rss():.0f} MB")
+            print(f"  [{when}] {python_arenas()}")
         if args.no_tracemalloc:
             print(f"  [{when}] {heap()}")
-            print(f"  [{when}] resident MB: {mappings(__import__('os').getpid())}")
+            print(f"  [{when}] resident MB: {mappings(os.getpid())}")
             print(f"  [{when}] {python_arenas()}")
             return
         snapshot = tracemalloc.take_snapshot().filter_traces(
@@ -226,7 +224,7 @@ def in_process(args) -> None:
         )
         traced = sum(stat.size for stat in snapshot.statistics("filename")) / 2**20
         print(f"  [{when}] Python objects (tracemalloc): {traced:.1f} MB; {heap()}")
-        print(f"  [{when}] resident MB: {mappings(__import__('os').getpid())}")
+        print(f"  [{when}] resident MB: {mappings(os.getpid())}")
         print(f"  [{when}] {python_arenas()}")
         if snapshots:
             first = next(iter(snapshots.values()))
@@ -255,7 +253,12 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--frames", type=int, default=1)
     parser.add_argument("--no-tracemalloc", action="store_true", help="with --diagnose")
-    parser.add_argument("--clear-caches", action="store_true", help="with --diagnose")
+    parser.add_argument(
+        "--clear-caches",
+        action="store_true",
+        help="with --diagnose: once emptied, also empty every lru_cache of the process (the"
+        " start-up's too, so RSS may go below where it began): what any cache still holds",
+    )
     args = parser.parse_args()
     (in_process if args.diagnose else child)(args)
 
