@@ -421,3 +421,29 @@ def test_a_read_only_database_still_answers_envelope_from_the_header(envelope_st
     finally:
         run(store.simulate_read_only, False)
     assert kept_envelope(store, uid) is None and waiting(store) == 1
+
+
+def test_the_idle_time_parse_waits_while_bodies_are_read():
+    """A client fetching ENVELOPE or BODY[] of a mailbox just filled is at work: the backfill
+    waits until nothing was stored or read for IDLE_SECONDS; a FETCH of flags alone is no
+    reason to wait."""
+    clock = Clock()
+    store = Store(clock=clock)
+    store.render = render_fetch_data
+    store.render_envelope = format_envelope
+    store.backfill_seconds = 60
+    store.backfill_makes_way = False
+    run(store.open)
+    try:
+        box = add_mailbox(store, add_user(store))
+        uids = [run(store.append, box.id, unparsed(message(f"m{n}"))) for n in range(3)]
+        run(clock.advance, IDLE_SECONDS)  # stored since the last look
+        for wanted in ({"rendered": True, "envelope_only": True}, {"raw": True}):
+            run(store.fetch, box.id, uids, **wanted)
+            run(clock.advance, IDLE_SECONDS)  # read since the last look: wait again
+            assert waiting(store) == 3
+        run(store.fetch, box.id, uids)  # UID and FLAGS: not a read of the bodies
+        run(clock.advance, IDLE_SECONDS)
+        assert waiting(store) == 0
+    finally:
+        run(store.close)
