@@ -447,3 +447,39 @@ def test_the_idle_time_parse_waits_while_bodies_are_read():
         assert waiting(store) == 0
     finally:
         run(store.close)
+
+
+def test_a_mailbox_is_parsed_batch_by_batch_each_stored_before_the_next(rendering_store):
+    from elektromail.store import pending
+
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    other = add_mailbox(store, add_user(store, "other"), "INBOX")
+    for n in range(5):
+        run(store.append, box.id, unparsed(message(f"m{n}")))
+    run(store.append, other.id, unparsed(message("elsewhere")))
+    batches = []
+
+    def parse(cursor):
+        real = pending._parse
+
+        def counted(*args, **kwargs):
+            found = real(*args, **kwargs)
+            batches.append(len(found[0]))
+            return found
+
+        pending._parse = counted
+        try:
+            return pending.parse_mailbox(cursor, store.render, box.id, batch=2)
+        finally:
+            pending._parse = real
+
+    assert run(store._run, parse) is True
+    assert batches == [2, 2, 1, 0]
+    assert waiting(store) == 1  # the other mailbox's
+    run(store.simulate_read_only, True)
+    try:
+        assert run(store._run, pending.parse_mailbox, store.render, other.id) is False
+    finally:
+        run(store.simulate_read_only, False)
+    assert waiting(store) == 1
