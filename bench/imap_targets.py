@@ -149,6 +149,8 @@ def start_elektromail(extra: Sequence[str] = ()) -> tuple[subprocess.Popen, int]
             "elektromail",
             "--smtp-port",
             "off",
+            "--pop3-port",  # its default port may be another server's (a helper's, a test's)
+            "off",
             "--imap-port",
             "0",
             "--max-message-size",

@@ -54,9 +54,10 @@ class Server:
         self.events = Events()
         self.postoffice = PostOffice(self.store, self.events, settings, delivery_rules)
         if settings.imap_port is not None or settings.imaps_port is not None:
-            from elektromail.imap.format import render_fetch_data
+            from elektromail.imap.format import format_envelope, render_fetch_data
 
             self.postoffice.render = render_fetch_data
+            self.postoffice.render_envelope = format_envelope
         self.tls = TLSMaterial(settings.bind, settings.tls_cert, settings.tls_key)
         self.dkim_keys = load_dkim_keys(settings)  # for message checks, over HTTP and in Python
         self.factories: dict[str, object] = {}

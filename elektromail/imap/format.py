@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from elektromail.caches import emptied_on_release
 from elektromail.dates import format_date_time
 from elektromail.mime import Address, BodyPart, Envelope, ParsedMessage
 
@@ -182,7 +183,23 @@ def _format_address(address: Address, utf8_ok: bool) -> bytes:
 def _format_addresses(addresses: tuple[Address, ...] | None, utf8_ok: bool) -> bytes:
     if not addresses:
         return NIL
+    if len(addresses) == 1:  # most From:, many To:
+        key = (addresses[0], utf8_ok)
+        found = _ADDRESS_LISTS.get(key)
+        if found is None:
+            found = b"(" + _format_address(addresses[0], utf8_ok) + b")"
+            if len(_ADDRESS_LISTS) >= 1024:
+                _ADDRESS_LISTS.clear()
+            _ADDRESS_LISTS[key] = found
+        return found
     return b"(" + b"".join(_format_address(a, utf8_ok) for a in addresses) + b")"
+
+
+# A mailbox's messages come from and go to the same few addresses (a bulk delivery: all of
+# them): each is written once, while it recurs. Bounded.
+_ADDRESS_LISTS: dict[tuple[Address, bool], bytes] = {}
+emptied_on_release(_ADDRESS_LISTS.clear)
+emptied_on_release(_format_flag_tuple.cache_clear)
 
 
 def format_envelope(env: Envelope, *, utf8_ok: bool = False) -> bytes:
@@ -190,12 +207,18 @@ def format_envelope(env: Envelope, *, utf8_ok: bool = False) -> bytes:
 
     A missing or empty Sender / Reply-To defaults to From, as the RFC requires.
     """
-    sender = env.sender or env.from_
-    reply_to = env.reply_to or env.from_
+    from_ = _format_addresses(env.from_, utf8_ok)
+    # the parse gives Sender and Reply-To the From list itself when they are absent: once
+    sender, reply_to = env.sender, env.reply_to
+    sender = from_ if not sender or sender is env.from_ else _format_addresses(sender, utf8_ok)
+    same = not reply_to or reply_to is env.from_
+    reply_to = from_ if same else _format_addresses(reply_to, utf8_ok)
     fields = [
         nstring(env.date, utf8_ok=utf8_ok),
         nstring(env.subject, utf8_ok=utf8_ok),
-        *(_format_addresses(a, utf8_ok) for a in (env.from_, sender, reply_to)),
+        from_,
+        sender,
+        reply_to,
         *(_format_addresses(a, utf8_ok) for a in (env.to, env.cc, env.bcc)),
         nstring(env.in_reply_to, utf8_ok=utf8_ok),
         nstring(env.message_id, utf8_ok=utf8_ok),

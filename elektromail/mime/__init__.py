@@ -9,8 +9,13 @@ from elektromail.mime.addresses import parse_addresses, write_addresses
 from elektromail.mime.binary import UnknownEncoding, binary_section, encode_binary_parts, is_leaf
 from elektromail.mime.decode import decode_body, decode_header, decoded_addresses, param_value
 from elektromail.mime.model import Address, BodyPart, Envelope, ParsedMessage
-from elektromail.mime.parse import MAX_DEPTH, parse
-from elektromail.mime.sections import filter_header_fields, section_part, section_range
+from elektromail.mime.parse import MAX_DEPTH, header_end, parse, parse_envelope
+from elektromail.mime.sections import (
+    filter_header_fields,
+    section_part,
+    section_range,
+    top_level_range,
+)
 from elektromail.mime.serial import envelope_from_json, from_json, to_json
 
 __all__ = [
@@ -28,12 +33,15 @@ __all__ = [
     "envelope_from_json",
     "filter_header_fields",
     "from_json",
+    "header_end",
     "is_leaf",
     "param_value",
     "parse",
     "parse_addresses",
+    "parse_envelope",
     "section_part",
     "section_range",
     "to_json",
+    "top_level_range",
     "write_addresses",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote_from_bytes
 
+from elektromail.caches import emptied_on_release
 from elektromail.mime.addresses import parse_addresses, tidy_spaces, unquote
 from elektromail.mime.model import (
     IDENTITY_ENCODINGS,
@@ -62,6 +63,21 @@ def parse(raw: bytes) -> ParsedMessage:
     fields = _fields(raw, 0, header_end, _MESSAGE_FIELDS, repeated)
     body = _entity(raw, 0, header_end, size, fields, 0, _TEXT_PLAIN)
     return ParsedMessage(size, header_end, _envelope(fields, repeated), body)
+
+
+def parse_envelope(raw: bytes) -> Envelope:
+    """`parse(raw).envelope` from the top-level header alone: ENVELOPE depends on nothing else,
+    so a FETCH of it need not wait for the whole parse (store/pending.py). The same steps on
+    the same fields as parse(), so the same envelope, whatever the input; never raises."""
+    end = _header_end(raw, 0, len(raw))
+    repeated: list[tuple[bytes, bytes]] = []
+    fields = _fields(raw, 0, end, _MESSAGE_FIELDS, repeated)
+    return _envelope(fields, repeated)
+
+
+def header_end(raw: bytes) -> int:
+    """`parse(raw).header_end`: where the top-level header block, blank line included, ends."""
+    return _header_end(raw, 0, len(raw))
 
 
 def _header_end(raw: bytes, start: int, end: int) -> int:
@@ -205,6 +221,7 @@ def _child(raw: bytes, start: int, end: int, depth: int, default: tuple) -> Body
 
 
 _content_types: dict[bytes, tuple] = {}  # the same few values recur in every message
+emptied_on_release(_content_types.clear)
 
 
 def _content_type(value: bytes | None, default: tuple) -> tuple:
@@ -331,7 +348,18 @@ def _for_humans(text: str | None) -> str | None:
     return tidy_spaces(text)
 
 
+_address_lists: dict[bytes, tuple[Address, ...] | None] = {}  # the same few recur, as above
+emptied_on_release(_address_lists.clear)
+
+
 def _addresses(value: bytes | None) -> tuple[Address, ...] | None:
     if value is None:
         return None
-    return tuple(parse_addresses(_unfold(value))) or None
+    found = _address_lists.get(value, _address_lists)
+    if found is _address_lists:
+        found = tuple(parse_addresses(_unfold(value))) or None
+        if len(value) < 200:
+            if len(_address_lists) >= 1024:
+                _address_lists.clear()
+            _address_lists[value] = found
+    return found  # type: ignore[return-value]

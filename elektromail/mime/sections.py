@@ -9,7 +9,9 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from elektromail.caches import emptied_on_release
 from elektromail.mime.model import BodyPart, ParsedMessage
+from elektromail.mime.parse import header_end
 
 _HEADER_SPECS = frozenset(("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"))
 _FIELD_LINES_RE = re.compile(rb"^([^\s:]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?", re.M)
@@ -55,6 +57,19 @@ def section_range(msg: ParsedMessage, path: tuple[int, ...], spec: str) -> tuple
     return (message.body_start, message.end) if spec == "TEXT" else None
 
 
+def top_level_range(raw: bytes, spec: str) -> tuple[int, int] | None:
+    """`section_range(parse(raw), (), spec)` from the bytes alone: a section of the whole
+    message (BODY[], BODY[HEADER...], BODY[TEXT]) needs only where its header ends, so a FETCH
+    of it (a client's list view: BODY.PEEK[HEADER.FIELDS (From Subject ...)]) need not wait
+    for the message's parse."""
+    spec = spec.upper()
+    if not spec:
+        return 0, len(raw)
+    if spec in _HEADER_SPECS:
+        return 0, header_end(raw)
+    return (header_end(raw), len(raw)) if spec == "TEXT" else None
+
+
 def filter_header_fields(header_block: bytes, names: Iterable[str], exclude: bool) -> bytes:
     """BODY[HEADER.FIELDS (names)], or .NOT when exclude: the matching fields as exact bytes,
     then the blank line, which RFC 9051 §6.4.5 leaves out only when the header has none."""
@@ -78,3 +93,6 @@ def _header_fields(header_block: bytes) -> tuple[tuple[tuple[bytes, bytes], ...]
         fields.append((m.group(1).lower(), field if field.endswith(b"\n") else field + b"\r\n"))
     blank = header_block.endswith((b"\n\n", b"\n\r\n")) or header_block in (b"\r\n", b"\n")
     return tuple(fields), blank
+
+
+emptied_on_release(_header_fields.cache_clear)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+from elektromail.caches import emptied_on_release
 from elektromail.mime.model import Address, BodyPart, Envelope, ParsedMessage
 
 # Compact JSON: positional lists, trailing defaults trimmed, other defaults as null.
@@ -32,6 +33,9 @@ def to_json(msg: ParsedMessage) -> str:
 def from_json(text: str) -> ParsedMessage:
     size, header_end, envelope, body = json.loads(text)
     return ParsedMessage(size, header_end, _envelope_from(envelope), _part_from(body))
+
+
+emptied_on_release(from_json.cache_clear)
 
 
 def envelope_from_json(text: str) -> Envelope:

@@ -13,7 +13,7 @@ from elektromail.postoffice.routing import (
 from elektromail.postoffice.traffic import Traffic
 from elektromail.rules import RuleSet
 from elektromail.store import Baseline, BaselineMailbox, BaselineUser, Store, UserRow
-from elektromail.store.rows import Render
+from elektromail.store.rows import Render, RenderEnvelope
 from elektromail.transcripts import Ring
 
 
@@ -63,6 +63,15 @@ class Desk:
     @render.setter
     def render(self, render: Render | None) -> None:
         self.store.render = render
+
+    @property
+    def render_envelope(self) -> RenderEnvelope | None:
+        """Renders IMAP's ENVELOPE alone, for a FETCH of it before the whole parse."""
+        return self.store.render_envelope
+
+    @render_envelope.setter
+    def render_envelope(self, render: RenderEnvelope | None) -> None:
+        self.store.render_envelope = render
 
     def default_boxes(self) -> tuple[BaselineMailbox, ...]:
         """Every user's mailboxes as the baseline holds them (INBOX and the special-use ones

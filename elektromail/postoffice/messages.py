@@ -40,9 +40,11 @@ class MessageDesk(QuotaDesk):
         budget: tuple[int, int] | None = None,
         changedsince: int | None = None,
         limit: int | None = None,
+        envelope_only: bool = False,
     ) -> Deferred[list[MessageRow]]:
         """Messages by UID (ascending) with flags, dates, size and mod-sequence; `structure`,
-        `raw` and `rendered` say which of the stored body's columns to read too; `budget`
+        `raw` and `rendered` say which of the stored body's columns to read too (of the
+        renderings only ENVELOPE with `envelope_only`); `budget`
         (messages, bytes) reads only the first that fit, by stored size (see Store.fetch);
         `changedsince` only those whose mod-sequence is above it (RFC 7162 §3.1.4.1), the
         first `limit` of them."""
@@ -55,6 +57,7 @@ class MessageDesk(QuotaDesk):
             budget=budget,
             changedsince=changedsince,
             limit=limit,
+            envelope_only=envelope_only,
         )
 
     def expunged_since(self, mailbox_id: int, modseq: int) -> Deferred[list[int] | None]:

@@ -3,7 +3,8 @@
 An in-memory SQLite database keeps its pages in the C heap. With auto_vacuum = FULL (set for
 ":memory:" in schema.prepare_connection) a commit that frees pages truncates the database, and
 glibc's malloc_trim then returns the freed heap to the system: without both, the server's RSS
-after a 10,000-message mailbox is deleted stays where the mailbox had taken it.
+after a 10,000-message mailbox is deleted stays where the mailbox had taken it. After such a
+delete the caches of recurring values are emptied too (elektromail/caches.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+
+from elektromail.caches import empty_all
 
 _libc = None
 if sys.platform.startswith("linux"):
@@ -21,8 +24,12 @@ if sys.platform.startswith("linux"):
         _libc = None
 
 
-def release_freed_memory() -> bool:
-    """Return the C heap's free pages to the system; False where that cannot be done."""
+def release_freed_memory(*, caches: bool = False) -> bool:
+    """Return the C heap's free pages to the system; False where that cannot be done. With
+    `caches` (after a large delete), first empty the process's caches of recurring values
+    (elektromail/caches.py), whose entries made during the load keep Python's arenas."""
+    if caches:
+        empty_all()
     if _libc is None:
         return False
     _libc.malloc_trim(0)

@@ -6,7 +6,8 @@ Measured under smtp-source (20 sessions, 2 KB messages) the parse was a third of
 time per message, and nothing a client is told after DATA or APPEND depends on it. Every
 interaction that reads `bodies.structure`, the `fetch_*` renderings or `body_index` calls one of
 the `parse_*` functions here first, in the same transaction; when nothing waits (the usual
-case) that costs one probe of an empty partial index.
+case) that costs one probe of an empty partial index. ENVELOPE alone is the exception
+(`render_envelopes`): it needs only the top-level header, and a FETCH of it is made from that.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from elektromail import mime
 from elektromail.store.dialect import NO_LIMIT, batched, dialect_of
 from elektromail.store.errors import StoreUnavailable, unavailable
 from elektromail.store.ids import NEW_EMAILID
-from elektromail.store.rows import PreparedMessage, Render, prepare
+from elektromail.store.rows import PreparedMessage, Render, RenderEnvelope, prepare
 from elektromail.store.searchindex import index_search_fields
 
 # What a reader parsed in its own interaction: body id -> the parse. The rows it reads of those
@@ -122,6 +124,73 @@ def parse_messages(
     return parsed
 
 
+def parse_mailbox(cursor, render: Render | None, mailbox_id: int, batch: int = 500) -> bool:
+    """Parse and store a mailbox's waiting bodies, `batch` at a time, each batch stored before
+    the next is parsed: a SEARCH in a mailbox of 10,000 bodies just delivered does not hold all
+    their parses at once (bench/rss.py: +65 MB at the peak, and more kept after the mailbox
+    was deleted, by the fragments). False when the database could not take them."""
+    if not any_unparsed(cursor):
+        return True
+    select = (
+        "SELECT DISTINCT m.body_id FROM messages m WHERE m.mailbox_id = ?"
+        f" AND m.body_id IN (SELECT id FROM bodies WHERE {WAITING}) LIMIT ?"
+    )
+    while True:
+        parsed, stored, _ = _parse(cursor, render, select, (mailbox_id, batch))
+        if not parsed:
+            return True
+        if not stored:  # they wait on: asking again would find the same
+            return False
+
+
+def render_envelopes(
+    cursor, render_envelope: RenderEnvelope, body_ids: Iterable[int]
+) -> dict[int, bytes]:
+    """IMAP's ENVELOPE of `body_ids` (bodies waiting for their parse, with no ENVELOPE kept
+    yet), made from their top-level header alone and kept in `fetch_envelope`: a FETCH of
+    ENVELOPE (a client's first look at a mailbox filled in bulk) need not wait for the whole
+    parse, which the idle-time backfill or the first reader of the rest still makes once, and
+    which writes the same bytes again (mime.parse_envelope gives parse()'s envelope). Body id
+    -> ENVELOPE; kept only when the database can take it."""
+    ids = list(body_ids)
+    found: dict[int, bytes] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = cursor.execute(f"SELECT id, raw FROM bodies WHERE id IN ({marks})", chunk)
+        for body_id, raw in rows.fetchall():
+            found[body_id] = render_envelope(mime.parse_envelope(bytes(raw)))
+    if found:
+        _stored(
+            cursor,
+            lambda: cursor.executemany(
+                "UPDATE bodies SET fetch_envelope = ? WHERE id = ?",
+                [(envelope, body_id) for body_id, envelope in found.items()],
+            ),
+        )
+    return found
+
+
+def _stored(cursor, write: Callable[[], object]) -> bool:
+    """Run `write` in a savepoint: False (and nothing written) when the database cannot take
+    it (full, read-only), so that a read still answers from what it parsed."""
+    try:
+        # on PostgreSQL one round trip (the bodies are locked already: _waiting_bodies)
+        with batched(cursor):
+            cursor.execute("SAVEPOINT parse")
+            write()
+            cursor.execute("RELEASE parse")
+    except StoreUnavailable:
+        raise
+    except Exception as e:
+        if unavailable(e) is None:
+            raise
+        cursor.execute("ROLLBACK TO parse")
+        cursor.execute("RELEASE parse")
+        return False
+    return True
+
+
 def _parse(
     cursor,
     render: Render | None,
@@ -146,21 +215,7 @@ def _parse(
             break
     if not parsed:
         return parsed, True, cut
-    try:
-        # on PostgreSQL one round trip: the bodies are locked already (_waiting_bodies)
-        with batched(cursor):
-            cursor.execute("SAVEPOINT parse")
-            _store(cursor, parsed)
-            cursor.execute("RELEASE parse")
-    except StoreUnavailable:
-        raise
-    except Exception as e:
-        if unavailable(e) is None:
-            raise
-        cursor.execute("ROLLBACK TO parse")
-        cursor.execute("RELEASE parse")
-        return parsed, False, cut
-    return parsed, True, cut
+    return parsed, _stored(cursor, lambda: _store(cursor, parsed)), cut
 
 
 def _waiting_bodies(cursor, chunk: list[int], lock: bool) -> list[tuple[int, bytes]]:

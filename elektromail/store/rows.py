@@ -14,6 +14,9 @@ from elektromail.mailtext import Index
 Rendered = tuple[bytes, bytes, bytes]  # (ENVELOPE, BODYSTRUCTURE, BODY) as IMAP sends them
 # Renders what IMAP will want of a message (set by the service, which may import the protocols).
 Render = Callable[[mime.ParsedMessage], Rendered]
+# Renders ENVELOPE alone, from the top-level header (store/pending.py's render_envelopes): the
+# first of Rendered, byte for byte.
+RenderEnvelope = Callable[[mime.Envelope], bytes]
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from twisted.internet.defer import Deferred
 from elektromail.searchtext import to_blob
 from elektromail.store.dialect import dialect_of
 from elektromail.store.errors import StoreUnavailable
-from elektromail.store.pending import WAITING, parse_messages
+from elektromail.store.pending import parse_mailbox
 from elektromail.store.rows import Render
 from elektromail.store.textsearch import text_uids
 
@@ -135,14 +135,8 @@ def _search_uids(
 
 def _parse_waiting(cursor, render: Render | None, mailbox_id: int) -> None:
     """Parse the mailbox's bodies that wait for it, so that their index rows exist."""
-    if parse_messages(cursor, render, mailbox_id, [("true", ())]):
-        waiting = cursor.execute(
-            f"SELECT 1 FROM messages WHERE mailbox_id = ? AND body_id IN"
-            f" (SELECT id FROM bodies WHERE {WAITING}) LIMIT 1",
-            (mailbox_id,),
-        ).fetchone()
-        if waiting:  # parsed, but the database could not take the parses
-            raise StoreUnavailable("the search index cannot be written")
+    if not parse_mailbox(cursor, render, mailbox_id):  # the database could not take them
+        raise StoreUnavailable("the search index cannot be written")
 
 
 def _condition(query: Query) -> tuple[str, tuple]:

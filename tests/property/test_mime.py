@@ -2,6 +2,7 @@
 
 - parse() never raises, on any bytes: every part's byte ranges lie inside the message and inside
   its parent, sizes and line counts agree with the bytes, and nesting stops at MAX_DEPTH.
+- parse_envelope (the top-level header alone) gives parse()'s envelope and header end.
 - to_json/from_json round-trips; ENVELOPE and BODYSTRUCTURE render and read back as balanced
   IMAP data; every section range FETCH could ask for is inside the message.
 - A message generated from a known MIME tree parses back to that tree, its leaves' bodies byte
@@ -178,6 +179,16 @@ def test_any_bytes_parse_into_parts_inside_the_message(raw: bytes) -> None:
                     for line in picked.splitlines(keepends=True):
                         # a last field without a line end gets one (RFC 9051 §6.4.5)
                         assert line in block or line.removesuffix(b"\r\n") in block
+
+
+@budget(1)
+@given(raw=raw_messages)
+def test_the_header_alone_gives_the_whole_parse_s_envelope(raw: bytes) -> None:
+    """A FETCH of ENVELOPE before the whole parse renders it from the header alone
+    (store/pending.py): the same envelope, so the same bytes."""
+    parsed = mime.parse(raw)
+    assert mime.parse_envelope(raw) == parsed.envelope
+    assert mime.header_end(raw) == parsed.header_end
 
 
 @budget(2)

@@ -61,3 +61,40 @@ def test_expunges_give_the_heap_back_at_most_once_a_second_and_after_the_last(mo
         assert clock.getDelayedCalls() == []
     finally:
         run(store.close)
+
+
+def test_deleting_a_mailbox_empties_the_caches_of_recurring_values():
+    """Issue 15: entries these caches made during a load keep Python's arenas after the
+    mailbox is gone (bench/rss.py); a large delete empties them, an EXPUNGE does not."""
+    from elektromail import mime
+    from elektromail.imap import format as fmt
+    from elektromail.imap.format import format_envelope
+
+    raw = b"From: Ann <ann@example.com>\r\nContent-Type: text/plain\r\nSubject: s\r\n\r\nhi\r\n"
+    with MailServer() as mail:
+        store = mail.server.store
+        for _ in range(3):
+            mail.inject("user", raw, mailbox="Big")
+        parsed = mime.parse(raw)
+        format_envelope(parsed.envelope)
+        mime.from_json(mime.to_json(parsed))
+        assert mime.from_json.cache_info().currsize > 0 and fmt._ADDRESS_LISTS
+        user = mail.call(store.get_user, "user")
+        box = mail.call(store.get_mailbox, user.id, "Big")
+        mail.call(store.store_flags, box.id, [1], "add", ["\\Deleted"])
+        mail.call(store.expunge, box.id)  # a small delete keeps them
+        assert mime.from_json.cache_info().currsize > 0 and fmt._ADDRESS_LISTS
+        mail.call(store.delete_mailbox, user.id, "Big")
+        assert mime.from_json.cache_info().currsize == 0 and not fmt._ADDRESS_LISTS
+
+
+def test_every_cache_of_recurring_values_is_registered():
+    from elektromail import caches, mime
+    from elektromail.imap import format as fmt
+
+    mime.parse(b"From: a@b\r\nContent-Type: text/plain\r\n\r\nx\r\n")
+    fmt.format_flags(("\\Seen",))
+    assert caches.empty_all() >= 6
+    parse = __import__("sys").modules["elektromail.mime.parse"]
+    assert not parse._content_types and not parse._address_lists
+    assert fmt._format_flag_tuple.cache_info().currsize == 0

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from twisted.internet.task import Clock
 
-from elektromail.imap.format import render_fetch_data
+from elektromail.imap.format import format_envelope, render_fetch_data
 from elektromail.store import Store
 from elektromail.store.db import BACKFILL_BATCH, IDLE_SECONDS
 from elektromail.store.errors import StoreUnavailable
@@ -330,3 +330,180 @@ def test_a_fetch_that_saw_a_body_waiting_reads_it_when_another_process_parsed_it
     assert row.structure == expected.structure
     assert (row.envelope, row.bodystructure, row.body) == expected.rendered
     assert waiting(store) == 0
+
+
+# -- ENVELOPE before the whole parse (pending.render_envelopes) ---------------------------------
+
+
+@pytest.fixture
+def envelope_store(rendering_store: Store) -> Store:
+    rendering_store.render_envelope = format_envelope
+    return rendering_store
+
+
+def kept_envelope(store: Store, uid: int) -> bytes | None:
+    sql = (
+        "SELECT b.fetch_envelope FROM bodies b JOIN messages m ON m.body_id = b.id WHERE m.uid = ?"
+    )
+    return run(store._run, lambda cursor: cursor.execute(sql, (uid,)).fetchone()[0])
+
+
+HOSTILE = (
+    b"From: =?utf-8?q?J=C3=B6rg?=\r\n <j@x>, friends: a@b, c@d;\r\nSubject: caf\xe9\r\n"
+    b"  folded\r\nTo: undisclosed-recipients:;\r\nFrom: second@from\r\n"
+    + b"X-Pad: "
+    + b"p" * 200_000
+    + b"\r\n\r\nbody\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "raw", [RAW, HOSTILE, b"", b"no header at all"], ids=["plain", "hostile", "empty", "junk"]
+)
+def test_a_fetch_of_envelope_alone_renders_it_from_the_header_and_leaves_the_parse_waiting(
+    envelope_store, raw
+):
+    store = envelope_store
+    box = add_mailbox(store, add_user(store))
+    uid = run(store.append, box.id, unparsed(raw))
+    [row] = run(store.fetch, box.id, [uid], rendered=True, envelope_only=True)
+    expected = prepare(raw, render_fetch_data)
+    assert row.envelope == expected.rendered[0]
+    assert (row.bodystructure, row.body, row.structure) == (None, None, None)
+    assert waiting(store) == 1  # the body's parse and index still wait
+    assert kept_envelope(store, uid) == expected.rendered[0]
+    assert index_rows(store) == (0, 0)
+    # the whole parse comes later, once, and gives the same ENVELOPE
+    assert run(store.parse_pending) == 1
+    [row] = run(store.fetch, box.id, [uid], rendered=True)
+    assert (row.envelope, row.bodystructure, row.body) == expected.rendered
+
+
+def test_the_envelope_of_the_header_is_made_once_and_the_whole_parse_once(
+    envelope_store, monkeypatch
+):
+    store = envelope_store
+    box = add_mailbox(store, add_user(store))
+    uid = run(store.append, box.id, unparsed(RAW))
+    _, copied = run(store.copy, box.id, [uid], box.id)  # one body under two UIDs
+    import elektromail.store.pending as pending
+
+    headers, parses = [], []
+    real_envelope, real_prepare = pending.mime.parse_envelope, pending.prepare
+    monkeypatch.setattr(
+        pending.mime, "parse_envelope", lambda raw: headers.append(1) or real_envelope(raw)
+    )
+    monkeypatch.setattr(
+        pending, "prepare", lambda *a, **k: parses.append(1) or real_prepare(*a, **k)
+    )
+    both = [uid, copied[0][1]]
+    for _ in range(3):
+        rows = run(store.fetch, box.id, both, rendered=True, envelope_only=True)
+        assert [r.envelope for r in rows] == [prepare(RAW, render_fetch_data).rendered[0]] * 2
+    assert (headers, parses) == ([1], [])
+    [row] = run(store.fetch, box.id, [uid], rendered=True)  # BODYSTRUCTURE: the whole parse
+    assert row.bodystructure == prepare(RAW, render_fetch_data).rendered[1]
+    run(store.fetch, box.id, both, rendered=True, envelope_only=True)
+    assert (headers, parses) == ([1], [1])
+    assert waiting(store) == 0
+
+
+def test_envelope_alone_with_parsed_and_waiting_messages_mixed(envelope_store):
+    store = envelope_store
+    box = add_mailbox(store, add_user(store))
+    raws = [message(f"m{i}", sender=f"S {i} <s{i}@x>") for i in range(6)]
+    uids = [
+        run(store.append, box.id, prepare(raw, render_fetch_data) if i % 2 else unparsed(raw))
+        for i, raw in enumerate(raws)
+    ]
+    rows = run(store.fetch, box.id, uids, rendered=True, envelope_only=True)
+    assert [r.uid for r in rows] == uids
+    assert [r.envelope for r in rows] == [
+        prepare(raw, render_fetch_data).rendered[0] for raw in raws
+    ]
+    assert waiting(store) == 3
+
+
+def test_without_an_envelope_renderer_envelope_alone_waits_for_the_whole_parse(rendering_store):
+    store = rendering_store  # render_envelope None: the store has only the whole renderer
+    box = add_mailbox(store, add_user(store))
+    uid = run(store.append, box.id, unparsed(RAW))
+    [row] = run(store.fetch, box.id, [uid], rendered=True, envelope_only=True)
+    assert row.envelope == prepare(RAW, render_fetch_data).rendered[0]
+    assert waiting(store) == 0
+
+
+def test_a_read_only_database_still_answers_envelope_from_the_header(envelope_store):
+    store = envelope_store
+    box = add_mailbox(store, add_user(store))
+    uid = run(store.append, box.id, unparsed(RAW))
+    run(store.simulate_read_only, True)
+    try:
+        for _ in range(2):
+            [row] = run(store.fetch, box.id, [uid], rendered=True, envelope_only=True)
+            assert row.envelope == prepare(RAW, render_fetch_data).rendered[0]
+    finally:
+        run(store.simulate_read_only, False)
+    assert kept_envelope(store, uid) is None and waiting(store) == 1
+
+
+def test_the_idle_time_parse_waits_while_bodies_are_read():
+    """A client fetching ENVELOPE or BODY[] of a mailbox just filled is at work: the backfill
+    waits until nothing was stored or read for IDLE_SECONDS; a FETCH of flags alone is no
+    reason to wait."""
+    clock = Clock()
+    store = Store(clock=clock)
+    store.render = render_fetch_data
+    store.render_envelope = format_envelope
+    store.backfill_seconds = 60
+    store.backfill_makes_way = False
+    run(store.open)
+    try:
+        box = add_mailbox(store, add_user(store))
+        uids = [run(store.append, box.id, unparsed(message(f"m{n}"))) for n in range(3)]
+        run(clock.advance, IDLE_SECONDS)  # stored since the last look
+        for wanted in ({"rendered": True, "envelope_only": True}, {"raw": True}):
+            run(store.fetch, box.id, uids, **wanted)
+            run(clock.advance, IDLE_SECONDS)  # read since the last look: wait again
+            assert waiting(store) == 3
+        run(store.fetch, box.id, uids)  # UID and FLAGS: not a read of the bodies
+        run(clock.advance, IDLE_SECONDS)
+        assert waiting(store) == 0
+    finally:
+        run(store.close)
+
+
+def test_a_mailbox_is_parsed_batch_by_batch_each_stored_before_the_next(rendering_store):
+    from elektromail.store import pending
+
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    other = add_mailbox(store, add_user(store, "other"), "INBOX")
+    for n in range(5):
+        run(store.append, box.id, unparsed(message(f"m{n}")))
+    run(store.append, other.id, unparsed(message("elsewhere")))
+    batches = []
+
+    def parse(cursor):
+        real = pending._parse
+
+        def counted(*args, **kwargs):
+            found = real(*args, **kwargs)
+            batches.append(len(found[0]))
+            return found
+
+        pending._parse = counted
+        try:
+            return pending.parse_mailbox(cursor, store.render, box.id, batch=2)
+        finally:
+            pending._parse = real
+
+    assert run(store._run, parse) is True
+    assert batches == [2, 2, 1, 0]
+    assert waiting(store) == 1  # the other mailbox's
+    run(store.simulate_read_only, True)
+    try:
+        assert run(store._run, pending.parse_mailbox, store.render, other.id) is False
+    finally:
+        run(store.simulate_read_only, False)
+    assert waiting(store) == 1

@@ -34,7 +34,7 @@ from elektromail.imap.dispatch import (
 )
 from elektromail.imap.fetchitems import FetchItem, parse_fetch_items
 from elektromail.imap.objectids import EXTRA_ITEMS, extra_value, wanted_extras
-from elektromail.imap.sections import section_data
+from elektromail.imap.sections import needs_structure, section_data
 from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.session import Session, flags_responses
 from elektromail.imap.tokens import Atom
@@ -63,6 +63,8 @@ class FetchPlan:
     structure: bool
     raw: bool
     rendered: bool
+    # of the renderings only ENVELOPE: a body not parsed yet needs only its header parsed
+    envelope_only: bool
     sets_seen: bool
     flags: bool
     extras: bool | None  # imap/objectids.wanted_extras of the items
@@ -80,12 +82,14 @@ def fetch_plan(items: tuple[FetchItem, ...], *, uid: bool) -> FetchPlan:
         items = (FetchItem("UID"), *items)
     labels = tuple(item.label().encode() for item in items)
     line, fills = _plain_line(items, labels)
+    renderings = {i.name for i in items if i.name in RENDERED_ITEMS and i.section is None}
     return FetchPlan(
         items=items,
         labels=labels,
         structure=any(_needs_structure(item) for item in items),
         raw=any(item.section is not None or item.name in RAW_ITEMS for item in items),
-        rendered=any(item.name in RENDERED_ITEMS and item.section is None for item in items),
+        rendered=bool(renderings),
+        envelope_only=renderings == {"ENVELOPE"},
         sets_seen=any(item.sets_seen for item in items),
         flags=any(item.name == "FLAGS" for item in items),
         extras=wanted_extras(items),
@@ -218,6 +222,7 @@ async def fetch(ctx: Context, args: list[Argument]) -> Done:
                 budget=budget,
                 changedsince=changedsince,
                 limit=None if changedsince is None else CHUNK,
+                envelope_only=plan.envelope_only,
             )
             # the store answered a prefix of `part`: all of it, unless a budget or the limit
             # cut it after the last row
@@ -280,8 +285,7 @@ async def _add_structure_where_unrendered(ctx: Context, rows: list[MessageRow]) 
 def _needs_structure(item: FetchItem) -> bool:
     if item.name in STRUCTURE_ITEMS:
         return True
-    section = item.section
-    return section is not None and (bool(section.part) or section.text != "")
+    return item.section is not None and needs_structure(item.section)
 
 
 async def _mark_seen(
@@ -436,13 +440,10 @@ def _item(item: FetchItem, row: MessageRow, parsed, utf8: bool, rev2: bool) -> b
 def _rfc822(name: str, raw: bytes, parsed) -> bytes:
     if name == "RFC822":
         return raw
-    header_end = parsed.header_end if parsed is not None else _header_end(raw)
+    # the parse's header end, with or without the parse: a header ended by a bare-LF blank
+    # line ends there, as BODY[HEADER]'s does
+    header_end = parsed.header_end if parsed is not None else mime.header_end(raw)
     return raw[:header_end] if name == "RFC822.HEADER" else raw[header_end:]
-
-
-def _header_end(raw: bytes) -> int:
-    end = raw.find(b"\r\n\r\n")
-    return len(raw) if end < 0 else end + 4
 
 
 def _window(data: bytes, partial: tuple[int, int] | None) -> bytes:
