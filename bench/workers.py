@@ -24,6 +24,7 @@ import asyncio
 import imaplib
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -141,8 +142,10 @@ def settle(db: str, expected: int, timeout: float = 300.0) -> None:
 
 
 def send(port: int, count: int, args: argparse.Namespace) -> list[str]:
-    """smtpbench.python_client, the sessions spread over --mailboxes recipients; the messages
-    refused (code list of each)."""
+    """The --client's messages, the sessions spread over --mailboxes recipients; the messages
+    refused (code list of each; smtp-source reports none: `settle` then waits in vain)."""
+    if args.client == "smtp-source":
+        return send_smtp_source(port, count, args)
     recipients = [b"bench%d@bench.example" % i for i in range(args.mailboxes)]
     if args.mailboxes == 1:
         recipients = [smtpbench.RECIPIENT]
@@ -151,6 +154,25 @@ def send(port: int, count: int, args: argparse.Namespace) -> list[str]:
         smtpbench.send_all(port, count, args.connections, message, True, recipients)
     )
     return failures
+
+
+def send_smtp_source(port: int, count: int, args: argparse.Namespace) -> list[str]:
+    """Postfix's smtp-source (C: its CPU is a tenth of the asyncio client's, which competes
+    with the servers for the same 2 cores), one process per recipient, each with its share of
+    the sessions and messages, a session kept for the next message (-d)."""
+    boxes = args.mailboxes
+    procs = []
+    for i in range(boxes):
+        share = count // boxes + (1 if i < count % boxes else 0)
+        sessions = max(1, args.connections // boxes)
+        to = smtpbench.RECIPIENT if boxes == 1 else b"bench%d@bench.example" % i
+        argv = ["smtp-source", "-d", "-s", str(sessions), "-m", str(share), "-l", str(args.size)]
+        argv += ["-f", smtpbench.SENDER.decode(), "-t", to.decode(), f"{smtpbench.HOST}:{port}"]
+        procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL))
+    for proc in procs:
+        if proc.wait() != 0:
+            raise SystemExit(f"smtp-source failed with status {proc.returncode}")
+    return []
 
 
 def bench_row(row: Row, args: argparse.Namespace, cluster: Cluster | None) -> Row:
@@ -222,8 +244,13 @@ def table(rounds: list[list[Row]], args: argparse.Namespace) -> str:
     }
     out = [
         f"SMTP ingest: {args.messages} messages of {args.size} bytes over {args.connections}"
-        f" sessions into {args.mailboxes} mailbox(es), many per session (bench/smtp.py's"
-        " asyncio client); median of"
+        f" sessions into {args.mailboxes} mailbox(es), many per session ("
+        + (
+            "Postfix's smtp-source"
+            if args.client == "smtp-source"
+            else "bench/smtp.py's asyncio client"
+        )
+        + "); median of"
         f" {len(rounds)} round(s) by ingest rate. PostgreSQL: a throwaway cluster on this host"
         " (Unix socket; fsync, full_page_writes and synchronous_commit off). CPU: seconds of"
         " our processes (parent and workers) and of the database server's (every postgres"
@@ -301,6 +328,13 @@ def main() -> None:
     )
     parser.add_argument("--imap-seconds", type=int, default=20, help="imaptest's secs=; 0: none")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--client",
+        choices=("python", "smtp-source"),
+        default="python",
+        help="SMTP load generator: bench/smtp.py's asyncio client, or Postfix's smtp-source"
+        " (Debian: postfix), which leaves more of the cores to the servers",
+    )
     parser.add_argument(
         "--baseline-tree",
         help="also run each row with the elektromail of this source tree (e.g. an export of"
