@@ -17,6 +17,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from urllib.parse import quote
 
 DATABASE = "elektromail"
@@ -154,3 +155,21 @@ class ThrowawayCluster:
                 with open(log, encoding="utf-8", errors="replace") as f:
                     detail += "\n" + f.read()[-2000:]
             raise ClusterUnavailable(f"{program} failed: {detail}") from None
+
+
+def own_cluster() -> Iterator[ThrowawayCluster]:
+    """The body of a test module's `cluster` fixture: a cluster of its own (one it may stop
+    and start, or race connections on), removed at the end; the module's tests skip, saying
+    why, without psycopg or PostgreSQL."""
+    import pytest
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install 'elektromail[postgresql]')")
+    try:
+        started = ThrowawayCluster().start()
+    except ClusterUnavailable as e:
+        pytest.skip(str(e).splitlines()[0])
+    yield started
+    started.stop()

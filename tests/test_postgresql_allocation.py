@@ -19,23 +19,14 @@ from elektromail.store.control import _reserve_uidvalidities
 from elektromail.store.db import _append_named
 from elektromail.store.mailboxes import _next_uidvalidity
 from elektromail.testing import call_in_reactor
-from tests.pgcluster import ClusterUnavailable, ThrowawayCluster
+from tests.pgcluster import ThrowawayCluster, own_cluster
 
 ROUNDS = 200
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ThrowawayCluster]:
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'elektromail[postgresql]')")
-    try:
-        started = ThrowawayCluster().start()
-    except ClusterUnavailable as e:
-        pytest.skip(str(e).splitlines()[0])
-    yield started
-    started.stop()
+    yield from own_cluster()
 
 
 @pytest.fixture

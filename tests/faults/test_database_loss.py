@@ -20,21 +20,12 @@ from collections.abc import Iterator
 import pytest
 
 from elektromail.testing import MailServer
-from tests.pgcluster import ClusterUnavailable, ThrowawayCluster
+from tests.pgcluster import ThrowawayCluster, own_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ThrowawayCluster]:
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'elektromail[postgresql]')")
-    try:
-        started = ThrowawayCluster().start()
-    except ClusterUnavailable as e:
-        pytest.skip(str(e).splitlines()[0])
-    yield started
-    started.stop()
+    yield from own_cluster()
 
 
 @pytest.fixture
