@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import chain
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from elektromail.events import (
@@ -28,13 +29,13 @@ from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.view import MailboxView
 from elektromail.store import UserRow
 
-if TYPE_CHECKING:
-    from twisted.internet.defer import Deferred
-
 log = Logger()
 
 # (mailbox id, UID) -> the (uid, flags text) of the mailbox's messages above that UID
 ReadAfter = Callable[[int, int], "Deferred[list[tuple[int, str]]]"]
+# As ReadAfter, with the first UID among the rows that is \Recent in the session, decided in the
+# shared store (PostOffice.arrivals_shared)
+ReadRecent = Callable[[int, int], "Deferred[tuple[list[tuple[int, str]], int]]"]
 
 
 @dataclass
@@ -133,7 +134,13 @@ class Session:
         # When other processes share the store (Events.shared): reads the selected mailbox's
         # messages above a UID, to catch up with deliveries heard out of UID order or missed.
         self._read_after: ReadAfter | None = None
+        # Instead of both of those when \Recent is decided in the shared store: every arrival
+        # is read with the decision, in UID order.
+        self._read_recent: ReadRecent | None = None
         self._catching: _CatchUp | None = None
+        # Fired once no read is in flight (settled()): with \Recent decided in the store even
+        # the session's own APPEND is read, and its EXISTS goes before the tagged OK.
+        self._settled: list[Deferred[None]] = []
         # uid -> the highest mod-sequence heard of it while selected (a shared store only)
         self._seen_modseqs: dict[int, int] = {}
 
@@ -170,10 +177,12 @@ class Session:
         early: list[Event],
         recent_arrival: Callable[[int], bool] | None = None,
         read_after: ReadAfter | None = None,
+        read_recent: ReadRecent | None = None,
     ) -> None:
         self.view = view
         self._recent_arrival = recent_arrival
         self._read_after = read_after if self.events.shared else None
+        self._read_recent = read_recent if self.events.shared else None
         self.state = State.SELECTED
         for event in early:
             self._apply(event)
@@ -187,7 +196,9 @@ class Session:
         self.view = None
         self._recent_arrival = None
         self._read_after = None
+        self._read_recent = None
         self._catching = None
+        self._fire_settled()
         self._seen_modseqs = {}
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
@@ -251,7 +262,13 @@ class Session:
             # Other processes share the store: their deliveries may be heard out of UID
             # order, so one that is not the next UID, or is another's (whose flags may have
             # changed since), is read from the store with all below it.
-            if event.remote or catching is not None or event.uid != _next_uid(view):
+            # With \Recent decided there, every delivery is (the session's share is read too).
+            if (
+                event.remote
+                or catching is not None
+                or self._read_recent is not None
+                or event.uid != _next_uid(view)
+            ):
                 if view.is_new(event.uid):
                     self._want_catch_up(full=False)
                 return
@@ -306,21 +323,46 @@ class Session:
         elif self._read_after is not None and self.view is not None:
             self._start_catch_up(full)
 
+    def settled(self) -> Deferred[None] | None:
+        """With \\Recent decided in the shared store and a read of arrivals in flight: fires
+        when it (and any asked meanwhile) is in the view; None otherwise, at no cost."""
+        if self._catching is None or self._read_recent is None:
+            return None
+        d: Deferred[None] = Deferred()
+        self._settled.append(d)
+        return d
+
+    def _fire_settled(self) -> None:
+        waiting, self._settled = self._settled, []
+        for d in waiting:
+            d.callback(None)
+
     def _start_catch_up(self, full: bool) -> None:
         view = self.view
         assert view is not None and self._read_after is not None
         catching = self._catching = _CatchUp(full)
-        d = self._read_after(view.mailbox_id, 0 if full else view.largest_uid())
+        after = 0 if full else view.largest_uid()
+        if self._read_recent is not None:
+            d = self._read_recent(view.mailbox_id, after)
+        else:
+            d = self._read_after(view.mailbox_id, after).addCallback(lambda rows: (rows, None))
         d.addCallbacks(
-            lambda rows: self._caught_up(view, catching, rows),
+            lambda answer: self._caught_up(view, catching, *answer),
             lambda failure: self._catch_up_failed(view, catching, failure),
         )
 
-    def _caught_up(self, view: MailboxView, catching: _CatchUp, rows) -> None:
+    def _caught_up(
+        self, view: MailboxView, catching: _CatchUp, rows, first_recent: int | None
+    ) -> None:
         if self.view is not view or self._catching is not catching:
             return  # unselected meanwhile
         self._catching = None
         arrival = self._recent_arrival
+        if first_recent is not None:  # decided in the store
+
+            def arrival(uid: int) -> bool:
+                return uid >= first_recent
+
         stored: dict[int, tuple[str, ...]] = {}
         for uid, text in rows:
             if uid not in catching.expunged:
@@ -337,10 +379,13 @@ class Session:
         if catching.again:
             self._start_catch_up(catching.again_full)
         self._changed()
+        if self._catching is None and self._settled:
+            self._fire_settled()
 
     def _catch_up_failed(self, view: MailboxView, catching: _CatchUp, failure) -> None:
         if self._catching is catching:
             self._catching = None
+            self._fire_settled()
         if self.view is view:
             log.warn(
                 "IMAP: could not read the selected mailbox again: {reason}",
