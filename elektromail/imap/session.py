@@ -48,6 +48,10 @@ class _CatchUp:
     again_full: bool = False
     expunged: set[int] = field(default_factory=set)
     flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # Session.settled()'s: fired when this read is in the view; those asked once `again` was
+    # set wait for the read after it (which has what arrived meanwhile), no longer.
+    waiting: list[Deferred[None]] = field(default_factory=list)
+    waiting_next: list[Deferred[None]] = field(default_factory=list)
 
 
 class State(Enum):
@@ -138,9 +142,6 @@ class Session:
         # is read with the decision, in UID order.
         self._read_recent: ReadRecent | None = None
         self._catching: _CatchUp | None = None
-        # Fired once no read is in flight (settled()): with \Recent decided in the store even
-        # the session's own APPEND is read, and its EXISTS goes before the tagged OK.
-        self._settled: list[Deferred[None]] = []
         # uid -> the highest mod-sequence heard of it while selected (a shared store only)
         self._seen_modseqs: dict[int, int] = {}
 
@@ -197,8 +198,9 @@ class Session:
         self._recent_arrival = None
         self._read_after = None
         self._read_recent = None
+        if self._catching is not None:
+            _fire(self._catching)
         self._catching = None
-        self._fire_settled()
         self._seen_modseqs = {}
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
@@ -324,23 +326,21 @@ class Session:
             self._start_catch_up(full)
 
     def settled(self) -> Deferred[None] | None:
-        """With \\Recent decided in the shared store and a read of arrivals in flight: fires
-        when it (and any asked meanwhile) is in the view; None otherwise, at no cost."""
-        if self._catching is None or self._read_recent is None:
+        """With \\Recent decided in the shared store (even the session's own APPEND is read
+        from it) and a read of arrivals in flight: fires when what arrived until now is in
+        the view, so a command's EXISTS goes before its tagged OK; None otherwise, at no
+        cost. Never waits for arrivals after the call (deliveries that keep coming)."""
+        catching = self._catching
+        if catching is None or self._read_recent is None:
             return None
         d: Deferred[None] = Deferred()
-        self._settled.append(d)
+        (catching.waiting_next if catching.again else catching.waiting).append(d)
         return d
 
-    def _fire_settled(self) -> None:
-        waiting, self._settled = self._settled, []
-        for d in waiting:
-            d.callback(None)
-
-    def _start_catch_up(self, full: bool) -> None:
+    def _start_catch_up(self, full: bool, waiting: list[Deferred[None]] | None = None) -> None:
         view = self.view
         assert view is not None and self._read_after is not None
-        catching = self._catching = _CatchUp(full)
+        catching = self._catching = _CatchUp(full, waiting=waiting or [])
         after = 0 if full else view.largest_uid()
         if self._read_recent is not None:
             d = self._read_recent(view.mailbox_id, after)
@@ -377,15 +377,15 @@ class Session:
             elif uid in view.flags and view.pending.flags.get(uid, view.flags[uid]) != flags:
                 view.note_flags(uid, flags)
         if catching.again:
-            self._start_catch_up(catching.again_full)
+            waiting, catching.waiting_next = catching.waiting_next, []
+            self._start_catch_up(catching.again_full, waiting)
         self._changed()
-        if self._catching is None and self._settled:
-            self._fire_settled()
+        _fire(catching)
 
     def _catch_up_failed(self, view: MailboxView, catching: _CatchUp, failure) -> None:
         if self._catching is catching:
             self._catching = None
-            self._fire_settled()
+        _fire(catching)
         if self.view is view:
             log.warn(
                 "IMAP: could not read the selected mailbox again: {reason}",
@@ -449,3 +449,11 @@ class Session:
             if self.view is view:  # told next time
                 view.touched |= touched
             raise
+
+
+def _fire(catching: _CatchUp) -> None:
+    """Release the commands waiting for `catching` (each once: the lists are emptied)."""
+    waiting = catching.waiting + catching.waiting_next
+    catching.waiting, catching.waiting_next = [], []
+    for d in waiting:
+        d.callback(None)
