@@ -557,6 +557,12 @@ class Connection:
             self.flush()
             return
         if self.session.state is not State.LOGOUT:
+            settling = self.session.settled()
+            if settling is not None:
+                await settling
+                if self._closed:
+                    self.flush()
+                    return
             self.write(self.session.updates(allow_expunge=spec.allows_expunge))
             if self.session.contexts:
                 self.write(await self._context_updates())

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import chain
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from elektromail.events import (
@@ -28,13 +29,13 @@ from elektromail.imap.seqset import format_sequence_set
 from elektromail.imap.view import MailboxView
 from elektromail.store import UserRow
 
-if TYPE_CHECKING:
-    from twisted.internet.defer import Deferred
-
 log = Logger()
 
 # (mailbox id, UID) -> the (uid, flags text) of the mailbox's messages above that UID
 ReadAfter = Callable[[int, int], "Deferred[list[tuple[int, str]]]"]
+# As ReadAfter, with the first UID among the rows that is \Recent in the session, decided in the
+# shared store (PostOffice.arrivals_shared)
+ReadRecent = Callable[[int, int], "Deferred[tuple[list[tuple[int, str]], int]]"]
 
 
 @dataclass
@@ -47,6 +48,10 @@ class _CatchUp:
     again_full: bool = False
     expunged: set[int] = field(default_factory=set)
     flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # Session.settled()'s: fired when this read is in the view; those asked once `again` was
+    # set wait for the read after it (which has what arrived meanwhile), no longer.
+    waiting: list[Deferred[None]] = field(default_factory=list)
+    waiting_next: list[Deferred[None]] = field(default_factory=list)
 
 
 class State(Enum):
@@ -133,6 +138,9 @@ class Session:
         # When other processes share the store (Events.shared): reads the selected mailbox's
         # messages above a UID, to catch up with deliveries heard out of UID order or missed.
         self._read_after: ReadAfter | None = None
+        # Instead of both of those when \Recent is decided in the shared store: every arrival
+        # is read with the decision, in UID order.
+        self._read_recent: ReadRecent | None = None
         self._catching: _CatchUp | None = None
         # uid -> the highest mod-sequence heard of it while selected (a shared store only)
         self._seen_modseqs: dict[int, int] = {}
@@ -170,10 +178,12 @@ class Session:
         early: list[Event],
         recent_arrival: Callable[[int], bool] | None = None,
         read_after: ReadAfter | None = None,
+        read_recent: ReadRecent | None = None,
     ) -> None:
         self.view = view
         self._recent_arrival = recent_arrival
         self._read_after = read_after if self.events.shared else None
+        self._read_recent = read_recent if self.events.shared else None
         self.state = State.SELECTED
         for event in early:
             self._apply(event)
@@ -187,6 +197,9 @@ class Session:
         self.view = None
         self._recent_arrival = None
         self._read_after = None
+        self._read_recent = None
+        if self._catching is not None:
+            _fire(self._catching)
         self._catching = None
         self._seen_modseqs = {}
         if self.state is State.SELECTED:
@@ -251,7 +264,13 @@ class Session:
             # Other processes share the store: their deliveries may be heard out of UID
             # order, so one that is not the next UID, or is another's (whose flags may have
             # changed since), is read from the store with all below it.
-            if event.remote or catching is not None or event.uid != _next_uid(view):
+            # With \Recent decided there, every delivery is (the session's share is read too).
+            if (
+                event.remote
+                or catching is not None
+                or self._read_recent is not None
+                or event.uid != _next_uid(view)
+            ):
                 if view.is_new(event.uid):
                     self._want_catch_up(full=False)
                 return
@@ -306,21 +325,44 @@ class Session:
         elif self._read_after is not None and self.view is not None:
             self._start_catch_up(full)
 
-    def _start_catch_up(self, full: bool) -> None:
+    def settled(self) -> Deferred[None] | None:
+        """With \\Recent decided in the shared store (even the session's own APPEND is read
+        from it) and a read of arrivals in flight: fires when what arrived until now is in
+        the view, so a command's EXISTS goes before its tagged OK; None otherwise, at no
+        cost. Never waits for arrivals after the call (deliveries that keep coming)."""
+        catching = self._catching
+        if catching is None or self._read_recent is None:
+            return None
+        d: Deferred[None] = Deferred()
+        (catching.waiting_next if catching.again else catching.waiting).append(d)
+        return d
+
+    def _start_catch_up(self, full: bool, waiting: list[Deferred[None]] | None = None) -> None:
         view = self.view
         assert view is not None and self._read_after is not None
-        catching = self._catching = _CatchUp(full)
-        d = self._read_after(view.mailbox_id, 0 if full else view.largest_uid())
+        catching = self._catching = _CatchUp(full, waiting=waiting or [])
+        after = 0 if full else view.largest_uid()
+        if self._read_recent is not None:
+            d = self._read_recent(view.mailbox_id, after)
+        else:
+            d = self._read_after(view.mailbox_id, after).addCallback(lambda rows: (rows, None))
         d.addCallbacks(
-            lambda rows: self._caught_up(view, catching, rows),
+            lambda answer: self._caught_up(view, catching, *answer),
             lambda failure: self._catch_up_failed(view, catching, failure),
         )
 
-    def _caught_up(self, view: MailboxView, catching: _CatchUp, rows) -> None:
+    def _caught_up(
+        self, view: MailboxView, catching: _CatchUp, rows, first_recent: int | None
+    ) -> None:
         if self.view is not view or self._catching is not catching:
             return  # unselected meanwhile
         self._catching = None
         arrival = self._recent_arrival
+        if first_recent is not None:  # decided in the store
+
+            def arrival(uid: int) -> bool:
+                return uid >= first_recent
+
         stored: dict[int, tuple[str, ...]] = {}
         for uid, text in rows:
             if uid not in catching.expunged:
@@ -335,12 +377,15 @@ class Session:
             elif uid in view.flags and view.pending.flags.get(uid, view.flags[uid]) != flags:
                 view.note_flags(uid, flags)
         if catching.again:
-            self._start_catch_up(catching.again_full)
+            waiting, catching.waiting_next = catching.waiting_next, []
+            self._start_catch_up(catching.again_full, waiting)
         self._changed()
+        _fire(catching)
 
     def _catch_up_failed(self, view: MailboxView, catching: _CatchUp, failure) -> None:
         if self._catching is catching:
             self._catching = None
+        _fire(catching)
         if self.view is view:
             log.warn(
                 "IMAP: could not read the selected mailbox again: {reason}",
@@ -404,3 +449,11 @@ class Session:
             if self.view is view:  # told next time
                 view.touched |= touched
             raise
+
+
+def _fire(catching: _CatchUp) -> None:
+    """Release the commands waiting for `catching` (each once: the lists are emptied)."""
+    waiting = catching.waiting + catching.waiting_next
+    catching.waiting, catching.waiting_next = [], []
+    for d in waiting:
+        d.callback(None)

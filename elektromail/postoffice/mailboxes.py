@@ -76,6 +76,22 @@ class MailboxDesk(Desk):
             self._keep_first_recent(mailbox_id, uid + 1)
         return True
 
+    # When other processes share the store (Events.shared) the decision is made there, under
+    # the mailbox row's lock: the sessions to take a message may be in different processes.
+
+    def open_recent_shared(
+        self, mailbox_id: int, *, claim: bool
+    ) -> Deferred[tuple[MailboxRow, list[tuple[int, str]], int]]:
+        """mailbox_view with open_recent's first recent UID, decided in the shared store."""
+        return self.store.mailbox_view_recent(mailbox_id, claim=claim)
+
+    def arrivals_shared(
+        self, mailbox_id: int, uid: int, *, claim: bool
+    ) -> Deferred[tuple[list[tuple[int, str]], int]]:
+        """messages_after with the first of them recent in the reading session, decided
+        (and with `claim` taken) in the shared store."""
+        return self.store.messages_after_recent(mailbox_id, uid, claim=claim)
+
     def _known_first_recent(self, mailbox: MailboxRow) -> int:
         known = self._first_recent.get(mailbox.id)
         if known is None or known[0] != mailbox.uidvalidity:  # a new mailbox with an old id

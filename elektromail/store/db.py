@@ -531,6 +531,24 @@ class Store:
         """The (uid, flags text) pairs of the mailbox's messages above `uid`, in UID order."""
         return self._run(_messages_after, mailbox_id, uid)
 
+    def mailbox_view_recent(
+        self, mailbox_id: int, *, claim: bool
+    ) -> Deferred[tuple[MailboxRow, list[tuple[int, str]], int]]:
+        """As mailbox_view, with the first UID recent for the opening session, decided in the
+        store for when other processes share it: with `claim` the session takes every
+        message below UIDNEXT, under the mailbox row's lock, so of two sessions opening it
+        at once (in any processes) only one gets them. The messages are those below UIDNEXT;
+        later ones come as arrivals."""
+        return self._run(_mailbox_view_recent, mailbox_id, claim)
+
+    def messages_after_recent(
+        self, mailbox_id: int, uid: int, *, claim: bool
+    ) -> Deferred[tuple[list[tuple[int, str]], int]]:
+        """As messages_after, with the first UID recent for the reading session (those at or
+        above it among the rows are recent there); with `claim` the session takes the rows
+        under the mailbox row's lock: no other session gets them as recent."""
+        return self._run(_messages_after_recent, mailbox_id, uid, claim)
+
     def set_first_recent(self, mailbox_id: int, uid: int) -> Deferred[None]:
         """Messages below `uid` have been in a read-write SELECT (\\Recent given out); the
         value only grows. Not grouped: a STATUS asked after it must count with it. While the
@@ -950,6 +968,48 @@ def _messages_after(cursor, mailbox_id, uid) -> list[tuple[int, str]]:
         "SELECT uid, flags FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid",
         (mailbox_id, uid),
     ).fetchall()
+
+
+def _lock_first_recent(cursor, mailbox_id, claim: bool) -> int:
+    """The mailbox's first_recent_uid; with `claim` the row is locked (a no-op UPDATE, on
+    both engines) until the interaction ends, so the value read is the last committed one
+    and no other claim runs between this read and the caller's write."""
+    if claim:
+        cursor.execute(
+            "UPDATE mailboxes SET first_recent_uid = first_recent_uid WHERE id = ?",
+            (mailbox_id,),
+        )
+    row = cursor.execute(
+        "SELECT first_recent_uid FROM mailboxes WHERE id = ?", (mailbox_id,)
+    ).fetchone()
+    if row is None:
+        raise NoSuchMailbox(mailbox_id)
+    return row[0]
+
+
+def _mailbox_view_recent(cursor, mailbox_id, claim):
+    _lock_first_recent(cursor, mailbox_id, claim)
+    mailbox = _mailbox(
+        cursor.execute(
+            f"SELECT {_MAILBOX_COLS} FROM mailboxes WHERE id = ?", (mailbox_id,)
+        ).fetchone()
+    )
+    first = mailbox.first_recent
+    if claim and mailbox.uidnext > first:
+        _set_first_recent(cursor, mailbox_id, mailbox.uidnext)
+    messages = cursor.execute(
+        "SELECT uid, flags FROM messages WHERE mailbox_id = ? AND uid < ? ORDER BY uid",
+        (mailbox_id, mailbox.uidnext),
+    ).fetchall()
+    return mailbox, messages, first
+
+
+def _messages_after_recent(cursor, mailbox_id, uid, claim):
+    first = _lock_first_recent(cursor, mailbox_id, claim)
+    rows = _messages_after(cursor, mailbox_id, uid)
+    if claim and rows and rows[-1][0] >= first:
+        _set_first_recent(cursor, mailbox_id, rows[-1][0] + 1)
+    return rows, first
 
 
 def _set_first_recent(cursor, mailbox_id, uid) -> None:

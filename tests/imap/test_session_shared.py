@@ -165,3 +165,111 @@ def test_the_session_own_change_counts_as_heard():
     session.events.publish(FlagsChanged("Bob", "INBOX", BOX, ((1, ("\\Seen",)),), session, (9,)))
     session.events.publish(FlagsChanged("Bob", "INBOX", BOX, ((1, ()),), None, (8,)))
     assert session.updates(True) == b""
+
+
+# --- \Recent decided in the shared store (RFC 3501 §2.3.2) -----------------------------------
+
+
+class RecentReader(Reader):
+    """The post office's arrivals_shared: rows with the first UID recent in the session."""
+
+    def answer(self, rows: list[tuple[int, str]], first_recent: int = 1) -> None:
+        _, _, d = self.asked.pop(0)
+        d.callback((rows, first_recent))
+
+
+def selected_rev1(*uids: int, recent_from: int) -> tuple[Session, RecentReader, Reader]:
+    events = Events()
+    events.shared = True
+    session = Session(events)
+    session.login(BOB)
+    reader, plain = RecentReader(), Reader()
+    view = MailboxView(
+        BOX,
+        "INBOX",
+        99,
+        (uids[-1] + 1) if uids else 1,
+        [(u, ()) for u in uids],
+        False,
+        recent_from,
+    )
+    session.select(view, session.watch(BOX), None, plain, reader)
+    return session, reader, plain
+
+
+def test_with_recent_in_the_store_even_the_local_next_delivery_is_read_with_the_decision():
+    """A message is "recent" in the one session first notified of it: another process's
+    session may have taken it, so the store tells, and the view waits for it."""
+    session, reader, plain = selected_rev1(1, 2, recent_from=2)
+    session.events.publish(added(3))
+    assert [(m, u) for m, u, _ in reader.asked] == [(BOX, 2)] and plain.asked == []
+    assert session.updates(True) == b""  # nothing told before the decision is back
+    reader.answer([(3, "")], first_recent=3)
+    assert session.updates(True) == b"* 3 EXISTS\r\n* 2 RECENT\r\n"
+    assert session.view.recent == {2, 3}
+
+
+def test_arrivals_taken_by_another_session_are_not_recent_here_and_order_is_kept():
+    session, reader, _ = selected_rev1(1, recent_from=2)
+    session.events.publish(added(3, remote=True))
+    session.events.publish(added(2))  # heard after 3: told first anyway, by the read
+    assert len(reader.asked) == 1  # one read in flight; the second waits for it
+    reader.answer([(2, ""), (3, "")], first_recent=3)  # 2 went to another session
+    # the read asked for meanwhile (from the UIDs told) finds both taken: nothing changes
+    assert [(m, u) for m, u, _ in reader.asked] == [(BOX, 1)]
+    reader.answer([(2, ""), (3, "")], first_recent=4)
+    assert session.updates(True) == b"* 3 EXISTS\r\n* 1 RECENT\r\n"
+    assert session.view.recent == {3}
+
+
+def test_events_missed_read_everything_again_with_the_decision():
+    session, reader, _ = selected_rev1(1, 2, recent_from=3)
+    session.events.publish(EventsMissed())
+    assert [(m, u) for m, u, _ in reader.asked] == [(BOX, 0)]
+    reader.answer([(2, ""), (4, "")], first_recent=4)
+    assert session.updates(True) == b"* 1 EXPUNGE\r\n* 2 EXISTS\r\n* 1 RECENT\r\n"
+
+
+def test_without_a_shared_store_the_store_is_not_asked_about_recent():
+    events = Events()
+    session = Session(events)
+    session.login(BOB)
+    reader = RecentReader()
+    view = MailboxView(BOX, "INBOX", 99, 2, [(1, ())], False, 1)
+    session.select(view, session.watch(BOX), lambda uid: True, Reader(), reader)
+    session.events.publish(added(2))
+    assert reader.asked == []
+    assert session.updates(True) == b"* 2 EXISTS\r\n* 2 RECENT\r\n"
+
+
+def test_a_command_ending_while_the_decision_is_read_waits_for_it():
+    """The session's own APPEND is read too: settled() lets the command's EXISTS and RECENT
+    go before its tagged OK (RFC 3501 §6.3.11); with nothing in flight it costs nothing, and
+    what arrives after the call is not waited for (deliveries that keep coming)."""
+    session, reader, _ = selected_rev1(1, recent_from=2)
+    assert session.settled() is None
+    session.events.publish(added(2))
+    fired: list[str] = []
+    session.settled().addCallback(lambda _: fired.append("first"))
+    session.events.publish(added(3))  # after the call: the read after this one has it
+    session.settled().addCallback(lambda _: fired.append("second"))
+    reader.answer([(2, "")], first_recent=2)
+    assert fired == ["first"] and len(reader.asked) == 1
+    assert session.updates(True) == b"* 2 EXISTS\r\n* 1 RECENT\r\n"
+    reader.answer([(3, "")], first_recent=2)
+    assert fired == ["first", "second"] and session.settled() is None
+    assert session.updates(True) == b"* 3 EXISTS\r\n* 2 RECENT\r\n"
+
+
+def test_unselect_or_a_failed_read_releases_a_waiting_command():
+    session, reader, _ = selected_rev1(1, recent_from=2)
+    session.events.publish(added(2))
+    fired: list[None] = []
+    session.settled().addCallback(fired.append)
+    _, _, d = reader.asked.pop(0)
+    d.errback(RuntimeError("store away"))
+    assert fired == [None]
+    session.events.publish(added(3))
+    session.settled().addCallback(fired.append)
+    session.unselect()
+    assert fired == [None, None]

@@ -414,3 +414,38 @@ def test_first_recent_writes_asked_while_one_waits_join_it(store, monkeypatch):
     run(store.set_first_recent, inbox.id, 4)  # only grows
     assert writes == [9, 4]
     assert run(store.get_mailbox, inbox.user_id, "INBOX").first_recent == 9
+
+
+def test_a_shared_store_decides_recent_once_at_open_and_for_arrivals(store):
+    """RFC 3501 §2.3.2: a message is recent in one session only. When processes share the
+    store it decides under the mailbox row's lock: the first read-write open takes what is
+    below UIDNEXT, a later one gets none of it; EXAMINE (no claim) sees without taking; an
+    arrival read with a claim is taken by the first reader only."""
+    inbox = add_mailbox(store, add_user(store))
+    append(store, inbox, message("one"))
+    append(store, inbox, message("two"))
+    row, messages, first = run(store.mailbox_view_recent, inbox.id, claim=False)
+    assert first == 1 and [uid for uid, _ in messages] == [1, 2] and row.uidnext == 3
+    _, _, first = run(store.mailbox_view_recent, inbox.id, claim=True)
+    assert first == 1  # the first read-write open: 1 and 2 are recent there
+    _, messages, first = run(store.mailbox_view_recent, inbox.id, claim=True)
+    assert first == 3 and len(messages) == 2  # taken already
+    append(store, inbox, message("three"))
+    append(store, inbox, message("four"))
+    rows, first = run(store.messages_after_recent, inbox.id, 2, claim=False)
+    assert [uid for uid, _ in rows] == [3, 4] and first == 3
+    rows, first = run(store.messages_after_recent, inbox.id, 2, claim=True)
+    assert [uid for uid, _ in rows] == [3, 4] and first == 3  # both recent here
+    rows, first = run(store.messages_after_recent, inbox.id, 2, claim=True)
+    assert [uid for uid, _ in rows] == [3, 4] and first == 5  # another session: none
+    assert run(store.get_mailbox, inbox.user_id, "INBOX").first_recent == 5
+    rows, first = run(store.messages_after_recent, inbox.id, 4, claim=True)
+    assert rows == [] and first == 5
+    assert run(store.get_mailbox, inbox.user_id, "INBOX").first_recent == 5
+
+
+def test_a_shared_store_recent_decision_on_a_gone_mailbox_fails_cleanly(store):
+    with pytest.raises(NoSuchMailbox):
+        run(store.mailbox_view_recent, 999, claim=True)
+    with pytest.raises(NoSuchMailbox):
+        run(store.messages_after_recent, 999, 0, claim=False)

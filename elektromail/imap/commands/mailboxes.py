@@ -72,12 +72,23 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
     if mailbox is None:
         raise no_such_mailbox(name, NONEXISTENT_TEXT, fmt.NONEXISTENT)
     early = session.watch(mailbox.id)
-    row, messages = await postoffice.mailbox_view(mailbox.id)
     # \Recent is IMAP4rev1's (RFC 9051 Appendix E): a rev2 session neither sees nor takes it,
     # so a rev1 client still finds its new mail recent. EXAMINE looks without taking.
     rev1 = not session.dialect.rev2
     claim = rev1 and not readonly
-    first_recent = postoffice.open_recent(row, claim=claim) if rev1 else None
+    # Other processes share the store: the session to take a message may be in any of them,
+    # so the store decides (RFC 3501 §2.3.2: recent in one session only).
+    in_store = rev1 and postoffice.events.shared
+    read_recent = None
+    if in_store:
+        row, messages, first_recent = await postoffice.open_recent_shared(mailbox.id, claim=claim)
+
+        def read_recent(mailbox_id: int, uid: int):
+            return postoffice.arrivals_shared(mailbox_id, uid, claim=claim)
+
+    else:
+        row, messages = await postoffice.mailbox_view(mailbox.id)
+        first_recent = postoffice.open_recent(row, claim=claim) if rev1 else None
     view = MailboxView(
         row.id,
         row.name,
@@ -88,12 +99,12 @@ async def _open(ctx: Context, args: list[Argument], *, readonly: bool) -> Done:
         first_recent,
     )
     arrival = None
-    if rev1:
+    if rev1 and not in_store:
 
         def arrival(uid: int) -> bool:
             return postoffice.recent_arrival(row.id, uid, claim=claim)
 
-    session.select(view, early, arrival, postoffice.messages_after)
+    session.select(view, early, arrival, postoffice.messages_after, read_recent)
     ctx.write(_select_responses(view, session.dialect) + mailboxid_response(row.objectid))
     if session.dialect.condstore:  # RFC 7162 §3.1.2.1, after the others as from Dovecot
         ctx.write(highestmodseq_response(row.highestmodseq))
