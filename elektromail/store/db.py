@@ -1121,6 +1121,9 @@ def _fetch(
         for body_id, found in parsed.items():
             for i in waiting[body_id]:
                 out[i] = _parsed_row(out[i], found, structure, rendered)
+        gone = {i for body_id in missing if body_id not in parsed for i in waiting[body_id]}
+        if gone:  # expunged, body and all, by another process since its row was read here
+            out = [row for i, row in enumerate(out) if i not in gone]
     return out
 
 

@@ -332,6 +332,32 @@ def test_a_fetch_that_saw_a_body_waiting_reads_it_when_another_process_parsed_it
     assert waiting(store) == 0
 
 
+def test_a_fetch_leaves_out_a_message_another_process_expunged_while_it_read(
+    rendering_store, monkeypatch
+):
+    """Processes sharing a PostgreSQL database: the message a FETCH found waiting for its
+    parse was expunged, body and all, by another before this one took the body. The FETCH
+    answers the other messages and leaves that one out (its EXPUNGE reaches the session as
+    an event), rather than a row with no structure for the IMAP layer to fail on (imaptest
+    with two workers found it: NO [SERVERBUG])."""
+    from elektromail.store import db
+
+    store = rendering_store
+    box = add_mailbox(store, add_user(store))
+    first = run(store.append, box.id, unparsed(RAW))
+    second = run(store.append, box.id, unparsed(RAW.replace(b"Subject:", b"X-Two: 2\r\nSubject:")))
+
+    def expunged_elsewhere(cursor, render, body_ids):
+        cursor.execute("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?", (box.id, first))
+        cursor.execute("DELETE FROM bodies WHERE id NOT IN (SELECT body_id FROM messages)")
+        return {}
+
+    monkeypatch.setattr(db, "parse_bodies", expunged_elsewhere)
+    rows = run(store.fetch, box.id, [first, second], rendered=True)
+    assert [row.uid for row in rows] == [second]
+    assert rows[0].bodystructure is not None
+
+
 # -- ENVELOPE before the whole parse (pending.render_envelopes) ---------------------------------
 
 
