@@ -275,8 +275,8 @@ def table(rounds: list[list[Row]], args: argparse.Namespace) -> str:
         out += [
             "",
             f"imaptest stress, persistent sessions (logout=0), {STRESS_CLIENTS} clients,"
-            f" {args.imap_seconds} s, after the ingest (errors reported apart: cross-process"
-            " IMAP events are another branch's, issue20-events):",
+            f" {args.imap_seconds} s, after the ingest (imaptest's error lines counted apart;"
+            " with two workers they are what one process's sessions saw of another's):",
             "",
             "| server | workers | cmds/s | errors | our CPU s | DB CPU s | first error |",
             "|---|---:|---:|---:|---:|---:|---|",
