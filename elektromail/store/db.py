@@ -1110,9 +1110,13 @@ def _fetch(
                 waiting.setdefault(r[10], []).append(len(out))
             out.append(make_row((r[0], _flags_from_db(r[1]), *r[2:10], r[12])))
     if waiting and envelope_only:
-        for body_id, envelope in render_envelopes(cursor, render_envelope, waiting).items():
+        envelopes = render_envelopes(cursor, render_envelope, waiting)
+        for body_id, envelope in envelopes.items():
             for i in waiting[body_id]:
                 out[i] = out[i]._replace(envelope=envelope)
+        gone = {i for body_id in waiting if body_id not in envelopes for i in waiting[body_id]}
+        if gone:  # expunged, body and all, by another process since its row was read here
+            out = [row for i, row in enumerate(out) if i not in gone]
     elif waiting:
         parsed = parse_bodies(cursor, render, waiting)
         missing = [body_id for body_id in waiting if body_id not in parsed]

@@ -358,6 +358,30 @@ def test_a_fetch_leaves_out_a_message_another_process_expunged_while_it_read(
     assert rows[0].bodystructure is not None
 
 
+def test_an_envelope_fetch_leaves_out_a_message_another_process_expunged_while_it_read(
+    envelope_store, monkeypatch
+):
+    """The same for ENVELOPE alone, made from the header (pending.render_envelopes): a body
+    gone by then gives no row, not a row without its ENVELOPE."""
+    from elektromail.store import db, pending
+
+    store = envelope_store
+    box = add_mailbox(store, add_user(store))
+    first = run(store.append, box.id, unparsed(RAW))
+    second = run(store.append, box.id, unparsed(RAW))
+    real = pending.render_envelopes
+
+    def expunged_elsewhere(cursor, render_envelope, body_ids):
+        cursor.execute("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?", (box.id, first))
+        cursor.execute("DELETE FROM bodies WHERE id NOT IN (SELECT body_id FROM messages)")
+        return real(cursor, render_envelope, body_ids)
+
+    monkeypatch.setattr(db, "render_envelopes", expunged_elsewhere)
+    rows = run(store.fetch, box.id, [first, second], rendered=True, envelope_only=True)
+    assert [row.uid for row in rows] == [second]
+    assert rows[0].envelope is not None
+
+
 # -- ENVELOPE before the whole parse (pending.render_envelopes) ---------------------------------
 
 
