@@ -18,7 +18,7 @@ from elektromail import config
 from elektromail.config import ConfigError, resolve
 from elektromail.store import schema
 from elektromail.store.dialect import postgresql_ddl, to_postgresql
-from tests.pgcluster import ClusterUnavailable, ThrowawayCluster, find_bin_dir
+from tests.pgcluster import find_bin_dir, own_cluster
 
 HAVE_PSYCOPG = importlib.util.find_spec("psycopg") is not None
 needs_postgresql = pytest.mark.skipif(
@@ -133,12 +133,7 @@ def test_the_schema_translates_types_and_sqlite_only_clauses():
 
 @pytest.fixture(scope="module")
 def cluster():
-    try:
-        started = ThrowawayCluster().start()
-    except ClusterUnavailable as e:
-        pytest.skip(str(e).splitlines()[0])
-    yield started
-    started.stop()
+    yield from own_cluster()
 
 
 @needs_postgresql

@@ -9,23 +9,15 @@ import smtplib
 
 import pytest
 
-from tests.pgcluster import ClusterUnavailable, ThrowawayCluster
+from tests.pgcluster import own_cluster
 from tests.test_workers import PORTS, connection_owners, worker_pids
 
-pytest.importorskip(
-    "elektromail.store.dialect", reason="requires the PostgreSQL store (branch issue20-pgstore)"
-)
 pytest.importorskip("psycopg", reason="psycopg is not installed (elektromail[postgresql])")
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    try:
-        running = ThrowawayCluster().start()
-    except ClusterUnavailable as e:
-        pytest.skip(str(e).splitlines()[0])
-    yield running
-    running.stop()
+    yield from own_cluster()
 
 
 def test_mail_through_either_worker_is_read_through_either(child_server, cluster):

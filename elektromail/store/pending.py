@@ -13,7 +13,7 @@ case) that costs one probe of an empty partial index. ENVELOPE alone is the exce
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from elektromail import mime
 from elektromail.store.dialect import NO_LIMIT, batched, dialect_of
@@ -86,14 +86,18 @@ def parse_for(
 def parse_in_memory(cursor, render: Render | None, body_ids: Sequence[int]) -> Parsed:
     """Parse `body_ids` without storing anything: for a reader that saw them waiting while
     another process sharing the database parsed and stored them."""
-    parsed: Parsed = {}
-    for start in range(0, len(body_ids), 500):
-        chunk = list(body_ids[start : start + 500])
+    return {body_id: prepare(raw, render) for body_id, raw in _raw_bodies(cursor, body_ids)}
+
+
+def _raw_bodies(cursor, body_ids: Iterable[int]) -> Iterator[tuple[int, bytes]]:
+    """(id, raw) of those of `body_ids` that exist, 500 ids a statement."""
+    ids = list(body_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows = cursor.execute(f"SELECT id, raw FROM bodies WHERE id IN ({marks})", chunk)
         for body_id, raw in rows.fetchall():
-            parsed[body_id] = prepare(bytes(raw), render)
-    return parsed
+            yield body_id, bytes(raw)
 
 
 def parse_bodies(cursor, render: Render | None, body_ids: Iterable[int]) -> Parsed:
@@ -152,14 +156,10 @@ def render_envelopes(
     parse, which the idle-time backfill or the first reader of the rest still makes once, and
     which writes the same bytes again (mime.parse_envelope gives parse()'s envelope). Body id
     -> ENVELOPE; kept only when the database can take it."""
-    ids = list(body_ids)
-    found: dict[int, bytes] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = cursor.execute(f"SELECT id, raw FROM bodies WHERE id IN ({marks})", chunk)
-        for body_id, raw in rows.fetchall():
-            found[body_id] = render_envelope(mime.parse_envelope(bytes(raw)))
+    found = {
+        body_id: render_envelope(mime.parse_envelope(raw))
+        for body_id, raw in _raw_bodies(cursor, body_ids)
+    }
     if found:
         _stored(
             cursor,
